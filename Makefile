@@ -1,0 +1,77 @@
+# Kysy: `make serve` runs the assistant on the bundled corpus, `make test` runs the whole test suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: serve test ingest system-deps browser-deps lint typecheck eval bench bench-quick bench-ingest soak clean
+
+# --- installation ---------------------------------------------------------
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The base install: everything `make serve` needs (no torch).
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The test install: sentence-transformers on the CPU build of torch, plus the test tools.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[st,dev]'
+	touch $(VENV)/.installed-base $@
+
+# Debian's Voikko gives the best Finnish analysis; without it Kysy falls back to simplemma.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  dpkg -s libvoikko1 voikko-fi >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvoikko1 voikko-fi >/dev/null; }; \
+	else \
+	  echo "Voikko not installed (needs root and apt-get): Finnish analysis falls back to simplemma."; \
+	fi
+
+# Debian's Chromium for the widget's end-to-end tests.
+browser-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  dpkg -s chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	else \
+	  command -v chromium >/dev/null || echo "chromium not installed: browser tests will fail"; \
+	fi
+
+# --- the two set-up commands ----------------------------------------------
+serve: system-deps $(VENV)/.installed-base
+	$(BIN)/kysy ingest corpus
+	$(BIN)/kysy serve --host $(HOST) --port $(PORT)
+
+test: system-deps browser-deps $(VENV)/.installed-dev
+	npm ci --prefix tests/js --no-audit --no-fund --silent
+	$(BIN)/python -m pytest
+
+# --- everyday commands ----------------------------------------------------
+ingest: system-deps $(VENV)/.installed-base
+	$(BIN)/kysy ingest corpus
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+eval: system-deps $(VENV)/.installed-base
+	$(BIN)/kysy ingest corpus
+	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest
+
+bench: system-deps $(VENV)/.installed-dev
+	$(BIN)/python -m bench all --out docs/benchmarks.md
+
+bench-quick: system-deps $(VENV)/.installed-base
+	$(BIN)/python -m bench quick
+
+bench-ingest: system-deps $(VENV)/.installed-base
+	$(BIN)/python -m bench ingest
+
+soak: system-deps $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m soak -p no:cacheprovider tests/test_soak.py
+
+clean:
+	rm -rf .kysy eval/runs/latest

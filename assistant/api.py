@@ -1,0 +1,57 @@
+"""The HTTP service: ``create_app(settings)`` assembles routes, limits, security headers and error handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from assistant import openai_compat, routes_admin, routes_chat, routes_docs
+from assistant.app_state import AppState
+from assistant.http_errors import install_error_handlers
+from assistant.limits import BodySizeLimit
+from assistant.security import install_security
+from kysy.errors import IndexNotBuiltError
+from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app for ``settings`` (its own assistant, limits and feedback store; nothing global).
+
+    The index is opened at startup when it exists; otherwise ``/readyz`` answers 503 and the
+    chat routes answer 503 ``index_not_built`` until an ingest has built it.
+    """
+    settings = settings or Settings()
+    state = AppState.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await run_in_threadpool(state.assistants.get)
+        except IndexNotBuiltError as exc:
+            logger.warning("starting without an index: %s", exc)
+        yield
+
+    app = FastAPI(
+        title="Kysy",
+        summary="Cited answers over Kuntaliitto's yhdyspinnat materials.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.kysy = state
+    install_error_handlers(app)
+    app.include_router(routes_chat.router)
+    app.include_router(openai_compat.router)
+    app.include_router(routes_docs.router)
+    app.include_router(routes_admin.router)
+    if settings.admin_token:
+        app.include_router(routes_admin.admin_router)
+    install_security(app, settings)
+    # Added last, so it runs first: an oversized body is refused before anything reads it.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,116 @@
+"""HTTP errors as JSON ``{"error": code, "message": text}``: the one place exceptions become status codes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kysy.errors import (
+    ConfigError,
+    CorruptDocumentError,
+    IndexLockedError,
+    IndexNotBuiltError,
+    KysyError,
+    LLMError,
+    StorageError,
+    UnsupportedFileError,
+)
+
+logger = logging.getLogger(__name__)
+
+# Most specific first: the first matching class decides the status.
+_STATUS: tuple[tuple[type[KysyError], int], ...] = (
+    (IndexNotBuiltError, 503),
+    (IndexLockedError, 409),
+    (StorageError, 507),
+    (LLMError, 502),
+    (UnsupportedFileError, 415),
+    (CorruptDocumentError, 422),
+    (ConfigError, 500),
+)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+    503: "busy",
+}
+
+
+class ApiError(Exception):
+    """An error the API answers with ``status`` and a JSON body; ``headers`` go on the response."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error response every failure of the API uses."""
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def kysy_status(exc: KysyError) -> int:
+    """The HTTP status of a Kysy error."""
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One readable line from pydantic's error list, e.g. ``body.question: String should have at least 1 character``."""
+    parts = []
+    for error in exc.errors()[:5]:
+        loc = ".".join(str(part) for part in error.get("loc", ()))
+        msg = error.get("msg", "invalid value")
+        if error.get("type") == "json_invalid":
+            msg = "the request body is not valid JSON"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error of ``app`` a JSON ``{error, message}`` body with the right status."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(KysyError)
+    async def _kysy_error(request: Request, exc: KysyError) -> JSONResponse:
+        status = kysy_status(exc)
+        if status >= 500:
+            logger.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(status, exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid_request", validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such resource: {request.url.path}"
+        return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "the server failed to handle the request; try again later")

@@ -1,0 +1,155 @@
+"""An OpenAI-compatible face: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+
+The last user message is the question, earlier user/assistant messages are the history and
+system messages are ignored (never echoed). The answer keeps its ``[n]`` markers and the
+citations come as a top-level ``sources`` list.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from assistant.app_state import app_state, get_assistant, rate_limit
+from assistant.http_errors import ApiError
+from assistant.limits import Slot
+from assistant.routes_chat import answer_pieces, check_request_size
+from assistant.schemas import citation_json
+from assistant.service import Assistant
+from kysy.errors import KysyError
+from kysy.models import Answer, Turn
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+MODEL_ID = "kysy"
+
+
+class ChatMessage(BaseModel):
+    """One message; ``content`` is text or a list of ``{"type": "text", "text": ...}`` parts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text (text parts joined; other parts ignored)."""
+        if isinstance(self.content, str):
+            return self.content
+        parts = self.content or []
+        return "".join(str(part.get("text", "")) for part in parts if part.get("type") == "text")
+
+
+class CompletionRequest(BaseModel):
+    """The fields of an OpenAI chat completion request that Kysy uses (others are accepted and ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = MODEL_ID
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
+    """The question (last user message) and the history (earlier user/assistant messages).
+
+    Raises:
+        ApiError: 422 when the last message is not a non-empty user message.
+    """
+    dialogue = [m for m in messages if m.role in ("user", "assistant")]
+    if not dialogue or dialogue[-1].role != "user" or not dialogue[-1].text().strip():
+        raise ApiError(422, "invalid_request", "the last message must be a non-empty user message (the question)")
+    history = [Turn(role=m.role, content=m.text()) for m in dialogue[:-1]]
+    return dialogue[-1].text(), history
+
+
+def _completion(answer: Answer, completion_id: str, created: int) -> dict[str, object]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": MODEL_ID,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}
+        ],
+        "sources": [citation_json(c) for c in answer.citations],
+    }
+
+
+def _chunk(completion_id: str, created: int, delta: dict[str, str], finish: str | None = None) -> dict[str, object]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _data(payload: dict[str, object] | str) -> ServerSentEvent:
+    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return ServerSentEvent(data=text)
+
+
+async def _chunks(
+    assistant: Assistant, question: str, history: list[Turn], request: Request, slot: Slot
+) -> AsyncIterator[ServerSentEvent]:
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    try:
+        yield _data(_chunk(completion_id, created, {"role": "assistant", "content": ""}))
+        async for item in answer_pieces(assistant, question, history, None, request):
+            if isinstance(item, Answer):
+                last = _chunk(completion_id, created, {}, "stop")
+                last["sources"] = [citation_json(c) for c in item.citations]
+                yield _data(last)
+            else:
+                yield _data(_chunk(completion_id, created, {"content": item}))
+        yield _data("[DONE]")
+    except Exception as exc:
+        code = exc.code if isinstance(exc, KysyError) else "internal_error"
+        message = str(exc) if isinstance(exc, KysyError) else "the answer failed; try again later"
+        yield _data({"error": {"message": message, "type": "server_error", "code": code}})
+    finally:
+        slot.release()
+
+
+@router.post("/chat/completions", dependencies=[Depends(rate_limit)], summary="OpenAI-compatible chat completion")
+async def chat_completions(
+    body: CompletionRequest, request: Request, assistant: Assistant = Depends(get_assistant)
+) -> JSONResponse | EventSourceResponse:
+    """Answer the last user message; ``stream: true`` gives ``chat.completion.chunk`` events and ``[DONE]``."""
+    state = app_state(request)
+    question, history = split_messages(body.messages)
+    check_request_size(state.settings, question, history)
+    slot = state.gate.enter()
+    if body.stream:
+        return EventSourceResponse(
+            _chunks(assistant, question, history, request, slot),
+            headers={"Cache-Control": "no-store"},
+            sep="\n",
+            background=BackgroundTask(slot.release),
+        )
+    try:
+        answer = await run_in_threadpool(assistant.ask, question, history)
+    finally:
+        slot.release()
+    return JSONResponse(_completion(answer, f"chatcmpl-{uuid.uuid4().hex}", int(time.time())))
+
+
+@router.get("/models", summary="The one model this service offers")
+async def list_models() -> dict[str, object]:
+    """OpenAI-style model list with the single model ``kysy``."""
+    return {
+        "object": "list",
+        "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "kysy"}],
+    }

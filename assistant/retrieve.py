@@ -1,0 +1,151 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25 over Finnish lemmas), fused by reciprocal rank.
+
+Both sides return ``ScoredChunk``s with their own scores; the fused list keeps every side's score
+in ``ScoredChunk.scores`` and says which retrievers found each chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.analyze import Analyzer
+from ingest.embed import Embedder
+from ingest.store import Snapshot
+from ingest.vectors import VectorStore
+from kysy.models import ScoredChunk
+from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_TOP_K = 50
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared once for every retriever: its text, vector and keyword terms."""
+
+    text: str
+    vector: np.ndarray
+    terms: tuple[str, ...]
+
+
+def check_top_k(top_k: int) -> int:
+    """Validate a result count where it enters."""
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise ValueError(f"top_k must be 1..{MAX_TOP_K}, got {top_k}")
+    return top_k
+
+
+class Retriever:
+    """Dense, keyword and hybrid search over one index snapshot."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        vectors: VectorStore,
+        embedder: Embedder,
+        analyzer: Analyzer,
+        settings: Settings,
+    ) -> None:
+        self.snapshot = snapshot
+        self.vectors = vectors
+        self.embedder = embedder
+        self.analyzer = analyzer
+        self.settings = settings
+
+    def prepare(self, text: str) -> Query:
+        """Embed and analyse a question once."""
+        vector = self.embedder.embed_queries([text])[0]
+        return Query(text, vector, tuple(self.analyzer.query_terms(text)))
+
+    def dense(self, query: Query, top_k: int) -> list[ScoredChunk]:
+        """Nearest chunks by cosine similarity; ids the database does not list are ignored."""
+        check_top_k(top_k)
+        hits: list[ScoredChunk] = []
+        # Ask for a few extra in case the vector store still holds vectors of an unfinished ingest.
+        for chunk_id, similarity in self.vectors.query(query.vector, min(top_k + 10, self._size())):
+            chunk = self.snapshot.chunk(chunk_id)
+            if chunk is not None:
+                hits.append(ScoredChunk(chunk, similarity, len(hits) + 1, "dense", (("dense", similarity),)))
+            if len(hits) == top_k:
+                break
+        return hits
+
+    def keyword(self, query: Query, top_k: int) -> list[ScoredChunk]:
+        """Best BM25 matches over the chunks' lemmas."""
+        check_top_k(top_k)
+        hits = self.snapshot.keyword.search(query.terms, top_k) if query.terms else []
+        return [
+            ScoredChunk(
+                self.snapshot.chunks[hit.row],
+                hit.score,
+                rank,
+                "keyword",
+                (("keyword", hit.score), ("matched", float(hit.matched))),
+            )
+            for rank, hit in enumerate(hits, start=1)
+        ]
+
+    def hybrid(self, query: Query, top_k: int) -> list[ScoredChunk]:
+        """Dense and keyword lists fused by weighted reciprocal rank (see ``fuse``)."""
+        check_top_k(top_k)
+        depth = max(self.settings.candidates, top_k)
+        dense = self.dense(query, depth)
+        keyword = self.keyword(query, depth)
+        return fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)[:top_k]
+
+    def search(self, text: str, top_k: int, mode: str = "hybrid") -> list[ScoredChunk]:
+        """Prepare ``text`` and run one retriever by name ("hybrid", "dense" or "keyword")."""
+        query = self.prepare(text)
+        if mode not in ("hybrid", "dense", "keyword"):
+            raise ValueError(f"unknown retriever {mode!r}: use hybrid, dense or keyword")
+        result: list[ScoredChunk] = getattr(self, mode)(query, top_k)
+        return result
+
+    def _size(self) -> int:
+        return max(1, len(self.snapshot.chunks))
+
+
+def fuse(
+    dense: Sequence[ScoredChunk],
+    keyword: Sequence[ScoredChunk],
+    *,
+    query_terms: int,
+    settings: Settings,
+) -> list[ScoredChunk]:
+    """Weighted reciprocal rank fusion.
+
+    Each list adds ``weight / (rrf_k + rank)`` per chunk. ``rrf_k`` (60 by default, the value of
+    Cormack et al. 2009) damps the difference between the first ranks so neither retriever
+    dominates. The keyword weight is scaled by how much of the question the best keyword hit
+    covers, and hits matching less than half of what the best one matches are dropped: a keyword
+    list with no real matches (an English question over Finnish text) then cannot push good
+    dense hits down.
+    """
+    k = settings.rrf_k
+    best_matched = max((dict(h.scores).get("matched", 0.0) for h in keyword), default=0.0)
+    coverage = min(1.0, best_matched / query_terms) if query_terms else 0.0
+    keyword_weight = settings.keyword_weight * coverage
+    scores: dict[str, float] = {}
+    parts: dict[str, dict[str, float]] = {}
+    chunks = {}
+    for hit in dense:
+        scores[hit.chunk.id] = settings.dense_weight / (k + hit.rank)
+        parts.setdefault(hit.chunk.id, {}).update(hit.scores)
+        chunks[hit.chunk.id] = hit.chunk
+    for hit in keyword:
+        if dict(hit.scores).get("matched", 0.0) * 2 < best_matched:
+            continue
+        scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + keyword_weight / (k + hit.rank)
+        parts.setdefault(hit.chunk.id, {}).update(hit.scores)
+        chunks[hit.chunk.id] = hit.chunk
+    ordered = sorted(scores, key=lambda cid: (-scores[cid], cid))
+    fused: list[ScoredChunk] = []
+    for rank, cid in enumerate(ordered, start=1):
+        found_by = "+".join(name for name in ("dense", "keyword") if name in parts[cid])
+        fused.append(ScoredChunk(chunks[cid], scores[cid], rank, found_by, tuple(sorted(parts[cid].items()))))
+    return fused

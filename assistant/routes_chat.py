@@ -1,0 +1,132 @@
+"""``POST /api/chat``: a cited answer as JSON, or streamed as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from assistant.app_state import app_state, get_assistant, rate_limit
+from assistant.http_errors import ApiError
+from assistant.limits import Slot
+from assistant.schemas import ChatRequest, ChatResponse, ErrorBody, answer_to_json
+from assistant.service import Assistant
+from kysy.errors import KysyError
+from kysy.models import Answer, Turn
+from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+_END = object()
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody} for status in (413, 422, 429, 503)
+}
+
+
+def check_request_size(settings: Settings, question: str, history: Sequence[object]) -> None:
+    """Refuse a question or history longer than the settings allow.
+
+    Raises:
+        ApiError: 413 ``question_too_long`` or ``history_too_long``.
+    """
+    if len(question) > settings.max_question_chars:
+        raise ApiError(
+            413, "question_too_long",
+            f"the question has {len(question)} characters; the limit is {settings.max_question_chars}",
+        )
+    if len(history) > settings.max_history_turns:
+        raise ApiError(
+            413, "history_too_long",
+            f"the history has {len(history)} turns; the limit is {settings.max_history_turns}",
+        )
+
+
+def wants_event_stream(request: Request) -> bool:
+    """Whether the client asked for Server-Sent Events."""
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+async def answer_pieces(
+    assistant: Assistant, question: str, history: Sequence[Turn], top_k: int | None, request: Request
+) -> AsyncIterator[str | Answer]:
+    """``Assistant.stream`` run in worker threads; stops (and closes the work) when the client leaves."""
+    pieces: Iterator[str | Answer] = assistant.stream(question, history, top_k=top_k)
+    try:
+        while True:
+            if await request.is_disconnected():
+                logger.info("client left during an answer; stopping it")
+                return
+            item = await run_in_threadpool(next, pieces, _END)
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+
+
+def error_event(exc: Exception) -> ServerSentEvent:
+    """The ``error`` event for a failure after the stream started."""
+    if isinstance(exc, KysyError):
+        body = {"error": exc.code, "message": str(exc)}
+    else:
+        logger.exception("answer stream failed")
+        body = {"error": "internal_error", "message": "the answer failed; try again later"}
+    return ServerSentEvent(data=json.dumps(body, ensure_ascii=False), event="error")
+
+
+async def _chat_events(
+    assistant: Assistant, body: ChatRequest, history: list[Turn], request: Request, slot: Slot
+) -> AsyncIterator[ServerSentEvent]:
+    try:
+        async for item in answer_pieces(assistant, body.question, history, body.top_k, request):
+            if isinstance(item, Answer):
+                payload = answer_to_json(item, include_retrieved=body.include_retrieved)
+                yield ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="done")
+            else:
+                yield ServerSentEvent(data=json.dumps({"text": item}, ensure_ascii=False), event="token")
+    except Exception as exc:
+        yield error_event(exc)
+    finally:
+        slot.release()
+
+
+@router.post(
+    "/api/chat",
+    response_model=ChatResponse,
+    responses=_ERRORS,
+    dependencies=[Depends(rate_limit)],
+    summary="Ask a question; JSON, or Server-Sent Events with Accept: text/event-stream",
+)
+async def chat(
+    body: ChatRequest, request: Request, assistant: Assistant = Depends(get_assistant)
+) -> JSONResponse | EventSourceResponse:
+    """Answer ``body.question`` (a follow-up of ``body.history``) with numbered citations."""
+    state = app_state(request)
+    check_request_size(state.settings, body.question, body.history)
+    history = [turn.to_turn() for turn in body.history]
+    slot = state.gate.enter()
+    if wants_event_stream(request):
+        return EventSourceResponse(
+            _chat_events(assistant, body, history, request, slot),
+            headers={"Cache-Control": "no-store"},
+            # Also frees the place when the stream never starts (the client left at once).
+            background=BackgroundTask(slot.release),
+        )
+    try:
+        answer = await run_in_threadpool(assistant.ask, body.question, history, top_k=body.top_k)
+    finally:
+        slot.release()
+    return JSONResponse(
+        answer_to_json(answer, include_retrieved=body.include_retrieved), headers={"Cache-Control": "no-store"}
+    )

@@ -1,0 +1,116 @@
+"""Documents of the index (list, page texts, the original file) and the demo page and widget files."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+
+from assistant.app_state import get_assistant
+from assistant.http_errors import ApiError
+from assistant.schemas import document_file_url
+from assistant.service import Assistant
+from kysy.models import DocumentInfo
+
+router = APIRouter()
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Public path -> (file under static/, Cache-Control).
+_STATIC_FILES = {
+    "/": ("demo.html", "no-cache"),
+    "/demo-hostile.html": ("demo-hostile.html", "no-cache"),
+    "/widget.js": ("widget.js", "public, max-age=300"),
+    "/widget.css": ("widget.css", "public, max-age=300"),
+}
+
+_TYPES = {
+    ".pdf": "application/pdf",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+
+# A corpus HTML file is someone else's page: shown inert, never able to run script on this origin.
+_SANDBOX_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def document_json(info: DocumentInfo) -> dict[str, object]:
+    """A document's metadata as the API lists it."""
+    return {
+        "id": info.id,
+        "file": info.file,
+        "title": info.title,
+        "url": info.url,
+        "kind": info.kind,
+        "year": info.year,
+        "pages": info.pages,
+        "file_url": document_file_url(info.id, None),
+    }
+
+
+def _document(assistant: Assistant, doc_id: str) -> DocumentInfo:
+    info = assistant.snapshot.documents.get(doc_id)
+    if info is None:
+        raise ApiError(404, "document_not_found", f"no document with id {doc_id!r} in the index")
+    return info
+
+
+@router.get("/api/documents", summary="The documents answers are drawn from")
+async def list_documents(assistant: Assistant = Depends(get_assistant)) -> list[dict[str, object]]:
+    """All indexed documents, by file name."""
+    documents = sorted(assistant.snapshot.documents.values(), key=lambda info: info.file)
+    return [document_json(info) for info in documents]
+
+
+@router.get("/api/documents/{doc_id}", summary="A document's metadata and text per page")
+def get_document(doc_id: str, assistant: Assistant = Depends(get_assistant)) -> dict[str, object]:
+    """Metadata plus ``pages: [{"page", "text"}]`` (``page`` is null for unpaged texts)."""
+    info = _document(assistant, doc_id)
+    pages = [{"page": page.number, "text": page.text} for page in assistant.snapshot.pages(doc_id)]
+    return {**document_json(info), "publisher": info.publisher, "page_texts": pages}
+
+
+@router.get("/api/documents/{doc_id}/file", summary="The original file, shown inline")
+def get_document_file(doc_id: str, assistant: Assistant = Depends(get_assistant)) -> FileResponse:
+    """The file the index lists for ``doc_id`` (PDFs open at ``#page=N``); nothing else is ever served."""
+    info = _document(assistant, doc_id)
+    path = assistant.snapshot.document_path(doc_id)
+    if path is None or not path.is_file() or path.resolve().suffix.lower() != Path(info.file).suffix.lower():
+        raise ApiError(404, "file_missing", f"the file of {info.file!r} is no longer on the server")
+    suffix = path.suffix.lower()
+    media_type = _TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    headers = {"Cache-Control": "no-cache"}
+    if media_type.startswith("text/html"):
+        headers["Content-Security-Policy"] = _SANDBOX_CSP
+    return FileResponse(
+        path, media_type=media_type, filename=Path(info.file).name, content_disposition_type="inline",
+        headers=headers,
+    )
+
+
+def _static(name: str, cache_control: str) -> FileResponse:
+    path = STATIC_DIR / name
+    if not path.is_file():
+        raise ApiError(404, "not_found", f"{name} is not installed on this server")
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if media_type.startswith("text/") or media_type.endswith("javascript"):
+        media_type += "; charset=utf-8"
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": cache_control})
+
+
+def _static_route(name: str, cache_control: str):  # type: ignore[no-untyped-def]
+    async def serve() -> FileResponse:
+        return _static(name, cache_control)
+
+    serve.__doc__ = f"Serve static/{name}."
+    return serve
+
+
+for _path, (_name, _cache) in _STATIC_FILES.items():
+    router.add_api_route(_path, _static_route(_name, _cache), methods=["GET"], include_in_schema=False)

@@ -1,0 +1,135 @@
+"""The assistant as one object: question (+ history) -> retrieve -> decide -> cited answer.
+
+The HTTP API, the CLI and the evaluation runner all go through ``Assistant``; it owns the index
+snapshot and reloads it when an ingest has committed a newer generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+from assistant.answer import extractive_answer
+from assistant.followup import standalone_question
+from assistant.messages import not_found_text
+from assistant.refusal import assess
+from assistant.retrieve import Retriever, check_top_k
+from ingest.analyze import make_analyzer
+from ingest.embed import make_embedder
+from ingest.language import detect_language
+from ingest.store import Snapshot
+from ingest.vectors import VectorStore
+from kysy.models import Answer, Turn
+from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# How often (seconds) a request may look for a newer index generation on disk.
+_RELOAD_CHECK_S = 2.0
+
+
+class Assistant:
+    """Answers questions over one index; thread-safe for concurrent requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedder = make_embedder(settings.embedder)
+        self.analyzer = make_analyzer(settings.analyzer)
+        self.vectors = VectorStore(settings, self.embedder)
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self.retriever = self._open_retriever()
+        self.generator = _make_generator(settings)
+
+    def _open_retriever(self) -> Retriever:
+        snapshot = Snapshot(self.settings.index_path)
+        return Retriever(snapshot, self.vectors, self.embedder, self.analyzer, self.settings)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The index snapshot answers are drawn from."""
+        return self.retriever.snapshot
+
+    def reload_if_changed(self, *, force: bool = False) -> bool:
+        """Swap in a newer index generation if an ingest committed one; returns True when it did."""
+        now = time.monotonic()
+        if not force and now - self._checked < _RELOAD_CHECK_S:
+            return False
+        with self._lock:
+            self._checked = now
+            if self.snapshot.current_generation() == self.snapshot.generation:
+                return False
+            old = self.retriever
+            self.retriever = self._open_retriever()
+            logger.info("index reloaded: generation %d", self.snapshot.generation)
+        old.snapshot.close()
+        return True
+
+    def ask(self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None) -> Answer:
+        """Answer ``question`` (a follow-up when ``history`` is given), with numbered citations."""
+        self.reload_if_changed()
+        started = time.perf_counter()
+        retriever = self.retriever
+        top_k = check_top_k(top_k or self.settings.top_k)
+        language = detect_language(question)
+        standalone = standalone_question(question, history, self.analyzer, generator=self.generator)
+        query = retriever.prepare(standalone)
+        retrieved = retriever.hybrid(query, max(top_k, self.settings.candidates))
+        decision = assess(query, retrieved, retriever.snapshot, self.analyzer)
+        if decision.not_found:
+            answer = Answer(
+                text=not_found_text(language, decision.suggestions),
+                citations=(),
+                retrieved=tuple(retrieved[:top_k]),
+                not_found=True,
+                language=language,
+            )
+        else:
+            answer = self._answer(question, standalone, query, retrieved, top_k, language)
+        meta = {**answer.meta, "query": standalone, "refusal": decision.reason, "ms": _ms(started)}
+        return replace(answer, meta=meta)
+
+    def _answer(self, question, standalone, query, retrieved, top_k, language) -> Answer:  # type: ignore[no-untyped-def]
+        extractive = extractive_answer(
+            standalone, query, retrieved[:top_k], self.retriever.snapshot, self.analyzer,
+            language=language, settings=self.settings,
+        )
+        if self.generator is None:
+            return extractive
+        return self.generator.answer(question, standalone, retrieved[:top_k], language, fallback=extractive)
+
+    def stream(self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces, then the complete ``Answer``."""
+        if self.generator is not None:
+            yield from self.generator.stream(self, question, history, top_k=top_k)
+            return
+        answer = self.ask(question, history, top_k=top_k)
+        for piece in _pieces(answer.text):
+            yield piece
+        yield answer
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Split text into word-sized pieces (with their whitespace) for streaming."""
+    start = 0
+    for i, char in enumerate(text):
+        if char in " \n" and i > start:
+            yield text[start : i + 1]
+            start = i + 1
+    if start < len(text):
+        yield text[start:]
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _make_generator(settings: Settings):  # type: ignore[no-untyped-def]
+    if not settings.llm_base_url:
+        return None
+    from assistant.generate import Generator
+
+    return Generator(settings)

@@ -1,0 +1,781 @@
+/* Kysy chat widget: one script tag adds a cited-answer chat to any page.
+ *
+ * <script src="https://HOST/widget.js" data-kysy-api="https://HOST" data-lang="fi" defer></script>
+ *
+ * Optional attributes: data-lang (fi | sv | en), data-title, data-accent (a CSS colour with
+ * at least 4.5:1 contrast against white), data-position (bottom-right | bottom-left) and
+ * data-target="#element-id" (render inline into that element instead of floating).
+ * Everything lives in an open shadow root; server text only ever reaches the page as text nodes.
+ */
+(() => {
+  "use strict";
+
+  const STRINGS = {
+    fi: {
+      title: "Kysy yhdyspinnoista",
+      subtitle: "Vastaukset Kuntaliiton aineistoista lähteineen",
+      open: "Avaa Kysy-chat",
+      close: "Sulje chat",
+      newConversation: "Uusi keskustelu",
+      log: "Keskustelu",
+      inputLabel: "Kirjoita kysymyksesi",
+      placeholder: "Kirjoita kysymys…",
+      send: "Lähetä kysymys",
+      welcome: "Hei! Vastaan kuntien ja hyvinvointialueiden yhteistyötä koskeviin kysymyksiin ja kerron, mistä aineistosta vastaus löytyy.",
+      suggestions: "Esimerkkikysymyksiä",
+      starters: [
+        "Ketkä rahoittavat yhdyspintaprojektia?",
+        "Mikä on Etelä-Karjalan väestöpohja?",
+        "Miten aluepiloteissa toimitaan?",
+        "Millä aloilla kunnilla ja hyvinvointialueilla on yhdyspintoja?",
+      ],
+      you: "Sinä",
+      assistant: "Kysy",
+      thinking: "Haetaan vastausta aineistoista…",
+      sources: "Lähteet",
+      source: "Lähde",
+      page: "sivu",
+      slide: "dia",
+      opensNewTab: "avautuu uuteen välilehteen",
+      notFound: "Vastausta ei löytynyt aineistoista",
+      helpful: "Oliko vastauksesta apua?",
+      up: "Hyödyllinen vastaus",
+      down: "Ei hyödyllinen vastaus",
+      thanks: "Kiitos palautteesta!",
+      feedbackFailed: "Palautteen lähetys epäonnistui.",
+      retry: "Yritä uudelleen",
+      offline: "Yhteyttä palveluun ei saatu. Tarkista verkkoyhteys ja yritä uudelleen.",
+      rateLimited: (s) => `Liian monta kysymystä lyhyessä ajassa. Voit kysyä uudelleen ${s} sekunnin kuluttua.`,
+      rateLimitedNow: "Liian monta kysymystä lyhyessä ajassa. Voit nyt yrittää uudelleen.",
+      busy: "Palvelu on juuri nyt ruuhkautunut. Yritä hetken kuluttua uudelleen.",
+      serverError: "Palvelussa tapahtui virhe. Yritä uudelleen.",
+      tooLong: "Kysymys on liian pitkä. Lyhennä sitä ja lähetä uudelleen.",
+      invalid: "Kysymystä ei voitu käsitellä. Muokkaa sitä ja lähetä uudelleen.",
+      disclaimer: "Tarkista tärkeät tiedot lähteistä.",
+    },
+    sv: {
+      title: "Fråga om samarbetet",
+      subtitle: "Svar med källor ur Kommunförbundets material",
+      open: "Öppna Kysy-chatten",
+      close: "Stäng chatten",
+      newConversation: "Ny konversation",
+      log: "Konversation",
+      inputLabel: "Skriv din fråga",
+      placeholder: "Skriv en fråga…",
+      send: "Skicka frågan",
+      welcome: "Hej! Jag svarar på frågor om samarbetet mellan kommuner och välfärdsområden och visar i vilket material svaret finns.",
+      suggestions: "Exempelfrågor",
+      starters: [
+        "Vem finansierar projektet om samarbetsytor?",
+        "Hur stort är befolkningsunderlaget i Södra Karelen?",
+        "Hur arbetar man i regionpiloterna?",
+      ],
+      you: "Du",
+      assistant: "Kysy",
+      thinking: "Söker svar i materialet…",
+      sources: "Källor",
+      source: "Källa",
+      page: "sida",
+      slide: "bild",
+      opensNewTab: "öppnas i en ny flik",
+      notFound: "Inget svar hittades i materialet",
+      helpful: "Var svaret till hjälp?",
+      up: "Användbart svar",
+      down: "Inte användbart svar",
+      thanks: "Tack för din respons!",
+      feedbackFailed: "Det gick inte att skicka responsen.",
+      retry: "Försök igen",
+      offline: "Ingen anslutning till tjänsten. Kontrollera nätverket och försök igen.",
+      rateLimited: (s) => `För många frågor på kort tid. Du kan fråga igen om ${s} sekunder.`,
+      rateLimitedNow: "För många frågor på kort tid. Du kan nu försöka igen.",
+      busy: "Tjänsten är överbelastad just nu. Försök igen om en stund.",
+      serverError: "Ett fel uppstod i tjänsten. Försök igen.",
+      tooLong: "Frågan är för lång. Förkorta den och skicka igen.",
+      invalid: "Frågan kunde inte behandlas. Ändra den och skicka igen.",
+      disclaimer: "Kontrollera viktiga uppgifter i källorna.",
+    },
+    en: {
+      title: "Ask about cooperation",
+      subtitle: "Answers with sources from Kuntaliitto's materials",
+      open: "Open the Kysy chat",
+      close: "Close the chat",
+      newConversation: "New conversation",
+      log: "Conversation",
+      inputLabel: "Type your question",
+      placeholder: "Type a question…",
+      send: "Send the question",
+      welcome: "Hello! I answer questions about cooperation between municipalities and wellbeing services counties and show where each answer comes from.",
+      suggestions: "Example questions",
+      starters: [
+        "Who funds the interface project?",
+        "What is the population base of South Karelia?",
+        "How do the regional pilots work?",
+      ],
+      you: "You",
+      assistant: "Kysy",
+      thinking: "Searching the materials…",
+      sources: "Sources",
+      source: "Source",
+      page: "page",
+      slide: "slide",
+      opensNewTab: "opens in a new tab",
+      notFound: "No answer was found in the materials",
+      helpful: "Was this answer helpful?",
+      up: "Helpful answer",
+      down: "Not a helpful answer",
+      thanks: "Thank you for your feedback!",
+      feedbackFailed: "Sending the feedback failed.",
+      retry: "Try again",
+      offline: "Could not reach the service. Check your connection and try again.",
+      rateLimited: (s) => `Too many questions in a short time. You can ask again in ${s} seconds.`,
+      rateLimitedNow: "Too many questions in a short time. You can try again now.",
+      busy: "The service is busy right now. Please try again in a moment.",
+      serverError: "Something went wrong in the service. Please try again.",
+      tooLong: "The question is too long. Shorten it and send it again.",
+      invalid: "The question could not be processed. Edit it and send it again.",
+      disclaimer: "Check important facts in the sources.",
+    },
+  };
+
+  const DEFAULT_ACCENT = "#0055a0";
+  const MAX_HISTORY = 20;
+  const SLIDE_FILES = /\.(pptx?|odp|key)$/i;
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const ICONS = {
+    chat: "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z",
+    close: "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
+    send: "M3 20.5V14l9-2-9-2V3.5L22 12z",
+    refresh: "M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z",
+    up: "M2 21h4V9H2zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3a1.5 1.5 0 0 0-.5-1.1L13.2 1 6.6 7.6A2 2 0 0 0 6 9v10a2 2 0 0 0 2 2h9a2 2 0 0 0 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7z",
+    down: "M22 3h-4v12h4zM2 14a2 2 0 0 0 2 2h6.3l-1 4.6v.3c0 .4.2.8.5 1.1l1 1 6.6-6.6A2 2 0 0 0 18 15V5a2 2 0 0 0-2-2H7a2 2 0 0 0-1.8 1.2l-3 7.1c-.1.2-.2.5-.2.7z",
+    link: "M14 3h7v7h-2V6.4l-9.3 9.3-1.4-1.4L17.6 5H14zM5 5h6v2H5v12h12v-6h2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2z",
+  };
+
+  /** Make an element; attrs holds attributes, "class" and "text" (always set as textContent). */
+  function el(tag, attrs = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key === "class") node.className = value;
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  function icon(name) {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "icon");
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.append(path);
+    return svg;
+  }
+
+  /** Relative luminance of an sRGB colour given as [r, g, b] in 0..255 (WCAG 2.1). */
+  function luminance(rgb) {
+    const [r, g, b] = rgb.map((c) => {
+      const v = c / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  }
+
+  /** The accent colour to use: the given one if it is an opaque colour white text can sit on. */
+  function pickAccent(value) {
+    if (!value || typeof CSS === "undefined" || !CSS.supports("color", value)) return DEFAULT_ACCENT;
+    const ctx = document.createElement("canvas").getContext("2d");
+    if (!ctx) return DEFAULT_ACCENT;
+    ctx.fillStyle = "#000000";
+    ctx.fillStyle = value;
+    const hex = String(ctx.fillStyle);
+    const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
+    if (!match) return DEFAULT_ACCENT; // translucent or not understood
+    const rgb = match.slice(1).map((h) => parseInt(h, 16));
+    const ratio = 1.05 / (luminance(rgb) + 0.05);
+    return ratio >= 4.5 ? hex : DEFAULT_ACCENT;
+  }
+
+  /** An http(s) URL for a citation, or null: paths resolve against the API base, nothing else links. */
+  function safeUrl(raw, api) {
+    if (typeof raw !== "string" || raw === "") return null;
+    let url;
+    try {
+      url = raw.startsWith("/") && !raw.startsWith("//") ? new URL(api + raw) : new URL(raw);
+    } catch {
+      return null;
+    }
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  }
+
+  /** Seconds to wait from a Retry-After header (seconds or an HTTP date), at least 1. */
+  function retryAfterSeconds(header) {
+    if (!header) return 30;
+    const seconds = Number(header);
+    if (Number.isFinite(seconds)) return Math.max(1, Math.ceil(seconds));
+    const date = Date.parse(header);
+    return Number.isNaN(date) ? 30 : Math.max(1, Math.ceil((date - Date.now()) / 1000));
+  }
+
+  /** Server-Sent Events from a fetch Response, as {event, data} objects. */
+  async function* sseEvents(response, signal) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let event = "message";
+    let data = [];
+    const line = (text) => {
+      if (text === "") {
+        const out = data.length ? { event, data: data.join("\n") } : null;
+        event = "message";
+        data = [];
+        return out;
+      }
+      if (text.startsWith(":")) return null;
+      const colon = text.indexOf(":");
+      const field = colon < 0 ? text : text.slice(0, colon);
+      let value = colon < 0 ? "" : text.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "event") event = value || "message";
+      else if (field === "data") data.push(value);
+      return null;
+    };
+    for (;;) {
+      if (signal.aborted) return;
+      const { value, done } = await reader.read();
+      buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
+      // A lone trailing "\r" may be the first half of "\r\n": wait for the next chunk.
+      const end = done ? buffer.length : buffer.endsWith("\r") ? buffer.length - 1 : buffer.length;
+      const lines = buffer.slice(0, end).split(/\r\n|\r|\n/);
+      buffer = lines.pop() + buffer.slice(end);
+      if (done && buffer) lines.push(buffer, "");
+      for (const text of lines) {
+        const out = line(text);
+        if (out) yield out;
+      }
+      if (done) return;
+    }
+  }
+
+  /** Add inline text to `parent`, turning [n] markers with a known citation into links. */
+  function appendInline(parent, text, makeMarker) {
+    const parts = text.split(/(\[\d{1,3}\])/);
+    for (const part of parts) {
+      const m = /^\[(\d{1,3})\]$/.exec(part);
+      const marker = m && makeMarker ? makeMarker(Number(m[1])) : null;
+      parent.append(marker || document.createTextNode(part));
+    }
+  }
+
+  /** Render answer text as paragraphs, line breaks and "- " list items; never as HTML or Markdown. */
+  function renderText(container, text, makeMarker) {
+    container.replaceChildren();
+    let para = null;
+    let list = null;
+    for (const raw of text.split("\n")) {
+      const item = /^\s*[-*•]\s+(.*)$/.exec(raw);
+      if (item) {
+        para = null;
+        if (!list) container.append((list = el("ul")));
+        const li = el("li");
+        appendInline(li, item[1], makeMarker);
+        list.append(li);
+      } else if (raw.trim() === "") {
+        para = null;
+        list = null;
+      } else {
+        list = null;
+        if (para) para.append(el("br"));
+        else container.append((para = el("p")));
+        appendInline(para, raw, makeMarker);
+      }
+    }
+  }
+
+  function pageLabel(t, citation) {
+    if (citation.page === null || citation.page === undefined) return "";
+    const word = SLIDE_FILES.test(citation.file || "") ? t.slide : t.page;
+    return `${word} ${citation.page}`;
+  }
+
+  /** Read the embedding script tag's attributes into a configuration. */
+  function readConfig(script) {
+    const src = script && script.src ? script.src : location.href;
+    const attr = (name) => (script ? (script.getAttribute(name) || "").trim() : "");
+    const apiAttr = attr("data-kysy-api");
+    let api;
+    try {
+      api = apiAttr ? new URL(apiAttr, src).href : new URL(src).origin;
+    } catch {
+      api = location.origin;
+    }
+    api = api.replace(/\/+$/, "");
+    const lang = Object.hasOwn(STRINGS, attr("data-lang")) ? attr("data-lang") : "fi";
+    const t = STRINGS[lang];
+    const target = attr("data-target");
+    return {
+      api,
+      lang,
+      t,
+      title: attr("data-title") || t.title,
+      accent: pickAccent(attr("data-accent")),
+      customAccent: attr("data-accent") !== "",
+      left: attr("data-position") === "bottom-left",
+      target: target.startsWith("#") ? document.getElementById(target.slice(1)) : null,
+    };
+  }
+
+  /** A failure a user can act on: offline, rate, busy, server, tooLong, invalid. */
+  class ChatError extends Error {
+    constructor(kind, seconds = 0) {
+      super(kind);
+      this.kind = kind;
+      this.seconds = seconds;
+    }
+  }
+
+  function errorForResponse(response) {
+    if (response.status === 429) return new ChatError("rate", retryAfterSeconds(response.headers.get("Retry-After")));
+    if (response.status === 503) return new ChatError("busy");
+    if (response.status === 413) return new ChatError("tooLong");
+    if (response.status === 422 || response.status === 400) return new ChatError("invalid");
+    return new ChatError("server");
+  }
+
+  function parseJson(data) {
+    try {
+      const value = JSON.parse(data);
+      if (value && typeof value === "object") return value;
+    } catch {
+      /* fall through */
+    }
+    throw new ChatError("server");
+  }
+
+  const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+  /** One chat widget: a launcher and a panel (floating), or a panel inside a page element (inline). */
+  class Widget {
+    constructor(cfg) {
+      this.cfg = cfg;
+      this.t = cfg.t;
+      this.floating = !cfg.target;
+      this.history = [];
+      this.busy = false;
+      this.controller = null;
+      this.timers = new Set();
+      this.seq = 0;
+      this.build();
+      this.bind();
+      (this.floating ? document.body : cfg.target).append(this.host);
+      if (!this.floating) this.showWelcome();
+    }
+
+    build() {
+      const { t, cfg } = this;
+      this.host = el("div", { class: "kysy-widget", "data-kysy": "widget" });
+      this.shadow = this.host.attachShadow({ mode: "open" });
+      const css = el("link", { rel: "stylesheet", href: `${cfg.api}/widget.css` });
+      const classes = ["kysy", this.floating ? "floating" : "inline", cfg.left ? "left" : ""];
+      this.root = el("div", { class: classes.join(" ").trim(), lang: cfg.lang, hidden: true });
+      const reveal = () => (this.root.hidden = false);
+      css.addEventListener("load", reveal);
+      css.addEventListener("error", reveal);
+      setTimeout(reveal, 3000);
+      if (cfg.customAccent) this.root.style.setProperty("--kysy-accent", cfg.accent);
+
+      this.newButton = this.iconButton("refresh", t.newConversation, "new-conversation");
+      const tools = [this.newButton];
+      if (this.floating) tools.push((this.closeButton = this.iconButton("close", t.close, "close")));
+      const header = el("div", { class: "header" }, [
+        el("div", { class: "heading" }, [
+          el("h2", { class: "title", id: "kysy-title", text: cfg.title }),
+          el("p", { class: "subtitle", text: t.subtitle }),
+        ]),
+        el("div", { class: "tools" }, tools),
+      ]);
+      this.log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": t.log, tabindex: "0" });
+      this.input = el("textarea", {
+        id: "kysy-input", class: "input", rows: "1", maxlength: "2000", placeholder: t.placeholder,
+        "data-kysy": "input", autocomplete: "off", enterkeyhint: "send",
+      });
+      this.sendButton = el("button", { type: "submit", class: "send", "data-kysy": "send", "aria-label": t.send, title: t.send }, [icon("send")]);
+      this.form = el("form", { class: "composer" }, [
+        el("label", { for: "kysy-input", class: "visually-hidden", text: t.inputLabel }), this.input, this.sendButton,
+      ]);
+      this.panel = el("div", {
+        class: "panel", id: "kysy-panel", role: this.floating ? "dialog" : "region",
+        "aria-modal": this.floating ? "true" : null, "aria-labelledby": "kysy-title", hidden: this.floating,
+      }, [header, this.log, this.form, el("p", { class: "disclaimer", text: t.disclaimer })]);
+      if (this.floating) {
+        this.launcher = el("button", {
+          type: "button", class: "launcher", "data-kysy": "launcher", "aria-label": t.open,
+          "aria-expanded": "false", "aria-controls": "kysy-panel", "aria-haspopup": "dialog",
+        }, [icon("chat"), icon("close"), el("span", { class: "launcher-text", text: "Kysy", "aria-hidden": "true" })]);
+        this.root.append(this.panel, this.launcher);
+      } else {
+        this.root.append(this.panel);
+      }
+      this.shadow.append(css, this.root);
+    }
+
+    iconButton(name, label, hook) {
+      return el("button", { type: "button", class: "icon-button", "data-kysy": hook, "aria-label": label, title: label }, [icon(name)]);
+    }
+
+    bind() {
+      this.form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        this.ask(this.input.value);
+      });
+      this.input.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+          e.preventDefault();
+          this.ask(this.input.value);
+        }
+      });
+      this.newButton.addEventListener("click", () => this.reset());
+      if (!this.floating) return;
+      this.launcher.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
+      this.closeButton.addEventListener("click", () => this.close());
+      this.root.addEventListener("keydown", (e) => {
+        if (this.panel.hidden) return;
+        if (e.key === "Escape") {
+          e.preventDefault();
+          this.close();
+        } else if (e.key === "Tab") {
+          this.trapFocus(e);
+        }
+      });
+    }
+
+    open() {
+      this.panel.hidden = false;
+      this.root.classList.add("open");
+      this.launcher.setAttribute("aria-expanded", "true");
+      if (!this.log.firstChild) this.showWelcome();
+      this.input.focus();
+    }
+
+    close() {
+      this.panel.hidden = true;
+      this.root.classList.remove("open");
+      this.launcher.setAttribute("aria-expanded", "false");
+      this.launcher.focus();
+    }
+
+    trapFocus(e) {
+      const items = [...this.panel.querySelectorAll("button, [href], textarea, [tabindex]:not([tabindex='-1'])")]
+        .filter((n) => !n.disabled && n.getClientRects().length > 0);
+      if (!items.length) return;
+      const first = items[0];
+      const last = items[items.length - 1];
+      const active = this.shadow.activeElement;
+      const inside = active && this.panel.contains(active);
+      if (e.shiftKey && (!inside || active === first)) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && (!inside || active === last)) {
+        e.preventDefault();
+        first.focus();
+      }
+    }
+
+    showWelcome() {
+      const { t } = this;
+      const starters = el("ul", { class: "starters", "aria-labelledby": "kysy-starters" });
+      for (const question of t.starters) {
+        const button = el("button", { type: "button", class: "starter", text: question });
+        button.addEventListener("click", () => {
+          this.ask(question);
+          this.input.focus();
+        });
+        starters.append(el("li", {}, [button]));
+      }
+      this.welcome = el("div", { class: "welcome" }, [
+        el("p", { class: "welcome-text", text: t.welcome }),
+        el("p", { class: "starters-title", id: "kysy-starters", text: t.suggestions }),
+        starters,
+      ]);
+      this.log.append(this.welcome);
+    }
+
+    reset() {
+      if (this.controller) this.controller.abort();
+      this.controller = null;
+      this.setBusy(false, null);
+      for (const timer of this.timers) clearInterval(timer);
+      this.timers.clear();
+      this.history = [];
+      this.log.replaceChildren();
+      this.showWelcome();
+      this.input.value = "";
+      this.input.focus();
+    }
+
+    setBusy(busy, view) {
+      this.busy = busy;
+      this.log.setAttribute("aria-busy", String(busy));
+      this.sendButton.setAttribute("aria-disabled", String(busy));
+      if (view) view.msg.setAttribute("aria-busy", String(busy));
+    }
+
+    scrollToEnd(force) {
+      const log = this.log;
+      if (force || log.scrollHeight - log.scrollTop - log.clientHeight < 120) log.scrollTop = log.scrollHeight;
+    }
+
+    ask(raw) {
+      const question = String(raw || "").trim();
+      if (!question || this.busy) return;
+      this.input.value = "";
+      if (this.welcome) this.welcome.remove();
+      this.welcome = null;
+      this.log.append(el("div", { class: "msg user" }, [
+        el("span", { class: "visually-hidden", text: `${this.t.you}: ` }),
+        el("p", { class: "bubble", text: question }),
+      ]));
+      this.run({ question, history: this.history.slice(-MAX_HISTORY) });
+    }
+
+    async run(turn) {
+      const view = this.addAnswer();
+      const controller = new AbortController();
+      this.controller = controller;
+      this.setBusy(true, view);
+      this.scrollToEnd(true);
+      try {
+        const done = await this.stream(turn, view, controller.signal);
+        this.finish(turn, view, done);
+      } catch (err) {
+        if (!controller.signal.aborted) this.fail(turn, view, err);
+      } finally {
+        if (this.controller === controller) {
+          this.controller = null;
+          this.setBusy(false, view);
+        }
+      }
+    }
+
+    addAnswer() {
+      const id = ++this.seq;
+      const text = el("div", { class: "answer-text" });
+      const thinking = el("p", { class: "thinking" }, [
+        el("span", { text: this.t.thinking }), el("span", { class: "dots", "aria-hidden": "true" }),
+      ]);
+      const bubble = el("div", { class: "bubble" }, [thinking, text]);
+      const msg = el("div", { class: "msg assistant", "data-kysy": "answer" }, [
+        el("span", { class: "visually-hidden", text: `${this.t.assistant}: ` }), bubble,
+      ]);
+      this.log.append(msg);
+      return { id, msg, bubble, text, thinking, frame: 0, pending: "" };
+    }
+
+    async stream(turn, view, signal) {
+      let response;
+      try {
+        response = await fetch(`${this.cfg.api}/api/chat`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+          body: JSON.stringify({ question: turn.question, history: turn.history }),
+          credentials: "omit",
+          signal,
+        });
+      } catch (err) {
+        throw signal.aborted ? err : new ChatError("offline");
+      }
+      if (!response.ok || !response.body) throw errorForResponse(response);
+      let text = "";
+      try {
+        for await (const { event, data } of sseEvents(response, signal)) {
+          if (event === "token") {
+            const piece = parseJson(data).text;
+            if (typeof piece === "string") text += piece;
+            this.showPartial(view, text);
+          } else if (event === "done") {
+            return parseJson(data);
+          } else if (event === "error") {
+            throw new ChatError("server");
+          }
+        }
+      } catch (err) {
+        throw err instanceof ChatError || signal.aborted ? err : new ChatError("offline");
+      }
+      throw new ChatError("server"); // the stream ended without a final answer
+    }
+
+    showPartial(view, text) {
+      view.pending = text;
+      if (view.frame) return;
+      view.frame = requestAnimationFrame(() => {
+        view.frame = 0;
+        view.thinking.remove();
+        renderText(view.text, view.pending, null);
+        const holder = view.text.lastElementChild || view.text;
+        (holder.tagName === "UL" ? holder.lastElementChild : holder).append(el("span", { class: "caret", "aria-hidden": "true" }));
+        this.scrollToEnd(false);
+      });
+    }
+
+    finish(turn, view, done) {
+      cancelAnimationFrame(view.frame);
+      view.thinking.remove();
+      const answer = typeof done.answer === "string" ? done.answer : "";
+      const citations = (Array.isArray(done.citations) ? done.citations : [])
+        .filter((c) => c && Number.isInteger(c.n) && c.n > 0);
+      const cards = this.renderSources(view, citations);
+      renderText(view.text, answer, (n) => this.marker(n, cards));
+      if (done.not_found) {
+        view.msg.classList.add("not-found");
+        view.bubble.prepend(el("p", { class: "not-found-label", text: this.t.notFound }));
+      }
+      this.addFeedback(view, turn.question, answer);
+      this.history = [...turn.history, { role: "user", content: turn.question }, { role: "assistant", content: answer }]
+        .slice(-MAX_HISTORY);
+      this.scrollToEnd(false);
+    }
+
+    renderSources(view, citations) {
+      const { t } = this;
+      const cards = new Map();
+      if (!citations.length) return cards;
+      const list = el("ol", { class: "sources-list" });
+      for (const c of citations) {
+        const url = safeUrl(c.url, this.cfg.api);
+        const title = typeof c.title === "string" && c.title ? c.title : String(c.file || t.source);
+        const page = pageLabel(t, c);
+        const body = [
+          el("span", { class: "source-num", text: String(c.n), "aria-hidden": "true" }),
+          el("span", { class: "source-main" }, [
+            el("span", { class: "visually-hidden", text: `${t.source} ${c.n}: ` }),
+            el("span", { class: "source-title", text: title }),
+            page ? el("span", { class: "source-page", text: page }) : null,
+            typeof c.quote === "string" && c.quote ? el("span", { class: "source-quote", text: `”${c.quote}”` }) : null,
+            url ? el("span", { class: "visually-hidden", text: ` (${t.opensNewTab})` }) : null,
+          ]),
+          url ? icon("link") : null,
+        ];
+        const id = `kysy-source-${view.id}-${c.n}`;
+        const card = url
+          ? el("a", { class: "source", id, href: url, target: "_blank", rel: "noopener noreferrer", "data-kysy": "citation" }, body)
+          : el("div", { class: "source", id, tabindex: "-1", "data-kysy": "citation" }, body);
+        list.append(el("li", {}, [card]));
+        cards.set(c.n, { card, url, label: `${t.source} ${c.n}: ${title}${page ? `, ${page}` : ""}` });
+      }
+      view.msg.append(el("div", { class: "sources" }, [el("h3", { class: "sources-title", text: t.sources }), list]));
+      return cards;
+    }
+
+    marker(n, cards) {
+      const entry = cards.get(n);
+      if (!entry) return null;
+      const attrs = { class: "cite", "aria-label": entry.label, title: entry.label, "data-kysy": "cite" };
+      const marker = entry.url
+        ? el("a", { ...attrs, href: entry.url, target: "_blank", rel: "noopener noreferrer" })
+        : el("button", { ...attrs, type: "button" });
+      marker.append(el("span", { class: "bracket", text: "[", "aria-hidden": "true" }), String(n),
+        el("span", { class: "bracket", text: "]", "aria-hidden": "true" }));
+      marker.addEventListener("click", (e) => {
+        // A plain click shows the source card; ctrl/cmd/shift-click opens the document itself.
+        if (e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+        e.preventDefault();
+        entry.card.scrollIntoView({ block: "nearest", behavior: reducedMotion() ? "auto" : "smooth" });
+        entry.card.focus({ preventScroll: true });
+        entry.card.classList.remove("flash");
+        void entry.card.offsetWidth; // restart the highlight animation
+        entry.card.classList.add("flash");
+      });
+      return marker;
+    }
+
+    addFeedback(view, question, answer) {
+      const { t } = this;
+      const status = el("span", { class: "feedback-status", role: "status" });
+      const up = el("button", { type: "button", class: "thumb", "data-kysy": "feedback-up", "aria-pressed": "false", "aria-label": t.up, title: t.up }, [icon("up")]);
+      const down = el("button", { type: "button", class: "thumb", "data-kysy": "feedback-down", "aria-pressed": "false", "aria-label": t.down, title: t.down }, [icon("down")]);
+      const rate = async (rating, button, other) => {
+        if (button.getAttribute("aria-pressed") === "true") return;
+        button.setAttribute("aria-pressed", "true");
+        other.setAttribute("aria-pressed", "false");
+        status.textContent = "";
+        try {
+          const response = await fetch(`${this.cfg.api}/api/feedback`, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ question, answer, rating, comment: "" }),
+            credentials: "omit",
+          });
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+          status.textContent = t.thanks;
+        } catch {
+          button.setAttribute("aria-pressed", "false");
+          status.textContent = t.feedbackFailed;
+        }
+      };
+      up.addEventListener("click", () => rate("up", up, down));
+      down.addEventListener("click", () => rate("down", down, up));
+      view.msg.append(el("div", { class: "feedback", role: "group", "aria-label": t.helpful }, [
+        el("span", { class: "feedback-label", text: t.helpful, "aria-hidden": "true" }), up, down, status,
+      ]));
+    }
+
+    fail(turn, view, err) {
+      const { t } = this;
+      const kind = err instanceof ChatError ? err.kind : "server";
+      cancelAnimationFrame(view.frame);
+      view.msg.remove();
+      const messages = { offline: t.offline, busy: t.busy, server: t.serverError, tooLong: t.tooLong, invalid: t.invalid };
+      const text = el("p", { class: "error-text", text: kind === "rate" ? t.rateLimited(err.seconds) : messages[kind] });
+      const box = el("div", { class: `msg error error-${kind}`, role: "alert", "data-kysy": "error" }, [text]);
+      this.log.append(box);
+      this.scrollToEnd(true);
+      if (kind === "tooLong" || kind === "invalid") {
+        this.input.value = turn.question; // let the user edit and resend
+        return;
+      }
+      const retry = el("button", { type: "button", class: "retry", "data-kysy": "retry" }, [icon("refresh"), el("span", { text: t.retry })]);
+      retry.addEventListener("click", () => {
+        if (this.busy) return;
+        box.remove();
+        this.input.focus();
+        this.run(turn);
+      });
+      box.append(retry);
+      if (kind === "rate") this.waitBeforeRetry(retry, text, err.seconds);
+    }
+
+    waitBeforeRetry(retry, text, seconds) {
+      retry.disabled = true;
+      let left = seconds;
+      const timer = setInterval(() => {
+        left -= 1;
+        if (left > 0) return;
+        clearInterval(timer);
+        this.timers.delete(timer);
+        retry.disabled = false;
+        text.textContent = this.t.rateLimitedNow;
+      }, 1000);
+      this.timers.add(timer);
+    }
+  }
+
+  /** Start one widget for the script tag that loaded this file. */
+  function start(script) {
+    const cfg = readConfig(script);
+    if (script && script.getAttribute("data-target") && !cfg.target) {
+      console.warn("Kysy: data-target element not found; showing the floating chat instead.");
+    }
+    new Widget(cfg);
+  }
+
+  const scriptTag = document.currentScript || document.querySelector("script[data-kysy-api]");
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", () => start(scriptTag), { once: true });
+  } else {
+    start(scriptTag);
+  }
+})();

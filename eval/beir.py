@@ -1,0 +1,287 @@
+"""BEIR-style retrieval evaluation: passages, queries and qrels from files, no answering.
+
+The passages get their own Chroma collection under ``<data_dir>/beir/<dataset-hash>/`` and two
+in-memory BM25 indexes (lemmas and raw tokens). Passage embeddings go through the on-disk
+``EmbeddingCache`` at ``<data_dir>/beir/embeddings.sqlite``, committed per batch, so an interrupted
+run resumes where it stopped and a second run embeds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.retrieve import fuse
+from eval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from ingest.analyze import Analyzer, make_analyzer
+from ingest.embed import Embedder, make_embedder
+from ingest.embed_cache import EmbeddingCache
+from ingest.keyword import KeywordIndex
+from ingest.vectors import VectorStore
+from kysy.errors import KysyError
+from kysy.models import Chunk, ScoredChunk, content_hash
+from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+BEIR_RETRIEVERS = ("bm25-raw", "bm25-lemma", "dense", "hybrid")
+RECALL_KS = (1, 3, 5, 10, 20, 100)
+RANKED_DEPTH = 100
+# With --limit, the corpus keeps the limited queries' gold passages plus this many others.
+LIMIT_DISTRACTORS = 2000
+
+Progress = Callable[[str, int, int], None]
+
+
+class BeirDataError(KysyError):
+    """A BEIR file is missing or malformed; the message names the file and line."""
+
+    code = "beir_data_error"
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    """Passages, queries and graded relevance judgements of one retrieval benchmark."""
+
+    passage_ids: tuple[str, ...]
+    passage_texts: tuple[str, ...]
+    query_ids: tuple[str, ...]
+    query_texts: tuple[str, ...]
+    qrels: dict[str, dict[str, int]]
+    note: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the passage ids and texts: names the dataset's Chroma directory."""
+        digest = hashlib.sha256()
+        for pid, text in zip(self.passage_ids, self.passage_texts, strict=True):
+            digest.update(pid.encode("utf-8") + b"\0" + text.encode("utf-8") + b"\0")
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class BeirResult:
+    """Metrics per retriever, the ranked passage ids per (retriever, query) and dataset sizes."""
+
+    metrics: dict[str, dict[str, float]]
+    ranked: dict[str, dict[str, list[str]]]
+    queries: int
+    passages: int
+    note: str
+
+
+def _read_jsonl(path: Path) -> list[tuple[str, str]]:
+    """Read ``{"id", "text"}`` lines (extra keys ignored)."""
+    if not path.is_file():
+        raise BeirDataError(f"file not found: {path}")
+    records: list[tuple[str, str]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                pid, text = str(record["id"]), str(record["text"])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise BeirDataError(f"{path}, line {number}: expected {{\"id\", \"text\"}}: {exc}") from None
+            records.append((pid, text))
+    return records
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """Read ``query_id<TAB>passage_id<TAB>relevance`` lines after a header line."""
+    if not path.is_file():
+        raise BeirDataError(f"file not found: {path}")
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle, delimiter="\t")
+        next(rows, None)
+        for number, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            try:
+                qid, pid, relevance = row[0], row[1], int(row[2])
+            except (IndexError, ValueError):
+                raise BeirDataError(f"{path}, line {number}: expected query_id, passage_id, relevance") from None
+            qrels.setdefault(qid, {})[pid] = relevance
+    return qrels
+
+
+def load_beir(corpus: Path, queries: Path, qrels: Path, limit: int | None = None) -> BeirDataset:
+    """Load a BEIR dataset; queries without a relevant passage in the qrels are left out.
+
+    With ``limit`` only the first ``limit`` queries are kept and the corpus shrinks to their
+    relevant passages plus the first ``LIMIT_DISTRACTORS`` others.
+    """
+    if limit is not None and limit < 1:
+        raise BeirDataError(f"--limit must be >= 1, got {limit}")
+    judged = read_qrels(qrels)
+    passages = _read_jsonl(corpus)
+    known = {pid for pid, _ in passages}
+    asked = [
+        (qid, text) for qid, text in _read_jsonl(queries)
+        if any(rel > 0 and pid in known for pid, rel in judged.get(qid, {}).items())
+    ]
+    note = ""
+    if limit is not None:
+        asked = asked[:limit]
+        gold = {pid for qid, _ in asked for pid, rel in judged[qid].items() if rel > 0}
+        others = [pid for pid, _ in passages if pid not in gold][:LIMIT_DISTRACTORS]
+        keep = gold | set(others)
+        passages = [(pid, text) for pid, text in passages if pid in keep]
+        note = (f"--limit {limit}: {len(asked)} queries over their {len(gold)} relevant passages "
+                f"plus the first {len(others)} others ({len(passages)} passages)")
+    if not asked:
+        raise BeirDataError(f"no query in {queries} has a relevant passage in {qrels}")
+    return BeirDataset(
+        passage_ids=tuple(pid for pid, _ in passages),
+        passage_texts=tuple(text for _, text in passages),
+        query_ids=tuple(qid for qid, _ in asked),
+        query_texts=tuple(text for _, text in asked),
+        qrels={qid: judged[qid] for qid, _ in asked},
+        note=note,
+    )
+
+
+class BeirIndex:
+    """The dataset indexed three ways: Chroma vectors, BM25 over lemmas, BM25 over raw tokens."""
+
+    def __init__(
+        self,
+        dataset: BeirDataset,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        analyzer: Analyzer | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings.embedder)
+        self.analyzer = analyzer or make_analyzer(settings.analyzer)
+        self.chunks = tuple(_as_chunk(pid, text) for pid, text in zip(
+            dataset.passage_ids, dataset.passage_texts, strict=True))
+        report = progress or (lambda stage, advance, total: None)
+        self.lemma_index = self._keyword_index(self.analyzer.terms, "analyse", report)
+        self.raw_index = KeywordIndex.build(
+            [self.analyzer.tokens(text) for text in dataset.passage_texts],
+            k1=settings.bm25_k1, b=settings.bm25_b,
+        )
+        self.vectors = self._vector_store(report)
+
+    def _keyword_index(self, terms: Callable[[str], list[str]], stage: str, report: Progress) -> KeywordIndex:
+        total = len(self.dataset.passage_texts)
+        docs: list[list[str]] = []
+        for text in self.dataset.passage_texts:
+            docs.append(terms(text))
+            if len(docs) % 500 == 0 or len(docs) == total:
+                report(stage, 500 if len(docs) % 500 == 0 else len(docs) % 500, total)
+        return KeywordIndex.build(docs, k1=self.settings.bm25_k1, b=self.settings.bm25_b)
+
+    def _vector_store(self, report: Progress) -> VectorStore:
+        total = len(self.chunks)
+        cache = EmbeddingCache(self.settings.data_dir / "beir" / "embeddings.sqlite", self.embedder)
+        try:
+            vectors = cache.embed_passages(
+                [chunk.text for chunk in self.chunks],
+                batch_size=self.settings.embed_batch_size,
+                progress=lambda done: report("embed", done, total),
+            )
+        finally:
+            cache.close()
+        self.embedded = cache_misses(cache)
+        store_settings = self.settings.model_copy(update={
+            "data_dir": self.settings.data_dir / "beir" / self.dataset.fingerprint,
+            "chroma_url": "",
+            "collection": "beir",
+        })
+        store = VectorStore(store_settings, self.embedder)
+        if store.count() != total:
+            store.upsert(list(self.chunks), vectors)
+        return store
+
+    def rank(self, retriever: str, query_text: str, depth: int = RANKED_DEPTH) -> list[str]:
+        """The ``depth`` best passage ids for a query by one retriever."""
+        return [hit.chunk.id for hit in self.search(retriever, query_text, depth)[:depth]]
+
+    def search(self, retriever: str, query_text: str, depth: int) -> list[ScoredChunk]:
+        """Run one retriever by name; raises ValueError for an unknown name."""
+        if retriever == "bm25-raw":
+            return self._keyword(self.raw_index, self.analyzer.tokens(query_text), depth, "bm25-raw")
+        if retriever == "bm25-lemma":
+            return self._keyword(self.lemma_index, self.analyzer.query_terms(query_text), depth, "keyword")
+        if retriever == "dense":
+            return self._dense(query_text, depth)
+        if retriever == "hybrid":
+            terms = self.analyzer.query_terms(query_text)
+            dense = self._dense(query_text, depth)
+            keyword = self._keyword(self.lemma_index, terms, depth, "keyword")
+            return fuse(dense, keyword, query_terms=len(terms), settings=self.settings)
+        raise ValueError(f"unknown retriever {retriever!r}: use {', '.join(BEIR_RETRIEVERS)}")
+
+    def _keyword(self, index: KeywordIndex, terms: Sequence[str], depth: int, name: str) -> list[ScoredChunk]:
+        hits = index.search(terms, depth) if terms else []
+        return [
+            ScoredChunk(self.chunks[hit.row], hit.score, rank, name, ((name, hit.score), ("matched", float(hit.matched))))
+            for rank, hit in enumerate(hits, start=1)
+        ]
+
+    def _dense(self, query_text: str, depth: int) -> list[ScoredChunk]:
+        vector = self.embedder.embed_queries([query_text])[0]
+        row_of = {chunk.id: chunk for chunk in self.chunks} if not hasattr(self, "_by_id") else self._by_id
+        self._by_id = row_of
+        return [
+            ScoredChunk(row_of[pid], score, rank, "dense", (("dense", score),))
+            for rank, (pid, score) in enumerate(self.vectors.query(vector, min(depth, len(self.chunks))), start=1)
+            if pid in row_of
+        ]
+
+
+def cache_misses(cache: EmbeddingCache) -> int:
+    """How many texts the last ``embed_passages`` call had to embed (0 when all were cached)."""
+    return int(getattr(cache, "last_misses", -1))
+
+
+def _as_chunk(pid: str, text: str) -> Chunk:
+    """A passage as a Chunk, so the product's fusion works on it unchanged."""
+    return Chunk(pid, pid, pid, "", text, None, "", 0, len(text), content_hash(text))
+
+
+def score_ranking(ranked: Sequence[str], judged: dict[str, int]) -> dict[str, float]:
+    """Recall@k, MRR@10 and nDCG@10 of one ranked id list against one query's judgements."""
+    relevant = {pid for pid, rel in judged.items() if rel > 0}
+    hits = [pid in relevant for pid in ranked]
+    scores = {f"recall@{k}": recall_at_k(hits, k) for k in RECALL_KS}
+    scores["mrr@10"] = mrr_at_k(hits, 10)
+    scores["ndcg@10"] = ndcg_at_k(hits, 10, n_relevant=len(relevant))
+    return scores
+
+
+def evaluate(
+    index: BeirIndex,
+    retrievers: Sequence[str],
+    *,
+    progress: Progress | None = None,
+) -> BeirResult:
+    """Rank every query with every retriever and average the metrics over queries."""
+    report = progress or (lambda stage, advance, total: None)
+    dataset = index.dataset
+    metrics: dict[str, dict[str, float]] = {}
+    ranked: dict[str, dict[str, list[str]]] = {}
+    total = len(dataset.query_ids) * len(retrievers)
+    for name in retrievers:
+        ranked[name] = {}
+        sums: dict[str, float] = {}
+        for qid, text in zip(dataset.query_ids, dataset.query_texts, strict=True):
+            ids = index.rank(name, text)
+            ranked[name][qid] = ids
+            for key, value in score_ranking(ids, dataset.qrels[qid]).items():
+                sums[key] = sums.get(key, 0.0) + value
+            report("search", 1, total)
+        metrics[name] = {key: round(value / len(dataset.query_ids), 4) for key, value in sums.items()}
+    return BeirResult(metrics, ranked, len(dataset.query_ids), len(dataset.passage_ids), dataset.note)

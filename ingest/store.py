@@ -1,0 +1,287 @@
+"""The index database: file manifest, pages, chunks, sentences and the keyword index, in one SQLite file.
+
+Every ingestion writes its changes in ONE transaction, so a crash or kill at any point leaves
+either the previous index or the new one, never a mix. Chroma (the dense side) is written before
+that commit and cleaned after it; readers only trust chunk ids that this database lists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest.keyword import KeywordIndex
+from kysy.errors import IndexNotBuiltError, StorageError
+from kysy.models import Chunk, Document, DocumentInfo, Page, Sentence
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    file TEXT PRIMARY KEY, root TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, content_hash TEXT NOT NULL, doc_id TEXT NOT NULL, title TEXT NOT NULL,
+    url TEXT, kind TEXT NOT NULL, year INTEGER, publisher TEXT, pages INTEGER NOT NULL,
+    warnings TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id TEXT NOT NULL, ord INTEGER NOT NULL, number INTEGER, text TEXT NOT NULL, flags TEXT NOT NULL,
+    PRIMARY KEY (doc_id, ord)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, file TEXT NOT NULL, ord INTEGER NOT NULL, title TEXT NOT NULL,
+    text TEXT NOT NULL, page INTEGER, heading TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    content_hash TEXT NOT NULL, terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_file ON chunks (file, ord);
+CREATE TABLE IF NOT EXISTS sentences (
+    chunk_id TEXT NOT NULL, ord INTEGER NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL, is_list_item INTEGER NOT NULL, heading TEXT NOT NULL, terms TEXT NOT NULL,
+    vector BLOB, PRIMARY KEY (chunk_id, ord)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the manifest remembers of one ingested file."""
+
+    file: str
+    root: str
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    doc_id: str
+
+
+@dataclass(frozen=True)
+class FileBundle:
+    """Everything one (re)ingested file contributes to the index."""
+
+    record: FileRecord
+    document: Document
+    chunks: tuple[Chunk, ...]
+    chunk_terms: tuple[tuple[str, ...], ...]
+    sentences: tuple[Sentence, ...]
+    sentence_terms: tuple[tuple[str, ...], ...]
+    sentence_vectors: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    """A sentence with its precomputed analysis and (optional) vector."""
+
+    sentence: Sentence
+    terms: tuple[str, ...]
+    vector: np.ndarray | None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+class IndexStore:
+    """Read/write access to the index database (the writer side is used under the ingest lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = _connect(path)
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the index {path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    def meta(self) -> dict[str, str]:
+        """All meta keys (embedder, analyzer, chunking fingerprint, generation...)."""
+        return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def files(self) -> dict[str, FileRecord]:
+        """The manifest: file name -> record."""
+        rows = self._db.execute(
+            "SELECT file, root, path, size, mtime_ns, content_hash, doc_id FROM files"
+        ).fetchall()
+        return {row[0]: FileRecord(*row) for row in rows}
+
+    def chunk_ids(self, files: Iterable[str] | None = None) -> set[str]:
+        """Ids of the live chunks (of the given files, or all)."""
+        if files is None:
+            return {row[0] for row in self._db.execute("SELECT id FROM chunks")}
+        ids: set[str] = set()
+        for name in files:
+            ids.update(row[0] for row in self._db.execute("SELECT id FROM chunks WHERE file = ?", (name,)))
+        return ids
+
+    def commit(self, *, remove: Sequence[str], add: Sequence[FileBundle], meta: dict[str, str]) -> int:
+        """Replace the given files' rows and rebuild the keyword index, atomically.
+
+        Returns:
+            The new generation number.
+        Raises:
+            StorageError: the database could not be written (disk full, read-only...).
+        """
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for name in {*remove, *(bundle.record.file for bundle in add)}:
+                self._delete_file(name)
+            for bundle in add:
+                self._insert(bundle)
+            self._write_keyword_index()
+            generation = int(self.meta().get("generation", "0")) + 1
+            for key, value in {**meta, "generation": str(generation), "schema": SCHEMA_VERSION}.items():
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            self._db.execute("COMMIT")
+            return generation
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StorageError(f"cannot write the index {self.path}: {exc}") from exc
+
+    def _delete_file(self, name: str) -> None:
+        row = self._db.execute("SELECT doc_id FROM files WHERE file = ?", (name,)).fetchone()
+        self._db.execute(
+            "DELETE FROM sentences WHERE chunk_id IN (SELECT id FROM chunks WHERE file = ?)", (name,)
+        )
+        self._db.execute("DELETE FROM chunks WHERE file = ?", (name,))
+        if row:
+            self._db.execute("DELETE FROM pages WHERE doc_id = ?", (row[0],))
+        self._db.execute("DELETE FROM files WHERE file = ?", (name,))
+
+    def _insert(self, bundle: FileBundle) -> None:
+        rec, doc = bundle.record, bundle.document
+        self._db.execute(
+            "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (rec.file, rec.root, rec.path, rec.size, rec.mtime_ns, rec.content_hash, doc.id, doc.title,
+             doc.url, doc.kind, doc.year, doc.publisher, len(doc.pages), json.dumps(list(doc.warnings))),
+        )
+        self._db.executemany(
+            "INSERT INTO pages VALUES (?,?,?,?,?)",
+            [(doc.id, i, p.number, p.text, json.dumps(list(p.flags))) for i, p in enumerate(doc.pages)],
+        )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(c.id, c.doc_id, c.file, c.ord, c.title, c.text, c.page, c.heading, c.start, c.end,
+              c.content_hash, " ".join(terms)) for c, terms in zip(bundle.chunks, bundle.chunk_terms, strict=True)],
+        )
+        vectors = bundle.sentence_vectors
+        self._db.executemany(
+            "INSERT OR REPLACE INTO sentences VALUES (?,?,?,?,?,?,?,?,?)",
+            [(s.chunk_id, s.ord, s.text, s.start, s.end, int(s.is_list_item), s.heading, " ".join(terms),
+              None if vectors is None else vectors[i].astype(np.float16).tobytes())
+             for i, (s, terms) in enumerate(zip(bundle.sentences, bundle.sentence_terms, strict=True))],
+        )
+
+    def _write_keyword_index(self) -> None:
+        rows = self._db.execute("SELECT id, terms FROM chunks ORDER BY file, ord").fetchall()
+        index = KeywordIndex.build([terms.split() for _, terms in rows])
+        self._db.execute("INSERT OR REPLACE INTO blobs VALUES ('keyword', ?)", (index.to_bytes(),))
+        ids = json.dumps([cid for cid, _ in rows]).encode()
+        self._db.execute("INSERT OR REPLACE INTO blobs VALUES ('keyword_ids', ?)", (ids,))
+
+
+class Snapshot:
+    """A consistent, read-only view of the index as the assistant uses it.
+
+    Chunks and the keyword index live in memory; sentences and page texts are read on demand.
+    """
+
+    def __init__(self, path: Path) -> None:
+        if not path.exists():
+            raise IndexNotBuiltError(f"no index at {path}: run `kysy ingest corpus` first")
+        self.path = path
+        self._db = _connect(path)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._load()
+            finally:
+                self._db.execute("COMMIT")
+
+    def _load(self) -> None:
+        self.meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if "generation" not in self.meta:
+            raise IndexNotBuiltError(f"the index at {self.path} is empty: run `kysy ingest corpus` first")
+        self.generation = int(self.meta["generation"])
+        blobs = dict(self._db.execute("SELECT name, data FROM blobs").fetchall())
+        self.keyword = KeywordIndex.from_bytes(blobs["keyword"])
+        order: list[str] = json.loads(blobs["keyword_ids"])
+        rows = self._db.execute(
+            'SELECT id, doc_id, file, title, text, page, heading, start, "end", content_hash, ord FROM chunks'
+        ).fetchall()
+        by_id = {row[0]: Chunk(*row) for row in rows}
+        self.chunks: tuple[Chunk, ...] = tuple(by_id[cid] for cid in order)
+        self.row_of: dict[str, int] = {cid: i for i, cid in enumerate(order)}
+        self.chunk_terms: dict[str, tuple[str, ...]] = {
+            cid: tuple(terms.split()) for cid, terms in self._db.execute("SELECT id, terms FROM chunks")
+        }
+        self.documents: dict[str, DocumentInfo] = {}
+        self._paths: dict[str, Path] = {}
+        for row in self._db.execute(
+            "SELECT doc_id, file, title, url, kind, content_hash, pages, year, publisher, path FROM files"
+        ):
+            self.documents[row[0]] = DocumentInfo(*row[:9])
+            self._paths[row[0]] = Path(row[9])
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """The live chunk with this id, or None."""
+        row = self.row_of.get(chunk_id)
+        return None if row is None else self.chunks[row]
+
+    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[StoredSentence]]:
+        """Precomputed sentences of the given chunks, in order."""
+        result: dict[str, list[StoredSentence]] = {cid: [] for cid in chunk_ids}
+        if not chunk_ids:
+            return result
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self._db.execute(
+                'SELECT chunk_id, ord, text, start, "end", is_list_item, heading, terms, vector '
+                f"FROM sentences WHERE chunk_id IN ({marks}) ORDER BY chunk_id, ord",
+                list(chunk_ids),
+            ).fetchall()
+        for cid, ord_, text, start, end, is_item, heading, terms, blob in rows:
+            vector = None if blob is None else np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+            sentence = Sentence(cid, ord_, text, start, end, bool(is_item), heading)
+            result[cid].append(StoredSentence(sentence, tuple(terms.split()), vector))
+        return result
+
+    def pages(self, doc_id: str) -> list[Page]:
+        """The normalised page texts of a document."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT number, text, flags FROM pages WHERE doc_id = ? ORDER BY ord", (doc_id,)
+            ).fetchall()
+        return [Page(number, text, tuple(json.loads(flags))) for number, text, flags in rows]
+
+    def document_path(self, doc_id: str) -> Path | None:
+        """Where the original file was ingested from."""
+        return self._paths.get(doc_id)
+
+    def current_generation(self) -> int:
+        """The generation on disk now (differs from ``generation`` after a newer ingest)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()

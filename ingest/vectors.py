@@ -1,0 +1,118 @@
+"""The dense side of the index: a Chroma collection (embedded or server) with cosine distance.
+
+We always compute vectors ourselves and give Chroma our own embedding function, so Chroma's
+downloading default is never used.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ingest.embed import ChromaEmbeddingFunction, Embedder
+from kysy.errors import ConfigError, StorageError
+from kysy.models import Chunk
+from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Chroma rejects very large single writes; stay well under its batch limit.
+_WRITE_BATCH = 2000
+
+
+def collection_name(settings: Settings, embedder: Embedder) -> str:
+    """One collection per embedder, so vectors of different models never mix."""
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", embedder.name).strip("-").lower()
+    return f"{settings.collection}-{slug}"[:60]
+
+
+def make_client(settings: Settings) -> Any:
+    """A PersistentClient under the data dir, or an HttpClient when ``KYSY_CHROMA_URL`` is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"KYSY_CHROMA_URL must be http(s)://host:port, got {settings.chroma_url!r}")
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:  # chromadb raises plain exceptions for connection failures
+            raise StorageError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+    try:
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as exc:
+        raise StorageError(f"cannot open the vector store at {settings.chroma_path}: {exc}") from exc
+
+
+class VectorStore:
+    """Chunk vectors in one Chroma collection."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, client: Any | None = None) -> None:
+        self._client = client if client is not None else make_client(settings)
+        self.name = collection_name(settings, embedder)
+        self._collection = self._client.get_or_create_collection(
+            name=self.name,
+            embedding_function=ChromaEmbeddingFunction(embedder),
+            metadata={"hnsw:space": "cosine", "embedder": embedder.name},
+        )
+
+    def ids(self) -> set[str]:
+        """Every chunk id stored in the collection."""
+        return set(self._collection.get(include=[])["ids"])
+
+    def count(self) -> int:
+        """How many vectors the collection holds."""
+        return int(self._collection.count())
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write chunks with their vectors (idempotent: ids are deterministic)."""
+        for start in range(0, len(chunks), _WRITE_BATCH):
+            part = chunks[start : start + _WRITE_BATCH]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=vectors[start : start + len(part)],
+                documents=[c.text for c in part],
+                metadatas=[_metadata(c) for c in part],
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove vectors by chunk id."""
+        ids = list(ids)
+        for start in range(0, len(ids), _WRITE_BATCH):
+            self._collection.delete(ids=ids[start : start + _WRITE_BATCH])
+
+    def query(self, vector: np.ndarray, top_k: int) -> list[tuple[str, float]]:
+        """Nearest chunks to ``vector`` as (chunk id, cosine similarity), best first."""
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        result = self._collection.query(
+            query_embeddings=[vector], n_results=top_k, include=["distances"]
+        )
+        ids = result["ids"][0]
+        distances = result["distances"][0] if result.get("distances") else [1.0] * len(ids)
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(ids, distances, strict=False)]
+
+
+def _metadata(chunk: Chunk) -> dict[str, str | int]:
+    meta: dict[str, str | int] = {
+        "doc_id": chunk.doc_id,
+        "file": chunk.file,
+        "title": chunk.title,
+        "heading": chunk.heading,
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+    return meta

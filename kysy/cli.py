@@ -1,0 +1,121 @@
+"""The ``kysy`` command line: ingest, ask, serve, eval. The only place that prints or exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kysy.errors import KysyError
+from kysy.settings import Settings
+
+EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """CLI flag > env var > default: only flags the user gave override the environment."""
+    overrides = {
+        key: value
+        for key, value in {
+            "data_dir": getattr(args, "data_dir", None),
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+            "top_k": getattr(args, "top_k", None),
+        }.items()
+        if value is not None
+    }
+    return Settings(**overrides)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from kysy.cli_ingest import run_ingest
+
+    return run_ingest(_settings(args), [Path(p) for p in args.paths], rebuild=args.rebuild, as_json=args.json)
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from kysy.cli_ask import run_ask
+
+    return run_ask(_settings(args), args.question, as_json=args.json)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from assistant.api import create_app
+
+    settings = _settings(args)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return EXIT_OK
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from eval.cli import run_eval
+
+    return run_eval(_settings(args), args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kysy", description="Cited answers over the yhdyspinnat materials.")
+    parser.add_argument("--data-dir", type=Path, help="index directory (env KYSY_DATA_DIR, default .kysy)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="index documents (incremental)")
+    ingest.add_argument("paths", nargs="+", help="files or directories to index")
+    ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    ingest.add_argument("--json", action="store_true", help="print one JSON object")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    ask = sub.add_parser("ask", help="ask one question")
+    ask.add_argument("question")
+    ask.add_argument("--top-k", type=int, dest="top_k")
+    ask.add_argument("--json", action="store_true", help="print the API's JSON response")
+    ask.set_defaults(func=_cmd_ask)
+
+    serve = sub.add_parser("serve", help="run the HTTP service and the chat widget")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_cmd_serve)
+
+    ev = sub.add_parser("eval", help="evaluate retrieval and answers")
+    ev.add_argument("mode", nargs="?", default="questions", choices=["questions", "retrieval"])
+    ev.add_argument("--questions", type=Path, default=Path("eval/questions.fi.jsonl"))
+    ev.add_argument("--corpus", type=Path, help="BEIR corpus.jsonl (retrieval mode)")
+    ev.add_argument("--queries", type=Path, help="BEIR queries.jsonl (retrieval mode)")
+    ev.add_argument("--qrels", type=Path, help="BEIR qrels.tsv (retrieval mode)")
+    ev.add_argument("--retrievers", help="comma-separated retriever names")
+    ev.add_argument("--out", type=Path, help="write metrics, per-question results, report and plots here")
+    ev.add_argument("--limit", type=int, help="only the first N questions")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kysy`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except KysyError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": exc.code, "message": str(exc)}, ensure_ascii=False))
+        else:
+            print(f"kysy: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        print("kysy: interrupted; the previous index is intact, run the command again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""``kysy ingest``: progress bars, the summary and the exit status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ingest.pipeline import IngestReport, ingest_paths
+from kysy.settings import Settings
+
+_STAGES = {"parse": "Reading files", "embed": "Embedding"}
+
+
+def run_ingest(settings: Settings, paths: list[Path], *, rebuild: bool, as_json: bool) -> int:
+    """Run ingestion; exit status 0 = all landed, 2 = some files failed, 1 = fatal (raised)."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=as_json or not console.is_terminal,
+        transient=True,
+    ) as bars:
+        tasks: dict[str, object] = {}
+
+        def progress(stage: str, advance: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(_STAGES.get(stage, stage), total=total)
+            bars.update(tasks[stage], advance=advance)  # type: ignore[arg-type]
+
+        report = ingest_paths(settings, paths, rebuild=rebuild, progress=progress)
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        _print_summary(Console(), report)
+    return 2 if report.failed else 0
+
+
+def _print_summary(console: Console, report: IngestReport) -> None:
+    table = Table(show_header=False, box=None)
+    for label, files in (
+        ("added", report.added),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("removed", report.removed),
+    ):
+        table.add_row(label, str(len(files)), ", ".join(files[:6]) + (" ..." if len(files) > 6 else ""))
+    table.add_row("failed", str(len(report.failed)), "")
+    console.print(table)
+    for failure in report.failed:
+        console.print(f"[red]failed[/red] {failure.file}: {failure.error}", highlight=False)
+    console.print(f"{report.chunks} chunks in the index, {report.seconds:.1f} s")
+    sys.stdout.flush()

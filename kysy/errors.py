@@ -1,0 +1,57 @@
+"""Errors that mean something to a user. Translated only at the edges (CLI exit codes, HTTP bodies)."""
+
+from __future__ import annotations
+
+
+class KysyError(Exception):
+    """Base class of every error Kysy raises on purpose."""
+
+    code = "kysy_error"
+
+
+class UnsupportedFileError(KysyError):
+    """The file type is not one Kysy can read."""
+
+    code = "unsupported_file"
+
+
+class CorruptDocumentError(KysyError):
+    """The file claims a format but cannot be parsed (empty, truncated, encrypted, no text...)."""
+
+    code = "corrupt_document"
+
+
+class ParseLimitError(CorruptDocumentError):
+    """Parsing a file ran past its time or memory limit."""
+
+    code = "parse_limit"
+
+
+class IndexNotBuiltError(KysyError):
+    """No index exists yet: run ``kysy ingest`` first."""
+
+    code = "index_not_built"
+
+
+class IndexLockedError(KysyError):
+    """Another ingestion holds the writer lock."""
+
+    code = "index_locked"
+
+
+class StorageError(KysyError):
+    """The data directory cannot be written (read-only, disk full...)."""
+
+    code = "storage_error"
+
+
+class ConfigError(KysyError):
+    """A setting has a value Kysy cannot use."""
+
+    code = "config_error"
+
+
+class LLMError(KysyError):
+    """The language-model endpoint failed or timed out."""
+
+    code = "llm_error"

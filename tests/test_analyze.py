@@ -1,0 +1,128 @@
+"""Finnish-aware analysis: what a question must share with the document that answers it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.analyze import (
+    SimplemmaAnalyzer,
+    VoikkoAnalyzer,
+    compound_parts,
+    make_analyzer,
+    voikko_available,
+    word_tokens,
+)
+from kysy.errors import ConfigError
+
+needs_voikko = pytest.mark.skipif(not voikko_available(), reason="libvoikko with voikko-fi not installed")
+
+
+@pytest.fixture(scope="module")
+def voikko() -> VoikkoAnalyzer:
+    if not voikko_available():
+        pytest.skip("libvoikko with voikko-fi not installed")
+    return VoikkoAnalyzer()
+
+
+@pytest.fixture(scope="module")
+def simple() -> SimplemmaAnalyzer:
+    return SimplemmaAnalyzer()
+
+
+def test_tokens_keep_internal_hyphens_and_finnish_letters_and_drop_markdown() -> None:
+    assert word_tokens("# Sote-uudistus **ja** hyte-yhteistyö: Åland, [linkki](x) 2024_") == [
+        "sote-uudistus", "ja", "hyte-yhteistyö", "åland", "linkki", "x", "2024",
+    ]
+
+
+def test_raw_tokens_drop_stopwords_without_lemmatising(voikko: VoikkoAnalyzer) -> None:
+    assert voikko.tokens("Kuntien ja hyvinvointialueiden yhteistyö on tärkeää") == [
+        "kuntien", "hyvinvointialueiden", "yhteistyö", "tärkeää",
+    ]
+
+
+def test_question_meets_document_in_another_inflection(voikko: VoikkoAnalyzer) -> None:
+    question = set(voikko.query_terms("Mitä hyvinvointialueiden kanssa sovittiin?"))
+    document = set(voikko.terms("hyvinvointialue sopii"))
+    assert {"hyvinvointialue", "sopia"} <= question & document
+    assert "mikä" not in question and "mitä" not in question
+
+
+@pytest.mark.parametrize(("word", "lemma"), [("kuntien", "kunta"), ("Lapissa", "lappi"), ("sovittiin", "sopia")])
+def test_inflected_words_become_base_forms(voikko: VoikkoAnalyzer, word: str, lemma: str) -> None:
+    assert lemma in voikko.terms(word)
+
+
+def test_compound_gives_parts_and_sub_compounds(voikko: VoikkoAnalyzer) -> None:
+    terms = voikko.terms("yhdyspintatyöhön")
+    assert {"yhdyspintatyö", "yhdyspinta", "pintatyö", "pinta", "työ"} <= set(terms)
+
+
+def test_compound_parts_handle_derivations_and_hyphens() -> None:
+    assert compound_parts("+kunta(kunta)+liit(liittää)+to(+to)") == ["kunta", "liittää", "liitto", "kuntaliitto"]
+    assert compound_parts("+sote(sote)+-+uudist(uudistaa)+us(+us)") == ["sote", "uudistaa", "uudistus"]
+    assert compound_parts("+järjeste(järjestää)+t+ty(+ty)") == ["järjestää", "järjestetty"]
+    assert "alueyhteis" not in compound_parts("+hyvinvointi(hyvin=vointi)+alue(alue)+yhteis+työ(työ)")
+
+
+def test_term_frequency_is_kept_for_repeated_words(voikko: VoikkoAnalyzer) -> None:
+    assert voikko.terms("kunta kunnan kunnissa").count("kunta") == 3
+
+
+def test_unknown_words_keep_raw_form_and_prefix_stem(voikko: VoikkoAnalyzer) -> None:
+    assert voikko.terms("cooperation between municipalities") == [
+        "cooperation", "coope*", "municipalities", "munic*",
+    ]
+    swedish = voikko.terms("samarbete mellan kommuner")
+    assert {"samarbete", "kommuner"} <= set(swedish) and "mellan" not in swedish
+    assert all(term.startswith(("samar", "kommu")) for term in swedish)  # no "corrections" into Finnish
+
+
+def test_unknown_hyphenated_word_is_split_and_kept_whole(voikko: VoikkoAnalyzer) -> None:
+    terms = voikko.terms("hyte-yhteistyö")
+    assert {"hyte-yhteistyö", "hyte", "yhteistyö", "työ"} <= set(terms)
+
+
+def test_numbers_and_codes_stay_raw(voikko: VoikkoAnalyzer) -> None:
+    assert voikko.terms("127 000 asukasta vuonna 2024, te2024") == ["127", "000", "asukas", "vuosi", "2024", "te2024"]
+
+
+def test_misspelt_finnish_word_gains_the_suggested_lemma(voikko: VoikkoAnalyzer) -> None:
+    assert "yhteistyö" in voikko.terms("Tehdään yhteistyöta kunnissa")
+    assert "hyvinvointialue" in voikko.query_terms("hyvinvontialue")
+    assert "hyvinvointialue" not in voikko.terms("Hyvinvontialue on Niinistö")[:1]
+
+
+def test_query_terms_are_distinct_and_drop_question_words(voikko: VoikkoAnalyzer) -> None:
+    terms = voikko.query_terms("Ketkä rahoittavat yhdyspintaprojektia ja yhdyspintaprojektia?")
+    assert len(terms) == len(set(terms))
+    assert "ken" not in terms and "rahoittaa" in terms and "yhdyspinta" in terms
+    assert voikko.query_terms("What is hyte? Vad är hyte?") == ["hyte"]
+
+
+def test_content_lemmas_have_no_parts_stems_or_stopwords(voikko: VoikkoAnalyzer) -> None:
+    assert voikko.content_lemmas("Mitä kuntien yhdyspintatyöhön ja cooperation kuuluu?") == {
+        "kunta", "yhdyspintatyö", "cooperation", "kuulua",
+    }
+
+
+def test_simplemma_fallback_lemmatises_without_splitting(simple: SimplemmaAnalyzer) -> None:
+    assert "kunta" in simple.terms("kuntien")
+    assert "yhdyspinta" not in simple.terms("yhdyspintatyöhön")
+    assert set(simple.query_terms("Mitä kuntien kanssa sovittiin?")) >= {"kunta"}
+    assert "mikä" not in simple.query_terms("Mitä kuntien kanssa?")
+
+
+@needs_voikko
+def test_make_analyzer_picks_voikko_and_rejects_unknown_kinds() -> None:
+    assert make_analyzer("auto").name == "voikko"
+    assert make_analyzer("simplemma").name == "simplemma"
+    with pytest.raises(ConfigError, match="analyzer must be one of"):
+        make_analyzer("snowball")
+
+
+def test_odd_input_never_crashes(voikko: VoikkoAnalyzer) -> None:
+    for text in ["", "   ", "---", "a-", "-b", "ÅÄÖ", "x" * 500, "Ünïcödé naïve café", "東京 2024", "1.1.2023"]:
+        assert isinstance(voikko.terms(text), list)
+        assert isinstance(voikko.query_terms(text), list)
+    assert voikko.terms("") == []

@@ -1,0 +1,230 @@
+"""Incremental ingestion: add, change, delete, failures, the lock, and interruption by kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.lock import writer_lock
+from ingest.pipeline import ingest_paths
+from ingest.store import Snapshot
+from ingest.vectors import VectorStore
+from ingest.embed import make_embedder
+from kysy.errors import IndexLockedError, IndexNotBuiltError
+from kysy.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PARAGRAPHS = [
+    "Kunnat ja hyvinvointialueet sopivat yhteistyön rakenteista ja johtamisesta.",
+    "Hyvinvoinnin ja terveyden edistäminen on kuntien ja hyvinvointialueiden yhteinen tehtävä.",
+    "Etelä-Karjalassa yhdyspintatyötä on tehty pitkään ilman erillisiä sopimuksia.",
+    "Lapin pilotissa painopisteinä ovat turvallisuus ja varautuminen.",
+    "Työllisyyden edistäminen edellyttää toimivaa yhteistyötä työvoimaviranomaisten kanssa.",
+]
+
+
+def _write(directory: Path, name: str, body: str) -> Path:
+    path = directory / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _corpus(directory: Path, files: int = 3) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        text = "\n\n".join(PARAGRAPHS[(i + j) % len(PARAGRAPHS)] for j in range(3))
+        _write(directory, f"uutinen-{i}.txt", f"Uutinen {i}\n\n{text}\n")
+    return directory
+
+
+def _settings(tmp_path: Path, shared_cache: Path | None = None) -> Settings:
+    return Settings(data_dir=tmp_path / "data", embed_cache=shared_cache)
+
+
+def _vector_ids(settings: Settings) -> set[str]:
+    return VectorStore(settings, make_embedder(settings.embedder)).ids()
+
+
+def test_first_run_adds_every_file_and_both_indexes_agree(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    settings = _settings(tmp_path)
+    report = ingest_paths(settings, [corpus])
+    assert sorted(report.added) == ["uutinen-0.txt", "uutinen-1.txt", "uutinen-2.txt"]
+    assert report.failed == () and report.chunks >= 3
+    snapshot = Snapshot(settings.index_path)
+    assert {c.id for c in snapshot.chunks} == _vector_ids(settings)
+    assert len(snapshot.keyword) == len(snapshot.chunks) == report.chunks
+
+
+def test_rerun_skips_unchanged_files_and_handles_change_and_delete(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    settings = _settings(tmp_path)
+    ingest_paths(settings, [corpus])
+    again = ingest_paths(settings, [corpus])
+    assert sorted(again.unchanged) == ["uutinen-0.txt", "uutinen-1.txt", "uutinen-2.txt"]
+    assert again.added == again.updated == again.removed == ()
+
+    _write(corpus, "uutinen-1.txt", "Uutinen 1\n\nRovaniemellä kokeillaan uutta palveluseteliä.\n")
+    (corpus / "uutinen-2.txt").unlink()
+    report = ingest_paths(settings, [corpus])
+    assert report.updated == ("uutinen-1.txt",) and report.removed == ("uutinen-2.txt",)
+    assert report.unchanged == ("uutinen-0.txt",)
+
+    snapshot = Snapshot(settings.index_path)
+    files = {c.file for c in snapshot.chunks}
+    assert files == {"uutinen-0.txt", "uutinen-1.txt"}
+    assert any("palveluseteliä" in c.text for c in snapshot.chunks)
+    assert {c.id for c in snapshot.chunks} == _vector_ids(settings)
+
+
+def test_touching_a_file_without_changing_it_is_unchanged(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=1)
+    settings = _settings(tmp_path)
+    ingest_paths(settings, [corpus])
+    os.utime(corpus / "uutinen-0.txt", (time.time() + 5, time.time() + 5))
+    assert ingest_paths(settings, [corpus]).unchanged == ("uutinen-0.txt",)
+
+
+def test_a_broken_file_is_reported_and_the_others_still_land(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    (corpus / "rikki.pdf").write_bytes(b"%PDF-1.7\n this is not really a pdf")
+    (corpus / "tyhja.txt").write_bytes(b"")
+    report = ingest_paths(_settings(tmp_path), [corpus])
+    assert sorted(report.added) == ["uutinen-0.txt", "uutinen-1.txt"]
+    failed = {f.file: f.error for f in report.failed}
+    assert set(failed) == {"rikki.pdf", "tyhja.txt"}
+    assert all(reason for reason in failed.values())
+
+
+def test_a_file_that_breaks_later_keeps_its_previous_version(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    settings = _settings(tmp_path)
+    ingest_paths(settings, [corpus])
+    (corpus / "uutinen-0.txt").write_bytes(b"\x00\x01\x02 binary junk \xff\xfe\x00")
+    report = ingest_paths(settings, [corpus])
+    assert [f.file for f in report.failed] == ["uutinen-0.txt"]
+    assert "uutinen-0.txt" in {c.file for c in Snapshot(settings.index_path).chunks}
+
+
+def test_changed_chunking_settings_reprocess_everything(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    settings = _settings(tmp_path)
+    ingest_paths(settings, [corpus])
+    changed = settings.model_copy(update={"chunk_target_words": 100})
+    assert sorted(ingest_paths(changed, [corpus]).updated) == ["uutinen-0.txt", "uutinen-1.txt"]
+
+
+def test_rebuild_reprocesses_everything(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    settings = _settings(tmp_path)
+    ingest_paths(settings, [corpus])
+    assert sorted(ingest_paths(settings, [corpus], rebuild=True).updated) == ["uutinen-0.txt", "uutinen-1.txt"]
+
+
+def test_ingesting_one_file_does_not_remove_the_rest(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    settings = _settings(tmp_path)
+    ingest_paths(settings, [corpus])
+    extra = _write(tmp_path, "erillinen.txt", "Erillinen\n\nMaakuntien liittojen rooli vaihtelee.\n")
+    report = ingest_paths(settings, [extra])
+    assert report.added == ("erillinen.txt",) and report.removed == ()
+    assert {c.file for c in Snapshot(settings.index_path).chunks} == {
+        "uutinen-0.txt", "uutinen-1.txt", "erillinen.txt"
+    }
+
+
+def test_corpus_readme_and_sources_json_are_not_documents(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=1)
+    _write(corpus, "README.md", "# Aineisto\n\nTämä kansio sisältää aineiston.\n")
+    _write(corpus, "sources.json", json.dumps({"documents": [
+        {"file": "uutinen-0.txt", "title": "Oikea otsikko", "kind": "uutinen", "year": 2024,
+         "url": "https://example.org/uutinen"}
+    ]}))
+    settings = _settings(tmp_path)
+    assert ingest_paths(settings, [corpus]).added == ("uutinen-0.txt",)
+    [info] = Snapshot(settings.index_path).documents.values()
+    assert (info.title, info.url, info.year) == ("Oikea otsikko", "https://example.org/uutinen", 2024)
+
+
+def test_a_second_concurrent_ingest_refuses_and_names_the_lock(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=1)
+    settings = _settings(tmp_path)
+    with writer_lock(settings.lock_path), pytest.raises(IndexLockedError, match="ingest.lock"):
+        ingest_paths(settings, [corpus])
+    assert ingest_paths(settings, [corpus]).added == ("uutinen-0.txt",)
+
+
+def test_the_cli_refuses_while_another_process_holds_the_lock(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=1)
+    settings = _settings(tmp_path)
+    with writer_lock(settings.lock_path):
+        result = _cli(["ingest", str(corpus), "--json"], settings)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"] == "index_locked"
+
+
+def test_reading_before_any_ingest_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotBuiltError, match="kysy ingest"):
+        Snapshot(tmp_path / "data" / "index.sqlite")
+
+
+def _cli(args: list[str], settings: Settings, **kwargs) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir)}
+    if settings.embed_cache:
+        env["KYSY_EMBED_CACHE"] = str(settings.embed_cache)
+    return subprocess.run(
+        [sys.executable, "-m", "kysy.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        timeout=600, **kwargs,
+    )
+
+
+def test_cli_json_output_and_exit_status(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=1)
+    (corpus / "rikki.pdf").write_bytes(b"not a pdf at all")
+    result = _cli(["ingest", str(corpus), "--json"], _settings(tmp_path))
+    assert result.returncode == 2, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {"added", "updated", "unchanged", "removed", "failed", "chunks", "seconds"}
+    assert report["added"] == ["uutinen-0.txt"] and report["failed"][0]["file"] == "rikki.pdf"
+    ok = _cli(["ingest", str(corpus / "uutinen-0.txt"), "--json"], _settings(tmp_path))
+    assert ok.returncode == 0 and json.loads(ok.stdout)["unchanged"] == ["uutinen-0.txt"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.3, 2.0, 5.0])
+def test_kill_9_mid_ingest_leaves_the_previous_index_usable_and_the_next_run_completes(
+    tmp_path: Path, delay: float
+) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    settings = _settings(tmp_path)
+    ingest_paths(settings, [corpus])
+    before = {c.id for c in Snapshot(settings.index_path).chunks}
+    for i in range(40):  # enough new text that embedding takes a while
+        body = " ".join(f"{PARAGRAPHS[(i + j) % 5]} Lisätieto numero {i}-{j}." for j in range(25))
+        _write(corpus, f"lisa-{i:02d}.txt", f"Lisäys {i}\n\n{body}\n")
+    env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kysy.cli", "ingest", str(corpus), "--json"], env=env, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+    snapshot = Snapshot(settings.index_path)
+    assert {c.id for c in snapshot.chunks} == before
+    assert len(snapshot.keyword) == len(before)
+    report = ingest_paths(settings, [corpus])
+    assert report.failed == ()
+    assert len(report.added) == 40 and report.chunks >= 42
+    final = Snapshot(settings.index_path)
+    assert len({c.file for c in final.chunks}) == 42
+    assert {c.id for c in final.chunks} == _vector_ids(settings)

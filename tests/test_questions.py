@@ -1,0 +1,198 @@
+"""The evaluation question set: its shape, its coverage, and evidence that really is in the sources."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from eval.metrics import keyword_present, normalize_words
+from eval.questionset import (
+    Question,
+    QuestionSetError,
+    collapse_whitespace,
+    corpus_files,
+    load_questions,
+    source_text,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+QUESTIONS = ROOT / "eval" / "questions.fi.jsonl"
+PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
+
+MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
+
+
+@pytest.fixture(scope="module")
+def questions() -> list[Question]:
+    return load_questions(QUESTIONS)
+
+
+def _evidence_location(question: Question, passage: str) -> tuple[str, int | None] | None:
+    """Return the (file, page) where the passage occurs verbatim, or None."""
+    needle = collapse_whitespace(passage)
+    for file in question.sources:
+        if file.endswith(".pdf"):
+            for page in question.pages.get(file, ()):
+                if needle in source_text(CORPUS, file, page):
+                    return file, page
+        elif needle in source_text(CORPUS, file):
+            return file, None
+    return None
+
+
+def test_counts_per_type(questions: list[Question]) -> None:
+    counts = Counter(question.type for question in questions)
+    assert len(questions) >= 100
+    for type_, minimum in MINIMUM_BY_TYPE.items():
+        assert counts[type_] >= minimum, f"{type_}: {counts[type_]} < {minimum}"
+    assert counts["english"] + counts["swedish"] >= 8
+    assert counts["english"] >= 1 and counts["swedish"] >= 1
+
+
+def test_followups_carry_alternating_history(questions: list[Question]) -> None:
+    followups = [question for question in questions if question.type == "followup"]
+    assert followups
+    for question in followups:
+        assert question.history and len(question.history) % 2 == 0, question.id
+
+
+def test_multi_doc_questions_cite_several_documents(questions: list[Question]) -> None:
+    for question in questions:
+        if question.type == "multi_doc":
+            assert len(question.sources) >= 2, question.id
+
+
+def test_unanswerable_questions_have_nothing_to_cite(questions: list[Question]) -> None:
+    for question in questions:
+        if question.type == "unanswerable":
+            assert not question.answerable, question.id
+        if not question.answerable:
+            assert question.sources == question.evidence == question.answer_keywords == (), question.id
+
+
+def test_sources_exist_and_pdf_questions_give_pages(questions: list[Question]) -> None:
+    known = set(corpus_files(CORPUS))
+    for question in questions:
+        assert set(question.sources) <= known, question.id
+        if PDF in question.sources:
+            assert question.pages.get(PDF), f"{question.id} cites the PDF without pages"
+
+
+def test_every_evidence_passage_is_verbatim_in_its_source(questions: list[Question]) -> None:
+    missing = [
+        (question.id, passage)
+        for question in questions
+        for passage in question.evidence
+        if _evidence_location(question, passage) is None
+    ]
+    assert not missing
+
+
+def test_evidence_passages_are_short(questions: list[Question]) -> None:
+    for question in questions:
+        for passage in question.evidence:
+            assert 5 <= len(normalize_words(passage)) <= 30, (question.id, passage)
+            assert "Kuntaliitto · Hyvil —" not in passage, question.id
+
+
+def test_keywords_are_few_and_backed_by_evidence(questions: list[Question]) -> None:
+    for question in questions:
+        if not question.answerable:
+            continue
+        assert 1 <= len(question.answer_keywords) <= 4, question.id
+        if question.type in ("english", "swedish"):
+            continue
+        evidence = " ".join(question.evidence)
+        for keyword in question.answer_keywords:
+            assert keyword_present(keyword, evidence), (question.id, keyword)
+
+
+def test_every_document_and_most_slides_are_covered(questions: list[Question]) -> None:
+    cited = {file for question in questions for file in question.sources}
+    assert cited == set(corpus_files(CORPUS))
+    pages = set()
+    for question in questions:
+        for passage in question.evidence:
+            location = _evidence_location(question, passage)
+            if location and location[0] == PDF:
+                pages.add(location[1])
+    assert len(pages) >= 9, sorted(pages)
+
+
+def test_source_text_reads_pdf_pages_and_text_files() -> None:
+    page = source_text(CORPUS, PDF, 9)
+    assert page.startswith("Etelä-Karjala 9 kuntaa Väestöpohja 127 000")
+    assert "\n" not in page
+    assert page in source_text(CORPUS, PDF)
+    with pytest.raises(QuestionSetError, match="pages 1..12"):
+        source_text(CORPUS, PDF, 13)
+    text_file = "2022-kuntaliitto-ehdottaa-hyvinvointialueille-yhteistyota.txt"
+    assert "Minna Karhunen" in source_text(CORPUS, text_file)
+    with pytest.raises(QuestionSetError, match="no pages"):
+        source_text(CORPUS, text_file, 1)
+    with pytest.raises(QuestionSetError, match="not found"):
+        source_text(CORPUS, "puuttuu.txt")
+
+
+def _record(**changes: object) -> dict[str, object]:
+    record: dict[str, object] = {
+        "id": "q1",
+        "question": "Montako kuntaa?",
+        "answerable": True,
+        "sources": [PDF],
+        "pages": {PDF: [9]},
+        "evidence": ["Etelä-Karjala 9 kuntaa"],
+        "answer_keywords": ["9"],
+        "type": "number",
+    }
+    record.update(changes)
+    return record
+
+
+def _write(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "questions.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_load_questions_parses_a_valid_line(tmp_path: Path) -> None:
+    extra = _record(id="q2", type="oma-tyyppi", history=["Kysymys?", "Vastaus."])
+    path = _write(tmp_path, json.dumps(_record()), "", json.dumps(extra))
+    loaded = load_questions(path)
+    assert [question.id for question in loaded] == ["q1", "q2"]
+    assert loaded[0].pages == {PDF: (9,)}
+    assert loaded[1].history == ("Kysymys?", "Vastaus.") and loaded[1].type == "oma-tyyppi"
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("{not json", "line 2: bad JSON"),
+        (
+            json.dumps({k: v for k, v in _record(id="q2").items() if k != "evidence"}),
+            "line 2: missing field.*evidence",
+        ),
+        (json.dumps(_record(id="q2", evidence=[])), "line 2: answerable question 'q2' has no evidence"),
+        (
+            json.dumps(_record(id="q2", answerable=False)),
+            "line 2: unanswerable question 'q2' must have empty sources",
+        ),
+        (json.dumps(_record(id="q2", answerable="yes")), "line 2: field 'answerable'"),
+        (json.dumps(_record(id="q2", pages={"muu.txt": [1]})), "line 2: pages names 'muu.txt'"),
+        (json.dumps(_record()), "line 2: id 'q1' repeats line 1"),
+        ("[1, 2]", "line 2: expected a JSON object"),
+    ],
+)
+def test_load_questions_names_the_bad_line(tmp_path: Path, bad_line: str, message: str) -> None:
+    path = _write(tmp_path, json.dumps(_record()), bad_line)
+    with pytest.raises(QuestionSetError, match=message):
+        load_questions(path)
+
+
+def test_load_questions_rejects_an_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(QuestionSetError, match="no questions"):
+        load_questions(_write(tmp_path, ""))

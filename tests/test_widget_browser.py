@@ -1,0 +1,495 @@
+"""End-to-end tests of the chat widget in headless Chromium against the real Kysy server.
+
+The module ingests the bundled corpus into a temporary data directory, starts ``kysy serve`` on a
+free port and drives the demo page like a user would: typing, clicking, keyboard only, a phone,
+200 % zoom, a hostile host page. Only the XSS and error-state tests replace ``/api/chat`` responses
+(with ``page.route``) to send what a broken or malicious server could send.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE_JS = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ADMIN_TOKEN = "widget-test-admin-token"
+POPULATION_Q = "Mikä on Etelä-Karjalan väestöpohja?"
+ACTIVE_IN_WIDGET = """() => {
+  const host = document.querySelector('[data-kysy="widget"]');
+  const active = host && host.shadowRoot.activeElement;
+  if (!active) return null;
+  return active.getAttribute('data-kysy') || active.tagName.toLowerCase();
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"kysy serve exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{base}/readyz did not answer 200 in {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The real server on the bundled corpus: yields its base URL and data directory."""
+    data_dir = tmp_path_factory.mktemp("kysy-data")
+    env = {
+        **os.environ,
+        "KYSY_DATA_DIR": str(data_dir),
+        "KYSY_CORPUS_DIR": str(ROOT / "corpus"),
+        "KYSY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "KYSY_RATE_LIMIT_PER_MINUTE": "0",
+        "KYSY_LLM_BASE_URL": "",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "kysy.cli", "ingest", str(ROOT / "corpus")],
+        cwd=ROOT, env=env, check=True, capture_output=True, timeout=300,
+    )
+    port = _free_port()
+    log = (data_dir / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kysy.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc)
+        yield {"base": base, "data_dir": data_dir}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless."""
+    with sync_playwright() as playwright:
+        chromium = _launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+def _launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh desktop-sized page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fi-FI")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def open_chat(page: Page, base: str, path: str = "/") -> None:
+    """Load a page with the widget and open the chat panel from the launcher."""
+    page.goto(base + path)
+    page.locator('[data-kysy="launcher"]').click()
+    expect(page.locator('[data-kysy="input"]')).to_be_focused()
+
+
+def ask(page: Page, question: str) -> Any:
+    """Type a question, press Enter and wait for the finished answer; returns its locator."""
+    answers = page.locator('[data-kysy="answer"]')
+    before = answers.count()
+    field = page.locator('[data-kysy="input"]')
+    field.click()
+    page.keyboard.type(question)
+    page.keyboard.press("Enter")
+    answer = answers.nth(before)
+    expect(answer.locator('[data-kysy="feedback-up"]')).to_be_visible(timeout=60_000)
+    expect(answer).to_have_attribute("aria-busy", "false")
+    return answer
+
+
+def _active(page: Page) -> str | None:
+    return page.evaluate(ACTIVE_IN_WIDGET)
+
+
+def _save_screenshot(page: Page, tmp_path: Path) -> None:
+    """Keep a screenshot of the answered question; refresh docs/widget.png when asked to."""
+    page.screenshot(path=str(tmp_path / "widget.png"))
+    if os.environ.get("KYSY_UPDATE_SCREENSHOTS") == "1":
+        page.screenshot(path=str(ROOT / "docs" / "widget.png"))
+
+
+RECORD_STREAM = """() => {
+  window.__partials = [];
+  const root = document.querySelector('[data-kysy="widget"]').shadowRoot;
+  new MutationObserver(() => {
+    const busy = root.querySelector('[data-kysy="answer"][aria-busy="true"] .answer-text');
+    if (busy && busy.textContent) window.__partials.push(busy.textContent);
+  }).observe(root, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+def test_streamed_answer_cites_the_slide_and_opens_it_at_that_page(server, page, tmp_path) -> None:
+    open_chat(page, server["base"])
+    page.evaluate(RECORD_STREAM)
+    answer = ask(page, POPULATION_Q)
+
+    final = answer.locator(".answer-text").inner_text()
+    assert "127 000" in final
+    partials = page.evaluate("window.__partials")
+    assert partials, "no text was shown while the answer was streaming"
+    assert len(partials[0]) < len(final), "the first visible text was already the whole answer"
+
+    card = answer.locator('a[data-kysy="citation"]', has_text="sivu 9").first
+    expect(card).to_be_visible()
+    assert card.get_attribute("target") == "_blank"
+    assert card.get_attribute("rel") == "noopener noreferrer"
+    marker = answer.locator(".answer-text .cite").first
+    marker.click()
+    assert _active(page) == "citation", "a citation marker should move focus to its source card"
+    _save_screenshot(page, tmp_path)
+
+    with page.context.expect_page() as popup_info:
+        card.click()
+    popup = popup_info.value
+    popup.wait_for_load_state("commit")
+    assert popup.url.startswith(server["base"] + "/")
+    assert popup.url.endswith("#page=9")
+    with urllib.request.urlopen(popup.url.split("#")[0], timeout=10) as response:
+        assert response.read(5) == b"%PDF-"
+
+
+def test_follow_up_sends_history_and_cites_the_lapland_slide(server, page) -> None:
+    bodies: list[dict[str, Any]] = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data or "{}")) if r.url.endswith("/api/chat") else None)
+    open_chat(page, server["base"])
+    first_q = "Mitkä ovat Etelä-Karjalan pilotin painopisteet?"
+    ask(page, first_q)
+    follow = ask(page, "Entä Lapissa?")
+
+    expect(follow.locator('[data-kysy="citation"]', has_text="sivu 12").first).to_be_visible()
+    assert bodies[0]["history"] == []
+    history = bodies[1]["history"]
+    assert [turn["role"] for turn in history] == ["user", "assistant"]
+    assert history[0]["content"] == first_q
+    assert history[1]["content"].strip()
+
+
+def _stored_feedback(server: dict[str, Any]) -> str:
+    """Everything the server stored as feedback, as text: the admin API if it has one, else the SQLite file."""
+    request = urllib.request.Request(
+        server["base"] + "/api/admin/feedback",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "X-Admin-Token": ADMIN_TOKEN},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (401, 403, 404, 405):
+            raise
+    with sqlite3.connect(server["data_dir"] / "feedback.sqlite") as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return json.dumps([list(row) for t in tables for row in db.execute(f'SELECT * FROM "{t}"')], ensure_ascii=False)
+
+
+def test_feedback_is_sent_and_stored(server, page) -> None:
+    open_chat(page, server["base"])
+    answer = ask(page, POPULATION_Q)
+    up = answer.locator('[data-kysy="feedback-up"]')
+    down = answer.locator('[data-kysy="feedback-down"]')
+    up.click()
+    expect(up).to_have_attribute("aria-pressed", "true")
+    expect(down).to_have_attribute("aria-pressed", "false")
+    expect(answer.locator(".feedback-status")).to_have_text("Kiitos palautteesta!")
+
+    stored = _stored_feedback(server)
+    assert POPULATION_Q in stored
+    assert re.search(r'"up"|\bup\b', stored)
+
+
+IN_PANEL = """() => {
+  const root = document.querySelector('[data-kysy="widget"]').shadowRoot;
+  const active = root.activeElement;
+  return !!active && root.getElementById('kysy-panel').contains(active);
+}"""
+
+
+def test_keyboard_only_use(server, page) -> None:
+    page.goto(server["base"] + "/")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if _active(page) == "launcher":
+            break
+    else:
+        pytest.fail("Tab never reached the chat launcher")
+    page.keyboard.press("Enter")
+    assert _active(page) == "input"
+    page.keyboard.type(POPULATION_Q)
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-kysy="feedback-up"]')).to_be_visible(timeout=60_000)
+
+    for key in ["Tab"] * 30 + ["Shift+Tab"] * 10:
+        page.keyboard.press(key)
+        assert page.evaluate(IN_PANEL), f"focus left the open chat panel after {key}"
+    page.keyboard.press("Escape")
+    expect(page.locator('[role="dialog"]')).to_be_hidden()
+    assert _active(page) == "launcher"
+    expect(page.locator('[data-kysy="launcher"]')).to_have_attribute("aria-expanded", "false")
+
+
+AXE_RUN = """async () => {
+  const host = document.querySelector('[data-kysy="widget"]');
+  const result = await axe.run(host, {resultTypes: ['violations']});
+  return result.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map(n => n.target))}`);
+}"""
+
+
+def test_axe_finds_no_serious_violations(server, browser) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        open_chat(page, server["base"])
+        page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
+        assert page.evaluate(AXE_RUN) == []
+        ask(page, POPULATION_Q)
+        assert page.evaluate(AXE_RUN) == []
+    finally:
+        context.close()
+
+
+def _sse(events: list[tuple[str, dict[str, Any]]]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+XSS_TEXT = (
+    "Vastaus <script>window.__pwned=1</script> ja <img src=x onerror=\"window.__pwned=1\"> [1]\n"
+    "- [klik](javascript:window.__pwned=1)\n"
+    "- ![x](https://evil.example/x.png) [2]"
+)
+XSS_CITATIONS = [
+    {"n": 1, "file": "a.pdf", "title": "<img src=x onerror=\"window.__pwned=1\">", "page": 3,
+     "quote": "<b>lainaus</b>", "url": "javascript:alert(1)"},
+    {"n": 2, "file": "b.pdf", "title": "Oikea lähde", "page": 2, "quote": "lainaus",
+     "url": "/api/documents/abc/file#page=2"},
+]
+SHADOW_COUNT = """sel => document.querySelector('[data-kysy="widget"]').shadowRoot.querySelectorAll(sel).length"""
+
+
+def test_answer_text_and_citations_are_never_html(server, browser) -> None:
+    # CSP is bypassed so that only the widget itself stands between the payloads and the page.
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    evil: list[str] = []
+    page.on("request", lambda r: evil.append(r.url) if "evil.example" in r.url else None)
+    body = _sse([("token", {"text": XSS_TEXT[:40]}), ("token", {"text": XSS_TEXT[40:]}),
+                 ("done", {"answer": XSS_TEXT, "not_found": False, "language": "fi", "mode": "extractive",
+                           "citations": XSS_CITATIONS})])
+    page.route("**/api/chat", lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body))
+    page.route("**/*evil.example*/**", lambda route: route.abort())
+    try:
+        open_chat(page, server["base"])
+        answer = ask(page, "Testi")
+        text = answer.locator(".answer-text")
+        expect(text).to_contain_text("<script>window.__pwned=1</script>")
+        expect(text).to_contain_text("[klik](javascript:window.__pwned=1)")
+        expect(text).to_contain_text("![x](https://evil.example/x.png)")
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__pwned") is None
+        assert page.evaluate(SHADOW_COUNT, "img, script, iframe, object, embed") == 0
+        assert page.evaluate("document.querySelectorAll('img').length") == 0
+        assert page.evaluate(SHADOW_COUNT, "[href^='javascript:' i], [src]") == 0
+        assert evil == []
+
+        bad, good = answer.locator('[data-kysy="citation"]').all()
+        assert bad.evaluate("e => e.tagName") != "A" and bad.get_attribute("href") is None
+        expect(bad).to_contain_text('<img src=x onerror="window.__pwned=1">')
+        assert good.get_attribute("href") == server["base"] + "/api/documents/abc/file#page=2"
+        assert answer.locator(".answer-text a.cite").count() == 1  # only [2] links to a document
+    finally:
+        context.close()
+
+
+def test_hostile_host_css_cannot_hide_or_restyle_the_widget(server, page) -> None:
+    page.goto(server["base"] + "/demo-hostile.html")
+    launcher = page.locator('[data-kysy="launcher"]')
+    expect(launcher).to_be_visible()
+    box = launcher.bounding_box()
+    assert box and box["width"] >= 44 and box["height"] >= 44
+    assert box["x"] + box["width"] <= 1280 and box["y"] + box["height"] <= 800
+    color, size = launcher.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).fontSize]")
+    assert color == "rgb(255, 255, 255)" and size == "17px"
+
+    launcher.click()
+    answer = ask(page, POPULATION_Q)
+    text = answer.locator(".answer-text p").first
+    color, size = text.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).fontSize]")
+    assert color == "rgb(27, 31, 36)" and size == "16px"
+    panel = page.locator('[role="dialog"]').bounding_box()
+    assert panel and panel["x"] >= 0 and panel["y"] >= 0 and panel["x"] + panel["width"] <= 1280
+
+
+def _fits(page: Page, selector: str, width: int, height: int) -> None:
+    box = page.locator(selector).bounding_box()
+    assert box, f"{selector} is not rendered"
+    assert box["x"] >= 0 and box["y"] >= 0, f"{selector} starts off screen: {box}"
+    assert box["x"] + box["width"] <= width + 0.5 and box["y"] + box["height"] <= height + 0.5, f"{selector}: {box}"
+
+
+NO_SIDEWAYS_SCROLL = """() => {
+  const root = document.querySelector('[data-kysy="widget"]').shadowRoot;
+  return [...root.querySelectorAll('.panel, .log')].every(e => e.scrollWidth <= e.clientWidth + 1);
+}"""
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scale"),
+    [({"width": 360, "height": 740}, 2), ({"width": 640, "height": 400}, 2)],
+    ids=["phone-360x740", "zoom-200-percent"],
+)
+def test_small_screens_and_200_percent_zoom(server, browser, viewport, scale) -> None:
+    # 200 % zoom of a 1280x800 window is a 640x400 CSS-pixel viewport at twice the pixel density.
+    context = browser.new_context(viewport=viewport, device_scale_factor=scale, has_touch=viewport["width"] < 480)
+    page = context.new_page()
+    try:
+        open_chat(page, server["base"])
+        width, height = viewport["width"], viewport["height"]
+        panel = page.locator('[role="dialog"]').bounding_box()
+        assert panel == {"x": 0, "y": 0, "width": width, "height": height}, "the panel should fill the screen"
+        for selector in ('[data-kysy="input"]', '[data-kysy="send"]', '[data-kysy="new-conversation"]'):
+            _fits(page, selector, width, height)
+        answer = ask(page, POPULATION_Q)
+        expect(answer.locator(".answer-text")).to_contain_text("127 000")
+        assert page.evaluate(NO_SIDEWAYS_SCROLL)
+        _fits(page, '[data-kysy="input"]', width, height)
+    finally:
+        context.close()
+
+
+def test_error_states_explain_and_retry(server, page) -> None:
+    state = {"mode": "rate"}
+
+    def handle(route: Route) -> None:
+        mode = state["mode"]
+        if mode == "rate":
+            route.fulfill(status=429, headers={"Retry-After": "2"}, json={"error": "rate_limited", "message": "x"})
+        elif mode == "offline":
+            route.abort("internetdisconnected")
+        elif mode == "busy":
+            route.fulfill(status=503, json={"error": "busy", "message": "x"})
+        elif mode == "broken":
+            route.fulfill(status=200, content_type="text/event-stream", body=_sse([("error", {"error": "x", "message": "y"})]))
+        else:
+            route.continue_()
+
+    page.route("**/api/chat", handle)
+    open_chat(page, server["base"])
+    page.keyboard.type(POPULATION_Q)
+    page.keyboard.press("Enter")
+    error = page.locator('[data-kysy="error"]')
+    retry = error.locator('[data-kysy="retry"]')
+    expect(error).to_contain_text("2 sekunnin kuluttua")
+    expect(retry).to_be_disabled()
+    expect(retry).to_be_enabled(timeout=5_000)
+
+    for mode, message in [("offline", "verkkoyhteys"), ("busy", "ruuhkautunut"), ("broken", "virhe")]:
+        state["mode"] = mode
+        retry.click()
+        expect(error).to_contain_text(message)
+        expect(error).to_have_count(1)
+        expect(page.locator('[data-kysy="answer"]')).to_have_count(0)
+
+    state["mode"] = "real"
+    retry.click()
+    expect(error).to_have_count(0)
+    answer = page.locator('[data-kysy="answer"]')
+    expect(answer.locator('[data-kysy="citation"]').first).to_be_visible(timeout=60_000)
+    expect(page.locator(".msg.user")).to_have_count(1)
+
+
+def test_new_conversation_clears_history_and_offers_starters(server, page) -> None:
+    bodies: list[dict[str, Any]] = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data or "{}")) if r.url.endswith("/api/chat") else None)
+    open_chat(page, server["base"])
+    starters = page.locator(".starter")
+    expect(starters).to_have_count(4)
+    ask(page, POPULATION_Q)
+    expect(starters).to_have_count(0)
+
+    page.locator('[data-kysy="new-conversation"]').click()
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(0)
+    expect(page.locator('[data-kysy="input"]')).to_be_focused()
+    starters.filter(has_text="Miten aluepiloteissa toimitaan?").click()
+    expect(page.locator('[data-kysy="answer"] [data-kysy="citation"]').first).to_be_visible(timeout=60_000)
+    assert bodies[-1] == {"question": "Miten aluepiloteissa toimitaan?", "history": []}
+
+
+EMBED_PAGE = """<!doctype html><html lang="sv"><head><title>Inbäddning</title></head>
+<body><main><h1>Inbäddad chatt</h1><div id="chat-here"></div></main>
+<script src="/widget.js" data-kysy-api="" {attrs} defer></script></body></html>"""
+
+
+def _embed(page: Page, base: str, attrs: str) -> None:
+    """Load a host page on the server's origin whose script tag carries ``attrs``."""
+    page.route(base + "/embed-test.html", lambda route: route.fulfill(
+        status=200, content_type="text/html", body=EMBED_PAGE.format(attrs=attrs)))
+    page.goto(base + "/embed-test.html")
+
+
+def test_inline_mode_language_title_and_unreadable_accent(server, page) -> None:
+    _embed(page, server["base"], 'data-lang="sv" data-title="Fråga oss" data-accent="#ffd800" data-target="#chat-here"')
+    expect(page.locator('[data-kysy="launcher"]')).to_have_count(0)
+    expect(page.locator("#chat-here > [data-kysy='widget']")).to_have_count(1)
+    expect(page.locator(".title")).to_have_text("Fråga oss")
+    expect(page.locator(".starter").first).to_have_text("Vem finansierar projektet om samarbetsytor?")
+    expect(page.locator('[data-kysy="input"]')).to_have_attribute("placeholder", "Skriv en fråga…")
+    # Yellow fails 4.5:1 against white text, so the default blue is kept.
+    header = page.locator(".header").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert header == "rgb(0, 85, 160)"
+
+
+def test_custom_accent_and_left_position(server, page) -> None:
+    _embed(page, server["base"], 'data-accent="#7a1f5c" data-position="bottom-left" data-lang="en"')
+    launcher = page.locator('[data-kysy="launcher"]')
+    expect(launcher).to_have_attribute("aria-label", "Open the Kysy chat")
+    assert launcher.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(122, 31, 92)"
+    box = launcher.bounding_box()
+    assert box and box["x"] < 100
+    launcher.click()
+    page.keyboard.press("Escape")
+    assert _active(page) == "launcher"
