@@ -42,6 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Cited answers over Kuntaliitto's yhdyspinnat materials.",
         version="0.1.0",
         lifespan=lifespan,
+        # The Swagger/ReDoc pages load scripts from a CDN, which the pages' CSP (and an offline
+        # deployment) forbids; the schema itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.kysy = state
     install_error_handlers(app)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from assistant.feedback import FeedbackStore
@@ -49,6 +50,18 @@ class AssistantHolder:
                 logger.info("index loaded: generation %d", self._assistant.snapshot.generation)
             return self._assistant
 
+    async def ready(self) -> Assistant:
+        """The assistant, opened in a worker thread when needed (so the event loop never waits on it).
+
+        Raises:
+            IndexNotBuiltError: there is no index yet.
+        """
+        assistant = self._assistant
+        if assistant is not None:
+            return assistant
+        opened: Assistant = await run_in_threadpool(self.get)
+        return opened
+
 
 @dataclass
 class AppState:
@@ -85,11 +98,14 @@ async def get_assistant(request: Request) -> Assistant:
     Raises:
         IndexNotBuiltError: there is no index yet (the API answers 503).
     """
-    holder = app_state(request).assistants
-    return holder.loaded or await run_in_threadpool(holder.get)
+    return await app_state(request).assistants.ready()
 
 
 async def rate_limit(request: Request) -> None:
     """Dependency: one token of the calling client's bucket (429 when it is empty)."""
     client = request.client.host if request.client else "unknown"
     app_state(request).limiter.check(client)
+
+
+AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+"""Route parameter type: the app's assistant, injected."""

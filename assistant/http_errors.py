@@ -79,7 +79,7 @@ def validation_message(exc: RequestValidationError) -> str:
         loc = ".".join(str(part) for part in error.get("loc", ()))
         msg = error.get("msg", "invalid value")
         if error.get("type") == "json_invalid":
-            msg = "the request body is not valid JSON"
+            loc, msg = "", "the request body is not valid JSON"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request"
 

@@ -20,7 +20,7 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from assistant.app_state import app_state, get_assistant, rate_limit
+from assistant.app_state import AssistantDep, app_state, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
 from assistant.routes_chat import answer_pieces, check_request_size
@@ -123,9 +123,12 @@ async def _chunks(
         slot.release()
 
 
-@router.post("/chat/completions", dependencies=[Depends(rate_limit)], summary="OpenAI-compatible chat completion")
+@router.post(
+    "/chat/completions", dependencies=[Depends(rate_limit)], response_model=None,
+    summary="OpenAI-compatible chat completion",
+)
 async def chat_completions(
-    body: CompletionRequest, request: Request, assistant: Assistant = Depends(get_assistant)
+    body: CompletionRequest, request: Request, assistant: AssistantDep
 ) -> JSONResponse | EventSourceResponse:
     """Answer the last user message; ``stream: true`` gives ``chat.completion.chunk`` events and ``[DONE]``."""
     state = app_state(request)

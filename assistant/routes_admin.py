@@ -30,9 +30,8 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="The index is loaded and questions can be answered")
 async def readyz(request: Request) -> JSONResponse:
     """200 with the chunk count and generation when the index is loaded, else 503."""
-    holder = app_state(request).assistants
     try:
-        assistant = holder.loaded or await run_in_threadpool(holder.get)
+        assistant = await app_state(request).assistants.ready()
     except KysyError as exc:
         return error_response(503, exc.code, str(exc))
     snapshot = assistant.snapshot

@@ -12,7 +12,7 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from assistant.app_state import app_state, get_assistant, rate_limit
+from assistant.app_state import AssistantDep, app_state, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
 from assistant.schemas import ChatRequest, ChatResponse, ErrorBody, answer_to_json
@@ -109,7 +109,7 @@ async def _chat_events(
     summary="Ask a question; JSON, or Server-Sent Events with Accept: text/event-stream",
 )
 async def chat(
-    body: ChatRequest, request: Request, assistant: Assistant = Depends(get_assistant)
+    body: ChatRequest, request: Request, assistant: AssistantDep
 ) -> JSONResponse | EventSourceResponse:
     """Answer ``body.question`` (a follow-up of ``body.history``) with numbered citations."""
     state = app_state(request)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from assistant.app_state import get_assistant
+from assistant.app_state import AssistantDep
 from assistant.http_errors import ApiError
 from assistant.schemas import document_file_url
 from assistant.service import Assistant
@@ -62,22 +62,22 @@ def _document(assistant: Assistant, doc_id: str) -> DocumentInfo:
 
 
 @router.get("/api/documents", summary="The documents answers are drawn from")
-async def list_documents(assistant: Assistant = Depends(get_assistant)) -> list[dict[str, object]]:
+async def list_documents(assistant: AssistantDep) -> list[dict[str, object]]:
     """All indexed documents, by file name."""
     documents = sorted(assistant.snapshot.documents.values(), key=lambda info: info.file)
     return [document_json(info) for info in documents]
 
 
 @router.get("/api/documents/{doc_id}", summary="A document's metadata and text per page")
-def get_document(doc_id: str, assistant: Assistant = Depends(get_assistant)) -> dict[str, object]:
-    """Metadata plus ``pages: [{"page", "text"}]`` (``page`` is null for unpaged texts)."""
+def get_document(doc_id: str, assistant: AssistantDep) -> dict[str, object]:
+    """Metadata plus ``page_texts: [{"page", "text"}]`` (``page`` is null for unpaged texts)."""
     info = _document(assistant, doc_id)
     pages = [{"page": page.number, "text": page.text} for page in assistant.snapshot.pages(doc_id)]
     return {**document_json(info), "publisher": info.publisher, "page_texts": pages}
 
 
 @router.get("/api/documents/{doc_id}/file", summary="The original file, shown inline")
-def get_document_file(doc_id: str, assistant: Assistant = Depends(get_assistant)) -> FileResponse:
+def get_document_file(doc_id: str, assistant: AssistantDep) -> FileResponse:
     """The file the index lists for ``doc_id`` (PDFs open at ``#page=N``); nothing else is ever served."""
     info = _document(assistant, doc_id)
     path = assistant.snapshot.document_path(doc_id)

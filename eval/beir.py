@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from assistant.retrieve import fuse
 from eval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from ingest.analyze import Analyzer, make_analyzer
@@ -166,6 +168,9 @@ class BeirIndex:
         self.analyzer = analyzer or make_analyzer(settings.analyzer)
         self.chunks = tuple(_as_chunk(pid, text) for pid, text in zip(
             dataset.passage_ids, dataset.passage_texts, strict=True))
+        self._by_id = {chunk.id: chunk for chunk in self.chunks}
+        self._query_vectors: dict[str, np.ndarray] = {}
+        self.embedded = 0
         report = progress or (lambda stage, advance, total: None)
         self.lemma_index = self._keyword_index(self.analyzer.terms, "analyse", report)
         self.raw_index = KeywordIndex.build(
@@ -185,7 +190,8 @@ class BeirIndex:
 
     def _vector_store(self, report: Progress) -> VectorStore:
         total = len(self.chunks)
-        cache = EmbeddingCache(self.settings.data_dir / "beir" / "embeddings.sqlite", self.embedder)
+        counting = CountingEmbedder(self.embedder)
+        cache = EmbeddingCache(self.settings.data_dir / "beir" / "embeddings.sqlite", counting)
         try:
             vectors = cache.embed_passages(
                 [chunk.text for chunk in self.chunks],
@@ -194,7 +200,7 @@ class BeirIndex:
             )
         finally:
             cache.close()
-        self.embedded = cache_misses(cache)
+        self.embedded = counting.passages
         store_settings = self.settings.model_copy(update={
             "data_dir": self.settings.data_dir / "beir" / self.dataset.fingerprint,
             "chroma_url": "",
@@ -232,19 +238,34 @@ class BeirIndex:
         ]
 
     def _dense(self, query_text: str, depth: int) -> list[ScoredChunk]:
-        vector = self.embedder.embed_queries([query_text])[0]
-        row_of = {chunk.id: chunk for chunk in self.chunks} if not hasattr(self, "_by_id") else self._by_id
-        self._by_id = row_of
+        vector = self._query_vectors.get(query_text)
+        if vector is None:
+            vector = self._query_vectors[query_text] = self.embedder.embed_queries([query_text])[0]
+        hits = self.vectors.query(vector, min(depth, len(self.chunks)))
+        found = [(self._by_id[pid], score) for pid, score in hits if pid in self._by_id]
         return [
-            ScoredChunk(row_of[pid], score, rank, "dense", (("dense", score),))
-            for rank, (pid, score) in enumerate(self.vectors.query(vector, min(depth, len(self.chunks))), start=1)
-            if pid in row_of
+            ScoredChunk(chunk, score, rank, "dense", (("dense", score),))
+            for rank, (chunk, score) in enumerate(found, start=1)
         ]
 
 
-def cache_misses(cache: EmbeddingCache) -> int:
-    """How many texts the last ``embed_passages`` call had to embed (0 when all were cached)."""
-    return int(getattr(cache, "last_misses", -1))
+class CountingEmbedder:
+    """Delegates to an embedder and counts the passages it really embedded (cache misses)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self.name = embedder.name
+        self.dim = embedder.dim
+        self.passages = 0
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed document texts and count them."""
+        self.passages += len(texts)
+        return self._embedder.embed_passages(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (not counted)."""
+        return self._embedder.embed_queries(texts)
 
 
 def _as_chunk(pid: str, text: str) -> Chunk:

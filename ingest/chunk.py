@@ -18,8 +18,45 @@ _HEADING_RE = re.compile(r"^(#{1,6}) +(.*\S)\s*$")
 _LIST_RE = re.compile(r"^(?:- |\d{1,3}[.)] )")
 _WORD_RE = re.compile(r"\S*[^\W_]\S*")
 _ABBREVIATIONS = frozenset(
-    "esim mm ns n s ks jne ym yms ko klo p puh sis krt vrt tms ts huom nk nro milj mrd t os prof dos "
-    "v k vs ao eg ie etc dr mr mrs".split()
+    [
+        "esim",
+        "mm",
+        "ns",
+        "n",
+        "s",
+        "ks",
+        "jne",
+        "ym",
+        "yms",
+        "ko",
+        "klo",
+        "p",
+        "puh",
+        "sis",
+        "krt",
+        "vrt",
+        "tms",
+        "ts",
+        "huom",
+        "nk",
+        "nro",
+        "milj",
+        "mrd",
+        "t",
+        "os",
+        "prof",
+        "dos",
+        "v",
+        "k",
+        "vs",
+        "ao",
+        "eg",
+        "ie",
+        "etc",
+        "dr",
+        "mr",
+        "mrs",
+    ]
 )
 _BOUNDARY_RE = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+[\"”“'(\[–—-]?\s*[A-ZÅÄÖ0-9])")
 
@@ -91,7 +128,9 @@ def _page_units(page: Page, doc_title: str, max_words: int) -> list[_Unit]:
             if heading:
                 level, text = len(heading.group(1)), heading.group(2)
                 headings_only.append((line_start + heading.start(2), line_start + heading.end(2)))
-                is_title = (index == 0 and page.number is None and level == 1) or text.casefold() == doc_title.casefold()
+                is_title = (
+                    index == 0 and page.number is None and level == 1
+                ) or text.casefold() == doc_title.casefold()
                 headings = [h for h in headings if h[0] < level] + ([] if is_title else [(level, text)])
                 new_section = True
                 continue
@@ -106,7 +145,9 @@ def _page_units(page: Page, doc_title: str, max_words: int) -> list[_Unit]:
     return units
 
 
-def _split_long(text: str, start: int, end: int, path: str, kind: str, new_section: bool, max_words: int) -> list[_Unit]:
+def _split_long(
+    text: str, start: int, end: int, path: str, kind: str, new_section: bool, max_words: int
+) -> list[_Unit]:
     if count_words(text[start:end]) <= max_words:
         return [_Unit(start, end, path, kind, new_section)]
     pieces: list[tuple[int, int]] = []
@@ -124,7 +165,9 @@ def _split_words(text: str, start: int, end: int, max_words: int) -> list[tuple[
     words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
     if count_words(text[start:end]) <= max_words:
         return [(start, end)]
-    return [(words[i][0], words[min(i + max_words, len(words)) - 1][1]) for i in range(0, len(words), max_words)]
+    return [
+        (words[i][0], words[min(i + max_words, len(words)) - 1][1]) for i in range(0, len(words), max_words)
+    ]
 
 
 def _overlap_start(text: str, units: list[_Unit], overlap_words: int) -> int | None:
@@ -132,7 +175,7 @@ def _overlap_start(text: str, units: list[_Unit], overlap_words: int) -> int | N
     last = units[-1]
     spans = [(last.start, last.end)] if last.kind == "item" else sentence_spans(text, last.start, last.end)
     chosen = None
-    for a, b in reversed(spans):
+    for a, _end in reversed(spans):
         if count_words(text[a : last.end]) > overlap_words:
             break
         chosen = a
@@ -141,7 +184,9 @@ def _overlap_start(text: str, units: list[_Unit], overlap_words: int) -> int | N
     return chosen
 
 
-def _pack(text: str, units: list[_Unit], target: int, max_words: int, min_words: int, overlap: int) -> list[tuple[int, int, str]]:
+def _pack(
+    text: str, units: list[_Unit], target: int, max_words: int, min_words: int, overlap: int
+) -> list[tuple[int, int, str]]:
     """Group units into (start, end, heading path) spans."""
     spans: list[tuple[int, int, str]] = []
     current: list[_Unit] = []
@@ -150,8 +195,16 @@ def _pack(text: str, units: list[_Unit], target: int, max_words: int, min_words:
         if current:
             size = count_words(text[start : current[-1].end])
             grown = count_words(text[start : unit.end])
-            lead_in = current[-1].kind == "para" and unit.kind == "item" and text[current[-1].start : current[-1].end].endswith(":")
-            flush = grown > max_words or (unit.new_section and size >= min_words) or (size >= target and not lead_in)
+            lead_in = (
+                current[-1].kind == "para"
+                and unit.kind == "item"
+                and text[current[-1].start : current[-1].end].endswith(":")
+            )
+            flush = (
+                grown > max_words
+                or (unit.new_section and size >= min_words)
+                or (size >= target and not lead_in)
+            )
             if flush:
                 carry = [current.pop()] if lead_in and len(current) > 1 and not unit.new_section else []
                 spans.append((start, current[-1].end, current[0].path))
@@ -167,14 +220,18 @@ def _pack(text: str, units: list[_Unit], target: int, max_words: int, min_words:
     return spans
 
 
-def chunk_document(doc: Document, *, target_words: int, max_words: int, min_words: int, overlap_words: int) -> list[Chunk]:
+def chunk_document(
+    doc: Document, *, target_words: int, max_words: int, min_words: int, overlap_words: int
+) -> list[Chunk]:
     """Split a document into chunks of about ``target_words`` words (never more than ``max_words``).
 
     Chunks follow headings and never cross a page; consecutive chunks of one section share up to
     ``overlap_words`` words of whole trailing sentences or list items.
     """
     if not 1 <= min_words <= target_words <= max_words:
-        raise ValueError(f"need 1 <= min_words <= target_words <= max_words, got {min_words}, {target_words}, {max_words}")
+        raise ValueError(
+            f"need 1 <= min_words <= target_words <= max_words, got {min_words}, {target_words}, {max_words}"
+        )
     chunks: list[Chunk] = []
     for page in doc.pages:
         units = _page_units(page, doc.title, max_words)
@@ -220,7 +277,9 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
     if not spans and text.strip():
         spans.append((*_trim(text, 0, len(text)), False))
     return [
-        Sentence(chunk_id=chunk.id, ord=n, text=text[a:b], start=a, end=b, is_list_item=item, heading=chunk.heading)
+        Sentence(
+            chunk_id=chunk.id, ord=n, text=text[a:b], start=a, end=b, is_list_item=item, heading=chunk.heading
+        )
         for n, (a, b, item) in enumerate(spans)
         if a < b
     ]

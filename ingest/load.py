@@ -26,7 +26,15 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".pptx", ".html", ".htm")
 CATALOG_NAME = "sources.json"
-_KINDS = {".txt": "text", ".md": "text", ".pdf": "pdf", ".docx": "docx", ".pptx": "pptx", ".html": "html", ".htm": "html"}
+_KINDS = {
+    ".txt": "text",
+    ".md": "text",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".html": "html",
+    ".htm": "html",
+}
 _FLAG_WARNINGS = {
     "hidden-text-removed": "hidden text removed",
     "invisible-chars-removed": "invisible characters removed",
@@ -89,6 +97,18 @@ def _finish_page(page: Page) -> tuple[Page, list[str]]:
     return dataclasses.replace(page, text=text, flags=tuple(dict.fromkeys(flags))), removed
 
 
+def _clean_title(title: str | None, warnings: list[str]) -> str | None:
+    """The title a file gives itself (metadata, first heading), or None when it addresses a model."""
+    if not title:
+        return None
+    _, removed = strip_instructions(normalize_text(title))
+    if removed:
+        logger.warning("ignored an instruction-like title: %s", removed[:1])
+        warnings.append("instructions removed (title)")
+        return None
+    return title
+
+
 def _extract(path: Path, suffix: str, settings: Settings) -> tuple[str | None, list[Page], list[str]]:
     """Run the format loader: (title found in the file, raw pages, warnings)."""
     if suffix == ".pdf":
@@ -132,7 +152,9 @@ def load_file(path: Path, *, name: str, info: SourceInfo | None, settings: Setti
         )
     size = path.stat().st_size
     if size > settings.max_file_mb * 1024 * 1024:
-        raise ParseLimitError(f"{name}: {size / 2**20:.1f} MiB is more than max_file_mb={settings.max_file_mb}")
+        raise ParseLimitError(
+            f"{name}: {size / 2**20:.1f} MiB is more than max_file_mb={settings.max_file_mb}"
+        )
     data = path.read_bytes()
     if not data.strip():
         raise CorruptDocumentError(f"{name}: empty file")
@@ -149,7 +171,7 @@ def load_file(path: Path, *, name: str, info: SourceInfo | None, settings: Setti
         if numbers:
             where = "" if numbers == [None] else f" (pages {', '.join(str(n) for n in numbers)})"
             warnings.append(f"{message}{where}")
-    title = (info.title if info and info.title else None) or found_title or path.stem
+    title = (info.title if info and info.title else None) or _clean_title(found_title, warnings) or path.stem
     return Document(
         id=hashlib.sha256(name.encode("utf-8")).hexdigest()[:16],
         file=name,

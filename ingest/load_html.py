@@ -13,7 +13,19 @@ from kysy.models import Page
 
 logger = logging.getLogger(__name__)
 
-DROP_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe", "svg")
+DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+)
 _HIDDEN_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(\.0+)?\s*(px|pt|em|rem|%)?\s*(;|$)|opacity\s*:\s*0(\.0+)?\s*(;|$)",
     re.IGNORECASE,
@@ -72,7 +84,9 @@ def _blocks(tag: Any) -> list[str]:
     inline: list[str] = []
     for child in tag.children:
         child_name = getattr(child, "name", None)
-        if child_name is None or (child_name not in _CONTAINERS | _PARAGRAPHS | set(_HEADINGS) | {"ul", "ol", "table", "li"}):
+        if child_name is None or (
+            child_name not in _CONTAINERS | _PARAGRAPHS | set(_HEADINGS) | {"ul", "ol", "table", "li"}
+        ):
             inline.append(child.get_text(" ") if child_name else str(child))
             continue
         if "".join(inline).strip():

@@ -38,9 +38,13 @@ def check_zip(path: Path, settings: Settings) -> None:
         with zipfile.ZipFile(path) as archive:
             total = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CorruptDocumentError(f"{path.name}: not a valid {path.suffix} file (not a zip archive: {exc})") from exc
+        raise CorruptDocumentError(
+            f"{path.name}: not a valid {path.suffix} file (not a zip archive: {exc})"
+        ) from exc
     if total > limit:
-        raise ParseLimitError(f"{path.name}: expands to {total / 2**20:.0f} MiB, more than the {limit / 2**20:.0f} MiB limit")
+        raise ParseLimitError(
+            f"{path.name}: expands to {total / 2**20:.0f} MiB, more than the {limit / 2**20:.0f} MiB limit"
+        )
 
 
 def _open(path: Path, settings: Settings, opener: Any) -> Any:
@@ -48,7 +52,9 @@ def _open(path: Path, settings: Settings, opener: Any) -> Any:
     try:
         return opener(str(path))
     except Exception as exc:  # python-docx/-pptx raise many types for a broken package
-        raise CorruptDocumentError(f"{path.name}: not a valid {path.suffix} file ({type(exc).__name__}: {exc})") from exc
+        raise CorruptDocumentError(
+            f"{path.name}: not a valid {path.suffix} file ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _run_hidden(run: Any) -> bool:
@@ -144,7 +150,10 @@ def _shape_blocks(shape: Any, is_body: bool) -> list[str]:
             blocks.extend(_shape_blocks(child, False))
         return blocks
     if getattr(shape, "has_table", False) and shape.has_table:
-        rows = [" | ".join(cell.text.strip() for cell in row.cells if cell.text.strip()) for row in shape.table.rows]
+        rows = [
+            " | ".join(cell.text.strip() for cell in row.cells if cell.text.strip())
+            for row in shape.table.rows
+        ]
         return ["\n".join(row for row in rows if row)] if any(rows) else []
     if not getattr(shape, "has_text_frame", False) or not shape.has_text_frame:
         return blocks
@@ -168,7 +177,9 @@ def _slide_text(slide: Any) -> tuple[str | None, str]:
         blocks.extend(_shape_blocks(shape, is_body))
     if slide.has_notes_slide:
         notes = slide.notes_slide.notes_text_frame
-        lines = [line.strip() for line in (notes.text if notes is not None else "").split("\n") if line.strip()]
+        lines = [
+            line.strip() for line in (notes.text if notes is not None else "").split("\n") if line.strip()
+        ]
         if lines:
             blocks.append(NOTES_HEADING)
             blocks.extend(lines)

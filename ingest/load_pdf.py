@@ -180,7 +180,9 @@ def _blocks(lines: list[_Line]) -> list[str]:
         return []
     body_size = Counter(round(line.size, 1) for line in lines for _ in line.text).most_common(1)[0][0]
     bases = _column_bases(lines)
-    widest = {base: max(len(line.text) for line, b in zip(lines, bases) if b == base) for base in bases}
+    widest = {
+        base: max(len(line.text) for line, b in zip(lines, bases, strict=True) if b == base) for base in bases
+    }
     groups: list[list[int]] = [[0]]
     for index in range(1, len(lines)):
         if _continues(lines[index - 1], lines[index], widest[bases[index - 1]]):

@@ -28,7 +28,9 @@ _LIST_RE = re.compile(r"^(- |\d{1,3}[.)] )")
 def _looks_binary(text: str) -> bool:
     if not text:
         return False
-    controls = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\n\r\t\f")
+    controls = sum(
+        1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\n\r\t\f"
+    )
     return "\x00" in text or controls / len(text) > 0.02
 
 
@@ -56,7 +58,7 @@ def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
         except UnicodeDecodeError as exc:
             raise CorruptDocumentError(f"{name}: not a text file (undecodable bytes)") from exc
         if _looks_binary(text):
-            raise CorruptDocumentError(f"{name}: not a text file (binary data)")
+            raise CorruptDocumentError(f"{name}: not a text file (binary data)") from None
         logger.warning("%s: not UTF-8, decoded as cp1252", name)
         return text, ["decoded as cp1252"]
     if _looks_binary(text):
@@ -66,7 +68,11 @@ def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
 
 def _is_heading_line(line: str) -> bool:
     words = line.split()
-    return 0 < len(words) <= HEADING_MAX_WORDS and not line.endswith(_SENTENCE_END + (":",)) and not _LIST_RE.match(line)
+    return (
+        0 < len(words) <= HEADING_MAX_WORDS
+        and not line.endswith(_SENTENCE_END + (":",))
+        and not _LIST_RE.match(line)
+    )
 
 
 def _is_paragraph(group: list[str]) -> bool:

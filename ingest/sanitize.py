@@ -63,9 +63,10 @@ def is_instruction(sentence: str) -> bool:
 
 
 def _clean_line(line: str, removed: list[str]) -> str:
-    for match in _INLINE_RE.finditer(line):
-        removed.append(match.group(0))
-    line = _INLINE_RE.sub("", line)
+    images = [match.group(0) for match in _INLINE_RE.finditer(line)]
+    if images:
+        removed.extend(images)
+        line = re.sub(r" {2,}", " ", _INLINE_RE.sub("", line)).strip()
     pieces = _SENTENCE_END_RE.split(line)
     if not any(is_instruction(piece) for piece in pieces):
         return line

@@ -8,15 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from ingest.embed import make_embedder
 from ingest.lock import writer_lock
 from ingest.pipeline import ingest_paths
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
-from ingest.embed import make_embedder
 from kysy.errors import IndexLockedError, IndexNotBuiltError
 from kysy.settings import Settings
 
@@ -45,17 +46,17 @@ def _corpus(directory: Path, files: int = 3) -> Path:
     return directory
 
 
-def _settings(tmp_path: Path, shared_cache: Path | None = None) -> Settings:
-    return Settings(data_dir=tmp_path / "data", embed_cache=shared_cache)
+@pytest.fixture
+def settings(tmp_path: Path, embed_cache: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", embed_cache=embed_cache)
 
 
 def _vector_ids(settings: Settings) -> set[str]:
     return VectorStore(settings, make_embedder(settings.embedder)).ids()
 
 
-def test_first_run_adds_every_file_and_both_indexes_agree(tmp_path: Path) -> None:
+def test_first_run_adds_every_file_and_both_indexes_agree(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus")
-    settings = _settings(tmp_path)
     report = ingest_paths(settings, [corpus])
     assert sorted(report.added) == ["uutinen-0.txt", "uutinen-1.txt", "uutinen-2.txt"]
     assert report.failed == () and report.chunks >= 3
@@ -64,9 +65,8 @@ def test_first_run_adds_every_file_and_both_indexes_agree(tmp_path: Path) -> Non
     assert len(snapshot.keyword) == len(snapshot.chunks) == report.chunks
 
 
-def test_rerun_skips_unchanged_files_and_handles_change_and_delete(tmp_path: Path) -> None:
+def test_rerun_skips_unchanged_files_and_handles_change_and_delete(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus")
-    settings = _settings(tmp_path)
     ingest_paths(settings, [corpus])
     again = ingest_paths(settings, [corpus])
     assert sorted(again.unchanged) == ["uutinen-0.txt", "uutinen-1.txt", "uutinen-2.txt"]
@@ -85,28 +85,26 @@ def test_rerun_skips_unchanged_files_and_handles_change_and_delete(tmp_path: Pat
     assert {c.id for c in snapshot.chunks} == _vector_ids(settings)
 
 
-def test_touching_a_file_without_changing_it_is_unchanged(tmp_path: Path) -> None:
+def test_touching_a_file_without_changing_it_is_unchanged(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=1)
-    settings = _settings(tmp_path)
     ingest_paths(settings, [corpus])
     os.utime(corpus / "uutinen-0.txt", (time.time() + 5, time.time() + 5))
     assert ingest_paths(settings, [corpus]).unchanged == ("uutinen-0.txt",)
 
 
-def test_a_broken_file_is_reported_and_the_others_still_land(tmp_path: Path) -> None:
+def test_a_broken_file_is_reported_and_the_others_still_land(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=2)
     (corpus / "rikki.pdf").write_bytes(b"%PDF-1.7\n this is not really a pdf")
     (corpus / "tyhja.txt").write_bytes(b"")
-    report = ingest_paths(_settings(tmp_path), [corpus])
+    report = ingest_paths(settings, [corpus])
     assert sorted(report.added) == ["uutinen-0.txt", "uutinen-1.txt"]
     failed = {f.file: f.error for f in report.failed}
     assert set(failed) == {"rikki.pdf", "tyhja.txt"}
     assert all(reason for reason in failed.values())
 
 
-def test_a_file_that_breaks_later_keeps_its_previous_version(tmp_path: Path) -> None:
+def test_a_file_that_breaks_later_keeps_its_previous_version(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=2)
-    settings = _settings(tmp_path)
     ingest_paths(settings, [corpus])
     (corpus / "uutinen-0.txt").write_bytes(b"\x00\x01\x02 binary junk \xff\xfe\x00")
     report = ingest_paths(settings, [corpus])
@@ -114,24 +112,21 @@ def test_a_file_that_breaks_later_keeps_its_previous_version(tmp_path: Path) -> 
     assert "uutinen-0.txt" in {c.file for c in Snapshot(settings.index_path).chunks}
 
 
-def test_changed_chunking_settings_reprocess_everything(tmp_path: Path) -> None:
+def test_changed_chunking_settings_reprocess_everything(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=2)
-    settings = _settings(tmp_path)
     ingest_paths(settings, [corpus])
     changed = settings.model_copy(update={"chunk_target_words": 100})
     assert sorted(ingest_paths(changed, [corpus]).updated) == ["uutinen-0.txt", "uutinen-1.txt"]
 
 
-def test_rebuild_reprocesses_everything(tmp_path: Path) -> None:
+def test_rebuild_reprocesses_everything(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=2)
-    settings = _settings(tmp_path)
     ingest_paths(settings, [corpus])
     assert sorted(ingest_paths(settings, [corpus], rebuild=True).updated) == ["uutinen-0.txt", "uutinen-1.txt"]
 
 
-def test_ingesting_one_file_does_not_remove_the_rest(tmp_path: Path) -> None:
+def test_ingesting_one_file_does_not_remove_the_rest(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=2)
-    settings = _settings(tmp_path)
     ingest_paths(settings, [corpus])
     extra = _write(tmp_path, "erillinen.txt", "Erillinen\n\nMaakuntien liittojen rooli vaihtelee.\n")
     report = ingest_paths(settings, [extra])
@@ -141,37 +136,34 @@ def test_ingesting_one_file_does_not_remove_the_rest(tmp_path: Path) -> None:
     }
 
 
-def test_corpus_readme_and_sources_json_are_not_documents(tmp_path: Path) -> None:
+def test_corpus_readme_and_sources_json_are_not_documents(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=1)
     _write(corpus, "README.md", "# Aineisto\n\nTämä kansio sisältää aineiston.\n")
     _write(corpus, "sources.json", json.dumps({"documents": [
         {"file": "uutinen-0.txt", "title": "Oikea otsikko", "kind": "uutinen", "year": 2024,
          "url": "https://example.org/uutinen"}
     ]}))
-    settings = _settings(tmp_path)
     assert ingest_paths(settings, [corpus]).added == ("uutinen-0.txt",)
     [info] = Snapshot(settings.index_path).documents.values()
     assert (info.title, info.url, info.year) == ("Oikea otsikko", "https://example.org/uutinen", 2024)
 
 
-def test_a_second_concurrent_ingest_refuses_and_names_the_lock(tmp_path: Path) -> None:
+def test_a_second_concurrent_ingest_refuses_and_names_the_lock(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=1)
-    settings = _settings(tmp_path)
     with writer_lock(settings.lock_path), pytest.raises(IndexLockedError, match="ingest.lock"):
         ingest_paths(settings, [corpus])
     assert ingest_paths(settings, [corpus]).added == ("uutinen-0.txt",)
 
 
-def test_the_cli_refuses_while_another_process_holds_the_lock(tmp_path: Path) -> None:
+def test_the_cli_refuses_while_another_process_holds_the_lock(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=1)
-    settings = _settings(tmp_path)
     with writer_lock(settings.lock_path):
         result = _cli(["ingest", str(corpus), "--json"], settings)
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"] == "index_locked"
 
 
-def test_reading_before_any_ingest_says_what_to_do(tmp_path: Path) -> None:
+def test_reading_before_any_ingest_says_what_to_do(tmp_path: Path, settings: Settings) -> None:
     with pytest.raises(IndexNotBuiltError, match="kysy ingest"):
         Snapshot(tmp_path / "data" / "index.sqlite")
 
@@ -186,45 +178,56 @@ def _cli(args: list[str], settings: Settings, **kwargs) -> subprocess.CompletedP
     )
 
 
-def test_cli_json_output_and_exit_status(tmp_path: Path) -> None:
+def test_cli_json_output_and_exit_status(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus", files=1)
     (corpus / "rikki.pdf").write_bytes(b"not a pdf at all")
-    result = _cli(["ingest", str(corpus), "--json"], _settings(tmp_path))
+    result = _cli(["ingest", str(corpus), "--json"], settings)
     assert result.returncode == 2, result.stderr
     report = json.loads(result.stdout)
     assert set(report) == {"added", "updated", "unchanged", "removed", "failed", "chunks", "seconds"}
     assert report["added"] == ["uutinen-0.txt"] and report["failed"][0]["file"] == "rikki.pdf"
-    ok = _cli(["ingest", str(corpus / "uutinen-0.txt"), "--json"], _settings(tmp_path))
+    ok = _cli(["ingest", str(corpus / "uutinen-0.txt"), "--json"], settings)
     assert ok.returncode == 0 and json.loads(ok.stdout)["unchanged"] == ["uutinen-0.txt"]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("delay", [0.3, 2.0, 5.0])
-def test_kill_9_mid_ingest_leaves_the_previous_index_usable_and_the_next_run_completes(
-    tmp_path: Path, delay: float
+def _cache_rows(path: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            return int(db.execute("SELECT count(*) FROM embeddings").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_during_embedding_keeps_the_previous_index_and_the_next_run_completes(
+    tmp_path: Path, settings: Settings
 ) -> None:
     corpus = _corpus(tmp_path / "corpus", files=2)
-    settings = _settings(tmp_path)
     ingest_paths(settings, [corpus])
     before = {c.id for c in Snapshot(settings.index_path).chunks}
-    for i in range(40):  # enough new text that embedding takes a while
-        body = " ".join(f"{PARAGRAPHS[(i + j) % 5]} Lisätieto numero {i}-{j}." for j in range(25))
+    token = uuid.uuid4().hex[:8]  # new text, so the shared embedding cache cannot skip the work
+    for i in range(12):
+        body = " ".join(f"{PARAGRAPHS[(i + j) % 5]} Lisätieto {token} {i}-{j}." for j in range(12))
         _write(corpus, f"lisa-{i:02d}.txt", f"Lisäys {i}\n\n{body}\n")
-    env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir)}
+    private = settings.model_copy(update={"embed_cache": tmp_path / "private-emb.sqlite"})
+    env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir), "KYSY_EMBED_CACHE": str(private.embed_cache)}
     process = subprocess.Popen(
         [sys.executable, "-m", "kysy.cli", "ingest", str(corpus), "--json"], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    time.sleep(delay)
+    deadline = time.monotonic() + 300
+    while _cache_rows(private.embed_cache) < 20 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
 
     snapshot = Snapshot(settings.index_path)
     assert {c.id for c in snapshot.chunks} == before
     assert len(snapshot.keyword) == len(before)
-    report = ingest_paths(settings, [corpus])
-    assert report.failed == ()
-    assert len(report.added) == 40 and report.chunks >= 42
+    report = ingest_paths(private, [corpus])
+    assert report.failed == () and len(report.added) == 12
     final = Snapshot(settings.index_path)
-    assert len({c.file for c in final.chunks}) == 42
+    assert len({c.file for c in final.chunks}) == 14 and report.chunks == len(final.chunks)
     assert {c.id for c in final.chunks} == _vector_ids(settings)

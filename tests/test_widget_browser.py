@@ -28,6 +28,7 @@ from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_p
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
+STATIC = ROOT / "assistant" / "static"
 AXE_JS = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -76,10 +77,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         "KYSY_RATE_LIMIT_PER_MINUTE": "0",
         "KYSY_LLM_BASE_URL": "",
     }
-    subprocess.run(
+    ingest = subprocess.run(
         [sys.executable, "-m", "kysy.cli", "ingest", str(ROOT / "corpus")],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=300,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
+    if ingest.returncode != 0:
+        raise RuntimeError(f"kysy ingest failed ({ingest.returncode}): {ingest.stderr[-2000:]}")
     port = _free_port()
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -112,13 +115,30 @@ def _launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
 
 
+def _page_css_from_disk(route: Route) -> None:
+    """Serve the demo pages' own stylesheets from static/ where the server does not."""
+    response = route.fetch()
+    name = route.request.url.rsplit("/", 1)[-1]
+    if response.status == 404 and (STATIC / name).is_file():
+        route.fulfill(status=200, content_type="text/css; charset=utf-8", body=(STATIC / name).read_text("utf-8"))
+    else:
+        route.fulfill(response=response)
+
+
+def new_page(browser: Browser, **options: Any) -> Page:
+    """A page in a fresh context (desktop size unless ``options`` say otherwise)."""
+    options.setdefault("viewport", {"width": 1280, "height": 800})
+    context = browser.new_context(locale="fi-FI", **options)
+    context.route("**/demo*.css", _page_css_from_disk)
+    return context.new_page()
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh desktop-sized page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fi-FI")
-    page = context.new_page()
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 def open_chat(page: Page, base: str, path: str = "/") -> None:
@@ -153,6 +173,27 @@ def _save_screenshot(page: Page, tmp_path: Path) -> None:
         page.screenshot(path=str(ROOT / "docs" / "widget.png"))
 
 
+# A slow connection: the server's real answer bytes reach the page in 64-byte pieces, 25 ms apart
+# (pieces that also split UTF-8 characters and CRLF pairs), instead of in one network read.
+SLOW_CHAT_STREAM = """(() => {
+  const realFetch = window.fetch;
+  window.fetch = async (...args) => {
+    const response = await realFetch(...args);
+    if (!String(args[0]).endsWith('/api/chat') || !response.body) return response;
+    const reader = response.body.getReader();
+    const slow = new ReadableStream({
+      async pull(controller) {
+        const {value, done} = await reader.read();
+        if (done) { controller.close(); return; }
+        for (let i = 0; i < value.length; i += 64) {
+          controller.enqueue(value.slice(i, i + 64));
+          await new Promise(resolve => setTimeout(resolve, 25));
+        }
+      }
+    });
+    return new Response(slow, {status: response.status, headers: response.headers});
+  };
+})();"""
 RECORD_STREAM = """() => {
   window.__partials = [];
   const root = document.querySelector('[data-kysy="widget"]').shadowRoot;
@@ -164,6 +205,7 @@ RECORD_STREAM = """() => {
 
 
 def test_streamed_answer_cites_the_slide_and_opens_it_at_that_page(server, page, tmp_path) -> None:
+    page.add_init_script(SLOW_CHAT_STREAM)
     open_chat(page, server["base"])
     page.evaluate(RECORD_STREAM)
     answer = ask(page, POPULATION_Q)
@@ -178,10 +220,10 @@ def test_streamed_answer_cites_the_slide_and_opens_it_at_that_page(server, page,
     expect(card).to_be_visible()
     assert card.get_attribute("target") == "_blank"
     assert card.get_attribute("rel") == "noopener noreferrer"
+    _save_screenshot(page, tmp_path)
     marker = answer.locator(".answer-text .cite").first
     marker.click()
     assert _active(page) == "citation", "a citation marker should move focus to its source card"
-    _save_screenshot(page, tmp_path)
 
     with page.context.expect_page() as popup_info:
         card.click()
@@ -281,8 +323,7 @@ AXE_RUN = """async () => {
 
 
 def test_axe_finds_no_serious_violations(server, browser) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-    page = context.new_page()
+    page = new_page(browser, bypass_csp=True)
     try:
         open_chat(page, server["base"])
         page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
@@ -290,7 +331,7 @@ def test_axe_finds_no_serious_violations(server, browser) -> None:
         ask(page, POPULATION_Q)
         assert page.evaluate(AXE_RUN) == []
     finally:
-        context.close()
+        page.context.close()
 
 
 def _sse(events: list[tuple[str, dict[str, Any]]]) -> str:
@@ -313,8 +354,7 @@ SHADOW_COUNT = """sel => document.querySelector('[data-kysy="widget"]').shadowRo
 
 def test_answer_text_and_citations_are_never_html(server, browser) -> None:
     # CSP is bypassed so that only the widget itself stands between the payloads and the page.
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-    page = context.new_page()
+    page = new_page(browser, bypass_csp=True)
     evil: list[str] = []
     page.on("request", lambda r: evil.append(r.url) if "evil.example" in r.url else None)
     body = _sse([("token", {"text": XSS_TEXT[:40]}), ("token", {"text": XSS_TEXT[40:]}),
@@ -342,11 +382,13 @@ def test_answer_text_and_citations_are_never_html(server, browser) -> None:
         assert good.get_attribute("href") == server["base"] + "/api/documents/abc/file#page=2"
         assert answer.locator(".answer-text a.cite").count() == 1  # only [2] links to a document
     finally:
-        context.close()
+        page.context.close()
 
 
 def test_hostile_host_css_cannot_hide_or_restyle_the_widget(server, page) -> None:
     page.goto(server["base"] + "/demo-hostile.html")
+    heading = page.locator("h1").evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).fontSize]")
+    assert heading == ["rgb(255, 0, 0)", "40px"], "the hostile stylesheet is not in effect"
     launcher = page.locator('[data-kysy="launcher"]')
     expect(launcher).to_be_visible()
     box = launcher.bounding_box()
@@ -377,20 +419,29 @@ NO_SIDEWAYS_SCROLL = """() => {
 }"""
 
 
+PANEL_ANIMATIONS = """() => document.querySelector('[data-kysy="widget"]').shadowRoot
+  .querySelector('.panel').getAnimations().filter(a => a.playState !== 'finished').length"""
+
+
 @pytest.mark.parametrize(
-    ("viewport", "scale"),
-    [({"width": 360, "height": 740}, 2), ({"width": 640, "height": 400}, 2)],
-    ids=["phone-360x740", "zoom-200-percent"],
+    ("viewport", "motion"),
+    [({"width": 360, "height": 740}, "reduce"), ({"width": 640, "height": 400}, "no-preference")],
+    ids=["phone-360x740-reduced-motion", "zoom-200-percent"],
 )
-def test_small_screens_and_200_percent_zoom(server, browser, viewport, scale) -> None:
+def test_small_screens_and_200_percent_zoom(server, browser, viewport, motion) -> None:
     # 200 % zoom of a 1280x800 window is a 640x400 CSS-pixel viewport at twice the pixel density.
-    context = browser.new_context(viewport=viewport, device_scale_factor=scale, has_touch=viewport["width"] < 480)
-    page = context.new_page()
+    page = new_page(
+        browser, viewport=viewport, device_scale_factor=2, has_touch=viewport["width"] < 480, reduced_motion=motion,
+    )
     try:
         open_chat(page, server["base"])
+        if motion == "reduce":
+            assert page.evaluate(PANEL_ANIMATIONS) == 0, "the panel animates although reduced motion is asked for"
+        else:
+            page.wait_for_function(PANEL_ANIMATIONS.replace(".length", ".length === 0"))
         width, height = viewport["width"], viewport["height"]
         panel = page.locator('[role="dialog"]').bounding_box()
-        assert panel == {"x": 0, "y": 0, "width": width, "height": height}, "the panel should fill the screen"
+        assert panel == pytest.approx({"x": 0, "y": 0, "width": width, "height": height}, abs=0.5)
         for selector in ('[data-kysy="input"]', '[data-kysy="send"]', '[data-kysy="new-conversation"]'):
             _fits(page, selector, width, height)
         answer = ask(page, POPULATION_Q)
@@ -398,7 +449,7 @@ def test_small_screens_and_200_percent_zoom(server, browser, viewport, scale) ->
         assert page.evaluate(NO_SIDEWAYS_SCROLL)
         _fits(page, '[data-kysy="input"]', width, height)
     finally:
-        context.close()
+        page.context.close()
 
 
 def test_error_states_explain_and_retry(server, page) -> None:
@@ -459,7 +510,7 @@ def test_new_conversation_clears_history_and_offers_starters(server, page) -> No
     assert bodies[-1] == {"question": "Miten aluepiloteissa toimitaan?", "history": []}
 
 
-EMBED_PAGE = """<!doctype html><html lang="sv"><head><title>Inbäddning</title></head>
+EMBED_PAGE = """<!doctype html><html lang="sv"><head><meta charset="utf-8"><title>Inbäddning</title></head>
 <body><main><h1>Inbäddad chatt</h1><div id="chat-here"></div></main>
 <script src="/widget.js" data-kysy-api="" {attrs} defer></script></body></html>"""
 
@@ -467,7 +518,7 @@ EMBED_PAGE = """<!doctype html><html lang="sv"><head><title>Inbäddning</title><
 def _embed(page: Page, base: str, attrs: str) -> None:
     """Load a host page on the server's origin whose script tag carries ``attrs``."""
     page.route(base + "/embed-test.html", lambda route: route.fulfill(
-        status=200, content_type="text/html", body=EMBED_PAGE.format(attrs=attrs)))
+        status=200, content_type="text/html; charset=utf-8", body=EMBED_PAGE.format(attrs=attrs)))
     page.goto(base + "/embed-test.html")
 
 

@@ -1,0 +1,152 @@
+"""``kysy eval``: progress bars, tables and JSON for the question-set and BEIR evaluations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kysy.errors import ConfigError
+from kysy.settings import Settings
+
+_STAGES = {
+    "analyse": "Analysing passages",
+    "embed": "Embedding passages",
+    "search": "Searching",
+    "langchain": "Indexing for langchain-naive",
+    "ask": "Asking",
+}
+
+
+def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    """Run ``kysy eval`` in the mode the arguments name; returns the exit status."""
+    if args.mode == "retrieval":
+        return _run_beir(settings, args)
+    return _run_questions(settings, args)
+
+
+def parse_retrievers(spec: str | None, known: Sequence[str]) -> list[str]:
+    """Split a comma-separated retriever list, keeping the order given.
+
+    Raises:
+        ConfigError: a name is not one of ``known`` or the list is empty.
+    """
+    if spec is None:
+        return list(known)
+    names = list(dict.fromkeys(part.strip() for part in spec.split(",") if part.strip()))
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ConfigError(
+            f"unknown retriever(s) {', '.join(unknown) or repr(spec)}: choose from {', '.join(known)}"
+        )
+    return names
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """Rich progress bars on stderr, one per stage, shown only on a terminal."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    ) as bars:
+        tasks: dict[str, object] = {}
+
+        def advance(stage: str, step: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(_STAGES.get(stage, stage), total=total)
+            bars.update(tasks[stage], advance=step)  # type: ignore[arg-type]
+
+        yield advance
+
+
+def _run_questions(settings: Settings, args: argparse.Namespace) -> int:
+    from eval.baselines import RETRIEVERS
+    from eval.report import write_question_outputs
+    from eval.runner import run_questions
+
+    retrievers = parse_retrievers(args.retrievers, RETRIEVERS)
+    with _progress(args.json) as progress:
+        run = run_questions(settings, args.questions, retrievers, limit=args.limit, progress=progress)
+    if args.out:
+        write_question_outputs(run, Path(args.out))
+    if args.json:
+        print(json.dumps(run.summary(), ensure_ascii=False))
+    else:
+        _print_questions(Console(), run.summary(), args.out)
+    return 0
+
+
+def _run_beir(settings: Settings, args: argparse.Namespace) -> int:
+    from eval.beir import BEIR_RETRIEVERS, BeirIndex, evaluate, load_beir
+    from eval.report import write_beir_outputs
+
+    missing = [flag for flag in ("corpus", "queries", "qrels") if getattr(args, flag) is None]
+    if missing:
+        raise ConfigError(f"retrieval mode needs {', '.join('--' + flag for flag in missing)}")
+    retrievers = parse_retrievers(args.retrievers, BEIR_RETRIEVERS)
+    dataset = load_beir(args.corpus, args.queries, args.qrels, limit=args.limit)
+    console = Console(stderr=True)
+    if dataset.note and not args.json:
+        console.print(dataset.note)
+    with _progress(args.json) as progress:
+        index = BeirIndex(dataset, settings, progress=progress)
+        result = evaluate(index, retrievers, progress=progress)
+    summary = {
+        "retrievers": result.metrics,
+        "queries": result.queries,
+        "passages": result.passages,
+        "settings": settings_json(settings),
+    }
+    if args.out:
+        write_beir_outputs(result, summary, Path(args.out), embedded=index.embedded)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_retrievers(Console(), result.metrics, f"{result.queries} queries, {result.passages} passages")
+        if dataset.note:
+            Console().print(dataset.note)
+    return 0
+
+
+def settings_json(settings: Settings) -> dict[str, object]:
+    """Every setting as JSON-safe values, secrets left out."""
+    from eval.runner import settings_record
+
+    return settings_record(settings)
+
+
+def _print_retrievers(console: Console, metrics: dict[str, dict[str, float]], caption: str) -> None:
+    keys = list(next(iter(metrics.values())).keys()) if metrics else []
+    table = Table(title="Retrieval", caption=caption)
+    table.add_column("retriever")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name, values in metrics.items():
+        table.add_row(name, *(f"{values[key]:.3f}" for key in keys))
+    console.print(table)
+
+
+def _print_questions(console: Console, summary: dict[str, object], out: Path | None) -> None:
+    _print_retrievers(console, summary["retrievers"], f"{summary['questions']} questions")  # type: ignore[arg-type]
+    table = Table(title="Answers (hybrid, the product)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary["answers"].items():  # type: ignore[attr-defined]
+        table.add_row(key, "-" if value is None else f"{value:.3f}")
+    for key, value in summary["latency_ms"].items():  # type: ignore[attr-defined]
+        table.add_row(f"latency {key} (ms)", f"{value:.0f}")
+    console.print(table)
+    if out:
+        console.print(f"report: {Path(out) / 'report.md'}")

@@ -1,0 +1,81 @@
+"""Shared fixtures: the bundled corpus indexed once per test session, and a real HTTP server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from kysy.settings import Settings
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of an index of the bundled corpus, built once per session (shared embedding cache)."""
+    from ingest.pipeline import ingest_paths
+
+    root = tmp_path_factory.mktemp("corpus-index")
+    settings = Settings(
+        data_dir=root / "data",
+        corpus_dir=CORPUS,
+        embed_cache=tmp_path_factory.getbasetemp() / "emb.sqlite",
+    )
+    report = ingest_paths(settings, [CORPUS])
+    assert not report.failed, report.failed
+    return settings
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` under uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Callable[[FastAPI], AbstractContextManager[str]]:
+    """``serve_app(app)``: a context manager running ``app`` on a real server, yielding its base URL."""
+    return serve
+
+
+@pytest.fixture(scope="session")
+def live_server(corpus_index: Settings) -> Iterator[str]:
+    """Base URL of a real server over ``corpus_index`` (no rate limit), shared by the session."""
+    from assistant.api import create_app
+
+    settings = corpus_index.model_copy(update={"rate_limit_per_minute": 0})
+    with serve(create_app(settings)) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def embed_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache file for the whole session, so tests never embed the same text twice."""
+    return tmp_path_factory.getbasetemp() / "emb.sqlite"

@@ -1,0 +1,51 @@
+"""``kysy ask`` as a user runs it: a subprocess over a real index."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from kysy.settings import Settings
+
+QUESTION = "Mikä on Etelä-Karjalan väestöpohja?"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _kysy(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir), "KYSY_EMBED_CACHE": str(settings.embed_cache_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "kysy.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_ask_prints_the_answer_and_its_sources(corpus_index: Settings) -> None:
+    result = _kysy(corpus_index, "ask", QUESTION)
+    assert result.returncode == 0, result.stderr
+    answer, _, sources = result.stdout.partition("\nLähteet:\n")
+    assert "127 000" in answer and "[1]" in answer
+    lines = sources.strip().splitlines()
+    assert lines[0].startswith("[1] ")
+    assert any(", dia 9 — " in line and "127 000" in line and "#page=9" in line for line in lines)
+
+
+def test_ask_json_is_the_api_object(corpus_index: Settings) -> None:
+    result = _kysy(corpus_index, "ask", "--json", QUESTION)
+    assert result.returncode == 0, result.stderr
+    cli = json.loads(result.stdout)
+    with TestClient(create_app(corpus_index.model_copy(update={"rate_limit_per_minute": 0}))) as client:
+        api = client.post("/api/chat", json={"question": QUESTION}).json()
+    cli["meta"].pop("ms"), api["meta"].pop("ms")
+    assert cli == api
+
+
+def test_ask_without_an_index_fails_with_a_hint(tmp_path: Path) -> None:
+    result = _kysy(Settings(data_dir=tmp_path / "none"), "ask", QUESTION)
+    assert result.returncode == 1 and "kysy ingest" in result.stderr and result.stdout == ""
+    as_json = _kysy(Settings(data_dir=tmp_path / "none"), "ask", "--json", QUESTION)
+    assert json.loads(as_json.stdout)["error"] == "index_not_built"
