@@ -1,14 +1,53 @@
-"""Deciding when the materials do not contain the answer."""
+"""Deciding when the materials do not contain the answer, and spotting prompt injection.
+
+One similarity score alone separates answerable from unanswerable questions poorly, so the
+decision looks at what the best retrieved chunks say about the question's own words:
+
+- ``best_item``: the idf-weighted share of the question's content lemmas that ONE sentence or list
+  item of the best chunks covers (with its headings); an answer is usually one such sentence;
+- ``entity_unseen``: a name, number or year of the (Finnish) question that the whole index never
+  mentions ("Ahvenanmaa", "2026"), which the materials then cannot answer;
+- ``dense``: the best dense similarity among the best chunks.
+
+The rule is transparent: refuse a Finnish question when a question entity is unseen, or when no item covers at least
+``MIN_BEST_ITEM`` of the question while the dense similarity is below ``MIN_DENSE``. The
+thresholds were calibrated on the project's question set and checked on its odd and even halves
+(a logistic regression over the same signals did not do better on held-out halves). The other
+signals are kept in ``Evidence`` for the decision's reason and for later calibration.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.answer import idf_table, lemma_weights
 from assistant.retrieve import Query
 from ingest.analyze import Analyzer
+from ingest.language import detect_language
 from ingest.store import Snapshot
 from kysy.models import ScoredChunk
+
+MIN_BEST_ITEM = 0.5
+MIN_DENSE = 0.85
+# Swedish and English questions share no lemmas with the Finnish sources: only the dense
+# similarity speaks for them, and on the question set it does not separate the two classes,
+# so only a clearly unrelated question is refused.
+MIN_DENSE_FOREIGN = 0.76
+# The chunks whose terms count as evidence.
+EVIDENCE_CHUNKS = 3
+
+_INJECTION = re.compile(
+    r"(?:unohda|ohita|älä\s+välitä|ignore|disregard|forget|glöm|ignorera)\b[^.:?!]*"
+    r"(?:ohje|lähte|sääntö|instruction|source|rule|prompt|instruktion|källor)"
+    r"|järjestelmäkehote|system\s*prompt|systemprompt|^\s*system\s*:"
+    r"|api[- ]?avai|api[- ]?key"
+    r"|(?:vastaa|sano|kirjoita|say|answer|write|svara)\s+(?:pelkästään|vain|only|just|endast)?\s*['\"‘’“”]"
+    r"|merkitse\s+lähteeksi|cite\s+\[\d+\]",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -20,18 +59,102 @@ class Decision:
     suggestions: tuple[str, ...] = ()
 
 
-def assess(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer) -> Decision:
-    """Combine lexical coverage and dense similarity of the best chunks into a refusal decision."""
-    if not retrieved:
-        return Decision(True, "nothing retrieved")
-    wanted = analyzer.content_lemmas(query.text)
-    top = retrieved[:3]
+@dataclass(frozen=True)
+class Evidence:
+    """The signals the decision is made of (see the module docstring)."""
+
+    coverage: float
+    unseen: float
+    best_item: float
+    entity_unseen: bool
+    entity_missing: bool
+    dense: float
+
+    def features(self) -> tuple[float, ...]:
+        """The signals as numbers (for calibration scripts)."""
+        return (
+            self.coverage, self.unseen, self.best_item, float(self.entity_unseen), float(self.entity_missing), self.dense
+        )
+
+
+def injection_question(question: str) -> str | None:
+    """The genuine question inside a prompt-injection attempt.
+
+    Returns None when ``question`` shows no injection, "" when it is nothing but an injection,
+    else the part after the instructions (the text after the last colon when it asks something).
+    """
+    if not _INJECTION.search(question):
+        return None
+    tail = question.rsplit(":", 1)[-1].strip() if ":" in question else ""
+    if tail and tail.endswith("?") and not _INJECTION.search(tail):
+        return tail
+    return ""
+
+
+def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer) -> Evidence:
+    """Measure how well the best retrieved chunks cover the question."""
+    wanted = lemma_weights(analyzer.content_lemmas(query.text), snapshot)
+    known = idf_table(snapshot)
+    top = retrieved[:EVIDENCE_CHUNKS]
     found: set[str] = set()
     for hit in top:
-        found |= wanted & set(snapshot.chunk_terms.get(hit.chunk.id, ()))
-    coverage = len(found) / len(wanted) if wanted else 0.0
-    best_dense = max((dict(h.scores).get("dense", 0.0) for h in top), default=0.0)
-    if coverage >= 0.5 or best_dense >= 0.86:
-        return Decision(False, f"coverage={coverage:.2f} dense={best_dense:.3f}")
-    topics = tuple(dict.fromkeys(h.chunk.heading.split(" > ")[-1] for h in retrieved if h.chunk.heading))[:3]
-    return Decision(True, f"coverage={coverage:.2f} dense={best_dense:.3f}", topics)
+        found |= set(snapshot.chunk_terms.get(hit.chunk.id, ()))
+    seen = {lemma: w for lemma, w in wanted.items() if lemma in known}
+    total, seen_total = sum(wanted.values()), sum(seen.values())
+    coverage = sum(w for lemma, w in seen.items() if lemma in found) / seen_total if seen_total else 0.0
+    entities = [lemma for lemma in wanted if _is_entity(lemma, query.text)]
+    best_item = 0.0
+    stored = snapshot.sentences([hit.chunk.id for hit in top])
+    for hit in top:
+        context = set(analyzer.content_lemmas(hit.chunk.heading))
+        for item in stored.get(hit.chunk.id, []):
+            terms = set(item.terms) | context
+            best_item = max(best_item, sum(w for lemma, w in wanted.items() if lemma in terms))
+    dense = max((dict(hit.scores).get("dense", 0.0) for hit in top), default=0.0)
+    return Evidence(
+        coverage=coverage,
+        unseen=(total - seen_total) / total if total else 1.0,
+        best_item=best_item / total if total else 0.0,
+        entity_unseen=any(lemma not in known for lemma in entities),
+        entity_missing=any(lemma not in found for lemma in entities),
+        dense=dense,
+    )
+
+
+def _is_entity(lemma: str, text: str) -> bool:
+    """A number or year, or a lemma whose word is capitalised inside the question."""
+    if _NUMBER.search(lemma):
+        return True
+    words = re.findall(r"[^\W_]+(?:-[^\W_]+)*", text)
+    return any(word[:1].isupper() and word.lower().startswith(lemma[:4]) for word in words[1:])
+
+
+def assess(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer) -> Decision:
+    """Decide whether the retrieved chunks answer the question; suggest covered topics when not."""
+    if not retrieved:
+        return Decision(True, "nothing retrieved")
+    signals = evidence(query, retrieved, snapshot, analyzer)
+    reason = (
+        f"best_item={signals.best_item:.2f} dense={signals.dense:.3f} coverage={signals.coverage:.2f} "
+        f"unseen={signals.unseen:.2f} entity_unseen={signals.entity_unseen} entity_missing={signals.entity_missing}"
+    )
+    if detect_language(query.text, analyzer) != "fi":
+        weak = signals.dense < MIN_DENSE_FOREIGN
+    else:
+        weak = signals.entity_unseen or signals.best_item < MIN_BEST_ITEM and signals.dense < MIN_DENSE
+    if weak:
+        return Decision(True, reason, suggest_topics(retrieved))
+    return Decision(False, reason)
+
+
+def suggest_topics(retrieved: Sequence[ScoredChunk], limit: int = 3) -> tuple[str, ...]:
+    """Headings (else document titles) of the nearest chunks, cleaned and without repeats."""
+    topics: dict[str, str] = {}
+    for hit in retrieved:
+        heading = hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else hit.chunk.title
+        topic = re.sub(r"\s+", " ", heading).strip(" #:-–—>")
+        if topic and topic.lower() not in topics:
+            topics[topic.lower()] = topic[:1].upper() + topic[1:]
+        if len(topics) == limit:
+            break
+    return tuple(topics.values())

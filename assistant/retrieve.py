@@ -1,4 +1,8 @@
-"""Hybrid retrieval: dense (Chroma) + keyword (BM25 over Finnish lemmas), fused by reciprocal rank.
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25 over Finnish lemmas), fused into one ranking.
+
+Fusion is a weighted sum of normalised scores by default (dense similarity min-max scaled over the
+candidates, BM25 divided by the best BM25 score); weighted reciprocal rank fusion is the alternative.
+Score fusion keeps how confident each side is, which ranks short Finnish slide chunks better.
 
 Both sides return ``ScoredChunk``s with their own scores; the fused list keeps every side's score
 in ``ScoredChunk.scores`` and says which retrievers found each chunk.
@@ -91,7 +95,7 @@ class Retriever:
         ]
 
     def hybrid(self, query: Query, top_k: int) -> list[ScoredChunk]:
-        """Dense and keyword lists fused by weighted reciprocal rank (see ``fuse``)."""
+        """Dense and keyword lists fused into one ranking (see ``fuse``)."""
         check_top_k(top_k)
         depth = max(self.settings.candidates, top_k)
         dense = self.dense(query, depth)
@@ -117,35 +121,45 @@ def fuse(
     query_terms: int,
     settings: Settings,
 ) -> list[ScoredChunk]:
-    """Weighted reciprocal rank fusion.
+    """Fuse the dense and keyword lists into one ranking (``settings.fusion``: "score" or "rrf").
 
-    Each list adds ``weight / (rrf_k + rank)`` per chunk. ``rrf_k`` (60 by default, the value of
-    Cormack et al. 2009) damps the difference between the first ranks so neither retriever
-    dominates. The keyword weight is scaled by how much of the question the best keyword hit
-    covers, and hits matching less than half of what the best one matches are dropped: a keyword
-    list with no real matches (an English question over Finnish text) then cannot push good
-    dense hits down.
+    The keyword side is trusted in proportion to how much of the question its best hit covers,
+    and hits matching less than half of what the best one matches are dropped: a keyword list
+    with no real matches (an English question over Finnish text) then cannot push good dense
+    hits down.
     """
-    k = settings.rrf_k
     best_matched = max((dict(h.scores).get("matched", 0.0) for h in keyword), default=0.0)
     coverage = min(1.0, best_matched / query_terms) if query_terms else 0.0
+    keyword = [h for h in keyword if dict(h.scores).get("matched", 0.0) * 2 >= best_matched]
+    if settings.fusion == "rrf":
+        dense_part = {h.chunk.id: 1.0 / (settings.rrf_k + h.rank) for h in dense}
+        keyword_part = {h.chunk.id: 1.0 / (settings.rrf_k + h.rank) for h in keyword}
+    else:
+        dense_part = _min_max({h.chunk.id: h.score for h in dense})
+        best = max((h.score for h in keyword), default=0.0)
+        keyword_part = {h.chunk.id: h.score / best for h in keyword} if best > 0 else {}
     keyword_weight = settings.keyword_weight * coverage
     scores: dict[str, float] = {}
     parts: dict[str, dict[str, float]] = {}
     chunks = {}
-    for hit in dense:
-        scores[hit.chunk.id] = settings.dense_weight / (k + hit.rank)
-        parts.setdefault(hit.chunk.id, {}).update(hit.scores)
-        chunks[hit.chunk.id] = hit.chunk
-    for hit in keyword:
-        if dict(hit.scores).get("matched", 0.0) * 2 < best_matched:
-            continue
-        scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + keyword_weight / (k + hit.rank)
-        parts.setdefault(hit.chunk.id, {}).update(hit.scores)
-        chunks[hit.chunk.id] = hit.chunk
+    for hit in (*dense, *keyword):
+        cid = hit.chunk.id
+        chunks[cid] = hit.chunk
+        parts.setdefault(cid, {}).update(hit.scores)
+        scores[cid] = settings.dense_weight * dense_part.get(cid, 0.0) + keyword_weight * keyword_part.get(cid, 0.0)
     ordered = sorted(scores, key=lambda cid: (-scores[cid], cid))
     fused: list[ScoredChunk] = []
     for rank, cid in enumerate(ordered, start=1):
         found_by = "+".join(name for name in ("dense", "keyword") if name in parts[cid])
         fused.append(ScoredChunk(chunks[cid], scores[cid], rank, found_by, tuple(sorted(parts[cid].items()))))
     return fused
+
+
+def _min_max(scores: dict[str, float]) -> dict[str, float]:
+    """Scale scores to 0..1 over the candidates (all 1.0 when they are equal)."""
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    if high - low < 1e-9:
+        return dict.fromkeys(scores, 1.0)
+    return {cid: (value - low) / (high - low) for cid, value in scores.items()}

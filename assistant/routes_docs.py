@@ -22,6 +22,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 _STATIC_FILES = {
     "/": ("demo.html", "no-cache"),
     "/demo-hostile.html": ("demo-hostile.html", "no-cache"),
+    "/demo.css": ("demo.css", "no-cache"),
+    "/demo-hostile.css": ("demo-hostile.css", "no-cache"),
     "/widget.js": ("widget.js", "public, max-age=300"),
     "/widget.css": ("widget.css", "public, max-age=300"),
 }

@@ -15,14 +15,15 @@ from dataclasses import replace
 from assistant.answer import extractive_answer
 from assistant.followup import standalone_question
 from assistant.messages import not_found_text
-from assistant.refusal import assess
-from assistant.retrieve import Retriever, check_top_k
+from assistant.refusal import assess, injection_question
+from assistant.rerank import make_reranker
+from assistant.retrieve import Query, Retriever, check_top_k
 from ingest.analyze import make_analyzer
 from ingest.embed import make_embedder
 from ingest.language import detect_language
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
-from kysy.models import Answer, Turn
+from kysy.models import Answer, ScoredChunk, Turn
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ class Assistant:
         self._checked = time.monotonic()
         self.retriever = self._open_retriever()
         self.generator = _make_generator(settings)
+        self.reranker = make_reranker(settings.reranker)
+
+    def _rerank(self, question: str, retrieved: list[ScoredChunk]) -> list[ScoredChunk]:
+        return self.reranker.rerank(question, retrieved) if self.reranker is not None else retrieved
 
     def _open_retriever(self) -> Retriever:
         snapshot = Snapshot(self.settings.index_path)
@@ -70,14 +75,25 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None) -> Answer:
         """Answer ``question`` (a follow-up when ``history`` is given), with numbered citations."""
+        return self.respond(question, history, top_k=top_k)
+
+    def respond(
+        self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None, streaming: bool = False
+    ) -> Answer:
+        """``ask``, reading the model's reply as a stream when ``streaming`` (generative mode only)."""
         self.reload_if_changed()
         started = time.perf_counter()
         retriever = self.retriever
         top_k = check_top_k(top_k or self.settings.top_k)
         language = detect_language(question)
-        standalone = standalone_question(question, history, self.analyzer, generator=self.generator)
+        genuine = injection_question(question)
+        if genuine == "":
+            answer = Answer(not_found_text(language), (), (), True, language)
+            return replace(answer, meta={"query": "", "refusal": "injection", "ms": _ms(started)})
+        asked = genuine or question
+        standalone = standalone_question(asked, history, self.analyzer, generator=self.generator)
         query = retriever.prepare(standalone)
-        retrieved = retriever.hybrid(query, max(top_k, self.settings.candidates))
+        retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
         decision = assess(query, retrieved, retriever.snapshot, self.analyzer)
         if decision.not_found:
             answer = Answer(
@@ -88,18 +104,21 @@ class Assistant:
                 language=language,
             )
         else:
-            answer = self._answer(question, standalone, query, retrieved, top_k, language)
+            answer = self._answer(asked, standalone, query, retrieved[:top_k], language, streaming)
         meta = {**answer.meta, "query": standalone, "refusal": decision.reason, "ms": _ms(started)}
         return replace(answer, meta=meta)
 
-    def _answer(self, question, standalone, query, retrieved, top_k, language) -> Answer:  # type: ignore[no-untyped-def]
+    def _answer(
+        self, question: str, standalone: str, query: Query, retrieved: list[ScoredChunk], language: str, streaming: bool
+    ) -> Answer:
         extractive = extractive_answer(
-            standalone, query, retrieved[:top_k], self.retriever.snapshot, self.analyzer,
-            language=language, settings=self.settings,
+            standalone, query, retrieved, self.retriever.snapshot, self.analyzer, language=language, settings=self.settings
         )
         if self.generator is None:
             return extractive
-        return self.generator.answer(question, standalone, retrieved[:top_k], language, fallback=extractive)
+        return self.generator.answer(
+            standalone, retrieved, language, fallback=extractive, assistant=self, streaming=streaming
+        )
 
     def stream(self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None) -> Iterator[str | Answer]:
         """Yield the answer text in pieces, then the complete ``Answer``."""
@@ -107,8 +126,7 @@ class Assistant:
             yield from self.generator.stream(self, question, history, top_k=top_k)
             return
         answer = self.ask(question, history, top_k=top_k)
-        for piece in _pieces(answer.text):
-            yield piece
+        yield from _pieces(answer.text)
         yield answer
 
 

@@ -61,27 +61,28 @@ class HttpResult:
     rss_mb: float
     peak_rss_mb: float
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, float]:
         """The figures the report shows."""
-        load_ms = self.load.get("latencies_ms", [])
-        assert isinstance(load_ms, list)
+        load_ms = [float(x) for x in self.load.get("latencies_ms", [])]  # type: ignore[attr-defined]
         return {
-            "startup_s": self.startup_s,
             "sequential_p50_ms": median(self.sequential_ms),
             "sequential_p95_ms": percentile(self.sequential_ms, 95),
             "sequential_n": len(self.sequential_ms),
             "sequential_errors": self.sequential_errors,
-            "load_requests_per_s": self.load.get("requests_per_s"),
-            "load_completed": self.load.get("completed"),
-            "load_errors": self.load.get("error_count"),
+            "load_requests_per_s": float(self.load.get("requests_per_s", 0.0)),  # type: ignore[arg-type]
+            "load_completed": float(self.load.get("completed", 0)),  # type: ignore[arg-type]
+            "load_errors": float(self.load.get("error_count", 0)),  # type: ignore[arg-type]
             "load_p50_ms": median(load_ms),
             "load_p95_ms": percentile(load_ms, 95),
+            "sse_n": len(self.sse_first_ms),
             "sse_first_p50_ms": median(self.sse_first_ms),
             "sse_first_p95_ms": percentile(self.sse_first_ms, 95),
             "sse_total_p50_ms": median(self.sse_total_ms),
             "sse_errors": self.sse_errors,
             "rss_mb": self.rss_mb,
             "peak_rss_mb": self.peak_rss_mb,
+            "startup_median_s": median(self.startup_s),
+            "startup_max_s": max(self.startup_s),
         }
 
 

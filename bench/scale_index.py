@@ -17,7 +17,6 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -101,8 +100,7 @@ def build_scale_index(
     wanted = _marker(settings, size, len(base))
     if reuse and marker_path.exists() and json.loads(marker_path.read_text()) == wanted:
         return ScaleIndex(settings, size, len(base), 0.0, True)
-    if settings.data_dir.exists() and not settings.chroma_url:
-        shutil.rmtree(settings.data_dir)
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     replicas = -(-size // len(base))

@@ -1,21 +1,101 @@
-"""Evaluation outputs: metrics.json, per-item JSONL, report.md and PNG plots."""
+"""Evaluation outputs: metrics.json, per-item JSONL, report.md and PNG plots.
+
+A run written into a directory that already holds a ``metrics.json`` is compared with it:
+report.md shows the previous value and the change next to every metric.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from eval.runner import ANSWER_KEYS, EvalRun, QuestionResult
+
 logger = logging.getLogger(__name__)
+
+_COLOURS = {"bm25-raw": "#9e9e9e", "bm25-lemma": "#1f77b4", "dense": "#2ca02c", "hybrid": "#d62728",
+            "langchain-naive": "#ff7f0e"}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_recall(metrics: dict[str, dict[str, float | None]], path: Path, ks: Sequence[int]) -> None:
+    """Recall@k curves, one line per retriever."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for name, values in metrics.items():
+        points = [(k, values.get(f"recall@{k}")) for k in ks]
+        xs = [i for i, (_, v) in enumerate(points) if v is not None]
+        ax.plot(xs, [points[i][1] for i in xs], marker="o", linewidth=2, label=name, color=_COLOURS.get(name))
+    ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+    ax.set_xlabel("k (chunks retrieved)")
+    ax.set_ylabel("recall@k")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title("Retrieval: recall@k per retriever")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_by_type(by_type: dict[str, dict[str, Any]], path: Path) -> None:
+    """Grouped bars: the product's answer metrics per question type."""
+    plt = _pyplot()
+    kinds = list(by_type)
+    keys = ["keyword_recall", "citation_precision", "answered_with_citation", "refusal_accuracy"]
+    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(kinds) + 2), 4.8), dpi=110)
+    width = 0.8 / len(keys)
+    for j, key in enumerate(keys):
+        values = [by_type[k].get(key) for k in kinds]
+        xs = [i + (j - (len(keys) - 1) / 2) * width for i in range(len(kinds))]
+        ax.bar(xs, [v if v is not None else 0 for v in values], width, label=key.replace("_", " "))
+    ax.set_xticks(range(len(kinds)), [f"{k}\n(n={by_type[k]['questions']})" for k in kinds])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share (0..1)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(keys), fontsize=8, frameon=False)
+    ax.set_title("Answers by question type (missing bar = metric not applicable)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_latency(times_ms: Sequence[float], path: Path) -> None:
+    """Histogram of ask() latency with p50 and p95 marked."""
+    from eval.metrics import percentile
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    ax.hist(times_ms, bins=min(30, max(5, len(times_ms) // 4)), color="#1f77b4", alpha=0.8)
+    for p, style in ((50, "--"), (95, ":")):
+        value = percentile(times_ms, p)
+        ax.axvline(value, color="#d62728", linestyle=style, label=f"p{p} = {value:.0f} ms")
+    ax.set_xlabel("ask() latency (ms)")
+    ax.set_ylabel("questions")
+    ax.legend()
+    ax.set_title(f"Answer latency over {len(times_ms)} questions")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _read_previous(out: Path) -> dict[str, Any] | None:
+def read_previous(out: Path) -> dict[str, Any] | None:
     """The metrics.json of the previous run in ``out``, if one is there and readable."""
     path = out / "metrics.json"
     if not path.is_file():
@@ -28,13 +108,157 @@ def _read_previous(out: Path) -> dict[str, Any] | None:
     return previous
 
 
-def write_beir_outputs(result: Any, summary: dict[str, Any], out: Path, *, embedded: int) -> None:
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _delta(now: float | None, before: float | None, digits: int = 3) -> str:
+    if now is None or before is None:
+        return ""
+    change = now - before
+    return "±0" if abs(change) < 10 ** -digits / 2 else f"{change:+.{digits}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def retriever_table(metrics: dict[str, dict[str, float | None]], previous: dict[str, Any] | None) -> list[str]:
+    """Markdown table of retrieval metrics; with a previous run, each cell shows the change too."""
+    keys = list(next(iter(metrics.values())).keys())
+    before = (previous or {}).get("retrievers", {})
+    rows = []
+    for name, values in metrics.items():
+        old = before.get(name, {})
+        rows.append([f"`{name}`"] + [
+            f"{_fmt(values[k])} ({_delta(values[k], old.get(k))})" if old.get(k) is not None else _fmt(values[k])
+            for k in keys
+        ])
+    return _table(["retriever", *keys], rows)
+
+
+def _comparison(summary: dict[str, Any], previous: dict[str, Any] | None) -> list[str]:
+    if previous is None:
+        return ["No previous run in this directory: nothing to compare with."]
+    lines = [f"Compared with the previous run of {previous.get('timestamp', '?')} "
+             "(change in brackets in the tables above; answers and latency here):", ""]
+    rows = []
+    for key, value in summary.get("answers", {}).items():
+        old = previous.get("answers", {}).get(key)
+        rows.append([key, _fmt(old), _fmt(value), _delta(value, old)])
+    for key, value in summary.get("latency_ms", {}).items():
+        old = previous.get("latency_ms", {}).get(key)
+        rows.append([f"latency {key} (ms)", _fmt(old, 0), _fmt(value, 0), _delta(value, old, 0)])
+    changed = sorted(k for k, v in summary.get("settings", {}).items()
+                     if k != "data_dir" and previous.get("settings", {}).get(k, v) != v)
+    lines += _table(["metric", "previous", "now", "change"], rows)
+    lines += ["", "Settings changed since then: " + (", ".join(f"`{k}`" for k in changed) or "none") + "."]
+    return lines
+
+
+def _failures(results: Sequence[QuestionResult]) -> list[str]:
+    failing = [r for r in results if r.failure]
+    if not failing:
+        return ["Every question passed."]
+    lines = [f"{len(failing)} of {len(results)} questions fail:", ""]
+    for r in failing:
+        lines.append(f"- `{r.question.id}` ({r.question.type}) {r.question.question} — **{r.failure}**")
+    return lines
+
+
+def question_report(run: EvalRun, metrics: dict[str, Any], previous: dict[str, Any] | None) -> str:
+    """The report.md of a question-set run."""
+    answers = metrics["answers"]
+    by_type = metrics["by_type"]
+    lines = [
+        "# Evaluation report", "",
+        f"{metrics['questions']} questions ({metrics['answerable']} answerable), run {metrics['timestamp']}, "
+        f"embedder `{run.settings.get('embedder')}`, analyzer `{run.settings.get('analyzer')}`, "
+        f"top_k {run.settings.get('top_k')}.", "",
+        "## Retrieval (answerable questions, top 10, same standalone query for every retriever)", "",
+        *retriever_table(metrics["retrievers"], previous), "",
+        "![recall at k](recall_at_k.png)", "",
+        "## Answers (the product: hybrid retrieval + answering)", "",
+        *_table(["metric", "value"], [[k, _fmt(answers[k])] for k in ANSWER_KEYS]
+                + [[f"latency {k} (ms)", _fmt(v, 0)] for k, v in metrics["latency_ms"].items()]), "",
+        "keyword_recall and citation_precision are means over answerable questions (citation precision over "
+        "those answered with citations); refusal_accuracy is over unanswerable ones.", "",
+        "![latency](latency.png)", "",
+        "## By question type", "",
+        *_table(["type", "n", *ANSWER_KEYS, "hybrid recall@5"],
+                [[kind, str(e["questions"]), *(_fmt(e[k]) for k in ANSWER_KEYS),
+                  _fmt(e.get("recall@5", {}).get("hybrid"))] for kind, e in by_type.items()]), "",
+        "![answer metrics by question type](by_type.png)", "",
+        "## Failing questions", "", *_failures(run.results), "",
+        "## Comparison with the previous run", "", *_comparison(metrics, previous), "",
+    ]
+    return "\n".join(lines)
+
+
+def _per_question(result: QuestionResult) -> dict[str, Any]:
+    answer = result.answer
+    return {
+        "id": result.question.id,
+        "type": result.question.type,
+        "question": result.question.question,
+        "standalone_query": result.standalone,
+        "answerable": result.question.answerable,
+        "retrieved": {name: [{"file": i.file, "page": i.page, "rank": i.rank, "relevant": i.relevant}
+                             for i in items] for name, items in result.ranked.items()},
+        "answer": answer.text,
+        "not_found": answer.not_found,
+        "citations": [{"n": c.n, "file": c.file, "page": c.page, "chunk_id": c.chunk_id, "relevant": rel}
+                      for c, rel in zip(answer.citations, result.cited_relevant, strict=True)],
+        "keyword_hits": list(result.keyword_hits),
+        "keyword_misses": list(result.keyword_misses),
+        "ms": round(result.ms, 1),
+        "failure": result.failure,
+    }
+
+
+def write_question_outputs(run: EvalRun, out: Path) -> dict[str, Any]:
+    """Write metrics.json, per_question.jsonl, report.md and the three plots; returns the metrics."""
+    out.mkdir(parents=True, exist_ok=True)
+    previous = read_previous(out)
+    metrics = {
+        **run.summary(),
+        "answerable": sum(1 for r in run.results if r.question.answerable),
+        "by_type": run.by_type(),
+        "timestamp": _now(),
+    }
+    with (out / "per_question.jsonl").open("w", encoding="utf-8") as handle:
+        for result in run.results:
+            handle.write(json.dumps(_per_question(result), ensure_ascii=False) + "\n")
+    plot_recall(metrics["retrievers"], out / "recall_at_k.png", (1, 3, 5, 10))
+    plot_by_type(metrics["by_type"], out / "by_type.png")
+    plot_latency([r.ms for r in run.results], out / "latency.png")
+    (out / "report.md").write_text(question_report(run, metrics, previous), encoding="utf-8")
+    (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    return metrics
+
+
+def write_beir_outputs(result: Any, summary: dict[str, Any], out: Path, *, embedded: int) -> dict[str, Any]:
     """Write metrics.json, per_query.jsonl, report.md and recall_at_k.png of a BEIR run."""
     out.mkdir(parents=True, exist_ok=True)
-    previous = _read_previous(out)
+    previous = read_previous(out)
     metrics = {**summary, "timestamp": _now(), "note": result.note, "embedded_this_run": embedded}
     with (out / "per_query.jsonl").open("w", encoding="utf-8") as handle:
         for name, by_query in result.ranked.items():
             for qid, ids in by_query.items():
                 handle.write(json.dumps({"query_id": qid, "retriever": name, "ranked": ids[:100]}) + "\n")
+    plot_recall(summary["retrievers"], out / "recall_at_k.png", (1, 3, 5, 10, 20, 100))
+    lines = [
+        "# Retrieval benchmark report", "",
+        f"{summary['queries']} queries over {summary['passages']} passages, run {metrics['timestamp']}, "
+        f"embedder `{summary['settings'].get('embedder')}`, analyzer `{summary['settings'].get('analyzer')}`; "
+        f"{embedded} passages embedded in this run (the rest came from the cache).", "",
+        *([result.note, ""] if result.note else []),
+        *retriever_table(summary["retrievers"], previous), "",
+        "![recall at k](recall_at_k.png)", "",
+        "## Comparison with the previous run", "", *_comparison(metrics, previous), "",
+    ]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    return metrics

@@ -1,19 +1,238 @@
-"""The question-set evaluation: every retriever over the same questions, then the product's answers."""
+"""The question-set evaluation: every retriever over the same questions, then the product's answers.
+
+Every retriever is given the same standalone query the product builds for a follow-up, so the
+comparison is about retrieval alone. Answers come from ``Assistant.ask`` (the product, hybrid).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from assistant.followup import standalone_question
+from assistant.service import Assistant
+from eval.baselines import RetrieverSet
+from eval.metrics import (
+    citation_precision,
+    dedupe,
+    is_relevant,
+    keyword_present,
+    mrr_at_k,
+    ndcg_at_k,
+    percentile,
+    recall_at_k,
+)
+from eval.questionset import Question, load_questions
+from kysy.errors import ConfigError
+from kysy.models import Answer, Turn
 from kysy.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 _SECRETS = ("llm_api_key", "admin_token")
+RECALL_KS = (1, 3, 5, 10)
+DEPTH = 10
+ANSWER_KEYS = ("keyword_recall", "citation_precision", "answered_with_citation",
+               "refusal_accuracy", "false_refusal_rate")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    """One retrieved chunk as the evaluation records it."""
+
+    chunk_id: str
+    file: str
+    page: int | None
+    rank: int
+    relevant: bool
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """Everything measured for one question."""
+
+    question: Question
+    standalone: str
+    ranked: dict[str, tuple[RankedItem, ...]]
+    reachable: dict[str, int]
+    answer: Answer
+    ms: float
+    cited_relevant: tuple[bool, ...]
+    keyword_hits: tuple[str, ...]
+    keyword_misses: tuple[str, ...]
+    failure: str | None
 
 
 def settings_record(settings: Settings) -> dict[str, object]:
     """Every setting as JSON-safe values, with secrets left out."""
-    record = json.loads(settings.model_dump_json())
+    record: dict[str, object] = json.loads(settings.model_dump_json())
     for name in _SECRETS:
         record.pop(name, None)
     record["data_dir"] = str(Path(settings.data_dir))
     return record
+
+
+def history_turns(history: Sequence[str]) -> list[Turn]:
+    """The question set's alternating history (user first) as conversation turns."""
+    return [Turn("user" if i % 2 == 0 else "assistant", text) for i, text in enumerate(history)]
+
+
+def _relevant(chunk_file: str, text: str, question: Question) -> bool:
+    return question.answerable and is_relevant(chunk_file, text, question.sources, question.evidence)
+
+
+def _rank(hits: Sequence[Any], question: Question) -> tuple[RankedItem, ...]:
+    relevance = dedupe([h.chunk.id for h in hits], [_relevant(h.chunk.file, h.chunk.text, question) for h in hits])
+    return tuple(RankedItem(h.chunk.id, h.chunk.file, h.chunk.page, i, rel)
+                 for i, (h, rel) in enumerate(zip(hits, relevance, strict=True), start=1))
+
+
+def _failure(question: Question, ranked: dict[str, tuple[RankedItem, ...]], answer: Answer,
+             cited: Sequence[bool], misses: Sequence[str]) -> str | None:
+    """Why a question counts as failed, or None."""
+    if not question.answerable:
+        return None if answer.not_found else "answered an unanswerable question"
+    reasons: list[str] = []
+    product = ranked.get("hybrid")
+    if product is not None and not any(item.relevant for item in product):
+        reasons.append(f"no relevant chunk in top {DEPTH}")
+    if answer.not_found:
+        reasons.append("false refusal")
+    else:
+        if not answer.citations:
+            reasons.append("no citation")
+        if misses:
+            reasons.append("missing keywords: " + ", ".join(misses))
+        for citation, relevant in zip(answer.citations, cited, strict=True):
+            if not relevant:
+                reasons.append(f"irrelevant citation [{citation.n}]")
+    return "; ".join(reasons) or None
+
+
+def evaluate_question(assistant: Assistant, retrievers: RetrieverSet, question: Question,
+                      reachable: dict[str, int]) -> QuestionResult:
+    """Rank with every retriever, ask the product, and score the answer."""
+    turns = history_turns(question.history)
+    standalone = standalone_question(question.question, turns, assistant.analyzer, generator=assistant.generator)
+    query = assistant.retriever.prepare(standalone)
+    ranked = {name: _rank(retrievers.search(name, query, DEPTH), question) for name in retrievers.names}
+    started = time.perf_counter()
+    answer = assistant.ask(question.question, turns)
+    ms = (time.perf_counter() - started) * 1000
+    cited = []
+    for citation in answer.citations:
+        chunk = assistant.snapshot.chunk(citation.chunk_id)
+        cited.append(chunk is not None and _relevant(chunk.file, chunk.text, question))
+    text = "" if answer.not_found else answer.text
+    hits = tuple(k for k in question.answer_keywords if keyword_present(k, text))
+    misses = tuple(k for k in question.answer_keywords if k not in hits)
+    return QuestionResult(question, standalone, ranked, reachable, answer, ms, tuple(cited), hits, misses,
+                          _failure(question, ranked, answer, cited, misses))
+
+
+def _reachable(retrievers: RetrieverSet, question: Question) -> dict[str, int]:
+    """How many chunks of each retriever's pool are relevant to the question (for nDCG's ideal)."""
+    if not question.answerable:
+        return {name: 0 for name in retrievers.names}
+    return {name: sum(1 for c in retrievers.pool(name) if _relevant(c.file, c.text, question))
+            for name in retrievers.names}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def retrieval_metrics(results: Sequence[QuestionResult], name: str) -> dict[str, float | None]:
+    """Recall@k, MRR@10 and nDCG@10 of one retriever over the answerable questions."""
+    rows = [r for r in results if r.question.answerable]
+    flags = [[item.relevant for item in r.ranked[name]] for r in rows]
+    metrics = {f"recall@{k}": _mean([recall_at_k(f, k) for f in flags]) for k in RECALL_KS}
+    metrics["mrr@10"] = _mean([mrr_at_k(f, 10) for f in flags])
+    metrics["ndcg@10"] = _mean([
+        ndcg_at_k(f, 10, n_relevant=max(r.reachable[name], sum(f))) for f, r in zip(flags, rows, strict=True)
+    ])
+    return metrics
+
+
+def answer_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]:
+    """The product's answer metrics (None where no question qualifies)."""
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if not r.question.answerable]
+    precisions = [citation_precision(r.cited_relevant) for r in answerable]
+    return {
+        "keyword_recall": _mean([len(r.keyword_hits) / len(r.question.answer_keywords) for r in answerable]),
+        "citation_precision": _mean([p for p in precisions if p is not None]),
+        "answered_with_citation": _mean([
+            float(not r.answer.not_found and bool(r.answer.citations)) for r in answerable]),
+        "refusal_accuracy": _mean([float(r.answer.not_found) for r in unanswerable]),
+        "false_refusal_rate": _mean([float(r.answer.not_found) for r in answerable]),
+    }
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """The results of one question-set evaluation."""
+
+    results: tuple[QuestionResult, ...]
+    retrievers: tuple[str, ...]
+    settings: dict[str, object]
+
+    def latency(self) -> dict[str, float]:
+        """p50 and p95 of ``ask()`` in milliseconds."""
+        times = [r.ms for r in self.results]
+        return {"p50": round(percentile(times, 50), 1), "p95": round(percentile(times, 95), 1)}
+
+    def summary(self) -> dict[str, Any]:
+        """The ``--json`` object: retrievers, answers, latency_ms, settings, questions."""
+        return {
+            "retrievers": {name: retrieval_metrics(self.results, name) for name in self.retrievers},
+            "answers": answer_metrics(self.results),
+            "latency_ms": self.latency(),
+            "settings": self.settings,
+            "questions": len(self.results),
+        }
+
+    def by_type(self) -> dict[str, dict[str, Any]]:
+        """Answer metrics, recall@5 per retriever and latency per question type."""
+        types = sorted({r.question.type for r in self.results})
+        table: dict[str, dict[str, Any]] = {}
+        for kind in types:
+            rows = [r for r in self.results if r.question.type == kind]
+            entry: dict[str, Any] = {"questions": len(rows), **answer_metrics(rows)}
+            if any(r.question.answerable for r in rows):
+                entry["recall@5"] = {n: retrieval_metrics(rows, n)["recall@5"] for n in self.retrievers}
+            entry["latency_p50_ms"] = round(percentile([r.ms for r in rows], 50), 1)
+            table[kind] = entry
+        return table
+
+
+def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
+                  limit: int | None = None, progress: Progress | None = None) -> EvalRun:
+    """Evaluate every retriever and the product's answers on a question set.
+
+    Raises:
+        QuestionSetError: the file is malformed. IndexNotBuiltError: nothing ingested yet.
+        ValueError: ``limit`` below 1 or an unknown retriever.
+    """
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {limit}")
+    questions = load_questions(path)[:limit]
+    report = progress or (lambda stage, advance, total: None)
+    assistant = Assistant(settings)
+    retriever_set = RetrieverSet(assistant, retrievers, report)
+    try:
+        assistant.ask(questions[0].question)  # warm caches so the first timing is not an outlier
+        results = []
+        for question in questions:
+            results.append(evaluate_question(assistant, retriever_set, question, _reachable(retriever_set, question)))
+            report("ask", 1, len(questions))
+    finally:
+        retriever_set.close()
+    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings))

@@ -362,9 +362,9 @@ def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
-def _cli_ingest(settings: Settings, corpus: Path) -> subprocess.CompletedProcess[str]:
+def _cli_ingest(settings: Settings, *paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kysy.cli", "ingest", str(corpus), "--json"], env=_env(settings), cwd=ROOT,
+        [sys.executable, "-m", "kysy.cli", "ingest", *map(str, paths), "--json"], env=_env(settings), cwd=ROOT,
         capture_output=True, text=True, timeout=300,
     )
 
@@ -412,8 +412,11 @@ def test_a_read_only_data_dir_gives_a_clear_error_and_keeps_the_index(
     with small_tmpfs(tmp_path / "mnt", "16m") as mount:
         settings = Settings(data_dir=mount / "data", embed_cache=tmp_path / "emb.sqlite")
         shutil.copy(warm, tmp_path / "emb.sqlite")
-        ingest_paths(settings, [corpus / name for name in BASE])
-        before_ids = {c.id for c in Snapshot(settings.index_path).chunks}
+        # Built by another process: a remount to read-only needs no file held open for writing here.
+        assert _cli_ingest(settings, *(corpus / name for name in BASE)).returncode == 0
+        snapshot = Snapshot(settings.index_path)
+        before_ids = {c.id for c in snapshot.chunks}
+        snapshot.close()
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
         result = _cli_ingest(settings, corpus)
         assert result.returncode == 1

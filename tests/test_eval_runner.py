@@ -1,0 +1,164 @@
+"""The question-set evaluation end to end: a tiny ingested corpus, six questions, the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest_paths
+from kysy.cli import main
+from kysy.settings import Settings
+
+DOCS = {
+    "lappi.txt": (
+        "Lapin hyvinvointialue\n\n"
+        "Lapin pilotissa painopisteinä ovat turvallisuus ja varautuminen. "
+        "Pilotissa kunnat ja hyvinvointialue harjoittelevat yhdessä häiriötilanteita.\n\n"
+        "Lapissa on 21 kuntaa, ja välimatkat ovat pitkiä."
+    ),
+    "karjala.txt": (
+        "Etelä-Karjalan malli\n\n"
+        "Etelä-Karjalassa on 9 kuntaa. Etelä-Karjalan väestöpohja on noin 127 000 asukasta.\n\n"
+        "Etelä-Karjalassa yhdyspintatyötä on tehty pitkään ilman erillisiä sopimuksia."
+    ),
+    "tyollisyys.txt": (
+        "Työllisyyspalvelut\n\n"
+        "Työllisyyspalvelut siirtyvät kunnille vuoden 2025 alussa. "
+        "Työllisyyden edistäminen edellyttää toimivaa yhteistyötä hyvinvointialueen kanssa."
+    ),
+}
+
+QUESTIONS = [
+    {"id": "fact-1", "question": "Mitkä ovat Lapin pilotin painopisteet?", "answerable": True,
+     "sources": ["lappi.txt"], "evidence": ["Lapin pilotissa painopisteinä ovat turvallisuus ja varautuminen."],
+     "answer_keywords": ["turvallisuus", "varautuminen"], "type": "fact"},
+    {"id": "fact-2", "question": "Mikä on Etelä-Karjalan väestöpohja?", "answerable": True,
+     "sources": ["karjala.txt"], "evidence": ["Etelä-Karjalan väestöpohja on noin 127 000 asukasta."],
+     "answer_keywords": ["127 000"], "type": "fact"},
+    {"id": "fact-3", "question": "Milloin työllisyyspalvelut siirtyvät kunnille?", "answerable": True,
+     "sources": ["tyollisyys.txt"], "evidence": ["Työllisyyspalvelut siirtyvät kunnille vuoden 2025 alussa."],
+     "answer_keywords": ["2025"], "type": "fact"},
+    {"id": "follow-1", "question": "Entä Etelä-Karjalassa?", "answerable": True,
+     "history": ["Montako kuntaa Lapissa on?", "Lapissa on 21 kuntaa [1]."],
+     "sources": ["karjala.txt"], "evidence": ["Etelä-Karjalassa on 9 kuntaa."],
+     "answer_keywords": ["9"], "type": "followup"},
+    {"id": "none-1", "question": "Paljonko Tampereen raitiotien rakentaminen maksoi?", "answerable": False,
+     "sources": [], "evidence": [], "answer_keywords": [], "type": "unanswerable"},
+    {"id": "none-2", "question": "Kuka voitti jääkiekon maailmanmestaruuden vuonna 1995?", "answerable": False,
+     "sources": [], "evidence": [], "answer_keywords": [], "type": "unanswerable"},
+]
+
+TOP_KEYS = {"retrievers", "answers", "latency_ms", "settings", "questions"}
+RETRIEVAL_KEYS = {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
+ANSWER_KEYS = {"keyword_recall", "citation_precision", "answered_with_citation", "refusal_accuracy",
+               "false_refusal_rate"}
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A three-file corpus ingested once for the module, and its question file."""
+    root = tmp_path_factory.mktemp("evalrun")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in DOCS.items():
+        (corpus / name).write_text(text + "\n", encoding="utf-8")
+    data = root / "data"
+    ingest_paths(Settings(data_dir=data, llm_base_url=""), [corpus])
+    questions = root / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS) + "\n", encoding="utf-8")
+    return data, questions
+
+
+def _eval(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> tuple[int, str]:
+    code = main(["--data-dir", str(data), "eval", *args])
+    return code, capsys.readouterr().out
+
+
+@pytest.fixture(autouse=True)
+def _no_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KYSY_LLM_BASE_URL", raising=False)
+
+
+def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    data, questions = indexed
+    out = tmp_path / "run"
+    code, stdout = _eval(capsys, data, "--questions", str(questions), "--out", str(out), "--json")
+    assert code == 0
+    summary = json.loads(stdout)
+    assert set(summary) == TOP_KEYS
+    assert summary["questions"] == 6
+    assert set(summary["retrievers"]) == {"bm25-raw", "bm25-lemma", "dense", "hybrid", "langchain-naive"}
+    for metrics in summary["retrievers"].values():
+        assert set(metrics) == RETRIEVAL_KEYS
+        assert all(0.0 <= value <= 1.0 for value in metrics.values())
+    assert set(summary["answers"]) == ANSWER_KEYS
+    assert all(value is None or 0.0 <= value <= 1.0 for value in summary["answers"].values())
+    assert summary["answers"]["refusal_accuracy"] is not None
+    assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"]
+    assert "llm_api_key" not in summary["settings"] and "admin_token" not in summary["settings"]
+    assert summary["settings"]["data_dir"] == str(data)
+    # The facts are one clear sentence each: the product must find them.
+    assert summary["retrievers"]["hybrid"]["recall@10"] == 1.0
+
+    for name in ("metrics.json", "per_question.jsonl", "report.md", "recall_at_k.png", "by_type.png", "latency.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert (out / "recall_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert {"followup", "unanswerable", "fact"} <= set(metrics["by_type"]) and "timestamp" in metrics
+
+    rows = [json.loads(line) for line in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [row["id"] for row in rows] == [q["id"] for q in QUESTIONS]
+    follow = rows[3]
+    # A follow-up is retrieved with the product's standalone query, not the bare elliptic question.
+    assert follow["standalone_query"] != follow["question"]
+    assert "Karjala" in follow["standalone_query"]
+    for row in rows:
+        for ranked in row["retrieved"].values():
+            assert len(ranked) <= 10 and [item["rank"] for item in ranked] == list(range(1, len(ranked) + 1))
+        assert len(row["retrieved"]["dense"]) == 3  # three short files, one chunk each: dense returns all
+        failure = row["failure"]
+        if row["answerable"]:
+            assert set(row["keyword_hits"]) | set(row["keyword_misses"]) == set(QUESTIONS[rows.index(row)]["answer_keywords"])
+        elif not row["not_found"]:
+            assert failure == "answered an unanswerable question"
+        if failure:
+            assert any(reason in failure for reason in (
+                "no relevant chunk in top 10", "missing keywords:", "false refusal",
+                "answered an unanswerable question", "irrelevant citation [", "no citation"))
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "![recall at k](recall_at_k.png)" in report and "No previous run" in report
+    failing = [row for row in rows if row["failure"]]
+    for row in failing:
+        assert f"`{row['id']}`" in report
+
+
+def test_second_run_in_the_same_directory_compares_with_the_first(
+    indexed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, questions = indexed
+    out = tmp_path / "run"
+    assert _eval(capsys, data, "--questions", str(questions), "--out", str(out), "--json",
+                 "--retrievers", "bm25-lemma,hybrid", "--limit", "3")[0] == 0
+    first = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    code, stdout = _eval(capsys, data, "--questions", str(questions), "--out", str(out),
+                         "--retrievers", "hybrid,bm25-raw", "--limit", "3")
+    assert code == 0
+    assert "hybrid" in stdout and "keyword_recall" in stdout  # the readable table
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert f"previous run of {first['timestamp']}" in report
+    assert "| metric | previous | now | change |" in report
+    assert "±0" in report  # same questions, same index: unchanged answer metrics
+    second = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert list(second["retrievers"]) == ["hybrid", "bm25-raw"] and second["questions"] == 3
+
+
+def test_unknown_retriever_is_a_clear_error(indexed: tuple[Path, Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    data, questions = indexed
+    code, stdout = _eval(capsys, data, "--questions", str(questions), "--retrievers", "hybrid,bm42", "--json")
+    assert code == 1
+    error = json.loads(stdout)
+    assert "bm42" in error["message"] and "langchain-naive" in error["message"]
