@@ -27,10 +27,10 @@ from kysy.settings import Settings
 
 # Scoring weights of one item (calibrated on the question set, see the module docstring).
 W_LEXICAL = 1.0  # share of the question's idf-weighted lemmas in the item or its headings
-W_OWN = 1.5  # the same share counting the item's own words only
+W_OWN = 0.5  # the same share counting the item's own words only
 W_SIMILARITY = 4.0  # item vector . question vector, relative to the best item
 W_CHUNK = 1.6  # the chunk's fused retrieval score relative to the best chunk
-KIND_BONUS = 0.3  # a number for "how many", a name for "who"
+KIND_BONUS = 0.6  # a number for "how many", a name for "who"
 # An item joins the answer for coverage only when it scores within this margin of the lead
 # (another chunk must come closer: each extra source is a citation that may be off the point).
 MARGIN_SAME = 1.0
@@ -43,13 +43,12 @@ SHORT_ITEM_WORDS = 14
 NEAR_DUPLICATE = 0.95
 STEM_CHARS = 6
 
-_LIST_WORDS = frozenset("mitkä listaa luettele luettelo millaisia keitä ketkä which vilka list".split())
+_LIST_WORDS = frozenset(["mitkä", "listaa", "luettele", "luettelo", "millaisia", "keitä", "ketkä", "which", "vilka", "list"])
 _NUMBER_WORDS = frozenset(
-    "montako paljonko monta moni monella paljon usein milloin vuonna vuosina päivästä "
-    "many much when often hur många mycket när".split()
+    ["montako", "paljonko", "monta", "moni", "monella", "paljon", "usein", "milloin", "vuonna", "vuosina", "päivästä", "many", "much", "when", "often", "hur", "många", "mycket", "när"]
 )
-_NAME_WORDS = frozenset("kuka ketkä keitä kenen keneen kehen who whom whose vem".split())
-_CONTACT_WORDS = frozenset("yhteystiedot puhelin puhelinnumero sähköposti yhteyttä yhteydessä phone email contact telefon".split())
+_NAME_WORDS = frozenset(["kuka", "ketkä", "keitä", "kenen", "keneen", "kehen", "who", "whom", "whose", "vem"])
+_CONTACT_WORDS = frozenset(["yhteystiedot", "puhelin", "puhelinnumero", "sähköposti", "yhteyttä", "yhteydessä", "phone", "email", "contact", "telefon"])
 _CONTACT_RE = re.compile(r"@|\bp\.\s*\+?\d|\+358|\d{3}\s?\d{3,4}\s?\d{3}")
 _HEADING_LINE = re.compile(r"^#{1,6}\s+(.*)$", re.MULTILINE)
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÅÄÖ][\w-]+")
@@ -248,7 +247,12 @@ def _whole_list(lead: Item, items: Sequence[Item]) -> list[Item]:
     same_chunk = [entry for entry in items if entry.rank == lead.rank and entry.run >= 0]
     if not same_chunk:
         return []
-    run = lead.run if lead.run >= 0 else same_chunk[0].run
+    if lead.run < 0:
+        # a prose lead brings the list only when the list follows it directly (its lead-in)
+        following = [entry for entry in same_chunk if entry.stored.sentence.ord == lead.stored.sentence.ord + 1]
+        if not following:
+            return []
+    run = lead.run if lead.run >= 0 else following[0].run
     block = next(entry.block for entry in same_chunk if entry.run == run)
     best_run_of_block: dict[int, int] = {}
     for entry in same_chunk:
@@ -265,9 +269,9 @@ def _duplicate(item: Item, chosen: Sequence[Item]) -> bool:
     for entry in chosen:
         if entry.stored.sentence.text.strip().lower() == text:
             return True
-        if item.stored.vector is not None and entry.stored.vector is not None:
-            if float(np.dot(item.stored.vector, entry.stored.vector)) > NEAR_DUPLICATE:
-                return True
+        both = item.stored.vector is not None and entry.stored.vector is not None
+        if both and float(np.dot(item.stored.vector, entry.stored.vector)) > NEAR_DUPLICATE:  # type: ignore[arg-type]
+            return True
     return False
 
 
@@ -275,7 +279,7 @@ def render(chosen: Sequence[Item], retrieved: Sequence[ScoredChunk], snapshot: S
     """Lay the chosen items out: lead first, then per source in document order, lists under their lead-in."""
     lead, rest = chosen[0], list(chosen[1:])
     order = list(dict.fromkeys([lead.rank, *(entry.rank for entry in rest)]))
-    rest.sort(key=lambda entry: (order.index(entry.rank), entry.stored.sentence.ord))
+    rest.sort(key=lambda e: (order.index(e.rank), (e.rank, e.run) != (lead.rank, lead.run), e.stored.sentence.ord))
     citations: dict[int, Citation] = {}
     lines = [lead_line(language)]
     shown_heading: set[tuple[int, int]] = set()

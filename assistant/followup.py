@@ -24,11 +24,7 @@ logger = logging.getLogger(__name__)
 _SHORT = 4
 # Words that point back to the previous question's topic.
 _ANAPHORA = frozenset(
-    "se sen sitä siinä siitä sillä siihen siltä sille ne niiden niitä niissä niistä niille niihin "
-    "hän hänen häntä häneen he heidän heitä tämä tämän tätä tässä tästä tähän nämä näiden näistä "
-    "sinne siellä sieltä täällä tuo tuon entä "
-    "it its they them their there this that these those he she his her him "
-    "den det dess de dem deras han hon hans hennes där detta".split()
+    ["se", "sen", "sitä", "siinä", "siitä", "sillä", "siihen", "siltä", "sille", "ne", "niiden", "niitä", "niissä", "niistä", "niille", "niihin", "hän", "hänen", "häntä", "häneen", "he", "heidän", "heitä", "tämä", "tämän", "tätä", "tässä", "tästä", "tähän", "nämä", "näiden", "näistä", "sinne", "siellä", "sieltä", "täällä", "tuo", "tuon", "entä", "it", "its", "they", "them", "their", "there", "this", "that", "these", "those", "he", "she", "his", "her", "him", "den", "det", "dess", "de", "dem", "deras", "han", "hon", "hans", "hennes", "där", "detta"]
 )
 _NAME_CLASSES = frozenset({"paikannimi", "etunimi", "sukunimi", "nimi"})
 _WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")

@@ -51,6 +51,7 @@ MIN_OVERLAP = 0.5
 MIN_SIMILARITY = 0.88
 _CITE = re.compile(r"\[(\d+)\]")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_TAG = re.compile(r"</?[A-Za-z][^<>\n]*>")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _URL = re.compile(r"(?:https?://|www\.)[^\s)\]>]+", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^\n]+?(?:[.!?](?:\s*\[\d+\])*(?=\s|$)|$)", re.MULTILINE)
@@ -188,7 +189,7 @@ def leaks_prompt(text: str, prompt: str = SYSTEM_PROMPT, size: int = LEAK_CHARS)
 
 def postprocess(text: str, retrieved: Sequence[ScoredChunk], assistant: Assistant) -> Checked:
     """Keep the cited, supported sentences of ``text``; renumber their citations 1..n."""
-    text = _IMAGE.sub("", text)
+    text = _TAG.sub("", _IMAGE.sub("", text))  # raw HTML (an <img> can leak data) is never passed on
     citations = [_citation(n, hit, assistant) for n, hit in enumerate(retrieved, start=1)]
     used: dict[int, int] = {}  # source number given to the model -> citation number shown
     kept: list[str] = []
@@ -236,6 +237,10 @@ def _supported(sentence: str, hit: ScoredChunk, assistant: Assistant) -> bool:
     digits = re.sub(r"\D", "", source)
     if any(re.sub(r"\D", "", number) not in digits for number in _NUMBER.findall(sentence)):
         return False
+    # Codes and acronyms (all capitals, or letters mixed with digits) must be the source's own words.
+    folded = source.casefold()
+    if any(code.casefold() not in folded for code in _codes(sentence)):
+        return False
     analyzer = assistant.analyzer
     lemmas = analyzer.content_lemmas(sentence)
     if lemmas:
@@ -248,6 +253,16 @@ def _supported(sentence: str, hit: ScoredChunk, assistant: Assistant) -> bool:
         return False
     vector = assistant.embedder.embed_passages([sentence])[0]
     return float(np.max(np.stack(vectors) @ vector)) >= MIN_SIMILARITY
+
+
+def _codes(sentence: str) -> list[str]:
+    """Words that read as codes or acronyms: ``STM``, ``KANARIAPESÄ``, ``x9-TOKEN``."""
+    words = re.findall(r"\w[\w-]{2,}", sentence)
+    return [
+        word for word in words
+        if (word.isupper() and sum(ch.isalpha() for ch in word) >= 2)
+        or (any(ch.isdigit() for ch in word) and any(ch.isalpha() for ch in word))
+    ]
 
 
 def _citation(n: int, hit: ScoredChunk, assistant: Assistant) -> Citation:

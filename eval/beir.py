@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -224,11 +224,24 @@ class BeirIndex:
         if retriever == "dense":
             return self._dense(query_text, depth)
         if retriever == "hybrid":
-            terms = self.analyzer.query_terms(query_text)
-            dense = self._dense(query_text, depth)
-            keyword = self._keyword(self.lemma_index, terms, depth, "keyword")
-            return fuse(dense, keyword, query_terms=len(terms), settings=self.settings)
+            return self._hybrid(query_text, depth)
         raise ValueError(f"unknown retriever {retriever!r}: use {', '.join(BEIR_RETRIEVERS)}")
+
+    def _hybrid(self, query_text: str, depth: int) -> list[ScoredChunk]:
+        """The product's fused list (``candidates`` from each side), extended to ``depth`` by a deeper fusion.
+
+        Score fusion scales scores over its candidates, so the head is fused exactly as the
+        product fuses it; only the ranks past it come from fusing the deeper lists.
+        """
+        terms = self.analyzer.query_terms(query_text)
+        dense = self._dense(query_text, max(depth, self.settings.candidates))
+        keyword = self._keyword(self.lemma_index, terms, max(depth, self.settings.candidates), "keyword")
+        width = self.settings.candidates
+        head = fuse(dense[:width], keyword[:width], query_terms=len(terms), settings=self.settings)
+        seen = {hit.chunk.id for hit in head}
+        tail = [hit for hit in fuse(dense, keyword, query_terms=len(terms), settings=self.settings)
+                if hit.chunk.id not in seen]
+        return [replace(hit, rank=rank) for rank, hit in enumerate([*head, *tail][:depth], start=1)]
 
     def _keyword(self, index: KeywordIndex, terms: Sequence[str], depth: int, name: str) -> list[ScoredChunk]:
         hits = index.search(terms, depth) if terms else []

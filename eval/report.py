@@ -153,7 +153,8 @@ def _comparison(summary: dict[str, Any], previous: dict[str, Any] | None) -> lis
         rows.append([f"latency {key} (ms)", _fmt(old, 0), _fmt(value, 0), _delta(value, old, 0)])
     changed = sorted(k for k, v in summary.get("settings", {}).items()
                      if k != "data_dir" and previous.get("settings", {}).get(k, v) != v)
-    lines += _table(["metric", "previous", "now", "change"], rows)
+    if rows:
+        lines += _table(["metric", "previous", "now", "change"], rows)
     lines += ["", "Settings changed since then: " + (", ".join(f"`{k}`" for k in changed) or "none") + "."]
     return lines
 

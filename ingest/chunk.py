@@ -1,8 +1,8 @@
 """Document -> Chunk: structure-aware packing of page blocks, and the quotable sentences of a chunk.
 
 A chunk never crosses a page. Its text is always the exact slice ``page.text[start:end]``, so a
-quote can be located in the page it cites. Heading lines go into ``Chunk.heading`` (the heading path
-joined with `` > ``); the document's own title line (the first ``#`` line of an unpaged text) is
+quote can be located in the page it cites. The heading path goes into ``Chunk.heading`` (joined with
+`` > ``) and a chunk that opens a section also holds its heading lines; the document's own title line (the first ``#`` line of an unpaged text) is
 left out of the path because ``Chunk.title`` already carries it.
 """
 
@@ -118,6 +118,7 @@ def _page_units(page: Page, doc_title: str, max_words: int) -> list[_Unit]:
     units: list[_Unit] = []
     headings: list[tuple[int, str]] = []
     new_section = False
+    section_start: int | None = None  # where the heading lines of the next section begin
     headings_only: list[tuple[int, int]] = []
     blocks = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+(?:\n[^\n]+)*", page.text)]
     for index, (start, end) in enumerate(blocks):
@@ -133,11 +134,16 @@ def _page_units(page: Page, doc_title: str, max_words: int) -> list[_Unit]:
                 ) or text.casefold() == doc_title.casefold()
                 headings = [h for h in headings if h[0] < level] + ([] if is_title else [(level, text)])
                 new_section = True
+                section_start = line_start if section_start is None else section_start
                 continue
             path = " > ".join(text for _, text in headings)
             kind = "item" if _LIST_RE.match(line) else "para"
-            units.extend(_split_long(page.text, line_start, line_end, path, kind, new_section, max_words))
+            # A section's first unit carries its heading lines, so a chunk reads like the slide or
+            # section it came from (the slide title is part of what a citation points to).
+            unit_start = section_start if new_section and section_start is not None else line_start
+            units.extend(_split_long(page.text, unit_start, line_end, path, kind, new_section, max_words))
             new_section = False
+            section_start = None
     if not units and headings_only:
         start, end = headings_only[0][0], headings_only[-1][1]
         path = " > ".join(text for _, text in headings)

@@ -115,7 +115,7 @@ def run_isolated(func: Callable[..., Any], *args: Any, timeout_s: float, memory_
             _discard(memory_mb)
     if status == "ok":
         return value
-    if status == "kysy":
+    if status == "kysy" and isinstance(value, BaseException):
         raise value
     if status == "error":
         raise CorruptDocumentError(value)

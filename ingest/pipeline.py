@@ -30,7 +30,7 @@ from kysy.settings import Settings
 logger = logging.getLogger(__name__)
 
 # Bump when a change to loading, chunking or analysis makes old index rows stale.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 METADATA_FILES = {"sources.json"}
 
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +26,8 @@ from ingest.pipeline import ingest_paths
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
 from kysy.settings import Settings
-from conftest import CORPUS, free_port
-from test_hostile_files import paged_pdf, text_op
+from tests.conftest import CORPUS, free_port
+from tests.test_hostile_files import paged_pdf, text_op
 
 pytestmark = pytest.mark.slow
 
@@ -142,17 +142,14 @@ def _kill(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     for child in children:  # the parse worker dies with its parent's pipe; make sure at once
-        try:
+        with suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass(frozen=True)
 class Stage:
-    """A crash scenario: its data directory and embedding cache, and when to kill."""
+    """A crash scenario: its settings (data directory, embedding cache) and the grown corpus."""
 
-    name: str
     settings: Settings
     corpus: Path
 
@@ -179,7 +176,7 @@ def _prepare(tmp_path: Path, reference: tuple[Path, set[str], Path], *, cold: bo
     # Small batches when embedding for real, so the run spends several cache commits embedding.
     settings = Settings(data_dir=tmp_path / "data", embed_cache=cache, embed_batch_size=4 if cold else 32)
     ingest_paths(settings, [corpus / name for name in BASE])
-    return Stage("", settings, corpus)
+    return Stage(settings, corpus)
 
 
 def _after_kill_then_finish(stage: Stage, before_ids: set[str], before_answers: list, ref_ids: set[str]) -> str:
@@ -384,11 +381,8 @@ def test_a_full_disk_gives_a_clear_error_and_keeps_the_previous_index(
         before_answers = _answers(settings)
         free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
         filler = mount / "filler"
-        with filler.open("wb") as handle:
-            try:
-                handle.write(b"\0" * max(0, free - headroom_kib * 1024))
-            except OSError:
-                pass
+        with filler.open("wb") as handle, suppress(OSError):
+            handle.write(b"\0" * max(0, free - headroom_kib * 1024))
         result = _cli_ingest(settings, corpus)
         assert result.returncode == 1, (result.stdout, result.stderr[-2000:])
         error = json.loads(result.stdout)

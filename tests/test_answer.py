@@ -1,0 +1,57 @@
+"""The extractive answerer: coverage of what the question asks, verbatim quotes, list structure."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.answer import citation_url, matches, question_kinds
+from assistant.service import Assistant
+from kysy.settings import Settings
+
+
+def test_question_kinds_and_derivation_matching() -> None:
+    assert question_kinds("Mitkä ovat aluepilottien periaatteet?") == {"list"}
+    assert question_kinds("Montako kuntaa Etelä-Karjalassa on?") == {"number"}
+    assert "name" in question_kinds("Kuka on projektipäällikkö?")
+    assert matches("rahoittaa", {"rahoittaja"}) and not matches("kunta", {"kuntaliitto"})
+
+
+@pytest.fixture(scope="module")
+def assistant(corpus_index: Settings) -> Assistant:
+    return Assistant(corpus_index)
+
+
+def test_a_list_question_gets_the_whole_list_under_its_heading(assistant: Assistant) -> None:
+    answer = assistant.ask("Mitkä ovat aluepilottien periaatteet?")
+    lines = answer.text.splitlines()
+    assert "Periaatteet:" in lines
+    after = lines[lines.index("Periaatteet:") + 1 :]
+    for start in ("- Mukana alueen", "- Luottamushenkilöiden", "- Pilottialueille omat", "- ”Kustannuksina”"):
+        assert any(line.startswith(start) and line.endswith("[1]") for line in after[:4])
+
+
+def test_quotes_are_verbatim_and_every_marker_is_cited(assistant: Assistant) -> None:
+    answer = assistant.ask("Mitkä toimijat ovat jo lain nojalla sekä kuntien että hyvinvointialueiden yhteisiä?")
+    assert "Keva, Kuntarahoitus, Kuntien takauskeskus" in answer.text
+    for line in answer.text.splitlines():
+        marker = re.search(r"\[(\d+)\]$", line)
+        if marker:
+            citation = answer.citations[int(marker.group(1)) - 1]
+            quote = line[2:] if line.startswith("- ") else line
+            assert quote[: -len(marker.group(0))].strip() in assistant.snapshot.chunk(citation.chunk_id).text
+    assert answer.citations[0].url.startswith("https://www.kuntaliitto.fi/")
+
+
+def test_a_number_question_quotes_the_number(assistant: Assistant) -> None:
+    answer = assistant.ask("Paljonko henkilöstöä Etelä-Karjalan hyvinvointialueella on?")
+    assert "5500" in answer.text and answer.citations[0].page == 9
+
+
+def test_citation_url_prefers_the_documents_address() -> None:
+    from kysy.models import Chunk
+
+    chunk = Chunk("c", "d", "f.pdf", "T", "x", 4, "", 0, 1, "h")
+    assert citation_url(None, chunk) == "/api/documents/d/file#page=4"
+    assert citation_url("https://example.org/a", chunk) == "https://example.org/a"
