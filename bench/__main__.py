@@ -16,7 +16,7 @@ from bench.client import load_questions
 from bench.http import HttpPlan
 from bench.machine import describe_machine, load_average
 from bench.report import Report, render_markdown, render_text
-from bench.scale_suite import run_chroma_server, run_memory, run_scale, run_workers_alternative
+from bench.scale_suite import run_alternatives, run_chroma_server, run_memory, run_scale
 from bench.suites import (
     Options,
     http_rows,
@@ -45,8 +45,8 @@ def run_all(report: Report, options: Options) -> None:
     plan = HttpPlan(sequential=300, sse=100, seconds=20.0, starts=3, questions=options.questions)
     http_rows(report, settings, options, plan)
     retrieval_row(report, "bundled corpus", settings, load_questions(options.questions))
-    if options.workers_alternative:
-        run_workers_alternative(report, options, settings.data_dir)
+    if options.alternatives:
+        run_alternatives(report, options, settings.data_dir)
     run_scale(report, options)
     run_memory(report, options)
     if options.chroma_sizes:
@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--chroma-sizes", type=_sizes, default=(1_000, 10_000), help="sizes for the Chroma server")
     parser.add_argument("--finlex-docs", type=int, default=20, help="Finlex documents in the ingest sample")
     parser.add_argument("--reingest-docs", type=int, default=1_000, help="documents in the re-ingest test")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the alternative setup; 0 = skip")
+    parser.add_argument("--no-alternatives", action="store_true", help="skip the other server setups")
     parser.add_argument("--fresh", action="store_true", help="rebuild cached scale indexes")
     return parser
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(
         workdir=workdir, questions=args.questions, sizes=args.sizes, base_chunks=args.base_chunks,
         chroma_sizes=args.chroma_sizes, finlex_docs=args.finlex_docs, reingest_docs=args.reingest_docs,
-        workers_alternative=args.workers, reuse_indexes=not args.fresh, progress=_progress,
+        alternatives=not args.no_alternatives, reuse_indexes=not args.fresh, progress=_progress,
     )
     report = Report(TITLES[args.suite], machine=describe_machine())
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)

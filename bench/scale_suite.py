@@ -88,13 +88,21 @@ def run_chroma_server(report: Report, options: Options) -> None:
             retrieval_row(report, "Finlex, Chroma server", settings, questions)
 
 
-def run_workers_alternative(report: Report, options: Options, settings_dir_bundled: Path) -> None:
-    """The 16-client run again with several uvicorn worker processes (each its own embedded Chroma reader)."""
-    workers = options.workers_alternative
-    plan = HttpPlan(sequential=50, sse=10, seconds=10.0, starts=1, questions=options.questions, workers=workers)
-    options.progress(f"alternative server setup: uvicorn --workers {workers}")
-    s = measure_http(settings_dir_bundled, options.workdir / "logs", plan, options.progress).summary()
-    report.add(Row(f"alternative: uvicorn --workers {workers}, 16 concurrent clients", "(context)",
-                   s["load_requests_per_s"], None, "req/s", None,
-                   f"{s['load_errors']:.0f} errors; latency p50 {s['load_p50_ms']:.0f} / p95 {s['load_p95_ms']:.0f} ms; "
-                   f"sequential p50 {s['sequential_p50_ms']:.0f} ms"))
+ALTERNATIVES: tuple[tuple[str, int, dict[str, str]], ...] = (
+    ("kysy serve, OMP_WAIT_POLICY=PASSIVE", 0, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ("uvicorn --workers 2, OMP_NUM_THREADS=1 each", 2, {"OMP_NUM_THREADS": "1"}),
+)
+
+
+def run_alternatives(report: Report, options: Options, bundled_data_dir: Path) -> None:
+    """Shorter HTTP runs of other server setups on the bundled corpus, for docs/scaling.md."""
+    for label, workers, env in ALTERNATIVES:
+        plan = HttpPlan(sequential=100, sse=10, seconds=10.0, starts=1, questions=options.questions,
+                        workers=workers, env=env)
+        options.progress(f"alternative server setup: {label}")
+        s = measure_http(bundled_data_dir, options.workdir / "logs", plan, options.progress).summary()
+        report.add(Row(f"alternative: {label}, sequential", "(context)", s["sequential_p50_ms"],
+                       s["sequential_p95_ms"], "ms", None, f"{s['sequential_errors']:.0f} errors"))
+        report.add(Row(f"alternative: {label}, 16 concurrent clients", "(context)", s["load_requests_per_s"],
+                       None, "req/s", None, f"{s['load_errors']:.0f} errors; latency p50 {s['load_p50_ms']:.0f} / "
+                       f"p95 {s['load_p95_ms']:.0f} ms"))

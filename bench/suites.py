@@ -37,7 +37,7 @@ class Options:
     chroma_sizes: tuple[int, ...] = (1_000, 10_000)
     finlex_docs: int = 20
     reingest_docs: int = 1_000
-    workers_alternative: int = 2
+    alternatives: bool = True
     reuse_indexes: bool = True
     progress: Callable[[str], None] = lambda _: None
 

@@ -5,6 +5,7 @@ next run completes with the same chunks as a clean ingest."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -30,6 +31,7 @@ from tests.conftest import CORPUS, free_port
 from tests.test_hostile_files import paged_pdf, text_op
 
 pytestmark = pytest.mark.slow
+logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {
@@ -251,6 +253,7 @@ def test_kill_9_while_writing_the_index(tmp_path: Path, reference: tuple[Path, s
     assert reached, "the ingest ended without the test seeing the index change"
     _kill(process)
     hit = _after_kill_then_finish(stage, before_ids, before_answers, reference[1])
+    logger.warning("kill -9 as the index changed landed %s", hit)
     assert hit in ("before commit", "after commit")
 
 
