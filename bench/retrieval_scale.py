@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.retrieve import Retriever
@@ -25,6 +24,7 @@ class RetrievalTiming:
     chunks: int
     total_ms: list[float]
     prepare_ms: list[float]
+    search_ms: list[float]
     dense_ms: list[float]
     keyword_ms: list[float]
     load_s: float
@@ -36,16 +36,16 @@ class RetrievalTiming:
             "p50_ms": median(self.total_ms),
             "p95_ms": percentile(self.total_ms, 95),
             "prepare_p50_ms": median(self.prepare_ms),
+            "search_p50_ms": median(self.search_ms),
+            "search_p95_ms": percentile(self.search_ms, 95),
             "dense_p50_ms": median(self.dense_ms),
             "keyword_p50_ms": median(self.keyword_ms),
             "snapshot_load_s": self.load_s,
         }
 
 
-def _timed(func: Callable[[], object]) -> tuple[object, float]:
-    started = time.perf_counter()
-    result = func()
-    return result, (time.perf_counter() - started) * 1000
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def time_retrieval(
@@ -63,19 +63,27 @@ def time_retrieval(
     depth = max(settings.candidates, settings.top_k)
     for question in questions[:warmup]:
         retriever.hybrid(retriever.prepare(question), depth)
-    total, prepare, dense, keyword = [], [], [], []
+    total: list[float] = []
+    prepare: list[float] = []
+    search: list[float] = []
+    dense: list[float] = []
+    keyword: list[float] = []
     try:
         for _ in range(rounds):
             for question in questions:
                 began = time.perf_counter()
-                query, prepare_ms = _timed(lambda q=question: retriever.prepare(q))
-                retriever.hybrid(query, depth)  # type: ignore[arg-type]
-                total.append((time.perf_counter() - began) * 1000)
-                prepare.append(prepare_ms)
-                _, dense_ms = _timed(lambda q=query: retriever.dense(q, depth))  # type: ignore[arg-type]
-                _, keyword_ms = _timed(lambda q=query: retriever.keyword(q, depth))  # type: ignore[arg-type]
-                dense.append(dense_ms)
-                keyword.append(keyword_ms)
+                query = retriever.prepare(question)
+                prepare.append(_ms(began))
+                searched = time.perf_counter()
+                retriever.hybrid(query, depth)
+                search.append(_ms(searched))
+                total.append(_ms(began))
+                started = time.perf_counter()
+                retriever.dense(query, depth)
+                dense.append(_ms(started))
+                started = time.perf_counter()
+                retriever.keyword(query, depth)
+                keyword.append(_ms(started))
     finally:
         snapshot.close()
-    return RetrievalTiming(len(snapshot.chunks), total, prepare, dense, keyword, load_s)
+    return RetrievalTiming(len(snapshot.chunks), total, prepare, search, dense, keyword, load_s)

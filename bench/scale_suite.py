@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,8 @@ def run_scale(report: Report, options: Options) -> None:
         p95s[size] = s["p95_ms"]
         if size != smallest and smallest in p95s:
             met = p95s[size] <= 3 * p95s[smallest]
-            report.rows[-1] = Row(**{**report.rows[-1].__dict__, "met": met})
+            total_row = len(report.rows) - 2  # retrieval_row adds the total, then the search part
+            report.rows[total_row] = replace(report.rows[total_row], met=met)
     report.notes.append(
         f"Scale indexes: {len(base):,} real Finlex chunks (loaded, chunked and analysed as ingestion does; "
         "vectors really embedded once and cached in bench/cache/embeddings.sqlite). Bigger indexes repeat "

@@ -44,8 +44,9 @@ class Options:
 
 def bench_settings(data_dir: Path) -> Settings:
     """The settings every benchmark uses: defaults, extractive answers, the bench's embedding cache."""
-    env = {k.removeprefix("KYSY_").lower(): v for k, v in BENCH_ENV.items()}
-    return Settings(**{**env, "data_dir": data_dir, "embed_cache": CACHE_DIR / "embeddings.sqlite"})
+    env: dict[str, object] = {k.removeprefix("KYSY_").lower(): v for k, v in BENCH_ENV.items()}
+    fields = {**env, "data_dir": data_dir, "embed_cache": CACHE_DIR / "embeddings.sqlite"}
+    return Settings.model_validate(fields)
 
 
 def settings_summary(settings: Settings, workers: str) -> dict[str, str]:
@@ -91,6 +92,15 @@ def http_rows(report: Report, settings: Settings, options: Options, plan: HttpPl
                    f"{len(starts)} cold start(s), max {max(starts):.2f} s"))
     report.add(Row("server RSS after the HTTP runs, bundled corpus", "(context)", s["rss_mb"], None,
                    "MiB", None, f"peak {s['peak_rss_mb']:.0f} MiB"))
+    report.notes.append(
+        "HTTP: a real `kysy serve` started by the bench on 127.0.0.1 with KYSY_RATE_LIMIT_PER_MINUTE=0 (the "
+        "per-client limit would refuse a load test from one address) and KYSY_MAX_CONCURRENCY=64 (above the "
+        "16 clients). Clients run in a separate process (`python -m bench.client`, httpx; the concurrent run "
+        f"is asyncio with one connection per client) and share the machine's cores with the server. "
+        f"Questions rotate through {plan.questions} distinct questions of eval/questions.fi.jsonl; the first "
+        "10 requests of each run are a warm-up and not counted. SSE: time from sending the request to the "
+        "first `event:`/`data:` line."
+    )
     return s
 
 
@@ -104,6 +114,9 @@ def retrieval_row(report: Report, label: str, settings: Settings, questions: lis
                    s["p50_ms"], s["p95_ms"], "ms", met,
                    f"p50 parts: embed+analyse {s['prepare_p50_ms']:.1f}, dense {s['dense_p50_ms']:.1f}, "
                    f"keyword {s['keyword_p50_ms']:.1f} ms; snapshot load {s['snapshot_load_s']:.2f} s"))
+    report.add(Row(f"  search part only (dense + keyword + fusion), {label} ({timing.chunks:,} chunks)",
+                   "(context)", s["search_p50_ms"], s["search_p95_ms"], "ms", None,
+                   "the part that grows with the index; the query embedding does not"))
     return s
 
 

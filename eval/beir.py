@@ -25,7 +25,7 @@ from ingest.embed import Embedder, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.keyword import KeywordIndex
 from ingest.vectors import VectorStore
-from kysy.errors import KysyError
+from kysy.errors import ConfigError, KysyError
 from kysy.models import Chunk, ScoredChunk, content_hash
 from kysy.settings import Settings
 
@@ -161,7 +161,9 @@ class BeirIndex:
         embedder: Embedder | None = None,
         analyzer: Analyzer | None = None,
         progress: Progress | None = None,
+        dense: bool = True,
     ) -> None:
+        """Index ``dataset``; with ``dense=False`` (keyword retrievers only) nothing is embedded."""
         self.dataset = dataset
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.embedder)
@@ -177,7 +179,7 @@ class BeirIndex:
             [self.analyzer.tokens(text) for text in dataset.passage_texts],
             k1=settings.bm25_k1, b=settings.bm25_b,
         )
-        self.vectors = self._vector_store(report)
+        self.vectors = self._vector_store(report) if dense else None
 
     def _keyword_index(self, terms: Callable[[str], list[str]], stage: str, report: Progress) -> KeywordIndex:
         total = len(self.dataset.passage_texts)
@@ -254,6 +256,8 @@ class BeirIndex:
         vector = self._query_vectors.get(query_text)
         if vector is None:
             vector = self._query_vectors[query_text] = self.embedder.embed_queries([query_text])[0]
+        if self.vectors is None:
+            raise ConfigError("this index was built without vectors: include dense or hybrid in --retrievers")
         hits = self.vectors.query(vector, min(depth, len(self.chunks)))
         found = [(self._by_id[pid], score) for pid, score in hits if pid in self._by_id]
         return [

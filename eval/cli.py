@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from kysy.errors import ConfigError
+from kysy.progress import progress_bars
 from kysy.settings import Settings
 
 _STAGES = {
@@ -48,27 +48,9 @@ def parse_retrievers(spec: str | None, known: Sequence[str]) -> list[str]:
     return names
 
 
-@contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+def _progress(quiet: bool) -> AbstractContextManager[Callable[[str, int, int], None]]:
     """Rich progress bars on stderr, one per stage, shown only on a terminal."""
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal,
-        transient=True,
-    ) as bars:
-        tasks: dict[str, object] = {}
-
-        def advance(stage: str, step: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(_STAGES.get(stage, stage), total=total)
-            bars.update(tasks[stage], advance=step)  # type: ignore[arg-type]
-
-        yield advance
+    return progress_bars(_STAGES, quiet=quiet)
 
 
 def _run_questions(settings: Settings, args: argparse.Namespace) -> int:
@@ -101,7 +83,8 @@ def _run_beir(settings: Settings, args: argparse.Namespace) -> int:
     if dataset.note and not args.json:
         console.print(dataset.note)
     with _progress(args.json) as progress:
-        index = BeirIndex(dataset, settings, progress=progress)
+        needs_vectors = any(name in ("dense", "hybrid") for name in retrievers)
+        index = BeirIndex(dataset, settings, progress=progress, dense=needs_vectors)
         result = evaluate(index, retrievers, progress=progress)
     summary = {
         "retrievers": result.metrics,

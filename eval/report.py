@@ -55,13 +55,13 @@ def plot_by_type(by_type: dict[str, dict[str, Any]], path: Path) -> None:
     plt = _pyplot()
     kinds = list(by_type)
     keys = ["keyword_recall", "citation_precision", "answered_with_citation", "refusal_accuracy"]
-    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(kinds) + 2), 4.8), dpi=110)
+    fig, ax = plt.subplots(figsize=(min(13, max(7, 0.85 * len(kinds) + 2)), 5), dpi=110)
     width = 0.8 / len(keys)
     for j, key in enumerate(keys):
         values = [by_type[k].get(key) for k in kinds]
         xs = [i + (j - (len(keys) - 1) / 2) * width for i in range(len(kinds))]
         ax.bar(xs, [v if v is not None else 0 for v in values], width, label=key.replace("_", " "))
-    ax.set_xticks(range(len(kinds)), [f"{k}\n(n={by_type[k]['questions']})" for k in kinds])
+    ax.set_xticks(range(len(kinds)), [f"{k}\n(n={by_type[k]['questions']})" for k in kinds], fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share (0..1)")
     ax.grid(axis="y", alpha=0.3)

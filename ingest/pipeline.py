@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.chunk import chunk_document, split_sentences
@@ -34,10 +33,8 @@ PIPELINE_VERSION = "2"
 METADATA_FILES = {"sources.json"}
 
 
-class Progress(Protocol):
-    """Receives progress of a stage with a known total (the CLI draws it as a bar)."""
-
-    def __call__(self, stage: str, advance: int, total: int) -> None: ...
+# Receives progress of a stage with a known total: (stage, advance, total); the CLI draws bars.
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

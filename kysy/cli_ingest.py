@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ingest.pipeline import IngestReport, ingest_paths
+from kysy.progress import progress_bars
 from kysy.settings import Settings
 
 _STAGES = {"parse": "Reading files", "embed": "Embedding"}
@@ -18,23 +18,7 @@ _STAGES = {"parse": "Reading files", "embed": "Embedding"}
 
 def run_ingest(settings: Settings, paths: list[Path], *, rebuild: bool, as_json: bool) -> int:
     """Run ingestion; exit status 0 = all landed, 2 = some files failed, 1 = fatal (raised)."""
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=as_json or not console.is_terminal,
-        transient=True,
-    ) as bars:
-        tasks: dict[str, object] = {}
-
-        def progress(stage: str, advance: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(_STAGES.get(stage, stage), total=total)
-            bars.update(tasks[stage], advance=advance)  # type: ignore[arg-type]
-
+    with progress_bars(_STAGES, quiet=as_json) as progress:
         report = ingest_paths(settings, paths, rebuild=rebuild, progress=progress)
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
