@@ -48,6 +48,14 @@ _INJECTION = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d")
+# A question asking for an amount of money, and a count ("how many"), in any of the three languages.
+_ASKS_MONEY = re.compile(
+    r"\beuro|€|\bbudjet|\btalousarvi|\bjäsenmaks|\brahaa\b|\bbudget|\bkronor|\bmoney\b|\bfee\b", re.IGNORECASE
+)
+_ASKS_COUNT = re.compile(r"\bkuinka\s+(?:monta|moni)\b|\bmontako\b|\bhow\s+many\b|\bhur\s+många\b", re.IGNORECASE)
+# An amount of money, and a cardinal number that is not a date ("27.10."), an ordinal ("1.") or a year.
+_MONEY = re.compile(r"€|\d\s*(?:e|eur|euroa?|milj\.?|mrd)\b|\beuro", re.IGNORECASE)
+_CARDINAL = re.compile(r"(?<![\d.])(?!(?:19|20)\d\d\b)\d+(?:[ \u00a0]\d{3})*(?![\d.]|\s*%)")
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class Evidence:
     entity_unseen: bool
     entity_missing: bool
     dense: float
+    quantity_missing: bool = False
 
     def features(self) -> tuple[float, ...]:
         """The signals as numbers (for calibration scripts)."""
@@ -118,7 +127,21 @@ def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot,
         entity_unseen=any(lemma not in known for lemma in entities),
         entity_missing=any(lemma not in found for lemma in entities),
         dense=dense,
+        quantity_missing=quantity_missing(query.text, [hit.chunk.text for hit in top]),
     )
+
+
+def quantity_missing(question: str, texts: Sequence[str]) -> bool:
+    """Whether the question asks for an amount of money or a count that none of ``texts`` holds.
+
+    Such a question cannot be answered from chunks without any amount of money, or without any
+    cardinal number (dates, ordinals and years do not count).
+    """
+    if _ASKS_MONEY.search(question):
+        return not any(_MONEY.search(text) for text in texts)
+    if _ASKS_COUNT.search(question):
+        return not any(_CARDINAL.search(text) for text in texts)
+    return False
 
 
 def _is_entity(lemma: str, text: str) -> bool:
@@ -136,9 +159,12 @@ def assess(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, a
     signals = evidence(query, retrieved, snapshot, analyzer)
     reason = (
         f"best_item={signals.best_item:.2f} dense={signals.dense:.3f} coverage={signals.coverage:.2f} "
-        f"unseen={signals.unseen:.2f} entity_unseen={signals.entity_unseen} entity_missing={signals.entity_missing}"
+        f"unseen={signals.unseen:.2f} entity_unseen={signals.entity_unseen} entity_missing={signals.entity_missing} "
+        f"quantity_missing={signals.quantity_missing}"
     )
-    if detect_language(query.text, analyzer) != "fi":
+    if signals.quantity_missing:
+        weak = True
+    elif detect_language(query.text, analyzer) != "fi":
         weak = signals.dense < MIN_DENSE_FOREIGN
     else:
         weak = signals.entity_unseen or signals.best_item < MIN_BEST_ITEM and signals.dense < MIN_DENSE

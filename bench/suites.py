@@ -132,7 +132,7 @@ def run_quick(report: Report, options: Options) -> None:
 def run_ingest(report: Report, options: Options) -> None:
     """Ingest throughput next to the raw embedder (bundled corpus, Finlex sample) and the unchanged re-run."""
     base = bench_settings(options.workdir / "unused")
-    report.settings = settings_summary(base, "-")
+    report.settings = report.settings or settings_summary(base, "-")
     sample_dir = options.workdir / "finlex-sample"
     shutil.rmtree(sample_dir, ignore_errors=True)
     write_documents(finlex_records(options.finlex_docs), sample_dir)

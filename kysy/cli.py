@@ -23,6 +23,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "data_dir": getattr(args, "data_dir", None),
             "host": getattr(args, "host", None),
             "port": getattr(args, "port", None),
+            "workers": getattr(args, "workers", None),
             "top_k": getattr(args, "top_k", None),
         }.items()
         if value is not None
@@ -43,12 +44,25 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from assistant.api import create_app
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if settings.workers == 1:
+        # One process: each answer's embedding uses every core (the lowest latency).
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        return EXIT_OK
+    # Several processes, each building its app from the environment: hand the CLI's choices on, and
+    # give each worker its share of the cores so their embedding threads do not fight.
+    os.environ["KYSY_DATA_DIR"] = str(settings.data_dir)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
+    uvicorn.run(
+        "assistant.api:create_app", factory=True, host=settings.host, port=settings.port,
+        workers=settings.workers, log_level="info",
+    )
     return EXIT_OK
 
 
@@ -79,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service and the chat widget")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="server processes (env KYSY_WORKERS, default 1)")
     serve.set_defaults(func=_cmd_serve)
 
     ev = sub.add_parser("eval", help="evaluate retrieval and answers")

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     # HTTP service
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="Server processes; >1 trades latency for throughput.")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_token: str = ""
     frame_ancestors: str = "*"
