@@ -22,11 +22,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answer import idf_table, lemma_weights
+from assistant.answer import idf_table, lemma_weights, matches
 from assistant.retrieve import Query
 from ingest.analyze import Analyzer
 from ingest.language import detect_language
-from ingest.store import Snapshot
+from ingest.store import Snapshot, StoredSentence
 from kysy.models import ScoredChunk
 
 MIN_BEST_ITEM = 0.5
@@ -55,6 +55,9 @@ _ASKS_MONEY = re.compile(
 _ASKS_COUNT = re.compile(r"\bkuinka\s+(?:monta|moni)\b|\bmontako\b|\bhow\s+many\b|\bhur\s+många\b", re.IGNORECASE)
 # An amount of money, and a cardinal number that is not a date ("27.10."), an ordinal ("1.") or a year.
 _MONEY = re.compile(r"€|\d\s*(?:e|eur|euroa?|milj\.?|mrd)\b|\beuro", re.IGNORECASE)
+_ASKS_PERSON = re.compile(r"\b(?:kuka|kenen)\b", re.IGNORECASE)
+_ROLE = re.compile(r"\b\w*(?:johtaja|päällikkö|yhteyshenkilö|asiantuntija|koordinaattori)\w*", re.IGNORECASE)
+_PERSON = re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+ (?!Oy\b)[A-ZÅÄÖ][a-zåäö]+\b")
 _CARDINAL = re.compile(r"(?<![\d.])(?!(?:19|20)\d\d\b)\d+(?:[ \u00a0]\d{3})*(?![\d.]|\s*%)")
 
 
@@ -78,6 +81,7 @@ class Evidence:
     entity_missing: bool
     dense: float
     quantity_missing: bool = False
+    person_missing: bool = False
 
     def features(self) -> tuple[float, ...]:
         """The signals as numbers (for calibration scripts)."""
@@ -112,6 +116,7 @@ def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot,
     total, seen_total = sum(wanted.values()), sum(seen.values())
     coverage = sum(w for lemma, w in seen.items() if lemma in found) / seen_total if seen_total else 0.0
     entities = [lemma for lemma in wanted if _is_entity(lemma, query.text)]
+    names = [lemma for lemma in entities if not _NUMBER.search(lemma)]
     best_item = 0.0
     stored = snapshot.sentences([hit.chunk.id for hit in top])
     for hit in top:
@@ -128,6 +133,7 @@ def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot,
         entity_missing=any(lemma not in found for lemma in entities),
         dense=dense,
         quantity_missing=quantity_missing(query.text, [hit.chunk.text for hit in top]),
+        person_missing=person_missing(query.text, [item for hit in top for item in stored.get(hit.chunk.id, [])], names),
     )
 
 
@@ -142,6 +148,26 @@ def quantity_missing(question: str, texts: Sequence[str]) -> bool:
     if _ASKS_COUNT.search(question):
         return not any(_CARDINAL.search(text) for text in texts)
     return False
+
+
+def person_missing(question: str, items: Sequence[StoredSentence], entities: Sequence[str]) -> bool:
+    """Whether a Finnish "who is the <role> of X" question has no sentence naming a person in that role for X.
+
+    The answer to such a question is one sentence that holds the role, a person's name and the
+    question's names ("toimitusjohtaja Minna Karhunen" does not answer for another organisation).
+    """
+    if not _ASKS_PERSON.search(question):
+        return False
+    roles = [word.lower() for word in _ROLE.findall(question)]
+    if not roles:
+        return False
+    for item in items:
+        text = item.sentence.text
+        lowered = text.lower()
+        has_role = any(role[:-2] in lowered for role in roles)
+        if has_role and _PERSON.search(text) and all(matches(lemma, item.terms) for lemma in entities):
+            return False
+    return True
 
 
 def _is_entity(lemma: str, text: str) -> bool:
@@ -160,9 +186,9 @@ def assess(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, a
     reason = (
         f"best_item={signals.best_item:.2f} dense={signals.dense:.3f} coverage={signals.coverage:.2f} "
         f"unseen={signals.unseen:.2f} entity_unseen={signals.entity_unseen} entity_missing={signals.entity_missing} "
-        f"quantity_missing={signals.quantity_missing}"
+        f"quantity_missing={signals.quantity_missing} person_missing={signals.person_missing}"
     )
-    if signals.quantity_missing:
+    if signals.quantity_missing or signals.person_missing:
         weak = True
     elif detect_language(query.text, analyzer) != "fi":
         weak = signals.dense < MIN_DENSE_FOREIGN
