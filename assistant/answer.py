@@ -27,7 +27,7 @@ from kysy.settings import Settings
 
 # Scoring weights of one item (calibrated on the question set, see the module docstring).
 W_LEXICAL = 1.0  # share of the question's idf-weighted lemmas in the item or its headings
-W_OWN = 0.5  # the same share counting the item's own words only
+W_OWN = 1.0  # the same share counting the item's own words only
 W_SIMILARITY = 4.0  # item vector . question vector, relative to the best item
 W_CHUNK = 1.6  # the chunk's fused retrieval score relative to the best chunk
 KIND_BONUS = 0.6  # a number for "how many", a name for "who"

@@ -7,9 +7,15 @@ decision looks at what the best retrieved chunks say about the question's own wo
   item of the best chunks covers (with its headings); an answer is usually one such sentence;
 - ``entity_unseen``: a name, number or year of the (Finnish) question that the whole index never
   mentions ("Ahvenanmaa", "2026"), which the materials then cannot answer;
-- ``dense``: the best dense similarity among the best chunks.
+- ``dense``: the best dense similarity among the best chunks;
+- ``quantity_missing``: the question asks for an amount of money ("kuinka monta euroa", "budget")
+  or a count ("montako", "how many") and the best chunks hold no such amount (dates, ordinals
+  and years are not counts);
+- ``person_missing``: a "kuka on <role>" question with no sentence naming a person in that role
+  together with the question's names ("toimitusjohtaja Minna Karhunen" is not Hyvil's).
 
-The rule is transparent: refuse a Finnish question when a question entity is unseen, or when no item covers at least
+The rule is transparent: refuse any question missing its quantity or person; refuse a Finnish
+question when a question entity is unseen, or when no item covers at least
 ``MIN_BEST_ITEM`` of the question while the dense similarity is below ``MIN_DENSE``. The
 thresholds were calibrated on the project's question set and checked on its odd and even halves
 (a logistic regression over the same signals did not do better on held-out halves). The other

@@ -3,6 +3,9 @@
 Fusion is a weighted sum of normalised scores by default (dense similarity min-max scaled over the
 candidates, BM25 divided by the best BM25 score); weighted reciprocal rank fusion is the alternative.
 Score fusion keeps how confident each side is, which ranks short Finnish slide chunks better.
+The hybrid ranking then adds the idf-weighted share of the question's content lemmas that each
+candidate holds (``COVERAGE_WEIGHT``), so the chunk holding the whole question outranks one that
+repeats a part of it.
 
 Both sides return ``ScoredChunk``s with their own scores; the fused list keeps every side's score
 in ``ScoredChunk.scores`` and says which retrievers found each chunk.
@@ -10,9 +13,11 @@ in ``ScoredChunk.scores`` and says which retrievers found each chunk.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +31,19 @@ from kysy.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
+# Weight of the question's idf-weighted lemma coverage of a chunk, added to the fused score.
+COVERAGE_WEIGHT = 1.0
+
+
+@functools.lru_cache(maxsize=4)
+def _idf(snapshot: Snapshot) -> dict[str, float]:
+    """Inverse document frequency of every chunk term: ln(1 + N / df)."""
+    counts: dict[str, int] = {}
+    for terms in snapshot.chunk_terms.values():
+        for term in set(terms):
+            counts[term] = counts.get(term, 0) + 1
+    total = max(1, len(snapshot.chunk_terms))
+    return {term: math.log(1 + total / df) for term, df in counts.items()}
 
 
 @dataclass(frozen=True)
@@ -100,7 +118,29 @@ class Retriever:
         depth = max(self.settings.candidates, top_k)
         dense = self.dense(query, depth)
         keyword = self.keyword(query, depth)
-        return fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)[:top_k]
+        fused = fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)
+        return self._add_coverage(query, fused)[:top_k]
+
+    def _add_coverage(self, query: Query, fused: list[ScoredChunk]) -> list[ScoredChunk]:
+        """Add the idf-weighted share of the question's content lemmas each chunk holds, then re-rank.
+
+        BM25 rewards a repeated common term as much as a rare one; the share of the question a
+        chunk covers separates the chunk that holds the whole question from one repeating a part.
+        """
+        wanted = self.analyzer.content_lemmas(query.text)
+        if not wanted or COVERAGE_WEIGHT <= 0:
+            return fused
+        idf = _idf(self.snapshot)
+        unseen = math.log(1 + max(1, len(self.snapshot.chunk_terms)))
+        weights = {lemma: idf.get(lemma, unseen) for lemma in wanted}
+        total = sum(weights.values())
+        scored = []
+        for hit in fused:
+            terms = set(self.snapshot.chunk_terms.get(hit.chunk.id, ()))
+            share = sum(w for lemma, w in weights.items() if lemma in terms) / total
+            scored.append(replace(hit, score=hit.score + COVERAGE_WEIGHT * share, scores=(*hit.scores, ("coverage", share))))
+        scored.sort(key=lambda hit: (-hit.score, hit.chunk.id))
+        return [replace(hit, rank=rank) for rank, hit in enumerate(scored, start=1)]
 
     def search(self, text: str, top_k: int, mode: str = "hybrid") -> list[ScoredChunk]:
         """Prepare ``text`` and run one retriever by name ("hybrid", "dense" or "keyword")."""

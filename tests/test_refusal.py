@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.refusal import assess, injection_question
+from assistant.refusal import assess, injection_question, quantity_missing
 from assistant.service import Assistant
 from kysy.settings import Settings
 
@@ -34,6 +34,10 @@ def assistant(corpus_index: Settings) -> Assistant:
         ("Mitä aluepiloteissa tapahtui vuonna 2026?", True),
         ("Montako kuntaa Etelä-Karjalassa on?", False),
         ("Mitkä ovat aluepilottien periaatteet?", False),
+        ("Kuinka monta euroa STM rahoittaa yhdyspintaprojektia?", True),
+        ("Kuka on Hyvil Oy:n toimitusjohtaja?", True),
+        ("Kuka Kuntaliiton toimitusjohtaja esitti vuonna 2022 hyvinvointialueille kutsun yhteistyöhön?", False),
+        ("Paljonko henkilöstöä Etelä-Karjalan hyvinvointialueella on?", False),
     ],
 )
 def test_the_decision_follows_the_evidence(assistant: Assistant, question: str, refused: bool) -> None:
@@ -41,3 +45,18 @@ def test_the_decision_follows_the_evidence(assistant: Assistant, question: str, 
     decision = assess(query, assistant.retriever.hybrid(query, 30), assistant.snapshot, assistant.analyzer)
     assert decision.not_found is refused
     assert bool(decision.suggestions) is refused and "best_item=" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("question", "texts", "missing"),
+    [
+        ("Paljonko rahaa kunnat saavat?", ["Hyte-kerroin kannustaa kuntia 9 kuntaa."], True),
+        ("Mikä on alueen talousarvio?", ["Talousarvio on 1,2 milj. euroa vuodessa."], False),
+        ("What is the annual budget of the county?", ["Budjetti 500 000 €"], False),
+        ("Kuinka monta osallistujaa foorumeissa oli?", ["Foorumit 27.10. ja 24.11.2023, vuonna 2024."], True),
+        ("Montako kuntaa Etelä-Karjalassa on?", ["Etelä-Karjala: 9 kuntaa, väestöpohja 127 000"], False),
+        ("Mitkä ovat pilotin painopisteet?", ["Tiedolla johtaminen"], False),
+    ],
+)
+def test_a_quantity_question_needs_that_quantity_in_the_sources(question: str, texts: list[str], missing: bool) -> None:
+    assert quantity_missing(question, texts) is missing
