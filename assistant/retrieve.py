@@ -13,9 +13,7 @@ in ``ScoredChunk.scores`` and says which retrievers found each chunk.
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -33,17 +31,6 @@ logger = logging.getLogger(__name__)
 MAX_TOP_K = 50
 # Weight of the question's idf-weighted lemma coverage of a chunk, added to the fused score.
 COVERAGE_WEIGHT = 1.0
-
-
-@functools.lru_cache(maxsize=4)
-def _idf(snapshot: Snapshot) -> dict[str, float]:
-    """Inverse document frequency of every chunk term: ln(1 + N / df)."""
-    counts: dict[str, int] = {}
-    for terms in snapshot.chunk_terms.values():
-        for term in set(terms):
-            counts[term] = counts.get(term, 0) + 1
-    total = max(1, len(snapshot.chunk_terms))
-    return {term: math.log(1 + total / df) for term, df in counts.items()}
 
 
 @dataclass(frozen=True)
@@ -130,9 +117,7 @@ class Retriever:
         wanted = self.analyzer.content_lemmas(query.text)
         if not wanted or COVERAGE_WEIGHT <= 0:
             return fused
-        idf = _idf(self.snapshot)
-        unseen = math.log(1 + max(1, len(self.snapshot.chunk_terms)))
-        weights = {lemma: idf.get(lemma, unseen) for lemma in wanted}
+        weights = {lemma: self.snapshot.idf(lemma) for lemma in wanted}
         total = sum(weights.values())
         scored = []
         for hit in fused:

@@ -110,6 +110,13 @@ class KeywordIndex:
             for row in candidates[order]
         ]
 
+    def document_frequency(self, term: str) -> int:
+        """How many documents contain ``term`` (0 for a term the index does not know)."""
+        term_id = self._term_ids.get(term)
+        if term_id is None:
+            return 0
+        return int(self._weights.indptr[term_id + 1] - self._weights.indptr[term_id])
+
     def matched_terms(self, row: int, terms: Sequence[str]) -> set[str]:
         """The distinct ``terms`` that occur in document ``row``.
 

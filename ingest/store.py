@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence, ValuesView
@@ -290,6 +291,14 @@ class Snapshot:
         ):
             self.documents[row[0]] = DocumentInfo(*row[:9])
             self._paths[row[0]] = Path(row[9])
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an index term over the chunks: ln(1 + N / df).
+
+        A term no chunk holds gets the weight of a one-chunk term.
+        """
+        total = max(1, len(self.chunks))
+        return math.log(1 + total / max(1, self.keyword.document_frequency(term)))
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         """The live chunk with this id, or None."""

@@ -96,3 +96,10 @@ def test_empty_corpus_and_empty_documents() -> None:
     assert [hit.row for hit in sparse_docs.search(["kunta"], top_k=3)] == [1]
     all_empty = KeywordIndex.build([[], []])
     assert all_empty.search(["kunta"], top_k=1) == []
+
+
+def test_document_frequency_counts_documents_not_occurrences() -> None:
+    index = KeywordIndex.build([["kunta", "kunta", "alue"], ["kunta"], ["muu"]])
+    assert index.document_frequency("kunta") == 2
+    assert index.document_frequency("alue") == 1
+    assert index.document_frequency("tuntematon") == 0

@@ -1,0 +1,96 @@
+"""Hybrid retrieval: fusion of dense and keyword hits, and search over the bundled corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.retrieve import check_top_k, fuse
+from assistant.service import Assistant
+from kysy.models import Chunk, ScoredChunk
+from kysy.settings import Settings
+
+PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
+
+
+def _chunk(name: str) -> Chunk:
+    return Chunk(name, "doc", "f.txt", "T", f"text {name}", None, "", 0, 1, name)
+
+
+def _dense(*names: str) -> list[ScoredChunk]:
+    return [
+        ScoredChunk(_chunk(n), 0.9 - 0.05 * i, i + 1, "dense", (("dense", 0.9 - 0.05 * i),))
+        for i, n in enumerate(names)
+    ]
+
+
+def _keyword(*hits: tuple[str, float, int]) -> list[ScoredChunk]:
+    return [
+        ScoredChunk(_chunk(n), score, i + 1, "keyword", (("keyword", score), ("matched", float(matched))))
+        for i, (n, score, matched) in enumerate(hits)
+    ]
+
+
+@pytest.mark.parametrize("fusion", ["score", "rrf"])
+def test_agreement_of_both_retrievers_wins(fusion: str) -> None:
+    settings = Settings(fusion=fusion)
+    fused = fuse(_dense("a", "b", "c"), _keyword(("b", 9.0, 3), ("a", 2.0, 2)), query_terms=3, settings=settings)
+    assert [h.chunk.id for h in fused][:2] == ["b", "a"]
+    assert fused[0].retriever == "dense+keyword" and dict(fused[0].scores)["keyword"] == 9.0
+    assert [h.rank for h in fused] == list(range(1, len(fused) + 1))
+
+
+@pytest.mark.parametrize("fusion", ["score", "rrf"])
+def test_keyword_hits_without_real_matches_do_not_push_dense_hits_down(fusion: str) -> None:
+    settings = Settings(fusion=fusion)
+    dense = _dense("good", "second", *(f"other-{i}" for i in range(8)))
+    # An English question over Finnish text: the keyword side matches one of six terms, weakly.
+    noise = _keyword(("noise-1", 1.1, 1), ("noise-2", 1.0, 1))
+    fused = fuse(dense, noise, query_terms=6, settings=settings)
+    assert [h.chunk.id for h in fused][:2] == ["good", "second"]
+
+
+def test_keyword_hits_matching_far_less_than_the_best_are_dropped() -> None:
+    fused = fuse([], _keyword(("full", 5.0, 4), ("partial", 4.0, 1)), query_terms=4, settings=Settings())
+    assert [h.chunk.id for h in fused] == ["full"]
+
+
+def test_top_k_is_checked_where_it_enters() -> None:
+    assert check_top_k(5) == 5
+    with pytest.raises(ValueError, match="top_k must be 1..50, got 500"):
+        check_top_k(500)
+
+
+@pytest.fixture(scope="module")
+def assistant(corpus_index: Settings) -> Assistant:
+    return Assistant(corpus_index)
+
+
+def test_hybrid_finds_the_slide_that_holds_the_answer(assistant: Assistant) -> None:
+    [best, *_] = assistant.retriever.search("Mikä on Etelä-Karjalan väestöpohja?", 3)
+    assert (best.chunk.file, best.chunk.page) == (PDF, 9)
+    assert "dense" in best.retriever and "keyword" in best.retriever
+
+
+def test_an_english_question_still_finds_the_finnish_slide(assistant: Assistant) -> None:
+    hits = assistant.retriever.search("What is the population base of South Karelia?", 3)
+    assert (PDF, 9) in {(h.chunk.file, h.chunk.page) for h in hits}
+
+
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+def test_every_retriever_returns_scored_ranked_chunks(assistant: Assistant, mode: str) -> None:
+    hits = assistant.retriever.search("hyvinvoinnin ja terveyden edistäminen", 4, mode=mode)
+    assert 1 <= len(hits) <= 4
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(mode in h.retriever for h in hits) if mode != "hybrid" else all(h.retriever for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_an_unknown_retriever_is_a_clear_error(assistant: Assistant) -> None:
+    with pytest.raises(ValueError, match="unknown retriever 'sparse'"):
+        assistant.retriever.search("kunta", 3, mode="sparse")
+
+
+def test_idf_rewards_rare_terms(assistant: Assistant) -> None:
+    snapshot = assistant.snapshot
+    assert snapshot.idf("väestöpohja") > snapshot.idf("kunta")
+    assert snapshot.idf("sanaa-ei-ole") >= snapshot.idf("väestöpohja")
