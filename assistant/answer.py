@@ -10,8 +10,6 @@ with a number for "how many / when", a name for "who". Quotes are verbatim, each
 
 from __future__ import annotations
 
-import functools
-import math
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -79,22 +77,9 @@ def question_kinds(question: str) -> set[str]:
     return kinds
 
 
-@functools.lru_cache(maxsize=4)
-def idf_table(snapshot: Snapshot) -> dict[str, float]:
-    """Inverse document frequency of every chunk term: ln(1 + N / df)."""
-    counts: dict[str, int] = {}
-    for terms in snapshot.chunk_terms.values():
-        for term in set(terms):
-            counts[term] = counts.get(term, 0) + 1
-    total = max(1, len(snapshot.chunk_terms))
-    return {term: math.log(1 + total / df) for term, df in counts.items()}
-
-
 def lemma_weights(lemmas: set[str], snapshot: Snapshot) -> dict[str, float]:
     """idf weight of each lemma; a lemma absent from the index gets the weight of a one-chunk term."""
-    table = idf_table(snapshot)
-    unseen = math.log(1 + max(1, len(snapshot.chunk_terms)))
-    return {lemma: table.get(lemma, unseen) for lemma in lemmas}
+    return {lemma: snapshot.idf(lemma) for lemma in lemmas}
 
 
 def extractive_answer(
@@ -124,7 +109,7 @@ def score_items(
     kinds = question_kinds(question)
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
     top_score = max((hit.score for hit in retrieved), default=1.0) or 1.0
-    raw: list[tuple[float, int, StoredSentence, frozenset[str], int, int]] = []
+    raw: list[tuple[float, int, StoredSentence, frozenset[str], int, int, float]] = []
     for rank, hit in enumerate(retrieved):
         structure = _structure(hit.chunk, stored.get(hit.chunk.id, []))
         context = analyzer.content_lemmas(hit.chunk.heading)
@@ -136,12 +121,12 @@ def score_items(
             similarity = float(item.vector @ query.vector) if item.vector is not None else 0.0
             bonus = KIND_BONUS * _kind_match(kinds, item.sentence.text)
             base = W_LEXICAL * lexical + W_OWN * own_share + W_CHUNK * hit.score / top_score + bonus
-            raw.append((base, rank, item, terms, block, run, similarity))  # type: ignore[arg-type]
-    best_similarity = max((entry[-1] for entry in raw), default=0.0)  # type: ignore[index]
+            raw.append((base, rank, item, terms, block, run, similarity))
+    best_similarity = max((entry[-1] for entry in raw), default=0.0)
     return sorted(
         (
             Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), block, run)
-            for base, rank, item, terms, block, run, similarity in raw  # type: ignore[misc]
+            for base, rank, item, terms, block, run, similarity in raw
         ),
         key=lambda entry: -entry.score,
     )

@@ -146,8 +146,9 @@ class Generator:
             model=self.settings.llm_model, messages=self._messages(question, retrieved, language), stream=True  # type: ignore[arg-type]
         )
         for event in stream:
-            if event.choices and event.choices[0].delta.content:
-                parts.append(event.choices[0].delta.content)
+            choices = getattr(event, "choices", None)
+            if choices and choices[0].delta.content:
+                parts.append(choices[0].delta.content)
         return "".join(parts)
 
     def _finish(

@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answer import idf_table, lemma_weights, matches
+from assistant.answer import lemma_weights, matches
 from assistant.retrieve import Query
 from ingest.analyze import Analyzer
 from ingest.language import detect_language
@@ -113,12 +113,11 @@ def injection_question(question: str) -> str | None:
 def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer) -> Evidence:
     """Measure how well the best retrieved chunks cover the question."""
     wanted = lemma_weights(analyzer.content_lemmas(query.text), snapshot)
-    known = idf_table(snapshot)
     top = retrieved[:EVIDENCE_CHUNKS]
     found: set[str] = set()
     for hit in top:
         found |= set(snapshot.chunk_terms.get(hit.chunk.id, ()))
-    seen = {lemma: w for lemma, w in wanted.items() if lemma in known}
+    seen = {lemma: w for lemma, w in wanted.items() if snapshot.keyword.document_frequency(lemma) > 0}
     total, seen_total = sum(wanted.values()), sum(seen.values())
     coverage = sum(w for lemma, w in seen.items() if lemma in found) / seen_total if seen_total else 0.0
     entities = [lemma for lemma in wanted if _is_entity(lemma, query.text)]
@@ -135,7 +134,7 @@ def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot,
         coverage=coverage,
         unseen=(total - seen_total) / total if total else 1.0,
         best_item=best_item / total if total else 0.0,
-        entity_unseen=any(lemma not in known for lemma in entities),
+        entity_unseen=any(snapshot.keyword.document_frequency(lemma) == 0 for lemma in entities),
         entity_missing=any(lemma not in found for lemma in entities),
         dense=dense,
         quantity_missing=quantity_missing(query.text, [hit.chunk.text for hit in top]),
