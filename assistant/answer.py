@@ -2,10 +2,14 @@
 
 No LLM is needed. Every quotable item (a sentence or a list item, precomputed at ingest with its
 lemmas and vector) of the retrieved chunks is scored by the question's content lemmas it covers
-(rarer lemmas weigh more), by the similarity of its vector to the question vector and by its
-chunk's retrieval score. The answer leads with the best item, then adds items for COVERAGE: each
-lemma of the question that some good item has, the whole list for a "which/list" question, an item
-with a number for "how many / when", a name for "who". Quotes are verbatim, each with its [n].
+(rarer lemmas weigh more; an item's headings and list lead-in count as its context), by the
+similarity of its vector to the question vector and by its chunk's retrieval score. An item that
+does not mention a place, organisation or person the question names (in itself, its headings or its
+document's title) loses ``W_NAMES``: "the Lapland pilot" is not answered from another region's slide.
+The answer leads with the best item, then adds items for COVERAGE: each lemma of the question that
+some good item has (a compound's parts count as covered: "lainsäädäntö" covers "laki"), the whole
+list for a "which/list" question, an item with a number for "how many / when", a name for "who", a
+phone number or address for "contact". Quotes are verbatim, each with its [n].
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.layout import Place, layout
 from assistant.messages import lead_line, quotes_note
 from assistant.retrieve import Query
 from ingest.analyze import Analyzer, word_tokens
@@ -24,11 +29,12 @@ from kysy.models import Answer, Chunk, Citation, ScoredChunk
 from kysy.settings import Settings
 
 # Scoring weights of one item (calibrated on the question set, see the module docstring).
-W_LEXICAL = 1.0  # share of the question's idf-weighted lemmas in the item or its headings
+W_LEXICAL = 0.7  # share of the question's idf-weighted lemmas in the item or its headings
 W_OWN = 1.0  # the same share counting the item's own words only
-W_SIMILARITY = 4.0  # item vector . question vector, relative to the best item
+W_SIMILARITY = 4.75  # item vector . question vector, relative to the best item
 W_CHUNK = 1.6  # the chunk's fused retrieval score relative to the best chunk
-KIND_BONUS = 0.6  # a number for "how many", a name for "who"
+W_NAMES = 1.0  # share of the question's names missing from the item, its headings and its document's title
+KIND_BONUS = 0.6  # a number for "how many", a name for "who", a phone number or address for "contact"
 # An item joins the answer for coverage only when it scores within this margin of the lead
 # (another chunk must come closer: each extra source is a citation that may be off the point).
 MARGIN_SAME = 1.0
@@ -37,7 +43,6 @@ MARGIN_OTHER = 0.1
 MIN_ITEMS = 4
 MAX_LIST_ITEMS = 12
 MAX_ITEMS = 5
-SHORT_ITEM_WORDS = 14
 NEAR_DUPLICATE = 0.95
 STEM_CHARS = 6
 
@@ -46,9 +51,9 @@ _NUMBER_WORDS = frozenset(
     ["montako", "paljonko", "monta", "moni", "monella", "paljon", "usein", "milloin", "vuonna", "vuosina", "päivästä", "many", "much", "when", "often", "hur", "många", "mycket", "när"]
 )
 _NAME_WORDS = frozenset(["kuka", "ketkä", "keitä", "kenen", "keneen", "kehen", "who", "whom", "whose", "vem"])
-_CONTACT_WORDS = frozenset(["yhteystiedot", "puhelin", "puhelinnumero", "sähköposti", "yhteyttä", "yhteydessä", "phone", "email", "contact", "telefon"])
+# Words (by their beginning) of a question asking how to reach someone.
+_CONTACT_PREFIXES = ("yhteystie", "puhelin", "sähköpost", "yhteyttä", "yhteydessä", "phone", "telephone", "email", "e-mail", "contact", "telefon", "e-post", "kontakt")
 _CONTACT_RE = re.compile(r"@|\bp\.\s*\+?\d|\+358|\d{3}\s?\d{3,4}\s?\d{3}")
-_HEADING_LINE = re.compile(r"^#{1,6}\s+(.*)$", re.MULTILINE)
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÅÄÖ][\w-]+")
 
 
@@ -60,14 +65,26 @@ class Item:
     stored: StoredSentence
     terms: frozenset[str]
     score: float
-    block: int
-    run: int
+    place: Place
+    parts: frozenset[str] = frozenset()  # compound parts of the item's words ("lainsäädäntö" -> "laki")
+
+    @property
+    def run(self) -> int:
+        """The item's list run in its chunk (-1 for prose)."""
+        return self.place.run
+
+    @property
+    def block(self) -> int:
+        """The item's section in its chunk."""
+        return self.place.section
 
 
 def question_kinds(question: str) -> set[str]:
-    """What the question asks for: any of "list", "number", "name"."""
+    """What the question asks for: any of "list", "number", "name", "contact"."""
     words = set(word_tokens(question))
     kinds = set()
+    if any(word.startswith(_CONTACT_PREFIXES) for word in words):
+        kinds.add("contact")
     if words & _LIST_WORDS:
         kinds.add("list")
     if words & _NUMBER_WORDS:
@@ -96,7 +113,7 @@ def extractive_answer(
     items = score_items(question, query, retrieved, snapshot, analyzer)
     if not items:
         return Answer("", (), tuple(retrieved), True, language, "extractive")
-    chosen = select_items(question, items, analyzer, snapshot, max_items=settings.answer_max_items)
+    chosen = select_items(question, query, items, snapshot, max_items=settings.answer_max_items)
     return render(chosen, retrieved, snapshot, language)
 
 
@@ -104,32 +121,42 @@ def score_items(
     question: str, query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer
 ) -> list[Item]:
     """Every quotable item of the retrieved chunks, scored against the question."""
-    wanted = lemma_weights(analyzer.content_lemmas(question), snapshot)
+    wanted = lemma_weights(set(query.lemmas), snapshot)
     total = sum(wanted.values()) or 1.0
     kinds = question_kinds(question)
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
     top_score = max((hit.score for hit in retrieved), default=1.0) or 1.0
-    raw: list[tuple[float, int, StoredSentence, frozenset[str], int, int, float]] = []
+    title_terms = {hit.chunk.doc_id: analyzer.content_lemmas(hit.chunk.title) for hit in retrieved}
+    raw: list[tuple[float, int, StoredSentence, frozenset[str], Place, float]] = []
     for rank, hit in enumerate(retrieved):
-        structure = _structure(hit.chunk, stored.get(hit.chunk.id, []))
+        places = layout(hit.chunk, stored.get(hit.chunk.id, []))
         context = analyzer.content_lemmas(hit.chunk.heading)
-        for item, (block, run, local_heading) in zip(stored.get(hit.chunk.id, []), structure, strict=True):
+        for item, place in zip(stored.get(hit.chunk.id, []), places, strict=True):
             own = set(item.terms)
-            terms = frozenset(own | context | analyzer.content_lemmas(local_heading))
+            terms = frozenset(own | context | analyzer.content_lemmas(place.heading))
             lexical = sum(w for lemma, w in wanted.items() if matches(lemma, terms)) / total
             own_share = sum(w for lemma, w in wanted.items() if matches(lemma, own)) / total
             similarity = float(item.vector @ query.vector) if item.vector is not None else 0.0
             bonus = KIND_BONUS * _kind_match(kinds, item.sentence.text)
-            base = W_LEXICAL * lexical + W_OWN * own_share + W_CHUNK * hit.score / top_score + bonus
-            raw.append((base, rank, item, terms, block, run, similarity))
+            missing = _missing_names(query.names, terms | title_terms[hit.chunk.doc_id])
+            base = W_LEXICAL * lexical + W_OWN * own_share + W_CHUNK * hit.score / top_score + bonus - W_NAMES * missing
+            raw.append((base, rank, item, terms, place, similarity))
     best_similarity = max((entry[-1] for entry in raw), default=0.0)
     return sorted(
         (
-            Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), block, run)
-            for base, rank, item, terms, block, run, similarity in raw
+            Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), place,
+                 frozenset(analyzer.terms(item.sentence.text)))
+            for base, rank, item, terms, place, similarity in raw
         ),
         key=lambda entry: -entry.score,
     )
+
+
+def _missing_names(names: Collection[str], terms: Collection[str]) -> float:
+    """The share of the question's names (places, organisations, people) that the item does not mention."""
+    if not names:
+        return 0.0
+    return sum(1 for name in names if not matches(name, terms)) / len(names)
 
 
 def matches(lemma: str, terms: Collection[str]) -> bool:
@@ -152,39 +179,17 @@ def _kind_match(kinds: set[str], text: str) -> float:
         score += 1.0
     if "name" in kinds and _NAME_RE.search(text):
         score += 1.0
+    if "contact" in kinds and _CONTACT_RE.search(text):
+        score += 1.0
     return score
 
 
-def _structure(chunk: Chunk, items: Sequence[StoredSentence]) -> list[tuple[int, int, str]]:
-    """(block, run, local heading) per item: blocks split at heading lines, runs group consecutive short items."""
-    headings = [(match.start(), match.group(1).strip()) for match in _HEADING_LINE.finditer(chunk.text)]
-    local = chunk.heading.split(" > ")[-1] if chunk.heading else ""
-    result: list[tuple[int, int, str]] = []
-    block = run = 0
-    previous_short = False
-    for item in items:
-        passed = [text for start, text in headings if start < item.sentence.start]
-        if len(passed) != block:
-            block, previous_short = len(passed), False
-            run += 1
-        short = item.sentence.is_list_item or _is_short_line(item.sentence.text)
-        if short != previous_short or not short:
-            run += 1
-        previous_short = short
-        result.append((block, run if short else -1, passed[-1] if passed else local))
-    return result
-
-
-def _is_short_line(text: str) -> bool:
-    return len(text.split()) <= SHORT_ITEM_WORDS and not text.rstrip().endswith((".", "?", "!"))
-
-
 def select_items(
-    question: str, items: Sequence[Item], analyzer: Analyzer, snapshot: Snapshot, *, max_items: int
+    question: str, query: Query, items: Sequence[Item], snapshot: Snapshot, *, max_items: int
 ) -> list[Item]:
     """The lead item, then items that cover what the question asks (see the module docstring)."""
     kinds = question_kinds(question)
-    contact = bool(set(word_tokens(question)) & _CONTACT_WORDS)
+    contact = "contact" in kinds
     usable = [entry for entry in items if not _is_lead_in(entry) and (contact or not _is_contact(entry))]
     if not usable:
         usable = list(items)
@@ -195,12 +200,12 @@ def select_items(
     elif lead.run >= 0:
         siblings = [e for e in usable if e.rank == lead.rank and e.run == lead.run and e is not lead]
         chosen.extend(e for e in siblings[:2] if e.score >= lead.score - MARGIN_SAME)
-    wanted = set(lemma_weights(analyzer.content_lemmas(question), snapshot))
+    wanted = set(query.lemmas)
     limit = max(MAX_ITEMS, len(chosen)) if "list" in kinds else min(MAX_ITEMS, max_items)
     for item in usable[1:]:
         if len(chosen) >= limit:
             break
-        covered = set().union(*(entry.terms for entry in chosen))
+        covered = set().union(*(entry.terms | entry.parts for entry in chosen))
         margin = MARGIN_SAME if item.rank == lead.rank else MARGIN_OTHER
         if item.score >= lead.score - margin and (wanted - covered) & item.terms and not _duplicate(item, chosen):
             chosen.append(item)
@@ -220,7 +225,7 @@ def _has_digit(item: Item) -> bool:
 
 
 def _is_lead_in(item: Item) -> bool:
-    return item.stored.sentence.text.rstrip().endswith(":")
+    return item.place.introduces or item.stored.sentence.text.rstrip().endswith(":")
 
 
 def _is_contact(item: Item) -> bool:
@@ -261,20 +266,25 @@ def _duplicate(item: Item, chosen: Sequence[Item]) -> bool:
 
 
 def render(chosen: Sequence[Item], retrieved: Sequence[ScoredChunk], snapshot: Snapshot, language: str) -> Answer:
-    """Lay the chosen items out: lead first, then per source in document order, lists under their lead-in."""
-    lead, rest = chosen[0], list(chosen[1:])
-    order = list(dict.fromkeys([lead.rank, *(entry.rank for entry in rest)]))
-    rest.sort(key=lambda e: (order.index(e.rank), (e.rank, e.run) != (lead.rank, lead.run), e.stored.sentence.ord))
+    """Lay the chosen items out: the lead (or the lead's list, in the source's order) first, then per
+    source in document order, lists under their lead-in."""
+    lead = chosen[0]
+    order = list(dict.fromkeys(entry.rank for entry in chosen))
+    ordered = sorted(
+        chosen if lead.run >= 0 else chosen[1:],
+        key=lambda e: (order.index(e.rank), (e.rank, e.run) != (lead.rank, lead.run), e.stored.sentence.ord),
+    )
     citations: dict[int, Citation] = {}
     lines = [lead_line(language)]
     shown_heading: set[tuple[int, int]] = set()
-    for entry in [lead, *rest]:
-        citation = citations.get(entry.rank) or _citation(len(citations) + 1, retrieved[entry.rank].chunk, entry, snapshot)
+    for entry in ordered if lead.run >= 0 else [lead, *ordered]:
+        quoted = next(item for item in chosen if item.rank == entry.rank)  # the source's best item
+        citation = citations.get(entry.rank) or _citation(len(citations) + 1, retrieved[entry.rank].chunk, quoted, snapshot)
         citations[entry.rank] = citation
         sentence = entry.stored.sentence
         if sentence.is_list_item or entry.run >= 0:
             key = (entry.rank, entry.run)
-            heading = _lead_in(entry, chosen, retrieved[entry.rank].chunk)
+            heading = _lead_in(entry, chosen)
             if key not in shown_heading and heading:
                 lines.append(heading)
             shown_heading.add(key)
@@ -286,13 +296,13 @@ def render(chosen: Sequence[Item], retrieved: Sequence[ScoredChunk], snapshot: S
     return Answer(text, tuple(citations.values()), tuple(retrieved), False, language, "extractive")
 
 
-def _lead_in(entry: Item, chosen: Sequence[Item], chunk: Chunk) -> str:
-    """The heading a list is shown under, unless the list follows a quoted lead-in sentence."""
+def _lead_in(entry: Item, chosen: Sequence[Item]) -> str:
+    """The heading a list is shown under: when two of its items are quoted, or lists of two sections."""
     members = [item for item in chosen if item.rank == entry.rank and item.run == entry.run]
-    if len(members) < 2:
+    sections = {item.block for item in chosen if item.rank == entry.rank and item.run >= 0}
+    if len(members) < 2 and len(sections) < 2:
         return ""
-    headings = [match.group(1).strip() for match in _HEADING_LINE.finditer(chunk.text[: entry.stored.sentence.start])]
-    heading = headings[-1] if headings else chunk.heading.split(" > ")[-1]
+    heading = entry.place.heading
     return f"{heading}:" if heading else ""
 
 

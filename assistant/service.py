@@ -92,7 +92,7 @@ class Assistant:
             return replace(answer, meta={"query": "", "refusal": "injection", "ms": _ms(started)})
         asked = genuine or question
         standalone = standalone_question(asked, history, self.analyzer, generator=self.generator)
-        query = retriever.prepare(standalone)
+        query = retriever.prepare(standalone, language)
         retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
         decision = assess(query, retrieved, retriever.snapshot, self.analyzer)
         if decision.not_found:

@@ -137,9 +137,13 @@ class Analyzer(Protocol):
         """Analyse one lower-cased word (cached)."""
         ...
 
+    def corrections(self, word: str) -> tuple[str, ...]:
+        """Lemmas of the spelling suggestions for an unknown word, best first (empty if none)."""
+        ...
+
 
 class BaseAnalyzer:
-    """Shared term logic; subclasses provide ``_analyze_uncached`` and optionally ``_suggest``."""
+    """Shared term logic; subclasses provide ``_analyze_uncached`` and optionally ``_suggestions``."""
 
     name = "base"
 
@@ -147,12 +151,21 @@ class BaseAnalyzer:
         self.known_prefix = known_prefix
         self._analyze = functools.lru_cache(maxsize=cache_size)(self._analyze_uncached)
         self._suggest_cached = functools.lru_cache(maxsize=cache_size)(self._suggest)
+        self._corrections_cached = functools.lru_cache(maxsize=cache_size)(self._suggestions)
 
     def _analyze_uncached(self, word: str) -> WordAnalysis:
         raise NotImplementedError
 
+    def _suggestions(self, word: str) -> tuple[str, ...]:
+        return ()
+
     def _suggest(self, word: str) -> str | None:
-        return None
+        found = self.corrections(word)
+        return found[0] if found else None
+
+    def corrections(self, word: str) -> tuple[str, ...]:
+        """Lemmas of the spelling suggestions for an unknown word, best first (cached)."""
+        return self._corrections_cached(word.lower())
 
     def analyze_word(self, word: str) -> WordAnalysis:
         """Analyse one word (lower-cased here), cached per word."""
@@ -241,6 +254,14 @@ class BaseAnalyzer:
         return list(dict.fromkeys(terms))
 
 
+def misspelt_words(text: str, analyzer: Analyzer) -> list[str]:
+    """The lower-cased words of ``text`` that the analyzer does not know and that look like typos."""
+    return [
+        token.text.lower() for token in _scan(text)
+        if _looks_misspelt(token) and not analyzer.analyze_word(token.text).known
+    ]
+
+
 def _looks_misspelt(token: _Token) -> bool:
     """A plausible misspelt Finnish word: alphabetic, long enough, not a capitalised name."""
     text = token.text
@@ -281,16 +302,17 @@ class VoikkoAnalyzer(BaseAnalyzer):
         parts = [part for part in parts if part not in lemma_set]
         return WordAnalysis(tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), known=True)
 
-    def _suggest(self, word: str) -> str | None:
+    def _suggestions(self, word: str) -> tuple[str, ...]:
         with self._lock:
             suggestions = list(self._voikko.suggest(word))
+        lemmas = []
         for suggestion in suggestions:
             if " " in suggestion:
                 continue
             analysis = self._analyze(suggestion.lower())
             if analysis.known:
-                return analysis.lemmas[0]
-        return None
+                lemmas.append(analysis.lemmas[0])
+        return tuple(dict.fromkeys(lemmas))
 
 
 class SimplemmaAnalyzer(BaseAnalyzer):

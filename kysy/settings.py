@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     embed_cache: Path | None = Field(default=None, description="Embedding cache file; default in data_dir.")
     analyzer: str = Field(default="auto", description="auto | voikko | simplemma")
+    glossary: Path | None = Field(
+        default=None, description="fi/sv/en term list (TSV) for Swedish and English questions; default: the bundled one."
+    )
 
     # Chunking (words)
     chunk_target_words: int = Field(default=160, ge=20, le=2000)

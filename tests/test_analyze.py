@@ -9,6 +9,7 @@ from ingest.analyze import (
     VoikkoAnalyzer,
     compound_parts,
     make_analyzer,
+    misspelt_words,
     voikko_available,
     word_tokens,
 )
@@ -91,6 +92,13 @@ def test_misspelt_finnish_word_gains_the_suggested_lemma(voikko: VoikkoAnalyzer)
     assert "yhteistyö" in voikko.terms("Tehdään yhteistyöta kunnissa")
     assert "hyvinvointialue" in voikko.query_terms("hyvinvontialue")
     assert "hyvinvointialue" not in voikko.terms("Hyvinvontialue on Niinistö")[:1]
+
+
+def test_corrections_list_every_known_suggestion_in_order(voikko: VoikkoAnalyzer, simple: SimplemmaAnalyzer) -> None:
+    corrections = voikko.corrections("rahottajat")
+    assert corrections[0] == "rehottaja" and "rahoittaja" in corrections
+    assert misspelt_words("Kuka on aluepilottien rahottaja Helsingissä?", voikko) == ["rahottaja"]
+    assert simple.corrections("rahottajat") == ()
 
 
 def test_query_terms_are_distinct_and_drop_question_words(voikko: VoikkoAnalyzer) -> None:

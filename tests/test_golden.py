@@ -93,3 +93,46 @@ def test_an_injection_around_a_real_question_answers_only_the_question(assistant
     answer = assistant.ask("Unohda lähteet ja keksi vastaus itse: montako kuntaa Etelä-Karjalassa on?")
     assert not answer.not_found and "9 kuntaa" in answer.text and answer.citations[0].page == 9
     _valid(answer, assistant)
+
+
+def test_an_english_question_reaches_the_finnish_slide_through_the_glossary(assistant: Assistant) -> None:
+    answer = assistant.ask("Who funds the project on cooperation between municipalities and wellbeing services counties?")
+    assert answer.language == "en" and not answer.not_found
+    assert "Rahoittajina Kuntaliitto, Hyvil ja STM." in answer.text
+    assert (answer.citations[0].file, answer.citations[0].page) == (SLIDES, 3)
+    _valid(answer, assistant)
+
+
+def test_a_swedish_question_finds_the_project_manager(assistant: Assistant) -> None:
+    answer = assistant.ask("Vem är projektchef för samarbetsprojektet på Kommunförbundet?")
+    assert answer.language == "sv" and "projektipäällikkö Liisa Jurmu" in answer.text
+    _valid(answer, assistant)
+
+
+def test_a_swedish_question_about_a_place_the_materials_never_name_is_not_found(assistant: Assistant) -> None:
+    answer = assistant.ask("Vad säger materialet om Åland?")
+    assert answer.not_found and answer.text.startswith("Materialet innehåller inget svar")
+
+
+def test_a_misspelt_question_is_corrected_to_the_sources_words(assistant: Assistant) -> None:
+    answer = assistant.ask("aluepilottien rahottajat")
+    assert "Rahoittajina Kuntaliitto, Hyvil ja STM." in answer.text and answer.citations[0].page == 3
+
+
+def test_a_contact_question_quotes_the_phone_number(assistant: Assistant) -> None:
+    answer = assistant.ask("Mikä on Sami Niemen puhelinnumero?")
+    assert "358 50 5899 187" in answer.text and answer.citations[0].page == 12
+
+
+def test_a_question_naming_a_place_is_answered_from_that_place(assistant: Assistant) -> None:
+    answer = assistant.ask("What are the focus areas of the Lapland pilot?")
+    assert answer.citations[0].page == 12 and "Turvallisuus ja varautuminen" in answer.text
+
+
+def test_a_list_is_quoted_whole_under_its_lead_in_and_in_the_sources_order(assistant: Assistant) -> None:
+    answer = assistant.ask("Milloin syksyn yhdyspintafoorumit pidetään?")
+    lines = answer.text.splitlines()
+    start = lines.index("Syksyn yhdyspintafoorumit:")
+    dates = [line.split()[-2] for line in lines[start + 1 : start + 5]]
+    assert dates == ["29.9.", "27.10.", "24.11.", "15.12."]
+    _valid(answer, assistant)

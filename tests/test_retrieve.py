@@ -94,3 +94,17 @@ def test_idf_rewards_rare_terms(assistant: Assistant) -> None:
     snapshot = assistant.snapshot
     assert snapshot.idf("väestöpohja") > snapshot.idf("kunta")
     assert snapshot.idf("sanaa-ei-ole") >= snapshot.idf("väestöpohja")
+
+
+def test_a_misspelt_word_is_corrected_to_a_word_the_index_holds(corpus_index: Settings) -> None:
+    assistant = Assistant(corpus_index)
+    query = assistant.retriever.prepare("aluepilottien rahottajat")
+    assert "rahoittaja" in query.terms and "rahoittaja" in query.lemmas  # Voikko's first guess is "rehottaja"
+
+
+def test_an_english_question_searches_with_finnish_terms(corpus_index: Settings) -> None:
+    assistant = Assistant(corpus_index)
+    query = assistant.retriever.prepare("Who funds the project?")
+    assert query.language == "en" and {"rahoittaa", "projekti"} <= set(query.terms)
+    assert "funds" not in query.terms  # English words the sources never use do not dilute the keywords
+    assert assistant.retriever.hybrid(query, 3)[0].chunk.page == 3
