@@ -22,7 +22,7 @@ import numpy as np
 
 from assistant.layout import Place, layout
 from assistant.messages import lead_line, quotes_note
-from assistant.retrieve import Query
+from assistant.query import Query, concept_weights, holds
 from ingest.analyze import Analyzer, word_tokens
 from ingest.store import Snapshot, StoredSentence
 from kysy.models import Answer, Chunk, Citation, ScoredChunk
@@ -50,6 +50,10 @@ _LIST_WORDS = frozenset(["mitkä", "listaa", "luettele", "luettelo", "millaisia"
 _NUMBER_WORDS = frozenset(
     ["montako", "paljonko", "monta", "moni", "monella", "paljon", "usein", "milloin", "vuonna", "vuosina", "päivästä", "many", "much", "when", "often", "hur", "många", "mycket", "när"]
 )
+# Of these, the words asking for a count or an amount ("montako kuntaa"), which a year or a date does not answer.
+_COUNT_WORDS = frozenset(["montako", "paljonko", "monta", "moni", "monella", "paljon", "many", "much", "många", "mycket"])
+# A cardinal number that is not a date ("27.10."), an ordinal ("1.") or a year.
+CARDINAL = re.compile(r"(?<![\d.])(?!(?:19|20)\d\d\b)\d+(?:[ \u00a0]\d{3})*(?![\d.]|\s*%)")
 _NAME_WORDS = frozenset(["kuka", "ketkä", "keitä", "kenen", "keneen", "kehen", "who", "whom", "whose", "vem"])
 # Words (by their beginning) of a question asking how to reach someone.
 _CONTACT_PREFIXES = ("yhteystie", "puhelin", "sähköpost", "yhteyttä", "yhteydessä", "phone", "telephone", "email", "e-mail", "contact", "telefon", "e-post", "kontakt")
@@ -80,7 +84,7 @@ class Item:
 
 
 def question_kinds(question: str) -> set[str]:
-    """What the question asks for: any of "list", "number", "name", "contact"."""
+    """What the question asks for: any of "list", "number" (with "count" for an amount), "name", "contact"."""
     words = set(word_tokens(question))
     kinds = set()
     if any(word.startswith(_CONTACT_PREFIXES) for word in words):
@@ -89,14 +93,16 @@ def question_kinds(question: str) -> set[str]:
         kinds.add("list")
     if words & _NUMBER_WORDS:
         kinds.add("number")
+    if words & _COUNT_WORDS:
+        kinds.add("count")
     if words & _NAME_WORDS:
         kinds.add("name")
     return kinds
 
 
-def lemma_weights(lemmas: set[str], snapshot: Snapshot) -> dict[str, float]:
-    """idf weight of each lemma; a lemma absent from the index gets the weight of a one-chunk term."""
-    return {lemma: snapshot.idf(lemma) for lemma in lemmas}
+def covers(query: Query, lemma: str, terms: Collection[str]) -> bool:
+    """Whether ``terms`` hold the question's lemma, a synonym of it, or a derivation of either."""
+    return any(matches(form, terms) for form in query.variants(lemma))
 
 
 def extractive_answer(
@@ -121,7 +127,7 @@ def score_items(
     question: str, query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer
 ) -> list[Item]:
     """Every quotable item of the retrieved chunks, scored against the question."""
-    wanted = lemma_weights(set(query.lemmas), snapshot)
+    wanted = concept_weights(query, snapshot)
     total = sum(wanted.values()) or 1.0
     kinds = question_kinds(question)
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
@@ -134,8 +140,8 @@ def score_items(
         for item, place in zip(stored.get(hit.chunk.id, []), places, strict=True):
             own = set(item.terms)
             terms = frozenset(own | context | analyzer.content_lemmas(place.heading))
-            lexical = sum(w for lemma, w in wanted.items() if matches(lemma, terms)) / total
-            own_share = sum(w for lemma, w in wanted.items() if matches(lemma, own)) / total
+            lexical = sum(w for lemma, w in wanted.items() if covers(query, lemma, terms)) / total
+            own_share = sum(w for lemma, w in wanted.items() if covers(query, lemma, own)) / total
             similarity = float(item.vector @ query.vector) if item.vector is not None else 0.0
             bonus = KIND_BONUS * _kind_match(kinds, item.sentence.text)
             missing = _missing_names(query.names, terms | title_terms[hit.chunk.doc_id])
@@ -175,8 +181,9 @@ def matches(lemma: str, terms: Collection[str]) -> bool:
 
 def _kind_match(kinds: set[str], text: str) -> float:
     score = 0.0
-    if "number" in kinds and any(ch.isdigit() for ch in text):
-        score += 1.0
+    if "number" in kinds:
+        has_number = CARDINAL.search(text) if "count" in kinds else any(ch.isdigit() for ch in text)
+        score += 1.0 if has_number else 0.0
     if "name" in kinds and _NAME_RE.search(text):
         score += 1.0
     if "contact" in kinds and _CONTACT_RE.search(text):
@@ -206,8 +213,10 @@ def select_items(
         if len(chosen) >= limit:
             break
         covered = set().union(*(entry.terms | entry.parts for entry in chosen))
+        uncovered = [lemma for lemma in wanted if not covers(query, lemma, covered)]
+        adds = any(holds(query, lemma, item.terms) for lemma in uncovered)
         margin = MARGIN_SAME if item.rank == lead.rank else MARGIN_OTHER
-        if item.score >= lead.score - margin and (wanted - covered) & item.terms and not _duplicate(item, chosen):
+        if item.score >= lead.score - margin and adds and not _duplicate(item, chosen):
             chosen.append(item)
     for item in usable[1:]:
         if len(chosen) >= MIN_ITEMS:
@@ -277,6 +286,8 @@ def render(chosen: Sequence[Item], retrieved: Sequence[ScoredChunk], snapshot: S
     citations: dict[int, Citation] = {}
     lines = [lead_line(language)]
     shown_heading: set[tuple[int, int]] = set()
+    # a list is not put under a heading line that the answer already quotes
+    quoted_headings = {(e.rank, e.stored.sentence.text) for e in chosen if e.stored.sentence.is_heading}
     for entry in ordered if lead.run >= 0 else [lead, *ordered]:
         quoted = next(item for item in chosen if item.rank == entry.rank)  # the source's best item
         citation = citations.get(entry.rank) or _citation(len(citations) + 1, retrieved[entry.rank].chunk, quoted, snapshot)
@@ -285,7 +296,7 @@ def render(chosen: Sequence[Item], retrieved: Sequence[ScoredChunk], snapshot: S
         if sentence.is_list_item or entry.run >= 0:
             key = (entry.rank, entry.run)
             heading = _lead_in(entry, chosen)
-            if key not in shown_heading and heading:
+            if key not in shown_heading and heading and (entry.rank, heading[:-1]) not in quoted_headings:
                 lines.append(heading)
             shown_heading.add(key)
             lines.append(f"- {sentence.text} [{citation.n}]")

@@ -1,7 +1,8 @@
 """Where each quotable item sits in its chunk: its section, the list it belongs to, the heading above it.
 
 Answers keep the sources' structure: a list is quoted under its heading, and a question about a
-heading's topic is answered by the list under it. Sections start at heading lines (``#``). A run
+heading's topic is answered by the list under it. Sections start at heading lines (``#``); a
+heading quoted as a statement is prose in the section it opens. A run
 is one list: consecutive list items or short lines (slides write lists as short lines). A line
 ending with ":" ("Syksyn yhdyspintafoorumit:"), or a short line between two lists ("Lisää
 aiheesta"), introduces the run after it: it is that run's heading, not one of its members.
@@ -52,6 +53,10 @@ def layout(chunk: Chunk, items: Sequence[StoredSentence]) -> list[Place]:
             section, in_list, run_heading = len(passed), False, ""
             run += 1
         heading = passed[-1] if passed else section_heading
+        if sentence.is_heading:
+            in_list, run_heading = False, ""
+            places.append(Place(section, -1, heading))
+            continue
         if _introduces(items, i):
             run += 1
             run_heading, in_list = sentence.text.strip().rstrip(":").strip(), True
@@ -68,7 +73,7 @@ def layout(chunk: Chunk, items: Sequence[StoredSentence]) -> list[Place]:
 
 
 def _introduces(items: Sequence[StoredSentence], i: int) -> bool:
-    """Whether item ``i`` is the lead-in of the list that follows it."""
+    """Whether item ``i`` is the lead-in of the list that follows it (a quotable heading is not)."""
     text = items[i].sentence.text.rstrip()
     following = i + 1 < len(items) and (
         items[i + 1].sentence.is_list_item or is_short_line(items[i + 1].sentence.text)

@@ -30,8 +30,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answer import lemma_weights, matches
-from assistant.retrieve import Query
+from assistant.answer import CARDINAL, matches
+from assistant.query import Query, concept_weights, holds
 from ingest.analyze import Analyzer
 from ingest.store import Snapshot, StoredSentence
 from kysy.models import ScoredChunk
@@ -65,7 +65,6 @@ _MONEY = re.compile(r"€|\d\s*(?:e|eur|euroa?|milj\.?|mrd)\b|\beuro", re.IGNORE
 _ASKS_PERSON = re.compile(r"\b(?:kuka|kenen)\b", re.IGNORECASE)
 _ROLE = re.compile(r"\b\w*(?:johtaja|päällikkö|yhteyshenkilö|asiantuntija|koordinaattori)\w*", re.IGNORECASE)
 _PERSON = re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+ (?!Oy\b)[A-ZÅÄÖ][a-zåäö]+\b")
-_CARDINAL = re.compile(r"(?<![\d.])(?!(?:19|20)\d\d\b)\d+(?:[ \u00a0]\d{3})*(?![\d.]|\s*%)")
 
 
 @dataclass(frozen=True)
@@ -113,14 +112,15 @@ def injection_question(question: str) -> str | None:
 
 def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer) -> Evidence:
     """Measure how well the best retrieved chunks cover the question."""
-    wanted = lemma_weights(set(query.lemmas), snapshot)
+    wanted = concept_weights(query, snapshot)
     top = retrieved[:EVIDENCE_CHUNKS]
     found: set[str] = set()
     for hit in top:
         found |= set(snapshot.chunk_terms.get(hit.chunk.id, ()))
-    seen = {lemma: w for lemma, w in wanted.items() if snapshot.keyword.document_frequency(lemma) > 0}
+    indexed = snapshot.keyword.document_frequency
+    seen = {lemma: w for lemma, w in wanted.items() if any(indexed(form) > 0 for form in query.variants(lemma))}
     total, seen_total = sum(wanted.values()), sum(seen.values())
-    coverage = sum(w for lemma, w in seen.items() if lemma in found) / seen_total if seen_total else 0.0
+    coverage = sum(w for lemma, w in seen.items() if holds(query, lemma, found)) / seen_total if seen_total else 0.0
     entities = [lemma for lemma in wanted if lemma in query.names or _NUMBER.search(lemma)]
     names = [lemma for lemma in entities if not _NUMBER.search(lemma)]
     best_item = 0.0
@@ -129,7 +129,7 @@ def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot,
         context = set(analyzer.content_lemmas(hit.chunk.heading))
         for item in stored.get(hit.chunk.id, []):
             terms = set(item.terms) | context
-            best_item = max(best_item, sum(w for lemma, w in wanted.items() if lemma in terms))
+            best_item = max(best_item, sum(w for lemma, w in wanted.items() if holds(query, lemma, terms)))
     dense = max((dict(hit.scores).get("dense", 0.0) for hit in top), default=0.0)
     return Evidence(
         coverage=coverage,
@@ -152,7 +152,7 @@ def quantity_missing(question: str, texts: Sequence[str]) -> bool:
     if _ASKS_MONEY.search(question):
         return not any(_MONEY.search(text) for text in texts)
     if _ASKS_COUNT.search(question):
-        return not any(_CARDINAL.search(text) for text in texts)
+        return not any(CARDINAL.search(text) for text in texts)
     return False
 
 

@@ -14,16 +14,13 @@ in ``ScoredChunk.scores`` and says which retrievers found each chunk.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 
-import numpy as np
-
+from assistant.query import SYNONYMS_PATH, Query, QueryBuilder, concept_weights, holds, load_synonyms
 from assistant.translate import GLOSSARY_PATH, load_glossary
-from ingest.analyze import Analyzer, misspelt_words
+from ingest.analyze import Analyzer
 from ingest.embed import Embedder
-from ingest.language import detect_language
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
 from kysy.models import ScoredChunk
@@ -32,37 +29,8 @@ from kysy.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
-_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 # Weight of the question's idf-weighted lemma coverage of a chunk, added to the fused score.
 COVERAGE_WEIGHT = 1.0
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question prepared once for every retriever and the answerer.
-
-    ``terms`` are the keyword index terms, ``lemmas`` the content lemmas the answerer and the
-    refusal decision weigh; for a Swedish or English question both include the Finnish words the
-    glossary gives (``finnish``). ``names`` are the lemmas of the places, organisations and people
-    the question names.
-    """
-
-    text: str
-    vector: np.ndarray
-    terms: tuple[str, ...]
-    lemmas: frozenset[str] = frozenset()
-    language: str = "fi"
-    finnish: str = ""
-    names: frozenset[str] = frozenset()
-
-
-def question_names(text: str, lemmas: Collection[str]) -> set[str]:
-    """The lemmas of ``lemmas`` whose word is capitalised inside the question: places, organisations, people."""
-    words = [word for word in _WORD.findall(text)[1:] if word[:1].isupper()]
-    return {
-        lemma for lemma in lemmas
-        if not any(ch.isdigit() for ch in lemma) and any(word.lower().startswith(lemma[:4]) for word in words)
-    }
 
 
 def check_top_k(top_k: int) -> int:
@@ -88,46 +56,17 @@ class Retriever:
         self.embedder = embedder
         self.analyzer = analyzer
         self.settings = settings
-        self.glossary = load_glossary(settings.glossary or GLOSSARY_PATH)
+        self.queries = QueryBuilder(
+            snapshot,
+            embedder,
+            analyzer,
+            load_glossary(settings.glossary or GLOSSARY_PATH),
+            load_synonyms(settings.synonyms or SYNONYMS_PATH),
+        )
 
     def prepare(self, text: str, language: str | None = None) -> Query:
-        """Embed and analyse a question once; a Swedish or English one also gets its Finnish words.
-
-        ``language`` is detected from ``text`` when not given.
-        """
-        language = language or detect_language(text, self.analyzer)
-        translation = self.glossary.translate(text, language)
-        finnish = translation.text
-        names = {lemma for name in translation.names for lemma in self.analyzer.content_lemmas(name)}
-        terms = self.analyzer.query_terms(text)
-        lemmas = self.analyzer.content_lemmas(text)
-        if language == "fi":
-            fixed = self._corrections(text)
-            terms = list(dict.fromkeys([*terms, *fixed]))
-            lemmas |= set(fixed)
-        if finnish:
-            # the question's own words count only where the sources use them (names such as "Hyvil")
-            indexed = self.snapshot.keyword.document_frequency
-            terms = [term for term in terms if indexed(term) > 0]
-            terms = list(dict.fromkeys([*terms, *self.analyzer.query_terms(finnish)]))
-            lemmas = {lemma for lemma in lemmas if indexed(lemma) > 0} | self.analyzer.content_lemmas(finnish)
-        names |= question_names(text, lemmas)
-        # the multilingual model embeds the question as asked: glossary words appended made it worse
-        vector = self.embedder.embed_queries([text])[0]
-        return Query(text, vector, tuple(terms), frozenset(lemmas), language, finnish, frozenset(names))
-
-    def _corrections(self, text: str) -> list[str]:
-        """For each misspelt word the index does not hold, the first spelling suggestion it does hold.
-
-        The analyzer's own first suggestion may be a rare word ("rahottajat" -> "rehottaja");
-        the sources' vocabulary decides which suggestion was meant ("rahoittaja").
-        """
-        indexed = self.snapshot.keyword.document_frequency
-        fixed = []
-        for word in misspelt_words(text, self.analyzer):
-            if indexed(word) == 0:
-                fixed.extend(next(([c] for c in self.analyzer.corrections(word) if indexed(c) > 0), []))
-        return fixed
+        """Embed and analyse a question once (see ``assistant/query.py``); ``language`` is detected when not given."""
+        return self.queries.build(text, language)
 
     def dense(self, query: Query, top_k: int) -> list[ScoredChunk]:
         """Nearest chunks by cosine similarity; ids the database does not list are ignored."""
@@ -172,15 +111,14 @@ class Retriever:
         BM25 rewards a repeated common term as much as a rare one; the share of the question a
         chunk covers separates the chunk that holds the whole question from one repeating a part.
         """
-        wanted = query.lemmas
-        if not wanted or COVERAGE_WEIGHT <= 0:
+        if not query.lemmas or COVERAGE_WEIGHT <= 0:
             return fused
-        weights = {lemma: self.snapshot.idf(lemma) for lemma in wanted}
+        weights = concept_weights(query, self.snapshot)
         total = sum(weights.values())
         scored = []
         for hit in fused:
             terms = set(self.snapshot.chunk_terms.get(hit.chunk.id, ()))
-            share = sum(w for lemma, w in weights.items() if lemma in terms) / total
+            share = sum(w for lemma, w in weights.items() if holds(query, lemma, terms)) / total
             scored.append(replace(hit, score=hit.score + COVERAGE_WEIGHT * share, scores=(*hit.scores, ("coverage", share))))
         scored.sort(key=lambda hit: (-hit.score, hit.chunk.id))
         return [replace(hit, rank=rank) for rank, hit in enumerate(scored, start=1)]

@@ -15,9 +15,10 @@ from dataclasses import replace
 from assistant.answer import extractive_answer
 from assistant.followup import standalone_question
 from assistant.messages import not_found_text
+from assistant.query import Query
 from assistant.refusal import assess, injection_question
 from assistant.rerank import make_reranker
-from assistant.retrieve import Query, Retriever, check_top_k
+from assistant.retrieve import Retriever, check_top_k
 from ingest.analyze import make_analyzer
 from ingest.embed import make_embedder
 from ingest.language import detect_language

@@ -18,7 +18,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.retrieve import Query
+from assistant.query import Query
 from ingest.embed import Embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.keyword import KeywordIndex

@@ -16,6 +16,8 @@ from kysy.models import Chunk, Document, Page, Sentence, content_hash
 
 _HEADING_RE = re.compile(r"^(#{1,6}) +(.*\S)\s*$")
 _LIST_RE = re.compile(r"^(?:- |\d{1,3}[.)] )")
+# A heading of at least this many words is quoted like a sentence (see ``split_sentences``).
+QUOTABLE_HEADING_WORDS = 5
 _WORD_RE = re.compile(r"\S*[^\W_]\S*")
 _ABBREVIATIONS = frozenset(
     [
@@ -264,28 +266,35 @@ def chunk_document(
 
 
 def split_sentences(chunk: Chunk) -> list[Sentence]:
-    """The quotable units of a chunk: sentences of paragraphs and whole list items.
+    """The quotable units of a chunk: sentences of paragraphs, whole list items, and headings that
+    make a statement.
 
-    Offsets are relative to ``chunk.text``; heading lines inside a chunk are not quotable
-    unless the chunk is nothing but a heading.
+    Offsets are relative to ``chunk.text``. A heading line is quotable when it has at least
+    ``QUOTABLE_HEADING_WORDS`` words: news subheadings and slide titles often state the point
+    ("Yhteistyö ei ole monilla alueilla vielä strategisella tasolla"); short ones ("Tausta") only
+    label what follows. A chunk that is nothing but a heading is quoted whole.
     """
     text = chunk.text
-    spans: list[tuple[int, int, bool]] = []
+    spans: list[tuple[int, int, str]] = []
     for line in re.finditer(r"[^\n]+", text):
         body = line.group(0)
-        if _HEADING_RE.match(body):
+        heading = _HEADING_RE.match(body)
+        if heading:
+            if len(heading.group(2).split()) >= QUOTABLE_HEADING_WORDS:
+                spans.append((*_trim(text, line.start() + heading.start(2), line.end()), "heading"))
             continue
         if _LIST_RE.match(body):
             offset = 2 if body.startswith("- ") else 0
-            spans.append((*_trim(text, line.start() + offset, line.end()), True))
+            spans.append((*_trim(text, line.start() + offset, line.end()), "item"))
         else:
-            spans.extend((a, b, False) for a, b in sentence_spans(text, line.start(), line.end()))
+            spans.extend((a, b, "sentence") for a, b in sentence_spans(text, line.start(), line.end()))
     if not spans and text.strip():
-        spans.append((*_trim(text, 0, len(text)), False))
+        spans.append((*_trim(text, 0, len(text)), "sentence"))
     return [
         Sentence(
-            chunk_id=chunk.id, ord=n, text=text[a:b], start=a, end=b, is_list_item=item, heading=chunk.heading
+            chunk_id=chunk.id, ord=n, text=text[a:b], start=a, end=b, is_list_item=kind == "item",
+            heading=chunk.heading, is_heading=kind == "heading",
         )
-        for n, (a, b, item) in enumerate(spans)
+        for n, (a, b, kind) in enumerate(spans)
         if a < b
     ]

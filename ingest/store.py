@@ -88,6 +88,16 @@ class StoredSentence:
     vector: np.ndarray | None
 
 
+# The sentences table's is_list_item column says what kind of unit a sentence is.
+_PROSE, _LIST_ITEM, _HEADING = 0, 1, 2
+
+
+def _kind_code(sentence: Sentence) -> int:
+    if sentence.is_heading:
+        return _HEADING
+    return _LIST_ITEM if sentence.is_list_item else _PROSE
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
@@ -185,7 +195,7 @@ class IndexStore:
         vectors = bundle.sentence_vectors
         self._db.executemany(
             "INSERT OR REPLACE INTO sentences VALUES (?,?,?,?,?,?,?,?,?)",
-            [(s.chunk_id, s.ord, s.text, s.start, s.end, int(s.is_list_item), s.heading, " ".join(terms),
+            [(s.chunk_id, s.ord, s.text, s.start, s.end, _kind_code(s), s.heading, " ".join(terms),
               None if vectors is None else vectors[i].astype(np.float16).tobytes())
              for i, (s, terms) in enumerate(zip(bundle.sentences, bundle.sentence_terms, strict=True))],
         )
@@ -317,9 +327,9 @@ class Snapshot:
                 f"FROM sentences WHERE chunk_id IN ({marks}) ORDER BY chunk_id, ord",
                 list(chunk_ids),
             ).fetchall()
-        for cid, ord_, text, start, end, is_item, heading, terms, blob in rows:
+        for cid, ord_, text, start, end, kind, heading, terms, blob in rows:
             vector = None if blob is None else np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-            sentence = Sentence(cid, ord_, text, start, end, bool(is_item), heading)
+            sentence = Sentence(cid, ord_, text, start, end, kind == _LIST_ITEM, heading, kind == _HEADING)
             result[cid].append(StoredSentence(sentence, tuple(terms.split()), vector))
         return result
 

@@ -75,7 +75,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Sentence:
-    """A quotable unit of a chunk (a sentence or a list item), precomputed at ingest."""
+    """A quotable unit of a chunk (a sentence, a list item or a heading), precomputed at ingest."""
 
     chunk_id: str
     ord: int
@@ -84,6 +84,7 @@ class Sentence:
     end: int
     is_list_item: bool = False
     heading: str = ""
+    is_heading: bool = False
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     glossary: Path | None = Field(
         default=None, description="fi/sv/en term list (TSV) for Swedish and English questions; default: the bundled one."
     )
+    synonyms: Path | None = Field(
+        default=None, description="Finnish synonym sets, one per line; default: the bundled one."
+    )
 
     # Chunking (words)
     chunk_target_words: int = Field(default=160, ge=20, le=2000)

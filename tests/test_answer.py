@@ -13,7 +13,9 @@ from kysy.settings import Settings
 
 def test_question_kinds_and_derivation_matching() -> None:
     assert question_kinds("Mitkä ovat aluepilottien periaatteet?") == {"list"}
-    assert question_kinds("Montako kuntaa Etelä-Karjalassa on?") == {"number"}
+    assert question_kinds("Montako kuntaa Etelä-Karjalassa on?") == {"number", "count"}
+    assert question_kinds("Milloin idea syntyi?") == {"number"}
+    assert question_kinds("Mikä on Sami Niemen puhelinnumero?") == {"contact"}
     assert "name" in question_kinds("Kuka on projektipäällikkö?")
     assert matches("rahoittaa", {"rahoittaja"}) and not matches("kunta", {"kuntaliitto"})
 

@@ -121,6 +121,18 @@ def test_split_sentences_abbreviations_dates_numbers() -> None:
     assert all(text[s.start : s.end] == s.text and s.heading == "H" and s.chunk_id == "c" for s in sentences)
 
 
+def test_a_heading_that_makes_a_statement_is_quotable_and_a_label_is_not() -> None:
+    text = "# Tausta\n\nIdea syntyi keväällä.\n\n## Yhteistyö ei ole vielä strategisella tasolla\n\nTyö jatkuu."
+    chunk = Chunk("c", "d", "f", "t", text, None, "Tausta", 0, len(text), "x")
+    sentences = split_sentences(chunk)
+    assert [(s.text, s.is_heading) for s in sentences] == [
+        ("Idea syntyi keväällä.", False),
+        ("Yhteistyö ei ole vielä strategisella tasolla", True),
+        ("Työ jatkuu.", False),
+    ]
+    assert all(text[s.start : s.end] == s.text for s in sentences)
+
+
 def test_real_corpus_chunks() -> None:
     settings = Settings()
     catalog = load_catalog(CORPUS)

@@ -136,3 +136,11 @@ def test_a_list_is_quoted_whole_under_its_lead_in_and_in_the_sources_order(assis
     dates = [line.split()[-2] for line in lines[start + 1 : start + 5]]
     assert dates == ["29.9.", "27.10.", "24.11.", "15.12."]
     _valid(answer, assistant)
+
+
+def test_a_subheading_that_states_the_answer_is_quoted(assistant: Assistant) -> None:
+    answer = assistant.ask("Onko kuntien ja hyvinvointialueiden yhteistyö jo strategisella tasolla?")
+    lead = answer.text.splitlines()[1]
+    assert lead == "Kuntien ja hyvinvointialueiden yhteistyö ei ole monilla alueilla vielä strategisella tasolla [1]"
+    stored = assistant.snapshot.sentences([answer.citations[0].chunk_id])[answer.citations[0].chunk_id]
+    assert any(item.sentence.is_heading and lead.startswith(item.sentence.text) for item in stored)

@@ -1,0 +1,167 @@
+"""A question prepared once for the retrievers, the answerer and the refusal decision.
+
+From the question's text come its keyword terms, its content lemmas (what an answer must cover),
+the names it mentions, and its vector. Three things widen what the words can meet:
+
+- a misspelt word the index does not hold is corrected to the first spelling suggestion it holds;
+- a Swedish or English question gets the Finnish words of the glossary (``assistant/translate.py``);
+- a lemma's synonyms (``synonyms.txt``: "hanke" ~ "projekti") count as the lemma:
+  an item holding a synonym covers it, and synonyms of one another are one concept, weighed once
+  (``concept_weights``), so a question is not worth more for having a word with many synonyms.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.translate import Glossary
+from ingest.analyze import Analyzer, misspelt_words
+from ingest.embed import Embedder
+from ingest.language import detect_language
+from ingest.store import Snapshot
+from kysy.errors import ConfigError
+
+SYNONYMS_PATH = Path(__file__).with_name("synonyms.txt")
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared once for every retriever and the answerer.
+
+    ``terms`` are the keyword index terms, ``lemmas`` the content lemmas (one per concept) the
+    answerer and the refusal decision weigh, ``synonyms`` the other forms each of them may take;
+    for a Swedish or English question they include the Finnish words the glossary gives
+    (``finnish``). ``names`` are the lemmas of the places, organisations and people it names.
+    """
+
+    text: str
+    vector: np.ndarray
+    terms: tuple[str, ...]
+    lemmas: frozenset[str] = frozenset()
+    language: str = "fi"
+    finnish: str = ""
+    names: frozenset[str] = frozenset()
+    synonyms: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
+
+    def variants(self, lemma: str) -> frozenset[str]:
+        """The lemma and its synonyms."""
+        return frozenset({lemma, *self.synonyms.get(lemma, ())})
+
+
+def question_names(text: str, lemmas: Collection[str]) -> set[str]:
+    """The lemmas of ``lemmas`` whose word is capitalised inside the question: places, organisations, people."""
+    words = [word for word in _WORD.findall(text)[1:] if word[:1].isupper()]
+    return {
+        lemma for lemma in lemmas
+        if not any(ch.isdigit() for ch in lemma) and any(word.lower().startswith(lemma[:4]) for word in words)
+    }
+
+
+def concept_weights(query: Query, snapshot: Snapshot) -> dict[str, float]:
+    """idf weight of each of the question's concepts: that of the question's own word when the index
+    holds it, else that of its most common synonym there (a lemma nothing holds weighs as a one-chunk term)."""
+    indexed = snapshot.keyword.document_frequency
+    weights = {}
+    for lemma in query.lemmas:
+        held = [snapshot.idf(form) for form in query.synonyms.get(lemma, ()) if indexed(form)]
+        weights[lemma] = snapshot.idf(lemma) if indexed(lemma) or not held else min(held)
+    return weights
+
+
+def holds(query: Query, lemma: str, terms: Collection[str]) -> bool:
+    """Whether ``terms`` hold the lemma or one of its synonyms (exact forms)."""
+    return any(form in terms for form in query.variants(lemma))
+
+
+class QueryBuilder:
+    """Builds ``Query`` objects against one index snapshot."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        embedder: Embedder,
+        analyzer: Analyzer,
+        glossary: Glossary,
+        synonyms: Mapping[str, frozenset[str]],
+    ) -> None:
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.analyzer = analyzer
+        self.glossary = glossary
+        self._synonyms = synonyms
+
+    def build(self, text: str, language: str | None = None) -> Query:
+        """Analyse and embed ``text``; ``language`` is detected when not given."""
+        language = language or detect_language(text, self.analyzer)
+        translation = self.glossary.translate(text, language)
+        finnish = translation.text
+        names = {lemma for name in translation.names for lemma in self.analyzer.content_lemmas(name)}
+        terms = self.analyzer.query_terms(text)
+        lemmas = self.analyzer.content_lemmas(text)
+        if language == "fi":
+            fixed = self._corrections(text)
+            terms = list(dict.fromkeys([*terms, *fixed]))
+            lemmas |= set(fixed)
+        if finnish:
+            # the question's own words count only where the sources use them (names such as "Hyvil")
+            indexed = self.snapshot.keyword.document_frequency
+            terms = [term for term in terms if indexed(term) > 0]
+            terms = list(dict.fromkeys([*terms, *self.analyzer.query_terms(finnish)]))
+            lemmas = {lemma for lemma in lemmas if indexed(lemma) > 0} | self.analyzer.content_lemmas(finnish)
+        names |= question_names(text, lemmas)
+        concepts = self._concepts(lemmas)
+        # the keyword side searches a synonym only for a word the sources never use
+        indexed = self.snapshot.keyword.document_frequency
+        extra = {form for lemma, forms in concepts.items() if not indexed(lemma) for form in forms}
+        terms = list(dict.fromkeys([*terms, *sorted(extra)]))
+        # the multilingual model embeds the question as asked: glossary words appended made it worse
+        vector = self.embedder.embed_queries([text])[0]
+        return Query(text, vector, tuple(terms), frozenset(concepts), language, finnish, frozenset(names), concepts)
+
+    def _concepts(self, lemmas: Collection[str]) -> dict[str, frozenset[str]]:
+        """One entry per concept: a lemma of the question and its synonyms, synonyms merged."""
+        concepts: dict[str, frozenset[str]] = {}
+        for lemma in sorted(lemmas):
+            if any(lemma in forms for forms in concepts.values()):
+                continue
+            concepts[lemma] = self._synonyms.get(lemma, frozenset())
+        return concepts
+
+    def _corrections(self, text: str) -> list[str]:
+        """For each misspelt word the index does not hold, the first spelling suggestion it does hold.
+
+        The analyzer's own first suggestion may be a rare word ("rahottajat" -> "rehottaja");
+        the sources' vocabulary decides which suggestion was meant ("rahoittaja").
+        """
+        indexed = self.snapshot.keyword.document_frequency
+        fixed = []
+        for word in misspelt_words(text, self.analyzer):
+            if indexed(word) == 0:
+                fixed.extend(next(([c] for c in self.analyzer.corrections(word) if indexed(c) > 0), []))
+        return fixed
+
+
+@functools.lru_cache(maxsize=4)
+def load_synonyms(path: Path = SYNONYMS_PATH) -> dict[str, frozenset[str]]:
+    """Lemma -> its synonyms, from a file of one synonym set per line.
+
+    Raises:
+        ConfigError: the file cannot be read.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the synonym list {path}: {exc}") from exc
+    table: dict[str, set[str]] = {}
+    for line in lines:
+        words = {word.lower() for word in line.split("#", 1)[0].split()}
+        for word in words:
+            table.setdefault(word, set()).update(words - {word})
+    return {lemma: frozenset(others) for lemma, others in table.items() if others}

@@ -1,0 +1,52 @@
+"""Questions prepared for retrieval: corrections, translations, synonyms and the names they mention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.query import Query, concept_weights, load_synonyms, question_names
+from assistant.service import Assistant
+from kysy.errors import ConfigError
+from kysy.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def assistant(corpus_index: Settings) -> Assistant:
+    return Assistant(corpus_index)
+
+
+def test_the_synonym_file_gives_each_word_the_others_of_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "synonyms.txt"
+    path.write_text("# a comment\nhanke projekti  # trailing comment\nkulu kustannus meno\n\n", encoding="utf-8")
+    table = load_synonyms(path)
+    assert table["hanke"] == {"projekti"} and table["meno"] == {"kulu", "kustannus"}
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_synonyms(tmp_path / "missing.txt")
+
+
+def test_a_word_the_sources_never_use_is_searched_by_its_synonym(assistant: Assistant) -> None:
+    query = assistant.retriever.prepare("Minkä hankkeen jatkoa nykyinen yhdyspintaprojekti on?")
+    assert "projekti" in query.variants("hanke") and "projekti" in query.terms
+    answer = assistant.ask("Minkä hankkeen jatkoa nykyinen yhdyspintaprojekti on?")
+    assert "muutostukiprojektille" in answer.text.splitlines()[1]
+
+
+def test_synonyms_of_one_another_are_one_concept_weighed_once(assistant: Assistant) -> None:
+    query = assistant.retriever.prepare("hanke projekti")
+    assert len(query.lemmas) == 1
+    [weight] = concept_weights(query, assistant.snapshot).values()
+    assert weight == pytest.approx(assistant.snapshot.idf("projekti"))  # "hanke" itself is in no chunk
+
+
+def test_names_are_the_capitalised_words_inside_the_question() -> None:
+    assert question_names("Mikä on Etelä-Karjalan väestöpohja?", {"etelä-karjala", "väestöpohja"}) == {"etelä-karjala"}
+    assert question_names("Kuntaliitto rahoittaa vuonna 2024", {"kuntaliitto", "2024"}) == set()
+
+
+def test_a_query_without_synonyms_has_only_its_own_forms() -> None:
+    import numpy as np
+
+    query = Query("kunta", np.zeros(3, dtype=np.float32), ("kunta",), frozenset({"kunta"}))
+    assert query.variants("kunta") == {"kunta"}
