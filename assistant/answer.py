@@ -70,7 +70,9 @@ class Item:
     terms: frozenset[str]
     score: float
     place: Place
-    parts: frozenset[str] = frozenset()  # compound parts of the item's words ("lainsäädäntö" -> "laki")
+    # what the item covers without saying it: its words' compound parts ("lainsäädäntö" -> "laki"),
+    # its document's title and year ("the 2023 news")
+    implied: frozenset[str] = frozenset()
 
     @property
     def run(self) -> int:
@@ -132,8 +134,8 @@ def score_items(
     kinds = question_kinds(question)
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
     top_score = max((hit.score for hit in retrieved), default=1.0) or 1.0
-    title_terms = {hit.chunk.doc_id: analyzer.content_lemmas(hit.chunk.title) for hit in retrieved}
-    raw: list[tuple[float, int, StoredSentence, frozenset[str], Place, float]] = []
+    sources = {hit.chunk.doc_id: document_terms(hit.chunk, snapshot, analyzer) for hit in retrieved}
+    raw: list[tuple[float, int, StoredSentence, frozenset[str], Place, float, frozenset[str]]] = []
     for rank, hit in enumerate(retrieved):
         places = layout(hit.chunk, stored.get(hit.chunk.id, []))
         context = analyzer.content_lemmas(hit.chunk.heading)
@@ -144,18 +146,25 @@ def score_items(
             own_share = sum(w for lemma, w in wanted.items() if covers(query, lemma, own)) / total
             similarity = float(item.vector @ query.vector) if item.vector is not None else 0.0
             bonus = KIND_BONUS * _kind_match(kinds, item.sentence.text)
-            missing = _missing_names(query.names, terms | title_terms[hit.chunk.doc_id])
+            missing = _missing_names(query.names, terms | sources[hit.chunk.doc_id])
             base = W_LEXICAL * lexical + W_OWN * own_share + W_CHUNK * hit.score / top_score + bonus - W_NAMES * missing
-            raw.append((base, rank, item, terms, place, similarity))
-    best_similarity = max((entry[-1] for entry in raw), default=0.0)
+            implied = frozenset(analyzer.terms(item.sentence.text)) | sources[hit.chunk.doc_id]
+            raw.append((base, rank, item, terms, place, similarity, implied))
+    best_similarity = max((entry[5] for entry in raw), default=0.0)
     return sorted(
         (
-            Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), place,
-                 frozenset(analyzer.terms(item.sentence.text)))
-            for base, rank, item, terms, place, similarity in raw
+            Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), place, implied)
+            for base, rank, item, terms, place, similarity, implied in raw
         ),
         key=lambda entry: -entry.score,
     )
+
+
+def document_terms(chunk: Chunk, snapshot: Snapshot, analyzer: Analyzer) -> frozenset[str]:
+    """The lemmas of the chunk's document title, and the document's year."""
+    info = snapshot.documents.get(chunk.doc_id)
+    year = {str(info.year)} if info is not None and info.year else set()
+    return frozenset(analyzer.content_lemmas(chunk.title) | year)
 
 
 def _missing_names(names: Collection[str], terms: Collection[str]) -> float:
@@ -212,7 +221,7 @@ def select_items(
     for item in usable[1:]:
         if len(chosen) >= limit:
             break
-        covered = set().union(*(entry.terms | entry.parts for entry in chosen))
+        covered = set().union(*(entry.terms | entry.implied for entry in chosen))
         uncovered = [lemma for lemma in wanted if not covers(query, lemma, covered)]
         adds = any(holds(query, lemma, item.terms) for lemma in uncovered)
         margin = MARGIN_SAME if item.rank == lead.rank else MARGIN_OTHER

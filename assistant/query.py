@@ -28,7 +28,15 @@ from ingest.store import Snapshot
 from kysy.errors import ConfigError
 
 SYNONYMS_PATH = Path(__file__).with_name("synonyms.txt")
+# Finnish case and possessive endings, longest first, tried on words the analyzer does not know.
+CASE_ENDINGS = (
+    "illa", "illä", "issa", "issä", "ista", "istä", "ille", "ilta", "iltä", "lla", "llä", "lta", "ltä",
+    "lle", "ssa", "ssä", "sta", "stä", "ksi", "han", "hen", "hin", "hon", "hun", "yyn", "ään", "aan",
+    "een", "iin", "oon", "uun", "öön", "na", "nä", "ta", "tä", "un", "in", "en", "n", "a", "ä",
+)
+MIN_STEM = 3
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_SENTENCE_END = re.compile(r"[.!?:\n]")
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,22 @@ class Query:
         return frozenset({lemma, *self.synonyms.get(lemma, ())})
 
 
-def question_names(text: str, lemmas: Collection[str]) -> set[str]:
-    """The lemmas of ``lemmas`` whose word is capitalised inside the question: places, organisations, people."""
-    words = [word for word in _WORD.findall(text)[1:] if word[:1].isupper()]
-    return {
-        lemma for lemma in lemmas
-        if not any(ch.isdigit() for ch in lemma) and any(word.lower().startswith(lemma[:4]) for word in words)
-    }
+def question_names(text: str, analyzer: Analyzer) -> set[str]:
+    """The lemmas of the words capitalised inside a sentence of the question (not at its start):
+    places, organisations, people. Codes ("TE2024") are not names."""
+    names: set[str] = set()
+    last_end = 0
+    for match in _WORD.finditer(text):
+        word, gap = match.group(), text[last_end : match.start()]
+        initial = last_end == 0 or bool(_SENTENCE_END.search(gap))
+        last_end = match.end()
+        if initial:
+            continue
+        pieces = word.split("-") if any(ch.isdigit() for ch in word) else [word]
+        for piece in pieces:
+            if piece[:1].isupper() and not any(ch.isdigit() for ch in piece):
+                names |= analyzer.content_lemmas(piece)
+    return names
 
 
 def concept_weights(query: Query, snapshot: Snapshot) -> dict[str, float]:
@@ -115,12 +132,14 @@ class QueryBuilder:
             terms = [term for term in terms if indexed(term) > 0]
             terms = list(dict.fromkeys([*terms, *self.analyzer.query_terms(finnish)]))
             lemmas = {lemma for lemma in lemmas if indexed(lemma) > 0} | self.analyzer.content_lemmas(finnish)
-        names |= question_names(text, lemmas)
+        base = self._base_forms(lemmas)
+        lemmas = {base.get(lemma, lemma) for lemma in lemmas}
+        names |= {base.get(name, name) for name in question_names(text, self.analyzer)} & lemmas
         concepts = self._concepts(lemmas)
         # the keyword side searches a synonym only for a word the sources never use
         indexed = self.snapshot.keyword.document_frequency
         extra = {form for lemma, forms in concepts.items() if not indexed(lemma) for form in forms}
-        terms = list(dict.fromkeys([*terms, *sorted(extra)]))
+        terms = list(dict.fromkeys([*terms, *base.values(), *sorted(extra)]))
         # the multilingual model embeds the question as asked: glossary words appended made it worse
         vector = self.embedder.embed_queries([text])[0]
         return Query(text, vector, tuple(terms), frozenset(concepts), language, finnish, frozenset(names), concepts)
@@ -133,6 +152,24 @@ class QueryBuilder:
                 continue
             concepts[lemma] = self._synonyms.get(lemma, frozenset())
         return concepts
+
+    def _base_forms(self, lemmas: Collection[str]) -> dict[str, str]:
+        """Inflected words the analyzer does not know, mapped to the base form the index holds.
+
+        Voikko knows few surnames: "Jurmun" stays "jurmun" while the sources' "Jurmu" is indexed as
+        "jurmu"; a case ending whose removal gives an indexed word is taken off.
+        """
+        indexed = self.snapshot.keyword.document_frequency
+        found = {}
+        for lemma in lemmas:
+            if not lemma.isalpha() or indexed(lemma):
+                continue
+            for ending in CASE_ENDINGS:
+                stem = lemma[: -len(ending)]
+                if lemma.endswith(ending) and len(stem) >= MIN_STEM and indexed(stem):
+                    found[lemma] = stem
+                    break
+        return found
 
     def _corrections(self, text: str) -> list[str]:
         """For each misspelt word the index does not hold, the first spelling suggestion it does hold.

@@ -30,9 +30,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answer import CARDINAL, matches
+from assistant.answer import CARDINAL, document_terms, matches
 from assistant.query import Query, concept_weights, holds
-from ingest.analyze import Analyzer
+from ingest.analyze import Analyzer, prefix_stem
 from ingest.store import Snapshot, StoredSentence
 from kysy.models import ScoredChunk
 
@@ -114,9 +114,10 @@ def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot,
     """Measure how well the best retrieved chunks cover the question."""
     wanted = concept_weights(query, snapshot)
     top = retrieved[:EVIDENCE_CHUNKS]
-    found: set[str] = set()
-    for hit in top:
-        found |= set(snapshot.chunk_terms.get(hit.chunk.id, ()))
+    chunk_terms = {hit.chunk.id: frozenset(snapshot.chunk_terms.get(hit.chunk.id, ())) for hit in top}
+    found: set[str] = set().union(*chunk_terms.values())
+    # "the 2024 news" names its document's year
+    documents = set().union(*(document_terms(hit.chunk, snapshot, analyzer) for hit in top))
     indexed = snapshot.keyword.document_frequency
     seen = {lemma: w for lemma, w in wanted.items() if any(indexed(form) > 0 for form in query.variants(lemma))}
     total, seen_total = sum(wanted.values()), sum(seen.values())
@@ -135,12 +136,28 @@ def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot,
         coverage=coverage,
         unseen=(total - seen_total) / total if total else 1.0,
         best_item=best_item / total if total else 0.0,
-        entity_unseen=any(snapshot.keyword.document_frequency(lemma) == 0 for lemma in entities),
-        entity_missing=any(lemma not in found for lemma in entities),
+        entity_unseen=any(not _indexed(lemma, snapshot) for lemma in entities),
+        entity_missing=any(not _held(lemma, found | documents) for lemma in entities),
         dense=dense,
         quantity_missing=quantity_missing(query.text, [hit.chunk.text for hit in top]),
-        person_missing=person_missing(query.text, [item for hit in top for item in stored.get(hit.chunk.id, [])], names),
+        person_missing=person_missing(
+            query.text,
+            [(item, chunk_terms[hit.chunk.id]) for hit in top for item in stored.get(hit.chunk.id, [])],
+            names,
+        ),
     )
+
+
+def _held(lemma: str, terms: set[str]) -> bool:
+    """Whether ``terms`` hold the lemma or (a name Voikko does not know: "Jurmun") its prefix stem."""
+    stem = prefix_stem(lemma)
+    return lemma in terms or bool(stem and stem in terms)
+
+
+def _indexed(lemma: str, snapshot: Snapshot) -> bool:
+    """Whether the index holds the lemma, or (a name Voikko does not know: "Jurmun") its prefix stem."""
+    stem = prefix_stem(lemma)
+    return snapshot.keyword.document_frequency(lemma) > 0 or bool(stem and snapshot.keyword.document_frequency(stem))
 
 
 def quantity_missing(question: str, texts: Sequence[str]) -> bool:
@@ -156,22 +173,25 @@ def quantity_missing(question: str, texts: Sequence[str]) -> bool:
     return False
 
 
-def person_missing(question: str, items: Sequence[StoredSentence], entities: Sequence[str]) -> bool:
+def person_missing(
+    question: str, items: Sequence[tuple[StoredSentence, frozenset[str]]], entities: Sequence[str]
+) -> bool:
     """Whether a Finnish "who is the <role> of X" question has no sentence naming a person in that role for X.
 
-    The answer to such a question is one sentence that holds the role, a person's name and the
-    question's names ("toimitusjohtaja Minna Karhunen" does not answer for another organisation).
+    The answer to such a question is one sentence that holds the role and a person's name, in a
+    passage that names the question's names ("toimitusjohtaja Minna Karhunen" does not answer for
+    another organisation). ``items`` are the candidate sentences with their chunk's terms.
     """
     if not _ASKS_PERSON.search(question):
         return False
     roles = [word.lower() for word in _ROLE.findall(question)]
     if not roles:
         return False
-    for item in items:
+    for item, passage in items:
         text = item.sentence.text
         lowered = text.lower()
         has_role = any(role[:-2] in lowered for role in roles)
-        if has_role and _PERSON.search(text) and all(matches(lemma, item.terms) for lemma in entities):
+        if has_role and _PERSON.search(text) and all(matches(lemma, {*item.terms, *passage}) for lemma in entities):
             return False
     return True
 
@@ -189,9 +209,9 @@ def assess(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, a
     if signals.quantity_missing or signals.person_missing:
         weak = True
     elif query.language != "fi":
-        weak = signals.entity_unseen or signals.dense < MIN_DENSE_FOREIGN
+        weak = signals.entity_missing or signals.dense < MIN_DENSE_FOREIGN
     else:
-        weak = signals.entity_unseen or signals.best_item < MIN_BEST_ITEM and signals.dense < MIN_DENSE
+        weak = signals.entity_missing or signals.best_item < MIN_BEST_ITEM and signals.dense < MIN_DENSE
     if weak:
         return Decision(True, reason, suggest_topics(retrieved))
     return Decision(False, reason)

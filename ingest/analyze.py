@@ -181,21 +181,29 @@ class BaseAnalyzer:
         return list(dict.fromkeys(found))
 
     def content_lemmas(self, text: str) -> set[str]:
-        """The preferred lemma of each content word: no compound parts, prefix stems or stopwords."""
+        """The preferred lemma of each content word: no compound parts, prefix stems or stopwords.
+
+        A code joined to a word ("TE2024-uudistuksen") gives the code and the word's lemma.
+        """
         lemmas: set[str] = set()
-        for word in word_tokens(text):
-            if word in _FOREIGN_STOP:
-                continue
-            if any(ch.isdigit() for ch in word):
-                lemmas.add(word)
-                continue
-            analysis = self._analyze(word)
-            if analysis.known:
-                if analysis.lemmas and analysis.lemmas[0] not in _QUERY_STOP:
-                    lemmas.add(analysis.lemmas[0])
-            else:
-                lemmas.add(word)
+        for token in word_tokens(text):
+            coded = any(ch.isdigit() for ch in token) and "-" in token.strip("-")
+            for word in filter(None, token.split("-") if coded else [token]):
+                self._add_content_lemma(word, lemmas)
         return lemmas
+
+    def _add_content_lemma(self, word: str, lemmas: set[str]) -> None:
+        if word in _FOREIGN_STOP:
+            return
+        if any(ch.isdigit() for ch in word):
+            lemmas.add(word)
+            return
+        analysis = self._analyze(word)
+        if analysis.known:
+            if analysis.lemmas and analysis.lemmas[0] not in _QUERY_STOP:
+                lemmas.add(analysis.lemmas[0])
+        else:
+            lemmas.add(word)
 
     def tokens(self, text: str) -> list[str]:
         """Raw lower-cased word tokens without stopwords: the unlemmatised baseline."""
@@ -218,7 +226,8 @@ class BaseAnalyzer:
     def _word_terms(self, token: _Token, analysis: WordAnalysis, stop: frozenset[str], may_suggest: bool) -> list[str]:
         word = token.text.lower()
         if any(ch.isdigit() for ch in word):
-            return [word]
+            # a code with a word attached ("te24-uudistuksen") is indexed whole and by its pieces
+            return self._hyphenated_terms(word, stop, may_suggest) if "-" in word.strip("-") else [word]
         if analysis.known:
             return self._known_terms(word, analysis, stop)
         if word in stopwords.ALL or word in stop:

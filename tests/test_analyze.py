@@ -84,6 +84,12 @@ def test_unknown_hyphenated_word_is_split_and_kept_whole(voikko: VoikkoAnalyzer)
     assert {"hyte-yhteistyö", "hyte", "yhteistyö", "työ"} <= set(terms)
 
 
+def test_a_code_joined_to_a_word_is_indexed_whole_and_by_its_pieces(voikko: VoikkoAnalyzer) -> None:
+    terms = voikko.terms("TE24-uudistuksen valmistelussa")
+    assert {"te24-uudistuksen", "te24", "uudistus"} <= set(terms)
+    assert voikko.content_lemmas("TE2024-uudistuksen yhteydessä") == {"te2024", "uudistus", "yhteys"}
+
+
 def test_numbers_and_codes_stay_raw(voikko: VoikkoAnalyzer) -> None:
     assert voikko.terms("127 000 asukasta vuonna 2024, te2024") == ["127", "000", "asukas", "vuosi", "2024", "te2024"]
 

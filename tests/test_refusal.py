@@ -38,6 +38,14 @@ def assistant(corpus_index: Settings) -> Assistant:
         ("Kuka on Hyvil Oy:n toimitusjohtaja?", True),
         ("Kuka Kuntaliiton toimitusjohtaja esitti vuonna 2022 hyvinvointialueille kutsun yhteistyöhön?", False),
         ("Paljonko henkilöstöä Etelä-Karjalan hyvinvointialueella on?", False),
+        # a year the index holds ("2024-2025") but not where the question's topic is
+        ("Mikä oli kevään 2025 yhdyspintafoorumien ohjelma?", True),
+        # a year that is the cited news item's own
+        ("Miten yhdyspintatyön vaihe on kuvattu vuoden 2024 uutisessa?", False),
+        # a surname Voikko does not know, inflected
+        ("Mikä on Liisa Jurmun rooli yhdyspintatyössä?", False),
+        ("Kuka Kuntaliiton kehittämispäällikkö kommentoi kuntayhteistyön tilannetta vuoden 2023 uutisessa?", False),
+        ("Mitkä asiat nousevat kartoituksessa esille TE2024-uudistuksen yhteydessä?", False),
     ],
 )
 def test_the_decision_follows_the_evidence(assistant: Assistant, question: str, refused: bool) -> None:
