@@ -129,7 +129,7 @@ def score_items(
     question: str, query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer
 ) -> list[Item]:
     """Every quotable item of the retrieved chunks, scored against the question."""
-    wanted = concept_weights(query, snapshot)
+    wanted = concept_weights(query, snapshot.keyword)
     total = sum(wanted.values()) or 1.0
     kinds = question_kinds(question)
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])

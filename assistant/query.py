@@ -23,8 +23,8 @@ import numpy as np
 from assistant.translate import Glossary
 from ingest.analyze import Analyzer, misspelt_words
 from ingest.embed import Embedder
+from ingest.keyword import KeywordIndex
 from ingest.language import detect_language
-from ingest.store import Snapshot
 from kysy.errors import ConfigError
 
 SYNONYMS_PATH = Path(__file__).with_name("synonyms.txt")
@@ -81,14 +81,14 @@ def question_names(text: str, analyzer: Analyzer) -> set[str]:
     return names
 
 
-def concept_weights(query: Query, snapshot: Snapshot) -> dict[str, float]:
+def concept_weights(query: Query, keyword: KeywordIndex) -> dict[str, float]:
     """idf weight of each of the question's concepts: that of the question's own word when the index
     holds it, else that of its most common synonym there (a lemma nothing holds weighs as a one-chunk term)."""
-    indexed = snapshot.keyword.document_frequency
+    indexed = keyword.document_frequency
     weights = {}
     for lemma in query.lemmas:
-        held = [snapshot.idf(form) for form in query.synonyms.get(lemma, ()) if indexed(form)]
-        weights[lemma] = snapshot.idf(lemma) if indexed(lemma) or not held else min(held)
+        held = [keyword.idf(form) for form in query.synonyms.get(lemma, ()) if indexed(form)]
+        weights[lemma] = keyword.idf(lemma) if indexed(lemma) or not held else min(held)
     return weights
 
 
@@ -98,24 +98,27 @@ def holds(query: Query, lemma: str, terms: Collection[str]) -> bool:
 
 
 class QueryBuilder:
-    """Builds ``Query`` objects against one index snapshot."""
+    """Builds ``Query`` objects against one keyword index (which words the sources use)."""
 
     def __init__(
         self,
-        snapshot: Snapshot,
+        keyword: KeywordIndex,
         embedder: Embedder,
         analyzer: Analyzer,
         glossary: Glossary,
         synonyms: Mapping[str, frozenset[str]],
     ) -> None:
-        self.snapshot = snapshot
+        self.keyword = keyword
         self.embedder = embedder
         self.analyzer = analyzer
         self.glossary = glossary
         self._synonyms = synonyms
 
-    def build(self, text: str, language: str | None = None) -> Query:
-        """Analyse and embed ``text``; ``language`` is detected when not given."""
+    def build(self, text: str, language: str | None = None, *, embed: bool = True) -> Query:
+        """Analyse and embed ``text``; ``language`` is detected when not given.
+
+        ``embed=False`` is for keyword-only uses: the vector is then zeros.
+        """
         language = language or detect_language(text, self.analyzer)
         translation = self.glossary.translate(text, language)
         finnish = translation.text
@@ -128,7 +131,7 @@ class QueryBuilder:
             lemmas |= set(fixed)
         if finnish:
             # the question's own words count only where the sources use them (names such as "Hyvil")
-            indexed = self.snapshot.keyword.document_frequency
+            indexed = self.keyword.document_frequency
             terms = [term for term in terms if indexed(term) > 0]
             terms = list(dict.fromkeys([*terms, *self.analyzer.query_terms(finnish)]))
             lemmas = {lemma for lemma in lemmas if indexed(lemma) > 0} | self.analyzer.content_lemmas(finnish)
@@ -137,11 +140,11 @@ class QueryBuilder:
         names |= {base.get(name, name) for name in question_names(text, self.analyzer)} & lemmas
         concepts = self._concepts(lemmas)
         # the keyword side searches a synonym only for a word the sources never use
-        indexed = self.snapshot.keyword.document_frequency
+        indexed = self.keyword.document_frequency
         extra = {form for lemma, forms in concepts.items() if not indexed(lemma) for form in forms}
         terms = list(dict.fromkeys([*terms, *base.values(), *sorted(extra)]))
         # the multilingual model embeds the question as asked: glossary words appended made it worse
-        vector = self.embedder.embed_queries([text])[0]
+        vector = self.embedder.embed_queries([text])[0] if embed else np.zeros(self.embedder.dim, dtype=np.float32)
         return Query(text, vector, tuple(terms), frozenset(concepts), language, finnish, frozenset(names), concepts)
 
     def _concepts(self, lemmas: Collection[str]) -> dict[str, frozenset[str]]:
@@ -159,7 +162,7 @@ class QueryBuilder:
         Voikko knows few surnames: "Jurmun" stays "jurmun" while the sources' "Jurmu" is indexed as
         "jurmu"; a case ending whose removal gives an indexed word is taken off.
         """
-        indexed = self.snapshot.keyword.document_frequency
+        indexed = self.keyword.document_frequency
         found = {}
         for lemma in lemmas:
             if not lemma.isalpha() or indexed(lemma):
@@ -177,7 +180,7 @@ class QueryBuilder:
         The analyzer's own first suggestion may be a rare word ("rahottajat" -> "rehottaja");
         the sources' vocabulary decides which suggestion was meant ("rahoittaja").
         """
-        indexed = self.snapshot.keyword.document_frequency
+        indexed = self.keyword.document_frequency
         fixed = []
         for word in misspelt_words(text, self.analyzer):
             if indexed(word) == 0:

@@ -112,7 +112,7 @@ def injection_question(question: str) -> str | None:
 
 def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer) -> Evidence:
     """Measure how well the best retrieved chunks cover the question."""
-    wanted = concept_weights(query, snapshot)
+    wanted = concept_weights(query, snapshot.keyword)
     top = retrieved[:EVIDENCE_CHUNKS]
     chunk_terms = {hit.chunk.id: frozenset(snapshot.chunk_terms.get(hit.chunk.id, ())) for hit in top}
     found: set[str] = set().union(*chunk_terms.values())

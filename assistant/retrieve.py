@@ -14,13 +14,14 @@ in ``ScoredChunk.scores`` and says which retrievers found each chunk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from assistant.query import SYNONYMS_PATH, Query, QueryBuilder, concept_weights, holds, load_synonyms
 from assistant.translate import GLOSSARY_PATH, load_glossary
 from ingest.analyze import Analyzer
 from ingest.embed import Embedder
+from ingest.keyword import KeywordIndex
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
 from kysy.models import ScoredChunk
@@ -57,7 +58,7 @@ class Retriever:
         self.analyzer = analyzer
         self.settings = settings
         self.queries = QueryBuilder(
-            snapshot,
+            snapshot.keyword,
             embedder,
             analyzer,
             load_glossary(settings.glossary or GLOSSARY_PATH),
@@ -106,22 +107,8 @@ class Retriever:
         return self._add_coverage(query, fused)[:top_k]
 
     def _add_coverage(self, query: Query, fused: list[ScoredChunk]) -> list[ScoredChunk]:
-        """Add the idf-weighted share of the question's content lemmas each chunk holds, then re-rank.
-
-        BM25 rewards a repeated common term as much as a rare one; the share of the question a
-        chunk covers separates the chunk that holds the whole question from one repeating a part.
-        """
-        if not query.lemmas or COVERAGE_WEIGHT <= 0:
-            return fused
-        weights = concept_weights(query, self.snapshot)
-        total = sum(weights.values())
-        scored = []
-        for hit in fused:
-            terms = set(self.snapshot.chunk_terms.get(hit.chunk.id, ()))
-            share = sum(w for lemma, w in weights.items() if holds(query, lemma, terms)) / total
-            scored.append(replace(hit, score=hit.score + COVERAGE_WEIGHT * share, scores=(*hit.scores, ("coverage", share))))
-        scored.sort(key=lambda hit: (-hit.score, hit.chunk.id))
-        return [replace(hit, rank=rank) for rank, hit in enumerate(scored, start=1)]
+        terms = self.snapshot.chunk_terms
+        return add_coverage(query, fused, self.snapshot.keyword, lambda hit: set(terms.get(hit.chunk.id, ())))
 
     def search(self, text: str, top_k: int, mode: str = "hybrid") -> list[ScoredChunk]:
         """Prepare ``text`` and run one retriever by name ("hybrid", "dense" or "keyword")."""
@@ -133,6 +120,31 @@ class Retriever:
 
     def _size(self) -> int:
         return max(1, len(self.snapshot.chunks))
+
+
+def add_coverage(
+    query: Query,
+    fused: Sequence[ScoredChunk],
+    keyword: KeywordIndex,
+    terms_of: Callable[[ScoredChunk], Collection[str]],
+) -> list[ScoredChunk]:
+    """Add the idf-weighted share of the question's content lemmas each chunk holds, then re-rank.
+
+    BM25 rewards a repeated common term as much as a rare one; the share of the question a
+    chunk covers separates the chunk that holds the whole question from one repeating a part.
+    ``terms_of`` gives a chunk's index terms.
+    """
+    if not query.lemmas or COVERAGE_WEIGHT <= 0:
+        return list(fused)
+    weights = concept_weights(query, keyword)
+    total = sum(weights.values())
+    scored = []
+    for hit in fused:
+        terms = terms_of(hit)
+        share = sum(w for lemma, w in weights.items() if holds(query, lemma, terms)) / total
+        scored.append(replace(hit, score=hit.score + COVERAGE_WEIGHT * share, scores=(*hit.scores, ("coverage", share))))
+    scored.sort(key=lambda hit: (-hit.score, hit.chunk.id))
+    return [replace(hit, rank=rank) for rank, hit in enumerate(scored, start=1)]
 
 
 def fuse(

@@ -3,7 +3,9 @@
 The passages get their own Chroma collection under ``<data_dir>/beir/<dataset-hash>/`` and two
 in-memory BM25 indexes (lemmas and raw tokens). Passage embeddings go through the on-disk
 ``EmbeddingCache`` at ``<data_dir>/beir/embeddings.sqlite``, committed per batch, so an interrupted
-run resumes where it stopped and a second run embeds nothing.
+run resumes where it stopped and a second run embeds nothing. Queries are prepared as the product
+prepares questions (``assistant/query.py``), and ``hybrid`` ranks as the product does: fusion,
+then the coverage of the question.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.retrieve import fuse
+from assistant.query import SYNONYMS_PATH, Query, QueryBuilder, load_synonyms
+from assistant.retrieve import add_coverage, fuse
+from assistant.translate import GLOSSARY_PATH, load_glossary
 from eval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.embed import Embedder, make_embedder
@@ -171,10 +175,18 @@ class BeirIndex:
         self.chunks = tuple(_as_chunk(pid, text) for pid, text in zip(
             dataset.passage_ids, dataset.passage_texts, strict=True))
         self._by_id = {chunk.id: chunk for chunk in self.chunks}
-        self._query_vectors: dict[str, np.ndarray] = {}
         self.embedded = 0
         report = progress or (lambda stage, advance, total: None)
         self.lemma_index = self._keyword_index(self.analyzer.terms, "analyse", report)
+        self._rows = {chunk.id: row for row, chunk in enumerate(self.chunks)}
+        self._builder = QueryBuilder(
+            self.lemma_index,
+            self.embedder,
+            self.analyzer,
+            load_glossary(settings.glossary or GLOSSARY_PATH),
+            load_synonyms(settings.synonyms or SYNONYMS_PATH),
+        )
+        self._queries: dict[str, Query] = {}
         self.raw_index = KeywordIndex.build(
             [self.analyzer.tokens(text) for text in dataset.passage_texts],
             k1=settings.bm25_k1, b=settings.bm25_b,
@@ -222,26 +234,39 @@ class BeirIndex:
         if retriever == "bm25-raw":
             return self._keyword(self.raw_index, self.analyzer.tokens(query_text), depth, "bm25-raw")
         if retriever == "bm25-lemma":
-            return self._keyword(self.lemma_index, self.analyzer.query_terms(query_text), depth, "keyword")
+            return self._keyword(self.lemma_index, self._query(query_text).terms, depth, "keyword")
         if retriever == "dense":
-            return self._dense(query_text, depth)
+            return self._dense(self._query(query_text), depth)
         if retriever == "hybrid":
-            return self._hybrid(query_text, depth)
+            return self._hybrid(self._query(query_text), depth)
         raise ValueError(f"unknown retriever {retriever!r}: use {', '.join(BEIR_RETRIEVERS)}")
 
-    def _hybrid(self, query_text: str, depth: int) -> list[ScoredChunk]:
-        """The product's fused list (``candidates`` from each side), extended to ``depth`` by a deeper fusion.
+    def _query(self, text: str) -> Query:
+        """The question prepared as the product prepares it (embedded only when vectors are indexed)."""
+        query = self._queries.get(text)
+        if query is None:
+            query = self._queries[text] = self._builder.build(text, embed=self.vectors is not None)
+        return query
 
-        Score fusion scales scores over its candidates, so the head is fused exactly as the
-        product fuses it; only the ranks past it come from fusing the deeper lists.
+    def _hybrid(self, query: Query, depth: int) -> list[ScoredChunk]:
+        """The product's ranking (``candidates`` from each side, fused, then the coverage of the
+        question), extended to ``depth`` by a deeper fusion.
+
+        Score fusion scales scores over its candidates, so the head is ranked exactly as the
+        product ranks it; only the ranks past it come from fusing the deeper lists.
         """
-        terms = self.analyzer.query_terms(query_text)
-        dense = self._dense(query_text, max(depth, self.settings.candidates))
-        keyword = self._keyword(self.lemma_index, terms, max(depth, self.settings.candidates), "keyword")
+        dense = self._dense(query, max(depth, self.settings.candidates))
+        keyword = self._keyword(self.lemma_index, query.terms, max(depth, self.settings.candidates), "keyword")
         width = self.settings.candidates
-        head = fuse(dense[:width], keyword[:width], query_terms=len(terms), settings=self.settings)
+        forms = sorted({form for lemma in query.lemmas for form in query.variants(lemma)})
+
+        def terms_of(hit: ScoredChunk) -> set[str]:
+            return self.lemma_index.matched_terms(self._rows[hit.chunk.id], forms)
+
+        fused = fuse(dense[:width], keyword[:width], query_terms=len(query.terms), settings=self.settings)
+        head = add_coverage(query, fused, self.lemma_index, terms_of)
         seen = {hit.chunk.id for hit in head}
-        tail = [hit for hit in fuse(dense, keyword, query_terms=len(terms), settings=self.settings)
+        tail = [hit for hit in fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)
                 if hit.chunk.id not in seen]
         return [replace(hit, rank=rank) for rank, hit in enumerate([*head, *tail][:depth], start=1)]
 
@@ -252,13 +277,10 @@ class BeirIndex:
             for rank, hit in enumerate(hits, start=1)
         ]
 
-    def _dense(self, query_text: str, depth: int) -> list[ScoredChunk]:
-        vector = self._query_vectors.get(query_text)
-        if vector is None:
-            vector = self._query_vectors[query_text] = self.embedder.embed_queries([query_text])[0]
+    def _dense(self, query: Query, depth: int) -> list[ScoredChunk]:
         if self.vectors is None:
             raise ConfigError("this index was built without vectors: include dense or hybrid in --retrievers")
-        hits = self.vectors.query(vector, min(depth, len(self.chunks)))
+        hits = self.vectors.query(query.vector, min(depth, len(self.chunks)))
         found = [(self._by_id[pid], score) for pid, score in hits if pid in self._by_id]
         return [
             ScoredChunk(chunk, score, rank, "dense", (("dense", score),))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -116,6 +117,10 @@ class KeywordIndex:
         if term_id is None:
             return 0
         return int(self._weights.indptr[term_id + 1] - self._weights.indptr[term_id])
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency: ln(1 + N / df); a term no document holds weighs as a one-document term."""
+        return math.log(1 + max(1, len(self)) / max(1, self.document_frequency(term)))
 
     def matched_terms(self, row: int, terms: Sequence[str]) -> set[str]:
         """The distinct ``terms`` that occur in document ``row``.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence, ValuesView
@@ -307,8 +306,7 @@ class Snapshot:
 
         A term no chunk holds gets the weight of a one-chunk term.
         """
-        total = max(1, len(self.chunks))
-        return math.log(1 + total / max(1, self.keyword.document_frequency(term)))
+        return self.keyword.idf(term)
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         """The live chunk with this id, or None."""

@@ -36,7 +36,7 @@ def test_a_word_the_sources_never_use_is_searched_by_its_synonym(assistant: Assi
 def test_synonyms_of_one_another_are_one_concept_weighed_once(assistant: Assistant) -> None:
     query = assistant.retriever.prepare("hanke projekti")
     assert len(query.lemmas) == 1
-    [weight] = concept_weights(query, assistant.snapshot).values()
+    [weight] = concept_weights(query, assistant.snapshot.keyword).values()
     assert weight == pytest.approx(assistant.snapshot.idf("projekti"))  # "hanke" itself is in no chunk
 
 
