@@ -230,7 +230,9 @@ def select_items(
     for item in usable[1:]:
         if len(chosen) >= MIN_ITEMS:
             break
-        if item.rank == lead.rank and item not in chosen and not _duplicate(item, chosen):
+        # context from the lead's source; a heading is quoted for what it says, never as filler
+        if item.rank == lead.rank and item not in chosen and not item.stored.sentence.is_heading \
+                and not _duplicate(item, chosen):
             chosen.append(item)
     if "number" in kinds and not any(_has_digit(entry) for entry in chosen):
         numbers = [e for e in usable if _has_digit(e) and e.score >= lead.score - MARGIN_OTHER]
