@@ -107,6 +107,8 @@ class Assistant:
         else:
             answer = self._answer(asked, standalone, query, retrieved[:top_k], language, streaming)
         meta = {**answer.meta, "query": standalone, "refusal": decision.reason, "ms": _ms(started)}
+        if query.finnish:
+            meta["query_fi"] = query.finnish  # the glossary's Finnish words for a Swedish or English question
         return replace(answer, meta=meta)
 
     def _answer(

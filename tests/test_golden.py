@@ -100,6 +100,7 @@ def test_an_english_question_reaches_the_finnish_slide_through_the_glossary(assi
     assert answer.language == "en" and not answer.not_found
     assert "Rahoittajina Kuntaliitto, Hyvil ja STM." in answer.text
     assert (answer.citations[0].file, answer.citations[0].page) == (SLIDES, 3)
+    assert "rahoittaa" in str(answer.meta["query_fi"]).split()
     _valid(answer, assistant)
 
 
