@@ -124,3 +124,13 @@ def test_bad_inputs_are_clear_errors(dataset: tuple[Path, Path, Path], tmp_path:
     broken.write_text('{"id": "p1"}\n', encoding="utf-8")
     assert main([*base, "--corpus", str(broken), "--queries", str(queries), "--qrels", str(qrels)]) == 1
     assert "broken.jsonl, line 1" in json.loads(capsys.readouterr().out)["message"]
+
+
+def test_hybrid_ranks_as_the_product_does(dataset: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    corpus, queries, qrels = dataset
+    index = BeirIndex(load_beir(corpus, queries, qrels), Settings(data_dir=tmp_path / "data"))
+    hits = index.search("hybrid", "Milloin pelastustoimi siirtyi hyvinvointialueille?", 5)
+    assert hits[0].chunk.id == "p8" and dict(hits[0].scores)["coverage"] == pytest.approx(1.0)
+    assert [hit.rank for hit in hits] == [1, 2, 3, 4, 5]
+    # the product's query preparation: a misspelt word is searched by the word the passages use
+    assert index.search("bm25-lemma", "Milloin pelastustomi siirtyi?", 3)[0].chunk.id == "p8"
