@@ -70,9 +70,7 @@ class Item:
     terms: frozenset[str]
     score: float
     place: Place
-    # what the item covers without saying it: its words' compound parts ("lainsäädäntö" -> "laki"),
-    # its document's title and year ("the 2023 news")
-    implied: frozenset[str] = frozenset()
+    source: frozenset[str] = frozenset()  # its document's title lemmas and year ("the 2023 news")
 
     @property
     def run(self) -> int:
@@ -121,7 +119,7 @@ def extractive_answer(
     items = score_items(question, query, retrieved, snapshot, analyzer)
     if not items:
         return Answer("", (), tuple(retrieved), True, language, "extractive")
-    chosen = select_items(question, query, items, snapshot, max_items=settings.answer_max_items)
+    chosen = select_items(question, query, items, analyzer, max_items=settings.answer_max_items)
     return render(chosen, retrieved, snapshot, language)
 
 
@@ -148,13 +146,12 @@ def score_items(
             bonus = KIND_BONUS * _kind_match(kinds, item.sentence.text)
             missing = _missing_names(query.names, terms | sources[hit.chunk.doc_id])
             base = W_LEXICAL * lexical + W_OWN * own_share + W_CHUNK * hit.score / top_score + bonus - W_NAMES * missing
-            implied = frozenset(analyzer.terms(item.sentence.text)) | sources[hit.chunk.doc_id]
-            raw.append((base, rank, item, terms, place, similarity, implied))
+            raw.append((base, rank, item, terms, place, similarity, sources[hit.chunk.doc_id]))
     best_similarity = max((entry[5] for entry in raw), default=0.0)
     return sorted(
         (
-            Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), place, implied)
-            for base, rank, item, terms, place, similarity, implied in raw
+            Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), place, source)
+            for base, rank, item, terms, place, similarity, source in raw
         ),
         key=lambda entry: -entry.score,
     )
@@ -201,7 +198,7 @@ def _kind_match(kinds: set[str], text: str) -> float:
 
 
 def select_items(
-    question: str, query: Query, items: Sequence[Item], snapshot: Snapshot, *, max_items: int
+    question: str, query: Query, items: Sequence[Item], analyzer: Analyzer, *, max_items: int
 ) -> list[Item]:
     """The lead item, then items that cover what the question asks (see the module docstring)."""
     kinds = question_kinds(question)
@@ -216,17 +213,18 @@ def select_items(
     elif lead.run >= 0:
         siblings = [e for e in usable if e.rank == lead.rank and e.run == lead.run and e is not lead]
         chosen.extend(e for e in siblings[:2] if e.score >= lead.score - MARGIN_SAME)
-    wanted = set(query.lemmas)
     limit = max(MAX_ITEMS, len(chosen)) if "list" in kinds else min(MAX_ITEMS, max_items)
+    covered = set().union(*(_covered_by(entry, analyzer) for entry in chosen))
+    uncovered = [lemma for lemma in query.lemmas if not covers(query, lemma, covered)]
     for item in usable[1:]:
-        if len(chosen) >= limit:
+        if len(chosen) >= limit or not uncovered:
             break
-        covered = set().union(*(entry.terms | entry.implied for entry in chosen))
-        uncovered = [lemma for lemma in wanted if not covers(query, lemma, covered)]
         adds = any(holds(query, lemma, item.terms) for lemma in uncovered)
         margin = MARGIN_SAME if item.rank == lead.rank else MARGIN_OTHER
         if item.score >= lead.score - margin and adds and not _duplicate(item, chosen):
             chosen.append(item)
+            covered |= _covered_by(item, analyzer)
+            uncovered = [lemma for lemma in uncovered if not covers(query, lemma, covered)]
     for item in usable[1:]:
         if len(chosen) >= MIN_ITEMS:
             break
@@ -238,6 +236,12 @@ def select_items(
         numbers = [e for e in usable if _has_digit(e) and e.score >= lead.score - MARGIN_OTHER]
         chosen.extend(numbers[:1])
     return chosen
+
+
+def _covered_by(item: Item, analyzer: Analyzer) -> set[str]:
+    """What a quoted item covers of a question: its terms, its words' compound parts ("lainsäädäntö"
+    covers "laki") and its document's title and year."""
+    return {*item.terms, *analyzer.terms(item.stored.sentence.text), *item.source}
 
 
 def _has_digit(item: Item) -> bool:

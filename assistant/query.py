@@ -60,7 +60,12 @@ class Query:
 
     def variants(self, lemma: str) -> frozenset[str]:
         """The lemma and its synonyms."""
-        return frozenset({lemma, *self.synonyms.get(lemma, ())})
+        forms = self._variants.get(lemma)
+        return forms if forms is not None else frozenset({lemma, *self.synonyms.get(lemma, ())})
+
+    @functools.cached_property
+    def _variants(self) -> dict[str, frozenset[str]]:
+        return {lemma: frozenset({lemma, *self.synonyms.get(lemma, ())}) for lemma in self.lemmas}
 
 
 def question_names(text: str, analyzer: Analyzer) -> set[str]:
