@@ -257,13 +257,17 @@ def _is_contact(item: Item) -> bool:
 
 
 def _whole_list(lead: Item, items: Sequence[Item]) -> list[Item]:
-    """The lead's list run (or the best run of its chunk), plus the runs of the chunk's other blocks."""
+    """The lead's list run, plus the best run of each of the chunk's other sections.
+
+    A prose lead brings the list that follows it (it is that list's lead-in), else the best list of
+    its own section.
+    """
     same_chunk = [entry for entry in items if entry.rank == lead.rank and entry.run >= 0]
     if not same_chunk:
         return []
     if lead.run < 0:
-        # a prose lead brings the list only when the list follows it directly (its lead-in)
         following = [entry for entry in same_chunk if entry.stored.sentence.ord == lead.stored.sentence.ord + 1]
+        following = following or [entry for entry in same_chunk if entry.block == lead.block]
         if not following:
             return []
     run = lead.run if lead.run >= 0 else following[0].run
@@ -311,8 +315,8 @@ def render(chosen: Sequence[Item], retrieved: Sequence[ScoredChunk], snapshot: S
         if sentence.is_list_item or entry.run >= 0:
             key = (entry.rank, entry.run)
             heading = _lead_in(entry, chosen)
-            if key not in shown_heading and heading and (entry.rank, heading[:-1]) not in quoted_headings:
-                lines.append(heading)
+            if key not in shown_heading and heading and (entry.rank, heading) not in quoted_headings:
+                lines.append(f"{heading}:")
             shown_heading.add(key)
             lines.append(f"- {sentence.text} [{citation.n}]")
         else:
@@ -328,8 +332,7 @@ def _lead_in(entry: Item, chosen: Sequence[Item]) -> str:
     sections = {item.block for item in chosen if item.rank == entry.rank and item.run >= 0}
     if len(members) < 2 and len(sections) < 2:
         return ""
-    heading = entry.place.heading
-    return f"{heading}:" if heading else ""
+    return entry.place.heading.rstrip(":").strip()
 
 
 def _citation(n: int, chunk: Chunk, entry: Item, snapshot: Snapshot) -> Citation:

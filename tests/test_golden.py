@@ -145,3 +145,17 @@ def test_a_subheading_that_states_the_answer_is_quoted(assistant: Assistant) -> 
     assert lead == "Kuntien ja hyvinvointialueiden yhteistyö ei ole monilla alueilla vielä strategisella tasolla [1]"
     stored = assistant.snapshot.sentences([answer.citations[0].chunk_id])[answer.citations[0].chunk_id]
     assert any(item.sentence.is_heading and lead.startswith(item.sentence.text) for item in stored)
+
+
+def test_a_list_question_gets_the_list_of_the_leads_section(assistant: Assistant) -> None:
+    answer = assistant.ask("Mitkä ovat projektissa priorisoitavat yhdyspinnat eli teemaryhmät?")
+    lines = answer.text.splitlines()
+    numbered = [line for line in lines if re.match(r"- \d\. ", line)]
+    assert [line[2:4] for line in numbered] == ["1.", "2.", "3.", "4.", "5."]
+    assert "Projektissa priorisoitavat yhdyspinnat/teemaryhmät:" in lines
+    _valid(answer, assistant)
+
+
+def test_a_heading_that_ends_in_a_colon_is_shown_with_one(assistant: Assistant) -> None:
+    answer = assistant.ask("Mitä tilannekuvakartoituksessa selvitetään?")
+    assert not any(line.endswith("::") for line in answer.text.splitlines())
