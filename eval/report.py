@@ -156,6 +156,10 @@ def _comparison(summary: dict[str, Any], previous: dict[str, Any] | None) -> lis
     if rows:
         lines += _table(["metric", "previous", "now", "change"], rows)
     lines += ["", "Settings changed since then: " + (", ".join(f"`{k}`" for k in changed) or "none") + "."]
+    before, now = previous.get("questions"), summary.get("questions")
+    if before is not None and before != now:
+        lines += ["", f"The question set changed since then ({before} -> {now} questions): "
+                  "the figures are not strictly comparable."]
     return lines
 
 

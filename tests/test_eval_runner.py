@@ -153,6 +153,10 @@ def test_second_run_in_the_same_directory_compares_with_the_first(
     assert "±0" in report  # same questions, same index: unchanged answer metrics
     second = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert list(second["retrievers"]) == ["hybrid", "bm25-raw"] and second["questions"] == 3
+    assert "question set changed" not in report
+    assert _eval(capsys, data, "--questions", str(questions), "--out", str(out), "--retrievers", "hybrid",
+                 "--limit", "2")[0] == 0
+    assert "question set changed since then (3 -> 2 questions)" in (out / "report.md").read_text(encoding="utf-8")
 
 
 def test_unknown_retriever_is_a_clear_error(indexed: tuple[Path, Path], tmp_path: Path,
