@@ -41,6 +41,7 @@ MARGIN_SAME = 1.0
 MARGIN_OTHER = 0.1
 # Items quoted at least (from the lead's chunk, when it has them).
 MIN_ITEMS = 4
+LIST_MARGIN = 0.75
 MAX_LIST_ITEMS = 12
 MAX_ITEMS = 5
 NEAR_DUPLICATE = 0.95
@@ -59,6 +60,7 @@ _NAME_WORDS = frozenset(["kuka", "ketkä", "keitä", "kenen", "keneen", "kehen",
 _CONTACT_PREFIXES = ("yhteystie", "puhelin", "sähköpost", "yhteyttä", "yhteydessä", "phone", "telephone", "email", "e-mail", "contact", "telefon", "e-post", "kontakt")
 _CONTACT_RE = re.compile(r"@|\bp\.\s*\+?\d|\+358|\d{3}\s?\d{3,4}\s?\d{3}")
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÅÄÖ][\w-]+")
+_NAME_LINE = re.compile(r"[A-ZÅÄÖ][a-zåäö]+(?:-[A-ZÅÄÖ][a-zåäö]+)? [A-ZÅÄÖ][a-zåäö]+(?:-[A-ZÅÄÖ][a-zåäö]+)?")
 
 
 @dataclass(frozen=True)
@@ -253,21 +255,25 @@ def _is_lead_in(item: Item) -> bool:
 
 
 def _is_contact(item: Item) -> bool:
-    return bool(_CONTACT_RE.search(item.stored.sentence.text))
+    """A phone number or address, or a line that is nothing but a person's name (a slide's contact)."""
+    text = item.stored.sentence.text.strip()
+    return bool(_CONTACT_RE.search(text) or _NAME_LINE.fullmatch(text))
 
 
 def _whole_list(lead: Item, items: Sequence[Item]) -> list[Item]:
     """The lead's list run, plus the best run of each of the chunk's other sections.
 
     A prose lead brings the list that follows it (it is that list's lead-in), else the best list of
-    its own section.
+    its own section when that list scores within ``LIST_MARGIN`` of it.
     """
     same_chunk = [entry for entry in items if entry.rank == lead.rank and entry.run >= 0]
     if not same_chunk:
         return []
     if lead.run < 0:
         following = [entry for entry in same_chunk if entry.stored.sentence.ord == lead.stored.sentence.ord + 1]
-        following = following or [entry for entry in same_chunk if entry.block == lead.block]
+        following = following or [
+            entry for entry in same_chunk if entry.block == lead.block and entry.score >= lead.score - LIST_MARGIN
+        ]
         if not following:
             return []
     run = lead.run if lead.run >= 0 else following[0].run

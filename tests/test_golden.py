@@ -39,6 +39,7 @@ def test_population_of_south_karelia(assistant: Assistant) -> None:
 def test_funders_of_the_project(assistant: Assistant) -> None:
     answer = assistant.ask("Ketkä rahoittavat yhdyspintaprojektia?")
     assert all(name in answer.text for name in ("Kuntaliitto", "Hyvil", "STM"))
+    assert "5. Työllisyyden edistäminen" not in answer.text  # the slide's other list is not the answer
     assert any(c.page == 3 for c in answer.citations)
     _valid(answer, assistant)
 
@@ -49,6 +50,7 @@ def test_a_follow_up_moves_to_lapland(assistant: Assistant) -> None:
     assert before.citations[0].page == 11
     answer = assistant.ask("Entä Lapissa?", [Turn("user", first), Turn("assistant", before.text)])
     assert answer.citations[0].page == 12 and "Turvallisuus ja varautuminen" in answer.text
+    assert "Sami Niemi" not in answer.text  # the slide's contact line is not a focus area
     _valid(answer, assistant)
 
 
