@@ -15,7 +15,7 @@ phone number or address for "contact". Quotes are verbatim, each with its [n].
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,9 +102,29 @@ def question_kinds(question: str) -> set[str]:
     return kinds
 
 
-def covers(query: Query, lemma: str, terms: Collection[str]) -> bool:
-    """Whether ``terms`` hold the question's lemma, a synonym of it, or a derivation of either."""
-    return any(matches(form, terms) for form in query.variants(lemma))
+class Matcher:
+    """Which of the question's lemmas a term stands for: the lemma itself, a synonym of it, or a
+    derivation of either ("rahoittaja" covers "rahoittaa"). Worked out once per term and answer."""
+
+    def __init__(self, query: Query) -> None:
+        self._forms = [(lemma, form, _stem(form)) for lemma in query.lemmas for form in query.variants(lemma)]
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def lemmas_of(self, term: str) -> frozenset[str]:
+        """The question's lemmas that ``term`` covers."""
+        found = self._cache.get(term)
+        if found is None:
+            found = self._cache[term] = frozenset(
+                lemma for lemma, form, stem in self._forms if term == form or (stem and term.startswith(stem))
+            )
+        return found
+
+    def covered(self, terms: Iterable[str]) -> set[str]:
+        """The question's lemmas that any of ``terms`` covers."""
+        result: set[str] = set()
+        for term in terms:
+            result |= self.lemmas_of(term)
+        return result
 
 
 def extractive_answer(
@@ -118,17 +138,24 @@ def extractive_answer(
     settings: Settings,
 ) -> Answer:
     """Build an answer from quoted items of ``retrieved``, each with its citation [n]."""
-    items = score_items(question, query, retrieved, snapshot, analyzer)
+    matcher = Matcher(query)
+    items = score_items(question, query, retrieved, snapshot, analyzer, matcher)
     if not items:
         return Answer("", (), tuple(retrieved), True, language, "extractive")
-    chosen = select_items(question, query, items, analyzer, max_items=settings.answer_max_items)
+    chosen = select_items(question, query, items, analyzer, matcher, max_items=settings.answer_max_items)
     return render(chosen, retrieved, snapshot, language)
 
 
 def score_items(
-    question: str, query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer
+    question: str,
+    query: Query,
+    retrieved: Sequence[ScoredChunk],
+    snapshot: Snapshot,
+    analyzer: Analyzer,
+    matcher: Matcher | None = None,
 ) -> list[Item]:
     """Every quotable item of the retrieved chunks, scored against the question."""
+    matcher = matcher or Matcher(query)
     wanted = concept_weights(query, snapshot.keyword)
     total = sum(wanted.values()) or 1.0
     kinds = question_kinds(question)
@@ -139,14 +166,18 @@ def score_items(
     for rank, hit in enumerate(retrieved):
         places = layout(hit.chunk, stored.get(hit.chunk.id, []))
         context = analyzer.content_lemmas(hit.chunk.heading)
+        headings: dict[str, set[str]] = {}
         for item, place in zip(stored.get(hit.chunk.id, []), places, strict=True):
             own = set(item.terms)
-            terms = frozenset(own | context | analyzer.content_lemmas(place.heading))
-            lexical = sum(w for lemma, w in wanted.items() if covers(query, lemma, terms)) / total
-            own_share = sum(w for lemma, w in wanted.items() if covers(query, lemma, own)) / total
+            if place.heading not in headings:
+                headings[place.heading] = analyzer.content_lemmas(place.heading)
+            terms = frozenset(own | context | headings[place.heading])
+            in_terms, in_own = matcher.covered(terms), matcher.covered(own)
+            lexical = sum(w for lemma, w in wanted.items() if lemma in in_terms) / total
+            own_share = sum(w for lemma, w in wanted.items() if lemma in in_own) / total
             similarity = float(item.vector @ query.vector) if item.vector is not None else 0.0
             bonus = KIND_BONUS * _kind_match(kinds, item.sentence.text)
-            missing = _missing_names(query.names, terms | sources[hit.chunk.doc_id])
+            missing = _missing_names(query.names, in_terms | matcher.covered(sources[hit.chunk.doc_id]))
             base = W_LEXICAL * lexical + W_OWN * own_share + W_CHUNK * hit.score / top_score + bonus - W_NAMES * missing
             raw.append((base, rank, item, terms, place, similarity, sources[hit.chunk.doc_id]))
     best_similarity = max((entry[5] for entry in raw), default=0.0)
@@ -166,11 +197,11 @@ def document_terms(chunk: Chunk, snapshot: Snapshot, analyzer: Analyzer) -> froz
     return frozenset(analyzer.content_lemmas(chunk.title) | year)
 
 
-def _missing_names(names: Collection[str], terms: Collection[str]) -> float:
-    """The share of the question's names (places, organisations, people) that the item does not mention."""
+def _missing_names(names: Collection[str], covered: Collection[str]) -> float:
+    """The share of the question's names (places, organisations, people) not among the lemmas an item covers."""
     if not names:
         return 0.0
-    return sum(1 for name in names if not matches(name, terms)) / len(names)
+    return sum(1 for name in names if name not in covered) / len(names)
 
 
 def matches(lemma: str, terms: Collection[str]) -> bool:
@@ -180,11 +211,14 @@ def matches(lemma: str, terms: Collection[str]) -> bool:
     """
     if lemma in terms:
         return True
+    stem = _stem(lemma)
+    return stem is not None and any(term.startswith(stem) for term in terms)
+
+
+def _stem(lemma: str) -> str | None:
+    """What derivations of ``lemma`` share: all but its last two letters, at least ``STEM_CHARS``."""
     size = max(STEM_CHARS, len(lemma) - 2)
-    if len(lemma) < size:
-        return False
-    stem = lemma[:size]
-    return any(term.startswith(stem) for term in terms)
+    return lemma[:size] if len(lemma) >= size else None
 
 
 def _kind_match(kinds: set[str], text: str) -> float:
@@ -200,7 +234,7 @@ def _kind_match(kinds: set[str], text: str) -> float:
 
 
 def select_items(
-    question: str, query: Query, items: Sequence[Item], analyzer: Analyzer, *, max_items: int
+    question: str, query: Query, items: Sequence[Item], analyzer: Analyzer, matcher: Matcher, *, max_items: int
 ) -> list[Item]:
     """The lead item, then items that cover what the question asks (see the module docstring)."""
     kinds = question_kinds(question)
@@ -216,8 +250,8 @@ def select_items(
         siblings = [e for e in usable if e.rank == lead.rank and e.run == lead.run and e is not lead]
         chosen.extend(e for e in siblings[:2] if e.score >= lead.score - MARGIN_SAME)
     limit = max(MAX_ITEMS, len(chosen)) if "list" in kinds else min(MAX_ITEMS, max_items)
-    covered = set().union(*(_covered_by(entry, analyzer) for entry in chosen))
-    uncovered = [lemma for lemma in query.lemmas if not covers(query, lemma, covered)]
+    covered = matcher.covered(set().union(*(_covered_by(entry, analyzer) for entry in chosen)))
+    uncovered = [lemma for lemma in query.lemmas if lemma not in covered]
     for item in usable[1:]:
         if len(chosen) >= limit or not uncovered:
             break
@@ -225,8 +259,8 @@ def select_items(
         margin = MARGIN_SAME if item.rank == lead.rank else MARGIN_OTHER
         if item.score >= lead.score - margin and adds and not _duplicate(item, chosen):
             chosen.append(item)
-            covered |= _covered_by(item, analyzer)
-            uncovered = [lemma for lemma in uncovered if not covers(query, lemma, covered)]
+            covered |= matcher.covered(_covered_by(item, analyzer))
+            uncovered = [lemma for lemma in uncovered if lemma not in covered]
     for item in usable[1:]:
         if len(chosen) >= MIN_ITEMS:
             break

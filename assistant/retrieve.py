@@ -107,8 +107,9 @@ class Retriever:
         return self._add_coverage(query, fused)[:top_k]
 
     def _add_coverage(self, query: Query, fused: list[ScoredChunk]) -> list[ScoredChunk]:
-        terms = self.snapshot.chunk_terms
-        return add_coverage(query, fused, self.snapshot.keyword, lambda hit: set(terms.get(hit.chunk.id, ())))
+        keyword, rows = self.snapshot.keyword, self.snapshot.row_of
+        forms = sorted({form for lemma in query.lemmas for form in query.variants(lemma)})
+        return add_coverage(query, fused, keyword, lambda hit: keyword.matched_terms(rows[hit.chunk.id], forms))
 
     def search(self, text: str, top_k: int, mode: str = "hybrid") -> list[ScoredChunk]:
         """Prepare ``text`` and run one retriever by name ("hybrid", "dense" or "keyword")."""
