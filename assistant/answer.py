@@ -41,6 +41,8 @@ MARGIN_SAME = 1.0
 MARGIN_OTHER = 0.1
 # Items quoted at least (from the lead's chunk, when it has them).
 MIN_ITEMS = 4
+# A filler item must share a question lemma or score within this margin of the lead.
+FILLER_MARGIN = 0.5
 LIST_MARGIN = 0.75
 MAX_LIST_ITEMS = 12
 MAX_ITEMS = 5
@@ -245,28 +247,33 @@ def select_items(
     lead = usable[0]
     chosen = [lead]
     if "list" in kinds:
-        chosen.extend(_whole_list(lead, usable))
+        chosen.extend(_whole_list(lead, usable, matcher))
     elif lead.run >= 0:
         siblings = [e for e in usable if e.rank == lead.rank and e.run == lead.run and e is not lead]
         chosen.extend(e for e in siblings[:2] if e.score >= lead.score - MARGIN_SAME)
     limit = max(MAX_ITEMS, len(chosen)) if "list" in kinds else min(MAX_ITEMS, max_items)
-    covered = matcher.covered(set().union(*(_covered_by(entry, analyzer) for entry in chosen)))
-    uncovered = [lemma for lemma in query.lemmas if lemma not in covered]
+    # A lemma counts as covered by what the answer shows: within the lead's source an item's own
+    # words (its heading is not quoted with it); from another source, also its headings.
+    shown = matcher.covered(set().union(*(_covered_by(entry, analyzer) for entry in chosen)))
+    near = shown | matcher.covered(set().union(*(entry.terms for entry in chosen)))
     for item in usable[1:]:
-        if len(chosen) >= limit or not uncovered:
+        same = item.rank == lead.rank
+        uncovered = [lemma for lemma in query.lemmas if lemma not in (shown if same else near)]
+        if len(chosen) >= limit or not any(lemma not in near for lemma in query.lemmas) and not uncovered:
             break
-        adds = any(holds(query, lemma, item.terms) for lemma in uncovered)
-        margin = MARGIN_SAME if item.rank == lead.rank else MARGIN_OTHER
+        terms = _covered_by(item, analyzer) if same else item.terms
+        adds = any(holds(query, lemma, terms) for lemma in uncovered)
+        margin = MARGIN_SAME if same else MARGIN_OTHER
         if item.score >= lead.score - margin and adds and not _duplicate(item, chosen):
             chosen.append(item)
-            covered |= matcher.covered(_covered_by(item, analyzer))
-            uncovered = [lemma for lemma in uncovered if lemma not in covered]
+            shown |= matcher.covered(_covered_by(item, analyzer))
+            near |= shown | matcher.covered(item.terms)
     for item in usable[1:]:
         if len(chosen) >= MIN_ITEMS:
             break
         # context from the lead's source; a heading is quoted for what it says, never as filler
         if item.rank == lead.rank and item not in chosen and not item.stored.sentence.is_heading \
-                and not _duplicate(item, chosen):
+                and _on_topic(item, lead, matcher) and not _duplicate(item, chosen):
             chosen.append(item)
     if "number" in kinds and not any(_has_digit(entry) for entry in chosen):
         numbers = [e for e in usable if _has_digit(e) and e.score >= lead.score - MARGIN_OTHER]
@@ -274,10 +281,18 @@ def select_items(
     return chosen
 
 
+def _on_topic(item: Item, lead: Item, matcher: Matcher) -> bool:
+    """Whether a filler item says something of what was asked: a question lemma in its words or
+    headings, or a score within ``FILLER_MARGIN`` of the lead's."""
+    return bool(matcher.covered(item.terms)) or item.score >= lead.score - FILLER_MARGIN
+
+
 def _covered_by(item: Item, analyzer: Analyzer) -> set[str]:
-    """What a quoted item covers of a question: its terms, its words' compound parts ("lainsäädäntö"
-    covers "laki") and its document's title and year."""
-    return {*item.terms, *analyzer.terms(item.stored.sentence.text), *item.source}
+    """What a quoted item shows of a question: its own terms (a list item's also its heading's, as the
+    list is shown under it), its words' compound parts ("lainsäädäntö" covers "laki") and its
+    document's title and year."""
+    shown = item.terms if item.run >= 0 else item.stored.terms  # a list is shown under its heading
+    return {*shown, *analyzer.terms(item.stored.sentence.text), *item.source}
 
 
 def _has_digit(item: Item) -> bool:
@@ -294,7 +309,7 @@ def _is_contact(item: Item) -> bool:
     return bool(_CONTACT_RE.search(text) or _NAME_LINE.fullmatch(text))
 
 
-def _whole_list(lead: Item, items: Sequence[Item]) -> list[Item]:
+def _whole_list(lead: Item, items: Sequence[Item], matcher: Matcher) -> list[Item]:
     """The lead's list run, plus the best run of each of the chunk's other sections.
 
     A prose lead brings the list that follows it (it is that list's lead-in), else the best list of
@@ -306,7 +321,8 @@ def _whole_list(lead: Item, items: Sequence[Item]) -> list[Item]:
     if lead.run < 0:
         following = [entry for entry in same_chunk if entry.stored.sentence.ord == lead.stored.sentence.ord + 1]
         following = following or [
-            entry for entry in same_chunk if entry.block == lead.block and entry.score >= lead.score - LIST_MARGIN
+            entry for entry in same_chunk
+            if entry.block == lead.block and entry.score >= lead.score - LIST_MARGIN and matcher.covered(entry.terms)
         ]
         if not following:
             return []
