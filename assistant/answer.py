@@ -44,6 +44,8 @@ MIN_ITEMS = 4
 # A filler item must share a question lemma or score within this margin of the lead.
 FILLER_MARGIN = 0.5
 LIST_MARGIN = 0.75
+# Items a list question may get beyond its list, for what the list does not cover.
+LIST_EXTRA = 2
 MAX_LIST_ITEMS = 12
 MAX_ITEMS = 5
 NEAR_DUPLICATE = 0.95
@@ -52,6 +54,10 @@ STEM_CHARS = 6
 _LIST_WORDS = frozenset(["mitkä", "listaa", "luettele", "luettelo", "millaisia", "keitä", "ketkä", "which", "vilka", "list"])
 _NUMBER_WORDS = frozenset(
     ["montako", "paljonko", "monta", "moni", "monella", "paljon", "usein", "milloin", "vuonna", "vuosina", "päivästä", "many", "much", "when", "often", "hur", "många", "mycket", "när"]
+)
+# Question words that ask for a list when a plural follows them ("Millä tasoilla", "Mitä asioita").
+_ASKING_WORDS = frozenset(
+    ["millä", "missä", "mihin", "mistä", "mille", "miltä", "minkä", "mitä", "millaisilla", "millaisissa", "millaisiin", "millaisista", "millaiset", "minkälaisia", "minkälaiset", "kenelle", "keille", "keiden"]
 )
 # Of these, the words asking for a count or an amount ("montako kuntaa"), which a year or a date does not answer.
 _COUNT_WORDS = frozenset(["montako", "paljonko", "monta", "moni", "monella", "paljon", "many", "much", "många", "mycket"])
@@ -87,13 +93,17 @@ class Item:
         return self.place.section
 
 
-def question_kinds(question: str) -> set[str]:
-    """What the question asks for: any of "list", "number" (with "count" for an amount), "name", "contact"."""
-    words = set(word_tokens(question))
+def question_kinds(question: str, analyzer: Analyzer | None = None) -> set[str]:
+    """What the question asks for: any of "list", "number" (with "count" for an amount), "name", "contact".
+
+    With an analyzer, a question word before a plural ("Millä tasoilla", "Missä asioissa") asks for a list.
+    """
+    tokens = word_tokens(question)
+    words = set(tokens)
     kinds = set()
     if any(word.startswith(_CONTACT_PREFIXES) for word in words):
         kinds.add("contact")
-    if words & _LIST_WORDS:
+    if words & _LIST_WORDS or analyzer is not None and _asks_plural(tokens, analyzer):
         kinds.add("list")
     if words & _NUMBER_WORDS:
         kinds.add("number")
@@ -102,6 +112,18 @@ def question_kinds(question: str) -> set[str]:
     if words & _NAME_WORDS:
         kinds.add("name")
     return kinds
+
+
+def _asks_plural(tokens: Sequence[str], analyzer: Analyzer) -> bool:
+    for i, word in enumerate(tokens[:-1]):
+        if word not in _ASKING_WORDS:
+            continue
+        following = analyzer.analyze_word(tokens[i + 1])
+        if following.case == "omanto" and not following.plural and i + 2 < len(tokens):
+            following = analyzer.analyze_word(tokens[i + 2])  # after a genitive: "Millä toiminnan tasoilla"
+        if following.plural and following.case != "keinonto":  # "millä tavoin" asks how
+            return True
+    return False
 
 
 class Matcher:
@@ -160,7 +182,7 @@ def score_items(
     matcher = matcher or Matcher(query)
     wanted = concept_weights(query, snapshot.keyword)
     total = sum(wanted.values()) or 1.0
-    kinds = question_kinds(question)
+    kinds = question_kinds(question, analyzer)
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
     top_score = max((hit.score for hit in retrieved), default=1.0) or 1.0
     sources = {hit.chunk.doc_id: document_terms(hit.chunk, snapshot, analyzer) for hit in retrieved}
@@ -239,7 +261,7 @@ def select_items(
     question: str, query: Query, items: Sequence[Item], analyzer: Analyzer, matcher: Matcher, *, max_items: int
 ) -> list[Item]:
     """The lead item, then items that cover what the question asks (see the module docstring)."""
-    kinds = question_kinds(question)
+    kinds = question_kinds(question, analyzer)
     contact = "contact" in kinds
     usable = [entry for entry in items if not _is_lead_in(entry) and (contact or not _is_contact(entry))]
     if not usable:
@@ -251,7 +273,7 @@ def select_items(
     elif lead.run >= 0:
         siblings = [e for e in usable if e.rank == lead.rank and e.run == lead.run and e is not lead]
         chosen.extend(e for e in siblings[:2] if e.score >= lead.score - MARGIN_SAME)
-    limit = max(MAX_ITEMS, len(chosen)) if "list" in kinds else min(MAX_ITEMS, max_items)
+    limit = max(MAX_ITEMS, len(chosen) + LIST_EXTRA) if "list" in kinds else min(MAX_ITEMS, max_items)
     # A lemma counts as covered by what the answer shows: within the lead's source an item's own
     # words (its heading is not quoted with it); from another source, also its headings.
     shown = matcher.covered(set().union(*(_covered_by(entry, analyzer) for entry in chosen)))
@@ -324,6 +346,11 @@ def _whole_list(lead: Item, items: Sequence[Item], matcher: Matcher) -> list[Ite
             entry for entry in same_chunk
             if entry.block == lead.block and entry.score >= lead.score - LIST_MARGIN and matcher.covered(entry.terms)
         ]
+        if not following and lead.stored.sentence.is_heading:  # a heading over the lists of its sections
+            following = sorted(
+                (entry for entry in same_chunk if entry.stored.sentence.ord > lead.stored.sentence.ord),
+                key=lambda entry: entry.stored.sentence.ord,
+            )[:1]
         if not following:
             return []
     run = lead.run if lead.run >= 0 else following[0].run

@@ -36,12 +36,16 @@ class WordAnalysis:
     """What an analyzer knows about one lower-cased word.
 
     ``lemmas`` are all distinct base forms (the first is the preferred reading); ``parts`` are
-    compound parts and sub-compounds; ``known`` says whether the lemmatiser recognised the word.
+    compound parts and sub-compounds; ``known`` says whether the lemmatiser recognised the word;
+    ``plural`` whether every reading is a plural ("tasoilla") and ``case`` the preferred reading's
+    case in Voikko's Finnish names ("omanto" is the genitive); only Voikko knows these two.
     """
 
     lemmas: tuple[str, ...]
     parts: tuple[str, ...] = ()
     known: bool = True
+    plural: bool = False
+    case: str = ""
 
 
 @dataclass(frozen=True)
@@ -309,7 +313,9 @@ class VoikkoAnalyzer(BaseAnalyzer):
             parts.extend(compound_parts(str(item.get("WORDBASES", ""))))
         lemma_set = set(lemmas)
         parts = [part for part in parts if part not in lemma_set]
-        return WordAnalysis(tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), known=True)
+        plural = all(item.get("NUMBER") == "plural" for item in analyses)
+        case = str(analyses[0].get("SIJAMUOTO", ""))
+        return WordAnalysis(tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), True, plural, case)
 
     def _suggestions(self, word: str) -> tuple[str, ...]:
         with self._lock:

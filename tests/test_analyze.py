@@ -120,6 +120,13 @@ def test_content_lemmas_have_no_parts_stems_or_stopwords(voikko: VoikkoAnalyzer)
     }
 
 
+def test_voikko_tells_plurals(voikko: VoikkoAnalyzer, simple: SimplemmaAnalyzer) -> None:
+    assert voikko.analyze_word("tasoilla").plural and voikko.analyze_word("asiat").plural
+    assert not voikko.analyze_word("alueella").plural and not voikko.analyze_word("lapissa").plural
+    assert voikko.analyze_word("toiminnan").case == "omanto" and voikko.analyze_word("tavoin").case == "keinonto"
+    assert not simple.analyze_word("tasoilla").plural
+
+
 def test_simplemma_fallback_lemmatises_without_splitting(simple: SimplemmaAnalyzer) -> None:
     assert "kunta" in simple.terms("kuntien")
     assert "yhdyspinta" not in simple.terms("yhdyspintatyöhön")

@@ -8,6 +8,7 @@ import pytest
 
 from assistant.answer import citation_url, matches, question_kinds
 from assistant.service import Assistant
+from ingest.analyze import VoikkoAnalyzer
 from kysy.settings import Settings
 
 
@@ -18,6 +19,23 @@ def test_question_kinds_and_derivation_matching() -> None:
     assert question_kinds("Mikä on Sami Niemen puhelinnumero?") == {"contact"}
     assert "name" in question_kinds("Kuka on projektipäällikkö?")
     assert matches("rahoittaa", {"rahoittaja"}) and not matches("kunta", {"kuntaliitto"})
+
+
+def test_a_question_word_before_a_plural_asks_for_a_list() -> None:
+    analyzer = VoikkoAnalyzer()
+    assert "list" in question_kinds("Millä toiminnan tasoilla tarvitaan vuorovaikutusta?", analyzer)
+    assert "list" in question_kinds("Missä asioissa Kuntaliitto voi auttaa?", analyzer)
+    assert "list" not in question_kinds("Millä tavoin kunnat tekevät yhteistyötä?", analyzer)
+    assert "list" not in question_kinds("Missä vaiheessa yhteistyö on?", analyzer)
+    assert "list" not in question_kinds("Millä toiminnan tasoilla tarvitaan vuorovaikutusta?")  # no analyzer, no morphology
+
+
+def test_a_heading_over_sections_of_lists_brings_every_section(assistant: Assistant) -> None:
+    answer = assistant.ask("Millä toiminnan tasoilla kunnan ja hyvinvointialueen pitää olla vuorovaikutuksessa?")
+    lines = answer.text.splitlines()
+    for heading in ("Poliittiset päättäjät:", "Viranhaltijajohto:", "Asiantuntijat:", "Asiakastyötä tekevät:"):
+        assert heading in lines
+    assert "- Toimiala- ja palvelualuejohdon yhteistyöryhmät [1]" in lines and answer.citations[0].page == 4
 
 
 @pytest.fixture(scope="module")
