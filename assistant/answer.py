@@ -67,6 +67,8 @@ _NAME_WORDS = frozenset(["kuka", "ketkä", "keitä", "kenen", "keneen", "kehen",
 # Words (by their beginning) of a question asking how to reach someone.
 _CONTACT_PREFIXES = ("yhteystie", "puhelin", "sähköpost", "yhteyttä", "yhteydessä", "phone", "telephone", "email", "e-mail", "contact", "telefon", "e-post", "kontakt")
 _CONTACT_RE = re.compile(r"@|\bp\.\s*\+?\d|\+358|\d{3}\s?\d{3,4}\s?\d{3}")
+# A sentence that goes on from the one before it.
+_CONTINUES = re.compile(r"(?:[—–-]\s*)?(?:Lisäksi|Myös|Sen lisäksi|Tämän lisäksi|Niiden lisäksi|Samoin|Also|In addition|Dessutom|Även)\b")
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÅÄÖ][\w-]+")
 _NAME_LINE = re.compile(r"[A-ZÅÄÖ][a-zåäö]+(?:-[A-ZÅÄÖ][a-zåäö]+)? [A-ZÅÄÖ][a-zåäö]+(?:-[A-ZÅÄÖ][a-zåäö]+)?")
 
@@ -290,6 +292,7 @@ def select_items(
             chosen.append(item)
             shown |= matcher.covered(_covered_by(item, analyzer))
             near |= shown | matcher.covered(item.terms)
+    chosen.extend(_continuations(chosen, items))
     for item in usable[1:]:
         if len(chosen) >= MIN_ITEMS:
             break
@@ -301,6 +304,22 @@ def select_items(
         numbers = [e for e in usable if _has_digit(e) and e.score >= lead.score - MARGIN_OTHER]
         chosen.extend(numbers[:1])
     return chosen
+
+
+def _continuations(chosen: Sequence[Item], items: Sequence[Item]) -> list[Item]:
+    """The sentences that go on from a quoted prose sentence ("Lisäksi ...", "Myös ...")."""
+    by_place = {(item.rank, item.stored.sentence.ord): item for item in items}
+    quoted = {(item.rank, item.stored.sentence.ord) for item in chosen}
+    added: list[Item] = []
+    for item in chosen:
+        if item.run >= 0:
+            continue
+        following = by_place.get((item.rank, item.stored.sentence.ord + 1))
+        key = (item.rank, item.stored.sentence.ord + 1)
+        if following is not None and key not in quoted and following.run < 0 and _CONTINUES.match(following.stored.sentence.text):
+            added.append(following)
+            quoted.add(key)
+    return added
 
 
 def _on_topic(item: Item, lead: Item, matcher: Matcher) -> bool:

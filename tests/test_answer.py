@@ -75,3 +75,10 @@ def test_citation_url_prefers_the_documents_address() -> None:
     chunk = Chunk("c", "d", "f.pdf", "T", "x", 4, "", 0, 1, "h")
     assert citation_url(None, chunk) == "/api/documents/d/file#page=4"
     assert citation_url("https://example.org/a", chunk) == "https://example.org/a"
+
+
+def test_a_sentence_that_goes_on_from_a_quoted_one_is_quoted_after_it(assistant: Assistant) -> None:
+    answer = assistant.ask("Millä tavoin Kuntaliitolla on osaamista tarjota hyvinvointialueille?")
+    lines = answer.text.splitlines()
+    first = lines.index("— Meillä on valmis osaaminen hyvinvointialueiden tueksi muun muassa neuvonnassa ja kehittämisessä. [1]")
+    assert lines[first + 1] == "Lisäksi voimme tarjota tukea hyvinvointialueiden tekemään omaan edunvalvontaan. [1]"
