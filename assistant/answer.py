@@ -292,7 +292,6 @@ def select_items(
             chosen.append(item)
             shown |= matcher.covered(_covered_by(item, analyzer))
             near |= shown | matcher.covered(item.terms)
-    chosen.extend(_continuations(chosen, items))
     for item in usable[1:]:
         if len(chosen) >= MIN_ITEMS:
             break
@@ -303,7 +302,7 @@ def select_items(
     if "number" in kinds and not any(_has_digit(entry) for entry in chosen):
         numbers = [e for e in usable if _has_digit(e) and e.score >= lead.score - MARGIN_OTHER]
         chosen.extend(numbers[:1])
-    return chosen
+    return chosen + _continuations(chosen, items)
 
 
 def _continuations(chosen: Sequence[Item], items: Sequence[Item]) -> list[Item]:

@@ -78,7 +78,7 @@ def test_citation_url_prefers_the_documents_address() -> None:
 
 
 def test_a_sentence_that_goes_on_from_a_quoted_one_is_quoted_after_it(assistant: Assistant) -> None:
-    answer = assistant.ask("Millä tavoin Kuntaliitolla on osaamista tarjota hyvinvointialueille?")
+    answer = assistant.ask("Missä asioissa Kuntaliitolla on osaamista hyvinvointialueiden avuksi?")
     lines = answer.text.splitlines()
     first = lines.index("— Meillä on valmis osaaminen hyvinvointialueiden tueksi muun muassa neuvonnassa ja kehittämisessä. [1]")
     assert lines[first + 1] == "Lisäksi voimme tarjota tukea hyvinvointialueiden tekemään omaan edunvalvontaan. [1]"
