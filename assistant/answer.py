@@ -306,18 +306,26 @@ def select_items(
 
 
 def _continuations(chosen: Sequence[Item], items: Sequence[Item]) -> list[Item]:
-    """The sentences that go on from a quoted prose sentence ("Lisäksi ...", "Myös ...")."""
+    """The sentences that go on from a quoted prose sentence ("Lisäksi ...", "Myös ..."), and the
+    sentence a quoted one goes on from."""
     by_place = {(item.rank, item.stored.sentence.ord): item for item in items}
     quoted = {(item.rank, item.stored.sentence.ord) for item in chosen}
     added: list[Item] = []
     for item in chosen:
         if item.run >= 0:
             continue
-        following = by_place.get((item.rank, item.stored.sentence.ord + 1))
-        key = (item.rank, item.stored.sentence.ord + 1)
-        if following is not None and key not in quoted and following.run < 0 and _CONTINUES.match(following.stored.sentence.text):
-            added.append(following)
-            quoted.add(key)
+        ord_ = item.stored.sentence.ord
+        before, after = by_place.get((item.rank, ord_ - 1)), by_place.get((item.rank, ord_ + 1))
+        neighbours = []
+        if after is not None and _CONTINUES.match(after.stored.sentence.text):
+            neighbours.append(after)
+        if before is not None and _CONTINUES.match(item.stored.sentence.text):
+            neighbours.append(before)
+        for other in neighbours:
+            key = (other.rank, other.stored.sentence.ord)
+            if other.run < 0 and not other.stored.sentence.is_heading and key not in quoted:
+                added.append(other)
+                quoted.add(key)
     return added
 
 
@@ -408,7 +416,12 @@ def render(chosen: Sequence[Item], retrieved: Sequence[ScoredChunk], snapshot: S
     shown_heading: set[tuple[int, int]] = set()
     # a list is not put under a heading line that the answer already quotes
     quoted_headings = {(e.rank, e.stored.sentence.text) for e in chosen if e.stored.sentence.is_heading}
-    for entry in ordered if lead.run >= 0 else [lead, *ordered]:
+    opening = [lead]
+    if lead.run < 0 and _CONTINUES.match(lead.stored.sentence.text):  # "Myös ..." after what it goes on from
+        before = [e for e in ordered if e.rank == lead.rank and e.stored.sentence.ord == lead.stored.sentence.ord - 1]
+        opening = [*before, lead]
+        ordered = [e for e in ordered if e not in before]
+    for entry in ordered if lead.run >= 0 else [*opening, *ordered]:
         quoted = next(item for item in chosen if item.rank == entry.rank)  # the source's best item
         citation = citations.get(entry.rank) or _citation(len(citations) + 1, retrieved[entry.rank].chunk, quoted, snapshot)
         citations[entry.rank] = citation

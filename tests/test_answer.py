@@ -82,3 +82,10 @@ def test_a_sentence_that_goes_on_from_a_quoted_one_is_quoted_after_it(assistant:
     lines = answer.text.splitlines()
     first = lines.index("— Meillä on valmis osaaminen hyvinvointialueiden tueksi muun muassa neuvonnassa ja kehittämisessä. [1]")
     assert lines[first + 1] == "Lisäksi voimme tarjota tukea hyvinvointialueiden tekemään omaan edunvalvontaan. [1]"
+
+
+def test_a_quoted_sentence_that_goes_on_from_another_comes_after_it(assistant: Assistant) -> None:
+    answer = assistant.ask("Mitkä asiat hidastavat yhteistyötä kuntien ja hyvinvointialueiden välillä?")
+    lines = answer.text.splitlines()
+    first = lines.index("Haasteena on mm. ajantasaisen tiedon puute ja tiedon hyödyntäminen yhteistyössä. [1]")
+    assert lines[first + 1].startswith("Myös vuorovaikutuksen vähäisyys")
