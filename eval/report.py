@@ -1,7 +1,8 @@
 """Evaluation outputs: metrics.json, per-item JSONL, report.md and PNG plots.
 
 A run written into a directory that already holds a ``metrics.json`` is compared with it:
-report.md shows the previous value and the change next to every metric.
+report.md shows the previous value and the change next to every metric, and which questions now
+pass or fail that did not before.
 """
 
 from __future__ import annotations
@@ -139,6 +140,40 @@ def retriever_table(metrics: dict[str, dict[str, float | None]], previous: dict[
     return _table(["retriever", *keys], rows)
 
 
+def read_previous_failures(out: Path) -> dict[str, str | None] | None:
+    """Each question's failure (None when it passed) in the previous run's per_question.jsonl in ``out``."""
+    path = out / "per_question.jsonl"
+    if not path.is_file():
+        return None
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return {str(row["id"]): row.get("failure") or None for row in rows}
+    except (OSError, ValueError, KeyError, TypeError):
+        logger.warning("previous %s is unreadable; no per-question comparison", path)
+        return None
+
+
+def question_changes(results: Sequence[QuestionResult], before: dict[str, str | None] | None) -> list[str]:
+    """Which questions now pass that failed before, which now fail, and which fail differently."""
+    if before is None:
+        return []
+    fixed, broken, different = [], [], []
+    for r in results:
+        if r.question.id not in before:
+            continue
+        old, now = before[r.question.id], r.failure or None
+        if old and not now:
+            fixed.append(f"- `{r.question.id}` now passes (was: {old})")
+        elif now and not old:
+            broken.append(f"- `{r.question.id}` now fails: **{now}**")
+        elif old and now and old != now:
+            different.append(f"- `{r.question.id}` fails differently: **{now}** (was: {old})")
+    if not fixed and not broken and not different:
+        return ["", "Every question that was asked in both runs passes or fails as it did."]
+    counts = f"{len(fixed)} fixed, {len(broken)} broken, {len(different)} failing differently"
+    return ["", f"Questions that changed ({counts}):", "", *fixed, *broken, *different]
+
+
 def _comparison(summary: dict[str, Any], previous: dict[str, Any] | None) -> list[str]:
     if previous is None:
         return ["No previous run in this directory: nothing to compare with."]
@@ -173,7 +208,12 @@ def _failures(results: Sequence[QuestionResult]) -> list[str]:
     return lines
 
 
-def question_report(run: EvalRun, metrics: dict[str, Any], previous: dict[str, Any] | None) -> str:
+def question_report(
+    run: EvalRun,
+    metrics: dict[str, Any],
+    previous: dict[str, Any] | None,
+    previous_failures: dict[str, str | None] | None = None,
+) -> str:
     """The report.md of a question-set run."""
     answers = metrics["answers"]
     by_type = metrics["by_type"]
@@ -197,7 +237,8 @@ def question_report(run: EvalRun, metrics: dict[str, Any], previous: dict[str, A
                   _fmt(e.get("recall@5", {}).get("hybrid"))] for kind, e in by_type.items()]), "",
         "![answer metrics by question type](by_type.png)", "",
         "## Failing questions", "", *_failures(run.results), "",
-        "## Comparison with the previous run", "", *_comparison(metrics, previous), "",
+        "## Comparison with the previous run", "", *_comparison(metrics, previous),
+        *(question_changes(run.results, previous_failures) if previous is not None else []), "",
     ]
     return "\n".join(lines)
 
@@ -226,7 +267,7 @@ def _per_question(result: QuestionResult) -> dict[str, Any]:
 def write_question_outputs(run: EvalRun, out: Path) -> dict[str, Any]:
     """Write metrics.json, per_question.jsonl, report.md and the three plots; returns the metrics."""
     out.mkdir(parents=True, exist_ok=True)
-    previous = read_previous(out)
+    previous, previous_failures = read_previous(out), read_previous_failures(out)
     metrics = {
         **run.summary(),
         "answerable": sum(1 for r in run.results if r.question.answerable),
@@ -239,7 +280,7 @@ def write_question_outputs(run: EvalRun, out: Path) -> dict[str, Any]:
     plot_recall(metrics["retrievers"], out / "recall_at_k.png", (1, 3, 5, 10))
     plot_by_type(metrics["by_type"], out / "by_type.png")
     plot_latency([r.ms for r in run.results], out / "latency.png")
-    (out / "report.md").write_text(question_report(run, metrics, previous), encoding="utf-8")
+    (out / "report.md").write_text(question_report(run, metrics, previous, previous_failures), encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
     return metrics
 

@@ -143,6 +143,13 @@ def test_second_run_in_the_same_directory_compares_with_the_first(
     assert _eval(capsys, data, "--questions", str(questions), "--out", str(out), "--json",
                  "--retrievers", "bm25-lemma,hybrid", "--limit", "3")[0] == 0
     first = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    # Flip every question's outcome in the first run: the second run's report lists each change.
+    rows_path = out / "per_question.jsonl"
+    rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines()]
+    was_failing = {row["id"]: row["failure"] for row in rows}
+    for row in rows:
+        row["failure"] = None if row["failure"] else "missing keywords: invented"
+    rows_path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     code, stdout = _eval(capsys, data, "--questions", str(questions), "--out", str(out),
                          "--retrievers", "hybrid,bm25-raw", "--limit", "3")
     assert code == 0
@@ -151,12 +158,19 @@ def test_second_run_in_the_same_directory_compares_with_the_first(
     assert f"previous run of {first['timestamp']}" in report
     assert "| metric | previous | now | change |" in report
     assert "±0" in report  # same questions, same index: unchanged answer metrics
+    broken = [qid for qid, failure in was_failing.items() if failure]
+    assert f"Questions that changed ({3 - len(broken)} fixed, {len(broken)} broken, 0 failing differently)" in report
+    for qid, failure in was_failing.items():
+        expected = f"- `{qid}` now fails: **{failure}**" if failure else f"- `{qid}` now passes (was: missing keywords: invented)"
+        assert expected in report
     second = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert list(second["retrievers"]) == ["hybrid", "bm25-raw"] and second["questions"] == 3
     assert "question set changed" not in report
     assert _eval(capsys, data, "--questions", str(questions), "--out", str(out), "--retrievers", "hybrid",
                  "--limit", "2")[0] == 0
-    assert "question set changed since then (3 -> 2 questions)" in (out / "report.md").read_text(encoding="utf-8")
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "question set changed since then (3 -> 2 questions)" in report
+    assert "Every question that was asked in both runs passes or fails as it did." in report
 
 
 def test_unknown_retriever_is_a_clear_error(indexed: tuple[Path, Path], tmp_path: Path,
