@@ -39,10 +39,12 @@ KIND_BONUS = 0.6  # a number for "how many", a name for "who", a phone number or
 # (another chunk must come closer: each extra source is a citation that may be off the point).
 MARGIN_SAME = 1.0
 MARGIN_OTHER = 0.1
-# Items quoted at least (from the lead's chunk, when it has them).
+# Items quoted at least, from the lead's chunk, when it has that many on the topic (see FILLER_*).
 MIN_ITEMS = 4
-# A filler item must share a question lemma or score within this margin of the lead.
+# A filler item must hold this share of the question's idf-weighted lemmas, or score within this
+# margin of the lead (calibrated: at a share of 0.4 key facts start to go missing).
 FILLER_MARGIN = 0.5
+FILLER_SHARE = 0.2
 LIST_MARGIN = 0.75
 # Items a list question may get beyond its list, for what the list does not cover.
 LIST_EXTRA = 2
@@ -83,6 +85,7 @@ class Item:
     score: float
     place: Place
     source: frozenset[str] = frozenset()  # its document's title lemmas and year ("the 2023 news")
+    share: float = 0.0  # the idf-weighted share of the question's lemmas in it or its headings
 
     @property
     def run(self) -> int:
@@ -188,7 +191,7 @@ def score_items(
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
     top_score = max((hit.score for hit in retrieved), default=1.0) or 1.0
     sources = {hit.chunk.doc_id: document_terms(hit.chunk, snapshot, analyzer) for hit in retrieved}
-    raw: list[tuple[float, int, StoredSentence, frozenset[str], Place, float, frozenset[str]]] = []
+    raw: list[tuple[float, int, StoredSentence, frozenset[str], Place, float, frozenset[str], float]] = []
     for rank, hit in enumerate(retrieved):
         places = layout(hit.chunk, stored.get(hit.chunk.id, []))
         context = analyzer.content_lemmas(hit.chunk.heading)
@@ -205,12 +208,12 @@ def score_items(
             bonus = KIND_BONUS * _kind_match(kinds, item.sentence.text)
             missing = _missing_names(query.names, in_terms | matcher.covered(sources[hit.chunk.doc_id]))
             base = W_LEXICAL * lexical + W_OWN * own_share + W_CHUNK * hit.score / top_score + bonus - W_NAMES * missing
-            raw.append((base, rank, item, terms, place, similarity, sources[hit.chunk.doc_id]))
+            raw.append((base, rank, item, terms, place, similarity, sources[hit.chunk.doc_id], lexical))
     best_similarity = max((entry[5] for entry in raw), default=0.0)
     return sorted(
         (
-            Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), place, source)
-            for base, rank, item, terms, place, similarity, source in raw
+            Item(rank, item, terms, base + W_SIMILARITY * (similarity - best_similarity), place, source, share)
+            for base, rank, item, terms, place, similarity, source, share in raw
         ),
         key=lambda entry: -entry.score,
     )
@@ -297,7 +300,7 @@ def select_items(
             break
         # context from the lead's source; a heading is quoted for what it says, never as filler
         if item.rank == lead.rank and item not in chosen and not item.stored.sentence.is_heading \
-                and _on_topic(item, lead, matcher) and not _duplicate(item, chosen):
+                and _on_topic(item, lead) and not _duplicate(item, chosen):
             chosen.append(item)
     if "number" in kinds and not any(_has_digit(entry) for entry in chosen):
         numbers = [e for e in usable if _has_digit(e) and e.score >= lead.score - MARGIN_OTHER]
@@ -329,10 +332,11 @@ def _continuations(chosen: Sequence[Item], items: Sequence[Item]) -> list[Item]:
     return added
 
 
-def _on_topic(item: Item, lead: Item, matcher: Matcher) -> bool:
-    """Whether a filler item says something of what was asked: a question lemma in its words or
-    headings, or a score within ``FILLER_MARGIN`` of the lead's."""
-    return bool(matcher.covered(item.terms)) or item.score >= lead.score - FILLER_MARGIN
+def _on_topic(item: Item, lead: Item) -> bool:
+    """Whether a filler item says something of what was asked: ``FILLER_SHARE`` of the question's
+    idf-weighted lemmas in its words or headings (a common word alone is not enough), or a score
+    within ``FILLER_MARGIN`` of the lead's."""
+    return item.share >= FILLER_SHARE or item.score >= lead.score - FILLER_MARGIN
 
 
 def _covered_by(item: Item, analyzer: Analyzer) -> set[str]:

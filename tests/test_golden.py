@@ -63,6 +63,13 @@ def test_an_english_question_is_answered_in_english_from_the_slides(assistant: A
     _valid(answer, assistant)
 
 
+def test_an_english_question_is_not_padded_with_lines_that_share_only_common_words(assistant: Assistant) -> None:
+    answer = assistant.ask("Who funds the project on cooperation between municipalities and wellbeing services counties?")
+    assert "Rahoittajina Kuntaliitto, Hyvil ja STM. [1]" in answer.text and answer.citations[0].page == 3
+    assert "Muut yhdyspintakysymykset" not in answer.text and "Projektissa tuotetaan" not in answer.text
+    _valid(answer, assistant)
+
+
 def test_a_swedish_question_is_answered_in_swedish(assistant: Assistant) -> None:
     answer = assistant.ask("Hur många kommuner finns det i Södra Karelen?")
     assert answer.language == "sv" and answer.text.startswith("Enligt materialet:")
