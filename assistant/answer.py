@@ -168,26 +168,27 @@ def extractive_answer(
 ) -> Answer:
     """Build an answer from quoted items of ``retrieved``, each with its citation [n]."""
     matcher = Matcher(query)
-    items = score_items(question, query, retrieved, snapshot, analyzer, matcher)
+    kinds = question_kinds(question, analyzer)
+    items = score_items(kinds, query, retrieved, snapshot, analyzer, matcher)
     if not items:
         return Answer("", (), tuple(retrieved), True, language, "extractive")
-    chosen = select_items(question, query, items, analyzer, matcher, max_items=settings.answer_max_items)
+    chosen = select_items(kinds, query, items, analyzer, matcher, max_items=settings.answer_max_items)
     return render(chosen, retrieved, snapshot, language)
 
 
 def score_items(
-    question: str,
+    kinds: set[str],
     query: Query,
     retrieved: Sequence[ScoredChunk],
     snapshot: Snapshot,
     analyzer: Analyzer,
     matcher: Matcher | None = None,
 ) -> list[Item]:
-    """Every quotable item of the retrieved chunks, scored against the question."""
+    """Every quotable item of the retrieved chunks, scored against the question (``kinds``: what it
+    asks for, see ``question_kinds``)."""
     matcher = matcher or Matcher(query)
     wanted = concept_weights(query, snapshot.keyword)
     total = sum(wanted.values()) or 1.0
-    kinds = question_kinds(question, analyzer)
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
     top_score = max((hit.score for hit in retrieved), default=1.0) or 1.0
     sources = {hit.chunk.doc_id: document_terms(hit.chunk, snapshot, analyzer) for hit in retrieved}
@@ -263,10 +264,9 @@ def _kind_match(kinds: set[str], text: str) -> float:
 
 
 def select_items(
-    question: str, query: Query, items: Sequence[Item], analyzer: Analyzer, matcher: Matcher, *, max_items: int
+    kinds: set[str], query: Query, items: Sequence[Item], analyzer: Analyzer, matcher: Matcher, *, max_items: int
 ) -> list[Item]:
     """The lead item, then items that cover what the question asks (see the module docstring)."""
-    kinds = question_kinds(question, analyzer)
     contact = "contact" in kinds
     usable = [entry for entry in items if not _is_lead_in(entry) and (contact or not _is_contact(entry))]
     if not usable:
@@ -286,7 +286,7 @@ def select_items(
     for item in usable[1:]:
         same = item.rank == lead.rank
         uncovered = [lemma for lemma in query.lemmas if lemma not in (shown if same else near)]
-        if len(chosen) >= limit or not any(lemma not in near for lemma in query.lemmas) and not uncovered:
+        if len(chosen) >= limit or not uncovered:
             break
         terms = _covered_by(item, analyzer) if same else item.terms
         adds = any(holds(query, lemma, terms) for lemma in uncovered)
@@ -426,9 +426,10 @@ def render(chosen: Sequence[Item], retrieved: Sequence[ScoredChunk], snapshot: S
         opening = [*before, lead]
         ordered = [e for e in ordered if e not in before]
     for entry in ordered if lead.run >= 0 else [*opening, *ordered]:
-        quoted = next(item for item in chosen if item.rank == entry.rank)  # the source's best item
-        citation = citations.get(entry.rank) or _citation(len(citations) + 1, retrieved[entry.rank].chunk, quoted, snapshot)
-        citations[entry.rank] = citation
+        citation = citations.get(entry.rank)
+        if citation is None:
+            quoted = next(item for item in chosen if item.rank == entry.rank)  # the source's best item
+            citation = citations[entry.rank] = _citation(len(citations) + 1, retrieved[entry.rank].chunk, quoted, snapshot)
         sentence = entry.stored.sentence
         if sentence.is_list_item or entry.run >= 0:
             key = (entry.rank, entry.run)

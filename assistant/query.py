@@ -125,6 +125,7 @@ class QueryBuilder:
         ``embed=False`` is for keyword-only uses: the vector is then zeros.
         """
         language = language or detect_language(text, self.analyzer)
+        indexed = self.keyword.document_frequency
         translation = self.glossary.translate(text, language)
         finnish = translation.text
         names = {lemma for name in translation.names for lemma in self.analyzer.content_lemmas(name)}
@@ -136,7 +137,6 @@ class QueryBuilder:
             lemmas |= set(fixed)
         if finnish:
             # the question's own words count only where the sources use them (names such as "Hyvil")
-            indexed = self.keyword.document_frequency
             terms = [term for term in terms if indexed(term) > 0]
             terms = list(dict.fromkeys([*terms, *self.analyzer.query_terms(finnish)]))
             lemmas = {lemma for lemma in lemmas if indexed(lemma) > 0} | self.analyzer.content_lemmas(finnish)
@@ -145,7 +145,6 @@ class QueryBuilder:
         names |= {base.get(name, name) for name in question_names(text, self.analyzer)} & lemmas
         concepts = self._concepts(lemmas)
         # the keyword side searches a synonym only for a word the sources never use
-        indexed = self.keyword.document_frequency
         extra = {form for lemma, forms in concepts.items() if not indexed(lemma) for form in forms}
         terms = list(dict.fromkeys([*terms, *base.values(), *sorted(extra)]))
         # the multilingual model embeds the question as asked: glossary words appended made it worse

@@ -5,9 +5,10 @@ decision looks at what the best retrieved chunks say about the question's own wo
 
 - ``best_item``: the idf-weighted share of the question's content lemmas that ONE sentence or list
   item of the best chunks covers (with its headings); an answer is usually one such sentence;
-- ``entity_unseen``: a name, number or year of the question that the whole index never mentions
-  ("Ahvenanmaa", "2026"), which the materials then cannot answer; for a Swedish or English
-  question the names are those the glossary translated ("Åland" -> "Ahvenanmaa");
+- ``entity_missing``: a name, number or year of the question that neither the best chunks nor their
+  documents' titles and years hold ("Ahvenanmaa", "2026"; "the 2024 news" names its document's
+  year); for a Swedish or English question the names are those the glossary translated
+  ("Åland" -> "Ahvenanmaa"). ``entity_unseen`` says whether the whole index never mentions it;
 - ``dense``: the best dense similarity among the best chunks;
 - ``quantity_missing``: the question asks for an amount of money ("kuinka monta euroa", "budget")
   or a count ("montako", "how many") and the best chunks hold no such amount (dates, ordinals
@@ -15,8 +16,8 @@ decision looks at what the best retrieved chunks say about the question's own wo
 - ``person_missing``: a "kuka on <role>" question with no sentence naming a person in that role
   together with the question's names ("toimitusjohtaja Minna Karhunen" is not Hyvil's).
 
-The rule is transparent: refuse any question missing its quantity or person, or naming an entity
-the index never mentions; refuse a Finnish question when no item covers at least
+The rule is transparent: refuse any question missing its quantity or person, or with an entity
+missing from the best chunks; refuse a Finnish question when no item covers at least
 ``MIN_BEST_ITEM`` of the question while the dense similarity is below ``MIN_DENSE``, and a
 Swedish or English one when its dense similarity is below ``MIN_DENSE_FOREIGN``. The
 thresholds were calibrated on the project's question set and checked on its odd and even halves
@@ -148,16 +149,20 @@ def evidence(query: Query, retrieved: Sequence[ScoredChunk], snapshot: Snapshot,
     )
 
 
-def _held(lemma: str, terms: set[str]) -> bool:
-    """Whether ``terms`` hold the lemma or (a name Voikko does not know: "Jurmun") its prefix stem."""
+def _forms(lemma: str) -> list[str]:
+    """The lemma and, for a name Voikko does not know ("Jurmun"), its prefix stem."""
     stem = prefix_stem(lemma)
-    return lemma in terms or bool(stem and stem in terms)
+    return [lemma, stem] if stem else [lemma]
+
+
+def _held(lemma: str, terms: set[str]) -> bool:
+    """Whether ``terms`` hold the lemma or its prefix stem."""
+    return any(form in terms for form in _forms(lemma))
 
 
 def _indexed(lemma: str, snapshot: Snapshot) -> bool:
-    """Whether the index holds the lemma, or (a name Voikko does not know: "Jurmun") its prefix stem."""
-    stem = prefix_stem(lemma)
-    return snapshot.keyword.document_frequency(lemma) > 0 or bool(stem and snapshot.keyword.document_frequency(stem))
+    """Whether the index holds the lemma or its prefix stem."""
+    return any(snapshot.keyword.document_frequency(form) > 0 for form in _forms(lemma))
 
 
 def quantity_missing(question: str, texts: Sequence[str]) -> bool:

@@ -14,7 +14,7 @@ in ``ScoredChunk.scores`` and says which retrievers found each chunk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from assistant.query import SYNONYMS_PATH, Query, QueryBuilder, concept_weights, holds, load_synonyms
@@ -104,12 +104,7 @@ class Retriever:
         dense = self.dense(query, depth)
         keyword = self.keyword(query, depth)
         fused = fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)
-        return self._add_coverage(query, fused)[:top_k]
-
-    def _add_coverage(self, query: Query, fused: list[ScoredChunk]) -> list[ScoredChunk]:
-        keyword, rows = self.snapshot.keyword, self.snapshot.row_of
-        forms = sorted({form for lemma in query.lemmas for form in query.variants(lemma)})
-        return add_coverage(query, fused, keyword, lambda hit: keyword.matched_terms(rows[hit.chunk.id], forms))
+        return add_coverage(query, fused, self.snapshot.keyword, self.snapshot.row_of)[:top_k]
 
     def search(self, text: str, top_k: int, mode: str = "hybrid") -> list[ScoredChunk]:
         """Prepare ``text`` and run one retriever by name ("hybrid", "dense" or "keyword")."""
@@ -124,24 +119,22 @@ class Retriever:
 
 
 def add_coverage(
-    query: Query,
-    fused: Sequence[ScoredChunk],
-    keyword: KeywordIndex,
-    terms_of: Callable[[ScoredChunk], Collection[str]],
+    query: Query, fused: Sequence[ScoredChunk], keyword: KeywordIndex, row_of: Mapping[str, int]
 ) -> list[ScoredChunk]:
     """Add the idf-weighted share of the question's content lemmas each chunk holds, then re-rank.
 
     BM25 rewards a repeated common term as much as a rare one; the share of the question a
     chunk covers separates the chunk that holds the whole question from one repeating a part.
-    ``terms_of`` gives a chunk's index terms.
+    ``row_of`` gives each chunk's row in ``keyword``, whose terms are the chunk's.
     """
     if not query.lemmas or COVERAGE_WEIGHT <= 0:
         return list(fused)
     weights = concept_weights(query, keyword)
     total = sum(weights.values())
+    forms = sorted({form for lemma in query.lemmas for form in query.variants(lemma)})
     scored = []
     for hit in fused:
-        terms = terms_of(hit)
+        terms = keyword.matched_terms(row_of[hit.chunk.id], forms)
         share = sum(w for lemma, w in weights.items() if holds(query, lemma, terms)) / total
         scored.append(replace(hit, score=hit.score + COVERAGE_WEIGHT * share, scores=(*hit.scores, ("coverage", share))))
     scored.sort(key=lambda hit: (-hit.score, hit.chunk.id))

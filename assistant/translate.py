@@ -106,15 +106,14 @@ class Glossary:
 
     def stems(self, text: str, lang: str) -> tuple[str, ...]:
         """Lower-cased Snowball stems of the words of ``text``."""
-        words = [word.lower() for word in _WORD.findall(text) if len(word) > 1 or word.isdigit()]
-        return tuple(self._stemmers[lang].stemWords(words))
+        return tuple(self._stemmers[lang].stemWords([word.lower() for word in _words(text)]))
 
     def translate(self, text: str, lang: str) -> Translation:
         """The Finnish terms for the words of ``text`` (a Swedish or English question)."""
         if lang not in LANGUAGES:
             return Translation((), (), ())
-        words = [word for word in _WORD.findall(text) if len(word) > 1 or word.isdigit()]
-        stems = list(self._stemmers[lang].stemWords([word.lower() for word in words]))
+        words = _words(text)
+        stems = self._stemmers[lang].stemWords([word.lower() for word in words])
         finnish: list[str] = []
         matched: list[str] = []
         unmatched: list[str] = []
@@ -155,6 +154,11 @@ class Glossary:
             if head_terms and tail_terms:
                 return tuple(dict.fromkeys((*head_terms, *tail_terms)))
         return ()
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text`` that the glossary matches: letters (with inner "-" or ":"), or numbers."""
+    return [word for word in _WORD.findall(text) if len(word) > 1 or word.isdigit()]
 
 
 def _alternatives(cell: str) -> tuple[str, ...]:

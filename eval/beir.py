@@ -258,13 +258,8 @@ class BeirIndex:
         dense = self._dense(query, max(depth, self.settings.candidates))
         keyword = self._keyword(self.lemma_index, query.terms, max(depth, self.settings.candidates), "keyword")
         width = self.settings.candidates
-        forms = sorted({form for lemma in query.lemmas for form in query.variants(lemma)})
-
-        def terms_of(hit: ScoredChunk) -> set[str]:
-            return self.lemma_index.matched_terms(self._rows[hit.chunk.id], forms)
-
         fused = fuse(dense[:width], keyword[:width], query_terms=len(query.terms), settings=self.settings)
-        head = add_coverage(query, fused, self.lemma_index, terms_of)
+        head = add_coverage(query, fused, self.lemma_index, self._rows)
         seen = {hit.chunk.id for hit in head}
         tail = [hit for hit in fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)
                 if hit.chunk.id not in seen]
