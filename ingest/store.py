@@ -301,13 +301,6 @@ class Snapshot:
             self.documents[row[0]] = DocumentInfo(*row[:9])
             self._paths[row[0]] = Path(row[9])
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of an index term over the chunks: ln(1 + N / df).
-
-        A term no chunk holds gets the weight of a one-chunk term.
-        """
-        return self.keyword.idf(term)
-
     def chunk(self, chunk_id: str) -> Chunk | None:
         """The live chunk with this id, or None."""
         row = self.row_of.get(chunk_id)

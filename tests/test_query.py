@@ -37,7 +37,7 @@ def test_synonyms_of_one_another_are_one_concept_weighed_once(assistant: Assista
     query = assistant.retriever.prepare("hanke projekti")
     assert len(query.lemmas) == 1
     [weight] = concept_weights(query, assistant.snapshot.keyword).values()
-    assert weight == pytest.approx(assistant.snapshot.idf("projekti"))  # "hanke" itself is in no chunk
+    assert weight == pytest.approx(assistant.snapshot.keyword.idf("projekti"))  # "hanke" itself is in no chunk
 
 
 def test_names_are_the_capitalised_words_inside_the_question(assistant: Assistant) -> None:

@@ -92,8 +92,8 @@ def test_an_unknown_retriever_is_a_clear_error(assistant: Assistant) -> None:
 
 def test_idf_rewards_rare_terms(assistant: Assistant) -> None:
     snapshot = assistant.snapshot
-    assert snapshot.idf("väestöpohja") > snapshot.idf("kunta")
-    assert snapshot.idf("sanaa-ei-ole") >= snapshot.idf("väestöpohja")
+    assert snapshot.keyword.idf("väestöpohja") > snapshot.keyword.idf("kunta")
+    assert snapshot.keyword.idf("sanaa-ei-ole") >= snapshot.keyword.idf("väestöpohja")
 
 
 def test_a_misspelt_word_is_corrected_to_a_word_the_index_holds(corpus_index: Settings) -> None:
