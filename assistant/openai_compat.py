@@ -1,8 +1,10 @@
 """An OpenAI-compatible face: ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
 The last user message is the question, earlier user/assistant messages are the history and
-system messages are ignored (never echoed). The answer keeps its ``[n]`` markers and the
-citations come as a top-level ``sources`` list.
+system messages are ignored (never echoed), so the conversation is carried exactly as by
+``POST /api/chat`` with ``history``. The answer keeps its ``[n]`` markers, the citations come as a
+top-level ``sources`` list, and ``kysy`` holds the answer object of ``POST /api/chat`` (``meta``
+with ``standalone_query`` and ``followup`` included); a streamed answer's last chunk carries both.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from assistant.app_state import AssistantDep, app_state, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
 from assistant.routes_chat import answer_pieces, check_request_size
-from assistant.schemas import citation_json
+from assistant.schemas import answer_to_json, citation_json
 from assistant.service import Assistant
 from kysy.errors import KysyError
 from kysy.models import Answer, Turn
@@ -83,6 +85,7 @@ def _completion(answer: Answer, completion_id: str, created: int) -> dict[str, o
             {"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}
         ],
         "sources": [citation_json(c) for c in answer.citations],
+        "kysy": answer_to_json(answer),
     }
 
 
@@ -111,6 +114,7 @@ async def _chunks(
             if isinstance(item, Answer):
                 last = _chunk(completion_id, created, {}, "stop")
                 last["sources"] = [citation_json(c) for c in item.citations]
+                last["kysy"] = answer_to_json(item)
                 yield _data(last)
             else:
                 yield _data(_chunk(completion_id, created, {"content": item}))

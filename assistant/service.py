@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from assistant.answer import extractive_answer
-from assistant.followup import standalone_question
+from assistant.followup import FollowupResolver, Resolution
 from assistant.messages import not_found_text
 from assistant.query import Query
 from assistant.refusal import assess, injection_question
@@ -92,7 +92,8 @@ class Assistant:
             answer = Answer(not_found_text(language), (), (), True, language)
             return replace(answer, meta={"query": "", "refusal": "injection", "ms": _ms(started)})
         asked = genuine or question
-        standalone = standalone_question(asked, history, self.analyzer, generator=self.generator)
+        resolution = self.resolve(asked, history, language)
+        standalone = resolution.standalone
         query = retriever.prepare(standalone, language)
         retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
         decision = assess(query, retrieved, retriever.snapshot, self.analyzer)
@@ -106,10 +107,24 @@ class Assistant:
             )
         else:
             answer = self._answer(asked, standalone, query, retrieved[:top_k], language, streaming)
-        meta = {**answer.meta, "query": standalone, "refusal": decision.reason, "ms": _ms(started)}
+        meta = {
+            **answer.meta,
+            "query": standalone,
+            "standalone_query": standalone,
+            "followup": resolution.followup,
+            "followup_reason": resolution.reason,
+            "refusal": decision.reason,
+            "ms": _ms(started),
+        }
         if query.finnish:
             meta["query_fi"] = query.finnish  # the glossary's Finnish words for a Swedish or English question
         return replace(answer, meta=meta)
+
+    def resolve(self, question: str, history: Sequence[Turn], language: str | None = None) -> Resolution:
+        """Whether ``question`` leans on ``history``, and the question to search (``assistant/followup.py``)."""
+        retriever = self.retriever
+        resolver = FollowupResolver(retriever.queries, retriever.snapshot.keyword, self.analyzer, self.settings)
+        return resolver.resolve(question, history, language, generator=self.generator)
 
     def _answer(
         self, question: str, standalone: str, query: Query, retrieved: list[ScoredChunk], language: str, streaming: bool

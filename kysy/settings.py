@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     fusion: str = Field(default="score", pattern="^(score|rrf)$", description="score | rrf")
     reranker: str = Field(default="", description="Path to a sentence-transformers CrossEncoder; empty = off.")
 
+    # Conversations (assistant/followup.py): thresholds fitted by eval/followup_fit.py
+    followup_keep: float = Field(
+        default=0.7, ge=0, le=1,
+        description="A merged follow-up reading must keep this share of what the question's own words find alone.",
+    )
+    followup_keep_pointing: float = Field(
+        default=0.0, ge=0, le=1,
+        description="The same share for a question with a pointing word ('siellä', 'niiden', 'it').",
+    )
+    followup_topic: float = Field(
+        default=0.9, ge=0, le=1,
+        description="Without a pointing word, the merged reading's passage (the topic's own) must hold this share of the topic.",
+    )
+
     # Answering
     answer_max_items: int = Field(default=8, ge=1, le=50)
     llm_base_url: str = ""
@@ -74,7 +88,10 @@ class Settings(BaseSettings):
     admin_token: str = ""
     frame_ancestors: str = "*"
     max_question_chars: int = Field(default=2000, ge=1)
-    max_history_turns: int = Field(default=20, ge=0)
+    max_history_turns: int = Field(default=20, ge=0, description="Earlier messages a question may carry.")
+    max_history_message_chars: int = Field(
+        default=4000, ge=1, description="Clients cut each earlier message to this many characters."
+    )
     max_body_bytes: int = Field(default=256_000, ge=1024)
     rate_limit_per_minute: int = Field(default=60, ge=0, description="Per client; 0 = off.")
     max_concurrency: int = Field(default=64, ge=1)
