@@ -117,11 +117,13 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def load_beir(corpus: Path, queries: Path, qrels: Path, limit: int | None = None) -> BeirDataset:
+def load_beir(
+    corpus: Path, queries: Path, qrels: Path, limit: int | None = None, distractors: int = LIMIT_DISTRACTORS
+) -> BeirDataset:
     """Load a BEIR dataset; queries without a relevant passage in the qrels are left out.
 
     With ``limit`` only the first ``limit`` queries are kept and the corpus shrinks to their
-    relevant passages plus the first ``LIMIT_DISTRACTORS`` others.
+    relevant passages plus the first ``distractors`` others.
     """
     if limit is not None and limit < 1:
         raise BeirDataError(f"--limit must be >= 1, got {limit}")
@@ -136,7 +138,7 @@ def load_beir(corpus: Path, queries: Path, qrels: Path, limit: int | None = None
     if limit is not None:
         asked = asked[:limit]
         gold = {pid for qid, _ in asked for pid, rel in judged[qid].items() if rel > 0}
-        others = [pid for pid, _ in passages if pid not in gold][:LIMIT_DISTRACTORS]
+        others = [pid for pid, _ in passages if pid not in gold][:distractors]
         keep = gold | set(others)
         passages = [(pid, text) for pid, text in passages if pid in keep]
         note = (f"--limit {limit}: {len(asked)} queries over their {len(gold)} relevant passages "
