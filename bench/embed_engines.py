@@ -113,7 +113,7 @@ def run_embed(report: Report, settings: Settings, plan: EmbedPlan, progress: Cal
     cosines = np.concatenate([(new.passage_vectors * old.passage_vectors).sum(axis=1),
                               (new.query_vectors * old.query_vectors).sum(axis=1)])
     report.add(Row(f"cosine of {new.name} to {old.name} vectors", "mean >= 0.98", float(cosines.mean()), None, "",
-                   bool(cosines.mean() >= 0.98), f"min {cosines.min():.4f} over {len(passages)} passages and "
+                   bool(cosines.mean() >= 0.98), f"mean {cosines.mean():.4f}, min {cosines.min():.4f} over {len(passages)} passages and "
                    f"{len(questions)} questions"))
     gap = new.recall_at_5 - old.recall_at_5
     report.add(Row("squad2fi dev hybrid recall@5 (sub-pool)", f"within 0.01 of {old.name}", new.recall_at_5, None, "",

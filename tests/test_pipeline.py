@@ -248,7 +248,7 @@ def test_late_chunking_embeds_each_chunk_once_and_pools_its_sentences(tmp_path: 
     from ingest.embed_cache import EmbeddingCache
 
     corpus = _corpus(tmp_path / "corpus", files=2)
-    late = settings.model_copy(update={"embed_cache": tmp_path / "late.sqlite"})
+    late = settings.model_copy(update={"embed_cache": tmp_path / "late.sqlite", "late_chunking": True})
     ingest_paths(late, [corpus])
     cache = EmbeddingCache(late.embed_cache_path, make_embedder(late.embedder))
     models = dict(cache._db.execute("SELECT model, COUNT(*) FROM embeddings GROUP BY model").fetchall())
