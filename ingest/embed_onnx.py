@@ -101,7 +101,9 @@ class OnnxE5Embedder:
         self._sessions: dict[tuple[int, int], Any] = {}
         self._busy = 0
         self._pool: ThreadPoolExecutor | None = None
+        # Both sessions up front, so the first concurrent request does not pay for building one.
         self._session(self.layers, threads)
+        self._session(self.layers, 1)
 
     # --- the Embedder interface -------------------------------------------------------------
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
