@@ -166,10 +166,11 @@ class OnnxE5Embedder:
         if not texts:
             return []
         with self._lock:
-            alone = self._busy == 0 and len(texts) == 1
+            alone = self._busy == 0
             self._busy += 1
         try:
-            if alone or self.threads == 1:
+            if len(texts) == 1 or self.threads == 1:
+                # A lone call gets every thread; beside other calls, one (they share the cores).
                 threads = self.threads if alone else 1
                 return [self._forward(text, prefix, layers, threads) for text in texts]
             # Longest first, so the last text to finish is a short one.
