@@ -30,6 +30,7 @@ class QueryCache:
             raise ValueError(f"query cache size must be >= 1, got {size}")
         self.embedder = embedder
         self.name = embedder.name
+        self.version = getattr(embedder, "version", "")
         self.dim = embedder.dim
         self.size = size
         self.hits = 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bench.finlex import BaseChunk
-from ingest.embed import Embedder
+from ingest.embed import Embedder, embedder_key
 from ingest.pipeline import PIPELINE_VERSION
 from ingest.store import SCHEMA_VERSION, FileBundle, FileRecord, IndexStore
 from ingest.vectors import VectorStore
@@ -114,7 +114,7 @@ def build_scale_index(
         all_bundles += bundles
         if progress:
             progress(f"scale index {size}: vectors {min(size, (replica + 1) * len(base))}/{size}")
-    meta = {"pipeline": PIPELINE_VERSION, "embedder": embedder.name, "analyzer": analyzer_name, "chunking": (
+    meta = {"pipeline": PIPELINE_VERSION, "embedder": embedder_key(embedder), "analyzer": analyzer_name, "chunking": (
         f"{settings.chunk_target_words}/{settings.chunk_max_words}/"
         f"{settings.chunk_min_words}/{settings.chunk_overlap_words}")}
     store = IndexStore(settings.index_path)

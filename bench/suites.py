@@ -101,7 +101,9 @@ def http_rows(report: Report, settings: Settings, options: Options, plan: HttpPl
         f"is asyncio with one connection per client) and share the machine's cores with the server. "
         f"Questions rotate through {plan.questions} distinct questions of eval/questions.fi.jsonl; the first "
         "10 requests of each run are a warm-up and not counted. SSE: time from sending the request to the "
-        "first `event:`/`data:` line."
+        "first `event:`/`data:` line. The server's query cache (KYSY_QUERY_CACHE_SIZE) is on, as in "
+        "production, so after the first round of questions their vectors come from it; docs/scaling.md "
+        "gives the figures with every question embedded."
     )
     return s
 

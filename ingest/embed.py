@@ -40,6 +40,15 @@ class Embedder(Protocol):
         ...
 
 
+def embedder_key(embedder: Embedder) -> str:
+    """The name plus, for a converted model, its version: what cached vectors are filed under.
+
+    A change of conversion (``ingest/e5_graph.py``) then re-embeds instead of mixing old vectors in.
+    """
+    version = getattr(embedder, "version", "")
+    return f"{embedder.name}@{version}" if version else embedder.name
+
+
 @runtime_checkable
 class SpanEmbedder(Embedder, Protocol):
     """An embedder that also pools vectors of character spans from a passage's own forward pass."""

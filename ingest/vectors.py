@@ -6,9 +6,10 @@ downloading default is never used.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -76,21 +77,27 @@ class VectorStore:
         return int(self._collection.count())
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Write chunks with their vectors (idempotent: ids are deterministic)."""
+        """Write chunks with their vectors (idempotent: ids are deterministic).
+
+        Raises:
+            StorageError: the store cannot be written (a full disk, a read-only directory).
+        """
         for start in range(0, len(chunks), _WRITE_BATCH):
             part = chunks[start : start + _WRITE_BATCH]
-            self._collection.upsert(
-                ids=[c.id for c in part],
-                embeddings=vectors[start : start + len(part)],
-                documents=[c.text for c in part],
-                metadatas=[_metadata(c) for c in part],
-            )
+            with _writing(self.name):
+                self._collection.upsert(
+                    ids=[c.id for c in part],
+                    embeddings=vectors[start : start + len(part)],
+                    documents=[c.text for c in part],
+                    metadatas=[_metadata(c) for c in part],
+                )
 
     def delete(self, ids: Sequence[str]) -> None:
-        """Remove vectors by chunk id."""
+        """Remove vectors by chunk id (raises StorageError as ``upsert``)."""
         ids = list(ids)
         for start in range(0, len(ids), _WRITE_BATCH):
-            self._collection.delete(ids=ids[start : start + _WRITE_BATCH])
+            with _writing(self.name):
+                self._collection.delete(ids=ids[start : start + _WRITE_BATCH])
 
     def query(self, vector: np.ndarray, top_k: int) -> list[tuple[str, float]]:
         """Nearest chunks to ``vector`` as (chunk id, cosine similarity), best first."""
@@ -102,6 +109,17 @@ class VectorStore:
         ids = result["ids"][0]
         distances = result["distances"][0] if result.get("distances") else [1.0] * len(ids)
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(ids, distances, strict=False)]
+
+
+@contextlib.contextmanager
+def _writing(name: str) -> Iterator[None]:
+    """Chroma's own errors (a full disk comes as an InternalError) as a StorageError for the user."""
+    from chromadb.errors import ChromaError
+
+    try:
+        yield
+    except ChromaError as exc:
+        raise StorageError(f"cannot write the vector store ({name}): {exc}") from exc
 
 
 def _metadata(chunk: Chunk) -> dict[str, str | int]:

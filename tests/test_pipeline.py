@@ -248,15 +248,16 @@ def test_late_chunking_embeds_each_chunk_once_and_pools_its_sentences(tmp_path: 
     from ingest.embed_cache import EmbeddingCache
 
     corpus = _corpus(tmp_path / "corpus", files=2)
-    late = settings.model_copy(update={"embed_cache": tmp_path / "late.sqlite"})
+    late = settings.model_copy(update={"embed_cache": tmp_path / "late.sqlite", "late_chunking": True})
     ingest_paths(late, [corpus])
     cache = EmbeddingCache(late.embed_cache_path, make_embedder(late.embedder))
     models = dict(cache._db.execute("SELECT model, COUNT(*) FROM embeddings GROUP BY model").fetchall())
     cache.close()
+    key = cache.model
     vectors = _stored_sentence_vectors(late)
     chunks = len(Snapshot(late.index_path).chunks)
     # one passage vector per chunk and a span vector per sentence; no sentence embedded on its own
-    assert models == {"e5-onnx": chunks, "e5-onnx+span": len(vectors)}
+    assert key.startswith("e5-onnx@c") and models == {key: chunks, f"{key}+span": len(vectors)}
     assert all(v is not None and abs(float(np.linalg.norm(v)) - 1.0) < 1e-2 for v in vectors.values())
 
     apart = late.model_copy(update={"late_chunking": False})
