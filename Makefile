@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# squad2fi-qa: training and choosing data for the answer engine (`make train`, `make eval-squad`).
+SQUAD ?= ../shared/datasets/squad2fi-qa
 
-.PHONY: serve test ingest system-deps browser-deps lint typecheck eval bench bench-quick bench-ingest bench-embed soak clean
+.PHONY: serve test ingest system-deps browser-deps lint typecheck eval eval-squad train bench bench-quick bench-ingest bench-embed soak clean
 
 # --- installation ---------------------------------------------------------
 $(BIN)/python:
@@ -22,6 +24,11 @@ $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[st,dev]'
+	touch $(VENV)/.installed-base $@
+
+# The training install: scikit-learn beside the base install (answering needs only LightGBM).
+$(VENV)/.installed-train: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[train]'
 	touch $(VENV)/.installed-base $@
 
 # Debian's Voikko gives the best Finnish analysis; without it Kysy falls back to simplemma.
@@ -57,9 +64,20 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The question set; cross-validated as well when `make train` has left its fold models.
 eval: system-deps $(VENV)/.installed-base
 	$(BIN)/kysy ingest corpus
-	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest
+	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest \
+	  $$([ -d .kysy-train/folds ] && echo --cv-models .kysy-train/folds)
+	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout
+
+# The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
+eval-squad: system-deps $(VENV)/.installed-base
+	KYSY_DATA_DIR=.kysy-squad $(BIN)/kysy eval squad --dataset $(SQUAD) --split dev --out eval/runs/squad
+
+# The answer engine's models, fitted from squad2fi-qa and the question set (deterministic).
+train: system-deps $(VENV)/.installed-train
+	$(BIN)/python -m eval.train --dataset $(SQUAD) --work .kysy-train
 
 bench: system-deps $(VENV)/.installed-dev
 	$(BIN)/python -m bench all --out docs/benchmarks.md
@@ -78,4 +96,4 @@ soak: system-deps $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m soak -p no:cacheprovider tests/test_soak.py
 
 clean:
-	rm -rf .kysy eval/runs/latest
+	rm -rf .kysy .kysy-squad .kysy-train eval/runs/latest

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.answer import citation_url
 from assistant.messages import fallback_note
+from assistant.render import citation_url
+from ingest.analyze import Analyzer
+from ingest.embed import Embedder
+from ingest.store import Snapshot
 from kysy.models import Answer, Citation, ScoredChunk, Turn
 from kysy.settings import Settings
-
-if TYPE_CHECKING:
-    from assistant.service import Assistant
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +55,15 @@ _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _URL = re.compile(r"(?:https?://|www\.)[^\s)\]>]+", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^\n]+?(?:[.!?](?:\s*\[\d+\])*(?=\s|$)|$)", re.MULTILINE)
 _NUMBER = re.compile(r"\d+(?:[ .,]\d+)*")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What checking a model's answer against its sources reads: the index, the analyzer, the embedder."""
+
+    snapshot: Snapshot
+    analyzer: Analyzer
+    embedder: Embedder
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,7 @@ class Generator:
         language: str,
         *,
         fallback: Answer,
-        assistant: Assistant,
+        sources: Sources,
         streaming: bool = False,
     ) -> Answer:
         """Ask the model (reading a streamed reply when ``streaming``), then keep what the sources support."""
@@ -125,19 +133,7 @@ class Generator:
                 text = (reply.choices[0].message.content or "") if reply.choices else ""
         except Exception as exc:  # any model failure: the extractive answer still answers
             return _fallback(fallback, exc)
-        return self._finish(text, retrieved, language, fallback, assistant)
-
-    def stream(
-        self, assistant: Assistant, question: str, history: Sequence[Turn], top_k: int | None = None
-    ) -> Iterator[str | Answer]:
-        """Yield the checked answer text in pieces, then the ``Answer``.
-
-        The model's tokens are collected first: nothing reaches the user before the citation,
-        link and leak checks have run on the whole answer.
-        """
-        answer = assistant.respond(question, history, top_k=top_k, streaming=True)
-        yield from re.findall(r"\S+\s*|\s+", answer.text)
-        yield answer
+        return self._finish(text, retrieved, language, fallback, sources)
 
     def stream_text(self, question: str, retrieved: Sequence[ScoredChunk], language: str) -> str:
         """The model's answer read from a streaming completion (raises on model errors)."""
@@ -152,12 +148,12 @@ class Generator:
         return "".join(parts)
 
     def _finish(
-        self, text: str, retrieved: Sequence[ScoredChunk], language: str, fallback: Answer, assistant: Assistant
+        self, text: str, retrieved: Sequence[ScoredChunk], language: str, fallback: Answer, sources: Sources
     ) -> Answer:
         if leaks_prompt(text):
             logger.warning("the model output repeated the system prompt; answering extractively")
             return replace(fallback, meta={**fallback.meta, "fallback": "prompt_leak"})
-        checked = postprocess(text, retrieved, assistant)
+        checked = postprocess(text, retrieved, sources)
         if not checked.text.strip():
             return replace(fallback, meta={**fallback.meta, **checked.meta, "fallback": "unsupported"})
         return Answer(checked.text, checked.citations, tuple(retrieved), False, language, "generative", checked.meta)
@@ -188,10 +184,10 @@ def leaks_prompt(text: str, prompt: str = SYSTEM_PROMPT, size: int = LEAK_CHARS)
     return any(secret[i : i + size] in folded for i in range(0, max(1, len(secret) - size + 1), 4))
 
 
-def postprocess(text: str, retrieved: Sequence[ScoredChunk], assistant: Assistant) -> Checked:
+def postprocess(text: str, retrieved: Sequence[ScoredChunk], sources: Sources) -> Checked:
     """Keep the cited, supported sentences of ``text``; renumber their citations 1..n."""
     text = _TAG.sub("", _IMAGE.sub("", text))  # raw HTML (an <img> can leak data) is never passed on
-    citations = [_citation(n, hit, assistant) for n, hit in enumerate(retrieved, start=1)]
+    citations = [_citation(n, hit, sources.snapshot) for n, hit in enumerate(retrieved, start=1)]
     used: dict[int, int] = {}  # source number given to the model -> citation number shown
     kept: list[str] = []
     dropped_citations: list[int] = []
@@ -209,7 +205,7 @@ def postprocess(text: str, retrieved: Sequence[ScoredChunk], assistant: Assistan
         if not valid:
             uncited.append(body)
             continue
-        if not any(_supported(body, retrieved[n - 1], assistant) for n in valid):
+        if not any(_supported(body, retrieved[n - 1], sources) for n in valid):
             unsupported.append(body)
             continue
         for n in valid:
@@ -232,7 +228,7 @@ def _strip_links(sentence: str, allowed: set[str]) -> str:
     return _URL.sub(lambda m: m.group(0) if m.group(0) in allowed else "", sentence).strip()
 
 
-def _supported(sentence: str, hit: ScoredChunk, assistant: Assistant) -> bool:
+def _supported(sentence: str, hit: ScoredChunk, sources: Sources) -> bool:
     """A sentence is supported by a chunk when its numbers occur there and its words or meaning match."""
     source = f"{hit.chunk.heading}\n{hit.chunk.text}"
     digits = re.sub(r"\D", "", source)
@@ -242,17 +238,17 @@ def _supported(sentence: str, hit: ScoredChunk, assistant: Assistant) -> bool:
     folded = source.casefold()
     if any(code.casefold() not in folded for code in _codes(sentence)):
         return False
-    analyzer = assistant.analyzer
+    analyzer = sources.analyzer
     lemmas = analyzer.content_lemmas(sentence)
     if lemmas:
-        chunk_terms = set(assistant.snapshot.chunk_terms.get(hit.chunk.id, ())) | analyzer.content_lemmas(source)
+        chunk_terms = set(sources.snapshot.chunk_terms.get(hit.chunk.id, ())) | analyzer.content_lemmas(source)
         if len(lemmas & chunk_terms) / len(lemmas) >= MIN_OVERLAP:
             return True
-    stored = assistant.snapshot.sentences([hit.chunk.id])[hit.chunk.id]
+    stored = sources.snapshot.sentences([hit.chunk.id])[hit.chunk.id]
     vectors = [item.vector for item in stored if item.vector is not None]
     if not vectors:
         return False
-    vector = assistant.embedder.embed_passages([sentence])[0]
+    vector = sources.embedder.embed_passages([sentence])[0]
     return float(np.max(np.stack(vectors) @ vector)) >= MIN_SIMILARITY
 
 
@@ -266,9 +262,9 @@ def _codes(sentence: str) -> list[str]:
     ]
 
 
-def _citation(n: int, hit: ScoredChunk, assistant: Assistant) -> Citation:
+def _citation(n: int, hit: ScoredChunk, snapshot: Snapshot) -> Citation:
     chunk = hit.chunk
-    info = assistant.snapshot.documents.get(chunk.doc_id)
-    stored = assistant.snapshot.sentences([chunk.id])[chunk.id]
+    info = snapshot.documents.get(chunk.doc_id)
+    stored = snapshot.sentences([chunk.id])[chunk.id]
     quote = stored[0].sentence.text if stored else chunk.text[:200]
     return Citation(n, chunk.id, chunk.doc_id, chunk.file, chunk.title, chunk.page, quote, citation_url(info.url if info else None, chunk))

@@ -19,6 +19,24 @@ _LEAD = {
     "sv": "Enligt materialet:",
     "en": "According to the materials:",
 }
+# "The materials do not give <the fact>; the closest passages:" by the kind of fact asked.
+_PARTIAL = {
+    "fi": "Aineistosta ei löydy {what}. Lähimmät kohdat:",
+    "sv": "Materialet anger inte {what}. De närmaste ställena:",
+    "en": "The materials do not give {what}. The closest passages:",
+}
+_FACTS = {
+    "fi": {"count": "kysyttyä lukumäärää", "amount": "kysyttyä summaa", "date": "kysyttyä päivämäärää",
+           "time": "kysyttyä kellonaikaa", "year": "kysyttyä vuotta", "person": "kysyttyä henkilöä tai tahoa",
+           "contact": "kysyttyjä yhteystietoja"},
+    "sv": {"count": "det efterfrågade antalet", "amount": "den efterfrågade summan", "date": "det efterfrågade datumet",
+           "time": "den efterfrågade tiden", "year": "det efterfrågade året", "person": "den efterfrågade personen",
+           "contact": "de efterfrågade kontaktuppgifterna"},
+    "en": {"count": "the number asked for", "amount": "the amount asked for", "date": "the date asked for",
+           "time": "the time asked for", "year": "the year asked for", "person": "the person asked for",
+           "contact": "the contact details asked for"},
+}
+_AND = {"fi": "eikä", "sv": "eller", "en": "or"}
 _QUOTES_NOTE = {
     "fi": "",
     "sv": "Citaten är på finska, som källorna.",
@@ -47,6 +65,14 @@ def not_found_text(language: str, suggestions: Sequence[str] = ()) -> str:
 def lead_line(language: str) -> str:
     """The line that introduces quoted sources ("Aineiston mukaan:")."""
     return _LEAD[_lang(language)]
+
+
+def partial_line(language: str, missing: Sequence[str]) -> str:
+    """The opening of a partial answer: which asked fact the materials do not give, then the closest quotes."""
+    lang = _lang(language)
+    facts = [_FACTS[lang][kind] for kind in missing if kind in _FACTS[lang]] or [_FACTS[lang]["count"]]
+    what = f" {_AND[lang]} ".join(facts)
+    return _PARTIAL[lang].format(what=what)
 
 
 def quotes_note(language: str) -> str:

@@ -56,10 +56,11 @@ def wants_event_stream(request: Request) -> bool:
 
 
 async def answer_pieces(
-    assistant: Assistant, question: str, history: Sequence[Turn], top_k: int | None, request: Request
+    assistant: Assistant, question: str, history: Sequence[Turn], top_k: int | None, request: Request,
+    *, debug: bool = False,
 ) -> AsyncIterator[str | Answer]:
     """``Assistant.stream`` run in worker threads; stops (and closes the work) when the client leaves."""
-    pieces: Iterator[str | Answer] = assistant.stream(question, history, top_k=top_k)
+    pieces: Iterator[str | Answer] = assistant.stream(question, history, top_k=top_k, debug=debug)
     try:
         while True:
             if await request.is_disconnected():
@@ -89,7 +90,7 @@ async def _chat_events(
     assistant: Assistant, body: ChatRequest, history: list[Turn], request: Request, slot: Slot
 ) -> AsyncIterator[ServerSentEvent]:
     try:
-        async for item in answer_pieces(assistant, body.question, history, body.top_k, request):
+        async for item in answer_pieces(assistant, body.question, history, body.top_k, request, debug=body.debug):
             if isinstance(item, Answer):
                 payload = answer_to_json(item, include_retrieved=body.include_retrieved)
                 yield ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="done")
@@ -136,7 +137,7 @@ async def chat(
             background=BackgroundTask(slot.release),
         )
     try:
-        answer = await run_in_threadpool(assistant.ask, body.question, history, top_k=body.top_k)
+        answer = await run_in_threadpool(assistant.ask, body.question, history, top_k=body.top_k, debug=body.debug)
     finally:
         slot.release()
     return JSONResponse(

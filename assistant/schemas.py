@@ -43,6 +43,7 @@ class ChatRequest(BaseModel):
     question: str = Field(min_length=1, description="The question; at most KYSY_MAX_QUESTION_CHARS characters.")
     history: list[HistoryTurn] = Field(default_factory=list, description="Earlier turns, oldest first.")
     include_retrieved: bool = Field(default=False, description="Also return the retrieved passages.")
+    debug: bool = Field(default=False, description="Add each quoted item's score and reason to meta.")
     top_k: int | None = Field(default=None, ge=1, le=20, description="How many passages to answer from.")
 
     _question_not_blank = field_validator("question")(_not_blank)
@@ -73,7 +74,11 @@ class ChatResponse(BaseModel):
     """``POST /api/chat`` response (``retrieved`` only when asked for)."""
 
     answer: str
-    not_found: bool
+    status: Literal["answered", "partial", "not_found"] = Field(
+        description="answered; partial: the topic is in the materials but the fact asked is not "
+        "(the closest quotes follow); not_found"
+    )
+    not_found: bool = Field(description="True for partial and not_found (kept for older clients).")
     language: str
     citations: list[CitationOut]
     retrieved: list[RetrievedOut] | None = None
@@ -155,6 +160,7 @@ def answer_to_json(answer: Answer, *, include_retrieved: bool = False) -> dict[s
     """The ``POST /api/chat`` response object of ``answer``."""
     body: dict[str, object] = {
         "answer": answer.text,
+        "status": answer.status,
         "not_found": answer.not_found,
         "language": answer.language,
         "citations": [citation_json(c) for c in answer.citations],

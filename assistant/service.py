@@ -1,7 +1,11 @@
-"""The assistant as one object: question (+ history) -> retrieve -> decide -> cited answer.
+"""The assistant as one object: question (+ history) -> follow-up resolution -> the answer engine.
 
-The HTTP API, the CLI and the evaluation runner all go through ``Assistant``; it owns the index
-snapshot and reloads it when an ingest has committed a newer generation.
+The pipeline reads top to bottom: the question is resolved against the conversation
+(``followup.py``), prepared (``query.py``), retrieved (``retrieve.py``), understood (``intent.py``)
+and its evidence gathered (``evidence.py``): ``Assistant.look``. The answer engine (``engine.py``)
+then scores, judges, selects and renders; in generative mode the model writes from the same
+retrieved sources. The HTTP API, the CLI and the evaluation runner all go through ``Assistant``;
+it owns the index snapshot and reloads it when an ingest has committed a newer generation.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from assistant.answer import extractive_answer
+from assistant.engine import AnswerEngine
+from assistant.evidence import Looked, gather
 from assistant.followup import FollowupResolver, Resolution
+from assistant.generate import Sources
+from assistant.intent import understand
 from assistant.messages import not_found_text
-from assistant.query import Query
-from assistant.refusal import assess, injection_question
+from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
 from assistant.retrieve import Retriever, check_top_k
 from ingest.analyze import make_analyzer
@@ -45,6 +51,7 @@ class Assistant:
         self._checked = time.monotonic()
         self.retriever = self._open_retriever()
         self.generator = _make_generator(settings)
+        self._engine: AnswerEngine | None = None
         self.reranker = make_reranker(settings.reranker)
 
     def _rerank(self, question: str, retrieved: list[ScoredChunk]) -> list[ScoredChunk]:
@@ -74,12 +81,51 @@ class Assistant:
         old.snapshot.close()
         return True
 
-    def ask(self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None) -> Answer:
-        """Answer ``question`` (a follow-up when ``history`` is given), with numbered citations."""
-        return self.respond(question, history, top_k=top_k)
+    def use_engine(self, engine: AnswerEngine) -> None:
+        """Answer with ``engine`` from now on (the evaluation swaps in the models of each fold)."""
+        self._engine = engine
+
+    @property
+    def engine(self) -> AnswerEngine:
+        """The answer engine with its learned models, loaded on first use (``look`` needs none).
+
+        Raises:
+            ConfigError: a model file is missing or does not fit the features (run ``make train``).
+        """
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = AnswerEngine(self.settings)
+        return self._engine
+
+    def look(
+        self, standalone: str, language: str | None = None, *, top_k: int | None = None, retriever: Retriever | None = None
+    ) -> Looked:
+        """Prepare, retrieve and gather the evidence of a standalone question: every stage before scoring.
+
+        The answer engine, the evaluation and the training of its models all start from this.
+        """
+        retriever = retriever or self.retriever
+        top_k = check_top_k(top_k or self.settings.top_k)
+        query = retriever.prepare(standalone, language)
+        retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
+        intent = understand(standalone, query, self.analyzer)
+        evidence = gather(query, intent, retrieved[:top_k], retriever.snapshot, self.analyzer)
+        return Looked(query, tuple(retrieved), intent, evidence)
+
+    def ask(
+        self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None, debug: bool = False
+    ) -> Answer:
+        """Answer ``question`` (a follow-up when ``history`` is given), with numbered citations.
+
+        ``debug`` adds each quoted item's score and the reason it was quoted, and the answerability
+        signals, to ``meta``.
+        """
+        return self.respond(question, history, top_k=top_k, debug=debug)
 
     def respond(
-        self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None, streaming: bool = False
+        self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None, streaming: bool = False,
+        debug: bool = False,
     ) -> Answer:
         """``ask``, reading the model's reply as a stream when ``streaming`` (generative mode only)."""
         self.reload_if_changed()
@@ -90,34 +136,27 @@ class Assistant:
         genuine = injection_question(question)
         if genuine == "":
             answer = Answer(not_found_text(language), (), (), True, language)
-            return replace(answer, meta={"query": "", "refusal": "injection", "ms": _ms(started)})
-        asked = genuine or question
-        resolution = self.resolve(asked, history, language)
+            return replace(answer, meta={"query": "", "status": "not_found", "refusal": "injection", "ms": _ms(started)})
+        resolution = self.resolve(genuine or question, history, language)
         standalone = resolution.standalone
-        query = retriever.prepare(standalone, language)
-        retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
-        decision = assess(query, retrieved, retriever.snapshot, self.analyzer)
-        if decision.not_found:
-            answer = Answer(
-                text=not_found_text(language, decision.suggestions),
-                citations=(),
-                retrieved=tuple(retrieved[:top_k]),
-                not_found=True,
-                language=language,
+        looked = self.look(standalone, language, top_k=top_k, retriever=retriever)
+        answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, top_k, debug=debug)
+        if self.generator is not None and answer.status == "answered":
+            sources = Sources(retriever.snapshot, self.analyzer, self.embedder)
+            answer = self.generator.answer(
+                standalone, looked.retrieved[:top_k], language, fallback=answer, sources=sources, streaming=streaming
             )
-        else:
-            answer = self._answer(asked, standalone, query, retrieved[:top_k], language, streaming)
         meta = {
             **answer.meta,
+            "status": answer.status,
             "query": standalone,
             "standalone_query": standalone,
             "followup": resolution.followup,
             "followup_reason": resolution.reason,
-            "refusal": decision.reason,
             "ms": _ms(started),
         }
-        if query.finnish:
-            meta["query_fi"] = query.finnish  # the glossary's Finnish words for a Swedish or English question
+        if looked.query.finnish:
+            meta["query_fi"] = looked.query.finnish  # the glossary's Finnish words for a Swedish or English question
         return replace(answer, meta=meta)
 
     def resolve(self, question: str, history: Sequence[Turn], language: str | None = None) -> Resolution:
@@ -126,24 +165,15 @@ class Assistant:
         resolver = FollowupResolver(retriever.queries, retriever.snapshot.keyword, self.analyzer, self.settings)
         return resolver.resolve(question, history, language, generator=self.generator)
 
-    def _answer(
-        self, question: str, standalone: str, query: Query, retrieved: list[ScoredChunk], language: str, streaming: bool
-    ) -> Answer:
-        extractive = extractive_answer(
-            standalone, query, retrieved, self.retriever.snapshot, self.analyzer, language=language, settings=self.settings
-        )
-        if self.generator is None:
-            return extractive
-        return self.generator.answer(
-            standalone, retrieved, language, fallback=extractive, assistant=self, streaming=streaming
-        )
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None, debug: bool = False
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces, then the complete ``Answer``.
 
-    def stream(self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None) -> Iterator[str | Answer]:
-        """Yield the answer text in pieces, then the complete ``Answer``."""
-        if self.generator is not None:
-            yield from self.generator.stream(self, question, history, top_k=top_k)
-            return
-        answer = self.ask(question, history, top_k=top_k)
+        A model's reply is collected whole first: nothing reaches the user before the citation, link
+        and leak checks of ``assistant/generate.py`` have run on the whole answer.
+        """
+        answer = self.respond(question, history, top_k=top_k, streaming=self.generator is not None, debug=debug)
         yield from _pieces(answer.text)
         yield answer
 

@@ -22,6 +22,7 @@ _STAGES = {
     "langchain": "Indexing for langchain-naive",
     "ask": "Asking",
     "invariance": "Asking after unrelated turns",
+    "cross-validate": "Asking with each fold's models",
 }
 
 
@@ -63,7 +64,8 @@ def _run_questions(settings: Settings, args: argparse.Namespace) -> int:
 
     retrievers = parse_retrievers(args.retrievers, RETRIEVERS)
     with _progress(args.json) as progress:
-        run = run_questions(settings, args.questions, retrievers, limit=args.limit, progress=progress)
+        run = run_questions(settings, args.questions, retrievers, limit=args.limit, progress=progress,
+                            cv_models=args.cv_models)
     if args.out:
         write_question_outputs(run, Path(args.out))
     if args.json:

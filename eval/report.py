@@ -208,6 +208,16 @@ def _failures(results: Sequence[QuestionResult]) -> list[str]:
     return lines
 
 
+def _answers_table(answers: dict[str, Any], cross: dict[str, Any] | None, latency: dict[str, float]) -> list[str]:
+    """The answer metrics, in-sample and (when measured) cross-validated side by side."""
+    if cross is None:
+        rows = [[k, _fmt(answers[k])] for k in ANSWER_KEYS]
+        return _table(["metric", "value"], rows + [[f"latency {k} (ms)", _fmt(v, 0)] for k, v in latency.items()])
+    rows = [[k, _fmt(answers[k]), _fmt(cross.get(k))] for k in ANSWER_KEYS]
+    rows += [[f"latency {k} (ms)", _fmt(v, 0), ""] for k, v in latency.items()]
+    return _table(["metric", "in-sample", "cross-validated"], rows)
+
+
 def _invariance(summary: dict[str, Any]) -> list[str]:
     """The conversation-invariance section: the share that holds and the variants that do not."""
     lines = [
@@ -241,10 +251,10 @@ def question_report(
         *retriever_table(metrics["retrievers"], previous), "",
         "![recall at k](recall_at_k.png)", "",
         "## Answers (the product: hybrid retrieval + answering)", "",
-        *_table(["metric", "value"], [[k, _fmt(answers[k])] for k in ANSWER_KEYS]
-                + [[f"latency {k} (ms)", _fmt(v, 0)] for k, v in metrics["latency_ms"].items()]), "",
+        *_answers_table(answers, metrics.get("answers_cross_validated"), metrics["latency_ms"]), "",
         "keyword_recall and citation_precision are means over answerable questions (citation precision over "
-        "those answered with citations); refusal_accuracy is over unanswerable ones.", "",
+        "those answered with citations); refusal_accuracy is over unanswerable ones. Cross-validated: each "
+        "question answered by the models `make train` fitted without its fold (`kysy eval --cv-models`).", "",
         "![latency](latency.png)", "",
         "## By question type", "",
         *_table(["type", "n", *ANSWER_KEYS, "hybrid recall@5"],

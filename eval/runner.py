@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +119,19 @@ def _failure(question: Question, ranked: dict[str, tuple[RankedItem, ...]], answ
 def evaluate_question(assistant: Assistant, retrievers: RetrieverSet, question: Question,
                       reachable: dict[str, int]) -> QuestionResult:
     """Rank with every retriever, ask the product, and score the answer."""
-    turns = history_turns(question.history)
+    result = answered(assistant, question)
+    query = assistant.retriever.prepare(result.standalone)
+    ranked = {name: _rank(retrievers.search(name, query, DEPTH), question) for name in retrievers.names}
+    failure = _failure(question, ranked, result.answer, result.cited_relevant, result.keyword_misses)
+    return replace(result, ranked=ranked, reachable=reachable, failure=failure)
+
+
+def answered(assistant: Assistant, question: Question) -> QuestionResult:
+    """A question asked of the product and its answer scored (without the retrievers' rankings)."""
     started = time.perf_counter()
-    answer = assistant.ask(question.question, turns)
+    answer = assistant.ask(question.question, history_turns(question.history))
     ms = (time.perf_counter() - started) * 1000
     standalone = str(answer.meta.get("standalone_query") or question.question)
-    query = assistant.retriever.prepare(standalone)
-    ranked = {name: _rank(retrievers.search(name, query, DEPTH), question) for name in retrievers.names}
     cited = []
     for citation in answer.citations:
         chunk = assistant.snapshot.chunk(citation.chunk_id)
@@ -133,8 +139,8 @@ def evaluate_question(assistant: Assistant, retrievers: RetrieverSet, question: 
     text = "" if answer.not_found else answer.text
     hits = tuple(k for k in question.answer_keywords if keyword_present(k, text))
     misses = tuple(k for k in question.answer_keywords if k not in hits)
-    return QuestionResult(question, standalone, ranked, reachable, answer, ms, tuple(cited), hits, misses,
-                          _failure(question, ranked, answer, cited, misses))
+    return QuestionResult(question, standalone, {}, {}, answer, ms, tuple(cited), hits, misses,
+                          _failure(question, {}, answer, cited, misses))
 
 
 def _reachable(retrievers: RetrieverSet, question: Question) -> dict[str, int]:
@@ -184,6 +190,7 @@ class EvalRun:
     retrievers: tuple[str, ...]
     settings: dict[str, object]
     invariance: InvarianceReport | None = None
+    cross_validated: dict[str, float | None] | None = None
 
     def latency(self) -> dict[str, float]:
         """p50 and p95 of ``ask()`` in milliseconds."""
@@ -199,6 +206,7 @@ class EvalRun:
             "settings": self.settings,
             "questions": len(self.results),
             **({"conversation_invariance": self.invariance.summary()} if self.invariance else {}),
+            **({"answers_cross_validated": self.cross_validated} if self.cross_validated else {}),
         }
 
     def by_type(self) -> dict[str, dict[str, Any]]:
@@ -215,10 +223,36 @@ class EvalRun:
         return table
 
 
+def cross_validated_answers(assistant: Assistant, questions: Sequence[Question], models: Path,
+                            folds: int = 5, progress: Progress | None = None) -> dict[str, float | None]:
+    """The answer metrics with each question answered by the models fitted without its fold.
+
+    ``models`` holds ``item_scorer.<k>.txt`` and ``answerability.<k>.json`` for each fold ``k``
+    (written by ``make train``); question ``i`` of the file is in fold ``i % folds``.
+    """
+    from assistant.engine import AnswerEngine
+
+    report = progress or (lambda stage, advance, total: None)
+    shipped = assistant.engine
+    engines = [AnswerEngine(assistant.settings, models / f"item_scorer.{k}.txt", models / f"answerability.{k}.json")
+               for k in range(folds)]
+    results = []
+    try:
+        for i, question in enumerate(questions):
+            assistant.use_engine(engines[i % folds])
+            results.append(answered(assistant, question))
+            report("cross-validate", 1, len(questions))
+    finally:
+        assistant.use_engine(shipped)
+    return answer_metrics(results)
+
+
 def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
-                  limit: int | None = None, progress: Progress | None = None, invariance: bool = True) -> EvalRun:
+                  limit: int | None = None, progress: Progress | None = None, invariance: bool = True,
+                  cv_models: Path | None = None) -> EvalRun:
     """Evaluate every retriever and the product's answers on a question set, and (``invariance``)
-    whether its standalone questions keep their first citation after unrelated turns.
+    whether its standalone questions keep their first citation after unrelated turns. With
+    ``cv_models`` (``make train``'s fold models) the answers are also given cross-validated.
 
     Raises:
         QuestionSetError: the file is malformed. IndexNotBuiltError: nothing ingested yet.
@@ -239,4 +273,5 @@ def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
     finally:
         retriever_set.close()
     checked = conversation_invariance(assistant, questions, report) if invariance else None
-    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked)
+    cross = cross_validated_answers(assistant, questions, cv_models, progress=report) if cv_models else None
+    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked, cross)

@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--qrels", type=Path, help="BEIR qrels.tsv (retrieval mode)")
     ev.add_argument("--retrievers", help="comma-separated retriever names")
     ev.add_argument("--dataset", type=Path, help="the squad2fi-qa folder (squad mode)")
+    ev.add_argument("--cv-models", type=Path, dest="cv_models",
+                    help="folder of make train's fold models: also report the answers cross-validated")
     ev.add_argument("--split", default="dev", choices=["train", "dev"], help="squad2fi-qa split (squad mode)")
     ev.add_argument("--out", type=Path, help="write metrics, per-question results, report and plots here")
     ev.add_argument("--limit", type=int, help="only the first N questions")

@@ -114,7 +114,11 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """What the assistant says, where it comes from, and what it looked at."""
+    """What the assistant says, where it comes from, and what it looked at.
+
+    ``status`` is "answered", "partial" (the topic is in the materials but the fact asked is not: the
+    text says so, then quotes the closest passages; ``not_found`` is true) or "not_found".
+    """
 
     text: str
     citations: tuple[Citation, ...]
@@ -123,6 +127,11 @@ class Answer:
     language: str = "fi"
     mode: str = "extractive"
     meta: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    status: str = ""  # "answered" | "partial" | "not_found"; "" derives it from ``not_found``
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", "not_found" if self.not_found else "answered")
 
 
 @dataclass(frozen=True)

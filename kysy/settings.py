@@ -89,8 +89,22 @@ class Settings(BaseSettings):
         description="Without a pointing word, the merged reading's passage (the topic's own) must hold this share of the topic.",
     )
 
-    # Answering
-    answer_max_items: int = Field(default=8, ge=1, le=50)
+    # Answering (assistant/select.py): fitted by `make train` on held-out questions
+    answer_max_items: int = Field(default=4, ge=1, le=50, description="Items an answer quotes beyond its list.")
+    answer_list_items: int = Field(default=12, ge=1, le=100, description="Items of the lead's list quoted at most.")
+    answer_support_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="An item joins the lead when it scores this share of the lead's score"
+    )
+    answer_support_floor: float = Field(default=0.05, ge=0, le=1, description="... and at least this score.")
+    answer_other_ratio: float = Field(
+        default=1.0, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
+    )
+    answer_cover_floor: float = Field(
+        default=1.0, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
+    )
+    answer_broad_ratio: float = Field(
+        default=0.3, ge=0, le=1, description="A broad question takes another source's best item scoring this share."
+    )
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""

@@ -38,8 +38,9 @@ def test_chat_answers_with_the_documented_shape(client: TestClient) -> None:
     response = client.post("/api/chat", json={"question": POPULATION})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"answer", "not_found", "language", "citations", "mode", "meta"}
+    assert set(body) == {"answer", "status", "not_found", "language", "citations", "mode", "meta"}
     assert body["language"] == "fi" and body["mode"] in ("extractive", "generative") and body["not_found"] is False
+    assert body["status"] == "answered"
     assert body["citations"], body
     for citation in body["citations"]:
         assert set(citation) == {"n", "file", "title", "page", "quote", "url"}

@@ -41,6 +41,7 @@
       slide: "dia",
       opensNewTab: "avautuu uuteen välilehteen",
       notFound: "Vastausta ei löytynyt aineistoista",
+      partial: "Osittainen vastaus: kysyttyä tietoa ei ole aineistossa",
       helpful: "Oliko vastauksesta apua?",
       up: "Hyödyllinen vastaus",
       down: "Ei hyödyllinen vastaus",
@@ -82,6 +83,7 @@
       slide: "bild",
       opensNewTab: "öppnas i en ny flik",
       notFound: "Inget svar hittades i materialet",
+      partial: "Delvis svar: den efterfrågade uppgiften finns inte i materialet",
       helpful: "Var svaret till hjälp?",
       up: "Användbart svar",
       down: "Inte användbart svar",
@@ -123,6 +125,7 @@
       slide: "slide",
       opensNewTab: "opens in a new tab",
       notFound: "No answer was found in the materials",
+      partial: "Partial answer: the fact asked for is not in the materials",
       helpful: "Was this answer helpful?",
       up: "Helpful answer",
       down: "Not a helpful answer",
@@ -452,7 +455,9 @@
         const view = this.addAnswer();
         view.thinking.remove();
         view.msg.setAttribute("aria-busy", "false");
-        this.render(view, turn.question, { answer: turn.answer, citations: turn.citations, not_found: turn.notFound });
+        this.render(view, turn.question, {
+          answer: turn.answer, citations: turn.citations, not_found: turn.notFound, status: turn.status,
+        });
       }
       this.scrollToEnd(true);
     }
@@ -727,12 +732,16 @@
         .filter((c) => c && Number.isInteger(c.n) && c.n > 0);
       const cards = this.renderSources(view, citations);
       renderText(view.text, answer, (n) => this.marker(n, cards));
-      if (done.not_found) {
+      const status = done.status === "partial" ? "partial" : done.not_found ? "not_found" : "answered";
+      if (status === "partial") {
+        view.msg.classList.add("partial");
+        view.bubble.prepend(el("p", { class: "partial-label", "data-kysy": "partial", text: this.t.partial }));
+      } else if (status === "not_found") {
         view.msg.classList.add("not-found");
         view.bubble.prepend(el("p", { class: "not-found-label", text: this.t.notFound }));
       }
       this.addFeedback(view, question, answer);
-      return { answer, citations, notFound: Boolean(done.not_found) };
+      return { answer, citations, notFound: status !== "answered", status };
     }
 
     renderSources(view, citations) {

@@ -1,0 +1,81 @@
+"""The answer engine: intent -> evidence -> scoring -> selection -> rendering, and answerability.
+
+``Assistant.look`` runs the stages up to the evidence (``assistant/service.py``); the engine scores
+the candidates (``scoring.py``), judges whether and how far they answer (``answerability.py``),
+chooses the quoted items (``select.py``) and lays them out (``render.py``). With ``debug`` the
+answer's ``meta`` lists every quoted item with its score and the reason it was added, and the
+answerability signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.answerability import ANSWERABILITY_MODEL, Answerability, Verdict, missing_facts, signals
+from assistant.evidence import Looked
+from assistant.messages import not_found_text
+from assistant.refusal import suggest_topics
+from assistant.render import render
+from assistant.scoring import ITEM_MODEL, ItemScorer
+from assistant.select import Chosen, SelectionSettings, select
+from ingest.analyze import Analyzer
+from ingest.store import Snapshot
+from kysy.models import Answer, ScoredChunk
+from kysy.settings import Settings
+
+# The best items (by score) whose texts must hold an asked fact for the answer not to be partial.
+FACT_ITEMS = 3
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The engine's reading of one question: item scores, the verdict and the chosen items."""
+
+    scores: np.ndarray
+    verdict: Verdict
+    chosen: tuple[Chosen, ...]
+
+
+class AnswerEngine:
+    """Scores, judges, selects and renders; holds the two learned models."""
+
+    def __init__(self, settings: Settings, item_model: Path = ITEM_MODEL,
+                 answerability_model: Path = ANSWERABILITY_MODEL) -> None:
+        self.scorer = ItemScorer(item_model)
+        self.answerability = Answerability(answerability_model)
+        self.numbers = SelectionSettings.of(settings)
+
+    def judge(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer) -> Judged:
+        """Score the candidates of ``looked``, judge whether they answer, and select the quoted items."""
+        query, intent, evidence = looked.query, looked.intent, looked.evidence
+        scores = self.scorer.score(evidence)
+        values = signals(query, intent, evidence, scores, snapshot.keyword, analyzer)
+        best = [evidence.candidates[i].text for i in np.argsort(-scores, kind="stable")[:FACT_ITEMS]]
+        verdict = self.answerability.judge(values, missing_facts(intent, best, analyzer))
+        if not evidence.candidates:
+            verdict = Verdict("not_found", 0.0, values)
+        chosen = () if verdict.status == "not_found" else tuple(select(evidence, scores, intent, self.numbers))
+        return Judged(scores, verdict, chosen)
+
+    def answer(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer, language: str, top_k: int,
+               *, debug: bool = False) -> Answer:
+        """The extractive answer of ``looked``: quotes with citations, partial, or not found."""
+        retrieved: Sequence[ScoredChunk] = looked.retrieved[:top_k]
+        judged = self.judge(looked, snapshot, analyzer)
+        verdict = judged.verdict
+        meta: dict[str, object] = {"status": verdict.status, "answerable": round(verdict.probability, 4)}
+        if debug:
+            meta["signals"] = {name: round(value, 4) for name, value in verdict.signals.items()}
+            meta["items"] = [{"text": c.candidate.text, "score": round(c.score, 4), "reason": c.reason,
+                              "file": retrieved[c.candidate.rank].chunk.file,
+                              "page": retrieved[c.candidate.rank].chunk.page} for c in judged.chosen]
+        if verdict.status == "not_found":
+            text = not_found_text(language, suggest_topics(retrieved))
+            return Answer(text, (), tuple(retrieved), True, language, "extractive", meta, status="not_found")
+        text, citations = render(judged.chosen, retrieved, snapshot, language, verdict.missing)
+        partial = verdict.status == "partial"
+        return Answer(text, citations, tuple(retrieved), partial, language, "extractive", meta, status=verdict.status)

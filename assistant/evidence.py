@@ -1,0 +1,222 @@
+"""The evidence stage: every candidate item of the retrieved chunks, with its signals computed once.
+
+A candidate is a quotable item (a sentence, a list item or a stated heading, split at ingest) of one
+of the retrieved chunks, with its place in the chunk's structure (``assistant/layout.py``). Its
+signals, the features of the scoring and answerability models, are:
+
+- ``similarity``: the item's vector against the question's, and ``similarity_gap`` to the best item;
+- ``lexical``: the idf-weighted share of the question's concepts in the item, its headings and its
+  document's title (``assistant/matcher.py``), and ``lexical_gap`` to the best candidate's;
+  ``lexical_own`` (and ``own_gap``) in the item alone; ``heading_lexical`` in its headings and title
+  alone; ``neighbour`` the best ``lexical_own`` of the items next to it; ``rarest`` the idf of the
+  rarest concept it covers relative to the question's rarest;
+- ``bm25``: BM25 of the item among the candidates, relative to the best; ``prefix_bm25`` the same over
+  the words' first ``PREFIX`` letters (no analysis: names and words Voikko does not know still meet);
+- ``chunk_score`` (the chunk's fused retrieval score relative to the best chunk's), ``chunk_rank``,
+  ``chunk_dense`` (its dense similarity) and ``chunk_coverage`` (the share of the question it holds);
+  ``position`` of the item in its chunk;
+- the item's kind (``is_list_item``, ``is_heading``, ``is_lead_in``) and ``words`` (its length);
+- ``kind_match``: the item holds a kind of fact the question asks (a count, a date, a person, a place,
+  ...: ``assistant/entities.py``), with ``kind_asked`` saying whether the question asks one; ``names_missing``: the share of the names the
+  question mentions that neither the item, its headings nor its document's title holds;
+- question-wide: ``question_concepts`` (how many concepts it has), ``asks_list``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.entities import KINDS, holds
+from assistant.intent import Intent
+from assistant.layout import Place, layout
+from assistant.matcher import Matcher
+from assistant.query import Query, concept_weights
+from ingest import stopwords
+from ingest.analyze import Analyzer, word_tokens
+from ingest.keyword import KeywordIndex
+from ingest.store import Snapshot, StoredSentence
+from kysy.models import ScoredChunk
+
+# Letters of a word that ``prefix_bm25`` compares (a stemmer-free match, robust to unknown words).
+PREFIX = 5
+FEATURES = (
+    "similarity", "similarity_gap", "lexical", "lexical_gap", "lexical_own", "own_gap", "heading_lexical",
+    "neighbour", "rarest", "bm25", "prefix_bm25", "chunk_score", "chunk_rank", "chunk_dense", "chunk_coverage", "position",
+    "is_list_item", "is_heading", "is_lead_in", "words", "kind_match", "kind_asked", "names_missing",
+    "question_concepts", "asks_list",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One quotable item of a retrieved chunk, with its place and its signals (``FEATURES`` order)."""
+
+    rank: int  # the chunk's 0-based rank among the retrieved
+    stored: StoredSentence
+    place: Place
+    terms: frozenset[str]  # the item's terms with its headings' and its document's title lemmas
+    features: tuple[float, ...]
+    covers: frozenset[str] = frozenset()  # the question's concepts the item's own words cover
+
+    @property
+    def text(self) -> str:
+        """The item's text."""
+        return self.stored.sentence.text
+
+    def feature(self, name: str) -> float:
+        """One signal by name."""
+        return self.features[FEATURES.index(name)]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """All candidates of one question, in chunk order then item order."""
+
+    candidates: tuple[Candidate, ...]
+    weights: dict[str, float]  # the question's concepts with their idf weights
+
+    def matrix(self) -> np.ndarray:
+        """The candidates' features as an (n, len(FEATURES)) float array."""
+        return np.array([c.features for c in self.candidates], dtype=np.float64).reshape(-1, len(FEATURES))
+
+
+@dataclass(frozen=True)
+class Looked:
+    """A question after the stages before scoring: prepared, retrieved (every candidate chunk, best
+    first), understood, and its evidence gathered from the top ``top_k`` chunks."""
+
+    query: Query
+    retrieved: tuple[ScoredChunk, ...]
+    intent: Intent
+    evidence: Evidence
+
+
+def gather(
+    query: Query, intent: Intent, retrieved: Sequence[ScoredChunk], snapshot: Snapshot, analyzer: Analyzer,
+    matcher: Matcher | None = None,
+) -> Evidence:
+    """The candidates of ``retrieved`` with their signals (see the module docstring)."""
+    matcher = matcher or Matcher(query)
+    weights = concept_weights(query, snapshot.keyword)
+    stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
+    rows = _rows(query, retrieved, stored, snapshot, analyzer, matcher, weights)
+    if not rows:
+        return Evidence((), weights)
+    similarity = np.array([row.similarity for row in rows])
+    best_lexical = max(row.lexical for row in rows)
+    best_own = max(row.own for row in rows)
+    bm25 = _bm25(list(query.terms), [row.item.terms for row in rows])
+    prefix_bm25 = _bm25(_prefixes(query.text), [_prefixes(row.item.sentence.text) for row in rows])
+    best_chunk = max((hit.score for hit in retrieved), default=1.0) or 1.0
+    asked = intent.kinds & set(KINDS)
+    candidates = []
+    for i, row in enumerate(rows):
+        text = row.item.sentence.text
+        words = len(text.split())
+        hit = retrieved[row.rank]
+        scores = dict(hit.scores)
+        features = (
+            row.similarity,
+            float(similarity.max() - row.similarity),
+            row.lexical,
+            best_lexical - row.lexical,
+            row.own,
+            best_own - row.own,
+            row.heading,
+            row.neighbour,
+            row.rarest,
+            float(bm25[i]),
+            float(prefix_bm25[i]),
+            hit.score / best_chunk,
+            float(row.rank + 1),
+            scores.get("dense", 0.0),
+            scores.get("coverage", 0.0),
+            row.position,
+            float(row.item.sentence.is_list_item or row.place.run >= 0),
+            float(row.item.sentence.is_heading),
+            float(row.place.introduces or text.rstrip().endswith(":")),
+            math.log1p(words),
+            float(any(holds(kind, text, analyzer) for kind in asked)) if asked else 0.0,
+            float(bool(asked)),
+            row.names_missing,
+            float(len(weights)),
+            float(intent.asks("list")),
+        )
+        candidates.append(Candidate(row.rank, row.item, row.place, row.terms, features,
+                                    matcher.covered(row.item.terms)))
+    return Evidence(tuple(candidates), weights)
+
+
+@dataclass(frozen=True)
+class _Row:
+    rank: int
+    item: StoredSentence
+    place: Place
+    terms: frozenset[str]
+    similarity: float
+    lexical: float
+    own: float
+    heading: float
+    neighbour: float
+    rarest: float
+    position: float
+    names_missing: float
+
+
+def _rows(
+    query: Query, retrieved: Sequence[ScoredChunk], stored: dict[str, list[StoredSentence]], snapshot: Snapshot,
+    analyzer: Analyzer, matcher: Matcher, weights: dict[str, float],
+) -> list[_Row]:
+    rows: list[_Row] = []
+    for rank, hit in enumerate(retrieved):
+        items = stored.get(hit.chunk.id, [])
+        places = layout(hit.chunk, items)
+        title = analyzer.content_lemmas(hit.chunk.title) | analyzer.content_lemmas(hit.chunk.heading)
+        info = snapshot.documents.get(hit.chunk.doc_id)
+        if info is not None and info.year:
+            title.add(str(info.year))
+        headings: dict[str, set[str]] = {}
+        own = [matcher.share(item.terms, weights) for item in items]
+        rarest_weight = max(weights.values(), default=0.0) or 1.0
+        for i, (item, place) in enumerate(zip(items, places, strict=True)):
+            if place.heading not in headings:
+                headings[place.heading] = analyzer.content_lemmas(place.heading)
+            terms = frozenset({*item.terms, *headings[place.heading], *title})
+            covered = matcher.covered(terms)
+            covered_names = covered | terms
+            neighbour = max(own[max(0, i - 1) : i] + own[i + 1 : i + 2], default=0.0)
+            rows.append(_Row(
+                rank=rank,
+                item=item,
+                place=place,
+                terms=terms,
+                similarity=float(item.vector @ query.vector) if item.vector is not None else 0.0,
+                lexical=matcher.share(terms, weights),
+                own=own[i],
+                heading=matcher.share({*headings[place.heading], *title}, weights),
+                neighbour=neighbour,
+                rarest=max((weights[c] for c in covered if c in weights), default=0.0) / rarest_weight,
+                position=i / max(1, len(items) - 1),
+                names_missing=(sum(1 for name in query.names if name not in covered_names) / len(query.names)
+                               if query.names else 0.0),
+            ))
+    return rows
+
+
+def _prefixes(text: str) -> list[str]:
+    """The text's words cut to ``PREFIX`` letters, stopwords left out: matching without any analysis."""
+    return [word[:PREFIX] for word in word_tokens(text) if word not in stopwords.ALL]
+
+
+def _bm25(terms: Sequence[str], item_terms: Sequence[Sequence[str]]) -> np.ndarray:
+    """BM25 of each item for ``terms`` among these items, relative to the best (0..1)."""
+    index = KeywordIndex.build([list(words) for words in item_terms])
+    scores = np.zeros(len(item_terms))
+    for hit in index.search(list(terms), len(item_terms)) if terms else []:
+        scores[hit.row] = hit.score
+    best = scores.max() if len(scores) else 0.0
+    return scores / best if best > 0 else scores

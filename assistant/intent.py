@@ -1,0 +1,96 @@
+"""The intent stage: a question understood once, for every later stage.
+
+What a question asks for comes from its words (``words/question_kinds.txt``: "montako" asks a count,
+"kuka" a person, "mitkä" a list) and, with Voikko, from a question word before a plural ("Millä
+tasoilla ..." asks for a list: ``words/asking.txt``). A question is *broad* when it asks how or what, or for a list, and
+holds a word of ``words/broad.txt`` ("miten muut alueet", "eri aineistoissa"): its answer draws on
+several sources. The kinds that name one fact (a count, an amount, a date, a time, a year, a person,
+a way to contact) are the ones whose absence from the evidence makes an answer ``partial``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.lexicon import word_set, word_table
+from assistant.query import Query
+from ingest.analyze import Analyzer, word_tokens
+
+# The kinds naming one fact that the evidence either holds or does not.
+FACT_KINDS = frozenset({"count", "amount", "date", "time", "year", "person", "contact"})
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a question asks for, understood once.
+
+    ``kinds``: any of list, count, amount, date, time, year, person, contact, place, reason, how.
+    ``broad``: the answer should draw on several sources. ``names``: the lemmas of the places,
+    organisations and people it names (from the prepared ``Query``).
+    """
+
+    language: str
+    kinds: frozenset[str]
+    broad: bool
+    names: frozenset[str]
+
+    @property
+    def fact(self) -> frozenset[str]:
+        """The one-fact kinds asked (count, amount, date, time, year, person, contact)."""
+        return self.kinds & FACT_KINDS
+
+    def asks(self, kind: str) -> bool:
+        """Whether the question asks for ``kind``."""
+        return kind in self.kinds
+
+
+def understand(question: str, query: Query, analyzer: Analyzer | None = None) -> Intent:
+    """The intent of ``question`` (``query`` is its prepared form).
+
+    Besides the words themselves, their base forms and compound parts are read ("kokonaisbudjetti"
+    asks an amount as "budjetti" does).
+    """
+    tokens = word_tokens(question)
+    kinds = set(question_kinds(tokens))
+    if analyzer is not None:
+        for token in tokens:
+            analysis = analyzer.analyze_word(token)
+            kinds |= question_kinds([*analysis.lemmas[:1], *analysis.parts])
+    if analyzer is not None and _asks_plural(tokens, analyzer):
+        kinds.add("list")
+    if "count" in kinds or "amount" in kinds:
+        kinds.discard("list")  # "Montako kuntaa ..." wants the number, not the municipalities
+    broad = bool(set(tokens) & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)
+    return Intent(query.language, frozenset(kinds), broad, query.names)
+
+
+def question_kinds(tokens: Sequence[str]) -> set[str]:
+    """The kinds the phrases of ``words/question_kinds.txt`` found among ``tokens`` (longest phrase first)."""
+    table = word_table("question_kinds")
+    longest = max((len(phrase.split()) for phrase in table), default=1)
+    kinds: set[str] = set()
+    i = 0
+    while i < len(tokens):
+        for size in range(min(longest, len(tokens) - i), 0, -1):
+            found = table.get(" ".join(tokens[i : i + size]))
+            if found is not None:
+                kinds.update(kind for kind in found.split(",") if kind)
+                i += size
+                break
+        else:
+            i += 1
+    return kinds
+
+
+def _asks_plural(tokens: Sequence[str], analyzer: Analyzer) -> bool:
+    asking = word_set("asking")
+    for i, word in enumerate(tokens[:-1]):
+        if word not in asking:
+            continue
+        following = analyzer.analyze_word(tokens[i + 1])
+        if following.case == "omanto" and not following.plural and i + 2 < len(tokens):
+            following = analyzer.analyze_word(tokens[i + 2])  # after a genitive: "Millä toiminnan tasoilla"
+        if following.plural and following.case != "keinonto":  # "millä tavoin" asks how
+            return True
+    return False

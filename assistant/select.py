@@ -1,0 +1,187 @@
+"""The selection stage: which scored items an answer quotes, each with the reason it was added.
+
+Named steps, in order:
+
+1. ``lead``: the item most likely to answer (a line that only introduces a list leads only when
+   nothing else scores);
+2. ``list``: the list the lead belongs to or introduces, in the source's order, when the question asks
+   for a list or the lead is one of its items or its lead-in;
+3. ``support``: other items scoring at least ``support_ratio`` of the lead (``other_ratio`` for an
+   item of another passage: each further source is a citation that may be off the point) and
+   ``support_floor``, best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
+   each further source scoring ``broad_ratio`` of the lead, so that several sources speak;
+4. ``covers``: for a concept of the question that no quoted item shows yet, the best item scoring at
+   least ``cover_floor`` whose own words show it ("Ketkä ovat mukana ja rahoittavat?" gets both);
+5. ``continues``: the sentence a quoted one goes on from, or that goes on from it ("Lisäksi ...",
+   ``words/continuations.txt``).
+
+The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on held-out questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.evidence import Candidate, Evidence
+from assistant.intent import Intent
+from assistant.lexicon import word_list
+from kysy.settings import Settings
+
+# Two items whose vectors are this close say the same thing; the second is not quoted.
+NEAR_DUPLICATE = 0.95
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A quoted item, its score, and the step that added it."""
+
+    candidate: Candidate
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """The selection's numbers (``Settings.answer_*``)."""
+
+    support_ratio: float
+    support_floor: float
+    broad_ratio: float
+    max_items: int
+    list_items: int
+    cover_floor: float = 1.0
+    other_ratio: float = 1.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> SelectionSettings:
+        """The selection numbers of ``settings``."""
+        return cls(settings.answer_support_ratio, settings.answer_support_floor, settings.answer_broad_ratio,
+                   settings.answer_max_items, settings.answer_list_items, settings.answer_cover_floor,
+                   settings.answer_other_ratio)
+
+
+def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: SelectionSettings) -> list[Chosen]:
+    """The quoted items of an answer, in the order they were chosen (see the module docstring)."""
+    candidates = evidence.candidates
+    if not candidates:
+        return []
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    leads = [i for i in order if not _introduces(candidates[i])] or order
+    lead = leads[0]
+    chosen = [Chosen(candidates[lead], float(scores[lead]), "lead")]
+    taken = {lead}
+    for i in _list_of(lead, candidates, intent)[: numbers.list_items]:
+        if i not in taken:
+            chosen.append(Chosen(candidates[i], float(scores[i]), "list"))
+            taken.add(i)
+    limit = max(numbers.max_items, len(chosen))
+    top = float(scores[lead])
+    sources = {candidates[lead].rank}
+    support = max(numbers.support_floor, numbers.support_ratio * top)
+    other = max(numbers.support_floor, numbers.other_ratio * top)
+    lowest = min(support, other, numbers.broad_ratio * top) if intent.broad else min(support, other)
+    for i in order:  # best first, so nothing after a score below every bar can join
+        candidate, score = candidates[i], float(scores[i])
+        if len(chosen) >= limit or score < lowest:
+            break
+        if i in taken or _introduces(candidate):
+            continue
+        same = candidate.rank == candidates[lead].rank
+        if score >= (support if same else other):
+            reason = "support"
+        elif intent.broad and candidate.rank not in sources and score >= numbers.broad_ratio * top:
+            reason = "another source"
+        else:
+            continue
+        if _duplicate(candidate, chosen):
+            continue
+        chosen.append(Chosen(candidate, score, reason))
+        taken.add(i)
+        sources.add(candidate.rank)
+    chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers.cover_floor, limit)
+    return chosen + _continuations(chosen, candidates, scores, taken)
+
+
+def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
+              chosen: Sequence[Chosen], weights: dict[str, float], floor: float, limit: int) -> list[Chosen]:
+    """The best item for each concept of the question that the quoted items do not show yet."""
+    shown = set().union(*(entry.candidate.covers for entry in chosen))
+    added: list[Chosen] = []
+    for concept in sorted(set(weights) - shown, key=lambda c: (-weights[c], c)):
+        if concept in shown or len(chosen) + len(added) >= limit:
+            continue
+        for i in order:
+            if float(scores[i]) < floor:
+                break
+            candidate = candidates[i]
+            if i not in taken and concept in candidate.covers and not _introduces(candidate) \
+                    and not _duplicate(candidate, [*chosen, *added]):
+                added.append(Chosen(candidate, float(scores[i]), f"covers {concept}"))
+                taken.add(i)
+                shown |= candidate.covers
+                break
+    return added
+
+
+def _introduces(candidate: Candidate) -> bool:
+    return candidate.place.introduces or candidate.text.rstrip().endswith(":")
+
+
+def _list_of(lead: int, candidates: Sequence[Candidate], intent: Intent) -> list[int]:
+    """The members of the list the lead belongs to or introduces (in source order), when it matters."""
+    item = candidates[lead]
+    same_chunk = [i for i, c in enumerate(candidates) if c.rank == item.rank]
+    if item.place.run >= 0:
+        run = item.place.run
+    else:
+        following = [i for i in same_chunk if candidates[i].stored.sentence.ord == item.stored.sentence.ord + 1]
+        if not following or candidates[following[0]].place.run < 0 or not (intent.asks("list") or _introduces(item)):
+            return []
+        run = candidates[following[0]].place.run
+    if item.place.run >= 0 and not intent.asks("list") and not intent.broad:
+        return [i for i in same_chunk if candidates[i].place.run == run and i != lead][:2]  # its nearest siblings
+    return [i for i in same_chunk if candidates[i].place.run == run and i != lead]
+
+
+def _continuations(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray,
+                   taken: set[int]) -> list[Chosen]:
+    """Sentences that go on from a quoted prose sentence, and the sentence a quoted one goes on from."""
+    openings = word_list("continuations")
+    place = {(c.rank, c.stored.sentence.ord): i for i, c in enumerate(candidates)}
+    added: list[Chosen] = []
+    for entry in chosen:
+        item = entry.candidate
+        if item.place.run >= 0:
+            continue
+        ord_ = item.stored.sentence.ord
+        for neighbour, goes_on in ((ord_ + 1, None), (ord_ - 1, item)):
+            i = place.get((item.rank, neighbour))
+            if i is None or i in taken:
+                continue
+            continuing = goes_on if goes_on is not None else candidates[i]
+            other = candidates[i]
+            if other.place.run < 0 and not other.stored.sentence.is_heading and _continues(continuing.text, openings):
+                added.append(Chosen(other, float(scores[i]), "continues"))
+                taken.add(i)
+    return added
+
+
+def _continues(text: str, openings: Sequence[str]) -> bool:
+    start = " ".join(text.lower().lstrip("—–- ").split()[:3])
+    return any(start == opening or start.startswith(opening + " ") or start.startswith(opening + ",")
+               for opening in openings)
+
+
+def _duplicate(candidate: Candidate, chosen: Sequence[Chosen]) -> bool:
+    text = candidate.text.strip().lower()
+    vector = candidate.stored.vector
+    for entry in chosen:
+        other = entry.candidate
+        if other.text.strip().lower() == text:
+            return True
+        if vector is not None and other.stored.vector is not None and float(vector @ other.stored.vector) > NEAR_DUPLICATE:
+            return True
+    return False

@@ -1,0 +1,349 @@
+"""``make train``: the answer engine's models and numbers fitted from data, deterministically.
+
+1. Examples (``eval/training.py``) from three indexes built under ``--work``: squad2fi-qa's training
+   articles (train on), its dev articles (choose settings on), and ``corpus/`` with the project's
+   own question set.
+2. The item scorer (LightGBM) on the squad training questions and the own set. The own set's
+   figures are cross-validated: fold k is scored by a model fitted on everything but fold k. The
+   squad training questions get out-of-fold scores too (two folds by article) for step 3.
+3. Answerability (logistic regression) on question-level signals from those out-of-fold scores;
+   its threshold is the highest that refuses at most ``--max-refused`` of the answerable dev
+   questions and ``--max-refused-own`` of the own answerable questions.
+4. The selection numbers (``answer_support_ratio``, ``answer_support_floor``, ``answer_max_items``)
+   on a small grid: the most gold answers on dev plus keyword recall on the own set, with dev
+   answers of at most ``--max-words`` words on average.
+
+Writes ``assistant/models/item_scorer.txt``, ``answerability.json`` and ``training.json`` (the chosen
+numbers and every figure, in-sample and cross-validated side by side), and under ``--work/folds/``
+the models of each fold of the own set (fitted without it), with which ``kysy eval --cv-models``
+reports the question set cross-validated.
+
+    python -m eval.train --dataset ../shared/datasets/squad2fi-qa --work .kysy-train
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from assistant.answerability import SIGNALS, missing_facts, signals
+from assistant.engine import FACT_ITEMS
+from assistant.messages import lead_line
+from assistant.render import render
+from assistant.scoring import MODELS_DIR
+from assistant.select import SelectionSettings, select
+from assistant.service import Assistant
+from eval.fit import (
+    answerable_probability,
+    fit_answerability,
+    fit_items,
+    predict_items,
+    threshold_for,
+    write_json,
+)
+from eval.metrics import keyword_present
+from eval.questionset import load_questions
+from eval.squad import gold_in, load_split, quoted_text, word_count, write_articles
+from eval.training import Example, own_examples, squad_examples, stack
+from ingest.pipeline import ingest_paths
+from kysy.models import Answer
+from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+FOLDS = 5
+SQUAD_FOLDS = 2
+# Own-set candidate rows weigh this many squad rows: the domain's structure is learnt from few questions.
+OWN_WEIGHT = 5.0
+# Own questions weigh this many squad questions in answerability: what a near miss looks like in the
+# domain (a region or a fact the materials do not have) is not what SQuAD's unanswerables look like.
+OWN_ANSWERABILITY_WEIGHT = 20.0
+GRID: dict[str, tuple[float, ...]] = {
+    "support_ratio": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
+    "support_floor": (0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 1.0),
+    "other_ratio": (0.2, 0.4, 0.6, 0.8, 1.0),
+    "max_items": (1, 2, 3, 4, 5, 6),
+    "cover_floor": (0.05, 0.1, 0.2, 0.4, 1.01),
+}
+
+
+@dataclass(frozen=True)
+class Sets:
+    """The three example sets."""
+
+    train: list[Example]
+    dev: list[Example]
+    own: list[Example]
+
+
+def build(dataset: Path, corpus: Path, questions: Path, work: Path, *, limit: int | None = None) -> Sets:
+    """Ingest the three indexes under ``work`` (incrementally) and gather every example.
+
+    ``limit`` keeps that many questions of each squad split and of the own set (for a quick run).
+    """
+    sets = {}
+    for split in ("train", "dev"):
+        items = load_split(dataset, split)
+        if limit:
+            items = items[:limit]
+        settings = Settings(data_dir=work / f"squad-{split}", embed_cache=work / "embeddings.sqlite", llm_base_url="")
+        articles = work / f"squad-{split}-articles"
+        write_articles(items, articles)
+        ingest_paths(settings, [articles])
+        sets[split] = squad_examples(Assistant(settings), items)
+    settings = Settings(data_dir=work / "corpus", corpus_dir=corpus, embed_cache=work / "embeddings.sqlite",
+                        llm_base_url="")
+    ingest_paths(settings, [corpus])
+    own = load_questions(questions)[:limit]
+    return Sets(sets["train"], sets["dev"], own_examples(Assistant(settings), own, FOLDS))
+
+
+def _rows(examples: Sequence[Example], weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate rows of the answerable questions with a right candidate (the ranker learns from those)."""
+    ranked = [e for e in examples if e.answerable and any(e.labels)]
+    features, labels, _ = stack(ranked)
+    return features, labels, np.array([len(e.labels) for e in ranked], dtype=int), np.full(len(labels), weight)
+
+
+@dataclass(frozen=True)
+class ItemModels:
+    """The item model on all data, one per own-set fold (fitted without that fold), and out-of-fold scores."""
+
+    final: str
+    folds: tuple[str, ...]
+    scores: dict[str, np.ndarray]
+
+
+def item_models(sets: Sets) -> ItemModels:
+    """The final item model, the fold models, and out-of-fold scores of every own and squad training example."""
+    train, own = sets.train, sets.own
+
+    def fitted(squad: Sequence[Example], ours: Sequence[Example]) -> str:
+        parts = zip(_rows(squad, 1.0), _rows(ours, OWN_WEIGHT), strict=True)
+        return fit_items(*(np.concatenate(part) for part in parts))
+
+    final = fitted(train, own)
+    scores: dict[str, np.ndarray] = {}
+    folds = []
+    for fold in range(FOLDS):
+        folds.append(fitted(train, [e for e in own if e.group != fold]))
+        scores.update((e.id, predict_items(folds[-1], e.features)) for e in own if e.group == fold)
+    articles = sorted({e.group for e in train})
+    for half in range(SQUAD_FOLDS):
+        held = set(articles[half::SQUAD_FOLDS])
+        model = fitted([e for e in train if e.group not in held], own)
+        scores.update((e.id, predict_items(model, e.features)) for e in train if e.group in held)
+    scores.update((e.id, predict_items(final, e.features)) for e in sets.dev)
+    return ItemModels(final, tuple(folds), scores)
+
+
+def question_signals(example: Example, scores: np.ndarray) -> np.ndarray:
+    """The answerability signals of one example with the given item scores."""
+    looked = example.looked
+    values = signals(looked.query, looked.intent, looked.evidence, scores, example.snapshot.keyword)
+    return np.array([values[name] for name in SIGNALS])
+
+
+@dataclass(frozen=True)
+class AnswerabilityModels:
+    """The answerability model on all data, one per own-set fold, and every example's probability
+    (own questions: from the model fitted without their fold)."""
+
+    final: dict[str, object]
+    folds: tuple[dict[str, object], ...]
+    probability: dict[str, float]
+
+
+def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float, max_refused_own: float
+                  ) -> AnswerabilityModels:
+    """Fit answerability and choose each model's threshold (see the module docstring)."""
+    def matrix(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
+        rows = [question_signals(e, scores[e.id]) for e in examples]
+        return np.array(rows).reshape(-1, len(SIGNALS)), np.array([e.answerable for e in examples])
+
+    train_x, train_y = matrix(sets.train)
+    own_x, own_y = matrix(sets.own)
+    dev_x, dev_y = matrix(sets.dev)
+    groups = np.array([e.group for e in sets.own])
+    partial = {name: np.array([is_partial(e, scores[e.id]) for e in getattr(sets, name)]) for name in ("dev", "own")}
+
+    def fitted(keep: np.ndarray) -> dict[str, object]:
+        weights = np.concatenate([np.ones(len(train_y)), np.full(int(keep.sum()), OWN_ANSWERABILITY_WEIGHT)])
+        return fit_answerability(np.vstack([train_x, own_x[keep]]), np.concatenate([train_y, own_y[keep]]), weights)
+
+    own_oof = np.zeros(len(own_y))
+    folds = []
+    for fold in range(FOLDS):
+        model = fitted(groups != fold)
+        own_oof[groups == fold] = answerable_probability(model, own_x[groups == fold])
+        folds.append(model)
+    final = fitted(np.ones(len(own_y), dtype=bool))
+    dev_p = answerable_probability(final, dev_x)
+    final["threshold"] = threshold_for([dev_p, own_oof], [dev_y, own_y], [max_refused, max_refused_own],
+                                       [partial["dev"], partial["own"]])
+    for fold, model in enumerate(folds):  # each fold's threshold is chosen without that fold's questions
+        keep = groups != fold
+        model["threshold"] = threshold_for([dev_p, own_oof[keep]], [dev_y, own_y[keep]],
+                                           [max_refused, max_refused_own], [partial["dev"], partial["own"][keep]])
+    probability = {e.id: float(p) for e, p in zip(sets.dev, dev_p, strict=True)}
+    probability.update((e.id, float(p)) for e, p in zip(sets.own, own_oof, strict=True))
+    return AnswerabilityModels(final, tuple(folds), probability)
+
+
+def is_partial(example: Example, scores: np.ndarray) -> bool:
+    """Whether the engine would answer partially: an asked fact missing from the best items."""
+    candidates = example.looked.evidence.candidates
+    best = [candidates[i].text for i in np.argsort(-scores, kind="stable")[:FACT_ITEMS]]
+    return bool(missing_facts(example.looked.intent, best))
+
+
+def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings) -> tuple[str, list[bool]]:
+    """The quoted text of the answer the engine would give (refusal aside), and whether each of its
+    cited passages holds the question's evidence (own set; empty for squad)."""
+    looked = example.looked
+    chosen = select(looked.evidence, scores, looked.intent, numbers)
+    if not chosen:
+        return "", []
+    best = [looked.evidence.candidates[i].text for i in np.argsort(-scores, kind="stable")[:FACT_ITEMS]]
+    missing = tuple(sorted(missing_facts(looked.intent, best)))
+    text, _ = render(chosen, looked.retrieved, example.snapshot, "fi", missing)
+    answer = Answer(text, (), (), False, "fi")
+    cited = [looked.retrieved[rank].chunk for rank in dict.fromkeys(c.candidate.rank for c in chosen)]
+    relevant = [example.is_relevant(chunk) for chunk in cited] if example.source == "own" else []
+    return quoted_text(answer, [lead_line("fi")]), relevant
+
+
+def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings, max_words: float
+              ) -> tuple[SelectionSettings, dict[str, float]]:
+    """The numbers with the most dev gold answers plus own keyword recall, dev answers short enough.
+
+    Coordinate ascent over ``GRID`` (each number in turn, twice over), from ``base``.
+    """
+    dev = [e for e in sets.dev if e.answerable]
+    own = [e for e in sets.own if e.answerable and e.truth]
+    seen: dict[SelectionSettings, dict[str, float]] = {}
+
+    def value(numbers: SelectionSettings) -> float:
+        if numbers not in seen:
+            seen[numbers] = selection_figures(dev, own, scores, numbers)
+        figures = seen[numbers]
+        if figures["dev_mean_words"] > max_words:
+            return -1.0
+        return figures["dev_gold_in_answer"] + figures["own_keyword_recall"] + figures["own_citation_precision"]
+
+    best = replace(base, max_items=3, cover_floor=0.2, support_ratio=0.5, support_floor=0.05, other_ratio=0.6)
+    for _ in range(3):
+        for name, values in GRID.items():
+            options = [replace(best, **{name: int(v) if name == "max_items" else v}) for v in values]  # type: ignore[arg-type]
+            best = max(options, key=lambda n: (value(n), n == best))
+    return best, seen[best]
+
+
+def selection_figures(dev: Sequence[Example], own: Sequence[Example], scores: dict[str, np.ndarray],
+                      numbers: SelectionSettings) -> dict[str, float]:
+    """Gold answers and words on dev; keyword recall and citation precision on the own set."""
+    dev_answers = [answer_text(e, scores[e.id], numbers)[0] for e in dev]
+    own_answers = [answer_text(e, scores[e.id], numbers) for e in own]
+    return {
+        "dev_gold_in_answer": _mean([gold_in(t, e.truth) for t, e in zip(dev_answers, dev, strict=True)]),
+        "dev_mean_words": _mean([word_count(t) for t in dev_answers]),
+        "own_keyword_recall": _mean([_mean([keyword_present(k, text) for k in e.truth])
+                                     for (text, _), e in zip(own_answers, own, strict=True)]),
+        "own_citation_precision": _mean([_mean(relevant) for _, relevant in own_answers if relevant]),
+    }
+
+
+def _mean(values: Sequence[float]) -> float:
+    return round(float(np.mean(values)), 4) if len(values) else 0.0
+
+
+def refusal_figures(examples: Sequence[Example], probability: dict[str, float], threshold: float,
+                    scores: dict[str, np.ndarray]) -> dict[str, float]:
+    """Answerable and unanswerable questions refused at ``threshold`` (not found, or partial)."""
+    refused = {e.id: bool(probability[e.id] < threshold or is_partial(e, scores[e.id])) for e in examples}
+    partial = [float(probability[e.id] >= threshold and is_partial(e, scores[e.id])) for e in examples]
+    return {"answerable_refused": _mean([float(refused[e.id]) for e in examples if e.answerable]),
+            "unanswerable_refused": _mean([float(refused[e.id]) for e in examples if not e.answerable]),
+            "partial": _mean(partial)}
+
+
+def lead_figures(examples: Sequence[Example], scores: dict[str, np.ndarray]) -> float:
+    """The share of answerable examples (with a positive candidate) whose best-scored item is a positive."""
+    hits = [bool(np.array(e.labels)[int(np.argmax(scores[e.id]))]) for e in examples
+            if e.answerable and any(e.labels)]
+    return _mean(hits)
+
+
+def train(dataset: Path, corpus: Path, questions: Path, work: Path, out: Path, *, limit: int | None = None,
+          max_refused: float = 0.05, max_refused_own: float = 0.10, max_words: float = 40.0) -> dict[str, object]:
+    """Build the examples, fit both models and the selection numbers, write them under ``out``."""
+    sets = build(dataset, corpus, questions, work, limit=limit)
+    return fit_all(sets, out, work / "folds", max_refused=max_refused, max_refused_own=max_refused_own,
+                   max_words=max_words)
+
+
+def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, max_refused_own: float = 0.10,
+            max_words: float = 40.0) -> dict[str, object]:
+    """Fit both models and the selection numbers on built examples; write the models under ``out``
+    and the fold models under ``folds``."""
+    items = item_models(sets)
+    scores = items.scores
+    in_sample = {e.id: predict_items(items.final, e.features) for e in sets.own}
+    answering = answerability(sets, scores, max_refused, max_refused_own)
+    base = SelectionSettings.of(Settings())
+    numbers, figures = selection(sets, scores, base, max_words)
+    dev = [e for e in sets.dev if e.answerable]
+    own = [e for e in sets.own if e.answerable and e.truth]
+    in_sample_figures = selection_figures(dev, own, {**scores, **in_sample}, numbers)
+    threshold = float(answering.final["threshold"])  # type: ignore[arg-type]
+    report = {
+        "examples": {name: len(getattr(sets, name)) for name in ("train", "dev", "own")},
+        "selection": {f"answer_{name}": getattr(numbers, name) for name in GRID},
+        "answerable_threshold": threshold,
+        "lead_is_evidence": {"own_cross_validated": lead_figures(sets.own, scores),
+                             "own_in_sample": lead_figures(sets.own, in_sample),
+                             "squad_dev": lead_figures(sets.dev, scores)},
+        "answers": {"cross_validated": figures, "in_sample": in_sample_figures},
+        "refusal": {"own_cross_validated": refusal_figures(sets.own, answering.probability, threshold, scores),
+                    "squad_dev": refusal_figures(sets.dev, answering.probability, threshold, scores)},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "item_scorer.txt").write_text(items.final, encoding="utf-8")
+    write_json(out / "answerability.json", answering.final)
+    write_json(out / "training.json", report)
+    folds.mkdir(parents=True, exist_ok=True)
+    for fold, (item, answer) in enumerate(zip(items.folds, answering.folds, strict=True)):
+        (folds / f"item_scorer.{fold}.txt").write_text(item, encoding="utf-8")
+        write_json(folds / f"answerability.{fold}.json", answer)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train and print the figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", type=Path, default=Path("../shared/datasets/squad2fi-qa"))
+    parser.add_argument("--corpus", type=Path, default=Path("corpus"))
+    parser.add_argument("--questions", type=Path, default=Path("eval/questions.fi.jsonl"))
+    parser.add_argument("--work", type=Path, default=Path(".kysy-train"), help="indexes and caches of the training")
+    parser.add_argument("--out", type=Path, default=MODELS_DIR, help="where the model files are written")
+    parser.add_argument("--limit", type=int, help="questions of each set (a quick run)")
+    parser.add_argument("--max-refused", type=float, default=0.05)
+    parser.add_argument("--max-refused-own", type=float, default=0.10)
+    parser.add_argument("--max-words", type=float, default=40.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    report = train(args.dataset, args.corpus, args.questions, args.work, args.out, limit=args.limit,
+                   max_refused=args.max_refused, max_refused_own=args.max_refused_own, max_words=args.max_words)
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The intent stage: what a question asks for, from its words and Voikko's analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.entities import held_kinds, holds
+from assistant.intent import question_kinds, understand
+from assistant.query import Query
+from ingest.analyze import make_analyzer, word_tokens
+
+ANALYZER = make_analyzer()
+
+
+def _intent(question: str, language: str = "fi"):  # type: ignore[no-untyped-def]
+    query = Query(question, np.zeros(2, dtype=np.float32), (), language=language)
+    return understand(question, query, ANALYZER)
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("Montako kuntaa Etelä-Karjalassa on?", {"count"}),
+        ("Kuinka monta kuntaa on mukana?", {"count"}),
+        ("Mihin kellonaikaan foorumi alkaa?", {"time"}),
+        ("Milloin foorumi pidetään?", {"date"}),
+        ("Kuka on projektipäällikkö?", {"person"}),
+        ("Ketkä rahoittavat projektia?", {"list"}),
+        ("Paljonko pilotti maksaa euroina?", {"count", "amount"}),
+        ("Paljonko asukkaita Etelä-Karjalassa on?", {"count"}),
+        ("Millä tasoilla yhteistyötä tehdään?", {"list"}),  # a question word before a plural
+        ("Millä tavoin yhteistyötä tehdään?", set()),  # "millä tavoin" asks how, not for a list
+        ("How many municipalities are there?", {"count"}),
+        ("Vem finansierar projektet?", {"person"}),
+    ],
+)
+def test_what_a_question_asks_for(question: str, kinds: set[str]) -> None:
+    assert _intent(question).kinds - {"how"} == kinds
+
+
+def test_the_longest_phrase_wins() -> None:
+    assert question_kinds(word_tokens("Mihin kellonaikaan se alkaa?")) == {"time"}
+    assert question_kinds(word_tokens("Kuinka paljon budjetti on?")) == {"count", "amount"}
+
+
+def test_broad_questions_ask_how_others_did_it() -> None:
+    assert _intent("Miten muut alueet ovat järjestäneet hyte-yhteistyön?").broad
+    assert _intent("Mitä eri aineistot kertovat työllisyydestä?").broad
+    assert not _intent("Miten Etelä-Karjalassa toimitaan?").broad
+    assert not _intent("Montako eri kuntaa on mukana?").broad  # a count is one fact
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("Etelä-Karjala 9 kuntaa", {"count", "place"}),
+        ("Ikäihmisten palveluiden yhdyspintafoorumi 27.10.", {"date"}),
+        ("Tilaisuus alkaa klo 9.00", {"time"}),
+        ("vuonna 2023 toteutettu kierros", {"year", "date"}),  # "milloin" is answered by a year too
+        ("1500-luvulla rakennettu", {"year", "date"}),
+        ("Rahoittajina Kuntaliitto, Hyvil ja STM.", {"person"}),
+        ("Sami Niemi p. 358 50 5899 187", {"person", "contact", "count"}),
+        ("Tehty pitkään yhdyspintatyötä ilman sopimuksia.", set()),
+        ("8 % kunnista", set()),
+    ],
+)
+def test_what_a_text_holds(text: str, kinds: set[str]) -> None:
+    assert held_kinds(text, ANALYZER) == kinds
+
+
+def test_a_year_or_a_date_is_no_count() -> None:
+    assert not holds("count", "Foorumi pidettiin 27.10.2023.", ANALYZER)
+    assert not holds("count", "vuonna 2024", ANALYZER)

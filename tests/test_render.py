@@ -1,0 +1,61 @@
+"""The rendering stage: layout only, pinned exactly on a small fixture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assistant.evidence import FEATURES, Candidate
+from assistant.layout import Place
+from assistant.render import citation_url, render
+from assistant.select import Chosen
+from ingest.store import StoredSentence
+from kysy.models import Chunk, DocumentInfo, ScoredChunk, Sentence
+
+
+@dataclass
+class Documents:
+    """The part of a snapshot rendering reads: the documents' metadata."""
+
+    documents: dict[str, DocumentInfo] = field(default_factory=dict)
+
+
+def _chunk(rank: int, page: int | None = None) -> ScoredChunk:
+    chunk = Chunk(f"c{rank}", f"d{rank}", f"doc{rank}.pdf", f"Asiakirja {rank}", "", page, "", 0, 0, "h")
+    return ScoredChunk(chunk, 1.0, rank + 1, "hybrid")
+
+
+def _chosen(rank: int, ord_: int, text: str, reason: str, *, run: int = -1, heading: str = "Otsikko") -> Chosen:
+    sentence = Sentence(f"c{rank}", ord_, text, 0, len(text), is_list_item=run >= 0)
+    candidate = Candidate(rank, StoredSentence(sentence, (), None), Place(0, run, heading), frozenset(),
+                          (0.0,) * len(FEATURES))
+    return Chosen(candidate, 0.5, reason)
+
+
+def test_a_list_is_shown_in_source_order_under_its_heading_with_one_citation() -> None:
+    chosen = [_chosen(0, 2, "Kaksi", "lead", run=1, heading="Periaatteet:"),
+              _chosen(0, 1, "Yksi", "list", run=1, heading="Periaatteet:"),
+              _chosen(1, 0, "Toisen lähteen lause.", "support")]
+    text, citations = render(chosen, [_chunk(0, 5), _chunk(1)], Documents(), "fi")  # type: ignore[arg-type]
+    assert text.splitlines() == ["Aineiston mukaan:", "Periaatteet:", "- Yksi [1]", "- Kaksi [1]",
+                                 "Toisen lähteen lause. [2]"]
+    assert [(c.n, c.page, c.quote) for c in citations] == [(1, 5, "Kaksi"), (2, None, "Toisen lähteen lause.")]
+    assert citations[0].url == "/api/documents/d0/file#page=5"
+
+
+def test_a_sentence_a_lead_goes_on_from_comes_before_it() -> None:
+    chosen = [_chosen(0, 1, "Lisäksi näin.", "lead"), _chosen(0, 0, "Ensin näin.", "continues")]
+    text, _ = render(chosen, [_chunk(0)], Documents(), "en")  # type: ignore[arg-type]
+    assert text.splitlines() == ["According to the materials:", "Ensin näin. [1]", "Lisäksi näin. [1]",
+                                 "The quotes are in Finnish, as in the sources."]
+
+
+def test_a_partial_answer_says_which_fact_is_missing() -> None:
+    text, _ = render([_chosen(0, 0, "Lapin pilotissa on mukana kuntia.", "lead")], [_chunk(0)], Documents(), "fi",
+                     ("count",))  # type: ignore[arg-type]
+    assert text.splitlines()[0] == "Aineistosta ei löydy kysyttyä lukumäärää. Lähimmät kohdat:"
+
+
+def test_citation_url_prefers_the_documents_address() -> None:
+    chunk = _chunk(0, 3).chunk
+    assert citation_url("https://www.kuntaliitto.fi/x", chunk) == "https://www.kuntaliitto.fi/x"
+    assert citation_url(None, chunk) == "/api/documents/d0/file#page=3"

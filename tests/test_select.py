@@ -1,0 +1,101 @@
+"""The selection stage, step by step, on small hand-made evidence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from assistant.evidence import FEATURES, Candidate, Evidence
+from assistant.intent import Intent
+from assistant.layout import Place
+from assistant.select import SelectionSettings, select
+from ingest.store import StoredSentence
+from kysy.models import Sentence
+
+NUMBERS = SelectionSettings(support_ratio=0.6, support_floor=0.2, broad_ratio=0.3, max_items=3, list_items=12,
+                            cover_floor=1.01, other_ratio=0.6)
+PLAIN = Intent("fi", frozenset(), False, frozenset())
+LIST = Intent("fi", frozenset({"list"}), False, frozenset())
+BROAD = Intent("fi", frozenset({"how"}), True, frozenset())
+
+
+def item(rank: int, ord_: int, text: str, *, run: int = -1, introduces: bool = False, heading: str = "H",
+         vector: float | None = None) -> Candidate:
+    sentence = Sentence(f"c{rank}", ord_, text, 0, len(text), is_list_item=run >= 0, heading=heading)
+    stored = StoredSentence(sentence, (), None if vector is None else np.array([vector, 1 - vector]))
+    return Candidate(rank, stored, Place(0, run, heading, introduces), frozenset(), (0.0,) * len(FEATURES))
+
+
+def chosen(candidates: list[Candidate], scores: list[float], intent: Intent = PLAIN) -> list[tuple[str, str]]:
+    evidence = Evidence(tuple(candidates), {})
+    return [(c.candidate.text, c.reason) for c in select(evidence, np.array(scores), intent, NUMBERS)]
+
+
+def test_the_lead_is_the_best_item_that_is_not_a_lead_in() -> None:
+    items = [item(0, 0, "Periaatteet:", introduces=True), item(0, 1, "Yksi", run=1), item(0, 2, "Toinen", run=1)]
+    assert chosen(items, [0.9, 0.5, 0.1])[0] == ("Yksi", "lead")
+
+
+def test_a_list_question_brings_the_leads_whole_list_in_order() -> None:
+    items = [item(0, 0, "Periaatteet:", introduces=True), item(0, 1, "Yksi", run=1), item(0, 2, "Kaksi", run=1),
+             item(0, 3, "Kolme", run=1), item(0, 4, "Muuta proosaa.")]
+    assert chosen(items, [0.1, 0.2, 0.9, 0.1, 0.05], LIST) == [("Kaksi", "lead"), ("Yksi", "list"), ("Kolme", "list")]
+
+
+def test_without_a_list_question_a_list_item_brings_its_nearest_siblings_only() -> None:
+    items = [item(0, i, f"Rivi {i}", run=1) for i in range(6)]
+    picked = chosen(items, [0.1, 0.1, 0.9, 0.1, 0.1, 0.1])
+    assert [text for text, reason in picked if reason == "list"] == ["Rivi 0", "Rivi 1"]
+
+
+def test_a_prose_lead_of_a_list_question_brings_the_list_after_it() -> None:
+    items = [item(0, 0, "Projektissa tuotetaan seuraavaa."), item(0, 1, "Työvälineitä", run=1),
+             item(0, 2, "Suosituksia", run=1)]
+    assert chosen(items, [0.9, 0.1, 0.1], LIST) == [
+        ("Projektissa tuotetaan seuraavaa.", "lead"), ("Työvälineitä", "list"), ("Suosituksia", "list")]
+
+
+def test_support_needs_both_the_ratio_and_the_floor() -> None:
+    items = [item(0, 0, "Paras."), item(1, 0, "Lähes yhtä hyvä."), item(2, 0, "Heikko."), item(3, 0, "Kohtuullinen.")]
+    assert chosen(items, [0.9, 0.6, 0.1, 0.5]) == [("Paras.", "lead"), ("Lähes yhtä hyvä.", "support")]
+    low = [item(0, 0, "Paras."), item(1, 0, "Toinen.")]
+    assert chosen(low, [0.25, 0.19]) == [("Paras.", "lead")]  # 0.19 is below the floor
+
+
+def test_another_passage_needs_a_score_closer_to_the_lead() -> None:
+    strict = replace(NUMBERS, other_ratio=0.9)
+    items = [item(0, 0, "Paras."), item(0, 1, "Saman kohdan toinen."), item(1, 0, "Toisen kohdan.")]
+    evidence = Evidence(tuple(items), {})
+    picked = [(c.candidate.text, c.reason) for c in select(evidence, np.array([0.9, 0.6, 0.7]), PLAIN, strict)]
+    assert picked == [("Paras.", "lead"), ("Saman kohdan toinen.", "support")]
+
+
+def test_a_concept_nothing_quoted_shows_brings_the_best_item_showing_it() -> None:
+    covering = replace(NUMBERS, cover_floor=0.1)
+    items = [replace(item(0, 0, "Mukana ovat kunnat."), covers=frozenset({"mukana"})),
+             replace(item(1, 0, "Rahoittajina STM."), covers=frozenset({"rahoittaa"})),
+             replace(item(2, 0, "Muuta."), covers=frozenset())]
+    evidence = Evidence(tuple(items), {"mukana": 1.0, "rahoittaa": 2.0})
+    scores = np.array([0.8, 0.15, 0.05])
+    picked = [(c.candidate.text, c.reason) for c in select(evidence, scores, PLAIN, covering)]
+    assert picked == [("Mukana ovat kunnat.", "lead"), ("Rahoittajina STM.", "covers rahoittaa")]
+    assert len(select(evidence, scores, PLAIN, replace(covering, cover_floor=0.2))) == 1
+
+
+def test_a_broad_question_hears_another_source() -> None:
+    items = [item(0, 0, "Etelä-Karjalassa näin."), item(0, 1, "Etelä-Karjalassa myös näin."), item(1, 0, "Lapissa toisin.")]
+    assert ("Lapissa toisin.", "another source") in chosen(items, [0.9, 0.7, 0.35], BROAD)
+    assert ("Lapissa toisin.", "another source") not in chosen(items, [0.9, 0.7, 0.35])
+
+
+def test_a_sentence_that_goes_on_from_a_quoted_one_comes_with_it() -> None:
+    items = [item(0, 0, "Kunnat tekevät yhteistyötä."), item(0, 1, "Lisäksi alue tukee niitä."), item(0, 2, "Muuta.")]
+    assert chosen(items, [0.9, 0.01, 0.02])[1] == ("Lisäksi alue tukee niitä.", "continues")
+    before = chosen(items, [0.01, 0.9, 0.02])
+    assert before[0] == ("Lisäksi alue tukee niitä.", "lead") and ("Kunnat tekevät yhteistyötä.", "continues") in before
+
+
+def test_near_duplicates_are_quoted_once() -> None:
+    items = [item(0, 0, "Sama asia.", vector=1.0), item(1, 0, "Sama asia toisin.", vector=1.0)]
+    assert chosen(items, [0.9, 0.8]) == [("Sama asia.", "lead")]

@@ -1,0 +1,128 @@
+"""`make train` end to end on a tiny sample: real ingestion, real models, deterministic files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.answerability import Answerability
+from assistant.engine import AnswerEngine
+from assistant.scoring import ItemScorer
+from assistant.service import Assistant
+from eval.train import train
+from kysy.settings import Settings
+
+ARTICLES = {
+    (1, "Saimaa"): [
+        "Saimaa on Suomen suurin järvi. Sen pinta-ala on noin 4 400 neliökilometriä. Järvi sijaitsee Itä-Suomessa.",
+        "Saimaalla elää saimaannorppa, joka on erittäin uhanalainen. Norppia on noin 480. Kannan suojelu alkoi 1955.",
+        "Saimaan kanava valmistui vuonna 1856. Kanava yhdistää Saimaan Suomenlahteen Viipurin kautta.",
+    ],
+    (2, "Turku"): [
+        "Turku on Suomen vanhin kaupunki. Kaupungin halki virtaa Aurajoki. Turku oli pääkaupunki vuoteen 1812.",
+        "Turun tuomiokirkko vihittiin vuonna 1300. Se on Suomen kansallispyhäkkö. Kirkon torni on 101 metriä korkea.",
+        "Turun yliopisto perustettiin 1920. Siellä opiskelee noin 20 000 opiskelijaa. Yliopiston rehtori valitaan neljäksi vuodeksi.",
+    ],
+}
+QUESTIONS = [
+    (1, 0, "Mikä on Suomen suurin järvi?", "Saimaa"),
+    (1, 0, "Kuinka suuri Saimaan pinta-ala on?", "4 400 neliökilometriä"),
+    (1, 1, "Montako saimaannorppaa on?", "480"),
+    (1, 1, "Milloin norpan suojelu alkoi?", "1955"),
+    (1, 2, "Milloin Saimaan kanava valmistui?", "1856"),
+    (1, 2, "Mihin Saimaan kanava yhdistää Saimaan?", "Suomenlahteen"),
+    (2, 0, "Mikä on Suomen vanhin kaupunki?", "Turku"),
+    (2, 0, "Mikä joki virtaa Turun halki?", "Aurajoki"),
+    (2, 1, "Milloin Turun tuomiokirkko vihittiin?", "1300"),
+    (2, 1, "Kuinka korkea tuomiokirkon torni on?", "101 metriä"),
+    (2, 2, "Milloin Turun yliopisto perustettiin?", "1920"),
+    (2, 2, "Montako opiskelijaa Turun yliopistossa on?", "20 000"),
+]
+UNANSWERABLE = [
+    (1, 1, "Montako saimaannorppaa syntyi vuonna 2020?"),
+    (2, 2, "Kuka on Turun yliopiston nykyinen rehtori?"),
+    (2, 0, "Milloin Aurajoen silta rakennettiin?"),
+]
+DOCS = {
+    "lappi.txt": "Lapin hyvinvointialue\n\nLapin pilotissa painopisteinä ovat turvallisuus ja varautuminen.\n\n"
+                 "Lapissa on 21 kuntaa, ja välimatkat ovat pitkiä.",
+    "karjala.txt": "Etelä-Karjalan malli\n\nEtelä-Karjalassa on 9 kuntaa. Etelä-Karjalan väestöpohja on noin "
+                   "127 000 asukasta.\n\nEtelä-Karjalassa yhdyspintatyötä on tehty pitkään ilman sopimuksia.",
+}
+OWN = [
+    {"id": "f1", "question": "Mitkä ovat Lapin pilotin painopisteet?", "answerable": True, "sources": ["lappi.txt"],
+     "evidence": ["Lapin pilotissa painopisteinä ovat turvallisuus ja varautuminen."],
+     "answer_keywords": ["turvallisuus", "varautuminen"], "type": "fact"},
+    {"id": "f2", "question": "Mikä on Etelä-Karjalan väestöpohja?", "answerable": True, "sources": ["karjala.txt"],
+     "evidence": ["Etelä-Karjalan väestöpohja on noin 127 000 asukasta."], "answer_keywords": ["127 000"],
+     "type": "fact"},
+    {"id": "f3", "question": "Montako kuntaa Lapissa on?", "answerable": True, "sources": ["lappi.txt"],
+     "evidence": ["Lapissa on 21 kuntaa, ja välimatkat ovat pitkiä."], "answer_keywords": ["21"], "type": "number"},
+    {"id": "f4", "question": "Montako kuntaa Etelä-Karjalassa on?", "answerable": True, "sources": ["karjala.txt"],
+     "evidence": ["Etelä-Karjalassa on 9 kuntaa."], "answer_keywords": ["9"], "type": "number"},
+    {"id": "n1", "question": "Paljonko Tampereen raitiotie maksoi euroina?", "answerable": False, "sources": [],
+     "evidence": [], "answer_keywords": [], "type": "unanswerable"},
+    {"id": "n2", "question": "Kuka voitti jääkiekon maailmanmestaruuden vuonna 1995?", "answerable": False,
+     "sources": [], "evidence": [], "answer_keywords": [], "type": "unanswerable"},
+]
+
+
+def _write_split(folder: Path, name: str, rows: list[dict[str, object]]) -> None:
+    with gzip.open(folder / f"{name}.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _rows(prefix: str, answerable: bool) -> list[dict[str, object]]:
+    titles = {doc: title for doc, title in ARTICLES}
+    rows: list[dict[str, object]] = []
+    items = QUESTIONS if answerable else [(d, p, q, "") for d, p, q in UNANSWERABLE]
+    for i, (doc, para, question, answer) in enumerate(items):
+        context = ARTICLES[(doc, titles[doc])][para]
+        row: dict[str, object] = {"id": f"{prefix}{i}", "question": question, "context": context, "doc": doc,
+                                  "para": para, "title": titles[doc]}
+        if answerable:
+            row["answers"] = {"text": [answer], "answer_start": [context.index(answer)]}
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("train-sample")
+    dataset = root / "squad"
+    dataset.mkdir()
+    for split in ("train", "dev"):
+        _write_split(dataset, f"{split}_qa", _rows(f"{split}-a", True))
+        _write_split(dataset, f"{split}_unanswerable", _rows(f"{split}-u", False))
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in DOCS.items():
+        (corpus / name).write_text(text + "\n", encoding="utf-8")
+    questions = root / "questions.jsonl"
+    questions.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in OWN), encoding="utf-8")
+    return {"dataset": dataset, "corpus": corpus, "questions": questions, "work": root / "work", "root": root}
+
+
+@pytest.mark.slow
+def test_training_writes_models_that_answer_and_the_same_models_twice(sample: dict[str, Path]) -> None:
+    first, second = sample["root"] / "models-1", sample["root"] / "models-2"
+    report = train(sample["dataset"], sample["corpus"], sample["questions"], sample["work"], first)
+    train(sample["dataset"], sample["corpus"], sample["questions"], sample["work"], second)
+    for name in ("item_scorer.txt", "answerability.json", "training.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert report["examples"] == {"train": 15, "dev": 15, "own": 6}
+    assert {"cross_validated", "in_sample"} <= set(report["answers"])  # type: ignore[arg-type]
+    for fold in range(5):
+        assert (sample["work"] / "folds" / f"item_scorer.{fold}.txt").is_file()
+    ItemScorer(first / "item_scorer.txt")
+    Answerability(first / "answerability.json")
+
+    settings = Settings(data_dir=sample["work"] / "corpus", corpus_dir=sample["corpus"],
+                        embed_cache=sample["work"] / "embeddings.sqlite", llm_base_url="")
+    assistant = Assistant(settings)
+    assistant.use_engine(AnswerEngine(settings, first / "item_scorer.txt", first / "answerability.json"))
+    answer = assistant.ask("Mikä on Etelä-Karjalan väestöpohja?")
+    assert answer.citations and answer.citations[0].file == "karjala.txt"
