@@ -23,6 +23,7 @@ _STAGES = {
     "ask": "Asking",
     "invariance": "Asking after unrelated turns",
     "cross-validate": "Asking with each fold's models",
+    "variants": "Asking reworded questions",
 }
 
 

@@ -218,6 +218,20 @@ def _answers_table(answers: dict[str, Any], cross: dict[str, Any] | None, latenc
     return _table(["metric", "in-sample", "cross-validated"], rows)
 
 
+def _wording(summary: dict[str, Any]) -> list[str]:
+    """The wording-robustness section: the share of rewordings that keep the first citation."""
+    by_kind = ", ".join(f"{kind} {share:.3f}" for kind, share in summary["by_kind"].items())
+    lines = [
+        "## Rewordings: the same question in other words", "",
+        f"{summary['variants']} rewordings of the answerable standalone Finnish questions (a noun's number, a synonym "
+        f"from synonyms.txt, a typo, Kuka/Ketkä): {summary['share']:.3f} kept the first citation ({by_kind}).", "",
+    ]
+    for failure in summary["failures"]:
+        lines.append(f"- `{failure['id']}` ({failure['kind']}) \"{failure['text']}\": {failure['expected']} -> "
+                     f"{failure['got']}")
+    return [*lines, ""]
+
+
 def _invariance(summary: dict[str, Any]) -> list[str]:
     """The conversation-invariance section: the share that holds and the variants that do not."""
     lines = [
@@ -262,6 +276,7 @@ def question_report(
                   _fmt(e.get("recall@5", {}).get("hybrid"))] for kind, e in by_type.items()]), "",
         "![answer metrics by question type](by_type.png)", "",
         *(_invariance(metrics["conversation_invariance"]) if "conversation_invariance" in metrics else []),
+        *(_wording(metrics["wording_robustness"]) if "wording_robustness" in metrics else []),
         "## Failing questions", "", *_failures(run.results), "",
         "## Comparison with the previous run", "", *_comparison(metrics, previous),
         *(question_changes(run.results, previous_failures) if previous is not None else []), "",

@@ -28,6 +28,8 @@ from eval.metrics import (
     recall_at_k,
 )
 from eval.questionset import Question, load_questions
+from eval.variants import summary as variant_summary
+from eval.variants import wording_robustness
 from kysy.errors import ConfigError
 from kysy.models import Answer, Turn
 from kysy.settings import Settings
@@ -191,6 +193,7 @@ class EvalRun:
     settings: dict[str, object]
     invariance: InvarianceReport | None = None
     cross_validated: dict[str, float | None] | None = None
+    wording: dict[str, object] | None = None
 
     def latency(self) -> dict[str, float]:
         """p50 and p95 of ``ask()`` in milliseconds."""
@@ -207,6 +210,7 @@ class EvalRun:
             "questions": len(self.results),
             **({"conversation_invariance": self.invariance.summary()} if self.invariance else {}),
             **({"answers_cross_validated": self.cross_validated} if self.cross_validated else {}),
+            **({"wording_robustness": self.wording} if self.wording else {}),
         }
 
     def by_type(self) -> dict[str, dict[str, Any]]:
@@ -274,4 +278,5 @@ def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
         retriever_set.close()
     checked = conversation_invariance(assistant, questions, report) if invariance else None
     cross = cross_validated_answers(assistant, questions, cv_models, progress=report) if cv_models else None
-    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked, cross)
+    wording = variant_summary(wording_robustness(assistant, questions, report)) if invariance else None
+    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked, cross, wording)

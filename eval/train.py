@@ -9,9 +9,9 @@
 3. Answerability (logistic regression) on question-level signals from those out-of-fold scores;
    its threshold is the highest that refuses at most ``--max-refused`` of the answerable dev
    questions and ``--max-refused-own`` of the own answerable questions.
-4. The selection numbers (``answer_support_ratio``, ``answer_support_floor``, ``answer_max_items``)
-   on a small grid: the most gold answers on dev plus keyword recall on the own set, with dev
-   answers of at most ``--max-words`` words on average.
+4. The selection numbers (``answer_*``) by coordinate ascent on a small grid: the most gold answers
+   on dev plus keyword recall on the own set, with dev answers of at most ``--max-words`` words on
+   average and the own set's citation precision at least ``--min-precision`` (out-of-fold scores).
 
 Writes ``assistant/models/item_scorer.txt``, ``answerability.json`` and ``training.json`` (the chosen
 numbers and every figure, in-sample and cross-validated side by side), and under ``--work/folds/``
@@ -53,6 +53,7 @@ from eval.questionset import load_questions
 from eval.squad import gold_in, load_split, quoted_text, word_count, write_articles
 from eval.training import Example, own_examples, squad_examples, stack
 from ingest.pipeline import ingest_paths
+from kysy.errors import KysyError
 from kysy.models import Answer
 from kysy.settings import Settings
 
@@ -96,13 +97,25 @@ def build(dataset: Path, corpus: Path, questions: Path, work: Path, *, limit: in
         settings = Settings(data_dir=work / f"squad-{split}", embed_cache=work / "embeddings.sqlite", llm_base_url="")
         articles = work / f"squad-{split}-articles"
         write_articles(items, articles)
-        ingest_paths(settings, [articles])
+        _ingest(settings, articles)
         sets[split] = squad_examples(Assistant(settings), items)
     settings = Settings(data_dir=work / "corpus", corpus_dir=corpus, embed_cache=work / "embeddings.sqlite",
                         llm_base_url="")
-    ingest_paths(settings, [corpus])
+    _ingest(settings, corpus)
     own = load_questions(questions)[:limit]
     return Sets(sets["train"], sets["dev"], own_examples(Assistant(settings), own, FOLDS))
+
+
+def _ingest(settings: Settings, folder: Path) -> None:
+    """Bring one training index up to date; a file that fails to load stops the training.
+
+    Raises:
+        KysyError: a file could not be ingested (a model fitted without it would be skewed).
+    """
+    report = ingest_paths(settings, [folder])
+    if report.failed:
+        raise KysyError(f"could not ingest {', '.join(str(f) for f in report.failed)} under {folder}; "
+                        "training needs every document")
 
 
 def _rows(examples: Sequence[Example], weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -220,9 +233,10 @@ def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings
     return quoted_text(answer, [lead_line("fi")]), relevant
 
 
-def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings, max_words: float
-              ) -> tuple[SelectionSettings, dict[str, float]]:
-    """The numbers with the most dev gold answers plus own keyword recall, dev answers short enough.
+def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings, max_words: float,
+              min_precision: float = 0.95) -> tuple[SelectionSettings, dict[str, float]]:
+    """The numbers with the most dev gold answers plus own keyword recall, with dev answers of at most
+    ``max_words`` words on average and own citation precision (out of fold) at least ``min_precision``.
 
     Coordinate ascent over ``GRID`` (each number in turn, twice over), from ``base``.
     """
@@ -234,9 +248,9 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
         if numbers not in seen:
             seen[numbers] = selection_figures(dev, own, scores, numbers)
         figures = seen[numbers]
-        if figures["dev_mean_words"] > max_words:
-            return -1.0
-        return figures["dev_gold_in_answer"] + figures["own_keyword_recall"] + figures["own_citation_precision"]
+        if figures["dev_mean_words"] > max_words or figures["own_citation_precision"] < min_precision:
+            return figures["own_citation_precision"] - 2.0  # out of bounds: the most precise first
+        return figures["dev_gold_in_answer"] + figures["own_keyword_recall"]
 
     best = replace(base, max_items=3, cover_floor=0.2, support_ratio=0.5, support_floor=0.05, other_ratio=0.6)
     for _ in range(3):
@@ -282,15 +296,16 @@ def lead_figures(examples: Sequence[Example], scores: dict[str, np.ndarray]) -> 
 
 
 def train(dataset: Path, corpus: Path, questions: Path, work: Path, out: Path, *, limit: int | None = None,
-          max_refused: float = 0.05, max_refused_own: float = 0.10, max_words: float = 40.0) -> dict[str, object]:
+          max_refused: float = 0.05, max_refused_own: float = 0.10, max_words: float = 40.0,
+          min_precision: float = 0.95) -> dict[str, object]:
     """Build the examples, fit both models and the selection numbers, write them under ``out``."""
     sets = build(dataset, corpus, questions, work, limit=limit)
     return fit_all(sets, out, work / "folds", max_refused=max_refused, max_refused_own=max_refused_own,
-                   max_words=max_words)
+                   max_words=max_words, min_precision=min_precision)
 
 
 def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, max_refused_own: float = 0.10,
-            max_words: float = 40.0) -> dict[str, object]:
+            max_words: float = 40.0, min_precision: float = 0.95) -> dict[str, object]:
     """Fit both models and the selection numbers on built examples; write the models under ``out``
     and the fold models under ``folds``."""
     items = item_models(sets)
@@ -298,7 +313,7 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     in_sample = {e.id: predict_items(items.final, e.features) for e in sets.own}
     answering = answerability(sets, scores, max_refused, max_refused_own)
     base = SelectionSettings.of(Settings())
-    numbers, figures = selection(sets, scores, base, max_words)
+    numbers, figures = selection(sets, scores, base, max_words, min_precision)
     dev = [e for e in sets.dev if e.answerable]
     own = [e for e in sets.own if e.answerable and e.truth]
     in_sample_figures = selection_figures(dev, own, {**scores, **in_sample}, numbers)
@@ -337,10 +352,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-refused", type=float, default=0.05)
     parser.add_argument("--max-refused-own", type=float, default=0.10)
     parser.add_argument("--max-words", type=float, default=40.0)
+    parser.add_argument("--min-precision", type=float, default=0.95)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     report = train(args.dataset, args.corpus, args.questions, args.work, args.out, limit=args.limit,
-                   max_refused=args.max_refused, max_refused_own=args.max_refused_own, max_words=args.max_words)
+                   max_refused=args.max_refused, max_refused_own=args.max_refused_own, max_words=args.max_words,
+                   min_precision=args.min_precision)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

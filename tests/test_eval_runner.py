@@ -50,7 +50,8 @@ QUESTIONS = [
      "sources": [], "evidence": [], "answer_keywords": [], "type": "unanswerable"},
 ]
 
-TOP_KEYS = {"retrievers", "answers", "latency_ms", "settings", "questions", "conversation_invariance"}
+TOP_KEYS = {"retrievers", "answers", "latency_ms", "settings", "questions", "conversation_invariance",
+            "wording_robustness"}
 RETRIEVAL_KEYS = {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
 ANSWER_KEYS = {"keyword_recall", "citation_precision", "answered_with_citation", "refusal_accuracy",
                "false_refusal_rate"}
@@ -105,6 +106,8 @@ def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Pa
     invariance = summary["conversation_invariance"]
     assert invariance["questions"] == 3 and invariance["variants"] == 3 * 3  # three unrelated turns each
     assert 0.0 <= invariance["share"] <= 1.0 and isinstance(invariance["failures"], list)
+    wording = summary["wording_robustness"]
+    assert wording["variants"] >= 3 and set(wording["by_kind"]) <= {"number", "synonym", "typo", "question word"}
 
     for name in ("metrics.json", "per_question.jsonl", "report.md", "recall_at_k.png", "by_type.png", "latency.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name

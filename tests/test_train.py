@@ -126,3 +126,12 @@ def test_training_writes_models_that_answer_and_the_same_models_twice(sample: di
     assistant.use_engine(AnswerEngine(settings, first / "item_scorer.txt", first / "answerability.json"))
     answer = assistant.ask("Mikä on Etelä-Karjalan väestöpohja?")
     assert answer.citations and answer.citations[0].file == "karjala.txt"
+
+
+def test_the_shipped_numbers_are_those_make_train_chose() -> None:
+    report = json.loads((Path(__file__).resolve().parent.parent / "assistant" / "models" / "training.json")
+                        .read_text(encoding="utf-8"))
+    settings = Settings()
+    for name, value in report["selection"].items():
+        assert getattr(settings, name) == value, name
+    assert Answerability().threshold == report["answerable_threshold"]
