@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.chunk import chunk_document, split_sentences
-from ingest.embed import make_embedder
+from ingest.embed import Embedder, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.load import SUPPORTED_SUFFIXES, SourceInfo, load_catalog, load_file
 from ingest.lock import writer_lock
@@ -138,8 +138,12 @@ def ingest_paths(
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> IngestReport:
     """Bring the index up to date with the files under ``paths``.
+
+    ``embedder`` is ``KYSY_EMBEDDER``'s by default; a running server passes one of its own, so that
+    its questions never wait for the ingest's embedding.
 
     Raises:
         IndexLockedError: another ingest is running.
@@ -147,7 +151,7 @@ def ingest_paths(
     """
     started = time.perf_counter()
     with writer_lock(settings.lock_path):
-        run = _Run(settings, progress)
+        run = _Run(settings, progress, embedder)
         report = run.execute(paths, rebuild=rebuild)
     return replace(report, seconds=time.perf_counter() - started)
 
@@ -155,11 +159,11 @@ def ingest_paths(
 class _Run:
     """One ingestion run (held under the writer lock)."""
 
-    def __init__(self, settings: Settings, progress: Progress | None) -> None:
+    def __init__(self, settings: Settings, progress: Progress | None, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.progress = progress or (lambda stage, advance, total: None)
         self.analyzer = make_analyzer(settings.analyzer)
-        self.embedder = make_embedder(settings.embedder)
+        self.embedder = embedder or make_embedder(settings.embedder)
         self.store = IndexStore(settings.index_path)
 
     def execute(self, paths: Sequence[Path], *, rebuild: bool) -> IngestReport:
