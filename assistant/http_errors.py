@@ -14,6 +14,7 @@ from kysy.errors import (
     CorruptDocumentError,
     IndexLockedError,
     IndexNotBuiltError,
+    InvalidInputError,
     KysyError,
     LLMError,
     StorageError,
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 # Most specific first: the first matching class decides the status.
 _STATUS: tuple[tuple[type[KysyError], int], ...] = (
     (IndexNotBuiltError, 503),
+    (InvalidInputError, 422),
     (IndexLockedError, 409),
     (StorageError, 507),
     (LLMError, 502),
@@ -43,6 +45,7 @@ _HTTP_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    431: "headers_too_large",
     429: "rate_limited",
     503: "busy",
 }

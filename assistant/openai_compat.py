@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -23,9 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from assistant.app_state import AssistantDep, app_state, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
-from assistant.routes_chat import answer_pieces, check_request_size
-from assistant.schemas import citation_json
+from assistant.openapi import SSE_EVENT, error_responses
+from assistant.routes_chat import answer_pieces, charge_for, check_request_size
+from assistant.schemas import CleanText, citation_json
 from assistant.service import Assistant
+from ingest.normalize import normalize_input
 from kysy.errors import KysyError
 from kysy.models import Answer, Turn
 
@@ -34,26 +36,35 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL_ID = "kysy"
 
 
+class ContentPart(BaseModel):
+    """One part of a message's content; only ``text`` parts are read."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    type: str
+    text: CleanText | None = None
+
+
 class ChatMessage(BaseModel):
     """One message; ``content`` is text or a list of ``{"type": "text", "text": ...}`` parts."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: CleanText | list[ContentPart] | None = None
 
     def text(self) -> str:
         """The message's text (text parts joined; other parts ignored)."""
         if isinstance(self.content, str):
             return self.content
         parts = self.content or []
-        return "".join(str(part.get("text", "")) for part in parts if part.get("type") == "text")
+        return "".join(part.text or "" for part in parts if part.type == "text")
 
 
 class CompletionRequest(BaseModel):
     """The fields of an OpenAI chat completion request that Kysy uses (others are accepted and ignored)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1)
@@ -67,7 +78,7 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
         ApiError: 422 when the last message is not a non-empty user message.
     """
     dialogue = [m for m in messages if m.role in ("user", "assistant")]
-    if not dialogue or dialogue[-1].role != "user" or not dialogue[-1].text().strip():
+    if not dialogue or dialogue[-1].role != "user" or not normalize_input(dialogue[-1].text()):
         raise ApiError(422, "invalid_request", "the last message must be a non-empty user message (the question)")
     history = [Turn(role=m.role, content=m.text()) for m in dialogue[:-1]]
     return dialogue[-1].text(), history
@@ -105,6 +116,7 @@ async def _chunks(
     assistant: Assistant, question: str, history: list[Turn], request: Request, slot: Slot
 ) -> AsyncIterator[ServerSentEvent]:
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    started = time.perf_counter()
     try:
         yield _data(_chunk(completion_id, created, {"role": "assistant", "content": ""}))
         async for item in answer_pieces(assistant, question, history, None, request):
@@ -121,10 +133,21 @@ async def _chunks(
         yield _data({"error": {"message": message, "type": "server_error", "code": code}})
     finally:
         slot.release()
+        charge_for(request, started)
+
+
+_COMPLETION = {
+    "description": "A `chat.completion` (JSON), or `chat.completion.chunk` Server-Sent Events ending in `[DONE]`",
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/event-stream": {"schema": SSE_EVENT},
+    },
+}
 
 
 @router.post(
     "/chat/completions", dependencies=[Depends(rate_limit)], response_model=None,
+    responses={200: _COMPLETION, **error_responses(413, 422, 429, 503)},
     summary="OpenAI-compatible chat completion",
 )
 async def chat_completions(
@@ -142,10 +165,12 @@ async def chat_completions(
             sep="\n",
             background=BackgroundTask(slot.release),
         )
+    started = time.perf_counter()
     try:
         answer = await run_in_threadpool(assistant.ask, question, history)
     finally:
         slot.release()
+        charge_for(request, started)
     return JSONResponse(_completion(answer, f"chatcmpl-{uuid.uuid4().hex}", int(time.time())))
 
 

@@ -10,8 +10,10 @@ from fastapi.responses import FileResponse
 
 from assistant.app_state import AssistantDep
 from assistant.http_errors import ApiError
+from assistant.openapi import error_responses
 from assistant.schemas import document_file_url
 from assistant.service import Assistant
+from ingest.load import web_address
 from kysy.models import DocumentInfo
 
 router = APIRouter()
@@ -48,7 +50,7 @@ def document_json(info: DocumentInfo) -> dict[str, object]:
         "id": info.id,
         "file": info.file,
         "title": info.title,
-        "url": info.url,
+        "url": web_address(info.url),
         "kind": info.kind,
         "year": info.year,
         "pages": info.pages,
@@ -63,14 +65,16 @@ def _document(assistant: Assistant, doc_id: str) -> DocumentInfo:
     return info
 
 
-@router.get("/api/documents", summary="The documents answers are drawn from")
+@router.get("/api/documents", summary="The documents answers are drawn from", responses=error_responses(503))
 async def list_documents(assistant: AssistantDep) -> list[dict[str, object]]:
     """All indexed documents, by file name."""
     documents = sorted(assistant.snapshot.documents.values(), key=lambda info: info.file)
     return [document_json(info) for info in documents]
 
 
-@router.get("/api/documents/{doc_id}", summary="A document's metadata and text per page")
+@router.get(
+    "/api/documents/{doc_id}", summary="A document's metadata and text per page", responses=error_responses(404, 503)
+)
 def get_document(doc_id: str, assistant: AssistantDep) -> dict[str, object]:
     """Metadata plus ``page_texts: [{"page", "text"}]`` (``page`` is null for unpaged texts)."""
     info = _document(assistant, doc_id)
@@ -78,12 +82,22 @@ def get_document(doc_id: str, assistant: AssistantDep) -> dict[str, object]:
     return {**document_json(info), "publisher": info.publisher, "page_texts": pages}
 
 
-@router.get("/api/documents/{doc_id}/file", summary="The original file, shown inline")
+_FILE = {
+    "description": "The original file",
+    "content": {media.split(";")[0]: {"schema": {"type": "string", "format": "binary"}} for media in set(_TYPES.values())},
+}
+
+
+@router.get(
+    "/api/documents/{doc_id}/file", summary="The original file, shown inline", response_class=FileResponse,
+    responses={200: _FILE, **error_responses(404, 503)},
+)
 def get_document_file(doc_id: str, assistant: AssistantDep) -> FileResponse:
     """The file the index lists for ``doc_id`` (PDFs open at ``#page=N``); nothing else is ever served."""
     info = _document(assistant, doc_id)
-    path = assistant.snapshot.document_path(doc_id)
-    if path is None or not path.is_file() or path.resolve().suffix.lower() != Path(info.file).suffix.lower():
+    # Resolved now, at serving time: a file replaced by a link out of the corpus is not served.
+    path = assistant.snapshot.document_file(doc_id)
+    if path is None or path.suffix.lower() != Path(info.file).suffix.lower():
         raise ApiError(404, "file_missing", f"the file of {info.file!r} is no longer on the server")
     suffix = path.suffix.lower()
     media_type = _TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"

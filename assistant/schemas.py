@@ -7,45 +7,52 @@ event and ``kysy ask --json`` all print exactly its output.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from assistant.inputs import not_blank, valid_text
+from ingest.load import web_address
 from kysy.models import Answer, Citation, ScoredChunk, Turn
 
 MAX_COMMENT_CHARS = 2000
+MAX_FEEDBACK_QUESTION_CHARS = 10_000
+MAX_FEEDBACK_ANSWER_CHARS = 20_000
+
+CleanText = Annotated[str, AfterValidator(valid_text)]
+"""User text as every route takes it: valid Unicode (422 otherwise); the assistant normalises it."""
 
 
 class HistoryTurn(BaseModel):
     """One earlier message of the conversation, as the client sends it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant"]
-    content: str
+    content: CleanText = Field(description="At most KYSY_MAX_HISTORY_MESSAGE_CHARS characters (413 beyond).")
 
     def to_turn(self) -> Turn:
         """The storage type the assistant takes."""
         return Turn(role=self.role, content=self.content)
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
 class ChatRequest(BaseModel):
     """``POST /api/chat`` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    question: str = Field(min_length=1, description="The question; at most KYSY_MAX_QUESTION_CHARS characters.")
-    history: list[HistoryTurn] = Field(default_factory=list, description="Earlier turns, oldest first.")
+    question: CleanText = Field(
+        min_length=1, description="The question; at most KYSY_MAX_QUESTION_CHARS characters (413 beyond)."
+    )
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        description="Earlier turns, oldest first: at most KYSY_MAX_HISTORY_TURNS turns and KYSY_MAX_HISTORY_CHARS "
+        "characters in all (413 beyond).",
+    )
     include_retrieved: bool = Field(default=False, description="Also return the retrieved passages.")
     top_k: int | None = Field(default=None, ge=1, le=20, description="How many passages to answer from.")
 
-    _question_not_blank = field_validator("question")(_not_blank)
+    _question_not_blank = field_validator("question")(not_blank)
 
 
 class CitationOut(BaseModel):
@@ -91,14 +98,14 @@ class ErrorBody(BaseModel):
 class FeedbackRequest(BaseModel):
     """``POST /api/feedback`` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    question: str = Field(min_length=1, max_length=20_000)
-    answer: str = Field(default="", max_length=50_000)
+    question: CleanText = Field(min_length=1, max_length=MAX_FEEDBACK_QUESTION_CHARS)
+    answer: CleanText = Field(default="", max_length=MAX_FEEDBACK_ANSWER_CHARS)
     rating: Literal["up", "down"]
-    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
+    comment: CleanText | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
-    _question_not_blank = field_validator("question")(_not_blank)
+    _question_not_blank = field_validator("question")(not_blank)
 
 
 class FeedbackCreated(BaseModel):
@@ -114,8 +121,8 @@ def document_file_url(doc_id: str, page: int | None) -> str:
 
 
 def citation_url(citation: Citation) -> str:
-    """The document's web address when known, else its link in this API."""
-    return citation.url or document_file_url(citation.doc_id, citation.page)
+    """The document's web address when known (http or https only), else its link in this API."""
+    return web_address(citation.url) or document_file_url(citation.doc_id, citation.page)
 
 
 def citation_json(citation: Citation) -> dict[str, object]:

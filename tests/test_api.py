@@ -179,3 +179,54 @@ def test_frame_ancestors_follow_the_setting(corpus_index: Settings) -> None:
     settings = corpus_index.model_copy(update={"frame_ancestors": "https://kunta.example"})
     with TestClient(create_app(settings)) as own:
         assert "frame-ancestors https://kunta.example;" in own.get("/").headers["content-security-policy"]
+
+
+def _own_corpus(tmp_path: Any, url: str) -> Settings:
+    from ingest.pipeline import ingest_paths
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ohje.txt").write_text(
+        "Ohje\n\nYhdyspintatyön ohje kertoo, miten kunta ja hyvinvointialue sopivat yhteistyöstä.\n", encoding="utf-8"
+    )
+    (corpus / "sources.json").write_text(json.dumps([{"file": "ohje.txt", "title": "Ohje", "url": url}]))
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=corpus, rate_limit_per_minute=0)
+    ingest_paths(settings, [corpus])
+    return settings
+
+
+def test_no_link_but_http_leaves_the_api(tmp_path: Any) -> None:
+    import sqlite3
+
+    settings = _own_corpus(tmp_path, "https://example.fi/ohje")
+    # An index built before links were checked may still hold another scheme.
+    with sqlite3.connect(settings.index_path) as db:
+        db.execute("UPDATE files SET url = 'javascript:alert(1)'")
+    with TestClient(create_app(settings)) as own:
+        [document] = own.get("/api/documents").json()
+        assert document["url"] is None
+        body = own.post("/api/chat", json={"question": "Miten kunta ja hyvinvointialue sopivat yhteistyöstä?"}).json()
+    assert body["citations"], body
+    assert all(c["url"].startswith("/api/documents/") for c in body["citations"])
+
+
+def test_a_file_replaced_by_a_link_out_of_the_corpus_is_not_served(tmp_path: Any) -> None:
+    settings = _own_corpus(tmp_path, "")
+    secret = tmp_path / "salainen.txt"
+    secret.write_text("SALAINEN", encoding="utf-8")
+    with TestClient(create_app(settings)) as own:
+        [document] = own.get("/api/documents").json()
+        url = f"/api/documents/{document['id']}/file"
+        assert own.get(url).status_code == 200
+        original = settings.corpus_dir / "ohje.txt"
+        original.unlink()
+        original.symlink_to(secret)
+        refused = own.get(url)
+        assert refused.status_code == 404 and refused.json()["error"] == "file_missing"
+        assert "SALAINEN" not in refused.text
+        # A link that stays inside the corpus is still served.
+        inside = settings.corpus_dir / "kopio.txt"
+        inside.write_text("Ohje\n\nkopio", encoding="utf-8")
+        original.unlink()
+        original.symlink_to(inside)
+        assert own.get(url).status_code == 200

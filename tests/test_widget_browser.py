@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-ADMIN_TOKEN = "widget-test-admin-token"
+ADMIN_TOKEN = "widget-test-admin-token-of-32-characters"
 POPULATION_Q = "Mikä on Etelä-Karjalan väestöpohja?"
 ACTIVE_IN_WIDGET = """() => {
   const host = document.querySelector('[data-kysy="widget"]');
