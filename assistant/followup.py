@@ -1,85 +1,256 @@
-"""Follow-up questions: turn "Entä Lapissa?" into a question that stands on its own.
+"""Follow-up questions: whether a question leans on the previous turn, decided on the index's evidence.
 
-Without an LLM the rewrite is a rule: when the new question is short or points back with a
-pronoun ("sitä", "siinä", "hän", "it", "det"), the previous user question's topic words are
-carried over, except the names (places, people, organisations) that the new question replaces
-with its own: "Mitkä ovat Etelä-Karjalan pilotin painopisteet?" + "Entä Lapissa?" ->
-"Entä Lapissa? pilotin painopisteet".
+A question stands alone when it names its own topic ("Ketkä rahoittavat yhdyspintaprojektia?" after
+anything); it is a follow-up when it leans on the previous turn: an ellipsis ("Entä Lapissa?"), a
+pointing word ("Mitä siellä tehtiin?"), or no topic words of its own that the materials hold.
+
+The decision reads two readings of the question with the keyword index (no vectors, so it is cheap):
+
+- *alone*: the question's own content words searched alone; ``alone`` is the largest idf-weighted
+  share of them that one of the best passages holds;
+- *merged*: the question with the previous turn's topic words carried over (``carried_words``); ``kept`` is
+  the share of the question's own words that the merged reading's best passage still holds,
+  ``topic`` the share of the carried topic words it holds, and ``on_topic_passage`` whether it is
+  the passage the topic words alone find best (the conversation stays on the same passage).
+
+A question that opens as a follow-up ("Entä …", "What about …": ``words/openers.txt``) is one, and so
+is a question with no topic words of its own that the materials hold. Otherwise a merged reading
+must keep the question's own words: ``kept`` at least ``followup_keep_pointing`` of ``alone`` for a
+question that points back (``words/pointing.txt``: "siellä", "niiden", "it"; see ``pointing_word``),
+and at least ``followup_keep`` of it for one that does not, which must also stay on the previous
+topic's own passage and find the topic there (``topic`` at least ``followup_topic``): in a small
+collection most passages hold a few common topic words. The three thresholds are settings,
+fitted on the question set's conversation cases and its standalone questions asked after unrelated
+turns (``eval/followup_fit.py``).
+
+The previous turn's topic is that turn's own standalone form, so chains of follow-ups
+("Entä Lapissa?", then "Entä henkilöstö?") keep their topic.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from assistant.lexicon import word_list, word_set, word_table
+from assistant.query import Query, QueryBuilder, concept_weights, holds
 from ingest import stopwords
 from ingest.analyze import Analyzer
+from ingest.keyword import KeywordIndex
 from kysy.models import Turn
+from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# A question with at most this many content words is treated as elliptic when there is history.
-_SHORT = 4
-# Words that point back to the previous question's topic.
-_ANAPHORA = frozenset(
-    ["se", "sen", "sitä", "siinä", "siitä", "sillä", "siihen", "siltä", "sille", "ne", "niiden", "niitä", "niissä", "niistä", "niille", "niihin", "hän", "hänen", "häntä", "häneen", "he", "heidän", "heitä", "tämä", "tämän", "tätä", "tässä", "tästä", "tähän", "nämä", "näiden", "näistä", "sinne", "siellä", "sieltä", "täällä", "tuo", "tuon", "entä", "it", "its", "they", "them", "their", "there", "this", "that", "these", "those", "he", "she", "his", "her", "him", "den", "det", "dess", "de", "dem", "deras", "han", "hon", "hans", "hennes", "där", "detta"]
-)
+# Passages of the alone reading searched for the question's own words.
+ALONE_PASSAGES = 3
+# Earlier user turns whose topics are followed (a chain of follow-ups).
+CHAIN_TURNS = 3
 _NAME_CLASSES = frozenset({"paikannimi", "etunimi", "sukunimi", "nimi"})
+_PERSON_CLASSES = frozenset({"etunimi", "sukunimi", "nimi"})
+_NOUN_CLASSES = _NAME_CLASSES | {"nimisana"}
+_NOT_CONTENT = stopwords.ALL | stopwords.QUESTION_WORDS
 _WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
-_STOP = stopwords.ALL | stopwords.QUESTION_WORDS
 
 
-def standalone_question(
-    question: str, history: Sequence[Turn], analyzer: Analyzer, *, generator: Any = None
-) -> str:
-    """Rewrite ``question`` using the conversation so retrieval sees its topic.
+@dataclass(frozen=True)
+class Evidence:
+    """What the question's words and the keyword index say of the two readings (see the module docstring)."""
 
-    With an LLM the question is condensed by the model (an empty result or an error falls back
-    to the rule); without one, ``rewrite_followup`` carries the previous question's topic over.
+    opener: str  # the follow-up opening the question starts with ("entä"), "" when none
+    pointing: str  # the first pointing word of the question ("siellä"), "" when none
+    own_weight: float  # idf weight of the question's own words that the materials hold
+    topic_weight: float  # idf weight of the carried topic words that the materials hold
+    alone: float
+    kept: float
+    topic: float
+    on_topic_passage: bool = False  # the merged reading's best passage is the topic's own best passage
+
+    def describe(self) -> str:
+        """The signals in one line, for ``meta``."""
+        words = [f"{name} {value!r}" for name, value in (("opens with", self.opener), ("points back with", self.pointing)) if value]
+        return ", ".join([*words, f"alone={self.alone:.2f} kept={self.kept:.2f} topic={self.topic:.2f}"])
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A question as asked, the question searched, whether it was read as a follow-up, and why."""
+
+    question: str
+    standalone: str
+    followup: bool
+    reason: str
+
+
+class FollowupResolver:
+    """Decides follow-ups against one keyword index (see the module docstring)."""
+
+    def __init__(self, queries: QueryBuilder, keyword: KeywordIndex, analyzer: Analyzer, settings: Settings) -> None:
+        self.queries = queries
+        self.keyword = keyword
+        self.analyzer = analyzer
+        self.thresholds = (settings.followup_keep, settings.followup_keep_pointing, settings.followup_topic)
+
+    def resolve(
+        self, question: str, history: Sequence[Turn], language: str | None = None, *, generator: Any = None
+    ) -> Resolution:
+        """The standalone form of ``question`` after ``history`` (oldest first).
+
+        With a language model (``generator``), a question read as a follow-up is condensed by the
+        model; an empty result or an error keeps the rule's rewrite.
+        """
+        asked = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
+        if not asked:
+            return Resolution(question, question, False, "no earlier question")
+        resolution = self.decide(question, self.topic_of(asked), language)
+        if resolution.followup and generator is not None:
+            condensed = _condense(generator, question, history)
+            if condensed:
+                return Resolution(question, condensed, True, resolution.reason + "; condensed by the model")
+        return resolution
+
+    def topic_of(self, asked: Sequence[str]) -> str:
+        """The standalone form of the last of the earlier questions ``asked`` (oldest first), following
+        a chain of follow-ups back at most ``CHAIN_TURNS`` questions."""
+        chain = list(asked[-CHAIN_TURNS:])
+        topic = chain[0]
+        for earlier in chain[1:]:
+            topic = self.decide(earlier, topic, None).standalone
+        return topic
+
+    def decide(self, question: str, topic: str, language: str | None) -> Resolution:
+        """Whether ``question`` follows on from ``topic`` (an earlier question in standalone form)."""
+        carried = carried_words(question, topic, self.analyzer)
+        if not carried:
+            return Resolution(question, question, False, "the previous question adds no topic words")
+        merged = f"{question.strip()} {' '.join(carried)}"
+        signals = self.evidence(question, " ".join(carried), language)
+        if reads_as_followup(signals, *self.thresholds):
+            own = "" if signals.own_weight else "no topic words of its own in the materials; "
+            return Resolution(question, merged, True, own + signals.describe())
+        return Resolution(question, question, False, "stands alone; " + signals.describe())
+
+    def evidence(self, question: str, topic: str, language: str | None = None) -> Evidence:
+        """The keyword evidence of the question alone and merged with the ``topic`` words carried over."""
+        own = self.queries.build(question, language, embed=False)
+        own_weights = self._held_weights(own)
+        carried = self.queries.build(topic, language, embed=False)
+        topic_weights = self._held_weights(carried)
+        alone_rows = self._rows(own, ALONE_PASSAGES)
+        merged_rows = self._rows(self.queries.build(f"{question} {topic}", language, embed=False), 1)
+        alone = max((_share(own, own_weights, self.keyword, row) for row in alone_rows), default=0.0)
+        best = merged_rows[0] if merged_rows else None
+        topic_rows = self._rows(carried, 1)
+        return Evidence(
+            opener=opener(question),
+            pointing=pointing_word(question, self.analyzer),
+            own_weight=sum(own_weights.values()),
+            topic_weight=sum(topic_weights.values()),
+            alone=alone,
+            kept=_share(own, own_weights, self.keyword, best) if best is not None else 0.0,
+            topic=_share(carried, topic_weights, self.keyword, best) if best is not None else 0.0,
+            on_topic_passage=best is not None and topic_rows[:1] == [best],
+        )
+
+    def _held_weights(self, query: Query) -> dict[str, float]:
+        """idf weights of the query's concepts that some passage holds."""
+        indexed = self.keyword.document_frequency
+        weights = concept_weights(query, self.keyword)
+        return {lemma: w for lemma, w in weights.items() if any(indexed(form) for form in query.variants(lemma))}
+
+    def _rows(self, query: Query, top_k: int) -> list[int]:
+        return [hit.row for hit in self.keyword.search(query.terms, top_k)] if query.terms else []
+
+
+def reads_as_followup(evidence: Evidence, keep: float, keep_pointing: float, topic: float) -> bool:
+    """The decision rule of the module docstring, with its three thresholds."""
+    if evidence.own_weight == 0 or evidence.opener:
+        return True
+    if evidence.pointing:
+        return evidence.kept >= keep_pointing * evidence.alone
+    return evidence.on_topic_passage and evidence.kept >= keep * evidence.alone and evidence.topic >= topic
+
+
+def _share(query: Query, weights: Mapping[str, float], keyword: KeywordIndex, row: int) -> float:
+    """The idf-weighted share of ``weights``' concepts that passage ``row`` holds."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    forms = sorted({form for lemma in weights for form in query.variants(lemma)})
+    terms = keyword.matched_terms(row, forms)
+    return sum(w for lemma, w in weights.items() if holds(query, lemma, terms)) / total
+
+
+def opener(question: str) -> str:
+    """The follow-up opening ``question`` starts with (``words/openers.txt``: "entä", "what about"), or ""."""
+    opening = " ".join(match.group().lower() for match in _WORD.finditer(question))
+    return next((entry for entry in word_list("openers") if opening == entry or opening.startswith(entry + " ")), "")
+
+
+def pointing_word(question: str, analyzer: Analyzer) -> str:
+    """The first word of ``question`` that points back (``words/pointing.txt``: "siellä", "it"), or "".
+
+    A pointing word that an earlier word of the question can stand for points inside the question
+    ("Ketkä ovat mukana hankkeessa ja rahoittavat sitä?"), not back: a noun of the same number for
+    "sitä" or "niistä", a name for "hän", a place name or noun for "siellä", any content word for a
+    Swedish or English pointing word.
     """
-    previous = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
-    if not previous:
-        return question
-    if generator is not None:
-        try:
-            condensed: str = generator.condense(question, history)
-        except Exception as exc:  # the model is optional: any failure falls back to the rule
-            logger.warning("condensing the follow-up failed: %s", exc)
-            condensed = ""
-        if condensed.strip():
-            return condensed.strip()
-    return rewrite_followup(question, previous[-1], analyzer)
-
-
-def rewrite_followup(question: str, previous: str, analyzer: Analyzer) -> str:
-    """Add the previous question's topic words to an elliptic ``question``; others are returned as is."""
+    pointing = word_table("pointing")
     words = [match.group() for match in _WORD.finditer(question)]
-    lowered = {word.lower() for word in words}
-    elliptic = len(analyzer.content_lemmas(question)) <= _SHORT or bool(lowered & _ANAPHORA)
-    if not elliptic:
-        return question
+    for i, word in enumerate(words):
+        kind = pointing.get(word.lower())
+        if kind is not None and not any(_stands_for(kind, earlier, j == 0, analyzer) for j, earlier in enumerate(words[:i])):
+            return word.lower()
+    return ""
+
+
+def _stands_for(kind: str, word: str, sentence_initial: bool, analyzer: Analyzer) -> bool:
+    """Whether ``word`` can be what a pointing word of ``kind`` (sg, pl, place, person, any) stands for."""
+    lowered = word.lower()
+    if lowered in _NOT_CONTENT or word_table("pointing").get(lowered) is not None:
+        return False
+    analysis = analyzer.analyze_word(lowered)
+    if not analysis.classes:  # not analysed (an unknown name such as "Hyvil", or no Voikko)
+        return kind == "any" or is_name(word, analyzer, sentence_initial)
+    if kind == "person":
+        return bool(set(analysis.classes) & _PERSON_CLASSES)
+    nouns = set(analysis.classes) & _NOUN_CLASSES
+    if kind in ("place", "any"):
+        return bool(nouns)
+    return bool(nouns) and ("singular" if kind == "sg" else "plural") in analysis.numbers
+
+
+def carried_words(question: str, topic: str, analyzer: Analyzer) -> list[str]:
+    """The topic words of ``topic`` (an earlier question) that a follow-up ``question`` takes over.
+
+    Those are the earlier question's content words, except those the new question already has and,
+    when the new question names its own place or person, the earlier names it replaces:
+    "Entä Lapissa?" after "Mitkä ovat Etelä-Karjalan pilotin painopisteet?" carries
+    "pilotin painopisteet".
+    """
+    words = [match.group() for match in _WORD.finditer(question)]
     own_names = {_lemma(word, analyzer) for i, word in enumerate(words) if is_name(word, analyzer, i == 0)}
     own_lemmas = analyzer.content_lemmas(question)
+    skip = _NOT_CONTENT | word_table("pointing").keys() | word_set("openers")
     carried: list[str] = []
-    for i, match in enumerate(_WORD.finditer(previous)):
+    for i, match in enumerate(_WORD.finditer(topic)):
         word = match.group()
-        if word.lower() in _STOP or word.lower() in _ANAPHORA:
+        if word.lower() in skip:
             continue
         if own_names and is_name(word, analyzer, i == 0):
             continue  # the new question names its own place or person instead
-        if _lemma(word, analyzer) in own_lemmas:
+        if _lemma(word, analyzer) in own_lemmas or word in carried:
             continue
         carried.append(word)
-    if not carried:
-        return question
-    return f"{question.strip()} {' '.join(carried)}"
+    return carried
 
 
 def is_name(word: str, analyzer: Analyzer, sentence_initial: bool = False) -> bool:
     """Whether ``word`` is a proper noun: a Voikko place or person name, else a capitalised word mid-sentence."""
-    classes = _word_classes(word, analyzer)
+    classes = set(analyzer.analyze_word(word.lower()).classes)
     if classes:
         return bool(classes & _NAME_CLASSES)
     if any(ch.isdigit() for ch in word):
@@ -87,11 +258,13 @@ def is_name(word: str, analyzer: Analyzer, sentence_initial: bool = False) -> bo
     return word[:1].isupper() and (not sentence_initial or word.isupper())
 
 
-def _word_classes(word: str, analyzer: Analyzer) -> set[str]:
-    raw = getattr(analyzer, "_raw_analyses", None)
-    if raw is None:
-        return set()
-    return {str(item.get("CLASS", "")) for item in raw(word.lower())}
+def _condense(generator: Any, question: str, history: Sequence[Turn]) -> str:
+    try:
+        condensed: str = generator.condense(question, history)
+    except Exception as exc:  # the model is optional: any failure keeps the rule's rewrite
+        logger.warning("condensing the follow-up failed: %s", exc)
+        return ""
+    return condensed.strip()
 
 
 def _lemma(word: str, analyzer: Analyzer) -> str:

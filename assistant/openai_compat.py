@@ -1,8 +1,10 @@
 """An OpenAI-compatible face: ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
 The last user message is the question, earlier user/assistant messages are the history and
-system messages are ignored (never echoed). The answer keeps its ``[n]`` markers and the
-citations come as a top-level ``sources`` list.
+system messages are ignored (never echoed), so the conversation is carried exactly as by
+``POST /api/chat`` with ``history``. The answer keeps its ``[n]`` markers, the citations come as a
+top-level ``sources`` list, and ``kysy`` holds the answer object of ``POST /api/chat`` (``meta``
+with ``standalone_query`` and ``followup`` included); a streamed answer's last chunk carries both.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from assistant.http_errors import ApiError
 from assistant.limits import Slot
 from assistant.openapi import SSE_EVENT, error_responses
 from assistant.routes_chat import answer_pieces, charge_for, check_request_size
-from assistant.schemas import CleanText, citation_json
+from assistant.schemas import CleanText, answer_to_json, citation_json
 from assistant.service import Assistant
 from ingest.normalize import normalize_input
 from kysy.errors import KysyError
@@ -94,6 +96,7 @@ def _completion(answer: Answer, completion_id: str, created: int) -> dict[str, o
             {"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}
         ],
         "sources": [citation_json(c) for c in answer.citations],
+        "kysy": answer_to_json(answer),
     }
 
 
@@ -123,6 +126,7 @@ async def _chunks(
             if isinstance(item, Answer):
                 last = _chunk(completion_id, created, {}, "stop")
                 last["sources"] = [citation_json(c) for c in item.citations]
+                last["kysy"] = answer_to_json(item)
                 yield _data(last)
             else:
                 yield _data(_chunk(completion_id, created, {"content": item}))

@@ -9,27 +9,35 @@ repeats a part of it.
 
 Both sides return ``ScoredChunk``s with their own scores; the fused list keeps every side's score
 in ``ScoredChunk.scores`` and says which retrievers found each chunk.
+
+A ``Retriever`` is built from its parts: the chunks with their keyword index (an index ``Snapshot``,
+or a ``ChunkIndex`` of any passages), a vector store and an embedder. The product and the BEIR
+evaluation (``eval/beir.py``) search through the same object.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import Generic, Protocol, TypeVar
 
 from assistant.query import SYNONYMS_PATH, Query, QueryBuilder, concept_weights, holds, load_synonyms
+from assistant.query_cache import cache_queries
 from assistant.translate import GLOSSARY_PATH, load_glossary
 from ingest.analyze import Analyzer
 from ingest.embed import Embedder
 from ingest.keyword import KeywordIndex
-from ingest.store import Snapshot
 from ingest.vectors import VectorStore
-from kysy.models import ScoredChunk
+from kysy.errors import ConfigError
+from kysy.models import Chunk, ScoredChunk
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
+# The deepest ranking an evaluation may ask for (``Retriever.ranking``).
+MAX_DEPTH = 1000
 # Weight of the question's idf-weighted lemma coverage of a chunk, added to the fused score.
 COVERAGE_WEIGHT = 1.0
 
@@ -41,25 +49,69 @@ def check_top_k(top_k: int) -> int:
     return top_k
 
 
-class Retriever:
-    """Dense, keyword and hybrid search over one index snapshot."""
+class Chunks(Protocol):
+    """What retrieval reads of an index: its chunks (row order of the keyword index) and that index."""
+
+    @property
+    def chunks(self) -> Sequence[Chunk]:
+        """Every live chunk; row ``i`` of ``keyword`` is ``chunks[i]``."""
+        ...
+
+    @property
+    def keyword(self) -> KeywordIndex:
+        """The BM25 index over the chunks' lemmas."""
+        ...
+
+    @property
+    def row_of(self) -> Mapping[str, int]:
+        """Chunk id -> its row."""
+        ...
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """The live chunk with this id, or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChunkIndex:
+    """Chunks and their keyword index held in memory (the ``Chunks`` of passages outside an index)."""
+
+    chunks: tuple[Chunk, ...]
+    keyword: KeywordIndex
+    row_of: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "row_of", {chunk.id: row for row, chunk in enumerate(self.chunks)})
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """The chunk with this id, or None."""
+        row = self.row_of.get(chunk_id)
+        return None if row is None else self.chunks[row]
+
+
+ChunksT = TypeVar("ChunksT", bound=Chunks)
+
+
+class Retriever(Generic[ChunksT]):
+    """Dense, keyword and hybrid search, built from chunks with their keyword index, a vector store
+    (None: keyword search only) and an embedder (its question vectors kept in a ``QueryCache``)."""
 
     def __init__(
         self,
-        snapshot: Snapshot,
-        vectors: VectorStore,
+        snapshot: ChunksT,
+        vectors: VectorStore | None,
         embedder: Embedder,
         analyzer: Analyzer,
         settings: Settings,
     ) -> None:
         self.snapshot = snapshot
         self.vectors = vectors
-        self.embedder = embedder
+        self.embedder = cache_queries(embedder, settings.query_cache_size)
         self.analyzer = analyzer
         self.settings = settings
         self.queries = QueryBuilder(
             snapshot.keyword,
-            embedder,
+            self.embedder,
             analyzer,
             load_glossary(settings.glossary or GLOSSARY_PATH),
             load_synonyms(settings.synonyms or SYNONYMS_PATH),
@@ -70,8 +122,50 @@ class Retriever:
         return self.queries.build(text, language)
 
     def dense(self, query: Query, top_k: int) -> list[ScoredChunk]:
-        """Nearest chunks by cosine similarity; ids the database does not list are ignored."""
+        """Nearest chunks by cosine similarity; ids the index does not list are ignored."""
+        return self._dense(query, check_top_k(top_k))
+
+    def keyword(self, query: Query, top_k: int) -> list[ScoredChunk]:
+        """Best BM25 matches over the chunks' lemmas."""
+        return self._keyword(query, check_top_k(top_k))
+
+    def hybrid(self, query: Query, top_k: int) -> list[ScoredChunk]:
+        """Dense and keyword lists fused into one ranking (see ``fuse``), then the coverage re-rank."""
         check_top_k(top_k)
+        return self._fused(query, max(self.settings.candidates, top_k))[:top_k]
+
+    def ranking(self, query: Query, mode: str, depth: int) -> list[ScoredChunk]:
+        """One retriever's ranking to ``depth`` for evaluation (``top_k`` stops at ``MAX_TOP_K``).
+
+        ``hybrid`` ranks its head exactly as ``hybrid`` does (``candidates`` from each side, fused,
+        then coverage); the ranks past the head come from fusing lists ``depth`` deep.
+        """
+        if not 1 <= depth <= MAX_DEPTH:
+            raise ValueError(f"depth must be 1..{MAX_DEPTH}, got {depth}")
+        if mode == "dense":
+            return self._dense(query, depth)
+        if mode == "keyword":
+            return self._keyword(query, depth)
+        if mode != "hybrid":
+            raise ValueError(f"unknown retriever {mode!r}: use hybrid, dense or keyword")
+        head = self._fused(query, self.settings.candidates)
+        if depth <= len(head):
+            return head[:depth]
+        seen = {hit.chunk.id for hit in head}
+        deep = fuse(self._dense(query, depth), self._keyword(query, depth), query_terms=len(query.terms),
+                    settings=self.settings)
+        tail = [hit for hit in deep if hit.chunk.id not in seen]
+        return [replace(hit, rank=rank) for rank, hit in enumerate([*head, *tail][:depth], start=1)]
+
+    def _fused(self, query: Query, depth: int) -> list[ScoredChunk]:
+        dense = self._dense(query, depth)
+        keyword = self._keyword(query, depth)
+        fused = fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)
+        return add_coverage(query, fused, self.snapshot.keyword, self.snapshot.row_of)
+
+    def _dense(self, query: Query, top_k: int) -> list[ScoredChunk]:
+        if self.vectors is None:
+            raise ConfigError("this retriever has no vector store: keyword search only")
         hits: list[ScoredChunk] = []
         # Ask for a few extra in case the vector store still holds vectors of an unfinished ingest.
         for chunk_id, similarity in self.vectors.query(query.vector, min(top_k + 10, self._size())):
@@ -82,9 +176,7 @@ class Retriever:
                 break
         return hits
 
-    def keyword(self, query: Query, top_k: int) -> list[ScoredChunk]:
-        """Best BM25 matches over the chunks' lemmas."""
-        check_top_k(top_k)
+    def _keyword(self, query: Query, top_k: int) -> list[ScoredChunk]:
         hits = self.snapshot.keyword.search(query.terms, top_k) if query.terms else []
         return [
             ScoredChunk(
@@ -96,15 +188,6 @@ class Retriever:
             )
             for rank, hit in enumerate(hits, start=1)
         ]
-
-    def hybrid(self, query: Query, top_k: int) -> list[ScoredChunk]:
-        """Dense and keyword lists fused into one ranking (see ``fuse``)."""
-        check_top_k(top_k)
-        depth = max(self.settings.candidates, top_k)
-        dense = self.dense(query, depth)
-        keyword = self.keyword(query, depth)
-        fused = fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)
-        return add_coverage(query, fused, self.snapshot.keyword, self.snapshot.row_of)[:top_k]
 
     def search(self, text: str, top_k: int, mode: str = "hybrid") -> list[ScoredChunk]:
         """Prepare ``text`` and run one retriever by name ("hybrid", "dense" or "keyword")."""

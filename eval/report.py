@@ -208,6 +208,21 @@ def _failures(results: Sequence[QuestionResult]) -> list[str]:
     return lines
 
 
+def _invariance(summary: dict[str, Any]) -> list[str]:
+    """The conversation-invariance section: the share that holds and the variants that do not."""
+    lines = [
+        "## Conversations: a standalone question after an unrelated turn", "",
+        f"Each of {summary['questions']} answerable standalone questions was asked after 3 unrelated earlier "
+        f"questions of the set (with the product's answers to them): {summary['share']:.3f} of the "
+        f"{summary['variants']} conversations kept the first citation (file and page) it has with no history.", "",
+    ]
+    for failure in summary["failures"]:
+        expected, got = failure["expected"], failure["got"]
+        lines.append(f"- `{failure['id']}` after `{failure['after']}`: {expected} -> {got}; searched "
+                     f"\"{failure['standalone_query']}\"")
+    return [*lines, ""]
+
+
 def question_report(
     run: EvalRun,
     metrics: dict[str, Any],
@@ -236,6 +251,7 @@ def question_report(
                 [[kind, str(e["questions"]), *(_fmt(e[k]) for k in ANSWER_KEYS),
                   _fmt(e.get("recall@5", {}).get("hybrid"))] for kind, e in by_type.items()]), "",
         "![answer metrics by question type](by_type.png)", "",
+        *(_invariance(metrics["conversation_invariance"]) if "conversation_invariance" in metrics else []),
         "## Failing questions", "", *_failures(run.results), "",
         "## Comparison with the previous run", "", *_comparison(metrics, previous),
         *(question_changes(run.results, previous_failures) if previous is not None else []), "",

@@ -1,7 +1,7 @@
 """The question-set evaluation: every retriever over the same questions, then the product's answers.
 
-Every retriever is given the same standalone query the product builds for a follow-up, so the
-comparison is about retrieval alone. Answers come from ``Assistant.ask`` (the product, hybrid).
+Every retriever is given the same standalone query the product searched for a follow-up
+(``meta.standalone_query``), so the comparison is about retrieval alone. Answers come from ``Assistant.ask`` (the product, hybrid).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.followup import standalone_question
 from assistant.service import Assistant
 from eval.baselines import RetrieverSet
+from eval.invariance import InvarianceReport, conversation_invariance
 from eval.metrics import (
     citation_precision,
     dedupe,
@@ -120,12 +120,12 @@ def evaluate_question(assistant: Assistant, retrievers: RetrieverSet, question: 
                       reachable: dict[str, int]) -> QuestionResult:
     """Rank with every retriever, ask the product, and score the answer."""
     turns = history_turns(question.history)
-    standalone = standalone_question(question.question, turns, assistant.analyzer, generator=assistant.generator)
-    query = assistant.retriever.prepare(standalone)
-    ranked = {name: _rank(retrievers.search(name, query, DEPTH), question) for name in retrievers.names}
     started = time.perf_counter()
     answer = assistant.ask(question.question, turns)
     ms = (time.perf_counter() - started) * 1000
+    standalone = str(answer.meta.get("standalone_query") or question.question)
+    query = assistant.retriever.prepare(standalone)
+    ranked = {name: _rank(retrievers.search(name, query, DEPTH), question) for name in retrievers.names}
     cited = []
     for citation in answer.citations:
         chunk = assistant.snapshot.chunk(citation.chunk_id)
@@ -183,6 +183,7 @@ class EvalRun:
     results: tuple[QuestionResult, ...]
     retrievers: tuple[str, ...]
     settings: dict[str, object]
+    invariance: InvarianceReport | None = None
 
     def latency(self) -> dict[str, float]:
         """p50 and p95 of ``ask()`` in milliseconds."""
@@ -197,6 +198,7 @@ class EvalRun:
             "latency_ms": self.latency(),
             "settings": self.settings,
             "questions": len(self.results),
+            **({"conversation_invariance": self.invariance.summary()} if self.invariance else {}),
         }
 
     def by_type(self) -> dict[str, dict[str, Any]]:
@@ -214,8 +216,9 @@ class EvalRun:
 
 
 def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
-                  limit: int | None = None, progress: Progress | None = None) -> EvalRun:
-    """Evaluate every retriever and the product's answers on a question set.
+                  limit: int | None = None, progress: Progress | None = None, invariance: bool = True) -> EvalRun:
+    """Evaluate every retriever and the product's answers on a question set, and (``invariance``)
+    whether its standalone questions keep their first citation after unrelated turns.
 
     Raises:
         QuestionSetError: the file is malformed. IndexNotBuiltError: nothing ingested yet.
@@ -235,4 +238,5 @@ def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
             report("ask", 1, len(questions))
     finally:
         retriever_set.close()
-    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings))
+    checked = conversation_invariance(assistant, questions, report) if invariance else None
+    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked)

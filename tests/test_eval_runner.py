@@ -50,7 +50,7 @@ QUESTIONS = [
      "sources": [], "evidence": [], "answer_keywords": [], "type": "unanswerable"},
 ]
 
-TOP_KEYS = {"retrievers", "answers", "latency_ms", "settings", "questions"}
+TOP_KEYS = {"retrievers", "answers", "latency_ms", "settings", "questions", "conversation_invariance"}
 RETRIEVAL_KEYS = {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
 ANSWER_KEYS = {"keyword_recall", "citation_precision", "answered_with_citation", "refusal_accuracy",
                "false_refusal_rate"}
@@ -102,6 +102,9 @@ def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Pa
     assert summary["settings"]["data_dir"] == str(data)
     # The facts are one clear sentence each: the product must find them.
     assert summary["retrievers"]["hybrid"]["recall@10"] == 1.0
+    invariance = summary["conversation_invariance"]
+    assert invariance["questions"] == 3 and invariance["variants"] == 3 * 3  # three unrelated turns each
+    assert 0.0 <= invariance["share"] <= 1.0 and isinstance(invariance["failures"], list)
 
     for name in ("metrics.json", "per_question.jsonl", "report.md", "recall_at_k.png", "by_type.png", "latency.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name

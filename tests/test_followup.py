@@ -1,40 +1,150 @@
-"""Follow-up questions rewritten from the conversation without an LLM."""
+"""Follow-up questions: decided on the index's evidence, carried the same way by every interface."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
+import httpx
 import pytest
 
-from assistant.followup import is_name, rewrite_followup, standalone_question
+from assistant.followup import Evidence, carried_words, is_name, opener, pointing_word, reads_as_followup
+from assistant.service import Assistant
 from ingest.analyze import make_analyzer
-from kysy.models import Turn
+from kysy.models import Answer, Turn
+from kysy.settings import Settings
 
 ANALYZER = make_analyzer()
+POPULATION = "Mikä on Etelä-Karjalan väestöpohja?"
+FUNDERS = "Ketkä rahoittavat yhdyspintaprojektia?"
+BUDGET = "Paljonko Lapin hyvinvointialueen budjetti on vuonna 2025?"
+
+
+@pytest.fixture(scope="module")
+def assistant(corpus_index: Settings) -> Assistant:
+    return Assistant(corpus_index)
+
+
+def _after(assistant: Assistant, *questions: str) -> Answer:
+    """The answer to the last of ``questions``, asked after the others in one conversation."""
+    history: list[Turn] = []
+    answer = None
+    for question in questions:
+        answer = assistant.ask(question, history)
+        history += [Turn("user", question), Turn("assistant", answer.text)]
+    assert answer is not None
+    return answer
+
+
+def _first_source(answer: Answer) -> tuple[str, int | None]:
+    assert answer.citations, answer.text
+    return answer.citations[0].file, answer.citations[0].page
 
 
 def test_a_new_place_replaces_the_previous_one() -> None:
-    rewritten = rewrite_followup("Entä Lapissa?", "Mitkä ovat Etelä-Karjalan pilotin painopisteet?", ANALYZER)
-    assert "Lapissa" in rewritten and "pilotin painopisteet" in rewritten and "Etelä-Karjala" not in rewritten
+    carried = carried_words("Entä Lapissa?", "Mitkä ovat Etelä-Karjalan pilotin painopisteet?", ANALYZER)
+    assert carried == ["pilotin", "painopisteet"]
 
 
 @pytest.mark.parametrize(
-    ("question", "previous", "carried"),
+    ("question", "word"),
     [
-        ("Kuka sitä rahoittaa?", "Mitä yhdyspintaprojektissa tuotetaan?", "yhdyspintaprojektissa"),
-        ("Mitä muuta siinä tehdään?", "Mitä Lapin pilotissa tehdään?", "Lapin"),
-        ("And in Lapland?", "What are the priorities of the South Karelia pilot?", "priorities"),
+        ("Mitä sen onnistuminen vaatii?", "sen"),
+        ("Mitkä teemaryhmät siinä priorisoidaan?", "siinä"),  # a plural noun cannot be "siinä"
+        ("Kuinka moni niistä on mukana pilotissa?", "niistä"),
+        ("Minkä kautta hän ehdotti yhteistyön jatkamista?", "hän"),  # "kautta" is no person
+        ("Ketkä ovat mukana yhdyspintaprojektissa ja rahoittavat sitä?", ""),  # "sitä" is the project
+        ("Mikä on Etelä-Karjalan väestöpohja ja paljonko henkilöstöä siellä on?", ""),
+        ("Mitä Minna Karhunen sanoi siitä, mikä asukkaalle on olennaista?", ""),
+        ("How many municipalities are there in South Karelia?", ""),  # "there" points nowhere
+        ("Hur många kommuner finns det i Södra Karelen?", ""),
+        ("What does it cost?", "it"),
     ],
 )
-def test_pronoun_follow_ups_carry_the_topic(question: str, previous: str, carried: str) -> None:
-    assert carried in rewrite_followup(question, previous, ANALYZER)
+def test_a_pointing_word_points_back_only_without_an_antecedent_in_the_question(question: str, word: str) -> None:
+    assert pointing_word(question, ANALYZER) == word
 
 
-def test_a_self_contained_question_is_left_alone() -> None:
-    question = "Mitkä tekijät hidastavat kuntien ja hyvinvointialueiden yhteistyötä tilannekuvan mukaan?"
-    history = [Turn("user", "Mikä on Etelä-Karjalan väestöpohja?"), Turn("assistant", "127 000 [1]")]
-    assert standalone_question(question, history, ANALYZER) == question
-    assert standalone_question("Entä Lapissa?", [], ANALYZER) == "Entä Lapissa?"
+def test_openers_are_whole_words_at_the_start() -> None:
+    assert opener("Entä Lapissa?") == "entä"
+    assert opener("What about Lapland?") == "what about"
+    assert opener("Och i Lappland?") == "och"
+    assert opener("Jatkuuko projekti?") == ""  # "ja" opens only as a word of its own
+
+
+def test_the_rule_weighs_its_signals() -> None:
+    plain = Evidence(opener="", pointing="", own_weight=5.0, topic_weight=5.0, alone=1.0, kept=1.0, topic=1.0,
+                     on_topic_passage=True)
+    assert reads_as_followup(plain, 0.7, 0.0, 0.9)
+    assert not reads_as_followup(Evidence(**{**plain.__dict__, "on_topic_passage": False}), 0.7, 0.0, 0.9)
+    assert not reads_as_followup(Evidence(**{**plain.__dict__, "kept": 0.5}), 0.7, 0.0, 0.9)
+    assert reads_as_followup(Evidence(**{**plain.__dict__, "kept": 0.0, "opener": "entä"}), 0.7, 0.0, 0.9)
+    assert reads_as_followup(Evidence(**{**plain.__dict__, "own_weight": 0.0, "on_topic_passage": False}),
+                             0.7, 0.0, 0.9)
 
 
 def test_names_come_from_voikko_classes_or_capitals() -> None:
     assert is_name("Lapissa", ANALYZER) and is_name("Etelä-Karjalan", ANALYZER)
     assert not is_name("pilotin", ANALYZER) and not is_name("Mitkä", ANALYZER, sentence_initial=True)
+
+
+def test_a_standalone_question_after_another_topic_stands_alone(assistant: Assistant) -> None:
+    answer = _after(assistant, POPULATION, FUNDERS)
+    assert answer.meta["followup"] is False and answer.meta["standalone_query"] == FUNDERS
+    assert _first_source(answer)[1] == 3 and "Hyvil" in answer.text
+
+
+def test_a_standalone_question_after_a_refusal_is_answered(assistant: Assistant) -> None:
+    answer = _after(assistant, BUDGET, FUNDERS)
+    assert not answer.not_found and answer.meta["followup"] is False
+    assert _first_source(answer)[1] == 3 and "Hyvil" in answer.text
+
+
+def test_an_elliptic_question_keeps_the_topic(assistant: Assistant) -> None:
+    answer = _after(assistant, POPULATION, "Entä henkilöstön määrä?")
+    assert answer.meta["followup"] is True and "Etelä-Karjala" in str(answer.meta["standalone_query"])
+    assert _first_source(answer)[1] == 9 and "5500" in answer.text
+
+
+def test_a_chain_of_follow_ups_keeps_the_first_topic(assistant: Assistant) -> None:
+    answer = _after(assistant, "Mitkä ovat Etelä-Karjalan pilotin painopisteet?", "Entä Lapissa?", "Ja keneen voi ottaa yhteyttä?")
+    assert answer.meta["followup"] is True
+    assert "Sami Niemi" in answer.text
+
+
+def test_a_follow_up_in_english_reaches_the_finnish_slide(assistant: Assistant) -> None:
+    answer = _after(assistant, "Mitkä ovat Etelä-Karjalan pilotin painopisteet?", "What about Lapland?")
+    assert answer.meta["followup"] is True and _first_source(answer)[1] == 12
+
+
+@pytest.fixture(scope="module")
+def client(live_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        yield http
+
+
+def _history(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    return [message for question, answer in pairs for message in (
+        {"role": "user", "content": question}, {"role": "assistant", "content": answer})]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "question", "followup", "page"),
+    [((POPULATION, "Väestöpohja 127 000 [1]"), FUNDERS, False, 3),
+     ((POPULATION, "Väestöpohja 127 000 [1]"), "Entä henkilöstön määrä?", True, 9)],
+)
+def test_every_interface_carries_the_conversation_the_same_way(
+    client: httpx.Client, earlier: tuple[str, str], question: str, followup: bool, page: int
+) -> None:
+    history = _history(earlier)
+    plain = client.post("/api/chat", json={"question": question, "history": history}).json()
+    with client.stream("POST", "/api/chat", json={"question": question, "history": history},
+                       headers={"Accept": "text/event-stream"}) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data:")]
+    streamed = json.loads(lines[-1].removeprefix("data:"))
+    completion = client.post("/v1/chat/completions", json={
+        "model": "kysy", "messages": [*history, {"role": "user", "content": question}]}).json()
+    for body in (plain, streamed, completion["kysy"]):
+        assert body["meta"]["followup"] is followup and body["meta"]["standalone_query"]
+        assert body["citations"][0]["page"] == page
+    assert completion["choices"][0]["message"]["content"] == plain["answer"]

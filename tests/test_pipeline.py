@@ -231,3 +231,38 @@ def test_kill_9_during_embedding_keeps_the_previous_index_and_the_next_run_compl
     final = Snapshot(settings.index_path)
     assert len({c.file for c in final.chunks}) == 14 and report.chunks == len(final.chunks)
     assert {c.id for c in final.chunks} == _vector_ids(settings)
+
+
+def _stored_sentence_vectors(settings: Settings) -> dict[str, object]:
+    snapshot = Snapshot(settings.index_path)
+    try:
+        stored = snapshot.sentences([c.id for c in snapshot.chunks])
+        return {f"{cid}/{s.sentence.ord}": s.vector for cid, rows in stored.items() for s in rows}
+    finally:
+        snapshot.close()
+
+
+def test_late_chunking_embeds_each_chunk_once_and_pools_its_sentences(tmp_path: Path, settings: Settings) -> None:
+    import numpy as np
+
+    from ingest.embed_cache import EmbeddingCache
+
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    late = settings.model_copy(update={"embed_cache": tmp_path / "late.sqlite"})
+    ingest_paths(late, [corpus])
+    cache = EmbeddingCache(late.embed_cache_path, make_embedder(late.embedder))
+    models = dict(cache._db.execute("SELECT model, COUNT(*) FROM embeddings GROUP BY model").fetchall())
+    cache.close()
+    vectors = _stored_sentence_vectors(late)
+    chunks = len(Snapshot(late.index_path).chunks)
+    # one passage vector per chunk and a span vector per sentence; no sentence embedded on its own
+    assert models == {"e5-onnx": chunks, "e5-onnx+span": len(vectors)}
+    assert all(v is not None and abs(float(np.linalg.norm(v)) - 1.0) < 1e-2 for v in vectors.values())
+
+    apart = late.model_copy(update={"late_chunking": False})
+    report = ingest_paths(apart, [corpus])
+    assert sorted(report.updated) == ["uutinen-0.txt", "uutinen-1.txt"]  # the switch re-embeds
+    separate = _stored_sentence_vectors(apart)
+    assert separate.keys() == vectors.keys()
+    # pooled from the chunk or embedded alone, a sentence's vector points the same way
+    assert min(float(np.dot(vectors[k], separate[k])) for k in vectors) > 0.8  # type: ignore[arg-type]

@@ -21,13 +21,19 @@ from eval.questionset import (
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 QUESTIONS = ROOT / "eval" / "questions.fi.jsonl"
+HOLDOUT = ROOT / "eval" / "questions.holdout.fi.jsonl"
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
 
 
+@pytest.fixture(scope="module", params=[QUESTIONS, HOLDOUT], ids=["question-set", "holdout"])
+def questions(request: pytest.FixtureRequest) -> list[Question]:
+    return load_questions(request.param)
+
+
 @pytest.fixture(scope="module")
-def questions() -> list[Question]:
+def question_set() -> list[Question]:
     return load_questions(QUESTIONS)
 
 
@@ -44,7 +50,8 @@ def _evidence_location(question: Question, passage: str) -> tuple[str, int | Non
     return None
 
 
-def test_counts_per_type(questions: list[Question]) -> None:
+def test_counts_per_type(question_set: list[Question]) -> None:
+    questions = question_set
     counts = Counter(question.type for question in questions)
     assert len(questions) >= 100
     for type_, minimum in MINIMUM_BY_TYPE.items():
@@ -53,7 +60,8 @@ def test_counts_per_type(questions: list[Question]) -> None:
     assert counts["english"] >= 1 and counts["swedish"] >= 1
 
 
-def test_followups_carry_alternating_history(questions: list[Question]) -> None:
+def test_followups_carry_alternating_history(question_set: list[Question]) -> None:
+    questions = question_set
     followups = [question for question in questions if question.type == "followup"]
     assert followups
     for question in followups:
@@ -111,7 +119,8 @@ def test_keywords_are_few_and_backed_by_evidence(questions: list[Question]) -> N
             assert keyword_present(keyword, evidence), (question.id, keyword)
 
 
-def test_every_document_and_most_slides_are_covered(questions: list[Question]) -> None:
+def test_every_document_and_most_slides_are_covered(question_set: list[Question]) -> None:
+    questions = question_set
     cited = {file for question in questions for file in question.sources}
     assert cited == set(corpus_files(CORPUS))
     pages = set()
@@ -196,3 +205,12 @@ def test_load_questions_names_the_bad_line(tmp_path: Path, bad_line: str, messag
 def test_load_questions_rejects_an_empty_file(tmp_path: Path) -> None:
     with pytest.raises(QuestionSetError, match="no questions"):
         load_questions(_write(tmp_path, ""))
+
+
+def test_the_holdout_set_asks_of_every_document_and_kind() -> None:
+    holdout = load_questions(HOLDOUT)
+    counts = Counter(question.type for question in holdout)
+    assert len(holdout) >= 40 and counts["unanswerable"] >= 10 and counts["multi_doc"] >= 5 and counts["broad"] >= 5
+    assert {file for question in holdout for file in question.sources} == set(corpus_files(CORPUS))
+    known = {question.question for question in load_questions(QUESTIONS)}
+    assert not known & {question.question for question in holdout}

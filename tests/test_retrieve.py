@@ -108,3 +108,30 @@ def test_an_english_question_searches_with_finnish_terms(corpus_index: Settings)
     assert query.language == "en" and {"rahoittaa", "projekti"} <= set(query.terms)
     assert "funds" not in query.terms  # English words the sources never use do not dilute the keywords
     assert assistant.retriever.hybrid(query, 3)[0].chunk.page == 3
+
+
+def test_a_retriever_built_from_parts_ranks_as_the_products(assistant: Assistant) -> None:
+    from assistant.retrieve import ChunkIndex, Retriever
+
+    snapshot = assistant.snapshot
+    parts = ChunkIndex(tuple(snapshot.chunks), snapshot.keyword)
+    rebuilt = Retriever(parts, assistant.vectors, assistant.embedder, assistant.analyzer, assistant.settings)
+    for question in ("Mikä on Etelä-Karjalan väestöpohja?", "Ketkä rahoittavat yhdyspintaprojektia?"):
+        query = assistant.retriever.prepare(question)
+        product = assistant.retriever.hybrid(query, 10)
+        assert [h.chunk.id for h in rebuilt.hybrid(query, 10)] == [h.chunk.id for h in product]
+        deep = rebuilt.ranking(query, "hybrid", 60)
+        assert [h.chunk.id for h in deep[:10]] == [h.chunk.id for h in product]
+        assert [h.rank for h in deep] == list(range(1, len(deep) + 1))
+        assert len({h.chunk.id for h in deep}) == len(deep)
+
+
+def test_a_question_asked_again_is_not_embedded_again(assistant: Assistant) -> None:
+    from assistant.query_cache import QueryCache
+
+    cache = assistant.retriever.embedder
+    assert isinstance(cache, QueryCache)
+    misses = cache.misses
+    assistant.retriever.search("Mikä on Etelä-Karjalan väestöpohja?", 3)
+    assistant.retriever.search("Mikä on  Etelä-Karjalan väestöpohja? ", 3)
+    assert cache.misses <= misses + 1 and cache.hits >= 1

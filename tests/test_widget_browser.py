@@ -544,3 +544,45 @@ def test_custom_accent_and_left_position(server, page) -> None:
     launcher.click()
     page.keyboard.press("Escape")
     assert _active(page) == "launcher"
+
+
+def test_the_conversation_survives_a_reload_and_uusi_keskustelu_clears_it(server, page) -> None:
+    bodies: list[dict[str, Any]] = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data or "{}")) if r.url.endswith("/api/chat") else None)
+    open_chat(page, server["base"])
+    ask(page, POPULATION_Q)
+    page.reload()  # the panel opens again with the conversation, and a follow-up still has its topic
+    answers = page.locator('[data-kysy="answer"]')
+    expect(answers).to_have_count(1)
+    expect(answers.first.locator('[data-kysy="citation"]', has_text="sivu 9").first).to_be_visible()
+    follow = ask(page, "Entä henkilöstön määrä?")
+    expect(follow.locator(".answer-text")).to_contain_text("5500")
+    assert [turn["content"] for turn in bodies[-1]["history"]][0] == POPULATION_Q
+
+    page.goto(server["base"] + "/?toinen-sivu")  # another page of the same site, same tab
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(2)
+    page.locator('[data-kysy="new-conversation"]').click()
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(0)
+    page.reload()
+    page.locator('[data-kysy="launcher"]').click()
+    expect(page.locator(".starter")).to_have_count(4)
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(0)
+    ask(page, "Ketkä rahoittavat yhdyspintaprojektia?")
+    assert bodies[-1]["history"] == []
+
+
+def test_the_history_sent_is_bounded_by_the_servers_limits(server, page) -> None:
+    limits = json.loads(urllib.request.urlopen(server["base"] + "/api/config", timeout=10).read())
+    turns = [{"question": f"Kysymys {i}?", "answer": "x" * 9000, "citations": [], "notFound": False} for i in range(40)]
+    page.add_init_script(
+        f"sessionStorage.setItem('kysy-conversation:{server['base']}', JSON.stringify({{turns: {json.dumps(turns)}, open: true}}))"
+    )
+    bodies: list[dict[str, Any]] = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data or "{}")) if r.url.endswith("/api/chat") else None)
+    page.goto(server["base"] + "/")
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(40)  # restored, and the panel open
+    ask(page, POPULATION_Q)
+    history = bodies[-1]["history"]
+    assert len(history) == limits["max_history_turns"]
+    assert history[-1] == {"role": "assistant", "content": "x" * limits["max_history_message_chars"]}
+    assert history[-2] == {"role": "user", "content": "Kysymys 39?"}

@@ -6,6 +6,9 @@
  * at least 4.5:1 contrast against white), data-position (bottom-right | bottom-left) and
  * data-target="#element-id" (render inline into that element instead of floating).
  * Everything lives in an open shadow root; server text only ever reaches the page as text nodes.
+ * The conversation is kept per browser tab (sessionStorage), so it survives reloads and moving
+ * between pages of the same site; "Uusi keskustelu" starts over. The history sent with a question
+ * is bounded by the server's limits (GET /api/config).
  */
 (() => {
   "use strict";
@@ -138,7 +141,11 @@
   };
 
   const DEFAULT_ACCENT = "#0055a0";
-  const MAX_HISTORY = 20;
+  // Until the server's own limits arrive from /api/config.
+  const DEFAULT_LIMITS = { maxHistoryTurns: 20, maxHistoryMessageChars: 2000 };
+  // Turns kept in the tab's storage (and shown again after a reload).
+  const MAX_STORED_TURNS = 50;
+  const STORE_KEY = "kysy-conversation";
   const SLIDE_FILES = /\.(pptx?|odp|key)$/i;
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ICONS = {
@@ -358,13 +365,58 @@
 
   const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
+  /** The conversation kept in this tab: [{question, answer, citations, notFound}], oldest first. */
+  class ConversationStore {
+    constructor(api) {
+      this.key = `${STORE_KEY}:${api}`;
+    }
+
+    load() {
+      try {
+        const value = JSON.parse(sessionStorage.getItem(this.key) || "null");
+        if (!value || !Array.isArray(value.turns)) return { turns: [], open: false };
+        const turns = value.turns.filter((turn) => turn && typeof turn.question === "string" && typeof turn.answer === "string");
+        return { turns: turns.slice(-MAX_STORED_TURNS), open: value.open === true };
+      } catch {
+        return { turns: [], open: false }; // storage blocked or unreadable: start afresh
+      }
+    }
+
+    save(turns, open) {
+      try {
+        sessionStorage.setItem(this.key, JSON.stringify({ turns: turns.slice(-MAX_STORED_TURNS), open }));
+      } catch {
+        /* storage full or blocked: the conversation still works, it is only not kept */
+      }
+    }
+
+    clear() {
+      try {
+        sessionStorage.removeItem(this.key);
+      } catch {
+        /* nothing kept */
+      }
+    }
+  }
+
+  /** The history sent with a question: the last turns' messages, each cut to the server's size limit. */
+  function boundedHistory(turns, limits) {
+    const cut = (text) => text.slice(0, limits.maxHistoryMessageChars);
+    return turns
+      .flatMap((turn) => [{ role: "user", content: cut(turn.question) }, { role: "assistant", content: cut(turn.answer) }])
+      .slice(-limits.maxHistoryTurns);
+  }
+
   /** One chat widget: a launcher and a panel (floating), or a panel inside a page element (inline). */
   class Widget {
     constructor(cfg) {
       this.cfg = cfg;
       this.t = cfg.t;
       this.floating = !cfg.target;
-      this.history = [];
+      this.store = new ConversationStore(cfg.api);
+      this.limits = { ...DEFAULT_LIMITS };
+      const kept = this.store.load();
+      this.turns = kept.turns;
       this.busy = false;
       this.controller = null;
       this.timers = new Set();
@@ -372,7 +424,37 @@
       this.build();
       this.bind();
       (this.floating ? document.body : cfg.target).append(this.host);
-      if (!this.floating) this.showWelcome();
+      this.loadLimits();
+      if (this.turns.length) this.restore();
+      else if (!this.floating) this.showWelcome();
+      if (this.floating && kept.open) this.open({ focus: false });
+    }
+
+    async loadLimits() {
+      try {
+        const response = await fetch(`${this.cfg.api}/api/config`, { credentials: "omit" });
+        if (!response.ok) return;
+        const config = await response.json();
+        const whole = (value, fallback) => (Number.isInteger(value) && value >= 0 ? value : fallback);
+        this.limits = {
+          maxHistoryTurns: whole(config.max_history_turns, DEFAULT_LIMITS.maxHistoryTurns),
+          maxHistoryMessageChars: whole(config.max_history_message_chars, DEFAULT_LIMITS.maxHistoryMessageChars),
+        };
+      } catch {
+        /* keep the defaults */
+      }
+    }
+
+    /** Show the kept conversation again (after a reload or on another page of the site). */
+    restore() {
+      for (const turn of this.turns) {
+        this.showQuestion(turn.question);
+        const view = this.addAnswer();
+        view.thinking.remove();
+        view.msg.setAttribute("aria-busy", "false");
+        this.render(view, turn.question, { answer: turn.answer, citations: turn.citations, not_found: turn.notFound });
+      }
+      this.scrollToEnd(true);
     }
 
     build() {
@@ -453,18 +535,21 @@
       });
     }
 
-    open() {
+    open({ focus = true } = {}) {
       this.panel.hidden = false;
       this.root.classList.add("open");
       this.launcher.setAttribute("aria-expanded", "true");
       if (!this.log.firstChild) this.showWelcome();
-      this.input.focus();
+      this.store.save(this.turns, true);
+      this.scrollToEnd(true);
+      if (focus) this.input.focus();
     }
 
     close() {
       this.panel.hidden = true;
       this.root.classList.remove("open");
       this.launcher.setAttribute("aria-expanded", "false");
+      this.store.save(this.turns, false);
       this.launcher.focus();
     }
 
@@ -510,7 +595,8 @@
       this.setBusy(false, null);
       for (const timer of this.timers) clearInterval(timer);
       this.timers.clear();
-      this.history = [];
+      this.turns = [];
+      this.store.clear();
       this.log.replaceChildren();
       this.showWelcome();
       this.input.value = "";
@@ -533,13 +619,17 @@
       const question = String(raw || "").trim();
       if (!question || this.busy) return;
       this.input.value = "";
+      this.showQuestion(question);
+      this.run({ question, history: boundedHistory(this.turns, this.limits) });
+    }
+
+    showQuestion(question) {
       if (this.welcome) this.welcome.remove();
       this.welcome = null;
       this.log.append(el("div", { class: "msg user" }, [
         el("span", { class: "visually-hidden", text: `${this.t.you}: ` }),
         el("p", { class: "bubble", text: question }),
       ]));
-      this.run({ question, history: this.history.slice(-MAX_HISTORY) });
     }
 
     async run(turn) {
@@ -624,6 +714,14 @@
     finish(turn, view, done) {
       cancelAnimationFrame(view.frame);
       view.thinking.remove();
+      const shown = this.render(view, turn.question, done);
+      this.turns = [...this.turns, { question: turn.question, ...shown }].slice(-MAX_STORED_TURNS);
+      this.store.save(this.turns, this.floating ? !this.panel.hidden : false);
+      this.scrollToEnd(false);
+    }
+
+    /** Show an answer (text, sources, not-found label, feedback); returns what is kept of it. */
+    render(view, question, done) {
       const answer = typeof done.answer === "string" ? done.answer : "";
       const citations = (Array.isArray(done.citations) ? done.citations : [])
         .filter((c) => c && Number.isInteger(c.n) && c.n > 0);
@@ -633,10 +731,8 @@
         view.msg.classList.add("not-found");
         view.bubble.prepend(el("p", { class: "not-found-label", text: this.t.notFound }));
       }
-      this.addFeedback(view, turn.question, answer);
-      this.history = [...turn.history, { role: "user", content: turn.question }, { role: "assistant", content: answer }]
-        .slice(-MAX_HISTORY);
-      this.scrollToEnd(false);
+      this.addFeedback(view, question, answer);
+      return { answer, citations, notFound: Boolean(done.not_found) };
     }
 
     renderSources(view, citations) {

@@ -1,0 +1,49 @@
+"""Word lists kept as data (``assistant/words/*.txt``), read once: one entry per line, ``#`` comments.
+
+A behaviour that is a list of words (pointing words, question words, openers of a follow-up) is
+data a deployer can read and extend, not a set literal in code.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from kysy.errors import ConfigError
+
+WORDS_DIR = Path(__file__).with_name("words")
+
+
+@functools.lru_cache(maxsize=32)
+def word_list(name: str, directory: Path = WORDS_DIR) -> tuple[str, ...]:
+    """The entries of ``<directory>/<name>.txt``, lowercased, in file order, without repeats.
+
+    Raises:
+        ConfigError: the file cannot be read.
+    """
+    path = directory / f"{name}.txt"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the word list {path}: {exc}") from exc
+    entries = ("\t".join(" ".join(part.split()) for part in line.split("#", 1)[0].lower().split("\t")).strip()
+               for line in lines)
+    return tuple(dict.fromkeys(entry for entry in entries if entry))
+
+
+def word_set(name: str, directory: Path = WORDS_DIR) -> frozenset[str]:
+    """``word_list`` as a set, for membership tests."""
+    return frozenset(word_list(name, directory))
+
+
+def word_table(name: str, directory: Path = WORDS_DIR) -> dict[str, str]:
+    """``word_list`` entries of the form "key value" as a mapping (a lone key maps to "").
+
+    The key and the value are separated by a tab when the entry has one (a key of several words:
+    "kuinka monta<TAB>count"), else by the first space.
+    """
+    table: dict[str, str] = {}
+    for entry in word_list(name, directory):
+        key, _, value = entry.partition("\t") if "\t" in entry else entry.partition(" ")
+        table.setdefault(key.strip(), value.strip())
+    return table

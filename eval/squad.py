@@ -1,0 +1,267 @@
+"""The answer mode over squad2fi-qa: Finnish Wikipedia articles ingested as documents, their questions asked.
+
+``squad2fi-qa`` (``../shared/datasets/squad2fi-qa/``) holds machine-translated SQuAD2 questions with
+answer spans, and adversarial unanswerable questions about the same paragraphs. Each article of a
+split becomes one Markdown document (its paragraphs in order), so the product ingests and answers
+them exactly as it does the project's materials. Scored per question:
+
+- *gold in answer*: an answerable question's gold answer (any of its spans) appears in the answer's
+  quoted text (case and whitespace folded); a refusal counts as a miss;
+- *answer words*: the words the answer quotes (the lead line, notes and ``[n]`` markers left out);
+- *answerable refused* and *unanswerable refused*.
+
+Beside the product, a plain BM25 over the same sentences (5-letter prefixes, no lemmas, no vectors)
+quotes its best 1, 2 or 3 sentences: the baselines the answers are compared with.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.keyword import KeywordIndex
+from kysy.errors import ConfigError
+from kysy.models import Answer
+from kysy.settings import Settings
+
+SPLITS = {"train": ("train_qa", "train_unanswerable"), "dev": ("dev_qa", "dev_unanswerable")}
+PREFIX = 5
+BASELINE_SENTENCES = (1, 2, 3)
+_MARKER = re.compile(r"\s*\[\d+\]")
+_TOKEN = re.compile(r"\w+")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    """One question of squad2fi-qa: its gold answers (empty when unanswerable) and its paragraph."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    doc: int
+    para: int
+    title: str
+    context: str
+
+    @property
+    def answerable(self) -> bool:
+        """Whether the paragraph answers it."""
+        return bool(self.answers)
+
+
+def load_split(dataset: Path, split: str) -> list[SquadQuestion]:
+    """The answerable and unanswerable questions of ``split`` ("train" or "dev"), in file order.
+
+    Raises:
+        ConfigError: an unknown split or a missing file.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"unknown squad2fi-qa split {split!r}: choose from {', '.join(SPLITS)}")
+    questions = []
+    for name in SPLITS[split]:
+        path = Path(dataset) / f"{name}.jsonl.gz"
+        if not path.is_file():
+            raise ConfigError(f"squad2fi-qa file not found: {path}")
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                row = json.loads(line)
+                answers = tuple(dict.fromkeys(row.get("answers", {}).get("text", [])))
+                questions.append(SquadQuestion(row["id"], row["question"], answers, int(row["doc"]),
+                                               int(row["para"]), row["title"], row["context"]))
+    return questions
+
+
+def article_file(doc: int, title: str) -> str:
+    """The document file name of article ``doc``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "article"
+    return f"{doc}-{slug}.md"
+
+
+def write_articles(questions: Iterable[SquadQuestion], out: Path) -> list[Path]:
+    """Write each article as one Markdown document (title heading, paragraphs in order) under ``out``."""
+    paragraphs: dict[tuple[int, str], dict[int, str]] = defaultdict(dict)
+    for question in questions:
+        paragraphs[(question.doc, question.title)][question.para] = question.context
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (doc, title), texts in sorted(paragraphs.items()):
+        path = out / article_file(doc, title)
+        body = "\n\n".join(texts[para].strip() for para in sorted(texts))
+        path.write_text(f"# {title}\n\n{body}\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def fold(text: str) -> str:
+    """Lower-cased, whitespace collapsed: how gold answers are looked for in answers."""
+    return " ".join(text.lower().split())
+
+
+def quoted_text(answer: Answer, extra_lines: Sequence[str] = ()) -> str:
+    """The words an answer quotes: its text without the lead line, notes (``extra_lines``) and markers."""
+    if answer.not_found:
+        return ""
+    lines = [line for line in answer.text.splitlines() if line.strip() and line.strip() not in extra_lines]
+    return _MARKER.sub("", "\n".join(lines))
+
+
+def gold_in(text: str, answers: Sequence[str]) -> bool:
+    """Whether any gold answer appears in ``text`` (folded)."""
+    folded = fold(text)
+    return any(fold(answer) in folded for answer in answers if answer.strip())
+
+
+def word_count(text: str) -> int:
+    """Words as the answer-length figures count them."""
+    return len(_TOKEN.findall(text))
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One question's outcome in the answer mode."""
+
+    id: str
+    answerable: bool
+    refused: bool
+    gold_in_answer: bool
+    words: int
+    status: str
+
+
+def score(question: SquadQuestion, answer: Answer, extra_lines: Sequence[str]) -> AnswerRecord:
+    """Score one product answer."""
+    text = quoted_text(answer, extra_lines)
+    status = str(answer.meta.get("status", "not_found" if answer.not_found else "answered"))
+    return AnswerRecord(question.id, question.answerable, answer.not_found, gold_in(text, question.answers),
+                        word_count(text), status)
+
+
+def summarize(records: Sequence[AnswerRecord]) -> dict[str, float | int | None]:
+    """gold_in_answer, mean answer words, answerable_refused, unanswerable_refused (None where no question)."""
+    answerable = [r for r in records if r.answerable]
+    unanswerable = [r for r in records if not r.answerable]
+    answered = [r for r in answerable if not r.refused]
+
+    def mean(values: Sequence[float]) -> float | None:
+        return round(sum(values) / len(values), 4) if values else None
+
+    return {
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "gold_in_answer": mean([float(r.gold_in_answer) for r in answerable]),
+        "mean_answer_words": mean([float(r.words) for r in answered]),
+        "answerable_refused": mean([float(r.refused) for r in answerable]),
+        "unanswerable_refused": mean([float(r.refused) for r in unanswerable]),
+        "partial": mean([float(r.status == "partial") for r in records]),
+    }
+
+
+def prefix_terms(text: str, size: int = PREFIX) -> list[str]:
+    """Lower-cased word prefixes of ``size`` letters: the baseline's only analysis."""
+    return [token.lower()[:size] for token in _TOKEN.findall(text)]
+
+
+class SentenceBM25:
+    """The baseline: BM25 over sentences with prefix terms; quotes the best ``n`` sentences."""
+
+    def __init__(self, sentences: Sequence[str]) -> None:
+        self.sentences = list(sentences)
+        self.index = KeywordIndex.build([prefix_terms(text) for text in self.sentences])
+
+    def best(self, question: str, n: int) -> list[str]:
+        """The ``n`` best sentences for ``question`` (fewer when fewer match)."""
+        hits = self.index.search(prefix_terms(question), n) if question.strip() else []
+        return [self.sentences[hit.row] for hit in hits]
+
+
+def baseline(questions: Sequence[SquadQuestion], bm25: SentenceBM25) -> dict[str, dict[str, float | None]]:
+    """gold_in_answer and mean words of the BM25 best-1/2/3 sentences over the answerable questions."""
+    answerable = [q for q in questions if q.answerable]
+    table: dict[str, dict[str, float | None]] = {}
+    for n in BASELINE_SENTENCES:
+        hits = gold = words = 0
+        for question in answerable:
+            text = " ".join(bm25.best(question.question, n))
+            gold += gold_in(text, question.answers)
+            words += word_count(text)
+            hits += 1
+        table[f"bm25-best-{n}"] = {
+            "gold_in_answer": round(gold / hits, 4) if hits else None,
+            "mean_answer_words": round(words / hits, 4) if hits else None,
+        }
+    return table
+
+
+@dataclass(frozen=True)
+class SquadRun:
+    """The answer mode's records and figures, with the baselines."""
+
+    records: tuple[AnswerRecord, ...]
+    summary: dict[str, float | int | None]
+    baselines: dict[str, dict[str, float | None]]
+    settings: dict[str, object]
+
+
+def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | None = None,
+              progress: Progress | None = None) -> SquadRun:
+    """Ingest the split's articles into ``settings.data_dir`` (incrementally) and ask every question.
+
+    ``limit`` keeps every n-th question so that both kinds stay represented.
+    """
+    from assistant.messages import lead_line, quotes_note
+    from assistant.service import Assistant
+    from eval.runner import settings_record
+    from ingest.pipeline import ingest_paths
+
+    report = progress or (lambda stage, advance, total: None)
+    questions = load_split(dataset, split)
+    articles = settings.data_dir / f"squad2fi-{split}-articles"
+    write_articles(questions, articles)
+    ingest_paths(settings, [articles])
+    if limit is not None and 0 < limit < len(questions):
+        questions = questions[:: max(1, len(questions) // limit)][:limit]
+    assistant = Assistant(settings)
+    extra = [text for lang in ("fi", "sv", "en") for text in (lead_line(lang), quotes_note(lang)) if text]
+    records = []
+    for question in questions:
+        records.append(score(question, assistant.ask(question.question), extra))
+        report("ask", 1, len(questions))
+    snapshot = assistant.snapshot
+    stored = snapshot.sentences([chunk.id for chunk in snapshot.chunks])
+    bm25 = SentenceBM25([item.sentence.text for items in stored.values() for item in items])
+    return SquadRun(tuple(records), summarize(records), baseline(questions, bm25), settings_record(settings))
+
+
+def write_squad_outputs(run: SquadRun, out: Path, split: str) -> None:
+    """metrics.json, per_question.jsonl and report.md of an answer-mode run."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "per_question.jsonl").open("w", encoding="utf-8") as handle:
+        for record in run.records:
+            handle.write(json.dumps(record.__dict__, ensure_ascii=False) + "\n")
+    metrics = {"split": split, "product": run.summary, "baselines": run.baselines, "settings": run.settings}
+    (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    s = run.summary
+    rows = [("Kysy (the product)", s["gold_in_answer"], s["mean_answer_words"])]
+    rows += [(name, b["gold_in_answer"], b["mean_answer_words"]) for name, b in run.baselines.items()]
+    lines = [
+        f"# squad2fi-qa answer mode ({split})", "",
+        f"{s['answerable']} answerable and {s['unanswerable']} unanswerable questions about the split's articles, "
+        "ingested as documents.", "",
+        "| answerer | gold answer in the answer | mean answer words |", "|---|---|---|",
+        *(f"| {name} | {_fmt(gold)} | {_fmt(words, 1)} |" for name, gold, words in rows), "",
+        f"- answerable questions refused: {_fmt(s['answerable_refused'])}",
+        f"- unanswerable questions refused: {_fmt(s['unanswerable_refused'])}",
+        f"- answered as partial (the topic is there, the asked fact is not): {_fmt(s['partial'])}", "",
+    ]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _fmt(value: float | int | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
