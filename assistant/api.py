@@ -15,6 +15,7 @@ from assistant.http_errors import install_error_handlers
 from assistant.limits import BodySizeLimit
 from assistant.openapi import install_openapi
 from assistant.security import install_security
+from ingest.load import web_address
 from kysy.errors import ConfigError, IndexNotBuiltError
 from kysy.settings import Settings
 
@@ -27,8 +28,11 @@ def check_settings(settings: Settings) -> None:
     """Refuse settings the service must not start with.
 
     Raises:
-        ConfigError: an admin token shorter than ``MIN_ADMIN_TOKEN_CHARS`` characters.
+        ConfigError: an admin token shorter than ``MIN_ADMIN_TOKEN_CHARS`` characters, or a public
+            address that is not http(s).
     """
+    if settings.public_url and not web_address(settings.public_url):
+        raise ConfigError(f"KYSY_PUBLIC_URL must be an http(s) address such as https://kysy.example.fi, got {settings.public_url!r}")
     token = settings.admin_token
     if token and len(token.strip()) < MIN_ADMIN_TOKEN_CHARS:
         raise ConfigError(

@@ -88,7 +88,10 @@ def complete_schema(schema: dict[str, Any], settings: Settings) -> None:
             common = {400, 431, 503} | ({408, 413} if method in ("post", "put", "patch", "delete") else set())
             responses = operation.setdefault("responses", {})
             for status in sorted(common | {int(code) for code in responses if code.isdigit() and int(code) >= 400}):
-                # Every error body is {error, message}: also FastAPI's own 422 entry says so.
+                declared = responses.get(str(status), {})
+                if declared.get("description") not in (None, "Error", "Validation Error"):
+                    continue  # a route's own error with its own shape (e.g. OpenAI's model_not_found)
+                # Every other error body is {error, message}: also FastAPI's own 422 entry says so.
                 entry = responses[str(status)] = {"description": descriptions.get(status, "Error"), "content": error}
                 if status in (429, 503):
                     entry["headers"] = _RETRY_AFTER

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant.app_state import AssistantDep, app_state, client_address, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
+from assistant.links import Links, public_base
 from assistant.openapi import SSE_EVENT, error_responses
 from assistant.schemas import ChatRequest, ChatResponse, ClientConfig, answer_to_json
 from assistant.service import Assistant
@@ -63,6 +64,19 @@ def check_request_size(settings: Settings, question: str, history: Sequence[Turn
         )
 
 
+def links_for(request: Request, assistant: Assistant) -> Links:
+    """Citation links and labels for this request: absolute under ``KYSY_PUBLIC_URL``, else under the
+    address the request came to."""
+    settings = app_state(request).settings
+    snapshot = assistant.snapshot
+
+    def heading(chunk_id: str) -> str:
+        chunk = snapshot.chunk(chunk_id)
+        return chunk.heading if chunk else ""
+
+    return Links(public_base(settings.public_url, str(request.base_url)), snapshot.documents, heading)
+
+
 def charge_for(request: Request, started: float) -> None:
     """Charge the client for the work of its answer beyond its first token (``RateLimiter.charge``)."""
     app_state(request).limiter.charge(client_address(request), time.perf_counter() - started)
@@ -104,13 +118,15 @@ def error_event(exc: Exception) -> ServerSentEvent:
 
 
 async def _chat_events(
-    assistant: Assistant, body: ChatRequest, history: list[Turn], request: Request, slot: Slot
+    assistant: Assistant, body: ChatRequest, history: list[Turn], request: Request, slot: Slot, links: Links
 ) -> AsyncIterator[ServerSentEvent]:
     started = time.perf_counter()
     try:
         async for item in answer_pieces(assistant, body.question, history, body.top_k, request):
             if isinstance(item, Answer):
-                payload = answer_to_json(item, include_retrieved=body.include_retrieved)
+                payload = answer_to_json(
+                    item, include_retrieved=body.include_retrieved, links=links, debug=body.debug
+                )
                 yield ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="done")
             else:
                 yield ServerSentEvent(data=json.dumps({"text": item}, ensure_ascii=False), event="token")
@@ -150,7 +166,7 @@ async def chat(
     slot = state.gate.enter()
     if wants_event_stream(request):
         return EventSourceResponse(
-            _chat_events(assistant, body, history, request, slot),
+            _chat_events(assistant, body, history, request, slot, links_for(request, assistant)),
             headers={"Cache-Control": "no-store"},
             # Also frees the place when the stream never starts (the client left at once).
             background=BackgroundTask(slot.release),
@@ -162,5 +178,8 @@ async def chat(
         slot.release()
         charge_for(request, started)
     return JSONResponse(
-        answer_to_json(answer, include_retrieved=body.include_retrieved), headers={"Cache-Control": "no-store"}
+        answer_to_json(
+            answer, include_retrieved=body.include_retrieved, links=links_for(request, assistant), debug=body.debug
+        ),
+        headers={"Cache-Control": "no-store"},
     )

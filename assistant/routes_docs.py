@@ -5,11 +5,12 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from assistant.app_state import AssistantDep
+from assistant.app_state import AssistantDep, app_state
 from assistant.http_errors import ApiError
+from assistant.links import public_base
 from assistant.openapi import error_responses
 from assistant.schemas import document_file_url
 from assistant.service import Assistant
@@ -44,8 +45,8 @@ _TYPES = {
 _SANDBOX_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def document_json(info: DocumentInfo) -> dict[str, object]:
-    """A document's metadata as the API lists it."""
+def document_json(info: DocumentInfo, base: str = "") -> dict[str, object]:
+    """A document's metadata as the API lists it (``file_url`` absolute under ``base``)."""
     return {
         "id": info.id,
         "file": info.file,
@@ -54,7 +55,7 @@ def document_json(info: DocumentInfo) -> dict[str, object]:
         "kind": info.kind,
         "year": info.year,
         "pages": info.pages,
-        "file_url": document_file_url(info.id, None),
+        "file_url": document_file_url(info.id, None, base),
     }
 
 
@@ -66,20 +67,25 @@ def _document(assistant: Assistant, doc_id: str) -> DocumentInfo:
 
 
 @router.get("/api/documents", summary="The documents answers are drawn from", responses=error_responses(503))
-async def list_documents(assistant: AssistantDep) -> list[dict[str, object]]:
+async def list_documents(assistant: AssistantDep, request: Request) -> list[dict[str, object]]:
     """All indexed documents, by file name."""
     documents = sorted(assistant.snapshot.documents.values(), key=lambda info: info.file)
-    return [document_json(info) for info in documents]
+    base = _base(request)
+    return [document_json(info, base) for info in documents]
+
+
+def _base(request: Request) -> str:
+    return public_base(app_state(request).settings.public_url, str(request.base_url))
 
 
 @router.get(
     "/api/documents/{doc_id}", summary="A document's metadata and text per page", responses=error_responses(404, 503)
 )
-def get_document(doc_id: str, assistant: AssistantDep) -> dict[str, object]:
+def get_document(doc_id: str, assistant: AssistantDep, request: Request) -> dict[str, object]:
     """Metadata plus ``page_texts: [{"page", "text"}]`` (``page`` is null for unpaged texts)."""
     info = _document(assistant, doc_id)
     pages = [{"page": page.number, "text": page.text} for page in assistant.snapshot.pages(doc_id)]
-    return {**document_json(info), "publisher": info.publisher, "page_texts": pages}
+    return {**document_json(info, _base(request)), "publisher": info.publisher, "page_texts": pages}
 
 
 _FILE = {

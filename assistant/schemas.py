@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from assistant.inputs import not_blank, valid_text
+from assistant.links import Links
 from ingest.load import web_address
 from kysy.models import Answer, Citation, ScoredChunk, Turn
 
@@ -50,6 +51,7 @@ class ChatRequest(BaseModel):
         "characters in all (413 beyond).",
     )
     include_retrieved: bool = Field(default=False, description="Also return the retrieved passages.")
+    debug: bool = Field(default=False, description="Also return the scoring and decision details in `meta`.")
     top_k: int | None = Field(default=None, ge=1, le=20, description="How many passages to answer from.")
 
     _question_not_blank = field_validator("question")(not_blank)
@@ -62,8 +64,10 @@ class CitationOut(BaseModel):
     file: str
     title: str
     page: int | None
+    label: str | None = Field(description='How the source is cited: "sivu 3", "dia 3" or "kohta: <heading>".')
+    year: int | None = None
     quote: str
-    url: str
+    url: str | None = Field(description="Absolute http(s) address: the page or slide, or the quoted passage.")
 
 
 class RetrievedOut(BaseModel):
@@ -122,26 +126,24 @@ class FeedbackCreated(BaseModel):
     id: int
 
 
-def document_file_url(doc_id: str, page: int | None) -> str:
-    """The link to a document as this API serves it, opening at ``page`` when it has pages."""
-    url = f"/api/documents/{doc_id}/file"
+def document_file_url(doc_id: str, page: int | None, base: str = "") -> str:
+    """The link to a document as this API serves it (absolute under ``base``), opening at ``page`` when it has pages."""
+    url = f"{base}/api/documents/{doc_id}/file"
     return f"{url}#page={page}" if page is not None else url
 
 
-def citation_url(citation: Citation) -> str:
-    """The document's web address when known (http or https only), else its link in this API."""
-    return web_address(citation.url) or document_file_url(citation.doc_id, citation.page)
-
-
-def citation_json(citation: Citation) -> dict[str, object]:
-    """A citation as the API returns it."""
+def citation_json(citation: Citation, links: Links | None = None, language: str = "fi") -> dict[str, object]:
+    """A citation as the API returns it: with ``links``, its absolute address and its label."""
+    url = links.url(citation) if links else web_address(citation.url)
     return CitationOut(
         n=citation.n,
         file=citation.file,
         title=citation.title,
         page=citation.page,
+        label=links.label(citation, language) if links else None,
+        year=links.year(citation) if links else None,
         quote=citation.quote,
-        url=citation_url(citation),
+        url=url or citation.url,
     ).model_dump()
 
 
@@ -158,16 +160,24 @@ def _json_safe(meta: dict[str, object]) -> dict[str, object]:
     return result
 
 
-def answer_to_json(answer: Answer, *, include_retrieved: bool = False) -> dict[str, object]:
+# What ``meta`` always says: what was searched and how long it took. The rest (the refusal's scores and
+# reasoning, why a question was taken as a follow-up, a generator's checks) only with ``debug``.
+PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi")
+
+
+def answer_to_json(
+    answer: Answer, *, include_retrieved: bool = False, links: Links | None = None, debug: bool = False
+) -> dict[str, object]:
     """The ``POST /api/chat`` response object of ``answer``."""
     body: dict[str, object] = {
         "answer": answer.text,
         "not_found": answer.not_found,
         "language": answer.language,
-        "citations": [citation_json(c) for c in answer.citations],
+        "citations": [citation_json(c, links, answer.language) for c in answer.citations],
     }
     if include_retrieved:
         body["retrieved"] = [retrieved_json(hit) for hit in answer.retrieved]
     body["mode"] = answer.mode
-    body["meta"] = _json_safe(dict(answer.meta))
+    meta = dict(answer.meta) if debug else {k: v for k, v in answer.meta.items() if k in PUBLIC_META}
+    body["meta"] = _json_safe(meta)
     return body

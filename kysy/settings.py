@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=30.0, gt=0)
 
     # HTTP service
+    public_url: str = Field(
+        default="", description="The address users reach the service at (https://kysy.example.fi): citation "
+        "links are absolute under it in every interface.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="Server processes; >1 trades latency for throughput.")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from ingest.pipeline import ingest_paths
-from kysy.cli import main
 from kysy.settings import Settings
 
 DOCS = {

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.server import server_config
-from kysy.cli import _parser, _settings, main
+from cli.main import _parser, _settings, main
 from kysy.errors import ConfigError
 from kysy.settings import Settings
 

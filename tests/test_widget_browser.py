@@ -82,7 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embed_cache: Path) -> Itera
         "KYSY_LLM_BASE_URL": "",
     }
     ingest = subprocess.run(
-        [sys.executable, "-m", "kysy.cli", "ingest", str(ROOT / "corpus")],
+        [sys.executable, "-m", "cli.main", "ingest", str(ROOT / "corpus")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     if ingest.returncode != 0:
@@ -90,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embed_cache: Path) -> Itera
     port = _free_port()
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kysy.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

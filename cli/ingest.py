@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from cli.progress import progress_bars
 from ingest.pipeline import IngestReport, ingest_paths
-from kysy.progress import progress_bars
 from kysy.settings import Settings
 
 _STAGES = {"parse": "Reading files", "embed": "Embedding"}

@@ -34,19 +34,19 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from kysy.cli_ingest import run_ingest
+    from cli.ingest import run_ingest
 
     return run_ingest(_settings(args), [Path(p) for p in args.paths], rebuild=args.rebuild, as_json=args.json)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from kysy.cli_ask import run_ask
+    from cli.ask import run_ask
 
     return run_ask(_settings(args), args.question, as_json=args.json)
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from kysy.cli_chat import run_chat
+    from cli.chat import run_chat
 
     return run_chat(_settings(args))
 
@@ -59,7 +59,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from eval.cli import run_eval
+    from cli.eval import run_eval
 
     return run_eval(_settings(args), args)
 
