@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from assistant import openai_compat, routes_admin, routes_chat, routes_docs
+from assistant import openai_compat, routes_admin, routes_chat, routes_docs, routes_documents
 from assistant.app_state import AppState
 from assistant.http_errors import install_error_handlers
 from assistant.limits import BodySizeLimit
@@ -81,8 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_admin.router)
     if settings.admin_token:
         app.include_router(routes_admin.admin_router)
+        app.include_router(routes_documents.router)
     install_security(app, settings)
     install_openapi(app, settings)
     # Added last, so it runs first: an oversized or slow body is refused before anything reads it.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s,
+        larger={routes_documents.UPLOAD_PATH: settings.max_file_mb * 1_000_000 + 100_000},
+        upload_timeout_s=settings.upload_timeout_s,
+    )
     return app

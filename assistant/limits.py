@@ -22,16 +22,18 @@ class BodySizeLimit:
 
     A declared ``Content-Length`` over the limit is refused without reading anything; otherwise the
     body is counted as it arrives and refused as soon as the count passes the limit. Paths in
-    ``larger`` have their own limit (an upload).
+    ``larger`` (an upload) have their own limit and time, and stream on to the app unbuffered.
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, timeout_s: float = 30.0, larger: dict[str, int] | None = None
+        self, app: ASGIApp, max_bytes: int, timeout_s: float = 30.0, larger: dict[str, int] | None = None,
+        upload_timeout_s: float = 600.0,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
         self.larger = larger or {}
+        self.upload_timeout_s = upload_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the body, then hand the request on with the buffered body replayed."""
@@ -42,6 +44,10 @@ class BodySizeLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _refuse(send, 413, "too_large", f"the request body is larger than {limit} bytes")
+            return
+        if scope["path"] in self.larger:
+            # An upload streams on to the app (to a file), counted and timed as it comes.
+            await self.app(scope, _counted(receive, limit, self.upload_timeout_s), send)
             return
         buffered: deque[Message] = deque()
         total = 0
@@ -66,6 +72,25 @@ class BodySizeLimit:
             return buffered.popleft() if buffered else await receive()
 
         await self.app(scope, replay, send)
+
+
+def _counted(receive: Receive, limit: int, timeout_s: float) -> Receive:
+    """``receive`` that raises 413 once more than ``limit`` bytes came, 408 after ``timeout_s``."""
+    total = 0
+    deadline = time.monotonic() + timeout_s
+
+    async def counting() -> Message:
+        nonlocal total
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError as exc:
+            raise ApiError(408, "body_timeout", f"the upload did not arrive within {timeout_s:g} s") from exc
+        total += len(message.get("body", b""))
+        if total > limit:
+            raise ApiError(413, "too_large", f"the upload is larger than {limit} bytes")
+        return message
+
+    return counting
 
 
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:

@@ -39,6 +39,7 @@ def _descriptions(s: Settings) -> dict[int, str]:
         404: "`not_found`, `document_not_found` or `file_missing`.",
         408: f"`body_timeout`: the request body did not arrive within {s.body_timeout_s:g} s (KYSY_BODY_TIMEOUT_S).",
         409: "`index_locked`: an ingest is already running.",
+        415: "`unsupported_file`: not one of the six supported formats (pdf, docx, pptx, txt, md, html).",
         413: (
             f"`too_large`: the body is over {s.max_body_bytes} bytes (KYSY_MAX_BODY_BYTES); `question_too_long`: "
             f"over {s.max_question_chars} characters; `history_too_long`: over {s.max_history_turns} turns, "

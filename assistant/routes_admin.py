@@ -150,7 +150,7 @@ def own_embedder(settings: Settings) -> Embedder:
     return make_embedder(settings.embedder, threads=settings.embed_thread_count)
 
 
-def _reindex(state: AppState) -> dict[str, object]:
+def reindex_now(state: AppState) -> dict[str, object]:
     """Ingest and swap in the new generation; releases ``state.reindex_lock`` (taken by the route) when done,
     also when the client left before."""
     settings = state.settings
@@ -176,7 +176,7 @@ async def reindex(request: Request) -> dict[str, object]:
     state = app_state(request)
     if not state.reindex_lock.acquire(blocking=False):
         raise ApiError(409, "index_locked", "a reindex is already running; wait for it to finish")
-    return await in_background_thread(lambda: _reindex(state))
+    return await in_background_thread(lambda: reindex_now(state))
 
 
 @admin_router.get(

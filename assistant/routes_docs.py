@@ -29,6 +29,11 @@ _STATIC_FILES = {
     "/demo-hostile.css": ("demo-hostile.css", "no-cache"),
     "/widget.js": ("widget.js", "public, max-age=300"),
     "/widget.css": ("widget.css", "public, max-age=300"),
+    "/admin": ("admin.html", "no-cache"),
+    "/admin.js": ("admin.js", "no-cache"),
+    "/admin.css": ("admin.css", "no-cache"),
+    "/favicon.ico": ("favicon.ico", "public, max-age=86400"),
+    "/favicon.svg": ("favicon.svg", "public, max-age=86400"),
 }
 
 _TYPES = {

@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=16_384, ge=1024, description="Request line + headers; 431 beyond.")
     header_timeout_s: float = Field(default=10.0, gt=0, description="Time to send the request headers.")
     body_timeout_s: float = Field(default=30.0, gt=0, description="Time to send the request body.")
+    upload_timeout_s: float = Field(default=600.0, gt=0, description="Time to send an admin upload.")
     keep_alive_s: float = Field(default=5.0, gt=0, description="Idle time before a kept-alive connection closes.")
     max_connections: int = Field(default=1000, ge=1, description="Open connections; 503 beyond.")
     proxy_headers: bool = Field(

@@ -20,15 +20,19 @@ from kysy.settings import Settings
 Serve = Callable[[FastAPI], AbstractContextManager[str]]
 TOKEN = "openapi-admin-token-" + "o" * 30
 
-# 413 rejects a body or text over its limit; 422 what no JSON schema can say (a question of only
-# invisible characters, a conversation that does not end with the user's question).
+# 413 rejects a body or text over its limit; 415 an upload that is not one of the six formats; 422 what
+# no JSON schema can say (a question of only invisible characters, a conversation that does not end with
+# the user's question, an upload that does not parse).
 SCHEMATHESIS_CONFIG = """
 [checks.negative_data_rejection]
-expected-statuses = [400, 401, 404, 413, 422, 429]
+expected-statuses = [400, 401, 404, 413, 415, 422, 429]
 
 [checks.positive_data_acceptance]
-expected-statuses = ["2XX", 401, 404, 413, 422, 429]
+expected-statuses = ["2XX", 401, 404, 409, 413, 415, 422, 429]
 """
+
+
+DESCRIBED = {"400", "401", "404", "408", "409", "413", "415", "422", "429", "431", "503", "507"}
 
 
 def _schema(settings: Settings) -> dict[str, Any]:
@@ -55,8 +59,9 @@ def test_every_operation_documents_its_errors_as_json(corpus_index: Settings) ->
             if (path, status) == ("/v1/chat/completions", "404"):
                 assert response["content"]["application/json"]["schema"]["$ref"].endswith("/OpenAIError")
             elif int(status) >= 400:
+                assert status in DESCRIBED, (path, status)
                 assert response["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody"), (path, status)
-                assert response["description"] != "Error", (path, status)
+                assert response["description"] != "Error", (path, status, response)
         for status in ("429", "503"):
             if status in responses:
                 assert "Retry-After" in responses[status]["headers"]
@@ -83,9 +88,12 @@ def test_the_limits_are_in_the_schema_with_their_configured_values(corpus_index:
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     corpus_index: Settings, serve_app: Serve, tmp_path: Path
 ) -> None:
+    # A copy of the corpus too: the run uploads and deletes documents with the admin token.
     shutil.copytree(corpus_index.data_dir, tmp_path / "data")
+    shutil.copytree(corpus_index.corpus_dir, tmp_path / "corpus")
     settings = corpus_index.model_copy(update={
-        "data_dir": tmp_path / "data", "rate_limit_per_minute": 0, "admin_token": TOKEN,
+        "data_dir": tmp_path / "data", "corpus_dir": tmp_path / "corpus", "rate_limit_per_minute": 0,
+        "admin_token": TOKEN,
         "admin_failures_per_minute": 10_000,
     })
     config = tmp_path / "schemathesis.toml"
