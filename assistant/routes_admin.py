@@ -57,9 +57,12 @@ async def healthz() -> dict[str, str]:
     response_model=Readiness, responses=error_responses(503),
 )
 async def readyz(request: Request) -> JSONResponse:
-    """200 with the chunk count and generation when the index is loaded, else 503."""
+    """200 with the chunk count and generation of the index on disk now (a generation an ingest has just
+    committed is opened first), else 503."""
+    pool = app_state(request).assistants
     try:
-        lease = await app_state(request).assistants.lease()
+        await run_in_threadpool(pool.refresh)
+        lease = await pool.lease()
     except KysyError as exc:
         return error_response(503, exc.code, str(exc))
     with lease:

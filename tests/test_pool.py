@@ -136,3 +136,15 @@ def test_the_reindex_thread_runs_at_a_lower_priority(own_index: Settings) -> Non
     mine = niceness()
     assert asyncio.run(in_background_thread(niceness)) == min(19, mine + REINDEX_NICENESS)
     assert niceness() == mine
+
+
+def test_readiness_reports_a_new_generation_at_once(own_index: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(own_index)) as client:
+        before = client.get("/readyz").json()
+        _touch_a_document(own_index.corpus_dir, 3)
+        ingest_paths(own_index, [own_index.corpus_dir])  # `kysy ingest` beside the running server
+        after = client.get("/readyz").json()
+    assert after["generation"] == before["generation"] + 1
+    assert after["documents"] == before["documents"] + 1
