@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     chunk_min_words: int = Field(default=80, ge=1, le=2000)
     chunk_overlap_words: int = Field(default=20, ge=0, le=500)
 
+    progress_log_s: float = Field(
+        default=10.0, gt=0, description="Seconds between ingest progress lines when the output is not a terminal."
+    )
+
     # Ingestion limits for hostile files
     parse_timeout_s: float = Field(default=60.0, gt=0)
     parse_memory_mb: int = Field(default=1024, ge=64)
