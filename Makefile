@@ -18,11 +18,16 @@ $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# The test install: sentence-transformers on the CPU build of torch, plus the test tools.
+# The evaluation install: the base install plus the report's plotting.
+$(VENV)/.installed-eval: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[eval]'
+	touch $(VENV)/.installed-base $@
+
+# The test install: sentence-transformers on the CPU build of torch, the test tools and the eval extra.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[st,dev]'
-	touch $(VENV)/.installed-base $@
+	$(BIN)/pip install --quiet -e '.[st,dev,eval]'
+	touch $(VENV)/.installed-base $(VENV)/.installed-eval $@
 
 # Debian's Voikko gives the best Finnish analysis; without it Kysy falls back to simplemma.
 system-deps:
@@ -32,10 +37,10 @@ system-deps:
 	  echo "Voikko not installed (needs root and apt-get): Finnish analysis falls back to simplemma."; \
 	fi
 
-# Debian's Chromium for the widget's end-to-end tests.
+# Debian's Chromium for the widget's and admin page's end-to-end tests; curl for the documented examples.
 browser-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  dpkg -s chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	  dpkg -s chromium curl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null; }; \
 	else \
 	  command -v chromium >/dev/null || echo "chromium not installed: browser tests will fail"; \
 	fi
@@ -57,7 +62,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-eval: system-deps $(VENV)/.installed-base
+eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy ingest corpus
 	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.runner import ANSWER_KEYS, EvalRun, QuestionResult
+from kysy.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,12 @@ _COLOURS = {"bm25-raw": "#9e9e9e", "bm25-lemma": "#1f77b4", "dense": "#2ca02c", 
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ConfigError(
+            "the evaluation report's plots need matplotlib: pip install -e '.[eval]' (make eval installs it)"
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
