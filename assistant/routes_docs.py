@@ -26,6 +26,7 @@ _STATIC_FILES = {
     "/": ("demo.html", "no-cache"),
     "/demo-hostile.html": ("demo-hostile.html", "no-cache"),
     "/demo.css": ("demo.css", "no-cache"),
+    "/demo.js": ("demo.js", "no-cache"),
     "/demo-hostile.css": ("demo-hostile.css", "no-cache"),
     "/widget.js": ("widget.js", "public, max-age=300"),
     "/widget.css": ("widget.css", "public, max-age=300"),
