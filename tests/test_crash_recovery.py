@@ -295,7 +295,9 @@ RESTART_QUESTIONS = (
 def kysy_serve(settings: Settings) -> Iterator[str]:
     """``kysy serve`` as a separate process on a free port; stopped with SIGTERM."""
     port = free_port()
-    env = {**_env(settings), "KYSY_CORPUS_DIR": str(settings.corpus_dir), "KYSY_RATE_LIMIT_PER_MINUTE": "0"}
+    # One public address for both servers, so their citation links are the same whatever their ports.
+    env = {**_env(settings), "KYSY_CORPUS_DIR": str(settings.corpus_dir), "KYSY_RATE_LIMIT_PER_MINUTE": "0",
+           "KYSY_PUBLIC_URL": "https://kysy.example.fi"}
     process = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

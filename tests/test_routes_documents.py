@@ -35,6 +35,7 @@ def server(corpus_index: Settings, serve_app: Serve, tmp_path: Path) -> Iterator
     corpus = tmp_path / "corpus"
     shutil.copytree(corpus_index.corpus_dir, corpus)
     shutil.copytree(corpus_index.data_dir, tmp_path / "data")
+    (tmp_path / "data" / "feedback.sqlite").unlink(missing_ok=True)  # other tests' feedback is not ours
     settings = corpus_index.model_copy(update={
         "data_dir": tmp_path / "data", "corpus_dir": corpus, "admin_token": TOKEN, "rate_limit_per_minute": 0,
         "max_file_mb": 1,
