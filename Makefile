@@ -20,11 +20,16 @@ $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# The test install: sentence-transformers on the CPU build of torch, plus the test tools.
+# The evaluation install: the base install plus the report's plotting.
+$(VENV)/.installed-eval: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[eval]'
+	touch $(VENV)/.installed-base $@
+
+# The test install: sentence-transformers on the CPU build of torch, the test tools and the eval extra.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[st,dev]'
-	touch $(VENV)/.installed-base $@
+	$(BIN)/pip install --quiet -e '.[st,dev,eval]'
+	touch $(VENV)/.installed-base $(VENV)/.installed-eval $@
 
 # The training install: scikit-learn beside the base install (answering needs only LightGBM).
 $(VENV)/.installed-train: pyproject.toml | $(BIN)/python
@@ -39,10 +44,10 @@ system-deps:
 	  echo "Voikko not installed (needs root and apt-get): Finnish analysis falls back to simplemma."; \
 	fi
 
-# Debian's Chromium for the widget's end-to-end tests.
+# Debian's Chromium for the widget's and admin page's end-to-end tests; curl for the documented examples.
 browser-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  dpkg -s chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	  dpkg -s chromium curl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null; }; \
 	else \
 	  command -v chromium >/dev/null || echo "chromium not installed: browser tests will fail"; \
 	fi
@@ -65,14 +70,14 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # The question set; cross-validated as well when `make train` has left its fold models.
-eval: system-deps $(VENV)/.installed-base
+eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy ingest corpus
 	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest \
 	  $$([ -d .kysy-train/folds ] && echo --cv-models .kysy-train/folds)
 	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
-eval-squad: system-deps $(VENV)/.installed-base
+eval-squad: system-deps $(VENV)/.installed-eval
 	KYSY_DATA_DIR=.kysy-squad $(BIN)/kysy eval squad --dataset $(SQUAD) --split dev --out eval/runs/squad
 
 # The answer engine's models, fitted from squad2fi-qa and the question set (deterministic).

@@ -9,15 +9,36 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from assistant import openai_compat, routes_admin, routes_chat, routes_docs
+from assistant import openai_compat, routes_admin, routes_chat, routes_docs, routes_documents
 from assistant.app_state import AppState
 from assistant.http_errors import install_error_handlers
 from assistant.limits import BodySizeLimit
+from assistant.openapi import install_openapi
 from assistant.security import install_security
-from kysy.errors import IndexNotBuiltError
+from ingest.load import web_address
+from kysy.errors import ConfigError, IndexNotBuiltError
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+MIN_ADMIN_TOKEN_CHARS = 32
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings the service must not start with.
+
+    Raises:
+        ConfigError: an admin token shorter than ``MIN_ADMIN_TOKEN_CHARS`` characters, or a public
+            address that is not http(s).
+    """
+    if settings.public_url and not web_address(settings.public_url):
+        raise ConfigError(f"KYSY_PUBLIC_URL must be an http(s) address such as https://kysy.example.fi, got {settings.public_url!r}")
+    token = settings.admin_token
+    if token and len(token.strip()) < MIN_ADMIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"KYSY_ADMIN_TOKEN has {len(token.strip())} characters; it must have at least {MIN_ADMIN_TOKEN_CHARS}. "
+            "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,17 +46,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     The index is opened at startup when it exists; otherwise ``/readyz`` answers 503 and the
     chat routes answer 503 ``index_not_built`` until an ingest has built it.
+
+    Raises:
+        ConfigError: the settings are not safe to serve with (``check_settings``).
     """
     settings = settings or Settings()
+    check_settings(settings)
     state = AppState.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            await run_in_threadpool(state.assistants.get)
+            await run_in_threadpool(state.assistants.refresh)
         except IndexNotBuiltError as exc:
             logger.warning("starting without an index: %s", exc)
         yield
+        state.assistants.close()
 
     app = FastAPI(
         title="Kysy",
@@ -55,7 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_admin.router)
     if settings.admin_token:
         app.include_router(routes_admin.admin_router)
+        app.include_router(routes_documents.router)
     install_security(app, settings)
-    # Added last, so it runs first: an oversized body is refused before anything reads it.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_openapi(app, settings)
+    # Added last, so it runs first: an oversized or slow body is refused before anything reads it.
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s,
+        larger={routes_documents.UPLOAD_PATH: settings.max_file_mb * 1_000_000 + 100_000},
+        upload_timeout_s=settings.upload_timeout_s,
+    )
     return app

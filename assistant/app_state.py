@@ -4,63 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from assistant.feedback import FeedbackStore
 from assistant.limits import ConcurrencyGate, RateLimiter
+from assistant.pool import AssistantPool
 from assistant.service import Assistant
-from kysy.errors import IndexNotBuiltError
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-class AssistantHolder:
-    """Opens the ``Assistant`` once the index exists; until then every use raises ``IndexNotBuiltError``."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._assistant: Assistant | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> Assistant | None:
-        """The assistant if it is open, else None (never blocks)."""
-        return self._assistant
-
-    def get(self) -> Assistant:
-        """The assistant, opening it on first use (blocking: call from a worker thread).
-
-        Raises:
-            IndexNotBuiltError: there is no index yet.
-        """
-        if self._assistant is not None:
-            return self._assistant
-        with self._lock:
-            if self._assistant is None:
-                if not self.settings.index_path.exists():
-                    raise IndexNotBuiltError(
-                        f"no index at {self.settings.index_path}: run `kysy ingest corpus` first"
-                    )
-                self._assistant = Assistant(self.settings)
-                logger.info("index loaded: generation %d", self._assistant.snapshot.generation)
-            return self._assistant
-
-    async def ready(self) -> Assistant:
-        """The assistant, opened in a worker thread when needed (so the event loop never waits on it).
-
-        Raises:
-            IndexNotBuiltError: there is no index yet.
-        """
-        assistant = self._assistant
-        if assistant is not None:
-            return assistant
-        opened: Assistant = await run_in_threadpool(self.get)
-        return opened
 
 
 @dataclass
@@ -68,8 +24,9 @@ class AppState:
     """Everything one app instance shares between requests; made by ``create_app``, never global."""
 
     settings: Settings
-    assistants: AssistantHolder
+    assistants: AssistantPool
     limiter: RateLimiter
+    admin_failures: RateLimiter
     gate: ConcurrencyGate
     feedback: FeedbackStore
     reindex_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,10 +36,11 @@ class AppState:
         """A fresh state for ``settings``."""
         return cls(
             settings=settings,
-            assistants=AssistantHolder(settings),
-            limiter=RateLimiter(settings.rate_limit_per_minute),
+            assistants=AssistantPool(settings),
+            limiter=RateLimiter(settings.rate_limit_per_minute, cost_ms=settings.rate_limit_cost_ms),
+            admin_failures=RateLimiter(settings.admin_failures_per_minute),
             gate=ConcurrencyGate(settings.max_concurrency),
-            feedback=FeedbackStore(settings.feedback_path),
+            feedback=FeedbackStore(settings.feedback_path, max_bytes=settings.feedback_max_mb * 1_000_000),
         )
 
 
@@ -92,19 +50,29 @@ def app_state(request: Request) -> AppState:
     return state
 
 
-async def get_assistant(request: Request) -> Assistant:
-    """Dependency: the assistant (opened in a worker thread if needed).
+async def get_assistant(request: Request) -> AsyncIterator[Assistant]:
+    """Dependency: the current generation's assistant, held open until the response has been sent
+    (a streamed one included), however many reindexes happen meanwhile.
 
     Raises:
         IndexNotBuiltError: there is no index yet (the API answers 503).
     """
-    return await app_state(request).assistants.ready()
+    lease = await app_state(request).assistants.lease()
+    try:
+        yield lease.assistant
+    finally:
+        lease.release()
+
+
+def client_address(request: Request) -> str:
+    """The client as the server resolved it: the peer address, or the forwarded one when the peer is a
+    trusted proxy (``--proxy-headers`` with ``--forwarded-allow-ips``); headers are never read here."""
+    return request.client.host if request.client else "unknown"
 
 
 async def rate_limit(request: Request) -> None:
     """Dependency: one token of the calling client's bucket (429 when it is empty)."""
-    client = request.client.host if request.client else "unknown"
-    app_state(request).limiter.check(client)
+    app_state(request).limiter.check(client_address(request))
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]

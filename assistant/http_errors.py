@@ -8,12 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from kysy.errors import (
     ConfigError,
     CorruptDocumentError,
     IndexLockedError,
     IndexNotBuiltError,
+    InvalidInputError,
     KysyError,
     LLMError,
     StorageError,
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 # Most specific first: the first matching class decides the status.
 _STATUS: tuple[tuple[type[KysyError], int], ...] = (
     (IndexNotBuiltError, 503),
+    (InvalidInputError, 422),
     (IndexLockedError, 409),
     (StorageError, 507),
     (LLMError, 502),
@@ -43,6 +46,7 @@ _HTTP_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    431: "headers_too_large",
     429: "rate_limited",
     503: "busy",
 }
@@ -84,6 +88,16 @@ def validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at this path (a 405's ``Allow``; routes of one path
+    may be several, e.g. GET and POST with handlers of their own)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` a JSON ``{error, message}`` body with the right status."""
 
@@ -108,7 +122,10 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such resource: {request.url.path}"
-        return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(exc.status_code, code, message, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

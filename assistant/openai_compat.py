@@ -2,18 +2,22 @@
 
 The last user message is the question, earlier user/assistant messages are the history and
 system messages are ignored (never echoed), so the conversation is carried exactly as by
-``POST /api/chat`` with ``history``. The answer keeps its ``[n]`` markers, the citations come as a
-top-level ``sources`` list, and ``kysy`` holds the answer object of ``POST /api/chat`` (``meta``
-with ``standalone_query`` and ``followup`` included); a streamed answer's last chunk carries both.
+``POST /api/chat`` with ``history``. The answer keeps its ``[n]`` markers and ends with a numbered
+Markdown list of its sources (title, year, page or slide, absolute link), so a client that shows
+only the message text shows them too (streamed as the last piece of text). The citations also
+come as a top-level ``sources`` list, and ``kysy`` holds the answer object of ``POST /api/chat``;
+a streamed answer's last chunk carries both. ``usage`` counts words and punctuation marks (Kysy
+has no language-model tokenizer); a model other than ``kysy`` is OpenAI's ``model_not_found``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -25,37 +29,58 @@ from starlette.concurrency import run_in_threadpool
 from assistant.app_state import AssistantDep, app_state, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
-from assistant.routes_chat import answer_pieces, check_request_size
-from assistant.schemas import answer_to_json, citation_json
+from assistant.links import WORDS, Links, source_list
+from assistant.openapi import SSE_EVENT, error_responses
+from assistant.routes_chat import answer_pieces, charge_for, check_request_size, links_for
+from assistant.schemas import CleanText, answer_to_json, citation_json
 from assistant.service import Assistant
+from ingest.normalize import normalize_input
 from kysy.errors import KysyError
 from kysy.models import Answer, Turn
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 MODEL_ID = "kysy"
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+# Where an earlier answer's source list starts: it is not part of the conversation's words.
+_SOURCES_START = re.compile(r"\n\n\*\*(?:" + "|".join(words[3] for words in WORDS.values()) + r")\*\*\n")
+
+
+class OpenAIError(BaseModel):
+    """The body of an OpenAI-style error (``{"error": {...}}``)."""
+
+    error: dict[str, str | None]
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content; only ``text`` parts are read."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    type: str
+    text: CleanText | None = None
 
 
 class ChatMessage(BaseModel):
     """One message; ``content`` is text or a list of ``{"type": "text", "text": ...}`` parts."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: CleanText | list[ContentPart] | None = None
 
     def text(self) -> str:
         """The message's text (text parts joined; other parts ignored)."""
         if isinstance(self.content, str):
             return self.content
         parts = self.content or []
-        return "".join(str(part.get("text", "")) for part in parts if part.get("type") == "text")
+        return "".join(part.text or "" for part in parts if part.type == "text")
 
 
 class CompletionRequest(BaseModel):
     """The fields of an OpenAI chat completion request that Kysy uses (others are accepted and ignored)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1)
@@ -69,23 +94,53 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
         ApiError: 422 when the last message is not a non-empty user message.
     """
     dialogue = [m for m in messages if m.role in ("user", "assistant")]
-    if not dialogue or dialogue[-1].role != "user" or not dialogue[-1].text().strip():
+    if not dialogue or dialogue[-1].role != "user" or not normalize_input(dialogue[-1].text()):
         raise ApiError(422, "invalid_request", "the last message must be a non-empty user message (the question)")
-    history = [Turn(role=m.role, content=m.text()) for m in dialogue[:-1]]
+    history = [Turn(role=m.role, content=without_sources(m.text())) for m in dialogue[:-1]]
     return dialogue[-1].text(), history
 
 
-def _completion(answer: Answer, completion_id: str, created: int) -> dict[str, object]:
+def without_sources(text: str) -> str:
+    """An earlier answer without the source list this route appended to it."""
+    return _SOURCES_START.split(text, maxsplit=1)[0]
+
+
+def model_not_found(model: str) -> JSONResponse:
+    """OpenAI's answer to a model it does not have (so OpenAI clients raise their ``NotFoundError``)."""
+    return JSONResponse({"error": {
+        "message": f"The model `{model}` does not exist; this service offers `{MODEL_ID}`.",
+        "type": "invalid_request_error", "param": "model", "code": "model_not_found",
+    }}, status_code=404)
+
+
+def usage(messages: list[ChatMessage], content: str) -> dict[str, int]:
+    """Words and punctuation marks of the conversation and of the answer, as OpenAI's ``usage``."""
+    prompt = sum(len(_TOKEN.findall(m.text())) for m in messages)
+    completion = len(_TOKEN.findall(content))
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def message_text(answer: Answer, links: Links) -> str:
+    """The assistant message: the answer, then its numbered sources in Markdown."""
+    sources = source_list(list(answer.citations), links, answer.language)
+    return f"{answer.text}\n\n{sources}" if sources else answer.text
+
+
+def _completion(
+    answer: Answer, links: Links, messages: list[ChatMessage], completion_id: str, created: int
+) -> dict[str, object]:
+    content = message_text(answer, links)
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": MODEL_ID,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
         ],
-        "sources": [citation_json(c) for c in answer.citations],
-        "kysy": answer_to_json(answer),
+        "usage": usage(messages, content),
+        "sources": [citation_json(c, links, answer.language) for c in answer.citations],
+        "kysy": answer_to_json(answer, links=links),
     }
 
 
@@ -105,16 +160,22 @@ def _data(payload: dict[str, object] | str) -> ServerSentEvent:
 
 
 async def _chunks(
-    assistant: Assistant, question: str, history: list[Turn], request: Request, slot: Slot
+    assistant: Assistant, question: str, history: list[Turn], request: Request, slot: Slot,
+    links: Links, messages: list[ChatMessage],
 ) -> AsyncIterator[ServerSentEvent]:
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    started = time.perf_counter()
     try:
         yield _data(_chunk(completion_id, created, {"role": "assistant", "content": ""}))
         async for item in answer_pieces(assistant, question, history, None, request):
             if isinstance(item, Answer):
+                sources = source_list(list(item.citations), links, item.language)
+                if sources:
+                    yield _data(_chunk(completion_id, created, {"content": f"\n\n{sources}"}))
                 last = _chunk(completion_id, created, {}, "stop")
-                last["sources"] = [citation_json(c) for c in item.citations]
-                last["kysy"] = answer_to_json(item)
+                last["usage"] = usage(messages, message_text(item, links))
+                last["sources"] = [citation_json(c, links, item.language) for c in item.citations]
+                last["kysy"] = answer_to_json(item, links=links)
                 yield _data(last)
             else:
                 yield _data(_chunk(completion_id, created, {"content": item}))
@@ -125,10 +186,25 @@ async def _chunks(
         yield _data({"error": {"message": message, "type": "server_error", "code": code}})
     finally:
         slot.release()
+        charge_for(request, started)
+
+
+_COMPLETION = {
+    "description": "A `chat.completion` (JSON), or `chat.completion.chunk` Server-Sent Events ending in `[DONE]`",
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/event-stream": {"schema": SSE_EVENT},
+    },
+}
 
 
 @router.post(
     "/chat/completions", dependencies=[Depends(rate_limit)], response_model=None,
+    responses={
+        200: _COMPLETION,
+        404: {"model": OpenAIError, "description": "`model_not_found`: a model other than `kysy`."},
+        **error_responses(413, 422, 429, 503),
+    },
     summary="OpenAI-compatible chat completion",
 )
 async def chat_completions(
@@ -136,21 +212,26 @@ async def chat_completions(
 ) -> JSONResponse | EventSourceResponse:
     """Answer the last user message; ``stream: true`` gives ``chat.completion.chunk`` events and ``[DONE]``."""
     state = app_state(request)
+    if body.model != MODEL_ID:
+        return model_not_found(body.model)
     question, history = split_messages(body.messages)
     check_request_size(state.settings, question, history)
+    links = links_for(request, assistant)
     slot = state.gate.enter()
     if body.stream:
         return EventSourceResponse(
-            _chunks(assistant, question, history, request, slot),
+            _chunks(assistant, question, history, request, slot, links, body.messages),
             headers={"Cache-Control": "no-store"},
             sep="\n",
             background=BackgroundTask(slot.release),
         )
+    started = time.perf_counter()
     try:
         answer = await run_in_threadpool(assistant.ask, question, history)
     finally:
         slot.release()
-    return JSONResponse(_completion(answer, f"chatcmpl-{uuid.uuid4().hex}", int(time.time())))
+        charge_for(request, started)
+    return JSONResponse(_completion(answer, links, body.messages, f"chatcmpl-{uuid.uuid4().hex}", int(time.time())))
 
 
 @router.get("/models", summary="The one model this service offers")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 from fastapi import APIRouter, Depends, Request
@@ -12,10 +13,12 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from assistant.app_state import AssistantDep, app_state, rate_limit
+from assistant.app_state import AssistantDep, app_state, client_address, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
-from assistant.schemas import ChatRequest, ChatResponse, ClientConfig, ErrorBody, answer_to_json
+from assistant.links import Links, public_base
+from assistant.openapi import SSE_EVENT, error_responses
+from assistant.schemas import ChatRequest, ChatResponse, ClientConfig, answer_to_json
 from assistant.service import Assistant
 from kysy.errors import KysyError
 from kysy.models import Answer, Turn
@@ -27,13 +30,12 @@ router = APIRouter()
 
 _END = object()
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (413, 422, 429, 503)
-}
+_ERRORS = error_responses(413, 422, 429, 503)
+_STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
 
 
-def check_request_size(settings: Settings, question: str, history: Sequence[object]) -> None:
-    """Refuse a question or history longer than the settings allow.
+def check_request_size(settings: Settings, question: str, history: Sequence[Turn]) -> None:
+    """Refuse a question or history longer than the settings allow (counted as sent).
 
     Raises:
         ApiError: 413 ``question_too_long`` or ``history_too_long``.
@@ -48,6 +50,36 @@ def check_request_size(settings: Settings, question: str, history: Sequence[obje
             413, "history_too_long",
             f"the history has {len(history)} turns; the limit is {settings.max_history_turns}",
         )
+    longest = max((len(turn.content) for turn in history), default=0)
+    if longest > settings.max_history_message_chars:
+        raise ApiError(
+            413, "history_too_long",
+            f"a history message has {longest} characters; the limit is {settings.max_history_message_chars}",
+        )
+    total = sum(len(turn.content) for turn in history)
+    if total > settings.max_history_chars:
+        raise ApiError(
+            413, "history_too_long",
+            f"the history has {total} characters in all; the limit is {settings.max_history_chars}",
+        )
+
+
+def links_for(request: Request, assistant: Assistant) -> Links:
+    """Citation links and labels for this request: absolute under ``KYSY_PUBLIC_URL``, else under the
+    address the request came to."""
+    settings = app_state(request).settings
+    snapshot = assistant.snapshot
+
+    def heading(chunk_id: str) -> str:
+        chunk = snapshot.chunk(chunk_id)
+        return chunk.heading if chunk else ""
+
+    return Links(public_base(settings.public_url, str(request.base_url)), snapshot.documents, heading)
+
+
+def charge_for(request: Request, started: float) -> None:
+    """Charge the client for the work of its answer beyond its first token (``RateLimiter.charge``)."""
+    app_state(request).limiter.charge(client_address(request), time.perf_counter() - started)
 
 
 def wants_event_stream(request: Request) -> bool:
@@ -87,12 +119,15 @@ def error_event(exc: Exception) -> ServerSentEvent:
 
 
 async def _chat_events(
-    assistant: Assistant, body: ChatRequest, history: list[Turn], request: Request, slot: Slot
+    assistant: Assistant, body: ChatRequest, history: list[Turn], request: Request, slot: Slot, links: Links
 ) -> AsyncIterator[ServerSentEvent]:
+    started = time.perf_counter()
     try:
         async for item in answer_pieces(assistant, body.question, history, body.top_k, request, debug=body.debug):
             if isinstance(item, Answer):
-                payload = answer_to_json(item, include_retrieved=body.include_retrieved)
+                payload = answer_to_json(
+                    item, include_retrieved=body.include_retrieved, links=links, debug=body.debug
+                )
                 yield ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="done")
             else:
                 yield ServerSentEvent(data=json.dumps({"text": item}, ensure_ascii=False), event="token")
@@ -100,6 +135,7 @@ async def _chat_events(
         yield error_event(exc)
     finally:
         slot.release()
+        charge_for(request, started)
 
 
 @router.get("/api/config", response_model=ClientConfig, summary="The limits a chat client keeps to")
@@ -117,7 +153,7 @@ async def client_config(request: Request) -> JSONResponse:
 @router.post(
     "/api/chat",
     response_model=ChatResponse,
-    responses=_ERRORS,
+    responses={**_ERRORS, 200: {"description": "The answer (JSON), or its Server-Sent Events", "content": _STREAM}},
     dependencies=[Depends(rate_limit)],
     summary="Ask a question; JSON, or Server-Sent Events with Accept: text/event-stream",
 )
@@ -126,20 +162,25 @@ async def chat(
 ) -> JSONResponse | EventSourceResponse:
     """Answer ``body.question`` (a follow-up of ``body.history``) with numbered citations."""
     state = app_state(request)
-    check_request_size(state.settings, body.question, body.history)
     history = [turn.to_turn() for turn in body.history]
+    check_request_size(state.settings, body.question, history)
     slot = state.gate.enter()
     if wants_event_stream(request):
         return EventSourceResponse(
-            _chat_events(assistant, body, history, request, slot),
+            _chat_events(assistant, body, history, request, slot, links_for(request, assistant)),
             headers={"Cache-Control": "no-store"},
             # Also frees the place when the stream never starts (the client left at once).
             background=BackgroundTask(slot.release),
         )
+    started = time.perf_counter()
     try:
         answer = await run_in_threadpool(assistant.ask, body.question, history, top_k=body.top_k, debug=body.debug)
     finally:
         slot.release()
+        charge_for(request, started)
     return JSONResponse(
-        answer_to_json(answer, include_retrieved=body.include_retrieved), headers={"Cache-Control": "no-store"}
+        answer_to_json(
+            answer, include_retrieved=body.include_retrieved, links=links_for(request, assistant), debug=body.debug
+        ),
+        headers={"Cache-Control": "no-store"},
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from assistant.app_state import AssistantDep
+from assistant.app_state import AssistantDep, app_state
 from assistant.http_errors import ApiError
+from assistant.links import public_base
+from assistant.openapi import error_responses
 from assistant.schemas import document_file_url
 from assistant.service import Assistant
+from ingest.load import web_address
 from kysy.models import DocumentInfo
 
 router = APIRouter()
@@ -23,9 +26,15 @@ _STATIC_FILES = {
     "/": ("demo.html", "no-cache"),
     "/demo-hostile.html": ("demo-hostile.html", "no-cache"),
     "/demo.css": ("demo.css", "no-cache"),
+    "/demo.js": ("demo.js", "no-cache"),
     "/demo-hostile.css": ("demo-hostile.css", "no-cache"),
     "/widget.js": ("widget.js", "public, max-age=300"),
     "/widget.css": ("widget.css", "public, max-age=300"),
+    "/admin": ("admin.html", "no-cache"),
+    "/admin.js": ("admin.js", "no-cache"),
+    "/admin.css": ("admin.css", "no-cache"),
+    "/favicon.ico": ("favicon.ico", "public, max-age=86400"),
+    "/favicon.svg": ("favicon.svg", "public, max-age=86400"),
 }
 
 _TYPES = {
@@ -42,17 +51,17 @@ _TYPES = {
 _SANDBOX_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def document_json(info: DocumentInfo) -> dict[str, object]:
-    """A document's metadata as the API lists it."""
+def document_json(info: DocumentInfo, base: str = "") -> dict[str, object]:
+    """A document's metadata as the API lists it (``file_url`` absolute under ``base``)."""
     return {
         "id": info.id,
         "file": info.file,
         "title": info.title,
-        "url": info.url,
+        "url": web_address(info.url),
         "kind": info.kind,
         "year": info.year,
         "pages": info.pages,
-        "file_url": document_file_url(info.id, None),
+        "file_url": document_file_url(info.id, None, base),
     }
 
 
@@ -63,27 +72,44 @@ def _document(assistant: Assistant, doc_id: str) -> DocumentInfo:
     return info
 
 
-@router.get("/api/documents", summary="The documents answers are drawn from")
-async def list_documents(assistant: AssistantDep) -> list[dict[str, object]]:
+@router.get("/api/documents", summary="The documents answers are drawn from", responses=error_responses(503))
+async def list_documents(assistant: AssistantDep, request: Request) -> list[dict[str, object]]:
     """All indexed documents, by file name."""
     documents = sorted(assistant.snapshot.documents.values(), key=lambda info: info.file)
-    return [document_json(info) for info in documents]
+    base = _base(request)
+    return [document_json(info, base) for info in documents]
 
 
-@router.get("/api/documents/{doc_id}", summary="A document's metadata and text per page")
-def get_document(doc_id: str, assistant: AssistantDep) -> dict[str, object]:
+def _base(request: Request) -> str:
+    return public_base(app_state(request).settings.public_url, str(request.base_url))
+
+
+@router.get(
+    "/api/documents/{doc_id}", summary="A document's metadata and text per page", responses=error_responses(404, 503)
+)
+def get_document(doc_id: str, assistant: AssistantDep, request: Request) -> dict[str, object]:
     """Metadata plus ``page_texts: [{"page", "text"}]`` (``page`` is null for unpaged texts)."""
     info = _document(assistant, doc_id)
     pages = [{"page": page.number, "text": page.text} for page in assistant.snapshot.pages(doc_id)]
-    return {**document_json(info), "publisher": info.publisher, "page_texts": pages}
+    return {**document_json(info, _base(request)), "publisher": info.publisher, "page_texts": pages}
 
 
-@router.get("/api/documents/{doc_id}/file", summary="The original file, shown inline")
+_FILE = {
+    "description": "The original file",
+    "content": {media.split(";")[0]: {"schema": {"type": "string", "format": "binary"}} for media in set(_TYPES.values())},
+}
+
+
+@router.get(
+    "/api/documents/{doc_id}/file", summary="The original file, shown inline", response_class=FileResponse,
+    responses={200: _FILE, **error_responses(404, 503)},
+)
 def get_document_file(doc_id: str, assistant: AssistantDep) -> FileResponse:
     """The file the index lists for ``doc_id`` (PDFs open at ``#page=N``); nothing else is ever served."""
     info = _document(assistant, doc_id)
-    path = assistant.snapshot.document_path(doc_id)
-    if path is None or not path.is_file() or path.resolve().suffix.lower() != Path(info.file).suffix.lower():
+    # Resolved now, at serving time: a file replaced by a link out of the corpus is not served.
+    path = assistant.snapshot.document_file(doc_id)
+    if path is None or path.suffix.lower() != Path(info.file).suffix.lower():
         raise ApiError(404, "file_missing", f"the file of {info.file!r} is no longer on the server")
     suffix = path.suffix.lower()
     media_type = _TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -7,46 +7,58 @@ event and ``kysy ask --json`` all print exactly its output.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from assistant.inputs import not_blank, valid_text
+from assistant.links import Links
+from ingest.load import web_address
 from kysy.models import Answer, Citation, ScoredChunk, Turn
 
 MAX_COMMENT_CHARS = 2000
+MAX_FEEDBACK_QUESTION_CHARS = 10_000
+MAX_FEEDBACK_ANSWER_CHARS = 20_000
+
+CleanText = Annotated[str, AfterValidator(valid_text)]
+"""User text as every route takes it: valid Unicode (422 otherwise); the assistant normalises it."""
 
 
 class HistoryTurn(BaseModel):
     """One earlier message of the conversation, as the client sends it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant"]
-    content: str
+    content: CleanText = Field(description="At most KYSY_MAX_HISTORY_MESSAGE_CHARS characters (413 beyond).")
 
     def to_turn(self) -> Turn:
         """The storage type the assistant takes."""
         return Turn(role=self.role, content=self.content)
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
 class ChatRequest(BaseModel):
     """``POST /api/chat`` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    question: str = Field(min_length=1, description="The question; at most KYSY_MAX_QUESTION_CHARS characters.")
-    history: list[HistoryTurn] = Field(default_factory=list, description="Earlier turns, oldest first.")
+    question: CleanText = Field(
+        min_length=1, description="The question; at most KYSY_MAX_QUESTION_CHARS characters (413 beyond)."
+    )
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        description="Earlier turns, oldest first: at most KYSY_MAX_HISTORY_TURNS turns and KYSY_MAX_HISTORY_CHARS "
+        "characters in all (413 beyond).",
+    )
     include_retrieved: bool = Field(default=False, description="Also return the retrieved passages.")
-    debug: bool = Field(default=False, description="Add each quoted item's score and reason to meta.")
+    debug: bool = Field(
+        default=False,
+        description="Also return the scoring and decision details in `meta`: each quoted item's score and "
+        "reason, the answerability signals.",
+    )
     top_k: int | None = Field(default=None, ge=1, le=20, description="How many passages to answer from.")
 
-    _question_not_blank = field_validator("question")(_not_blank)
+    _question_not_blank = field_validator("question")(not_blank)
 
 
 class CitationOut(BaseModel):
@@ -56,8 +68,10 @@ class CitationOut(BaseModel):
     file: str
     title: str
     page: int | None
+    label: str | None = Field(description='How the source is cited: "sivu 3", "dia 3" or "kohta: <heading>".')
+    year: int | None = None
     quote: str
-    url: str
+    url: str | None = Field(description="Absolute http(s) address: the page or slide, or the quoted passage.")
 
 
 class RetrievedOut(BaseModel):
@@ -104,14 +118,14 @@ class ErrorBody(BaseModel):
 class FeedbackRequest(BaseModel):
     """``POST /api/feedback`` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    question: str = Field(min_length=1, max_length=20_000)
-    answer: str = Field(default="", max_length=50_000)
+    question: CleanText = Field(min_length=1, max_length=MAX_FEEDBACK_QUESTION_CHARS)
+    answer: CleanText = Field(default="", max_length=MAX_FEEDBACK_ANSWER_CHARS)
     rating: Literal["up", "down"]
-    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
+    comment: CleanText | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
-    _question_not_blank = field_validator("question")(_not_blank)
+    _question_not_blank = field_validator("question")(not_blank)
 
 
 class FeedbackCreated(BaseModel):
@@ -120,26 +134,24 @@ class FeedbackCreated(BaseModel):
     id: int
 
 
-def document_file_url(doc_id: str, page: int | None) -> str:
-    """The link to a document as this API serves it, opening at ``page`` when it has pages."""
-    url = f"/api/documents/{doc_id}/file"
+def document_file_url(doc_id: str, page: int | None, base: str = "") -> str:
+    """The link to a document as this API serves it (absolute under ``base``), opening at ``page`` when it has pages."""
+    url = f"{base}/api/documents/{doc_id}/file"
     return f"{url}#page={page}" if page is not None else url
 
 
-def citation_url(citation: Citation) -> str:
-    """The document's web address when known, else its link in this API."""
-    return citation.url or document_file_url(citation.doc_id, citation.page)
-
-
-def citation_json(citation: Citation) -> dict[str, object]:
-    """A citation as the API returns it."""
+def citation_json(citation: Citation, links: Links | None = None, language: str = "fi") -> dict[str, object]:
+    """A citation as the API returns it: with ``links``, its absolute address and its label."""
+    url = links.url(citation) if links else web_address(citation.url)
     return CitationOut(
         n=citation.n,
         file=citation.file,
         title=citation.title,
         page=citation.page,
+        label=links.label(citation, language) if links else None,
+        year=links.year(citation) if links else None,
         quote=citation.quote,
-        url=citation_url(citation),
+        url=url or citation.url,
     ).model_dump()
 
 
@@ -156,17 +168,25 @@ def _json_safe(meta: dict[str, object]) -> dict[str, object]:
     return result
 
 
-def answer_to_json(answer: Answer, *, include_retrieved: bool = False) -> dict[str, object]:
+# What ``meta`` always says: what was searched and how long it took. The rest (the refusal's scores and
+# reasoning, why a question was taken as a follow-up, a generator's checks) only with ``debug``.
+PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi")
+
+
+def answer_to_json(
+    answer: Answer, *, include_retrieved: bool = False, links: Links | None = None, debug: bool = False
+) -> dict[str, object]:
     """The ``POST /api/chat`` response object of ``answer``."""
     body: dict[str, object] = {
         "answer": answer.text,
         "status": answer.status,
         "not_found": answer.not_found,
         "language": answer.language,
-        "citations": [citation_json(c) for c in answer.citations],
+        "citations": [citation_json(c, links, answer.language) for c in answer.citations],
     }
     if include_retrieved:
         body["retrieved"] = [retrieved_json(hit) for hit in answer.retrieved]
     body["mode"] = answer.mode
-    body["meta"] = _json_safe(dict(answer.meta))
+    meta = dict(answer.meta) if debug else {k: v for k, v in answer.meta.items() if k in PUBLIC_META}
+    body["meta"] = _json_safe(meta)
     return body

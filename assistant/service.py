@@ -14,19 +14,21 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from assistant.engine import AnswerEngine
 from assistant.evidence import Looked, gather
 from assistant.followup import FollowupResolver, Resolution
 from assistant.generate import Sources
+from assistant.inputs import prepare_question
 from assistant.intent import understand
 from assistant.messages import not_found_text
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
 from assistant.retrieve import Retriever, check_top_k
-from ingest.analyze import make_analyzer
-from ingest.embed import make_embedder
+from ingest.analyze import Analyzer, make_analyzer
+from ingest.embed import Embedder, make_embedder
 from ingest.language import detect_language
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
@@ -39,20 +41,51 @@ logger = logging.getLogger(__name__)
 _RELOAD_CHECK_S = 2.0
 
 
-class Assistant:
-    """Answers questions over one index; thread-safe for concurrent requests."""
+@dataclass(frozen=True)
+class Components:
+    """What answering needs besides the index snapshot; loaded once and shared by every generation's assistant."""
 
-    def __init__(self, settings: Settings) -> None:
+    embedder: Embedder
+    analyzer: Analyzer
+    vectors: VectorStore
+    generator: Any
+    reranker: Any
+
+    @classmethod
+    def load(cls, settings: Settings) -> Components:
+        """Load the embedder, analyzer, vector store, optional language model and reranker."""
+        embedder = make_embedder(settings.embedder, threads=settings.embed_thread_count)
+        return cls(
+            embedder=embedder,
+            analyzer=make_analyzer(settings.analyzer),
+            vectors=VectorStore(settings, embedder),
+            generator=_make_generator(settings),
+            reranker=make_reranker(settings.reranker),
+        )
+
+
+class Assistant:
+    """Answers questions over one index; thread-safe for concurrent requests.
+
+    By default it follows the index: a request swaps in a newer generation when an ingest has
+    committed one. With ``follow_index=False`` it stays on the snapshot it opened (the server's
+    ``AssistantPool`` then opens a new assistant per generation and closes the old one after its
+    last request).
+    """
+
+    def __init__(self, settings: Settings, components: Components | None = None, *, follow_index: bool = True) -> None:
         self.settings = settings
-        self.embedder = make_embedder(settings.embedder, threads=settings.embed_thread_count)
-        self.analyzer = make_analyzer(settings.analyzer)
-        self.vectors = VectorStore(settings, self.embedder)
+        self.components = components or Components.load(settings)
+        self.embedder = self.components.embedder
+        self.analyzer = self.components.analyzer
+        self.vectors = self.components.vectors
+        self.follow_index = follow_index
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         self.retriever = self._open_retriever()
-        self.generator = _make_generator(settings)
+        self.generator = self.components.generator
+        self.reranker = self.components.reranker
         self._engine: AnswerEngine | None = None
-        self.reranker = make_reranker(settings.reranker)
 
     def _rerank(self, question: str, retrieved: list[ScoredChunk]) -> list[ScoredChunk]:
         return self.reranker.rerank(question, retrieved) if self.reranker is not None else retrieved
@@ -67,7 +100,13 @@ class Assistant:
         return self.retriever.snapshot
 
     def reload_if_changed(self, *, force: bool = False) -> bool:
-        """Swap in a newer index generation if an ingest committed one; returns True when it did."""
+        """Swap in a newer index generation if an ingest committed one; returns True when it did.
+
+        Only for an assistant that follows the index (a single user, e.g. the CLI): the old snapshot
+        is closed at once. The server pins one assistant per generation instead (``assistant/pool.py``).
+        """
+        if not self.follow_index:
+            return False
         now = time.monotonic()
         if not force and now - self._checked < _RELOAD_CHECK_S:
             return False
@@ -128,6 +167,7 @@ class Assistant:
         debug: bool = False,
     ) -> Answer:
         """``ask``, reading the model's reply as a stream when ``streaming`` (generative mode only)."""
+        question, history = prepare_question(question, history, self.settings)
         self.reload_if_changed()
         started = time.perf_counter()
         retriever = self.retriever

@@ -1,5 +1,8 @@
 """Evaluation outputs: metrics.json, per-item JSONL, report.md and PNG plots.
 
+report.md opens with a short summary in plain Finnish (``eval/summary.py``); every technical metric
+has its plain name beside it, and the plots are titled for readers who are not engineers.
+
 A run written into a directory that already holds a ``metrics.json`` is compared with it:
 report.md shows the previous value and the change next to every metric, and which questions now
 pass or fail that did not before.
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.runner import ANSWER_KEYS, EvalRun, QuestionResult
+from eval.summary import PLAIN_NAMES, PLOT_TEXT, plain_summary, with_plain_name
+from kysy.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +28,12 @@ _COLOURS = {"bm25-raw": "#9e9e9e", "bm25-lemma": "#1f77b4", "dense": "#2ca02c", 
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ConfigError(
+            "the evaluation report's plots need matplotlib: pip install -e '.[eval]' (make eval installs it)"
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -40,12 +50,13 @@ def plot_recall(metrics: dict[str, dict[str, float | None]], path: Path, ks: Seq
         xs = [i for i, (_, v) in enumerate(points) if v is not None]
         ax.plot(xs, [points[i][1] for i in xs], marker="o", linewidth=2, label=name, color=_COLOURS.get(name))
     ax.set_xticks(range(len(ks)), [str(k) for k in ks])
-    ax.set_xlabel("k (chunks retrieved)")
-    ax.set_ylabel("recall@k")
+    title, xlabel, ylabel = PLOT_TEXT["recall"]
+    ax.set_xlabel(f"{xlabel} – k (chunks retrieved)")
+    ax.set_ylabel(f"{ylabel} – recall@k")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    ax.set_title("Retrieval: recall@k per retriever")
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -61,13 +72,14 @@ def plot_by_type(by_type: dict[str, dict[str, Any]], path: Path) -> None:
     for j, key in enumerate(keys):
         values = [by_type[k].get(key) for k in kinds]
         xs = [i + (j - (len(keys) - 1) / 2) * width for i in range(len(kinds))]
-        ax.bar(xs, [v if v is not None else 0 for v in values], width, label=key.replace("_", " "))
+        ax.bar(xs, [v if v is not None else 0 for v in values], width, label=PLAIN_NAMES.get(key, key))
     ax.set_xticks(range(len(kinds)), [f"{k}\n(n={by_type[k]['questions']})" for k in kinds], fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share (0..1)")
+    title, ylabel = PLOT_TEXT["by_type"]
+    ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(keys), fontsize=8, frameon=False)
-    ax.set_title("Answers by question type (missing bar = metric not applicable)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -83,10 +95,11 @@ def plot_latency(times_ms: Sequence[float], path: Path) -> None:
     for p, style in ((50, "--"), (95, ":")):
         value = percentile(times_ms, p)
         ax.axvline(value, color="#d62728", linestyle=style, label=f"p{p} = {value:.0f} ms")
-    ax.set_xlabel("ask() latency (ms)")
-    ax.set_ylabel("questions")
+    title, xlabel, ylabel = PLOT_TEXT["latency"]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend()
-    ax.set_title(f"Answer latency over {len(times_ms)} questions")
+    ax.set_title(f"{title} ({len(times_ms)} kysymystä)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -137,7 +150,7 @@ def retriever_table(metrics: dict[str, dict[str, float | None]], previous: dict[
             f"{_fmt(values[k])} ({_delta(values[k], old.get(k))})" if old.get(k) is not None else _fmt(values[k])
             for k in keys
         ])
-    return _table(["retriever", *keys], rows)
+    return _table(["retriever", *(with_plain_name(k) for k in keys)], rows)
 
 
 def read_previous_failures(out: Path) -> dict[str, str | None] | None:
@@ -211,9 +224,9 @@ def _failures(results: Sequence[QuestionResult]) -> list[str]:
 def _answers_table(answers: dict[str, Any], cross: dict[str, Any] | None, latency: dict[str, float]) -> list[str]:
     """The answer metrics, in-sample and (when measured) cross-validated side by side."""
     if cross is None:
-        rows = [[k, _fmt(answers[k])] for k in ANSWER_KEYS]
+        rows = [[with_plain_name(k), _fmt(answers[k])] for k in ANSWER_KEYS]
         return _table(["metric", "value"], rows + [[f"latency {k} (ms)", _fmt(v, 0)] for k, v in latency.items()])
-    rows = [[k, _fmt(answers[k]), _fmt(cross.get(k))] for k in ANSWER_KEYS]
+    rows = [[with_plain_name(k), _fmt(answers[k]), _fmt(cross.get(k))] for k in ANSWER_KEYS]
     rows += [[f"latency {k} (ms)", _fmt(v, 0), ""] for k, v in latency.items()]
     return _table(["metric", "in-sample", "cross-validated"], rows)
 
@@ -258,6 +271,7 @@ def question_report(
     by_type = metrics["by_type"]
     lines = [
         "# Evaluation report", "",
+        *plain_summary(run.results, metrics),
         f"{metrics['questions']} questions ({metrics['answerable']} answerable), run {metrics['timestamp']}, "
         f"embedder `{run.settings.get('embedder')}`, analyzer `{run.settings.get('analyzer')}`, "
         f"top_k {run.settings.get('top_k')}.", "",
@@ -271,7 +285,7 @@ def question_report(
         "question answered by the models `make train` fitted without its fold (`kysy eval --cv-models`).", "",
         "![latency](latency.png)", "",
         "## By question type", "",
-        *_table(["type", "n", *ANSWER_KEYS, "hybrid recall@5"],
+        *_table(["type", "n", *(with_plain_name(k) for k in ANSWER_KEYS), "hybrid recall@5"],
                 [[kind, str(e["questions"]), *(_fmt(e[k]) for k in ANSWER_KEYS),
                   _fmt(e.get("recall@5", {}).get("hybrid"))] for kind, e in by_type.items()]), "",
         "![answer metrics by question type](by_type.png)", "",

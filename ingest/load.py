@@ -14,6 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ingest.load_text import read_text_file
 from ingest.normalize import invisible_chars, normalize_text
@@ -54,6 +55,27 @@ class SourceInfo:
     publisher: str | None = None
 
 
+def web_address(url: str | None) -> str | None:
+    """``url`` when it is an absolute http(s) address, else None: no ``javascript:``, ``data:`` or
+    ``file:`` link ever reaches a user."""
+    if not url:
+        return None
+    parsed = urlsplit(url.strip())
+    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
+        return None
+    return url.strip()
+
+
+def _catalog_url(entry: dict[str, object], path: Path) -> str | None:
+    url = entry.get("url") or None
+    if url is None:
+        return None
+    safe = web_address(str(url))
+    if safe is None:
+        logger.warning("%s: %s has the address %r, which is not http(s); it is left out", path, entry.get("file"), url)
+    return safe
+
+
 def load_catalog(directory: Path) -> dict[str, SourceInfo]:
     """Read ``directory/sources.json`` into ``{file: SourceInfo}``; an absent file gives ``{}``.
 
@@ -72,7 +94,7 @@ def load_catalog(directory: Path) -> dict[str, SourceInfo]:
             info = SourceInfo(
                 file=str(entry["file"]),
                 title=entry.get("title") or None,
-                url=entry.get("url") or None,
+                url=_catalog_url(entry, path),
                 kind=entry.get("kind") or None,
                 year=int(year) if year not in (None, "") else None,
                 publisher=entry.get("publisher") or None,

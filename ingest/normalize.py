@@ -34,10 +34,16 @@ _LIGATURE_TABLE = {ord(key): value for key, value in LIGATURES.items()}
 _BULLET_CHARS = "•◦▪▫‣∙●○■□"
 _BULLET_RE = re.compile(rf"^[{_BULLET_CHARS}]\s*")
 _DASH_RE = re.compile(r"^[–—]\s+")
-_LINE_HYPHEN_RE = re.compile(r"(\w+)-\n(\w+)")
+# Starts only at the start of a word: tried at every position of a long word it took quadratic time.
+_LINE_HYPHEN_RE = re.compile(r"(?<!\w)(\w+)-\n(\w+)")
 # After "sosiaali-" a conjunction means the hyphen marks a shared compound part ("sosiaali- ja terveys").
 _CONJUNCTIONS = frozenset({"ja", "tai", "sekä", "että", "eli", "och", "eller", "and", "or"})
 BULLET_MAX_WORDS = 12
+# Combining marks kept after one base character. NFC composes the accents of Finnish, Swedish and
+# English letters into single characters; a longer run is decoration ("zalgo" text) that only costs
+# work in every stage after this one.
+MAX_COMBINING_RUN = 2
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def invisible_chars(text: str) -> int:
@@ -114,3 +120,26 @@ def normalize_text(text: str) -> str:
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
+
+
+def limit_combining_marks(text: str, max_run: int = MAX_COMBINING_RUN) -> str:
+    """Drop combining marks beyond ``max_run`` in a row (after NFC, real text never has more)."""
+    if not any(unicodedata.combining(ch) for ch in text):
+        return text
+    out: list[str] = []
+    run = 0
+    for ch in text:
+        run = run + 1 if unicodedata.combining(ch) else 0
+        if run <= max_run:
+            out.append(ch)
+    return "".join(out)
+
+
+def normalize_input(text: str) -> str:
+    """A question or chat message in the form documents are indexed in.
+
+    :func:`normalize_text` (NFC, invisible characters and soft hyphens removed, spaces tidied),
+    control characters removed and runs of combining marks limited, so that "yhdyspinta" typed
+    decomposed or with a zero-width space meets the indexed word.
+    """
+    return limit_combining_marks(_CONTROL.sub("", normalize_text(text)))

@@ -19,7 +19,7 @@ import numpy as np
 
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.chunk import chunk_document, split_sentences
-from ingest.embed import SpanEmbedder, embedder_key, make_embedder
+from ingest.embed import Embedder, SpanEmbedder, embedder_key, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.load import SUPPORTED_SUFFIXES, SourceInfo, load_catalog, load_file
 from ingest.lock import writer_lock
@@ -143,8 +143,12 @@ def ingest_paths(
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> IngestReport:
     """Bring the index up to date with the files under ``paths``.
+
+    ``embedder`` is ``KYSY_EMBEDDER``'s by default; a running server passes one of its own, so that
+    its questions never wait for the ingest's embedding.
 
     Raises:
         IndexLockedError: another ingest is running.
@@ -152,7 +156,7 @@ def ingest_paths(
     """
     started = time.perf_counter()
     with writer_lock(settings.lock_path):
-        run = _Run(settings, progress)
+        run = _Run(settings, progress, embedder)
         report = run.execute(paths, rebuild=rebuild)
     return replace(report, seconds=time.perf_counter() - started)
 
@@ -160,11 +164,11 @@ def ingest_paths(
 class _Run:
     """One ingestion run (held under the writer lock)."""
 
-    def __init__(self, settings: Settings, progress: Progress | None) -> None:
+    def __init__(self, settings: Settings, progress: Progress | None, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.progress = progress or (lambda stage, advance, total: None)
         self.analyzer = make_analyzer(settings.analyzer)
-        self.embedder = make_embedder(settings.embedder, threads=settings.embed_thread_count)
+        self.embedder = embedder or make_embedder(settings.embedder, threads=settings.embed_thread_count)
         self.late = settings.late_chunking and isinstance(self.embedder, SpanEmbedder)
         self.store = IndexStore(settings.index_path)
 

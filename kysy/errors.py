@@ -27,6 +27,12 @@ class ParseLimitError(CorruptDocumentError):
     code = "parse_limit"
 
 
+class InvalidInputError(KysyError, ValueError):
+    """A question or message that is not valid text (e.g. an unpaired UTF-16 surrogate)."""
+
+    code = "invalid_request"
+
+
 class IndexNotBuiltError(KysyError):
     """No index exists yet: run ``kysy ingest`` first."""
 
@@ -43,6 +49,12 @@ class StorageError(KysyError):
     """The data directory cannot be written (read-only, disk full...)."""
 
     code = "storage_error"
+
+
+class StorageFullError(StorageError):
+    """A store reached its size cap (e.g. the feedback database)."""
+
+    code = "storage_full"
 
 
 class ConfigError(KysyError):

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     chunk_min_words: int = Field(default=80, ge=1, le=2000)
     chunk_overlap_words: int = Field(default=20, ge=0, le=500)
 
+    progress_log_s: float = Field(
+        default=10.0, gt=0, description="Seconds between ingest progress lines when the output is not a terminal."
+    )
+
     # Ingestion limits for hostile files
     parse_timeout_s: float = Field(default=60.0, gt=0)
     parse_memory_mb: int = Field(default=1024, ge=64)
@@ -111,6 +115,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=30.0, gt=0)
 
     # HTTP service
+    public_url: str = Field(
+        default="", description="The address users reach the service at (https://kysy.example.fi): citation "
+        "links are absolute under it in every interface.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="Server processes; >1 trades latency for throughput.")
@@ -120,11 +128,43 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=1)
     max_history_turns: int = Field(default=20, ge=0, description="Earlier messages a question may carry.")
     max_history_message_chars: int = Field(
-        default=4000, ge=1, description="Clients cut each earlier message to this many characters."
+        default=4000, ge=1, description="Clients cut each earlier message to this many characters; 413 beyond."
+    )
+    max_history_chars: int = Field(
+        default=80_000, ge=1, description="All earlier messages together (turns x message chars); 413 beyond."
     )
     max_body_bytes: int = Field(default=256_000, ge=1024)
     rate_limit_per_minute: int = Field(default=60, ge=0, description="Per client; 0 = off.")
+    rate_limit_cost_ms: int = Field(
+        default=500, ge=0,
+        description="An answer costs one more token of the client's bucket per this many ms of work; 0 = one each.",
+    )
     max_concurrency: int = Field(default=64, ge=1)
+
+    # Work done for one question: the text that is analysed and embedded (and so the words spelling
+    # correction may try) is cut to a budget; the longest question of the question set has 256 characters.
+    question_budget_chars: int = Field(default=300, ge=20, le=10_000)
+
+    # Feedback
+    feedback_max_mb: int = Field(default=200, ge=1, description="Feedback database size cap; 507 beyond.")
+    feedback_page_bytes: int = Field(
+        default=1_000_000, ge=10_000, description="Most bytes one page of the admin feedback listing holds."
+    )
+
+    # Transport (kysy serve)
+    max_header_bytes: int = Field(default=16_384, ge=1024, description="Request line + headers; 431 beyond.")
+    header_timeout_s: float = Field(default=10.0, gt=0, description="Time to send the request headers.")
+    body_timeout_s: float = Field(default=30.0, gt=0, description="Time to send the request body.")
+    upload_timeout_s: float = Field(default=600.0, gt=0, description="Time to send an admin upload.")
+    keep_alive_s: float = Field(default=5.0, gt=0, description="Idle time before a kept-alive connection closes.")
+    max_connections: int = Field(default=1000, ge=1, description="Open connections; 503 beyond.")
+    proxy_headers: bool = Field(
+        default=False, description="Take the client address from X-Forwarded-For (only from forwarded_allow_ips)."
+    )
+    forwarded_allow_ips: str = Field(
+        default="", description="Comma-separated proxy addresses (or networks) whose forwarding headers count."
+    )
+    admin_failures_per_minute: int = Field(default=10, ge=1, description="Wrong admin tokens per client; 429 beyond.")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -43,8 +43,13 @@ def free_port() -> int:
 
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` under uvicorn on 127.0.0.1 in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    """Run ``app`` as ``kysy serve`` does (transport limits and proxy trust from the app's settings) on
+    127.0.0.1 in a thread; yields its base URL."""
+    from assistant.server import server_config
+
+    state = getattr(app.state, "kysy", None)  # another app (a fake language model) gets the defaults
+    settings = (state.settings if state else Settings()).model_copy(update={"host": "127.0.0.1", "port": free_port()})
+    server = uvicorn.Server(server_config(app, settings, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -43,7 +43,7 @@ def test_chat_answers_with_the_documented_shape(client: TestClient) -> None:
     assert body["status"] == "answered"
     assert body["citations"], body
     for citation in body["citations"]:
-        assert set(citation) == {"n", "file", "title", "page", "quote", "url"}
+        assert set(citation) == {"n", "file", "title", "page", "label", "year", "quote", "url"}
         assert f"[{citation['n']}]" in body["answer"]
 
 
@@ -53,8 +53,9 @@ def test_golden_population_of_south_karelia(client: TestClient) -> None:
     cited = {(c["file"], c["page"]) for c in body["citations"]}
     assert (PDF, 9) in cited
     pdf_citation = next(c for c in body["citations"] if c["file"] == PDF and c["page"] == 9)
-    # The PDF has no web address, so the link is this API's copy, opening at the cited slide.
-    assert pdf_citation["url"].startswith("/api/documents/") and pdf_citation["url"].endswith("/file#page=9")
+    # The PDF has no web address, so the link is this API's copy (absolute), opening at the cited slide.
+    assert pdf_citation["url"].startswith("http://testserver/api/documents/")
+    assert pdf_citation["url"].endswith("/file#page=9") and pdf_citation["label"] == "dia 9"
 
 
 def test_golden_funders_of_the_interface_project(client: TestClient) -> None:
@@ -76,7 +77,8 @@ def test_include_retrieved_returns_scored_passages(client: TestClient) -> None:
 def test_web_documents_are_cited_with_their_web_address(client: TestClient) -> None:
     body = client.post("/api/chat", json={"question": "Mitä yhdyspintaprojektin kunta- ja aluekartoituksessa selvitetään?"}).json()
     web = [c for c in body["citations"] if c["file"] == "kuntien-ja-hyvinvointialueiden-yhteistyo-ja-yhdyspinnat.txt"]
-    assert web and web[0]["url"] == "https://www.kuntaliitto.fi/yhteistyo-ja-yhdyspinnat"
+    # The web page itself, scrolled to the quoted passage.
+    assert web and web[0]["url"].startswith("https://www.kuntaliitto.fi/yhteistyo-ja-yhdyspinnat#:~:text=")
 
 
 def test_follow_up_with_history_is_answered(client: TestClient) -> None:
@@ -180,3 +182,54 @@ def test_frame_ancestors_follow_the_setting(corpus_index: Settings) -> None:
     settings = corpus_index.model_copy(update={"frame_ancestors": "https://kunta.example"})
     with TestClient(create_app(settings)) as own:
         assert "frame-ancestors https://kunta.example;" in own.get("/").headers["content-security-policy"]
+
+
+def _own_corpus(tmp_path: Any, url: str) -> Settings:
+    from ingest.pipeline import ingest_paths
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ohje.txt").write_text(
+        "Ohje\n\nYhdyspintatyön ohje kertoo, miten kunta ja hyvinvointialue sopivat yhteistyöstä.\n", encoding="utf-8"
+    )
+    (corpus / "sources.json").write_text(json.dumps([{"file": "ohje.txt", "title": "Ohje", "url": url}]))
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=corpus, rate_limit_per_minute=0)
+    ingest_paths(settings, [corpus])
+    return settings
+
+
+def test_no_link_but_http_leaves_the_api(tmp_path: Any) -> None:
+    import sqlite3
+
+    settings = _own_corpus(tmp_path, "https://example.fi/ohje")
+    # An index built before links were checked may still hold another scheme.
+    with sqlite3.connect(settings.index_path) as db:
+        db.execute("UPDATE files SET url = 'javascript:alert(1)'")
+    with TestClient(create_app(settings)) as own:
+        [document] = own.get("/api/documents").json()
+        assert document["url"] is None
+        body = own.post("/api/chat", json={"question": "Miten kunta ja hyvinvointialue sopivat yhteistyöstä?"}).json()
+    assert body["citations"], body
+    assert all(c["url"].startswith("http://testserver/api/documents/") for c in body["citations"])
+
+
+def test_a_file_replaced_by_a_link_out_of_the_corpus_is_not_served(tmp_path: Any) -> None:
+    settings = _own_corpus(tmp_path, "")
+    secret = tmp_path / "salainen.txt"
+    secret.write_text("SALAINEN", encoding="utf-8")
+    with TestClient(create_app(settings)) as own:
+        [document] = own.get("/api/documents").json()
+        url = f"/api/documents/{document['id']}/file"
+        assert own.get(url).status_code == 200
+        original = settings.corpus_dir / "ohje.txt"
+        original.unlink()
+        original.symlink_to(secret)
+        refused = own.get(url)
+        assert refused.status_code == 404 and refused.json()["error"] == "file_missing"
+        assert "SALAINEN" not in refused.text
+        # A link that stays inside the corpus is still served.
+        inside = settings.corpus_dir / "kopio.txt"
+        inside.write_text("Ohje\n\nkopio", encoding="utf-8")
+        original.unlink()
+        original.symlink_to(inside)
+        assert own.get(url).status_code == 200

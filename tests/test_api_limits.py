@@ -186,15 +186,18 @@ def test_admin_routes_do_not_exist_without_a_token(client: TestClient) -> None:
     _assert_error(client.get("/api/admin/feedback", headers={"Authorization": "Bearer "}), 404)
 
 
+ADMIN_TOKEN = "s3cret-token-of-forty-characters-000000"
+
+
 def test_admin_routes_need_the_right_token(corpus_index: Settings) -> None:
-    with _app_client(corpus_index, admin_token="s3cret-token") as admin:
+    with _app_client(corpus_index, admin_token=ADMIN_TOKEN) as admin:
         _assert_error(admin.get("/api/admin/feedback"), 401, "unauthorized")
-        wrong = admin.get("/api/admin/feedback", headers={"Authorization": "Bearer s3cret-toke"})
+        wrong = admin.get("/api/admin/feedback", headers={"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"})
         _assert_error(wrong, 401, "unauthorized")
         assert wrong.headers["www-authenticate"] == "Bearer"
         admin.post("/api/feedback", json={"question": QUESTION, "answer": "127 000", "rating": "up"})
-        right = admin.get("/api/admin/feedback", headers={"Authorization": "Bearer s3cret-token"})
-        assert right.status_code == 200 and right.json()[0]["question"] == QUESTION
+        right = admin.get("/api/admin/feedback", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert right.status_code == 200 and right.json()["items"][0]["question"] == QUESTION
 
 
 def test_admin_reindex_reloads_and_refuses_while_an_ingest_runs(
@@ -202,8 +205,8 @@ def test_admin_reindex_reloads_and_refuses_while_an_ingest_runs(
 ) -> None:
     data = tmp_path_factory.mktemp("reindex") / "data"
     shutil.copytree(corpus_index.data_dir, data)
-    with _app_client(corpus_index, data_dir=data, admin_token="t0ken") as admin:
-        auth = {"Authorization": "Bearer t0ken"}
+    with _app_client(corpus_index, data_dir=data, admin_token=ADMIN_TOKEN) as admin:
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         generation = admin.get("/readyz").json()["generation"]
         done = admin.post("/api/admin/reindex", headers=auth)
         assert done.status_code == 200, done.text

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from eval.beir import BeirIndex, evaluate, load_beir
 from ingest.embed import make_embedder
-from kysy.cli import main
 from kysy.settings import Settings
 
 PASSAGES = {

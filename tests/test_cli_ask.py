@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _kysy(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir), "KYSY_EMBED_CACHE": str(settings.embed_cache_path)}
+    env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir), "KYSY_EMBED_CACHE": str(settings.embed_cache_path),
+           "KYSY_PUBLIC_URL": settings.public_url}
     return subprocess.run(
-        [sys.executable, "-m", "kysy.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
 
 
@@ -35,10 +36,12 @@ def test_ask_prints_the_answer_and_its_sources(corpus_index: Settings) -> None:
 
 
 def test_ask_json_is_the_api_object(corpus_index: Settings) -> None:
-    result = _kysy(corpus_index, "ask", "--json", QUESTION)
+    # With the public address set, the CLI's links are the API's.
+    settings = corpus_index.model_copy(update={"rate_limit_per_minute": 0, "public_url": "https://kysy.example.fi"})
+    result = _kysy(settings, "ask", "--json", QUESTION)
     assert result.returncode == 0, result.stderr
     cli = json.loads(result.stdout)
-    with TestClient(create_app(corpus_index.model_copy(update={"rate_limit_per_minute": 0}))) as client:
+    with TestClient(create_app(settings)) as client:
         api = client.post("/api/chat", json={"question": QUESTION}).json()
     cli["meta"].pop("ms"), api["meta"].pop("ms")
     assert cli == api

@@ -26,7 +26,7 @@ class Terminal:
     def __init__(self, settings: Settings) -> None:
         self.master, slave = pty.openpty()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kysy.cli", "chat"], cwd=ROOT, env=_env(settings),
+            [sys.executable, "-m", "cli.main", "chat"], cwd=ROOT, env=_env(settings),
             stdin=slave, stdout=slave, stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True,
         )
         os.close(slave)
@@ -84,7 +84,7 @@ def test_chat_keeps_the_conversation_in_a_terminal(corpus_index: Settings) -> No
 def test_chat_reads_piped_questions_as_one_conversation(corpus_index: Settings) -> None:
     questions = "Mitkä ovat Etelä-Karjalan pilotin painopisteet?\nEntä Lapissa?\n"
     result = subprocess.run(
-        [sys.executable, "-m", "kysy.cli", "chat"], cwd=ROOT, env=_env(corpus_index),
+        [sys.executable, "-m", "cli.main", "chat"], cwd=ROOT, env=_env(corpus_index),
         input=questions, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stderr

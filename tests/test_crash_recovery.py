@@ -100,7 +100,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 def _start_ingest(settings: Settings, corpus: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "kysy.cli", "ingest", str(corpus), "--json"], env=_env(settings), cwd=ROOT,
+        [sys.executable, "-m", "cli.main", "ingest", str(corpus), "--json"], env=_env(settings), cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -266,7 +266,7 @@ def test_two_ingests_at_once_the_second_refuses_and_nothing_breaks(
     lock = stage.settings.lock_path
     assert _wait_for(first, lambda: bool(_children(first.pid)) and lock.read_text().strip() == str(first.pid))
     second = subprocess.run(
-        [sys.executable, "-m", "kysy.cli", "ingest", str(stage.corpus), "--json"], env=_env(stage.settings),
+        [sys.executable, "-m", "cli.main", "ingest", str(stage.corpus), "--json"], env=_env(stage.settings),
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert first.poll() is None, "the first ingest should still be running"
@@ -295,9 +295,11 @@ RESTART_QUESTIONS = (
 def kysy_serve(settings: Settings) -> Iterator[str]:
     """``kysy serve`` as a separate process on a free port; stopped with SIGTERM."""
     port = free_port()
-    env = {**_env(settings), "KYSY_CORPUS_DIR": str(settings.corpus_dir), "KYSY_RATE_LIMIT_PER_MINUTE": "0"}
+    # One public address for both servers, so their citation links are the same whatever their ports.
+    env = {**_env(settings), "KYSY_CORPUS_DIR": str(settings.corpus_dir), "KYSY_RATE_LIMIT_PER_MINUTE": "0",
+           "KYSY_PUBLIC_URL": "https://kysy.example.fi"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "kysy.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -364,7 +366,7 @@ def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
 
 def _cli_ingest(settings: Settings, *paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kysy.cli", "ingest", *map(str, paths), "--json"], env=_env(settings), cwd=ROOT,
+        [sys.executable, "-m", "cli.main", "ingest", *map(str, paths), "--json"], env=_env(settings), cwd=ROOT,
         capture_output=True, text=True, timeout=300,
     )
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from ingest.pipeline import ingest_paths
-from kysy.cli import main
 from kysy.settings import Settings
 
 DOCS = {
@@ -136,6 +136,13 @@ def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Pa
                 "answered an unanswerable question", "irrelevant citation [", "no citation"))
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "![recall at k](recall_at_k.png)" in report and "No previous run" in report
+    # It opens with a plain-Finnish summary whose counts are the run's own.
+    summary = report.split("## Yhteenveto", 1)[1].split("\n## ", 1)[0]
+    assert report.index("## Yhteenveto") < report.index("## Retrieval")
+    answerable = [row for row in rows if row["answerable"]]
+    right = sum(1 for row in answerable if not row["failure"])
+    assert f"{len(answerable)} vastattavasta kysymyksestä {right} " in summary
+    assert "recall@1 (oikea lähde ensimmäisenä)" in report
     failing = [row for row in rows if row["failure"]]
     for row in failing:
         assert f"`{row['id']}`" in report

@@ -346,3 +346,24 @@ def test_html_main_content_hidden_elements(tmp_path: Path) -> None:
     assert "hidden-text-removed" in doc.pages[0].flags
     untitled = _load(_write(tmp_path, "ilman.htm", "<body><h1>Pääotsikko</h1><p>Teksti on tässä.</p></body>"))
     assert untitled.title == "Pääotsikko"
+
+
+def test_only_http_addresses_are_taken_from_the_catalog(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    entries = {
+        "a.txt": "javascript:alert(document.domain)",
+        "b.txt": "data:text/html,<script>alert(1)</script>",
+        "c.txt": "file:///etc/passwd",
+        "d.txt": "//evil.example/x",
+        "e.txt": "https://www.kuntaliitto.fi/yhdyspinnat",
+        "f.txt": "http://example.fi/a",
+    }
+    (tmp_path / "sources.json").write_text(
+        json.dumps({"documents": [{"file": name, "url": url} for name, url in entries.items()]}), encoding="utf-8"
+    )
+    catalog = load_catalog(tmp_path)
+    assert {name: info.url for name, info in catalog.items()} == {
+        "a.txt": None, "b.txt": None, "c.txt": None, "d.txt": None,
+        "e.txt": "https://www.kuntaliitto.fi/yhdyspinnat", "f.txt": "http://example.fi/a",
+    }
+    warned = " ".join(record.message for record in caplog.records)
+    assert "javascript:alert" in warned and "not http(s)" in warned

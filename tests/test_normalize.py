@@ -43,3 +43,11 @@ def test_invisible_chars_counts_smuggling_only() -> None:
 def test_idempotent() -> None:
     text = "# Otsikko\n\n- kohta\n\nKappale yhteis-\ntyöstä."
     assert normalize_text(normalize_text(text)) == normalize_text(text)
+
+
+def test_a_very_long_word_is_normalised_in_linear_time() -> None:
+    import time
+
+    started = time.perf_counter()
+    assert normalize_text("a" * 200_000 + "-\nb") == "a" * 200_000 + "b"
+    assert time.perf_counter() - started < 1.0

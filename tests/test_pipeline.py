@@ -173,7 +173,7 @@ def _cli(args: list[str], settings: Settings, **kwargs) -> subprocess.CompletedP
     if settings.embed_cache:
         env["KYSY_EMBED_CACHE"] = str(settings.embed_cache)
     return subprocess.run(
-        [sys.executable, "-m", "kysy.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "cli.main", *args], env=env, cwd=ROOT, capture_output=True, text=True,
         timeout=600, **kwargs,
     )
 
@@ -213,7 +213,7 @@ def test_kill_9_during_embedding_keeps_the_previous_index_and_the_next_run_compl
     private = settings.model_copy(update={"embed_cache": tmp_path / "private-emb.sqlite"})
     env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir), "KYSY_EMBED_CACHE": str(private.embed_cache)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "kysy.cli", "ingest", str(corpus), "--json"], env=env, cwd=ROOT,
+        [sys.executable, "-m", "cli.main", "ingest", str(corpus), "--json"], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300

@@ -168,7 +168,9 @@ def test_a_flood_of_bad_requests_is_refused_fast_and_health_keeps_its_latency(ab
 @pytest.mark.timeout(120)
 def test_rate_limit_is_per_client_and_exact_under_a_burst(corpus_index: Settings, serve_app: Serve) -> None:
     # The proxy in front (here: the test) names the client in X-Forwarded-For, trusted from 127.0.0.1 only.
-    app = create_app(corpus_index.model_copy(update={"rate_limit_per_minute": 4}))
+    app = create_app(corpus_index.model_copy(update={
+        "rate_limit_per_minute": 4, "proxy_headers": True, "forwarded_allow_ips": "127.0.0.1",
+    }))
     with serve_app(app) as base, ThreadPoolExecutor(12) as pool:
         def ask(client: str) -> httpx.Response:
             return httpx.post(

@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-ADMIN_TOKEN = "widget-test-admin-token"
+ADMIN_TOKEN = "widget-test-admin-token-of-32-characters"
 POPULATION_Q = "Mikä on Etelä-Karjalan väestöpohja?"
 ACTIVE_IN_WIDGET = """() => {
   const host = document.querySelector('[data-kysy="widget"]');
@@ -82,7 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embed_cache: Path) -> Itera
         "KYSY_LLM_BASE_URL": "",
     }
     ingest = subprocess.run(
-        [sys.executable, "-m", "kysy.cli", "ingest", str(ROOT / "corpus")],
+        [sys.executable, "-m", "cli.main", "ingest", str(ROOT / "corpus")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     if ingest.returncode != 0:
@@ -90,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embed_cache: Path) -> Itera
     port = _free_port()
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kysy.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -209,7 +209,7 @@ def test_streamed_answer_cites_the_slide_and_opens_it_at_that_page(server, page,
     assert partials, "no text was shown while the answer was streaming"
     assert len(partials[0]) < len(final), "the first visible text was already the whole answer"
 
-    card = answer.locator('a[data-kysy="citation"]', has_text="sivu 9").first
+    card = answer.locator('a[data-kysy="citation"]', has_text="dia 9").first
     expect(card).to_be_visible()
     assert card.get_attribute("target") == "_blank"
     assert card.get_attribute("rel") == "noopener noreferrer"
@@ -236,7 +236,7 @@ def test_follow_up_sends_history_and_cites_the_lapland_slide(server, page) -> No
     ask(page, first_q)
     follow = ask(page, "Entä Lapissa?")
 
-    expect(follow.locator('[data-kysy="citation"]', has_text="sivu 12").first).to_be_visible()
+    expect(follow.locator('[data-kysy="citation"]', has_text="dia 12").first).to_be_visible()
     assert bodies[0]["history"] == []
     history = bodies[1]["history"]
     assert [turn["role"] for turn in history] == ["user", "assistant"]
@@ -554,7 +554,7 @@ def test_the_conversation_survives_a_reload_and_uusi_keskustelu_clears_it(server
     page.reload()  # the panel opens again with the conversation, and a follow-up still has its topic
     answers = page.locator('[data-kysy="answer"]')
     expect(answers).to_have_count(1)
-    expect(answers.first.locator('[data-kysy="citation"]', has_text="sivu 9").first).to_be_visible()
+    expect(answers.first.locator('[data-kysy="citation"]', has_text="dia 9").first).to_be_visible()
     follow = ask(page, "Entä henkilöstön määrä?")
     expect(follow.locator(".answer-text")).to_contain_text("5500")
     assert [turn["content"] for turn in bodies[-1]["history"]][0] == POPULATION_Q

@@ -47,6 +47,12 @@
       down: "Ei hyödyllinen vastaus",
       thanks: "Kiitos palautteesta!",
       feedbackFailed: "Palautteen lähetys epäonnistui.",
+      copy: "Kopioi vastaus lähteineen",
+      copied: "Vastaus kopioitu lähteineen.",
+      copyFailed: "Kopiointi ei onnistunut.",
+      commentLabel: "Mikä vastauksessa oli vialla? (vapaaehtoinen)",
+      commentSend: "Lähetä kommentti",
+      commentSent: "Kiitos, kommentti lähetetty!",
       retry: "Yritä uudelleen",
       offline: "Yhteyttä palveluun ei saatu. Tarkista verkkoyhteys ja yritä uudelleen.",
       rateLimited: (s) => `Liian monta kysymystä lyhyessä ajassa. Voit kysyä uudelleen ${s} sekunnin kuluttua.`,
@@ -89,6 +95,12 @@
       down: "Inte användbart svar",
       thanks: "Tack för din respons!",
       feedbackFailed: "Det gick inte att skicka responsen.",
+      copy: "Kopiera svaret med källor",
+      copied: "Svaret kopierat med källor.",
+      copyFailed: "Det gick inte att kopiera.",
+      commentLabel: "Vad var fel med svaret? (frivilligt)",
+      commentSend: "Skicka kommentaren",
+      commentSent: "Tack, kommentaren har skickats!",
       retry: "Försök igen",
       offline: "Ingen anslutning till tjänsten. Kontrollera nätverket och försök igen.",
       rateLimited: (s) => `För många frågor på kort tid. Du kan fråga igen om ${s} sekunder.`,
@@ -131,6 +143,12 @@
       down: "Not a helpful answer",
       thanks: "Thank you for your feedback!",
       feedbackFailed: "Sending the feedback failed.",
+      copy: "Copy the answer with its sources",
+      copied: "Answer copied with its sources.",
+      copyFailed: "Copying failed.",
+      commentLabel: "What was wrong with the answer? (optional)",
+      commentSend: "Send the comment",
+      commentSent: "Thank you, the comment was sent!",
       retry: "Try again",
       offline: "Could not reach the service. Check your connection and try again.",
       rateLimited: (s) => `Too many questions in a short time. You can ask again in ${s} seconds.`,
@@ -159,6 +177,7 @@
     up: "M2 21h4V9H2zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3a1.5 1.5 0 0 0-.5-1.1L13.2 1 6.6 7.6A2 2 0 0 0 6 9v10a2 2 0 0 0 2 2h9a2 2 0 0 0 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7z",
     down: "M22 3h-4v12h4zM2 14a2 2 0 0 0 2 2h6.3l-1 4.6v.3c0 .4.2.8.5 1.1l1 1 6.6-6.6A2 2 0 0 0 18 15V5a2 2 0 0 0-2-2H7a2 2 0 0 0-1.8 1.2l-3 7.1c-.1.2-.2.5-.2.7z",
     link: "M14 3h7v7h-2V6.4l-9.3 9.3-1.4-1.4L17.6 5H14zM5 5h6v2H5v12h12v-6h2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2z",
+    copy: "M16 1H4a2 2 0 0 0-2 2v14h2V3h12zm3 4H8a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h11a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2zm0 16H8V7h11z",
   };
 
   /** Make an element; attrs holds attributes, "class" and "text" (always set as textContent). */
@@ -307,6 +326,7 @@
   }
 
   function pageLabel(t, citation) {
+    if (typeof citation.label === "string" && citation.label) return citation.label; // the server decides
     if (citation.page === null || citation.page === undefined) return "";
     const word = SLIDE_FILES.test(citation.file || "") ? t.slide : t.page;
     return `${word} ${citation.page}`;
@@ -741,6 +761,7 @@
         view.bubble.prepend(el("p", { class: "not-found-label", text: this.t.notFound }));
       }
       this.addFeedback(view, question, answer);
+      this.addCopy(view, answer, citations);
       return { answer, citations, notFound: status !== "answered", status };
     }
 
@@ -822,10 +843,68 @@
         }
       };
       up.addEventListener("click", () => rate("up", up, down));
-      down.addEventListener("click", () => rate("down", down, up));
+      down.addEventListener("click", async () => {
+        await rate("down", down, up);
+        if (down.getAttribute("aria-pressed") === "true") this.addComment(view, question, answer, status);
+      });
       view.msg.append(el("div", { class: "feedback", role: "group", "aria-label": t.helpful }, [
         el("span", { class: "feedback-label", text: t.helpful, "aria-hidden": "true" }), up, down, status,
       ]));
+    }
+
+    /** A free-text comment after a thumbs down, sent as its own piece of feedback. */
+    addComment(view, question, answer, status) {
+      const { t } = this;
+      if (view.msg.querySelector(".comment")) return;
+      const id = `kysy-comment-${view.id}`;
+      const field = el("textarea", { id, rows: "2", maxlength: "2000", "data-kysy": "comment" });
+      const send = el("button", { type: "button", class: "comment-send", "data-kysy": "comment-send", text: t.commentSend });
+      const form = el("div", { class: "comment" }, [el("label", { for: id, text: t.commentLabel }), field, send]);
+      send.addEventListener("click", async () => {
+        const comment = field.value.trim();
+        if (!comment) { field.focus(); return; }
+        send.disabled = true;
+        try {
+          const response = await fetch(`${this.cfg.api}/api/feedback`, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ question, answer, rating: "down", comment }),
+            credentials: "omit",
+          });
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+          form.remove();
+          status.textContent = t.commentSent;
+        } catch {
+          send.disabled = false;
+          status.textContent = t.feedbackFailed;
+        }
+      });
+      view.msg.append(form);
+      field.focus();
+    }
+
+    /** A button that copies the answer and its numbered sources as plain text. */
+    addCopy(view, answer, citations) {
+      const { t } = this;
+      const group = view.msg.querySelector(".feedback");
+      if (!group || !answer) return;
+      const lines = citations.map((c) => {
+        const page = pageLabel(t, c);
+        const url = safeUrl(c.url, this.cfg.api);
+        return `[${c.n}] ${c.title || c.file || t.source}${page ? `, ${page}` : ""}${url ? ` ${url}` : ""}`;
+      });
+      const text = lines.length ? `${answer}\n\n${t.sources}:\n${lines.join("\n")}` : answer;
+      const status = group.querySelector(".feedback-status");
+      const copy = el("button", { type: "button", class: "thumb copy", "data-kysy": "copy", "aria-label": t.copy, title: t.copy }, [icon("copy")]);
+      copy.addEventListener("click", async () => {
+        try {
+          await navigator.clipboard.writeText(text);
+          status.textContent = t.copied;
+        } catch {
+          status.textContent = t.copyFailed;
+        }
+      });
+      group.insertBefore(copy, status);
     }
 
     fail(turn, view, err) {

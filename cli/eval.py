@@ -11,8 +11,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from cli.progress import progress_bars
 from kysy.errors import ConfigError
-from kysy.progress import progress_bars
 from kysy.settings import Settings
 
 _STAGES = {

@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from cli.progress import progress_bars
 from ingest.pipeline import IngestReport, ingest_paths
-from kysy.progress import progress_bars
 from kysy.settings import Settings
 
 _STAGES = {"parse": "Reading files", "embed": "Embedding"}
@@ -18,7 +18,7 @@ _STAGES = {"parse": "Reading files", "embed": "Embedding"}
 
 def run_ingest(settings: Settings, paths: list[Path], *, rebuild: bool, as_json: bool) -> int:
     """Run ingestion; exit status 0 = all landed, 2 = some files failed, 1 = fatal (raised)."""
-    with progress_bars(_STAGES, quiet=as_json) as progress:
+    with progress_bars(_STAGES, quiet=as_json, every_s=settings.progress_log_s) as progress:
         report = ingest_paths(settings, paths, rebuild=rebuild, progress=progress)
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))

@@ -1,0 +1,202 @@
+"""Admin routes for the corpus: list, upload and delete documents, and feedback as CSV.
+
+An upload is parsed first with the same limits as ingest (``ingest/isolate.py``: time, memory,
+pages, file size); only a file that loads is put into ``KYSY_CORPUS_DIR``. Both an upload and a
+delete then re-index (as ``POST /api/admin/reindex`` does: a thread of lower priority, the new
+generation swapped in while questions keep being answered from the previous one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from assistant.app_state import AppState, app_state
+from assistant.http_errors import ApiError
+from assistant.links import is_slides
+from assistant.openapi import error_responses
+from assistant.routes_admin import in_background_thread, reindex_now, require_admin
+from ingest.load import SUPPORTED_SUFFIXES, load_file
+from kysy.errors import KysyError
+
+router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+UPLOAD_PATH = "/api/admin/documents"
+_CHUNK = 1 << 20
+
+
+class DocumentRow(BaseModel):
+    """One document as the admin page lists it."""
+
+    file: str
+    title: str
+    kind: str
+    year: int | None
+    pages: int
+    unit: str  # "sivu" | "dia"
+    chunks: int
+    size_bytes: int | None
+    modified: str | None
+
+
+@router.get(
+    "/documents", summary="The indexed documents with their pages or slides, chunks and dates",
+    response_model=list[DocumentRow], responses=error_responses(401, 429, 503),
+)
+async def list_documents(request: Request) -> list[DocumentRow]:
+    """Every document of the generation in service, by file name."""
+    lease = await app_state(request).assistants.lease()
+    with lease:
+        snapshot = lease.assistant.snapshot
+        chunks: dict[str, int] = {}
+        for chunk in snapshot.chunks:
+            chunks[chunk.doc_id] = chunks.get(chunk.doc_id, 0) + 1
+        rows = [
+            _row(info.file, info.title, info.kind, info.year, info.pages, chunks.get(info.id, 0),
+                 snapshot.document_file(info.id), is_slides(info, info.file))
+            for info in snapshot.documents.values()
+        ]
+    return sorted(rows, key=lambda row: row.file)
+
+
+def _row(file: str, title: str, kind: str, year: int | None, pages: int, chunks: int, path: Path | None,
+         slides: bool) -> DocumentRow:
+    stat = path.stat() if path is not None else None
+    modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds") if stat else None
+    return DocumentRow(file=file, title=title, kind=kind, year=year, pages=pages, unit="dia" if slides else "sivu",
+                       chunks=chunks, size_bytes=stat.st_size if stat else None, modified=modified)
+
+
+def corpus_name(name: str) -> PurePosixPath:
+    """A document's name inside the corpus: a relative path of plain parts with a supported suffix.
+
+    Raises:
+        ApiError: 422 for a hidden, absolute or climbing name, or an unsupported type (415).
+    """
+    path = PurePosixPath(name.replace("\\", "/"))
+    if not name or path.is_absolute() or any(part in ("", ".", "..") or part.startswith(".") for part in path.parts):
+        raise ApiError(422, "invalid_request", f"{name!r} is not a document name; give a plain file name")
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise ApiError(415, "unsupported_file", f"{path.name!r} is not one of the supported types ({kinds})")
+    return path
+
+
+@router.post(
+    "/documents", status_code=201, summary="Add or replace a document (multipart field `file`), then re-index",
+    responses=error_responses(401, 409, 413, 415, 422, 429),
+)
+async def upload_document(request: Request, file: UploadFile = File(...)) -> dict[str, object]:  # noqa: B008
+    """Parse the file with the ingest limits, put it into the corpus and re-index; 422 when it does not load."""
+    state = app_state(request)
+    name = corpus_name(file.filename or "")
+    corpus = state.settings.corpus_dir.resolve()
+    corpus.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=".upload-", suffix=name.suffix, dir=corpus)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while block := await file.read(_CHUNK):
+                out.write(block)
+        await run_in_threadpool(_check_loads, temp, name.name, state)
+        if not state.reindex_lock.acquire(blocking=False):
+            raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
+        target = corpus / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    body = await in_background_thread(lambda: reindex_now(state))
+    return {"file": name.as_posix(), **body}
+
+
+def _check_loads(path: Path, name: str, state: AppState) -> None:
+    """Load the file as ingest will (isolated, with its limits).
+
+    Raises:
+        ApiError: 422 with the reason when it does not load.
+    """
+    try:
+        document = load_file(path, name=name, info=None, settings=state.settings)
+    except KysyError as exc:
+        raise ApiError(422, exc.code, f"{name}: {exc}") from exc
+    if not any(page.text.strip() for page in document.pages):
+        raise ApiError(422, "corrupt_document", f"{name}: no text to index")
+
+
+@router.delete(
+    "/documents/{name:path}", summary="Remove a document from the corpus, then re-index",
+    responses=error_responses(401, 404, 409, 415, 422, 429),
+)
+async def delete_document(name: str, request: Request) -> dict[str, object]:
+    """Delete ``name`` (a file of ``KYSY_CORPUS_DIR``) and re-index without it."""
+    state = app_state(request)
+    corpus = state.settings.corpus_dir.resolve()
+    target = corpus / corpus_name(name)
+    if not target.is_file() or not target.resolve().is_relative_to(corpus):
+        raise ApiError(404, "document_not_found", f"no document {name!r} in the corpus")
+    if not state.reindex_lock.acquire(blocking=False):
+        raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
+    try:
+        target.unlink()
+    except OSError:
+        state.reindex_lock.release()
+        raise
+    body = await in_background_thread(lambda: reindex_now(state))
+    return {"file": name, **body}
+
+
+@router.get(
+    "/feedback.csv", summary="All feedback as CSV (UTF-8 with BOM, for spreadsheets)",
+    response_class=StreamingResponse, responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
+        **error_responses(401, 429),
+    },
+)
+async def feedback_csv(request: Request) -> StreamingResponse:
+    """Every piece of feedback, newest first, a page at a time (never all in memory)."""
+    store = app_state(request).feedback
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["id", "created", "rating", "question", "answer", "comment"])
+        yield "\ufeff" + _drain(buffer)
+        before = None
+        while True:
+            page = store.page(before=before, limit=500)
+            for entry in page.entries:
+                writer.writerow([entry.id, entry.created, entry.rating, _cell(entry.question), _cell(entry.answer),
+                                 _cell(entry.comment or "")])
+            yield _drain(buffer)
+            if page.next_before is None:
+                return
+            before = page.next_before
+
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="kysy-palaute.csv"', "Cache-Control": "no-store",
+    })
+
+
+def _cell(text: str) -> str:
+    """A user's text as a spreadsheet shows it, never as a formula (``=HYPERLINK(...)`` stays text)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text

@@ -1,0 +1,149 @@
+"""The admin page in headless Chromium against a real server: sign in once per tab, manage documents live,
+read and export feedback; keyboard usable and axe-clean like the widget."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from assistant.api import create_app
+from assistant.feedback import FeedbackStore
+from kysy.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE_JS = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+TOKEN = "admin-page-token-" + "a" * 24
+QUESTION = "Montako poroa Kuusamon yhteislaitumella on?"
+Serve = Callable[[FastAPI], AbstractContextManager[str]]
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map(n => n.target))}`);
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(corpus_index: Settings, serve_app: Serve, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("admin-page")
+    shutil.copytree(corpus_index.corpus_dir, root / "corpus")
+    shutil.copytree(corpus_index.data_dir, root / "data")
+    settings = corpus_index.model_copy(update={
+        "data_dir": root / "data", "corpus_dir": root / "corpus", "admin_token": TOKEN, "rate_limit_per_minute": 0,
+    })
+    FeedbackStore(settings.feedback_path).add("Mikä on väestöpohja?", "127 000 [1]", "down", "Lähde puuttui")
+    with serve_app(create_app(settings)) as base:
+        yield {"base": base, "settings": settings, "root": root}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: Browser, **options: Any) -> Page:
+    context = browser.new_context(locale="fi-FI", viewport={"width": 1280, "height": 900}, **options)
+    return context.new_page()
+
+
+def _axe(page: Page) -> list[str]:
+    if not AXE_JS.is_file():
+        pytest.fail(f"{AXE_JS} is missing: run `npm ci --prefix tests/js` (make test does)")
+    page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
+    violations: list[str] = page.evaluate(AXE_RUN)
+    return violations
+
+
+def _sign_in(page: Page, base: str) -> None:
+    page.goto(f"{base}/admin")
+    page.get_by_label("Ylläpidon tunnus").fill(TOKEN)
+    page.keyboard.press("Enter")
+    expect(page.locator("#documents tbody tr")).to_have_count(5, timeout=30_000)
+
+
+def test_the_admin_page_is_html_and_axe_clean_signed_out_and_in(server: dict[str, Any], browser: Browser) -> None:
+    response = httpx.get(f"{server['base']}/admin", timeout=10)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page = _page(browser, bypass_csp=True)
+    try:
+        page.goto(f"{server['base']}/admin")
+        expect(page.get_by_label("Ylläpidon tunnus")).to_be_visible()
+        assert _axe(page) == []
+        _sign_in(page, server["base"])
+        expect(page.locator("#feedback tbody tr")).to_have_count(1)
+        expect(page.locator("#feedback")).to_contain_text("Lähde puuttui")
+        assert _axe(page) == []
+    finally:
+        page.context.close()
+
+
+def test_the_token_is_kept_for_the_tab_only(server: dict[str, Any], browser: Browser) -> None:
+    page = _page(browser)
+    try:
+        _sign_in(page, server["base"])
+        page.reload()
+        expect(page.locator("#documents tbody tr")).to_have_count(5, timeout=30_000)
+        assert page.evaluate("() => sessionStorage.getItem('kysy-admin-token')") == TOKEN
+        assert page.evaluate("() => localStorage.length") == 0
+        other = page.context.new_page()  # a new tab of the same browser asks again
+        other.goto(f"{server['base']}/admin")
+        expect(other.get_by_label("Ylläpidon tunnus")).to_be_visible()
+    finally:
+        page.context.close()
+
+
+def test_upload_and_delete_from_the_page_change_the_answers_live(
+    server: dict[str, Any], browser: Browser, tmp_path: Path
+) -> None:
+    base = server["base"]
+    document = tmp_path / "poro.txt"
+    document.write_text("Kuusamon yhteislaidun\n\nKuusamon yhteislaitumella on talvella 4 242 poroa.\n", encoding="utf-8")
+    page = _page(browser)
+    try:
+        _sign_in(page, base)
+        page.get_by_label("Lisää tai korvaa asiakirja", exact=False).set_input_files(str(document))
+        page.get_by_role("button", name="Lähetä").click()
+        expect(page.locator("#status")).to_contain_text("poro.txt lisätty", timeout=120_000)
+        expect(page.locator('#documents tr[data-file="poro.txt"]')).to_have_count(1)
+        answer = httpx.post(f"{base}/api/chat", json={"question": QUESTION}, timeout=60).json()
+        assert "4 242" in answer["answer"]
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Poista poro.txt").click()
+        expect(page.locator("#status")).to_contain_text("poro.txt poistettu", timeout=120_000)
+        expect(page.locator('#documents tr[data-file="poro.txt"]')).to_have_count(0)
+        assert httpx.post(f"{base}/api/chat", json={"question": QUESTION}, timeout=60).json()["not_found"]
+
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Lataa kaikki palaute CSV-tiedostona").click()
+        path = download.value.path()
+        assert path is not None and "Lähde puuttui" in Path(path).read_text(encoding="utf-8-sig")
+    finally:
+        page.context.close()
+
+
+def test_a_wrong_token_is_told_and_nothing_is_shown(server: dict[str, Any], browser: Browser) -> None:
+    page = _page(browser)
+    try:
+        page.goto(f"{server['base']}/admin")
+        page.get_by_label("Ylläpidon tunnus").fill("x" * 40)
+        page.keyboard.press("Enter")
+        expect(page.locator("#status")).to_contain_text("Tunnus ei kelpaa")
+        expect(page.locator("#panel")).to_be_hidden()
+    finally:
+        page.context.close()

@@ -1,0 +1,150 @@
+"""Index generations in service: a request keeps its snapshot open to the end, whatever reindexes do meanwhile."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from assistant.api import create_app
+from assistant.pool import AssistantPool
+from ingest.pipeline import ingest_paths
+from kysy.settings import Settings
+
+QUESTION = "Mikä on Etelä-Karjalan väestöpohja?"
+TOKEN = "reindex-token-" + "x" * 30
+Serve = Callable[[FastAPI], AbstractContextManager[str]]
+
+
+@pytest.fixture()
+def own_index(corpus_index: Settings, tmp_path: Path) -> Settings:
+    """A copy of the corpus and its index that a test may re-index and change."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpus_index.corpus_dir, corpus)
+    shutil.copytree(corpus_index.data_dir, tmp_path / "data")
+    return corpus_index.model_copy(update={"data_dir": tmp_path / "data", "corpus_dir": corpus})
+
+
+def _touch_a_document(corpus: Path, round_: int) -> None:
+    """Change one document, so the next ingest commits a new generation."""
+    note = corpus / "muistio.txt"
+    note.write_text(f"Muistio {round_}\n\nTämä muistio on kirjoitettu kierroksella {round_}.\n", encoding="utf-8")
+
+
+def test_a_lease_keeps_its_generation_open_across_a_swap(own_index: Settings) -> None:
+    pool = AssistantPool(own_index)
+    first = pool.acquire()
+    old = first.assistant
+    _touch_a_document(own_index.corpus_dir, 1)
+    ingest_paths(own_index, [own_index.corpus_dir])
+    new_generation = pool.refresh()
+    assert new_generation == old.snapshot.generation + 1
+    # The request that started before the swap still answers from its own, still open, snapshot.
+    answer = old.ask(QUESTION)
+    assert "127 000" in answer.text and old.snapshot.generation not in pool.closed_generations
+    with pool.acquire() as second:
+        assert second.assistant is not old and second.assistant.snapshot.generation == new_generation
+        assert second.assistant.embedder is old.embedder, "models are loaded once, not per generation"
+    first.release()
+    first.release()  # idempotent
+    assert list(pool.closed_generations) == [old.snapshot.generation]
+    pool.close()
+    assert list(pool.closed_generations) == [old.snapshot.generation, new_generation]
+
+
+def test_a_generation_committed_elsewhere_is_picked_up_in_the_background(own_index: Settings) -> None:
+    pool = AssistantPool(own_index)
+    with pool.acquire() as lease:
+        before = lease.assistant.snapshot.generation
+    _touch_a_document(own_index.corpus_dir, 2)
+    ingest_paths(own_index, [own_index.corpus_dir])  # as `kysy ingest` beside a Chroma server would
+    pool._checked -= 10  # the next request is due to look
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with pool.acquire() as lease:
+            if lease.assistant.snapshot.generation > before:
+                break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the new generation was not picked up")
+    pool.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_reindexing_repeatedly_while_clients_ask_fails_no_request(own_index: Settings, serve_app: Serve) -> None:
+    settings = own_index.model_copy(update={"rate_limit_per_minute": 0, "admin_token": TOKEN})
+    app = create_app(settings)
+    failures: list[str] = []
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def client(base: str) -> None:
+        with httpx.Client(timeout=60) as http:
+            while not stop.is_set():
+                started = time.perf_counter()
+                try:
+                    response = http.post(f"{base}/api/chat", json={"question": QUESTION})
+                    if response.status_code != 200 or "127 000" not in response.json()["answer"]:
+                        failures.append(f"{response.status_code} {response.text[:200]}")
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                latencies.append(time.perf_counter() - started)
+
+    with serve_app(app) as base, ThreadPoolExecutor(6) as pool:
+        clients = [pool.submit(client, base) for _ in range(6)]
+        reindexes = 0
+        deadline = time.monotonic() + 25
+        with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {TOKEN}"}) as admin:
+            while time.monotonic() < deadline:
+                _touch_a_document(settings.corpus_dir, reindexes)
+                response = admin.post(f"{base}/api/admin/reindex")
+                assert response.status_code == 200, response.text
+                reindexes += 1
+        stop.set()
+        for future in clients:
+            future.result()
+        generation = httpx.get(f"{base}/readyz", timeout=10).json()["generation"]
+    closed = app.state.kysy.assistants.closed_generations
+    print(
+        f"{reindexes} reindexes, {len(latencies)} answers, {len(failures)} failed; "
+        f"p50 {statistics.median(latencies):.2f} s, p95 {sorted(latencies)[int(0.95 * len(latencies))]:.2f} s"
+    )
+    assert failures == [], failures[:5]
+    assert reindexes >= 3 and len(latencies) >= 20
+    assert generation >= reindexes and len(closed) >= reindexes, "every old generation was closed"
+
+
+def test_the_reindex_thread_runs_at_a_lower_priority(own_index: Settings) -> None:
+    import asyncio
+
+    from assistant.routes_admin import REINDEX_NICENESS, in_background_thread
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = niceness()
+    assert asyncio.run(in_background_thread(niceness)) == min(19, mine + REINDEX_NICENESS)
+    assert niceness() == mine
+
+
+def test_readiness_reports_a_new_generation_at_once(own_index: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(own_index)) as client:
+        before = client.get("/readyz").json()
+        _touch_a_document(own_index.corpus_dir, 3)
+        ingest_paths(own_index, [own_index.corpus_dir])  # `kysy ingest` beside the running server
+        after = client.get("/readyz").json()
+    assert after["generation"] == before["generation"] + 1
+    assert after["documents"] == before["documents"] + 1
