@@ -88,7 +88,7 @@ def signals(
 
 def missing_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | None = None) -> frozenset[str]:
     """The one-fact kinds the question asks that none of ``texts`` holds."""
-    return frozenset(kind for kind in intent.fact if not any(holds(kind, text, analyzer) for text in texts))
+    return frozenset(kind for kind in intent.fact if not any(holds(kind, text, analyzer, intent.given) for text in texts))
 
 
 class Answerability:

@@ -3,7 +3,8 @@ a way to contact someone, a place. The evidence stage asks it of every candidate
 item holding what the question asks for (``assistant/intent.py``) can be told from one that does not.
 
 A count is a cardinal number that is not a date ("27.10."), an ordinal ("1."), a year or a share
-("8 %"). A date is a day, a month, a year or a century ("1500-luvulla"). A person is a name of Voikko's person classes, or any capitalised word inside a sentence:
+("8 %"), in digits or as a word ("kolmen alueen"). A date is a day, a month, a season, the turn of
+the year, a year or a century ("1500-luvulla"). A person is a name of Voikko's person classes, or any capitalised word inside a sentence:
 "Kuka rahoittaa hanketta?" is answered by "Rahoittajina Kuntaliitto, Hyvil ja STM." A place is a
 name of Voikko's place class.
 """
@@ -18,11 +19,14 @@ _CARDINAL = re.compile(r"(?<![\d.,])(?!(?:19|20)\d\d\b)\d+(?:[ \u00a0]\d{3})*(?:
 _MONEY = re.compile(r"€|\d\s*(?:e|eur|euroa?|milj\.?|mrd|kr|kronor)\b|\beuro|\bmiljoona|\bmiljardi", re.IGNORECASE)
 _DATE = re.compile(
     r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4})?|\b(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
+    r"|\b(?:kevää|kevät|kesä|syksy|talve|talvi)\w*|\bvuoden\s?vaihtee\w*|\bvuodenvaihtee\w*"
     r"|\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b",
     re.IGNORECASE,
 )
 _TIME = re.compile(r"\bklo\b|\bkello\b|\b\d{1,2}[:.]\d{2}\b(?![.\d])|\b\d{1,2}\s*(?:am|pm)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b|\b\d{3,4}-luvu|\b\d{1,2}\.\s*vuosisa", re.IGNORECASE)
+# A phone number ("p. 358 50 5899 187", "+358 9 771 2000", "050 123 4567") is a contact, not a count.
+_PHONE = re.compile(r"(?:\+358|\bp\.\s*\+?)[\d ]{6,}\d|\b0\d{1,2}[ -]\d{3,4}[ -]?\d{3,4}\b")
 _CONTACT = re.compile(r"@|\bp\.\s*\+?\d|\+358|\b\d{2,3}[ -]?\d{3,4}[ -]?\d{3,4}\b")
 # A capitalised word that does not open a sentence (nor follow a list dash or a colon).
 _INNER_CAPITAL = re.compile(r"(?<![.!?:\n-]\s)(?<!^)(?<=\s)[A-ZÅÄÖ][\w-]+")
@@ -33,10 +37,16 @@ _PLACE_CLASSES = frozenset({"paikannimi"})
 KINDS = ("count", "amount", "date", "time", "year", "person", "contact", "place")
 
 
-def holds(kind: str, text: str, analyzer: Analyzer | None = None) -> bool:
-    """Whether ``text`` holds a fact of ``kind`` (one of ``KINDS``; other kinds are never held)."""
+def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` holds a fact of ``kind`` (one of ``KINDS``; other kinds are never held).
+
+    A number, a person or a place among ``given`` (what the question itself states: ``Intent.given``)
+    does not count: "Kuinka monta kuntaa on 12 kunnan alueella?" is not answered by the 12.
+    """
     if kind == "count":
-        return bool(_CARDINAL.search(_DATE.sub(" ", text)))
+        return any(re.sub(r"\D", "", match.group()) not in given
+                   for match in _CARDINAL.finditer(_PHONE.sub(" ", _DATE.sub(" ", text)))) or _has_numeral(
+            text, analyzer, given)
     if kind == "amount":
         return bool(_MONEY.search(text))
     if kind == "date":  # "milloin" is answered by a year or a century as well
@@ -48,9 +58,10 @@ def holds(kind: str, text: str, analyzer: Analyzer | None = None) -> bool:
     if kind == "contact":
         return bool(_CONTACT.search(text))
     if kind == "person":
-        return bool(_INNER_CAPITAL.search(text)) or _has_name(text, _PERSON_CLASSES, analyzer)
+        return any(_new(match.group(), analyzer, given) for match in _INNER_CAPITAL.finditer(text)) or _has_name(
+            text, _PERSON_CLASSES, analyzer, given)
     if kind == "place":
-        return _has_name(text, _PLACE_CLASSES, analyzer)
+        return _has_name(text, _PLACE_CLASSES, analyzer, given)
     return False
 
 
@@ -59,11 +70,36 @@ def held_kinds(text: str, analyzer: Analyzer | None = None) -> frozenset[str]:
     return frozenset(kind for kind in KINDS if holds(kind, text, analyzer))
 
 
-def _has_name(text: str, classes: frozenset[str], analyzer: Analyzer | None) -> bool:
+def _has_numeral(text: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
+    """A cardinal written as a word ("kolmen hyvinvointialueen"): Voikko's numeral class, not an
+    ordinal ("ensimmäinen", "kolmas"), not "yksi" (mostly "one of"), not one the question states."""
+    if analyzer is None:
+        return False
+    for match in _WORD.finditer(text.lower()):
+        analysis = analyzer.analyze_word(match.group())
+        if "lukusana" in analysis.classes and analysis.lemmas:
+            lemma = analysis.lemmas[0]
+            if lemma != "yksi" and not lemma.endswith(("s", "inen")) and lemma not in given:
+                return True
+    return False
+
+
+def _new(word: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
+    """Whether a name is not one the question states (compared as written and by base form)."""
+    if not given:
+        return True
+    lower = word.lower()
+    if lower in given or any(part in given for part in lower.split("-")):
+        return False
+    return analyzer is None or not set(analyzer.analyze_word(lower).lemmas) & given
+
+
+def _has_name(text: str, classes: frozenset[str], analyzer: Analyzer | None, given: frozenset[str]) -> bool:
     if analyzer is None:
         return False
     for match in _WORD.finditer(text):
         word = match.group()
-        if word[:1].isupper() and set(analyzer.analyze_word(word.lower()).classes) & classes:
+        if word[:1].isupper() and set(analyzer.analyze_word(word.lower()).classes) & classes and _new(
+                word, analyzer, given):
             return True
     return False

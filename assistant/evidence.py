@@ -140,7 +140,7 @@ def gather(
             float(row.item.sentence.is_heading),
             float(row.place.introduces or text.rstrip().endswith(":")),
             math.log1p(words),
-            float(any(holds(kind, text, analyzer) for kind in asked)) if asked else 0.0,
+            float(any(holds(kind, text, analyzer, intent.given) for kind in asked)) if asked else 0.0,
             float(bool(asked)),
             row.names_missing,
             float(len(weights)),

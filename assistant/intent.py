@@ -10,6 +10,7 @@ a way to contact) are the ones whose absence from the evidence makes an answer `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,13 +28,16 @@ class Intent:
 
     ``kinds``: any of list, count, amount, date, time, year, person, contact, place, reason, how.
     ``broad``: the answer should draw on several sources. ``names``: the lemmas of the places,
-    organisations and people it names (from the prepared ``Query``).
+    organisations and people it names (from the prepared ``Query``). ``given``: what the question
+    itself states (its numbers and the first letters of its words), which an answer must go beyond:
+    "Kuka johtaa Lapin pilottia?" is not answered by a line that names only Lappi.
     """
 
     language: str
     kinds: frozenset[str]
     broad: bool
     names: frozenset[str]
+    given: frozenset[str] = frozenset()
 
     @property
     def fact(self) -> frozenset[str]:
@@ -62,7 +66,17 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     if "count" in kinds or "amount" in kinds:
         kinds.discard("list")  # "Montako kuntaa ..." wants the number, not the municipalities
     broad = bool(set(tokens) & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)
-    return Intent(query.language, frozenset(kinds), broad, query.names)
+    return Intent(query.language, frozenset(kinds), broad, query.names, given_words(question, analyzer))
+
+
+def given_words(question: str, analyzer: Analyzer | None = None) -> frozenset[str]:
+    """The numbers of ``question``, its words and their base forms (``Intent.given``)."""
+    given: set[str] = set()
+    for token in re.findall(r"\d+|[^\W\d_]+", question.lower()):
+        given.add(token)
+        if analyzer is not None and not token.isdigit():
+            given.update(analyzer.analyze_word(token).lemmas)
+    return frozenset(given)
 
 
 def question_kinds(tokens: Sequence[str]) -> set[str]:

@@ -99,12 +99,12 @@ class Settings(BaseSettings):
     answer_support_ratio: float = Field(
         default=0.1, ge=0, le=1, description="An item joins the lead when it scores this share of the lead's score"
     )
-    answer_support_floor: float = Field(default=0.05, ge=0, le=1, description="... and at least this score.")
+    answer_support_floor: float = Field(default=0.01, ge=0, le=1, description="... and at least this score.")
     answer_other_ratio: float = Field(
-        default=1.0, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
+        default=0.4, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )
     answer_cover_floor: float = Field(
-        default=1.0, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
+        default=0.4, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
     )
     answer_broad_ratio: float = Field(
         default=0.3, ge=0, le=1, description="A broad question takes another source's best item scoring this share."

@@ -60,13 +60,24 @@ def test_broad_questions_ask_how_others_did_it() -> None:
         ("vuonna 2023 toteutettu kierros", {"year", "date"}),  # "milloin" is answered by a year too
         ("1500-luvulla rakennettu", {"year", "date"}),
         ("Rahoittajina Kuntaliitto, Hyvil ja STM.", {"person"}),
-        ("Sami Niemi p. 358 50 5899 187", {"person", "contact", "count"}),
+        ("Sami Niemi p. 358 50 5899 187", {"person", "contact"}),  # a phone number is no count
         ("Tehty pitkään yhdyspintatyötä ilman sopimuksia.", set()),
         ("8 % kunnista", set()),
+        ("aluepilotti kolmen hyvinvointialueen kanssa", {"count"}),  # a cardinal written as a word
+        ("ensimmäinen vaihe on yksi tärkeimmistä", set()),  # an ordinal, and "yksi" as "one of"
+        ("vuoden vaihteessa päättynyt projekti", {"date"}),
     ],
 )
 def test_what_a_text_holds(text: str, kinds: set[str]) -> None:
     assert held_kinds(text, ANALYZER) == kinds
+
+
+def test_what_the_question_states_is_no_answer() -> None:
+    given = _intent("Kuka johtaa Lapin pilottia 12 kunnan alueella?").given
+    assert not holds("person", "Painopisteet Lapin pilotissa:", ANALYZER, given)
+    assert holds("person", "Pilottia johtaa Sami Niemi Lapista.", ANALYZER, given)
+    assert not holds("count", "Lapin 12 kunnan alue", ANALYZER, given)
+    assert holds("count", "Lapissa on 21 kuntaa", ANALYZER, given)
 
 
 def test_a_year_or_a_date_is_no_count() -> None:
