@@ -28,7 +28,7 @@ from kysy.models import Answer, ScoredChunk
 from kysy.settings import Settings
 
 # The best items (by score) whose texts must hold an asked fact for the answer not to be partial.
-FACT_ITEMS = 3
+FACT_ITEMS = 1
 
 
 @dataclass(frozen=True)
