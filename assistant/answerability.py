@@ -3,7 +3,7 @@ specific fact it asks for. Three outcomes:
 
 - ``answered``;
 - ``partial``: the topic is in the materials but the one fact asked (a count, an amount, a date, a time,
-  a year, a person, a way to contact: ``Intent.fact``) is in none of the best items;
+  a year, a way to contact: ``Intent.fact``) is not in the best item;
 - ``not_found``: the probability that the question is answerable is below the model's threshold.
 
 The probability is a logistic model over question-level signals (``SIGNALS``) of the evidence and

@@ -4,8 +4,10 @@ What a question asks for comes from its words (``words/question_kinds.txt``: "mo
 "kuka" a person, "mitkä" a list) and, with Voikko, from a question word before a plural ("Millä
 tasoilla ..." asks for a list: ``words/asking.txt``). A question is *broad* when it asks how or what, or for a list, and
 holds a word of ``words/broad.txt`` ("miten muut alueet", "eri aineistoissa"): its answer draws on
-several sources. The kinds that name one fact (a count, an amount, a date, a time, a year, a person,
-a way to contact) are the ones whose absence from the evidence makes an answer ``partial``.
+several sources. The kinds that name one fact (a count, an amount, a date, a time, a year, a way to
+contact) are the ones whose absence from the evidence makes an answer ``partial``. A person is not
+among them: "kuka" and "kenen" are answered as often by a body or a role written as a common noun
+("ohjausryhmän hyväksyntä", "ministeriöiden kanssa") as by a name, so a missing name says little.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from assistant.lexicon import word_set, word_table
 from assistant.query import Query
 from ingest.analyze import Analyzer, word_tokens
 
-# The kinds naming one fact that the evidence either holds or does not.
-FACT_KINDS = frozenset({"count", "amount", "date", "time", "year", "person", "contact"})
+# The kinds naming one fact that the evidence either holds or does not (a person is not: see above).
+FACT_KINDS = frozenset({"count", "amount", "date", "time", "year", "contact"})
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Intent:
 
     @property
     def fact(self) -> frozenset[str]:
-        """The one-fact kinds asked (count, amount, date, time, year, person, contact)."""
+        """The one-fact kinds asked (count, amount, date, time, year, contact)."""
         return self.kinds & FACT_KINDS
 
     def asks(self, kind: str) -> bool:

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     )
 
     # Answering (assistant/select.py): fitted by `make train` on held-out questions
-    answer_max_items: int = Field(default=3, ge=1, le=50, description="Items an answer quotes beyond its list.")
+    answer_max_items: int = Field(default=4, ge=1, le=50, description="Items an answer quotes beyond its list.")
     answer_list_items: int = Field(default=12, ge=1, le=100, description="Items of the lead's list quoted at most.")
     answer_support_ratio: float = Field(
         default=0.1, ge=0, le=1, description="An item joins the lead when it scores this share of the lead's score"
