@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answerability import ANSWERABILITY_MODEL, Answerability, Verdict, missing_facts, signals
-from assistant.evidence import Looked
+from assistant.evidence import Evidence, Looked
+from assistant.intent import Intent
 from assistant.messages import not_found_text
 from assistant.refusal import suggest_topics
 from assistant.render import render
@@ -29,6 +30,12 @@ from kysy.settings import Settings
 
 # The best items (by score) whose texts must hold an asked fact for the answer not to be partial.
 FACT_ITEMS = 1
+
+
+def missing_in_best(intent: Intent, evidence: Evidence, scores: np.ndarray, analyzer: Analyzer | None) -> frozenset[str]:
+    """The asked fact kinds that the best ``FACT_ITEMS`` items by score do not hold (the answer is partial)."""
+    best = [evidence.candidates[i].text for i in np.argsort(-scores, kind="stable")[:FACT_ITEMS]]
+    return missing_facts(intent, best, analyzer)
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,7 @@ class AnswerEngine:
         query, intent, evidence = looked.query, looked.intent, looked.evidence
         scores = self.scorer.score(evidence)
         values = signals(query, intent, evidence, scores, snapshot.keyword, analyzer)
-        best = [evidence.candidates[i].text for i in np.argsort(-scores, kind="stable")[:FACT_ITEMS]]
-        verdict = self.answerability.judge(values, missing_facts(intent, best, analyzer))
+        verdict = self.answerability.judge(values, missing_in_best(intent, evidence, scores, analyzer))
         if not evidence.candidates:
             verdict = Verdict("not_found", 0.0, values)
         chosen = () if verdict.status == "not_found" else tuple(select(evidence, scores, intent, self.numbers))

@@ -97,6 +97,11 @@ class Links:
         info = self.documents.get(citation.doc_id)
         return info.year if info else None
 
+    def year_and_label(self, citation: Citation, language: str = "fi") -> list[str]:
+        """The year and the label a source list shows after the title, those that exist."""
+        year, label = self.year(citation), self.label(citation, language)
+        return [text for text in (str(year) if year else None, label) if text]
+
 
 def public_base(configured: str, request_base: str = "") -> str:
     """The service's absolute address: ``KYSY_PUBLIC_URL`` when set, else the one a request came to."""
@@ -115,13 +120,7 @@ def source_list(citations: list[Citation], links: Links, language: str) -> str:
         title = _markdown_text(citation.title or citation.file)
         url = links.url(citation)
         target = f"<{url}>" if url and re.search(r"[\s()<>]", url) else url
-        parts = [f"[{title}]({target})" if url else title]
-        year = links.year(citation)
-        if year:
-            parts.append(str(year))
-        label = links.label(citation, language)
-        if label:
-            parts.append(label)
+        parts = [f"[{title}]({target})" if url else title, *links.year_and_label(citation, language)]
         lines.append(f"{citation.n}. " + ", ".join(parts))
     return "\n".join(lines)
 

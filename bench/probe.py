@@ -44,6 +44,23 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def closed_by_server(sockets: list[socket.socket], wait_s: float) -> int:
+    """How many of ``sockets`` the server has closed (or answered, e.g. with its 408, and closed) within
+    ``wait_s`` seconds each; every socket is closed here afterwards."""
+    closed = 0
+    for sock in sockets:
+        sock.settimeout(wait_s)
+        try:
+            sock.recv(200)  # b"" (closed) or the 408 answer before the close
+            closed += 1
+        except TimeoutError:
+            pass  # still open
+        except OSError:
+            closed += 1  # reset
+        sock.close()
+    return closed
+
+
 def _long_document(words: int, seed: int) -> str:
     """A Finnish text of about ``words`` words: the corpus's sentences, shuffled (new text, new embeddings)."""
     sentences = [
@@ -290,17 +307,7 @@ def probe_headers(workdir: Path) -> dict[str, object]:
                 with contextlib.suppress(OSError):
                     sock.sendall(b"X")  # one byte at a time, never finishing the headers
             time.sleep(0.5)
-        closed = 0
-        for sock in slow:
-            sock.settimeout(0.5)
-            try:
-                sock.recv(100)  # b"" (closed) or the 408 answer before the close
-                closed += 1
-            except TimeoutError:
-                pass  # still open
-            except OSError:
-                closed += 1  # reset
-            sock.close()
+        closed = closed_by_server(slow, 0.5)
         return {
             "40 MB header (status, s)": single,
             "8 x 32 MB headers (statuses)": sorted(status for status, _ in results),

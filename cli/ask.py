@@ -57,14 +57,7 @@ def print_answer(answer: Answer, links: Links, out: TextIO) -> None:
 
 def source_line(citation: Citation, links: Links, language: str = "fi") -> str:
     """One line of the source list, labelled as every interface labels it (``assistant/links.py``)."""
-    parts = [f"[{citation.n}] {citation.title}"]
-    year = links.year(citation)
-    if year:
-        parts.append(str(year))
-    label = links.label(citation, language)
-    if label:
-        parts.append(label)
-    line = ", ".join(parts)
+    line = ", ".join([f"[{citation.n}] {citation.title}", *links.year_and_label(citation, language)])
     if citation.quote:
         line += f" — {citation.quote}"
     url = links.url(citation)

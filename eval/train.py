@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answerability import SIGNALS, missing_facts, signals
-from assistant.engine import FACT_ITEMS
+from assistant.answerability import SIGNALS, signals
+from assistant.engine import missing_in_best
 from assistant.messages import lead_line
 from assistant.render import render
 from assistant.scoring import MODELS_DIR
@@ -221,9 +221,7 @@ def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float,
 
 def is_partial(example: Example, scores: np.ndarray) -> bool:
     """Whether the engine would answer partially: an asked fact missing from the best items."""
-    candidates = example.looked.evidence.candidates
-    best = [candidates[i].text for i in np.argsort(-scores, kind="stable")[:FACT_ITEMS]]
-    return bool(missing_facts(example.looked.intent, best, _analyzer()))
+    return bool(missing_in_best(example.looked.intent, example.looked.evidence, scores, _analyzer()))
 
 
 def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings) -> tuple[str, list[bool]]:
@@ -233,8 +231,7 @@ def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings
     chosen = select(looked.evidence, scores, looked.intent, numbers)
     if not chosen:
         return "", []
-    best = [looked.evidence.candidates[i].text for i in np.argsort(-scores, kind="stable")[:FACT_ITEMS]]
-    missing = tuple(sorted(missing_facts(looked.intent, best, _analyzer())))
+    missing = tuple(sorted(missing_in_best(looked.intent, looked.evidence, scores, _analyzer())))
     text, _ = render(chosen, looked.retrieved, example.snapshot, "fi", missing)
     answer = Answer(text, (), (), False, "fi")
     cited = [looked.retrieved[rank].chunk for rank in dict.fromkeys(c.candidate.rank for c in chosen)]

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from assistant.api import create_app
+from bench.probe import closed_by_server
 from kysy.settings import Settings
 
 Serve = Callable[[FastAPI], AbstractContextManager[str]]
@@ -150,16 +151,6 @@ def test_slow_clients_cannot_hold_the_server(server: str) -> None:
     finally:
         stop.set()
         feeder.join()
-    closed = 0
-    for sock in slow:
-        sock.settimeout(2)
-        try:
-            sock.recv(200)  # the 408, or the close itself
-            closed += 1
-        except TimeoutError:
-            pass  # still open
-        except OSError:
-            closed += 1  # reset
-        sock.close()
+    closed = closed_by_server(slow, 2)
     assert closed == len(slow), f"{len(slow) - closed} slow connections still open"
     assert max(latencies) < 5.0, latencies
