@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,6 +39,29 @@ PRECISIONS = ("int8", "fp32")
 INPUT_EMBEDDINGS = "embeddings"
 INPUT_LENGTHS = "lengths"
 OUTPUT_HIDDEN = "hidden"
+INPUT_STATES = "states"
+
+
+class LayerWeights(Protocol):
+    """Where a layer's weights come from: the model file (``E5File``) or a fine-tuned copy of some layers
+    (e5.c's tensor names: ``l3.q.w``, ``l3.aln.b``, ...)."""
+
+    @property
+    def hidden(self) -> int: ...
+    @property
+    def heads(self) -> int: ...
+    @property
+    def intermediate(self) -> int: ...
+    @property
+    def eps(self) -> float: ...
+
+    def dequantize(self, name: str, columns: int) -> np.ndarray:
+        """A matrix as float32 ``(rows, columns)``."""
+        ...
+
+    def float32(self, name: str) -> np.ndarray:
+        """A vector as float32."""
+        ...
 
 
 def model_path(cache_dir: Path, e5: E5File, precision: str, layers: int) -> Path:
@@ -113,10 +136,35 @@ def _write_atomic(path: Path, data: bytes) -> None:
         logger.warning("cannot cache the converted model at %s: %s", path, exc)
 
 
+def layers_graph(weights: LayerWeights, first: int, count: int) -> bytes:
+    """A float32 graph of layers ``first`` .. ``first + count - 1`` alone: it takes the states after layer
+    ``first`` (``INPUT_STATES``) and the lengths, and returns the states after its last layer.
+
+    The layers of a cross-encoder fine-tuned on top of the frozen first ``first`` layers run here.
+    """
+    from onnx import TensorProto, helper
+
+    writer = _GraphWriter(weights)
+    x = INPUT_STATES
+    for index in range(first, first + count):
+        x = writer.layer(index, x)
+    writer.node("Identity", [x], OUTPUT_HIDDEN)
+    shape: list[str | int | None] = ["batch", "tokens", weights.hidden]
+    graph = helper.make_graph(
+        writer.nodes,
+        "e5-layers",
+        [helper.make_tensor_value_info(INPUT_STATES, TensorProto.FLOAT, shape),
+         helper.make_tensor_value_info(INPUT_LENGTHS, TensorProto.INT32, ["batch"])],
+        [helper.make_tensor_value_info(OUTPUT_HIDDEN, TensorProto.FLOAT, shape)],
+        writer.initializers,
+    )
+    return bytes(_model(graph).SerializeToString())
+
+
 class _GraphWriter:
     """Collects nodes and initialisers of one graph."""
 
-    def __init__(self, e5: E5File) -> None:
+    def __init__(self, e5: LayerWeights) -> None:
         self.e5 = e5
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
@@ -195,6 +243,12 @@ def _graph(e5: E5File, layers: int) -> Any:
         [helper.make_tensor_value_info(OUTPUT_HIDDEN, TensorProto.FLOAT, ["batch", "tokens", e5.hidden])],
         writer.initializers,
     )
+    return _model(graph)
+
+
+def _model(graph: Any) -> Any:
+    from onnx import helper
+
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],

