@@ -19,6 +19,7 @@ from assistant.answerability import ANSWERABILITY_MODEL, Answerability, Verdict,
 from assistant.evidence import Evidence, Looked
 from assistant.intent import Intent
 from assistant.messages import not_found_text
+from assistant.reader import Reader, Reading, gate
 from assistant.refusal import suggest_topics
 from assistant.render import render
 from assistant.scoring import ITEM_MODEL, ItemScorer
@@ -45,27 +46,38 @@ class Judged:
     scores: np.ndarray
     verdict: Verdict
     chosen: tuple[Chosen, ...]
+    reading: Reading | None = None
 
 
 class AnswerEngine:
     """Scores, judges, selects and renders; holds the two learned models."""
 
     def __init__(self, settings: Settings, item_model: Path = ITEM_MODEL,
-                 answerability_model: Path = ANSWERABILITY_MODEL) -> None:
+                 answerability_model: Path = ANSWERABILITY_MODEL, reader: Reader | None = None) -> None:
         self.scorer = ItemScorer(item_model)
         self.answerability = Answerability(answerability_model)
         self.numbers = SelectionSettings.of(settings)
+        self.reader = reader or (Reader.of(settings) if settings.reader else None)
+        if self.reader is not None:
+            self.answerable_threshold = self.reader.answerable_threshold(answerability_model, self.answerability.threshold)
 
     def judge(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer) -> Judged:
         """Score the candidates of ``looked``, judge whether they answer, and select the quoted items."""
         query, intent, evidence = looked.query, looked.intent, looked.evidence
         scores = self.scorer.score(evidence)
         values = signals(query, intent, evidence, scores, snapshot.keyword, analyzer)
-        verdict = self.answerability.judge(values, missing_in_best(intent, evidence, scores, analyzer))
+        # The reader re-orders the best few items and may refuse what answerability alone would answer.
+        reading = self.reader.read(looked, scores) if self.reader is not None and evidence.candidates else None
+        if reading is not None:
+            scores = reading.scores
+        missing = missing_in_best(intent, evidence, scores, analyzer)
+        verdict = self.answerability.judge(values, missing)
+        if reading is not None and self.reader is not None:
+            verdict = gate(verdict, reading, self.reader.threshold, self.answerable_threshold, missing)
         if not evidence.candidates:
             verdict = Verdict("not_found", 0.0, values)
         chosen = () if verdict.status == "not_found" else tuple(select(evidence, scores, intent, self.numbers))
-        return Judged(scores, verdict, chosen)
+        return Judged(scores, verdict, chosen, reading)
 
     def answer(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer, language: str, top_k: int,
                *, debug: bool = False) -> Answer:
@@ -74,6 +86,8 @@ class AnswerEngine:
         judged = self.judge(looked, snapshot, analyzer)
         verdict = judged.verdict
         meta: dict[str, object] = {"status": verdict.status, "answerable": round(verdict.probability, 4)}
+        if judged.reading is not None:
+            meta["reader"] = round(judged.reading.best, 4)  # the best item's probability of answering
         if debug:
             meta["signals"] = {name: round(value, 4) for name, value in verdict.signals.items()}
             meta["items"] = [{"text": c.candidate.text, "score": round(c.score, 4), "reason": c.reason,

@@ -109,6 +109,20 @@ class Settings(BaseSettings):
     answer_broad_ratio: float = Field(
         default=0.3, ge=0, le=1, description="A broad question takes another source's best item scoring this share."
     )
+    # The reader (assistant/reader.py): a cross-encoder fitted by `make train-reader`
+    reader: bool = Field(
+        default=False, description="Read the best items against the question: re-rank them and refuse near misses."
+    )
+    reader_items: int = Field(
+        default=4, ge=1, le=20, description="Items the reader reads per question, best score first (its cost)."
+    )
+    reader_threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Refuse when no item read reaches this probability; empty = the threshold `make train-reader` chose.",
+    )
+    reader_weight: float | None = Field(
+        default=None, ge=0, description="How much the reader re-orders the items it read; empty = the fitted weight."
+    )
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""
