@@ -1,0 +1,99 @@
+"""The reader's figures: AUC, the refusal trade-off, the lead after the blend, and choosing numbers.
+
+Everything here works on examples (``eval/reader_examples.py``) and one probability per item read:
+``probabilities[i]`` holds example ``i``'s items in its own order (best item score first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from assistant.reader import blend
+from eval.reader_examples import ReaderExample
+
+# Shares of answerable questions refused at which the trade-off curve is read.
+CURVE_LEVELS = (0.01, 0.02, 0.05, 0.10, 0.20, 0.30)
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """The probability that a random positive scores above a random negative (ties count half)."""
+    positive = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return None
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    sorted_scores = np.asarray(scores)[order]
+    start = 0
+    while start < len(order):  # average ranks over ties
+        end = start
+        while end + 1 < len(order) and sorted_scores[end + 1] == sorted_scores[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return round(float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)), 4)
+
+
+def best_read(examples: Sequence[ReaderExample], probabilities: Sequence[np.ndarray], items: int) -> np.ndarray:
+    """Each question's highest probability among the first ``items`` items the product reads (0 if none)."""
+    return np.array([float(p[: min(items, e.read)].max()) if min(items, e.read) else 0.0
+                     for e, p in zip(examples, probabilities, strict=True)])
+
+
+def refused_share(best: np.ndarray, answerable: np.ndarray, threshold: float,
+                  also: np.ndarray | None = None) -> tuple[float, float]:
+    """(answerable refused, unanswerable refused) when ``best < threshold`` (or ``also``) refuses."""
+    refused = best < threshold
+    if also is not None:
+        refused |= also
+    return _mean(refused[answerable]), _mean(refused[~answerable])
+
+
+def threshold_at(best: np.ndarray, answerable: np.ndarray, max_refused: float,
+                 also: np.ndarray | None = None) -> float:
+    """The highest threshold refusing at most ``max_refused`` of the answerable questions (0 when none does)."""
+    chosen = 0.0
+    for threshold in np.unique(np.concatenate([best, [0.0]])):
+        if refused_share(best, answerable, float(threshold), also)[0] <= max_refused:
+            chosen = float(threshold)
+    return chosen
+
+
+def curve(best: np.ndarray, answerable: np.ndarray, also: np.ndarray | None = None) -> list[dict[str, float]]:
+    """The refusal trade-off: at each ``CURVE_LEVELS`` share of answerable questions refused, the
+    threshold and the share of unanswerable ones refused."""
+    points = []
+    for level in CURVE_LEVELS:
+        threshold = threshold_at(best, answerable, level, also)
+        refused, unanswerable = refused_share(best, answerable, threshold, also)
+        points.append({"max_answerable_refused": level, "threshold": round(threshold, 4),
+                       "answerable_refused": refused, "unanswerable_refused": unanswerable})
+    return points
+
+
+def lead_right(examples: Sequence[ReaderExample], probabilities: Sequence[np.ndarray], items: int,
+               weight: float) -> float:
+    """The share of answerable questions with a right item among those read whose lead (the best item
+    after the blend) is right."""
+    hits = []
+    for example, p in zip(examples, probabilities, strict=True):
+        read = min(items, example.read)
+        right = [item.right for item in example.items[:read]]
+        if not example.answerable or not any(right):
+            continue
+        scores = np.array([item.score for item in example.items[:read]])
+        blended = blend(scores, list(range(read)), p[:read], weight)
+        hits.append(right[int(np.argmax(blended))])
+    return _mean(np.array(hits, dtype=bool))
+
+
+def reachable(examples: Sequence[ReaderExample], items: int) -> float:
+    """The share of answerable questions with a right item among the first ``items`` read."""
+    hits = [any(item.right for item in e.items[: min(items, e.read)]) for e in examples if e.answerable]
+    return _mean(np.array(hits, dtype=bool))
+
+
+def _mean(values: np.ndarray) -> float:
+    return round(float(np.mean(values)), 4) if len(values) else 0.0

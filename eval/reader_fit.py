@@ -1,0 +1,300 @@
+"""Fitting the reader: its top layers and head on cached states of the frozen layers (torch, CPU).
+
+The frozen first ``cut`` layers run once per pair, exactly as at answer time (the embedder's
+onnxruntime graph, each pair alone), and their states are kept on disk as float16 (``FrozenStates``),
+so an epoch costs only the fine-tuned layers. Those start from the e5 weights of the same layers;
+the head starts at zero. Training is deterministic: fixed seeds, torch's deterministic algorithms,
+a fixed thread count, batches of similar length in a seeded order. The result is written as
+``reader.npz``: the fine-tuned layers under e5.c's tensor names (float16) and the head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.reader import LAYER_PARTS, ReaderShape
+from ingest.e5_format import E5File
+from ingest.embed_onnx import OnnxE5Embedder
+
+Progress = Callable[[str, int, int], None]
+# Pairs whose frozen states are computed per call (and per progress step).
+STATES_BATCH = 64
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The training's numbers (``eval/train_reader.py`` records them beside the figures)."""
+
+    epochs: int = 2
+    batch: int = 32
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.06
+    dropout: float = 0.1
+    seed: int = 17
+    threads: int = 2
+
+
+class FrozenStates:
+    """The states after the frozen layers of many pairs, one float16 array with an offset per pair."""
+
+    def __init__(self, flat: np.ndarray, offsets: np.ndarray) -> None:
+        self.flat = flat
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def get(self, i: int) -> np.ndarray:
+        """Pair ``i``'s states, (tokens, hidden) float32."""
+        return np.asarray(self.flat[self.offsets[i] : self.offsets[i + 1]], dtype=np.float32)
+
+    def length(self, i: int) -> int:
+        """Pair ``i``'s token count."""
+        return int(self.offsets[i + 1] - self.offsets[i])
+
+    @classmethod
+    def load_or_compute(cls, embedder: OnnxE5Embedder, sequences: Sequence[Sequence[int]], cut: int, path: Path,
+                        progress: Progress | None = None) -> FrozenStates:
+        """The states kept at ``path`` for exactly these sequences and weights, else computed and kept."""
+        report = progress or (lambda stage, advance, total: None)
+        key = _key(embedder.e5, cut, sequences)
+        meta = path.with_suffix(".json")
+        if meta.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("key") == key:
+            with np.load(path) as archive:
+                return cls(archive["flat"], archive["offsets"])
+        offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(s) for s in sequences])
+        flat = np.zeros((int(offsets[-1]), embedder.dim), dtype=np.float16)
+        for start in range(0, len(sequences), STATES_BATCH):
+            batch = sequences[start : start + STATES_BATCH]
+            for i, states in enumerate(embedder.states_of_ids(batch, layer=cut), start=start):
+                flat[offsets[i] : offsets[i + 1]] = states
+            report(f"frozen layers ({path.stem})", len(batch), len(sequences))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            np.savez(handle, flat=flat, offsets=offsets)
+        meta.write_text(json.dumps({"key": key, "pairs": len(sequences)}), encoding="utf-8")
+        return cls(flat, offsets)
+
+
+def _key(e5: E5File, cut: int, sequences: Sequence[Sequence[int]]) -> str:
+    digest = hashlib.sha256(f"{e5.digest}:{cut}".encode())
+    for ids in sequences:
+        digest.update(np.asarray(ids, dtype=np.int32).tobytes() + b"|")
+    return digest.hexdigest()
+
+
+def initial_tensors(e5: E5File, shape: ReaderShape) -> dict[str, np.ndarray]:
+    """The e5 weights of the layers to fine-tune, under e5.c's names (matrices as (outputs, inputs))."""
+    tensors: dict[str, np.ndarray] = {}
+    for index in range(shape.cut, shape.cut + shape.layers):
+        for part in LAYER_PARTS:
+            name = f"l{index}.{part}"
+            if part.endswith(".w") and part.split(".")[0] in ("q", "k", "v", "ao", "fi", "fo"):
+                columns = e5.intermediate if part == "fo.w" else e5.hidden
+                tensors[name] = e5.dequantize(name, columns)
+            else:
+                tensors[name] = np.array(e5.float32(name), dtype=np.float32)
+    return tensors
+
+
+def build_module(tensors: dict[str, np.ndarray], shape: ReaderShape, heads: int, eps: float, dropout: float,
+                 head: tuple[np.ndarray, float] | None = None) -> Any:
+    """The torch module of the fine-tuned layers and the head (imported here: answering needs no torch)."""
+    import torch
+
+    class Layer(torch.nn.Module):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            p = f"l{index}"
+
+            def linear(name: str) -> torch.nn.Linear:
+                weight = torch.tensor(tensors[f"{p}.{name}.w"])
+                module = torch.nn.Linear(weight.shape[1], weight.shape[0])
+                module.weight.data.copy_(weight)
+                module.bias.data.copy_(torch.tensor(tensors[f"{p}.{name}.b"]))
+                return module
+
+            def norm(name: str) -> torch.nn.LayerNorm:
+                module = torch.nn.LayerNorm(len(tensors[f"{p}.{name}.w"]), eps=eps)
+                module.weight.data.copy_(torch.tensor(tensors[f"{p}.{name}.w"]))
+                module.bias.data.copy_(torch.tensor(tensors[f"{p}.{name}.b"]))
+                return module
+
+            self.q, self.k, self.v, self.ao = linear("q"), linear("k"), linear("v"), linear("ao")
+            self.fi, self.fo = linear("fi"), linear("fo")
+            self.aln, self.oln = norm("aln"), norm("oln")
+            self.drop = torch.nn.Dropout(dropout)
+
+        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            batch, tokens, hidden = x.shape
+            size = hidden // heads
+
+            def split(t: torch.Tensor) -> torch.Tensor:
+                return t.view(batch, tokens, heads, size).transpose(1, 2)
+
+            attention = split(self.q(x)) @ split(self.k(x)).transpose(-1, -2) / math.sqrt(size) + mask
+            context = (self.drop(attention.softmax(-1)) @ split(self.v(x))).transpose(1, 2).reshape(batch, tokens, hidden)
+            x = self.aln(self.drop(self.ao(context)) + x)
+            inner = torch.nn.functional.gelu(self.fi(x))
+            return self.oln(self.drop(self.fo(inner)) + x)  # type: ignore[no-any-return]
+
+    class Top(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.ModuleList(Layer(i) for i in range(shape.cut, shape.cut + shape.layers))
+            width = 2 * len(tensors[f"l{shape.cut}.q.b"])
+            self.head = torch.nn.Linear(width, 1)
+            torch.nn.init.zeros_(self.head.weight)
+            torch.nn.init.zeros_(self.head.bias)
+            if head is not None:
+                self.head.weight.data.copy_(torch.tensor(head[0]).view(1, -1))
+                self.head.bias.data.fill_(head[1])
+
+        def features(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            positions = torch.arange(states.shape[1])[None, :]
+            valid = positions < lengths[:, None]
+            mask = torch.where(valid, 0.0, -10000.0)[:, None, None, :]
+            x = states
+            for layer in self.layers:
+                x = layer(x, mask)
+            mean = (x * valid[..., None]).sum(1) / lengths[:, None]
+            return torch.cat([x[:, 0], mean], dim=-1)
+
+        def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            return self.head(self.features(states, lengths)).squeeze(-1)  # type: ignore[no-any-return]
+
+    return Top()
+
+
+def padded(states: FrozenStates, rows: Sequence[int] | np.ndarray) -> tuple[Any, Any]:
+    """A batch of pairs' states padded to the longest, and their lengths (torch tensors)."""
+    import torch
+
+    lengths = [states.length(i) for i in rows]
+    batch = np.zeros((len(rows), max(lengths), states.flat.shape[1]), dtype=np.float32)
+    for row, i in enumerate(rows):
+        batch[row, : lengths[row]] = states.get(i)
+    return torch.from_numpy(batch), torch.tensor(lengths)
+
+
+def batches(lengths: np.ndarray, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Rows in batches of similar length, the batches in a seeded random order."""
+    order = rng.permutation(len(lengths))
+    pool = size * 50
+    out: list[np.ndarray] = []
+    for start in range(0, len(order), pool):
+        block = order[start : start + pool]
+        block = block[np.argsort(lengths[block], kind="stable")]
+        out += [block[i : i + size] for i in range(0, len(block), size)]
+    return [out[i] for i in rng.permutation(len(out))]
+
+
+def fit(states: FrozenStates, labels: np.ndarray, weights: np.ndarray, tensors: dict[str, np.ndarray],
+        shape: ReaderShape, heads: int, eps: float, settings: FitSettings,
+        after_epoch: Callable[[int, Any], float] | None = None, progress: Progress | None = None) -> Any:
+    """Fine-tune the top layers and the head on ``states``; returns the module of the best epoch by
+    ``after_epoch(epoch, module)`` (a figure on held-out pairs; higher is better), else the last one."""
+    import copy
+
+    import torch
+
+    report = progress or (lambda stage, advance, total: None)
+    torch.manual_seed(settings.seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(settings.threads)
+    module = build_module(tensors, shape, heads, eps, settings.dropout)
+    head = list(module.head.parameters())
+    body = [p for name, p in module.named_parameters() if not name.startswith("head.")]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": settings.learning_rate},
+                                   {"params": head, "lr": settings.head_learning_rate}],
+                                  weight_decay=settings.weight_decay)
+    rng = np.random.default_rng(settings.seed)
+    lengths = np.array([states.length(i) for i in range(len(states))])
+    plan = [batches(lengths, settings.batch, rng) for _ in range(settings.epochs)]
+    steps = sum(len(epoch) for epoch in plan)
+    warm = max(1, int(settings.warmup * steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warm, max(0.0, (steps - step) / max(1, steps - warm))))
+    loss_of = torch.nn.BCEWithLogitsLoss(reduction="none")
+    best: tuple[float, Any] | None = None
+    for epoch, epoch_batches in enumerate(plan):
+        module.train()
+        for rows in epoch_batches:
+            x, n = padded(states, rows)
+            loss = (loss_of(module(x, n), torch.from_numpy(labels[rows].astype(np.float32)))
+                    * torch.from_numpy(weights[rows].astype(np.float32))).sum() / float(weights[rows].sum())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            report("fine-tuning", 1, steps)
+        module.eval()
+        if after_epoch is not None:
+            figure = after_epoch(epoch, module)
+            if best is None or figure > best[0]:
+                best = (figure, copy.deepcopy(module))
+    return best[1] if best is not None else module
+
+
+def logits(module: Any, states: FrozenStates, rows: Sequence[int] | None = None, batch: int = 64) -> np.ndarray:
+    """The module's logits of pairs ``rows`` (all by default), without dropout."""
+    import torch
+
+    rows = list(range(len(states))) if rows is None else list(rows)
+    order = sorted(range(len(rows)), key=lambda i: states.length(rows[i]))
+    out = np.zeros(len(rows))
+    module.eval()
+    with torch.no_grad():
+        for start in range(0, len(order), batch):
+            part = order[start : start + batch]
+            x, n = padded(states, [rows[i] for i in part])
+            out[part] = module(x, n).numpy()
+    return out
+
+
+def export(module: Any, shape: ReaderShape) -> dict[str, np.ndarray]:
+    """The fine-tuned layers (float16, e5.c's names) and the head, as ``reader.npz`` holds them."""
+    tensors: dict[str, np.ndarray] = {}
+    for offset, layer in enumerate(module.layers):
+        p = f"l{shape.cut + offset}"
+        for name in ("q", "k", "v", "ao", "fi", "fo", "aln", "oln"):
+            part = getattr(layer, name)
+            tensors[f"{p}.{name}.w"] = part.weight.detach().numpy().astype(np.float16)
+            tensors[f"{p}.{name}.b"] = part.bias.detach().numpy().astype(np.float16)
+    tensors["head.w"] = module.head.weight.detach().numpy().reshape(-1).astype(np.float32)
+    tensors["head.b"] = module.head.bias.detach().numpy().astype(np.float32).reshape(())
+    return tensors
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` as a compressed ``.npz`` with fixed entry dates and order: the same weights, the same bytes."""
+    import io
+    import zipfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
+
+
+def rounded(module: Any, shape: ReaderShape, heads: int, eps: float) -> Any:
+    """The module with the exported (float16) weights: what ships, for the figures."""
+    tensors = export(module, shape)
+    head = (tensors.pop("head.w"), float(tensors.pop("head.b")))
+    full = {name: value.astype(np.float32) for name, value in tensors.items()}
+    return build_module(full, shape, heads, eps, 0.0, head)

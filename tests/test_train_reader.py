@@ -1,0 +1,117 @@
+"""`make train-reader` end to end on a tiny sample: real indexes, real frozen layers, deterministic files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.reader import Reader, ReaderShape
+from eval.reader_fit import FitSettings
+from eval.train_reader import train_reader
+from ingest.embed import make_embedder
+
+PARAGRAPHS = {
+    (1, "Saimaa"): [
+        "Saimaa on Suomen suurin järvi. Sen pinta-ala on noin 4 400 neliökilometriä. Järvi sijaitsee Itä-Suomessa.",
+        "Saimaalla elää saimaannorppa. Norppia on noin 480. Kannan suojelu alkoi vuonna 1955.",
+    ],
+    (2, "Turku"): [
+        "Turku on Suomen vanhin kaupunki. Kaupungin halki virtaa Aurajoki. Turku oli pääkaupunki vuoteen 1812.",
+        "Turun yliopisto perustettiin 1920. Siellä opiskelee noin 20 000 opiskelijaa.",
+    ],
+}
+ANSWERABLE = [
+    (1, 0, "Mikä on Suomen suurin järvi?", "Saimaa"),
+    (1, 0, "Kuinka suuri Saimaan pinta-ala on?", "4 400 neliökilometriä"),
+    (1, 1, "Montako saimaannorppaa on?", "480"),
+    (1, 1, "Milloin norpan suojelu alkoi?", "1955"),
+    (2, 0, "Mikä joki virtaa Turun halki?", "Aurajoki"),
+    (2, 0, "Mihin vuoteen asti Turku oli pääkaupunki?", "1812"),
+    (2, 1, "Milloin Turun yliopisto perustettiin?", "1920"),
+    (2, 1, "Montako opiskelijaa Turun yliopistossa on?", "20 000"),
+]
+UNANSWERABLE = [
+    (1, 1, "Montako saimaannorppaa syntyi vuonna 2020?"),
+    (2, 1, "Kuka on Turun yliopiston rehtori?"),
+    (2, 0, "Milloin Aurajoen silta rakennettiin?"),
+]
+DOCS = {
+    "lappi.txt": "Lapin hyvinvointialue\n\nLapin pilotissa painopisteinä ovat turvallisuus ja varautuminen.\n\n"
+                 "Lapissa on 21 kuntaa, ja välimatkat ovat pitkiä.",
+    "karjala.txt": "Etelä-Karjalan malli\n\nEtelä-Karjalassa on 9 kuntaa. Etelä-Karjalan väestöpohja on noin "
+                   "127 000 asukasta.",
+}
+OWN = [
+    {"id": "f1", "question": "Mitkä ovat Lapin pilotin painopisteet?", "answerable": True, "sources": ["lappi.txt"],
+     "evidence": ["Lapin pilotissa painopisteinä ovat turvallisuus ja varautuminen."],
+     "answer_keywords": ["turvallisuus"], "type": "fact"},
+    {"id": "f2", "question": "Mikä on Etelä-Karjalan väestöpohja?", "answerable": True, "sources": ["karjala.txt"],
+     "evidence": ["Etelä-Karjalan väestöpohja on noin 127 000 asukasta."], "answer_keywords": ["127 000"],
+     "type": "fact"},
+    {"id": "n1", "question": "Paljonko Tampereen raitiotie maksoi?", "answerable": False, "sources": [],
+     "evidence": [], "answer_keywords": [], "type": "unanswerable"},
+]
+SHAPE = ReaderShape(cut=2, layers=1)
+
+
+def _rows(prefix: str, answerable: bool) -> list[dict[str, object]]:
+    titles = dict(PARAGRAPHS)
+    rows: list[dict[str, object]] = []
+    items = ANSWERABLE if answerable else [(d, p, q, "") for d, p, q in UNANSWERABLE]
+    for i, (doc, para, question, answer) in enumerate(items):
+        title = next(t for (d, t) in titles if d == doc)
+        context = PARAGRAPHS[(doc, title)][para]
+        row: dict[str, object] = {"id": f"{prefix}{i}", "question": question, "context": context, "doc": doc,
+                                  "para": para, "title": title}
+        if answerable:
+            row["answers"] = {"text": [answer], "answer_start": [context.index(answer)]}
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("reader-sample")
+    dataset = root / "squad"
+    dataset.mkdir()
+    for split in ("train", "dev"):
+        for name, answerable in (("qa", True), ("unanswerable", False)):
+            with gzip.open(dataset / f"{split}_{name}.jsonl.gz", "wt", encoding="utf-8") as handle:
+                handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows(f"{split}-{name}", answerable))
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in DOCS.items():
+        (corpus / name).write_text(text + "\n", encoding="utf-8")
+    questions = root / "questions.jsonl"
+    questions.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in OWN), encoding="utf-8")
+    return {"dataset": dataset, "corpus": corpus, "questions": questions, "work": root / "work", "root": root}
+
+
+@pytest.mark.slow
+def test_training_writes_a_reader_that_reads_and_the_same_reader_twice(sample: dict[str, Path]) -> None:
+    first, second = sample["root"] / "reader-1", sample["root"] / "reader-2"
+    settings = FitSettings(epochs=2, batch=8, threads=1)
+    kwargs = {"shape": SHAPE, "settings": settings, "negatives": 3}
+    report = train_reader(sample["dataset"], sample["corpus"], sample["questions"], sample["questions"], sample["work"],
+                          first, **kwargs)  # type: ignore[arg-type]
+    train_reader(sample["dataset"], sample["corpus"], sample["questions"], sample["questions"], sample["work"], second,
+                 **kwargs)  # type: ignore[arg-type]
+    for name in ("reader.npz", "reader.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert report["examples"] == {"train": 11, "dev": 11, "own": 3, "holdout": 3}
+    with np.load(first / "reader.npz") as archive:
+        assert sorted(archive.files)[:2] == ["head.b", "head.w"]
+        assert {name.split(".")[0] for name in archive.files} == {"head", "l2"}  # only the fine-tuned layer ships
+    config = json.loads((first / "reader.json").read_text(encoding="utf-8"))
+    assert config["shape"]["cut"] == 2 and 0.0 <= config["threshold"] <= 1.0
+    dev = config["training"]["figures"]["dev"]
+    assert {"item_auc", "question_auc_by_items", "lead_right", "refusal"} <= set(dev)
+
+    reader = Reader(make_embedder("e5-onnx", threads=1), first / "reader.npz", first / "reader.json")  # type: ignore[arg-type]
+    probabilities = reader.probabilities("Mikä on Suomen suurin järvi?", [("Saimaa", "Saimaa on Suomen suurin järvi."),
+                                                                          ("Turku", "Turku on Suomen vanhin kaupunki.")])
+    assert probabilities.shape == (2,) and np.all((probabilities > 0) & (probabilities < 1))
