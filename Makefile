@@ -8,7 +8,7 @@ PORT ?= 8000
 # squad2fi-qa: training and choosing data for the answer engine (`make train`, `make eval-squad`).
 SQUAD ?= ../shared/datasets/squad2fi-qa
 
-.PHONY: serve test ingest system-deps browser-deps lint typecheck eval eval-squad train bench bench-quick bench-ingest bench-embed soak clean
+.PHONY: serve test ingest system-deps browser-deps lint typecheck eval eval-squad train train-reader bench bench-quick bench-ingest bench-embed soak clean
 
 # --- installation ---------------------------------------------------------
 $(BIN)/python:
@@ -84,6 +84,10 @@ eval-squad: system-deps $(VENV)/.installed-eval
 train: system-deps $(VENV)/.installed-train
 	$(BIN)/python -m eval.train --dataset $(SQUAD) --work .kysy-train
 
+# The reader's fine-tuned layers and head (torch on the CPU, as the test install has it; about 1.5 hours on 2 cores).
+train-reader: system-deps $(VENV)/.installed-dev
+	PYTHONHASHSEED=0 $(BIN)/python -m eval.train_reader --dataset $(SQUAD) --work .kysy-reader
+
 bench: system-deps $(VENV)/.installed-dev
 	$(BIN)/python -m bench all --out docs/benchmarks.md
 
@@ -101,4 +105,4 @@ soak: system-deps $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m soak -p no:cacheprovider tests/test_soak.py
 
 clean:
-	rm -rf .kysy .kysy-squad .kysy-train eval/runs/latest
+	rm -rf .kysy .kysy-squad .kysy-train .kysy-reader eval/runs/latest

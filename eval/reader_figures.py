@@ -97,3 +97,44 @@ def reachable(examples: Sequence[ReaderExample], items: int) -> float:
 
 def _mean(values: np.ndarray) -> float:
     return round(float(np.mean(values)), 4) if len(values) else 0.0
+
+
+def markdown(report: dict[str, object]) -> str:
+    """``docs/eval/reader.md``: the reader's figures from a ``make train-reader`` report."""
+    figures = report["figures"]
+    assert isinstance(figures, dict)
+    names = {"dev": "squad2fi-qa dev articles (chosen on)", "own": "question set (never trained on; chosen on)",
+             "holdout": "held-out questions (never trained or chosen on)"}
+    lines = ["# The reader", "",
+             "Written by `make train-reader` (`eval/train_reader.py`). The reader reads the question against "
+             f"the best {report['items']} items of the answer engine; the figures below are per question set.", "",
+             f"Examples: {report['examples']}; training pairs: {report['training_pairs']}; fit: {report['fit']}.", "",
+             "| set | item AUC | question AUC | right item among those read | lead right (scorer / with reader) "
+             "| refused without reader (answerable / unanswerable) | refused with reader |",
+             "|---|---|---|---|---|---|---|"]
+    for name, title in names.items():
+        f = figures.get(name)
+        if not isinstance(f, dict):
+            continue
+        read = f["right_item_read_by_items"]  # keyed by the number of items (strings once read back from JSON)
+        reachable_share = read.get(report["items"], read.get(str(report["items"])))
+        refusal = f["refusal"]
+        lines.append(
+            f"| {title} | {f['item_auc']} | {refusal['question_auc']} | {reachable_share} "
+            f"| {f['lead_right']['item_scorer']} / {f['lead_right']['with_reader']} "
+            f"| {refusal['without_reader']['answerable_refused']} / {refusal['without_reader']['unanswerable_refused']} "
+            f"| {refusal['with_reader']['answerable_refused']} / {refusal['with_reader']['unanswerable_refused']} |")
+    lines += ["", "## Refusal trade-off of the reader alone (threshold on the best probability read)", ""]
+    for name, title in names.items():
+        f = figures.get(name)
+        if not isinstance(f, dict):
+            continue
+        lines += [f"{title}:", "", "| answerable refused at most | threshold | answerable refused | unanswerable refused |",
+                  "|---|---|---|---|"]
+        lines += [f"| {p['max_answerable_refused']} | {p['threshold']} | {p['answerable_refused']} "
+                  f"| {p['unanswerable_refused']} |" for p in f["refusal"]["curve_reader_alone"]]
+        lines += ["", "Question AUC by items read: "
+                  + ", ".join(f"{k}: {v}" for k, v in f["question_auc_by_items"].items()), ""]
+    if "cost" in report:
+        lines += ["## Cost", "", f"Per question (the shipped reader, one thread): {report['cost']}.", ""]
+    return "\n".join(lines)

@@ -294,7 +294,12 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def rounded(module: Any, shape: ReaderShape, heads: int, eps: float) -> Any:
     """The module with the exported (float16) weights: what ships, for the figures."""
-    tensors = export(module, shape)
-    head = (tensors.pop("head.w"), float(tensors.pop("head.b")))
+    return from_exported(export(module, shape), shape, heads, eps)
+
+
+def from_exported(exported: dict[str, np.ndarray], shape: ReaderShape, heads: int, eps: float) -> Any:
+    """The module of exported tensors (``export``'s or ``reader.npz``'s)."""
+    tensors = dict(exported)
+    head = (np.asarray(tensors.pop("head.w")), float(tensors.pop("head.b")))
     full = {name: value.astype(np.float32) for name, value in tensors.items()}
     return build_module(full, shape, heads, eps, 0.0, head)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.service import Assistant
 from eval.baselines import RetrieverSet
 from eval.invariance import InvarianceReport, conversation_invariance
@@ -181,7 +183,20 @@ def answer_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]
             float(not r.answer.not_found and bool(r.answer.citations)) for r in answerable]),
         "refusal_accuracy": _mean([float(r.answer.not_found) for r in unanswerable]),
         "false_refusal_rate": _mean([float(r.answer.not_found) for r in answerable]),
+        **_reader_metrics(results),
     }
+
+
+def _reader_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]:
+    """With the reader on (``KYSY_READER``): how well its best probability tells answerable questions
+    from unanswerable ones (AUC), over the questions it read."""
+    from eval.reader_figures import auc
+
+    read = [r for r in results if isinstance(r.answer.meta.get("reader"), float)]
+    if not read:
+        return {}
+    best = np.array([float(r.answer.meta["reader"]) for r in read])  # type: ignore[arg-type]
+    return {"reader_question_auc": auc(best, np.array([r.question.answerable for r in read]))}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
    are computed once per pair and cached under ``--work`` (``eval/reader_fit.py``).
 3. The top layers and head fine-tuned; the epoch kept is the one whose reader best tells dev's
    answerable questions from unanswerable ones (AUC of the best probability among the items read).
-4. Chosen on dev and the question set: the blend weight (the most right leads on dev), and the
+4. Chosen on dev and the question set: the blend weight (the most right leads on both), and the
    refusal gate: the reader's threshold with the answerability model's threshold under the reader,
    the pair refusing the most unanswerable questions while refusing at most ``--max-refused`` of
    dev's answerable questions and ``--max-refused-own`` of the question set's.
@@ -24,6 +24,7 @@ out-of-sample figures. Writes ``reader.npz`` and ``reader.json`` (shape, numbers
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -41,12 +42,22 @@ from assistant.scoring import ITEM_MODEL, MODELS_DIR
 from assistant.service import Assistant
 from eval.questionset import load_questions
 from eval.reader_examples import ReaderExample, cached, own_examples, squad_examples
-from eval.reader_figures import auc, best_read, curve, lead_right, reachable, refused_share, threshold_at
+from eval.reader_figures import (
+    auc,
+    best_read,
+    curve,
+    lead_right,
+    markdown,
+    reachable,
+    refused_share,
+    threshold_at,
+)
 from eval.reader_fit import (
     FitSettings,
     FrozenStates,
     export,
     fit,
+    from_exported,
     initial_tensors,
     logits,
     rounded,
@@ -199,7 +210,8 @@ def reader_cost(out: Path, sets: dict[str, list[ReaderExample]], embedder: OnnxE
 def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, work: Path, out: Path, *,
                  shape: ReaderShape = SHAPE, settings: FitSettings | None = None, negatives: int = 5,
                  items: int | None = None, limit: int | None = None, max_refused: float = 0.05,
-                 max_refused_own: float = 0.10) -> dict[str, object]:
+                 max_refused_own: float = 0.10, unanswerable_weight: float = 1.0,
+                 report_path: Path | None = None) -> dict[str, object]:
     """Build the examples, fit the reader, choose its numbers, write it under ``out``."""
     settings = settings or FitSettings()
     items = items or Settings().reader_items
@@ -213,7 +225,8 @@ def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, wo
                                                  work / f"states-{name}-{tag}.npz", _progress)
               for name in rows}
     train = rows["train"]
-    weights = np.ones(len(train.labels))
+    # The adversarial unanswerable questions are few beside the answerable ones: their pairs weigh more.
+    weights = np.where([not sets["train"][e].answerable for e in train.example], unanswerable_weight, 1.0)
 
     def dev_figure(epoch: int, module: object) -> float:
         probabilities = per_example(sets["dev"], rows["dev"], sigmoid(logits(module, states["dev"])))
@@ -221,12 +234,23 @@ def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, wo
         logger.warning("epoch %d: dev question AUC %.4f", epoch + 1, figure)
         return figure
 
-    module = fit(states["train"], train.labels, weights, initial_tensors(e5, shape), shape, e5.heads, float(e5.eps),
-                 settings, dev_figure, _progress)
-    shipped = rounded(module, shape, e5.heads, float(e5.eps))
+    # The fitted layers are kept under ``work`` by what made them, so choosing the numbers again refits nothing.
+    made = hashlib.sha256(json.dumps([asdict(settings), shape.to_json(), unanswerable_weight]).encode()
+                          + train.labels.tobytes() + "|".join(map(str, train.sequences)).encode()).hexdigest()[:16]
+    fitted = work / f"fitted-{made}.npz"
+    if fitted.is_file():
+        with np.load(fitted) as archive:
+            shipped = from_exported({name: archive[name] for name in archive.files}, shape, e5.heads, float(e5.eps))
+    else:
+        module = fit(states["train"], train.labels, weights, initial_tensors(e5, shape), shape, e5.heads,
+                     float(e5.eps), settings, dev_figure, _progress)
+        shipped = rounded(module, shape, e5.heads, float(e5.eps))
+        write_npz(fitted, export(module, shape))
     probabilities = {name: per_example(sets[name], rows[name], sigmoid(logits(shipped, states[name])))
                      for name in ("dev", "own", "holdout")}
-    weight = max(WEIGHTS, key=lambda w: (lead_right(sets["dev"], probabilities["dev"], items, w), -w))
+    # The blend weight that leads with a right item most often, on dev and on the question set alike.
+    weight = max(WEIGHTS, key=lambda w: (sum(lead_right(sets[name], probabilities[name], items, w)
+                                             for name in ("dev", "own")), -w))
     gate = choose_gate(sets, probabilities, items, max_refused, max_refused_own)
     answerability = json.loads(ANSWERABILITY_MODEL.read_text(encoding="utf-8"))
     report: dict[str, object] = {
@@ -234,6 +258,7 @@ def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, wo
         "training_pairs": {"pairs": len(train.labels), "right": int(train.labels.sum())},
         "fit": asdict(settings),
         "negatives": negatives,
+        "unanswerable_weight": unanswerable_weight,
         "items": items,
         "figures": _figures(sets, rows, probabilities, items, weight, gate, float(answerability["threshold"])),
     }
@@ -245,6 +270,9 @@ def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, wo
     (out / READER_CONFIG.name).write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
     report["cost"] = reader_cost(out, sets, embedder, items)
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(markdown(report), encoding="utf-8")
     return report
 
 
@@ -286,16 +314,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=FitSettings.epochs)
     parser.add_argument("--threads", type=int, default=FitSettings.threads)
     parser.add_argument("--negatives", type=int, default=5, help="wrong items per answerable training question")
+    parser.add_argument("--unanswerable-weight", type=float, default=1.0,
+                        help="weight of an unanswerable training question's pairs (an answerable one's weigh 1)")
+    parser.add_argument("--learning-rate", type=float, default=FitSettings.learning_rate, help="of the fine-tuned layers")
     parser.add_argument("--limit", type=int, help="questions of each set (a quick run)")
     parser.add_argument("--max-refused", type=float, default=0.05)
     parser.add_argument("--max-refused-own", type=float, default=0.10)
+    parser.add_argument("--report", type=Path, default=Path("docs/eval/reader.md"), help="the figures as Markdown")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     shape = ReaderShape(args.cut, args.layers, SHAPE.limits)
-    settings = FitSettings(epochs=args.epochs, threads=args.threads)
+    settings = FitSettings(epochs=args.epochs, threads=args.threads, learning_rate=args.learning_rate)
     report = train_reader(args.dataset, args.corpus, args.questions, args.holdout, args.work, args.out, shape=shape,
                           settings=settings, negatives=args.negatives, limit=args.limit,
-                          max_refused=args.max_refused, max_refused_own=args.max_refused_own)
+                          max_refused=args.max_refused, max_refused_own=args.max_refused_own,
+                          unanswerable_weight=args.unanswerable_weight, report_path=args.report)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.answerability import Verdict
-from assistant.reader import Limits, Reader, Reading, ReaderShape, blend, encode_pair, gate
+from assistant.reader import Limits, Reader, ReaderShape, Reading, blend, encode_pair, gate
 from eval.reader_fit import FrozenStates, build_module, export, initial_tensors, logits, rounded, write_npz
 from ingest.embed import make_embedder
 from ingest.embed_onnx import OnnxE5Embedder
@@ -91,3 +91,26 @@ def test_the_shipped_reader_reads_the_answer_above_its_neighbours(embedder: Onnx
         ("Lapin hyvinvointialue", "Lapin pilotissa painopisteinä ovat turvallisuus ja varautuminen."),
     ])
     assert int(np.argmax(probabilities)) == 0
+
+
+def test_with_the_reader_on_an_answer_carries_its_reading_and_the_eval_reports_it(corpus_index: Settings) -> None:
+    from assistant.service import Assistant
+    from eval.questionset import Question
+    from eval.runner import answer_metrics, answered
+
+    assistant = Assistant(corpus_index.model_copy(update={"reader": True}))
+    answer = assistant.ask("Ketkä rahoittavat yhdyspintaprojektia?", debug=True)
+    assert isinstance(answer.meta["reader"], float) and 0.0 < answer.meta["reader"] < 1.0
+    assert not answer.not_found and any(c.page == 3 for c in answer.citations)
+    plain = Assistant(corpus_index).ask("Ketkä rahoittavat yhdyspintaprojektia?")
+    assert "reader" not in plain.meta  # off by default
+
+    questions = [
+        Question(id="a", question="Ketkä rahoittavat yhdyspintaprojektia?", answerable=True, sources=(),
+                 evidence=(), answer_keywords=("Hyvil",), type="fact"),
+        Question(id="u", question="Paljonko Tampereen raitiotie maksoi?", answerable=False, sources=(), evidence=(),
+                 answer_keywords=(), type="unanswerable"),
+    ]
+    metrics = answer_metrics([answered(assistant, q) for q in questions])
+    # Two questions, one pair compared: the funders' slide reads as an answer, the tram's cost as none.
+    assert metrics["reader_question_auc"] == 1.0

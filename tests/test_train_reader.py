@@ -96,10 +96,15 @@ def test_training_writes_a_reader_that_reads_and_the_same_reader_twice(sample: d
     first, second = sample["root"] / "reader-1", sample["root"] / "reader-2"
     settings = FitSettings(epochs=2, batch=8, threads=1)
     kwargs = {"shape": SHAPE, "settings": settings, "negatives": 3}
+    markdown = sample["root"] / "reader.md"
     report = train_reader(sample["dataset"], sample["corpus"], sample["questions"], sample["questions"], sample["work"],
-                          first, **kwargs)  # type: ignore[arg-type]
+                          first, report_path=markdown, **kwargs)  # type: ignore[arg-type]
+    fitted = sorted(sample["work"].glob("fitted-*.npz"))
+    assert len(fitted) == 1  # the fitted layers are kept: choosing the numbers again refits nothing
+    fitted[0].unlink()  # fitted afresh, the same bytes
     train_reader(sample["dataset"], sample["corpus"], sample["questions"], sample["questions"], sample["work"], second,
                  **kwargs)  # type: ignore[arg-type]
+    assert fitted[0].is_file()
     for name in ("reader.npz", "reader.json"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assert report["examples"] == {"train": 11, "dev": 11, "own": 3, "holdout": 3}
@@ -110,6 +115,9 @@ def test_training_writes_a_reader_that_reads_and_the_same_reader_twice(sample: d
     assert config["shape"]["cut"] == 2 and 0.0 <= config["threshold"] <= 1.0
     dev = config["training"]["figures"]["dev"]
     assert {"item_auc", "question_auc_by_items", "lead_right", "refusal"} <= set(dev)
+    written = markdown.read_text(encoding="utf-8")
+    assert "| squad2fi-qa dev articles (chosen on) |" in written and "## Refusal trade-off" in written
+    assert "## Cost" in written and "| None |" not in written
 
     reader = Reader(make_embedder("e5-onnx", threads=1), first / "reader.npz", first / "reader.json")  # type: ignore[arg-type]
     probabilities = reader.probabilities("Mikä on Suomen suurin järvi?", [("Saimaa", "Saimaa on Suomen suurin järvi."),
