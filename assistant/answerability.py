@@ -94,7 +94,7 @@ def missing_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | Non
 class Answerability:
     """The answerability model: ``judge`` gives the outcome of one question."""
 
-    def __init__(self, path: Path = ANSWERABILITY_MODEL) -> None:
+    def __init__(self, path: Path = ANSWERABILITY_MODEL, threshold: float | None = None) -> None:
         try:
             model = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -105,7 +105,7 @@ class Answerability:
         self.scale = np.array(model["scale"], dtype=np.float64)
         self.coef = np.array(model["coef"], dtype=np.float64)
         self.intercept = float(model["intercept"])
-        self.threshold = float(model["threshold"])
+        self.threshold = float(model["threshold"]) if threshold is None else threshold
 
     def probability(self, values: dict[str, float]) -> float:
         """The probability that the question is answerable from these signals."""

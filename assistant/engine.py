@@ -55,11 +55,13 @@ class AnswerEngine:
     def __init__(self, settings: Settings, item_model: Path = ITEM_MODEL,
                  answerability_model: Path = ANSWERABILITY_MODEL, reader: Reader | None = None) -> None:
         self.scorer = ItemScorer(item_model)
-        self.answerability = Answerability(answerability_model)
+        self.answerability = Answerability(answerability_model, settings.answerable_threshold)
         self.numbers = SelectionSettings.of(settings)
         self.reader = reader or (Reader.of(settings) if settings.reader else None)
         if self.reader is not None:
-            self.answerable_threshold = self.reader.answerable_threshold(answerability_model, self.answerability.threshold)
+            self.answerable_threshold = (settings.answerable_threshold if settings.answerable_threshold is not None
+                                         else self.reader.answerable_threshold(answerability_model,
+                                                                               self.answerability.threshold))
 
     def judge(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer) -> Judged:
         """Score the candidates of ``looked``, judge whether they answer, and select the quoted items."""

@@ -106,7 +106,7 @@ def ingest_throughput(
     embedder.embed_passages(["lämmittely"])  # load and warm the model outside both timings
     late = settings.late_chunking and isinstance(embedder, SpanEmbedder)
     progress(f"{label}: ingest --rebuild with an empty embedding cache")
-    report = ingest_paths(settings, list(paths), rebuild=True)
+    report = ingest_paths(settings, list(paths), rebuild=True, embedder=embedder)
     chunk_texts, sentence_texts, documents, pages = _embedded_texts(settings)
     progress(f"{label}: raw embedder on the same {len(chunk_texts) + (0 if late else len(sentence_texts))} texts")
     raw_chunks = _raw_seconds(embedder, chunk_texts, settings.embed_batch_size)

@@ -159,7 +159,8 @@ def run_ingest(report: Report, options: Options) -> None:
                    f"{r['chunks']:.0f} chunks; in-process ingest_paths {r['unchanged_in_process_s']:.2f} s; "
                    f"the CLI time includes interpreter start and model load"))
     report.notes.append(
-        "Ingest throughput: a full `ingest --rebuild` with an EMPTY embedding cache, then the raw embedder "
+        "Ingest throughput: a full `ingest --rebuild` with an EMPTY embedding cache (given the bench's loaded "
+        "and warmed embedder, as a running server gives its own: loading the model is in neither timing), then the raw embedder "
         f"({base.embedder} passages, batches of embed_batch_size) on exactly the unique texts the pipeline "
         "embedded (chunk embed_text; + sentences unless late chunking pools them from their chunk). Ratio = raw seconds / ingest seconds. Finlex sample: the first "
         f"{options.finlex_docs} documents of statutes_2024 and kho_decisions_2021_2025 interleaved."

@@ -223,7 +223,7 @@ def _failures(results: Sequence[QuestionResult]) -> list[str]:
 
 def _answers_table(answers: dict[str, Any], cross: dict[str, Any] | None, latency: dict[str, float]) -> list[str]:
     """The answer metrics, in-sample and (when measured) cross-validated side by side."""
-    keys = [*ANSWER_KEYS, *(["reader_question_auc"] if "reader_question_auc" in answers else [])]
+    keys = [*ANSWER_KEYS, *(k for k in ("answerable_auc", "reader_question_auc") if k in answers)]
     if cross is None:
         rows = [[with_plain_name(k), _fmt(answers[k])] for k in keys]
         return _table(["metric", "value"], rows + [[f"latency {k} (ms)", _fmt(v, 0)] for k, v in latency.items()])

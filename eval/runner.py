@@ -183,20 +183,23 @@ def answer_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]
             float(not r.answer.not_found and bool(r.answer.citations)) for r in answerable]),
         "refusal_accuracy": _mean([float(r.answer.not_found) for r in unanswerable]),
         "false_refusal_rate": _mean([float(r.answer.not_found) for r in answerable]),
-        **_reader_metrics(results),
+        **_separation_metrics(results),
     }
 
 
-def _reader_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]:
-    """With the reader on (``KYSY_READER``): how well its best probability tells answerable questions
-    from unanswerable ones (AUC), over the questions it read."""
+def _separation_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]:
+    """How well a probability in the answers' ``meta`` tells answerable questions from unanswerable ones
+    (AUC; 0.5 is chance): ``answerable_auc`` from the answerability model, ``reader_question_auc`` from
+    the reader's best item (with ``KYSY_READER``). Each over the questions whose answer carries it."""
     from eval.reader_figures import auc
 
-    read = [r for r in results if isinstance(r.answer.meta.get("reader"), float)]
-    if not read:
-        return {}
-    best = np.array([float(r.answer.meta["reader"]) for r in read])  # type: ignore[arg-type]
-    return {"reader_question_auc": auc(best, np.array([r.question.answerable for r in read]))}
+    found: dict[str, float | None] = {}
+    for key, name in (("answerable", "answerable_auc"), ("reader", "reader_question_auc")):
+        carried = [r for r in results if isinstance(r.answer.meta.get(key), float)]
+        if carried:
+            values = np.array([float(r.answer.meta[key]) for r in carried])  # type: ignore[arg-type]
+            found[name] = auc(values, np.array([r.question.answerable for r in carried]))
+    return found
 
 
 @dataclass(frozen=True)

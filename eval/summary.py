@@ -24,6 +24,7 @@ PLAIN_NAMES = {
     "answered_with_citation": "vastasi ja kertoi lähteen",
     "refusal_accuracy": "tunnisti, ettei aineisto vastaa",
     "false_refusal_rate": "jätti turhaan vastaamatta",
+    "answerable_auc": "vastattavuusmalli erottaa vastattavat kysymykset muista (0,5 = arvaus)",
     "reader_question_auc": "lukija erottaa vastattavat kysymykset muista (0,5 = arvaus)",
 }
 

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         description="Without a pointing word, the merged reading's passage (the topic's own) must hold this share of the topic.",
     )
 
+    # Refusal (assistant/answerability.py): the model and its threshold come from `make train`
+    answerable_threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Refuse (not found) below this answerability probability; empty = the threshold `make train` chose."
+        " Higher refuses more unanswerable and more answerable questions (README: choosing the refusal trade-off).",
+    )
     # Answering (assistant/select.py): fitted by `make train` on held-out questions
     answer_max_items: int = Field(default=4, ge=1, le=50, description="Items an answer quotes beyond its list.")
     answer_list_items: int = Field(default=12, ge=1, le=100, description="Items of the lead's list quoted at most.")

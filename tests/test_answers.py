@@ -126,3 +126,16 @@ def test_debug_shows_why_each_item_was_quoted(assistant: Assistant) -> None:
     assert isinstance(items, list) and items[0]["reason"] == "lead"
     assert all(item["reason"] and 0.0 <= item["score"] <= 1.0 for item in items)
     assert "signals" in answer.meta and "items" not in assistant.ask("Mitkä ovat aluepilottien periaatteet?").meta
+
+
+def test_the_answerable_threshold_setting_moves_the_refusal_point(corpus_index: Settings) -> None:
+    question = "Ketkä rahoittavat yhdyspintaprojektia?"
+    default = Assistant(corpus_index).ask(question)
+    assert default.status == "answered" and 0.0 < default.meta["answerable"] < 1.0  # type: ignore[operator]
+    strict = Assistant(corpus_index.model_copy(update={"answerable_threshold": 1.0})).ask(question)
+    assert strict.status == "not_found" and not strict.citations
+    assert strict.meta["answerable"] == default.meta["answerable"]  # the same probability, another threshold
+    off_topic = "Mikä on Helsingin kaupungin budjetti vuonna 2026?"
+    assert Assistant(corpus_index).ask(off_topic).status == "not_found"
+    lenient = Assistant(corpus_index.model_copy(update={"answerable_threshold": 0.0})).ask(off_topic)
+    assert lenient.status in ("answered", "partial") and lenient.citations  # nothing refused on probability

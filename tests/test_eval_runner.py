@@ -54,7 +54,7 @@ TOP_KEYS = {"retrievers", "answers", "latency_ms", "settings", "questions", "con
             "wording_robustness"}
 RETRIEVAL_KEYS = {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
 ANSWER_KEYS = {"keyword_recall", "citation_precision", "answered_with_citation", "refusal_accuracy",
-               "false_refusal_rate"}
+               "false_refusal_rate", "answerable_auc"}
 
 
 @pytest.fixture(scope="module")

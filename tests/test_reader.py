@@ -114,3 +114,4 @@ def test_with_the_reader_on_an_answer_carries_its_reading_and_the_eval_reports_i
     metrics = answer_metrics([answered(assistant, q) for q in questions])
     # Two questions, one pair compared: the funders' slide reads as an answer, the tram's cost as none.
     assert metrics["reader_question_auc"] == 1.0
+    assert metrics["answerable_auc"] == 1.0  # the answerability model's probability, reported beside it
