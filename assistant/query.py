@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.translate import Glossary
-from ingest.analyze import Analyzer, misspelt_words
+from ingest.analyze import Analyzer, misspelt_names, misspelt_words
 from ingest.embed import Embedder
 from ingest.keyword import KeywordIndex
 from ingest.language import detect_language
@@ -86,6 +86,13 @@ def question_names(text: str, analyzer: Analyzer) -> set[str]:
     return names
 
 
+def _with_corrections(text: str, corrected: Mapping[str, str]) -> str:
+    """``text`` with each misspelt word (``QueryBuilder._corrections``) replaced by its correction."""
+    if not corrected:
+        return text
+    return _WORD.sub(lambda match: corrected.get(match.group().lower(), match.group()), text)
+
+
 def concept_weights(query: Query, keyword: KeywordIndex) -> dict[str, float]:
     """idf weight of each of the question's concepts: that of the question's own word when the index
     holds it, else that of its most common synonym there (a lemma nothing holds weighs as a one-chunk term)."""
@@ -131,10 +138,12 @@ class QueryBuilder:
         names = {lemma for name in translation.names for lemma in self.analyzer.content_lemmas(name)}
         terms = self.analyzer.query_terms(text)
         lemmas = self.analyzer.content_lemmas(text)
+        corrected: dict[str, str] = {}
         if language == "fi":
-            fixed = self._corrections(text)
-            terms = list(dict.fromkeys([*terms, *fixed]))
-            lemmas |= set(fixed)
+            corrected = self._corrections(text)
+            fixed_terms = [term for fixed in corrected.values() for term in self.analyzer.query_terms(fixed)]
+            terms = list(dict.fromkeys([*terms, *corrected.values(), *fixed_terms]))  # with its compound parts
+            lemmas = {corrected.get(lemma, lemma) for lemma in lemmas} | set(corrected.values())
         if finnish:
             # the question's own words count only where the sources use them (names such as "Hyvil")
             terms = [term for term in terms if indexed(term) > 0]
@@ -142,13 +151,16 @@ class QueryBuilder:
             lemmas = {lemma for lemma in lemmas if indexed(lemma) > 0} | self.analyzer.content_lemmas(finnish)
         base = self._base_forms(lemmas)
         lemmas = {base.get(lemma, lemma) for lemma in lemmas}
-        names |= {base.get(name, name) for name in question_names(text, self.analyzer)} & lemmas
+        asked_names = (corrected.get(name, name) for name in question_names(text, self.analyzer))
+        names |= {base.get(name, name) for name in asked_names} & lemmas
         concepts = self._concepts(lemmas)
         # the keyword side searches a synonym only for a word the sources never use
         extra = {form for lemma, forms in concepts.items() if not indexed(lemma) for form in forms}
         terms = list(dict.fromkeys([*terms, *base.values(), *sorted(extra)]))
-        # the multilingual model embeds the question as asked: glossary words appended made it worse
-        vector = self.embedder.embed_queries([text])[0] if embed else np.zeros(self.embedder.dim, dtype=np.float32)
+        # the multilingual model embeds the question as asked (glossary words appended made it worse),
+        # with its misspelt words in their corrected form
+        asked = _with_corrections(text, corrected)
+        vector = self.embedder.embed_queries([asked])[0] if embed else np.zeros(self.embedder.dim, dtype=np.float32)
         return Query(text, vector, tuple(terms), frozenset(concepts), language, finnish, frozenset(names), concepts)
 
     def _concepts(self, lemmas: Collection[str]) -> dict[str, frozenset[str]]:
@@ -178,17 +190,21 @@ class QueryBuilder:
                     break
         return found
 
-    def _corrections(self, text: str) -> list[str]:
-        """For each misspelt word the index does not hold, the first spelling suggestion it does hold.
+    def _corrections(self, text: str) -> dict[str, str]:
+        """Each misspelt word or name the index does not hold, mapped to the first spelling suggestion it
+        does hold; the question is then read with the suggestion in its place.
 
         The analyzer's own first suggestion may be a rare word ("rahottajat" -> "rehottaja");
-        the sources' vocabulary decides which suggestion was meant ("rahoittaja").
+        the sources' vocabulary decides which suggestion was meant ("rahoittaja"). A name is read
+        whole ("Etelä-Kajralassa" -> "etelä-karjala"), as its lemma is.
         """
         indexed = self.keyword.document_frequency
-        fixed = []
-        for word in misspelt_words(text, self.analyzer):
+        fixed = {}
+        for word in dict.fromkeys([*misspelt_words(text, self.analyzer), *misspelt_names(text, self.analyzer)]):
             if indexed(word) == 0:
-                fixed.extend(next(([c] for c in self.analyzer.corrections(word) if indexed(c) > 0), []))
+                found = next((c for c in self.analyzer.corrections(word) if indexed(c) > 0), None)
+                if found is not None:
+                    fixed[word] = found
         return fixed
 
 

@@ -9,6 +9,7 @@ from ingest.analyze import (
     VoikkoAnalyzer,
     compound_parts,
     make_analyzer,
+    misspelt_names,
     misspelt_words,
     voikko_available,
     word_tokens,
@@ -105,6 +106,11 @@ def test_corrections_list_every_known_suggestion_in_order(voikko: VoikkoAnalyzer
     assert corrections[0] == "rehottaja" and "rahoittaja" in corrections
     assert misspelt_words("Kuka on aluepilottien rahottaja Helsingissä?", voikko) == ["rahottaja"]
     assert simple.corrections("rahottajat") == ()
+
+
+def test_misspelt_names_are_the_unknown_capitalised_and_hyphenated_words(voikko: VoikkoAnalyzer) -> None:
+    text = "Montako kuntaa Etelä-Kajralassa ja Kajaanissa on, kysyi Schwarzenegger hyte-kreroista?"
+    assert misspelt_names(text, voikko) == ["etelä-kajralassa", "hyte-kreroista"]
 
 
 def test_query_terms_are_distinct_and_drop_question_words(voikko: VoikkoAnalyzer) -> None:

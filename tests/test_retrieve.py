@@ -102,6 +102,18 @@ def test_a_misspelt_word_is_corrected_to_a_word_the_index_holds(corpus_index: Se
     assert "rahoittaja" in query.terms and "rahoittaja" in query.lemmas  # Voikko's first guess is "rehottaja"
 
 
+def test_a_misspelt_name_reads_as_the_name_the_index_holds(corpus_index: Settings) -> None:
+    assistant = Assistant(corpus_index)
+    query = assistant.retriever.prepare("Montako kuntaa Etelä-Kajralassa on?")
+    assert "etelä-karjala" in query.names and "etelä-kajralassa" not in query.lemmas | query.names
+    right = assistant.ask("Montako kuntaa Etelä-Karjalassa on?")
+    wrong = assistant.ask("Montako kuntaa Etelä-Kajralassa on?")
+    assert wrong.status == right.status == "answered"
+    assert (wrong.citations[0].file, wrong.citations[0].page) == (right.citations[0].file, right.citations[0].page)
+    unknown = assistant.retriever.prepare("Montako kuntaa Kajaanissa on?")  # a name Voikko knows is kept
+    assert "kajaani" in unknown.names
+
+
 def test_an_english_question_searches_with_finnish_terms(corpus_index: Settings) -> None:
     assistant = Assistant(corpus_index)
     query = assistant.retriever.prepare("Who funds the project?")
