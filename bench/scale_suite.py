@@ -108,6 +108,19 @@ LAYOUTS: tuple[tuple[str, int, dict[str, str]], ...] = (
 )
 
 
+def setup_rows(report: Report, options: Options, bundled_data_dir: Path, name: str, plan: HttpPlan,
+               with_load: bool = False) -> None:
+    """One server setup's sequential latency and its throughput with ``plan.clients`` clients: two rows
+    (``with_load``: the load average after the runs in the first row's note)."""
+    s = measure_http(bundled_data_dir, options.workdir / "logs", plan, options.progress).summary()
+    load = f"; load average {load_average()}" if with_load else ""
+    report.add(Row(f"{name}, sequential", "(context)", s["sequential_p50_ms"], s["sequential_p95_ms"], "ms", None,
+                   f"{s['sequential_errors']:.0f} errors{load}"))
+    report.add(Row(f"{name}, {plan.clients} concurrent clients", "(context)", s["load_requests_per_s"], None,
+                   "req/s", None, f"{s['load_errors']:.0f} errors; latency p50 {s['load_p50_ms']:.0f} / "
+                   f"p95 {s['load_p95_ms']:.0f} ms"))
+
+
 def run_layouts(report: Report, options: Options, bundled_data_dir: Path,
                 plan: HttpPlan | None = None,
                 layouts: tuple[tuple[str, int, dict[str, str]], ...] = LAYOUTS) -> None:
@@ -117,13 +130,7 @@ def run_layouts(report: Report, options: Options, bundled_data_dir: Path,
         for cache, extra in (("cache on", {}), ("cache off", {"KYSY_QUERY_CACHE_SIZE": "0"})):
             run = replace(plan, questions=options.questions, workers=workers, env={**env, **extra})
             options.progress(f"server layout: {label}, {cache}")
-            s = measure_http(bundled_data_dir, options.workdir / "logs", run, options.progress).summary()
-            name = f"{label}, {cache}"
-            report.add(Row(f"{name}, sequential", "(context)", s["sequential_p50_ms"], s["sequential_p95_ms"],
-                           "ms", None, f"{s['sequential_errors']:.0f} errors; load average {load_average()}"))
-            report.add(Row(f"{name}, {plan.clients} concurrent clients", "(context)", s["load_requests_per_s"],
-                           None, "req/s", None, f"{s['load_errors']:.0f} errors; latency p50 "
-                           f"{s['load_p50_ms']:.0f} / p95 {s['load_p95_ms']:.0f} ms"))
+            setup_rows(report, options, bundled_data_dir, f"{label}, {cache}", run, with_load=True)
 
 
 def run_alternatives(report: Report, options: Options, bundled_data_dir: Path) -> None:
@@ -132,9 +139,4 @@ def run_alternatives(report: Report, options: Options, bundled_data_dir: Path) -
         plan = HttpPlan(sequential=100, sse=10, seconds=10.0, starts=1, questions=options.questions,
                         workers=workers, env=env)
         options.progress(f"alternative server setup: {label}")
-        s = measure_http(bundled_data_dir, options.workdir / "logs", plan, options.progress).summary()
-        report.add(Row(f"alternative: {label}, sequential", "(context)", s["sequential_p50_ms"],
-                       s["sequential_p95_ms"], "ms", None, f"{s['sequential_errors']:.0f} errors"))
-        report.add(Row(f"alternative: {label}, 16 concurrent clients", "(context)", s["load_requests_per_s"],
-                       None, "req/s", None, f"{s['load_errors']:.0f} errors; latency p50 {s['load_p50_ms']:.0f} / "
-                       f"p95 {s['load_p95_ms']:.0f} ms"))
+        setup_rows(report, options, bundled_data_dir, f"alternative: {label}", plan)

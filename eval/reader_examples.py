@@ -29,11 +29,9 @@ from assistant.evidence import Candidate, Looked
 from assistant.reader import context_of
 from assistant.service import Assistant
 from eval.questionset import Question
-from eval.runner import history_turns
 from eval.squad import SquadQuestion, fold, gold_in
-from eval.training import is_evidence
+from eval.training import Progress, is_evidence, own_looks
 
-Progress = Callable[[str, int, int], None]
 _WORD = re.compile(r"\w+")
 # A right squad item is a sentence of the question's paragraph: this share of its words are the paragraph's.
 IN_PARAGRAPH = 0.8
@@ -112,13 +110,7 @@ def squad_examples(assistant: Assistant, questions: Sequence[SquadQuestion], ite
 def own_examples(assistant: Assistant, questions: Sequence[Question], items: int, folds: int,
                  progress: Progress | None = None) -> Iterator[ReaderExample]:
     """Examples of the question set (injection attempts left out); question ``i`` is in fold ``i % folds``."""
-    report = progress or (lambda stage, advance, total: None)
-    for i, question in enumerate(questions):
-        report("examples", 1, len(questions))
-        if question.type == "injection":
-            continue
-        standalone = assistant.resolve(question.question, history_turns(question.history)).standalone
-        looked = assistant.look(standalone)
+    for i, question, looked in own_looks(assistant, questions, progress):
         candidates = looked.evidence.candidates
 
         def right(k: int, looked: Looked = looked, question: Question = question,

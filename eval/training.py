@@ -14,7 +14,7 @@ exactly as when it is answered, and each candidate item of its evidence is one r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,18 +74,25 @@ def squad_examples(assistant: Assistant, questions: Sequence[SquadQuestion], pro
     return examples
 
 
-def own_examples(assistant: Assistant, questions: Sequence[Question], folds: int = 5,
-                 progress: Progress | None = None) -> list[Example]:
-    """Examples of the question set's questions (injection attempts left out); question ``i`` of the
-    file is in fold ``i % folds``."""
+def own_looks(assistant: Assistant, questions: Sequence[Question],
+              progress: Progress | None = None) -> Iterator[tuple[int, Question, Looked]]:
+    """Each question of the set (injection attempts left out) with its place in the file and what the
+    assistant finds for its standalone form (an earlier turn of its conversation resolved)."""
     report = progress or (lambda stage, advance, total: None)
-    examples = []
     for i, question in enumerate(questions):
         report("examples", 1, len(questions))
         if question.type == "injection":
             continue
         standalone = assistant.resolve(question.question, history_turns(question.history)).standalone
-        looked = assistant.look(standalone)
+        yield i, question, assistant.look(standalone)
+
+
+def own_examples(assistant: Assistant, questions: Sequence[Question], folds: int = 5,
+                 progress: Progress | None = None) -> list[Example]:
+    """Examples of the question set's questions (injection attempts left out); question ``i`` of the
+    file is in fold ``i % folds``."""
+    examples = []
+    for i, question, looked in own_looks(assistant, questions, progress):
         labels = tuple(is_evidence(c, looked, question) for c in looked.evidence.candidates)
         examples.append(Example("own", question.id, question.type, question.answerable, looked, labels,
                                 assistant.snapshot, i % folds, question.answer_keywords, question.sources,

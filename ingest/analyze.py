@@ -28,7 +28,6 @@ _CACHE_SIZE = 200_000
 PREFIX_LEN = 5
 # Letters that Finnish words lack: a word holding one is a foreign name or word, not a typo.
 _FOREIGN_LETTERS = "bcfqwxzå"
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 PREFIX_MARK = "*"
 _QUERY_STOP = stopwords.FINNISH | stopwords.QUESTION_WORDS
 _FOREIGN_STOP = stopwords.ALL | stopwords.QUESTION_WORDS
@@ -288,10 +287,10 @@ def misspelt_names(text: str, analyzer: Analyzer) -> list[str]:
     ``misspelt_words`` leaves them out. Whether one is misspelt is the caller's to decide (a suggestion
     the sources hold)."""
     found = []
-    for match in _NAME_WORD.finditer(text):
-        word = match.group()
-        lower = word.lower()
-        if not (word[:1].isupper() or "-" in word) or len(lower.replace("-", "")) < PREFIX_LEN:
+    for token in _scan(text):
+        word, lower = token.text, token.text.lower()
+        letters = lower.replace("-", "")
+        if not (word[:1].isupper() or "-" in word) or len(letters) < PREFIX_LEN or not letters.isalpha():
             continue
         if not any(ch in _FOREIGN_LETTERS for ch in lower) and not analyzer.analyze_word(lower).known:
             found.append(lower)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from assistant.scoring import ItemScorer
 from assistant.service import Assistant
 from eval.train import train
 from kysy.settings import Settings
+from tests.squad_sample import write_sample
 
 ARTICLES = {
     (1, "Saimaa"): [
@@ -70,40 +70,9 @@ OWN = [
 ]
 
 
-def _write_split(folder: Path, name: str, rows: list[dict[str, object]]) -> None:
-    with gzip.open(folder / f"{name}.jsonl.gz", "wt", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-
-
-def _rows(prefix: str, answerable: bool) -> list[dict[str, object]]:
-    titles = {doc: title for doc, title in ARTICLES}
-    rows: list[dict[str, object]] = []
-    items = QUESTIONS if answerable else [(d, p, q, "") for d, p, q in UNANSWERABLE]
-    for i, (doc, para, question, answer) in enumerate(items):
-        context = ARTICLES[(doc, titles[doc])][para]
-        row: dict[str, object] = {"id": f"{prefix}{i}", "question": question, "context": context, "doc": doc,
-                                  "para": para, "title": titles[doc]}
-        if answerable:
-            row["answers"] = {"text": [answer], "answer_start": [context.index(answer)]}
-        rows.append(row)
-    return rows
-
-
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("train-sample")
-    dataset = root / "squad"
-    dataset.mkdir()
-    for split in ("train", "dev"):
-        _write_split(dataset, f"{split}_qa", _rows(f"{split}-a", True))
-        _write_split(dataset, f"{split}_unanswerable", _rows(f"{split}-u", False))
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text + "\n", encoding="utf-8")
-    questions = root / "questions.jsonl"
-    questions.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in OWN), encoding="utf-8")
-    return {"dataset": dataset, "corpus": corpus, "questions": questions, "work": root / "work", "root": root}
+    return write_sample(tmp_path_factory.mktemp("train-sample"), ARTICLES, QUESTIONS, UNANSWERABLE, DOCS, OWN)
 
 
 @pytest.mark.slow

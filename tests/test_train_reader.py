@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from assistant.reader import Reader, ReaderShape
 from eval.reader_fit import FitSettings
 from eval.train_reader import train_reader
 from ingest.embed import make_embedder
+from tests.squad_sample import write_sample
 
 PARAGRAPHS = {
     (1, "Saimaa"): [
@@ -58,37 +58,9 @@ OWN = [
 SHAPE = ReaderShape(cut=2, layers=1)
 
 
-def _rows(prefix: str, answerable: bool) -> list[dict[str, object]]:
-    titles = dict(PARAGRAPHS)
-    rows: list[dict[str, object]] = []
-    items = ANSWERABLE if answerable else [(d, p, q, "") for d, p, q in UNANSWERABLE]
-    for i, (doc, para, question, answer) in enumerate(items):
-        title = next(t for (d, t) in titles if d == doc)
-        context = PARAGRAPHS[(doc, title)][para]
-        row: dict[str, object] = {"id": f"{prefix}{i}", "question": question, "context": context, "doc": doc,
-                                  "para": para, "title": title}
-        if answerable:
-            row["answers"] = {"text": [answer], "answer_start": [context.index(answer)]}
-        rows.append(row)
-    return rows
-
-
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("reader-sample")
-    dataset = root / "squad"
-    dataset.mkdir()
-    for split in ("train", "dev"):
-        for name, answerable in (("qa", True), ("unanswerable", False)):
-            with gzip.open(dataset / f"{split}_{name}.jsonl.gz", "wt", encoding="utf-8") as handle:
-                handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows(f"{split}-{name}", answerable))
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text + "\n", encoding="utf-8")
-    questions = root / "questions.jsonl"
-    questions.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in OWN), encoding="utf-8")
-    return {"dataset": dataset, "corpus": corpus, "questions": questions, "work": root / "work", "root": root}
+    return write_sample(tmp_path_factory.mktemp("reader-sample"), PARAGRAPHS, ANSWERABLE, UNANSWERABLE, DOCS, OWN)
 
 
 @pytest.mark.slow
