@@ -75,6 +75,7 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest \
 	  $$([ -d .kysy-train/folds ] && echo --cv-models .kysy-train/folds)
 	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout
+	$(BIN)/kysy eval --questions eval/questions.crosslingual.jsonl --out eval/runs/crosslingual
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

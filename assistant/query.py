@@ -144,12 +144,19 @@ class QueryBuilder:
             fixed_terms = [term for fixed in corrected.values() for term in self.analyzer.query_terms(fixed)]
             terms = list(dict.fromkeys([*terms, *corrected.values(), *fixed_terms]))  # with its compound parts
             lemmas = {corrected.get(lemma, lemma) for lemma in lemmas} | set(corrected.values())
+        genitives: dict[str, str] = {}
         if finnish:
-            # the question's own words count only where the sources use them (names such as "Hyvil")
+            # the question's own words count only where the sources use them (names such as "Hyvil"),
+            # a Swedish genitive as its name ("Kuntaliittos" -> "kuntaliitto")
+            if language == "sv":
+                genitives = {word: word[:-1] for word in {*terms, *lemmas}
+                             if word.endswith("s") and not indexed(word) and indexed(word[:-1])}
+                terms = [genitives.get(term, term) for term in terms]
+                lemmas = {genitives.get(lemma, lemma) for lemma in lemmas}
             terms = [term for term in terms if indexed(term) > 0]
             terms = list(dict.fromkeys([*terms, *self.analyzer.query_terms(finnish)]))
             lemmas = {lemma for lemma in lemmas if indexed(lemma) > 0} | self.analyzer.content_lemmas(finnish)
-        base = self._base_forms(lemmas)
+        base = {**genitives, **self._base_forms(lemmas)}
         lemmas = {base.get(lemma, lemma) for lemma in lemmas}
         asked_names = (corrected.get(name, name) for name in question_names(text, self.analyzer))
         names |= {base.get(name, name) for name in asked_names} & lemmas

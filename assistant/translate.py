@@ -17,17 +17,20 @@ import csv
 import functools
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import snowballstemmer
 
+from ingest.analyze import Analyzer
 from kysy.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 GLOSSARY_PATH = Path(__file__).with_name("glossary.tsv")
+VOCABULARY_PATH = Path(__file__).with_name("vocabulary.tsv")
 LANGUAGES = {"sv": "swedish", "en": "english"}
 # Shortest first part of a split Swedish compound ("kommun" + "förbundet").
 MIN_COMPOUND_PART = 4
@@ -56,25 +59,29 @@ class Translation:
 class Glossary:
     """Stemmed Swedish and English phrases, each pointing to the Finnish terms it stands for."""
 
-    def __init__(self, rows: Iterable[tuple[Sequence[str], dict[str, Sequence[str]]]]) -> None:
+    def __init__(self, *tiers: Iterable[tuple[Sequence[str], dict[str, Sequence[str]]]]) -> None:
+        """``tiers`` of rows, the first first: rows of one tier that share a phrase merge their Finnish
+        terms; a later tier only adds the phrases no earlier tier has."""
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in LANGUAGES.items()}
         # language -> first stem -> [(stems of the phrase, Finnish terms)], longest phrase first
         self._phrases: dict[str, dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]] = {
             lang: {} for lang in LANGUAGES
         }
         self._single: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in LANGUAGES}
-        for finnish, sides in rows:
-            for lang, phrases in sides.items():
-                for phrase in phrases:
-                    self._add(lang, phrase, tuple(finnish))
+        for rows in tiers:
+            earlier = {lang: {stems for entries in table.values() for stems, _ in entries}
+                       for lang, table in self._phrases.items()}
+            for finnish, sides in rows:
+                for lang, phrases in sides.items():
+                    for phrase in phrases:
+                        stems = self.stems(phrase, lang)
+                        if stems and stems not in earlier[lang]:
+                            self._add(lang, stems, tuple(finnish))
         for table in self._phrases.values():
             for entries in table.values():
                 entries.sort(key=lambda entry: -len(entry[0]))
 
-    def _add(self, lang: str, phrase: str, finnish: tuple[str, ...]) -> None:
-        stems = self.stems(phrase, lang)
-        if not stems:
-            return
+    def _add(self, lang: str, stems: tuple[str, ...], finnish: tuple[str, ...]) -> None:
         entries = self._phrases[lang].setdefault(stems[0], [])
         known = next((entry for entry in entries if entry[0] == stems), None)
         if known is not None:
@@ -85,35 +92,43 @@ class Glossary:
             self._single[lang][stems[0]] = tuple(dict.fromkeys((*self._single[lang].get(stems[0], ()), *finnish)))
 
     @classmethod
-    def load(cls, path: Path = GLOSSARY_PATH) -> Glossary:
-        """Read a ``fi<TAB>sv<TAB>en`` file (alternatives separated by ";", "#" starts a comment).
+    def load(cls, path: Path = GLOSSARY_PATH, *more: Path) -> Glossary:
+        """Read ``fi<TAB>sv<TAB>en`` files (alternatives separated by ";", "#" starts a comment), each
+        file a tier: a phrase takes its Finnish terms from the first file that has it.
 
         Raises:
-            ConfigError: the file is missing or a row lacks its three columns.
+            ConfigError: a file is missing or a row lacks its three columns.
         """
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the glossary {path}: {exc}") from exc
-        rows: list[tuple[Sequence[str], dict[str, Sequence[str]]]] = []
-        body = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-        for number, cells in enumerate(csv.reader(body[1:], delimiter="\t"), start=2):
-            if len(cells) != 3:
-                raise ConfigError(f"{path}: row {number} needs fi, sv and en columns, got {len(cells)}")
-            fi, sv, en = (_alternatives(cell) for cell in cells)
-            rows.append((fi, {"sv": sv, "en": en}))
-        return cls(rows)
+        return cls(*(_rows(file) for file in (path, *more)))
+
+    @property
+    def finnish_terms(self) -> frozenset[str]:
+        """Every Finnish term some Swedish or English phrase leads to."""
+        return frozenset(term for table in self._phrases.values() for entries in table.values()
+                         for _, terms in entries for term in terms)
 
     def stems(self, text: str, lang: str) -> tuple[str, ...]:
         """Lower-cased Snowball stems of the words of ``text``."""
-        return tuple(self._stemmers[lang].stemWords([word.lower() for word in _words(text)]))
+        return tuple(self._stem(lang, word.lower()) for word in _words(text))
+
+    def _stem(self, lang: str, word: str) -> str:
+        """A word's Snowball stem; Swedish words are stemmed until the stem stays, since one pass takes
+        off only the last ending ("välfärdsområdena" -> "välfärdsområden" -> "välfärdsområd")."""
+        stemmer = self._stemmers[lang]
+        stem = stemmer.stemWord(word)
+        while lang == "sv":  # each pass only shortens the word, so this ends
+            again = stemmer.stemWord(stem)
+            if len(again) >= len(stem):
+                return stem
+            stem = again
+        return stem
 
     def translate(self, text: str, lang: str) -> Translation:
         """The Finnish terms for the words of ``text`` (a Swedish or English question)."""
         if lang not in LANGUAGES:
             return Translation((), (), ())
         words = _words(text)
-        stems = self._stemmers[lang].stemWords([word.lower() for word in words])
+        stems = [self._stem(lang, word.lower()) for word in words]
         finnish: list[str] = []
         matched: list[str] = []
         unmatched: list[str] = []
@@ -144,16 +159,43 @@ class Glossary:
     def _split_compound(self, lang: str, word: str) -> tuple[str, ...]:
         """Finnish terms of a two-part compound whose parts are both glossary words, else ()."""
         single = self._single[lang]
-        stemmer = self._stemmers[lang]
         for cut in range(len(word) - MIN_COMPOUND_PART, MIN_COMPOUND_PART - 1, -1):
             head, tail = word[:cut], word[cut:]
-            head_terms = single.get(stemmer.stemWord(head)) or single.get(head)
+            head_terms = single.get(self._stem(lang, head)) or single.get(head)
             if head_terms is None and head.endswith("s"):
-                head_terms = single.get(stemmer.stemWord(head[:-1])) or single.get(head[:-1])
-            tail_terms = single.get(stemmer.stemWord(tail))
+                head_terms = single.get(self._stem(lang, head[:-1])) or single.get(head[:-1])
+            tail_terms = single.get(self._stem(lang, tail))
             if head_terms and tail_terms:
                 return tuple(dict.fromkeys((*head_terms, *tail_terms)))
         return ()
+
+
+def untranslated(texts: Iterable[str], glossary: Glossary, analyzer: Analyzer) -> list[tuple[str, int]]:
+    """The content lemmas of ``texts`` that no glossary phrase leads to, with the number of texts each is
+    in, most frequent first: the words a Swedish or English question cannot reach but through the
+    embedding model (what to translate next into the glossary or its vocabulary)."""
+    covered = {lemma for term in glossary.finnish_terms for lemma in {term.lower(), *analyzer.content_lemmas(term)}}
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(lemma for lemma in analyzer.content_lemmas(text)
+                      if lemma not in covered and lemma.isalpha() and len(lemma) > 2)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _rows(path: Path) -> list[tuple[Sequence[str], dict[str, Sequence[str]]]]:
+    """One glossary file's rows: the Finnish terms, and the Swedish and English phrases for them."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the glossary {path}: {exc}") from exc
+    rows: list[tuple[Sequence[str], dict[str, Sequence[str]]]] = []
+    body = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    for number, cells in enumerate(csv.reader(body[1:], delimiter="\t"), start=2):
+        if len(cells) != 3:
+            raise ConfigError(f"{path}: row {number} needs fi, sv and en columns, got {len(cells)}")
+        fi, sv, en = (_alternatives(cell) for cell in cells)
+        rows.append((fi, {"sv": sv, "en": en}))
+    return rows
 
 
 def _words(text: str) -> list[str]:
@@ -166,8 +208,8 @@ def _alternatives(cell: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def load_glossary(path: Path = GLOSSARY_PATH) -> Glossary:
-    """The glossary, read once per process."""
-    glossary = Glossary.load(path)
-    logger.debug("glossary loaded from %s", path)
+def load_glossary(path: Path = GLOSSARY_PATH, vocabulary: Path = VOCABULARY_PATH) -> Glossary:
+    """The glossary with the sources' vocabulary as its second tier, read once per process."""
+    glossary = Glossary.load(path, vocabulary)
+    logger.debug("glossary loaded from %s and %s", path, vocabulary)
     return glossary

@@ -58,6 +58,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_glossary(args: argparse.Namespace) -> int:
+    from cli.glossary import run_glossary
+
+    return run_glossary(_settings(args), limit=args.limit, as_json=args.json)
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from cli.eval import run_eval
 
@@ -100,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
         "default 127.0.0.1)",
     )
     serve.set_defaults(func=_cmd_serve)
+
+    glossary = sub.add_parser(
+        "glossary", help="the indexed words no Swedish or English glossary phrase reaches (what to translate next)"
+    )
+    glossary.add_argument("--limit", type=int, default=0, help="only the N most frequent (default: all)")
+    glossary.add_argument("--json", action="store_true", help="print one JSON object")
+    glossary.set_defaults(func=_cmd_glossary)
 
     ev = sub.add_parser("eval", help="evaluate retrieval and answers")
     ev.add_argument("mode", nargs="?", default="questions", choices=["questions", "retrieval", "squad"])

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     glossary: Path | None = Field(
         default=None, description="fi/sv/en term list (TSV) for Swedish and English questions; default: the bundled one."
     )
+    vocabulary: Path | None = Field(
+        default=None, description="The glossary's second tier (TSV as the glossary): the sources' other words, used "
+        "only for phrases the glossary lacks; default: the bundled one (the bundled documents' words)."
+    )
     synonyms: Path | None = Field(
         default=None, description="Finnish synonym sets, one per line; default: the bundled one."
     )

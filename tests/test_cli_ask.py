@@ -17,9 +17,9 @@ QUESTION = "Mikä on Etelä-Karjalan väestöpohja?"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _kysy(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _kysy(settings: Settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir), "KYSY_EMBED_CACHE": str(settings.embed_cache_path),
-           "KYSY_PUBLIC_URL": settings.public_url}
+           "KYSY_PUBLIC_URL": settings.public_url, **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
@@ -52,3 +52,16 @@ def test_ask_without_an_index_fails_with_a_hint(tmp_path: Path) -> None:
     assert result.returncode == 1 and "kysy ingest" in result.stderr and result.stdout == ""
     as_json = _kysy(Settings(data_dir=tmp_path / "none"), "ask", "--json", QUESTION)
     assert json.loads(as_json.stdout)["error"] == "index_not_built"
+
+
+def test_glossary_lists_the_indexed_words_no_phrase_reaches(corpus_index: Settings, tmp_path: Path) -> None:
+    result = _kysy(corpus_index, "glossary", "--json")
+    assert result.returncode == 0, result.stderr
+    bundled = json.loads(result.stdout)
+    assert "yhteistyö" not in {row["word"] for row in bundled["words"]}  # the glossary translates it
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("fi\tsv\ten\n", encoding="utf-8")
+    result = _kysy(corpus_index, "glossary", "--json", KYSY_GLOSSARY=str(empty), KYSY_VOCABULARY=str(empty))
+    assert result.returncode == 0, result.stderr
+    words = {row["word"]: row["chunks"] for row in json.loads(result.stdout)["words"]}
+    assert words["yhteistyö"] > 1 and len(words) > bundled["untranslated"]

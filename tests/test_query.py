@@ -59,3 +59,10 @@ def test_a_query_without_synonyms_has_only_its_own_forms() -> None:
 def test_an_inflected_name_the_analyzer_does_not_know_meets_its_indexed_base_form(assistant: Assistant) -> None:
     query = assistant.retriever.prepare("Mikä on Liisa Jurmun rooli yhdyspintatyössä?")
     assert "jurmu" in query.lemmas and "jurmu" in query.names and "jurmun" not in query.lemmas
+
+
+def test_a_swedish_genitive_of_a_name_meets_the_indexed_name(assistant: Assistant) -> None:
+    query = assistant.retriever.prepare("Vad gör Hyvils projekt tillsammans med Kuntaliittos experter?", "sv")
+    assert {"hyvil", "kuntaliitto"} <= set(query.terms)
+    assert "hyvils" not in query.terms and "kuntaliittos" not in query.terms
+    assert {"hyvil", "kuntaliitto"} <= query.names
