@@ -18,12 +18,13 @@ import functools
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import snowballstemmer
 
+from assistant.lexicon import word_list
 from ingest.analyze import Analyzer
 from kysy.errors import ConfigError
 
@@ -59,17 +60,21 @@ class Translation:
 class Glossary:
     """Stemmed Swedish and English phrases, each pointing to the Finnish terms it stands for."""
 
-    def __init__(self, *tiers: Iterable[tuple[Sequence[str], dict[str, Sequence[str]]]]) -> None:
+    def __init__(self, *tiers: Iterable[tuple[Sequence[str], dict[str, Sequence[str]]]],
+                 function_words: Mapping[str, Iterable[str]] | None = None) -> None:
         """``tiers`` of rows, the first first: rows of one tier that share a phrase merge their Finnish
-        terms; a later tier only adds the phrases no earlier tier has."""
+        terms; a later tier only adds the phrases no earlier tier has, and no one-word phrase that
+        stems like a language's ``function_words`` (the Swedish "föra" would catch every "för")."""
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in LANGUAGES.items()}
+        closed = {lang: {self._stem(lang, word) for word in (function_words or {}).get(lang, ())} for lang in LANGUAGES}
         # language -> first stem -> [(stems of the phrase, Finnish terms)], longest phrase first
         self._phrases: dict[str, dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]] = {
             lang: {} for lang in LANGUAGES
         }
         self._single: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in LANGUAGES}
-        for rows in tiers:
+        for tier, rows in enumerate(tiers):
             earlier = {lang: {stems for entries in table.values() for stems, _ in entries}
+                       | ({(stem,) for stem in closed[lang]} if tier else set())
                        for lang, table in self._phrases.items()}
             for finnish, sides in rows:
                 for lang, phrases in sides.items():
@@ -94,12 +99,14 @@ class Glossary:
     @classmethod
     def load(cls, path: Path = GLOSSARY_PATH, *more: Path) -> Glossary:
         """Read ``fi<TAB>sv<TAB>en`` files (alternatives separated by ";", "#" starts a comment), each
-        file a tier: a phrase takes its Finnish terms from the first file that has it.
+        file a tier: a phrase takes its Finnish terms from the first file that has it. The function
+        words are ``words/function_words.<language>.txt``.
 
         Raises:
             ConfigError: a file is missing or a row lacks its three columns.
         """
-        return cls(*(_rows(file) for file in (path, *more)))
+        closed = {lang: word_list(f"function_words.{lang}") for lang in LANGUAGES}
+        return cls(*(_rows(file) for file in (path, *more)), function_words=closed)
 
     @property
     def finnish_terms(self) -> frozenset[str]:

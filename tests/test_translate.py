@@ -87,3 +87,12 @@ def test_untranslated_lists_the_words_no_phrase_reaches_most_frequent_first(tmp_
     assert "kunta" not in missing
     assert missing["yhteistyö"] == 2 and missing["talous"] == 1
     assert list(missing)[0] == "yhteistyö"
+
+
+def test_a_function_word_is_not_read_as_a_vocabulary_word_that_stems_like_it(tmp_path: Path) -> None:
+    glossary = Glossary.load(_write(tmp_path / "glossary.tsv", "ikäihminen\tför äldre\tfor older people"),
+                             _write(tmp_path / "vocabulary.tsv", "viedä\tföra\tcarry", "tiivis\tnära\tclose",
+                                    "kokous\tmöte\tmeeting"))
+    assert glossary.translate("När hålls mötet för kommunerna?", "sv").finnish == ("kokous",)
+    assert glossary.translate("Tjänster för äldre", "sv").finnish == ("ikäihminen",)  # a glossary phrase keeps it
+    assert glossary.translate("Who can carry it?", "en").finnish == ("viedä",)
