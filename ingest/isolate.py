@@ -1,8 +1,12 @@
 """Run a parser in a separate worker process with a time and memory limit.
 
-A hostile or broken file must not hang or exhaust the ingesting process. The worker is spawned
+A hostile or broken file must not hang or exhaust the ingesting process. The worker is started
 once per memory limit and reused, so repeated calls cost a pipe round trip; after a timeout or a
-crash it is killed and a fresh one is spawned on the next call.
+crash it is killed and a fresh one is started on the next call.
+
+The worker is a fresh interpreter running only this module's loop (``python -m ingest.isolate``), not
+a ``multiprocessing`` spawn: a spawned child first re-imports the parent's main module, which for a
+server or a benchmark means the embedding runtime and more, half a second before the first parse.
 """
 
 from __future__ import annotations
@@ -10,9 +14,13 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from kysy.errors import CorruptDocumentError, KysyError, ParseLimitError
@@ -20,6 +28,8 @@ from kysy.errors import CorruptDocumentError, KysyError, ParseLimitError
 logger = logging.getLogger(__name__)
 
 _KILL_GRACE_S = 5.0
+# Where this package can be imported from (the project root, or site-packages).
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _worker_main(conn: Connection, memory_mb: int) -> None:
@@ -48,20 +58,37 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
 
 
 class _Worker:
-    """One spawned process and the parent's end of its pipe."""
+    """One worker process and the parent's end of its pipe."""
 
     def __init__(self, memory_mb: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child_conn, memory_mb), daemon=True)
-        self.process.start()
+        self.conn, child_conn = multiprocessing.Pipe()
+        fd = child_conn.fileno()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ingest.isolate", str(fd), str(memory_mb)],
+            pass_fds=(fd,), stdin=subprocess.DEVNULL, env=_worker_env(),
+        )
         child_conn.close()
+
+    def is_alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process.poll() is None
 
     def kill(self) -> None:
         """Stop the process at once and release the pipe."""
         self.process.kill()
-        self.process.join(_KILL_GRACE_S)
+        try:
+            self.process.wait(_KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            logger.warning("the parser process %s did not stop", self.process.pid)
         self.conn.close()
+
+
+def _worker_env() -> dict[str, str]:
+    """The parent's environment, with this package's root first on the worker's import path (the
+    worker keeps the parent's working directory: file paths are passed as the caller gave them)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(_ROOT), env.get("PYTHONPATH", ""))))
+    return env
 
 
 _workers: dict[int, _Worker] = {}
@@ -81,7 +108,7 @@ atexit.register(shutdown_workers)
 
 def _get_worker(memory_mb: int) -> _Worker:
     worker = _workers.get(memory_mb)
-    if worker is None or not worker.process.is_alive():
+    if worker is None or not worker.is_alive():
         worker = _Worker(memory_mb)
         _workers[memory_mb] = worker
     return worker
@@ -126,3 +153,7 @@ def run_isolated(func: Callable[..., Any], *args: Any, timeout_s: float, memory_
     }
     logger.warning("isolated parse stopped: %s", reasons[status])
     raise ParseLimitError(reasons[status])
+
+
+if __name__ == "__main__":  # the worker: python -m ingest.isolate <pipe fd> <memory MiB>
+    _worker_main(Connection(int(sys.argv[1])), int(sys.argv[2]))
