@@ -144,7 +144,7 @@ class Glossary:
             found = self._match(lang, stems, i)
             if found is not None:
                 size, terms = found
-                finnish.extend(terms)
+                finnish.extend(_shortest(terms))
                 matched.extend(words[i : i + size])
                 i += size
                 continue
@@ -203,6 +203,15 @@ def _rows(path: Path) -> list[tuple[Sequence[str], dict[str, Sequence[str]]]]:
         fi, sv, en = (_alternatives(cell) for cell in cells)
         rows.append((fi, {"sv": sv, "en": en}))
     return rows
+
+
+def _shortest(terms: Sequence[str]) -> tuple[str, ...]:
+    """A phrase's Finnish terms without those that contain another of them ("pilotti" for "pilotti;
+    aluepilotti;pilottialue"): the keyword index holds a compound's parts, so the longer terms reach
+    nothing new and would only weigh the one word of the question several times over."""
+    return tuple(term for term in terms
+                 if not any(other != term and len(other) >= MIN_COMPOUND_PART and other.lower() in term.lower()
+                            for other in terms))
 
 
 def _words(text: str) -> list[str]:

@@ -96,3 +96,11 @@ def test_a_function_word_is_not_read_as_a_vocabulary_word_that_stems_like_it(tmp
     assert glossary.translate("När hålls mötet för kommunerna?", "sv").finnish == ("kokous",)
     assert glossary.translate("Tjänster för äldre", "sv").finnish == ("ikäihminen",)  # a glossary phrase keeps it
     assert glossary.translate("Who can carry it?", "en").finnish == ("viedä",)
+
+
+def test_a_phrase_searches_the_shortest_of_its_finnish_terms_that_the_others_contain(tmp_path: Path) -> None:
+    glossary = Glossary.load(_write(tmp_path / "glossary.tsv", "pilotti;aluepilotti;pilottialue\tpilot\tpilot",
+                                    "rahoittaa;rahoittaja\tfinansiera\tfund"))
+    assert glossary.translate("Which pilot?", "en").finnish == ("pilotti",)  # the index holds the compounds' parts
+    assert glossary.translate("Who funds it?", "en").finnish == ("rahoittaa", "rahoittaja")  # not one in another
+    assert {"aluepilotti", "pilottialue"} <= glossary.finnish_terms  # still what the glossary translates
