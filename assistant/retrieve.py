@@ -24,7 +24,7 @@ from typing import Generic, Protocol, TypeVar
 
 from assistant.query import SYNONYMS_PATH, Query, QueryBuilder, concept_weights, holds, load_synonyms
 from assistant.query_cache import cache_queries
-from assistant.translate import GLOSSARY_PATH, VOCABULARY_PATH, load_glossary
+from assistant.translate import load_glossary
 from ingest.analyze import Analyzer
 from ingest.embed import Embedder
 from ingest.keyword import KeywordIndex
@@ -113,7 +113,7 @@ class Retriever(Generic[ChunksT]):
             snapshot.keyword,
             self.embedder,
             analyzer,
-            load_glossary(settings.glossary or GLOSSARY_PATH, settings.vocabulary or VOCABULARY_PATH),
+            load_glossary(settings.glossary, settings.vocabulary),
             load_synonyms(settings.synonyms or SYNONYMS_PATH),
         )
 

@@ -224,8 +224,10 @@ def _alternatives(cell: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def load_glossary(path: Path = GLOSSARY_PATH, vocabulary: Path = VOCABULARY_PATH) -> Glossary:
-    """The glossary with the sources' vocabulary as its second tier, read once per process."""
+def load_glossary(path: Path | None = None, vocabulary: Path | None = None) -> Glossary:
+    """The glossary with the sources' vocabulary as its second tier (the bundled files where not given,
+    as ``Settings.glossary`` and ``Settings.vocabulary`` are by default), read once per process."""
+    path, vocabulary = path or GLOSSARY_PATH, vocabulary or VOCABULARY_PATH
     glossary = Glossary.load(path, vocabulary)
     logger.debug("glossary loaded from %s and %s", path, vocabulary)
     return glossary

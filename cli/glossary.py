@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from assistant.translate import GLOSSARY_PATH, VOCABULARY_PATH, load_glossary, untranslated
+from assistant.translate import load_glossary, untranslated
 from ingest.analyze import make_analyzer
 from ingest.store import Snapshot
 from kysy.settings import Settings
@@ -18,7 +18,7 @@ def run_glossary(settings: Settings, *, limit: int, as_json: bool) -> int:
         IndexNotBuiltError: there is no index yet (the CLI prints the message and exits 1).
     """
     snapshot = Snapshot(settings.index_path)
-    glossary = load_glossary(settings.glossary or GLOSSARY_PATH, settings.vocabulary or VOCABULARY_PATH)
+    glossary = load_glossary(settings.glossary, settings.vocabulary)
     missing = untranslated((chunk.text for chunk in snapshot.chunks), glossary, make_analyzer(settings.analyzer))
     shown = missing[:limit] if limit else missing
     if as_json:
