@@ -13,14 +13,23 @@ in ``ScoredChunk.scores`` and says which retrievers found each chunk.
 A ``Retriever`` is built from its parts: the chunks with their keyword index (an index ``Snapshot``,
 or a ``ChunkIndex`` of any passages), a vector store and an embedder. The product and the BEIR
 evaluation (``eval/beir.py``) search through the same object.
+
+Dense search over an index of up to ``KYSY_DENSE_EXACT_MAX`` chunks compares the question with every
+chunk vector of the snapshot (read once from the vector store). Chroma's HNSW graph is approximate,
+and the part of it built from its write log at opening differs between processes: the same question
+could get a different candidate list in another process, and so could ``make train``'s examples.
+Exact search gives every process the same list; a larger index is searched through HNSW.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Generic, Protocol, TypeVar
+
+import numpy as np
 
 from assistant.query import SYNONYMS_PATH, Query, QueryBuilder, concept_weights, holds, load_synonyms
 from assistant.query_cache import cache_queries
@@ -116,6 +125,8 @@ class Retriever(Generic[ChunksT]):
             load_glossary(settings.glossary, settings.vocabulary),
             load_synonyms(settings.synonyms or SYNONYMS_PATH),
         )
+        self._exact: tuple[list[Chunk], np.ndarray, np.ndarray] | None = None
+        self._exact_lock = threading.Lock()
 
     def prepare(self, text: str, language: str | None = None) -> Query:
         """Embed and analyse a question once (see ``assistant/query.py``); ``language`` is detected when not given."""
@@ -166,6 +177,8 @@ class Retriever(Generic[ChunksT]):
     def _dense(self, query: Query, top_k: int) -> list[ScoredChunk]:
         if self.vectors is None:
             raise ConfigError("this retriever has no vector store: keyword search only")
+        if len(self.snapshot.chunks) <= self.settings.dense_exact_max:
+            return self._exact_dense(query, top_k)
         hits: list[ScoredChunk] = []
         # Ask for a few extra in case the vector store still holds vectors of an unfinished ingest.
         for chunk_id, similarity in self.vectors.query(query.vector, min(top_k + 10, self._size())):
@@ -175,6 +188,36 @@ class Retriever(Generic[ChunksT]):
             if len(hits) == top_k:
                 break
         return hits
+
+    def _exact_dense(self, query: Query, top_k: int) -> list[ScoredChunk]:
+        """Every chunk of the snapshot by cosine similarity (ties by chunk id), the best ``top_k``."""
+        chunks, matrix, id_rank = self._chunk_vectors()
+        if not chunks:
+            return []
+        vector = np.asarray(query.vector, dtype=np.float32)
+        similarity = matrix @ (vector / (np.linalg.norm(vector) or 1.0))
+        if top_k < len(chunks):  # the best top_k and everything tied with the last of them
+            kth = np.partition(similarity, len(chunks) - top_k)[len(chunks) - top_k]
+            head = np.flatnonzero(similarity >= kth)
+        else:
+            head = np.arange(len(chunks))
+        order = head[np.lexsort((id_rank[head], -similarity[head]))][:top_k]
+        return [ScoredChunk(chunks[i], float(similarity[i]), rank, "dense", (("dense", float(similarity[i])),))
+                for rank, i in enumerate(order, start=1)]
+
+    def _chunk_vectors(self) -> tuple[list[Chunk], np.ndarray, np.ndarray]:
+        """The snapshot's chunks that have a stored vector, those vectors at unit length and each chunk's
+        place in chunk-id order (for ties); read from the vector store once."""
+        with self._exact_lock:
+            if self._exact is None:
+                assert self.vectors is not None
+                chunks = list(self.snapshot.chunks)
+                ids, matrix = self.vectors.vectors([chunk.id for chunk in chunks])
+                by_id = {chunk.id: chunk for chunk in chunks}
+                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+                id_rank = np.argsort(np.argsort(np.array(ids, dtype=object), kind="stable"), kind="stable")
+                self._exact = ([by_id[i] for i in ids], matrix / np.where(norms == 0, 1.0, norms), id_rank)
+            return self._exact
 
     def _keyword(self, query: Query, top_k: int) -> list[ScoredChunk]:
         hits = self.snapshot.keyword.search(query.terms, top_k) if query.terms else []

@@ -99,6 +99,18 @@ class VectorStore:
             with _writing(self.name):
                 self._collection.delete(ids=ids[start : start + _WRITE_BATCH])
 
+    def vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of ``ids`` (those the collection holds, in ``ids`` order) as float32 rows."""
+        wanted = list(ids)
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(wanted), _WRITE_BATCH):
+            result = self._collection.get(ids=wanted[start : start + _WRITE_BATCH], include=["embeddings"])
+            found.update(zip(result["ids"], result["embeddings"], strict=True))
+        kept = [chunk_id for chunk_id in wanted if chunk_id in found]
+        if not kept:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return kept, np.array([found[chunk_id] for chunk_id in kept], dtype=np.float32)
+
     def query(self, vector: np.ndarray, top_k: int) -> list[tuple[str, float]]:
         """Nearest chunks to ``vector`` as (chunk id, cosine similarity), best first."""
         if top_k < 1:

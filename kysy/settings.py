@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     bm25_k1: float = Field(default=1.2, ge=0)
     bm25_b: float = Field(default=0.75, ge=0, le=1)
     dense_weight: float = Field(default=1.0, ge=0)
+    dense_exact_max: int = Field(
+        default=20_000, ge=0,
+        description="Up to this many chunks, dense search compares the question with every chunk vector (exact and "
+        "the same in every process); above it, Chroma's approximate HNSW index answers.",
+    )
     keyword_weight: float = Field(default=2.0, ge=0)
     fusion: str = Field(default="score", pattern="^(score|rrf)$", description="score | rrf")
     reranker: str = Field(default="", description="Path to a sentence-transformers CrossEncoder; empty = off.")

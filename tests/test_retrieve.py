@@ -147,3 +147,34 @@ def test_a_question_asked_again_is_not_embedded_again(assistant: Assistant) -> N
     assistant.retriever.search("Mikä on Etelä-Karjalan väestöpohja?", 3)
     assistant.retriever.search("Mikä on  Etelä-Karjalan väestöpohja? ", 3)
     assert cache.misses <= misses + 1 and cache.hits >= 1
+
+
+def test_exact_dense_search_agrees_with_chroma_and_is_the_same_in_every_process(corpus_index: Settings) -> None:
+    import subprocess
+    import sys
+
+    from assistant.retrieve import Retriever
+
+    assistant = Assistant(corpus_index)
+    exact = assistant.retriever
+    approximate = Retriever(exact.snapshot, assistant.vectors, assistant.embedder, assistant.analyzer,
+                            corpus_index.model_copy(update={"dense_exact_max": 0}))
+    questions = ("Mikä on Etelä-Karjalan väestöpohja?", "Ketkä rahoittavat yhdyspintaprojektia?",
+                 "Miten hyte-yhteistyö on järjestetty?")
+    for question in questions:
+        query = exact.prepare(question)
+        found = exact.dense(query, 10)
+        assert [h.rank for h in found] == list(range(1, 11))
+        assert all(a.score >= b.score for a, b in zip(found, found[1:], strict=False))
+        chroma = approximate.dense(query, 10)
+        # A small collection: Chroma's graph search finds the same chunks, with the same similarities.
+        assert [h.chunk.id for h in found[:5]] == [h.chunk.id for h in chroma[:5]]
+        assert found[0].score == pytest.approx(chroma[0].score, abs=1e-5)
+    assert len(exact.dense(exact.prepare(questions[0]), 50)) == min(50, len(exact.snapshot.chunks))
+
+    script = ("import sys; from kysy.settings import Settings; from assistant.service import Assistant;"
+              "a = Assistant(Settings(data_dir=sys.argv[1]));"
+              "print([(h.chunk.id, h.score) for q in sys.argv[2:] for h in a.retriever.dense(a.retriever.prepare(q), 20)])")
+    runs = {subprocess.run([sys.executable, "-c", script, str(corpus_index.data_dir), *questions], capture_output=True,
+                           text=True, check=True).stdout for _ in range(2)}
+    assert len(runs) == 1 and runs.pop().count("(") == 3 * 20
