@@ -2,8 +2,8 @@
 specific fact it asks for. Three outcomes:
 
 - ``answered``;
-- ``partial``: the topic is in the materials but the one fact asked (a count, an amount, a date, a time,
-  a year, a way to contact: ``Intent.fact``) is not in the best item;
+- ``partial``: the topic is in the materials but the one fact asked (a count, an amount, a date, a day, a
+  time, a year, a way to contact, the name of a role's holder: ``Intent.fact``) is not in the best item;
 - ``not_found``: the probability that the question is answerable is below the model's threshold.
 
 The probability is a logistic model over question-level signals (``SIGNALS``) of the evidence and
@@ -87,8 +87,10 @@ def signals(
 
 
 def missing_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | None = None) -> frozenset[str]:
-    """The one-fact kinds the question asks that none of ``texts`` holds."""
-    return frozenset(kind for kind in intent.fact if not any(holds(kind, text, analyzer, intent.given) for text in texts))
+    """The one-fact kinds the question asks that none of ``texts`` holds (a missing day is said as a missing date
+    when no date at all is held)."""
+    missing = {kind for kind in intent.fact if not any(holds(kind, text, analyzer, intent.given) for text in texts)}
+    return frozenset(missing - {"day"} if "date" in missing else missing)
 
 
 class Answerability:

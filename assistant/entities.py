@@ -1,10 +1,11 @@
-"""What kind of fact a text holds: a count, an amount of money, a date, a time of day, a year, a person,
-a way to contact someone, a place. The evidence stage asks it of every candidate item, so that an
+"""What kind of fact a text holds: a count, an amount of money, a date, a day, a time of day, a year, a
+person, a way to contact someone, a place. The evidence stage asks it of every candidate item, so that an
 item holding what the question asks for (``assistant/intent.py``) can be told from one that does not.
 
 A count is a cardinal number that is not a date ("27.10."), an ordinal ("1."), a year or a share
 ("8 %"), in digits or as a word ("kolmen alueen"). A date is a day, a month, a season, the turn of
-the year, a year or a century ("1500-luvulla"). A person is a name of Voikko's person classes, or any capitalised word inside a sentence:
+the year, a year or a century ("1500-luvulla"); a day is a date that names the day ("27.10.", "27. lokakuuta",
+"October 27", a weekday), which a month or a season does not. A person is a name of Voikko's person classes, or any capitalised word inside a sentence:
 "Kuka rahoittaa hanketta?" is answered by "Rahoittajina Kuntaliitto, Hyvil ja STM." A place is a
 name of Voikko's place class.
 """
@@ -23,6 +24,16 @@ _DATE = re.compile(
     r"|\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b",
     re.IGNORECASE,
 )
+_MONTHS = (r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu\w*"
+           r"|januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
+           r"|january|february|march|may|june|july|august|october")
+_DAY = re.compile(
+    r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4})?|\b\d{4}-\d{2}-\d{2}\b"
+    rf"|\b\d{{1,2}}(?:\.|st|nd|rd|th)?\s*(?:of\s+)?(?:{_MONTHS})|\b(?:{_MONTHS})\s+\d{{1,2}}\b"
+    r"|\b(?:maanantai|tiistai|keskiviikko|torstai|perjantai|lauantai|sunnuntai|måndag|tisdag|onsdag|torsdag|fredag"
+    r"|lördag|söndag|monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
+    re.IGNORECASE,
+)
 _TIME = re.compile(r"\bklo\b|\bkello\b|\b\d{1,2}[:.]\d{2}\b(?![.\d])|\b\d{1,2}\s*(?:am|pm)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b|\b\d{3,4}-luvu|\b\d{1,2}\.\s*vuosisa", re.IGNORECASE)
 # A phone number ("p. 358 50 5899 187", "+358 9 771 2000", "050 123 4567") is a contact, not a count.
@@ -34,7 +45,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _PERSON_CLASSES = frozenset({"etunimi", "sukunimi"})
 _PLACE_CLASSES = frozenset({"paikannimi"})
 
-KINDS = ("count", "amount", "date", "time", "year", "person", "contact", "place")
+KINDS = ("count", "amount", "date", "day", "time", "year", "person", "holder", "contact", "place")
 
 
 def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozenset[str] = frozenset()) -> bool:
@@ -51,12 +62,17 @@ def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozens
         return bool(_MONEY.search(text))
     if kind == "date":  # "milloin" is answered by a year or a century as well
         return bool(_DATE.search(text) or _YEAR.search(text))
+    if kind == "day":  # one the question states does not count: "Mitä 15.12. käsiteltiin?"
+        return any(_new_numbers(match.group(), given) for match in _DAY.finditer(text))
     if kind == "time":
         return bool(_TIME.search(_DATE.sub(" ", text)))
     if kind == "year":
         return bool(_YEAR.search(text))
     if kind == "contact":
         return bool(_CONTACT.search(text))
+    if kind == "holder":  # a role's holder asked by name: a person's name, or a capitalised word that names no place
+        return any(_new(match.group(), analyzer, given) and not _is_place(match.group(), analyzer)
+                   for match in _INNER_CAPITAL.finditer(text)) or _has_name(text, _PERSON_CLASSES, analyzer, given)
     if kind == "person":
         return any(_new(match.group(), analyzer, given) for match in _INNER_CAPITAL.finditer(text)) or _has_name(
             text, _PERSON_CLASSES, analyzer, given)
@@ -68,6 +84,12 @@ def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozens
 def held_kinds(text: str, analyzer: Analyzer | None = None) -> frozenset[str]:
     """Every kind of ``KINDS`` that ``text`` holds."""
     return frozenset(kind for kind in KINDS if holds(kind, text, analyzer))
+
+
+def _new_numbers(text: str, given: frozenset[str]) -> bool:
+    """Whether ``text`` states a number the question does not (or no number at all: a weekday)."""
+    numbers = set(re.findall(r"\d+", text))
+    return not numbers or not numbers <= given
 
 
 def _has_numeral(text: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
@@ -92,6 +114,10 @@ def _new(word: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
     if lower in given or any(part in given for part in lower.split("-")):
         return False
     return analyzer is None or not set(analyzer.analyze_word(lower).lemmas) & given
+
+
+def _is_place(word: str, analyzer: Analyzer | None) -> bool:
+    return analyzer is not None and bool(set(analyzer.analyze_word(word.lower()).classes) & _PLACE_CLASSES)
 
 
 def _has_name(text: str, classes: frozenset[str], analyzer: Analyzer | None, given: frozenset[str]) -> bool:

@@ -8,6 +8,9 @@ several sources. The kinds that name one fact (a count, an amount, a date, a tim
 contact) are the ones whose absence from the evidence makes an answer ``partial``. A person is not
 among them: "kuka" and "kenen" are answered as often by a body or a role written as a common noun
 ("ohjausryhmän hyväksyntä", "ministeriöiden kanssa") as by a name, so a missing name says little.
+Asking who holds a role of ``words/roles.txt`` ("Kuka on ohjausryhmän puheenjohtaja?") is another
+matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. So is a *day*
+("Minä päivänä ...?"), which a month or a season does not answer.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ from assistant.query import Query
 from ingest.analyze import Analyzer, word_tokens
 
 # The kinds naming one fact that the evidence either holds or does not (a person is not: see above).
-FACT_KINDS = frozenset({"count", "amount", "date", "time", "year", "contact"})
+FACT_KINDS = frozenset({"count", "amount", "date", "day", "time", "year", "contact", "holder"})
 
 
 @dataclass(frozen=True)
 class Intent:
     """What a question asks for, understood once.
 
-    ``kinds``: any of list, count, amount, date, time, year, person, contact, place, reason, how.
+    ``kinds``: any of list, count, amount, date, day, time, year, person, who, holder, contact, place, reason,
+    how ("who" marks a plural "ketkä" that asks for a list).
     ``broad``: the answer should draw on several sources. ``names``: the lemmas of the places,
     organisations and people it names (from the prepared ``Query``). ``given``: what the question
     itself states (its numbers and the first letters of its words), which an answer must go beyond:
@@ -43,7 +47,7 @@ class Intent:
 
     @property
     def fact(self) -> frozenset[str]:
-        """The one-fact kinds asked (count, amount, date, time, year, contact)."""
+        """The one-fact kinds asked (count, amount, date, day, time, year, contact, holder)."""
         return self.kinds & FACT_KINDS
 
     def asks(self, kind: str) -> bool:
@@ -59,10 +63,14 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     """
     tokens = word_tokens(question)
     kinds = set(question_kinds(tokens))
+    forms = set(tokens)
     if analyzer is not None:
         for token in tokens:
             analysis = analyzer.analyze_word(token)
             kinds |= question_kinds([*analysis.lemmas[:1], *analysis.parts])
+            forms.update([*analysis.lemmas[:1], *analysis.parts])
+    if kinds & {"person", "who"} and forms & word_set("roles"):
+        kinds.add("holder")
     if analyzer is not None and _asks_plural(tokens, analyzer):
         kinds.add("list")
     if "count" in kinds or "amount" in kinds:

@@ -27,13 +27,13 @@ _PARTIAL = {
 }
 _FACTS = {
     "fi": {"count": "kysyttyä lukumäärää", "amount": "kysyttyä summaa", "date": "kysyttyä päivämäärää",
-           "time": "kysyttyä kellonaikaa", "year": "kysyttyä vuotta", "person": "kysyttyä henkilöä tai tahoa",
+           "day": "kysyttyä päivää", "holder": "kysytyn henkilön nimeä", "time": "kysyttyä kellonaikaa", "year": "kysyttyä vuotta", "person": "kysyttyä henkilöä tai tahoa",
            "contact": "kysyttyjä yhteystietoja"},
     "sv": {"count": "det efterfrågade antalet", "amount": "den efterfrågade summan", "date": "det efterfrågade datumet",
-           "time": "den efterfrågade tiden", "year": "det efterfrågade året", "person": "den efterfrågade personen",
+           "day": "den efterfrågade dagen", "holder": "namnet på den efterfrågade personen", "time": "den efterfrågade tiden", "year": "det efterfrågade året", "person": "den efterfrågade personen",
            "contact": "de efterfrågade kontaktuppgifterna"},
     "en": {"count": "the number asked for", "amount": "the amount asked for", "date": "the date asked for",
-           "time": "the time asked for", "year": "the year asked for", "person": "the person asked for",
+           "day": "the day asked for", "holder": "the name of the person asked for", "time": "the time asked for", "year": "the year asked for", "person": "the person asked for",
            "contact": "the contact details asked for"},
 }
 _AND = {"fi": "eikä", "sv": "eller", "en": "or"}

@@ -25,8 +25,14 @@ def _intent(question: str, language: str = "fi"):  # type: ignore[no-untyped-def
         ("Kuinka monta kuntaa on mukana?", {"count"}),
         ("Mihin kellonaikaan foorumi alkaa?", {"time"}),
         ("Milloin foorumi pidetään?", {"date"}),
-        ("Kuka on projektipäällikkö?", {"person"}),
-        ("Ketkä rahoittavat projektia?", {"list"}),
+        ("Kuka on projektipäällikkö?", {"person", "holder"}),  # a role's holder: a name is asked
+        ("Kuka rahoittaa projektia?", {"person"}),  # a body answers it as well as a name
+        ("Ketkä puhujat esiintyivät foorumissa?", {"list", "who", "holder"}),
+        ("Kuka toimii hyvinvointialuejohtajana?", {"person", "holder"}),  # a compound part is a role
+        ("Minä päivänä foorumi pidetään?", {"date", "day"}),
+        ("Vilket datum hålls forumet?", {"date", "day"}),
+        ("Who chairs the steering group, and who is its chair?", {"person", "holder"}),
+        ("Ketkä rahoittavat projektia?", {"list", "who"}),
         ("Paljonko pilotti maksaa euroina?", {"count", "amount"}),
         ("Paljonko asukkaita Etelä-Karjalassa on?", {"count"}),
         ("Millä tasoilla yhteistyötä tehdään?", {"list"}),  # a question word before a plural
@@ -55,12 +61,15 @@ def test_broad_questions_ask_how_others_did_it() -> None:
     ("text", "kinds"),
     [
         ("Etelä-Karjala 9 kuntaa", {"count", "place"}),
-        ("Ikäihmisten palveluiden yhdyspintafoorumi 27.10.", {"date"}),
+        ("Ikäihmisten palveluiden yhdyspintafoorumi 27.10.", {"date", "day"}),
+        ("Hyte-neuvottelut kerran vuodessa (syyskuu)", {"date"}),  # a month names no day
+        ("Foorumi on torstaina 27. lokakuuta", {"date", "day"}),
         ("Tilaisuus alkaa klo 9.00", {"time"}),
         ("vuonna 2023 toteutettu kierros", {"year", "date"}),  # "milloin" is answered by a year too
         ("1500-luvulla rakennettu", {"year", "date"}),
-        ("Rahoittajina Kuntaliitto, Hyvil ja STM.", {"person"}),
-        ("Sami Niemi p. 358 50 5899 187", {"person", "contact"}),  # a phone number is no count
+        ("Rahoittajina Kuntaliitto, Hyvil ja STM.", {"person", "holder"}),
+        ("Turvallisuus yhdistävä tekijä Pohjois-Suomeen", {"person", "place"}),  # a place names no holder
+        ("Sami Niemi p. 358 50 5899 187", {"person", "holder", "contact"}),  # a phone number is no count
         ("Tehty pitkään yhdyspintatyötä ilman sopimuksia.", set()),
         ("8 % kunnista", set()),
         ("aluepilotti kolmen hyvinvointialueen kanssa", {"count"}),  # a cardinal written as a word
@@ -83,3 +92,18 @@ def test_what_the_question_states_is_no_answer() -> None:
 def test_a_year_or_a_date_is_no_count() -> None:
     assert not holds("count", "Foorumi pidettiin 27.10.2023.", ANALYZER)
     assert not holds("count", "vuonna 2024", ANALYZER)
+
+
+def test_a_day_the_question_states_is_no_answer() -> None:
+    given = _intent("Minä päivänä 27.10. foorumin tallenne julkaistiin?").given
+    assert not holds("day", "Foorumi pidettiin 27.10.", ANALYZER, given)
+    assert holds("day", "Tallenne julkaistiin 3.11.", ANALYZER, given)
+
+
+def test_a_missing_day_reads_as_a_missing_date() -> None:
+    from assistant.answerability import missing_facts
+
+    intent = _intent("Minä päivänä raportti julkaistiin?")
+    assert missing_facts(intent, ["Raportti valmistuu syksyllä."], ANALYZER) == {"day"}
+    assert missing_facts(intent, ["Raportti valmistuu myöhemmin."], ANALYZER) == {"date"}
+    assert missing_facts(intent, ["Raportti julkaistiin 12.6.2023."], ANALYZER) == frozenset()
