@@ -76,6 +76,7 @@ eval: system-deps $(VENV)/.installed-eval
 	  $$([ -d .kysy-train/folds ] && echo --cv-models .kysy-train/folds)
 	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout
 	$(BIN)/kysy eval --questions eval/questions.crosslingual.jsonl --out eval/runs/crosslingual
+	$(BIN)/kysy eval --questions eval/questions.holdout2.jsonl --out eval/runs/holdout2
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

@@ -17,7 +17,7 @@ import numpy as np
 
 from assistant.answerability import SIGNALS
 from assistant.evidence import FEATURES
-from assistant.scoring import shares
+from assistant.scoring import MEMBER_SEPARATOR, load_rankers, mean_raw, shares
 
 ITEM_PARAMS: dict[str, object] = {
     "objective": "lambdarank",
@@ -36,32 +36,32 @@ ITEM_PARAMS: dict[str, object] = {
     "verbose": -1,
 }
 ITEM_ROUNDS = 200
+# Rankers fitted with these seeds (each its own rows and features sampled) are averaged.
+ITEM_SEEDS = (7, 8, 9, 10, 11)
 
 
 def fit_items(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, weights: np.ndarray | None = None) -> str:
-    """A LightGBM item ranker fitted on candidate rows, ``groups`` giving each question's row count
-    in order; returns it in LightGBM's text format."""
+    """LightGBM item rankers (one per seed of ``ITEM_SEEDS``) fitted on candidate rows, ``groups`` giving
+    each question's row count in order; returns their LightGBM texts joined by ``MEMBER_SEPARATOR``."""
     import lightgbm
 
     data = lightgbm.Dataset(features, label=labels.astype(np.float64), group=groups, weight=weights,
                             feature_name=list(FEATURES), free_raw_data=False)
-    booster = lightgbm.train(ITEM_PARAMS, data, num_boost_round=ITEM_ROUNDS)
-    text: str = booster.model_to_string()
-    return text
+    texts = [lightgbm.train({**ITEM_PARAMS, "seed": seed}, data, num_boost_round=ITEM_ROUNDS).model_to_string()
+             for seed in ITEM_SEEDS]
+    return MEMBER_SEPARATOR.join(texts)
 
 
 def predict_items(model: str, features: np.ndarray) -> np.ndarray:
     """One question's item shares under a text-format item model (``assistant.scoring.shares``)."""
     if len(features) == 0:
         return np.zeros(0)
-    return shares(np.asarray(_booster(model).predict(features, num_threads=1), dtype=np.float64))
+    return shares(mean_raw(_rankers(model), features))
 
 
 @functools.lru_cache(maxsize=16)
-def _booster(model: str) -> Any:
-    import lightgbm
-
-    return lightgbm.Booster(model_str=model)
+def _rankers(model: str) -> list[Any]:
+    return load_rankers(model)
 
 
 def fit_answerability(signals: np.ndarray, answerable: np.ndarray, weights: np.ndarray | None = None,

@@ -109,14 +109,14 @@ class Settings(BaseSettings):
         " Higher refuses more unanswerable and more answerable questions (README: choosing the refusal trade-off).",
     )
     # Answering (assistant/select.py): fitted by `make train` on held-out questions
-    answer_max_items: int = Field(default=4, ge=1, le=50, description="Items an answer quotes beyond its list.")
+    answer_max_items: int = Field(default=6, ge=1, le=50, description="Items an answer quotes beyond its list.")
     answer_list_items: int = Field(default=12, ge=1, le=100, description="Items of the lead's list quoted at most.")
     answer_support_ratio: float = Field(
         default=0.1, ge=0, le=1, description="An item joins the lead when it scores this share of the lead's score"
     )
     answer_support_floor: float = Field(default=0.01, ge=0, le=1, description="... and at least this score.")
     answer_other_ratio: float = Field(
-        default=0.4, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
+        default=0.6, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )
     answer_cover_floor: float = Field(
         default=0.2, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."

@@ -22,12 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 QUESTIONS = ROOT / "eval" / "questions.fi.jsonl"
 HOLDOUT = ROOT / "eval" / "questions.holdout.fi.jsonl"
+CROSSLINGUAL = ROOT / "eval" / "questions.crosslingual.jsonl"
+HOLDOUT2 = ROOT / "eval" / "questions.holdout2.jsonl"
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
 
 
-@pytest.fixture(scope="module", params=[QUESTIONS, HOLDOUT], ids=["question-set", "holdout"])
+@pytest.fixture(scope="module", params=[QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2],
+                ids=["question-set", "holdout", "crosslingual", "holdout2"])
 def questions(request: pytest.FixtureRequest) -> list[Question]:
     return load_questions(request.param)
 
@@ -103,8 +106,14 @@ def test_every_evidence_passage_is_verbatim_in_its_source(questions: list[Questi
 def test_evidence_passages_are_short(questions: list[Question]) -> None:
     for question in questions:
         for passage in question.evidence:
-            assert 5 <= len(normalize_words(passage)) <= 30, (question.id, passage)
+            assert 1 <= len(normalize_words(passage)) <= 30, (question.id, passage)
             assert "Kuntaliitto · Hyvil —" not in passage, question.id
+
+
+def test_the_fitted_sets_evidence_is_a_sentence_or_a_line_of_five_words(question_set: list[Question]) -> None:
+    for question in question_set:
+        for passage in question.evidence:
+            assert len(normalize_words(passage)) >= 5, (question.id, passage)
 
 
 def test_keywords_are_few_and_backed_by_evidence(questions: list[Question]) -> None:

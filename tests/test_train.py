@@ -12,6 +12,7 @@ from assistant.engine import AnswerEngine
 from assistant.scoring import ItemScorer
 from assistant.service import Assistant
 from eval.train import train
+from kysy.errors import ConfigError
 from kysy.settings import Settings
 from tests.squad_sample import write_sample
 
@@ -104,3 +105,26 @@ def test_the_shipped_numbers_are_those_make_train_chose() -> None:
     for name, value in report["selection"].items():
         assert getattr(settings, name) == value, name
     assert Answerability().threshold == report["answerable_threshold"]
+
+
+def test_the_item_model_is_the_mean_of_its_seeded_rankers(tmp_path: Path) -> None:
+    import numpy as np
+
+    from assistant.evidence import FEATURES
+    from assistant.scoring import ITEM_MODEL, MEMBER_SEPARATOR, load_rankers, mean_raw
+    from eval.fit import ITEM_SEEDS
+
+    text = ITEM_MODEL.read_text(encoding="utf-8")
+    rankers = load_rankers(text)
+    assert len(rankers) == len(ITEM_SEEDS) == text.count(MEMBER_SEPARATOR) + 1
+    rows = np.random.default_rng(0).random((7, len(FEATURES)))
+    each = np.array([ranker.predict(rows, num_threads=1) for ranker in rankers])
+    assert np.ptp(each, axis=0).max() > 0  # the seeds give different rankers
+    assert np.allclose(mean_raw(rankers, rows), each.mean(axis=0))
+    single = tmp_path / "one.txt"
+    single.write_text(text.split(MEMBER_SEPARATOR)[0], encoding="utf-8")  # one LightGBM text still loads
+    ItemScorer(single)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="empty"):
+        ItemScorer(empty)
