@@ -18,15 +18,16 @@ from ingest.analyze import Analyzer
 
 _CARDINAL = re.compile(r"(?<![\d.,])(?!(?:19|20)\d\d\b)\d+(?:[ \u00a0]\d{3})*(?:/\d+)?(?![\d.,]|\s*%|-luvu)")
 _MONEY = re.compile(r"€|\d\s*(?:e|eur|euroa?|milj\.?|mrd|kr|kronor)\b|\beuro|\bmiljoona|\bmiljardi", re.IGNORECASE)
+_FI_MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
+_EN_MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
+_SV_MONTHS = r"januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
 _DATE = re.compile(
-    r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4})?|\b(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
+    rf"\b\d{{1,2}}\.\d{{1,2}}\.(?:\d{{2,4}})?|\b{_FI_MONTH}"
     r"|\b(?:kevää|kevät|kesä|syksy|talve|talvi)\w*|\bvuoden\s?vaihtee\w*|\bvuodenvaihtee\w*"
-    r"|\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b",
+    rf"|\b(?:{_EN_MONTHS})\b",
     re.IGNORECASE,
 )
-_MONTHS = (r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu\w*"
-           r"|januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
-           r"|january|february|march|may|june|july|august|october")
+_MONTHS = rf"{_FI_MONTH}\w*|{_SV_MONTHS}|{_EN_MONTHS}"
 _DAY = re.compile(
     r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4})?|\b\d{4}-\d{2}-\d{2}\b"
     rf"|\b\d{{1,2}}(?:\.|st|nd|rd|th)?\s*(?:of\s+)?(?:{_MONTHS})|\b(?:{_MONTHS})\s+\d{{1,2}}\b"
@@ -70,12 +71,9 @@ def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozens
         return bool(_YEAR.search(text))
     if kind == "contact":
         return bool(_CONTACT.search(text))
-    if kind == "holder":  # a role's holder asked by name: a person's name, or a capitalised word that names no place
-        return any(_new(match.group(), analyzer, given) and not _is_place(match.group(), analyzer)
+    if kind in ("person", "holder"):  # a role's holder is asked by name: a capitalised word naming a place is none
+        return any(_new(match.group(), analyzer, given) and (kind == "person" or not _is_place(match.group(), analyzer))
                    for match in _INNER_CAPITAL.finditer(text)) or _has_name(text, _PERSON_CLASSES, analyzer, given)
-    if kind == "person":
-        return any(_new(match.group(), analyzer, given) for match in _INNER_CAPITAL.finditer(text)) or _has_name(
-            text, _PERSON_CLASSES, analyzer, given)
     if kind == "place":
         return _has_name(text, _PLACE_CLASSES, analyzer, given)
     return False

@@ -67,8 +67,9 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     if analyzer is not None:
         for token in tokens:
             analysis = analyzer.analyze_word(token)
-            kinds |= question_kinds([*analysis.lemmas[:1], *analysis.parts])
-            forms.update([*analysis.lemmas[:1], *analysis.parts])
+            readings = [*analysis.lemmas[:1], *analysis.parts]
+            kinds |= question_kinds(readings)
+            forms.update(readings)
     if kinds & {"person", "who"} and forms & word_set("roles"):
         kinds.add("holder")
     if analyzer is not None and _asks_plural(tokens, analyzer):

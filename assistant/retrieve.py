@@ -125,7 +125,7 @@ class Retriever(Generic[ChunksT]):
             load_glossary(settings.glossary, settings.vocabulary),
             load_synonyms(settings.synonyms or SYNONYMS_PATH),
         )
-        self._exact: tuple[list[Chunk], np.ndarray, np.ndarray] | None = None
+        self._exact: tuple[list[Chunk], np.ndarray] | None = None
         self._exact_lock = threading.Lock()
 
     def prepare(self, text: str, language: str | None = None) -> Query:
@@ -191,7 +191,7 @@ class Retriever(Generic[ChunksT]):
 
     def _exact_dense(self, query: Query, top_k: int) -> list[ScoredChunk]:
         """Every chunk of the snapshot by cosine similarity (ties by chunk id), the best ``top_k``."""
-        chunks, matrix, id_rank = self._chunk_vectors()
+        chunks, matrix = self._chunk_vectors()
         if not chunks:
             return []
         vector = np.asarray(query.vector, dtype=np.float32)
@@ -201,22 +201,20 @@ class Retriever(Generic[ChunksT]):
             head = np.flatnonzero(similarity >= kth)
         else:
             head = np.arange(len(chunks))
-        order = head[np.lexsort((id_rank[head], -similarity[head]))][:top_k]
+        order = head[np.lexsort((head, -similarity[head]))][:top_k]  # the chunks are in id order
         return [ScoredChunk(chunks[i], float(similarity[i]), rank, "dense", (("dense", float(similarity[i])),))
                 for rank, i in enumerate(order, start=1)]
 
-    def _chunk_vectors(self) -> tuple[list[Chunk], np.ndarray, np.ndarray]:
-        """The snapshot's chunks that have a stored vector, those vectors at unit length and each chunk's
-        place in chunk-id order (for ties); read from the vector store once."""
+    def _chunk_vectors(self) -> tuple[list[Chunk], np.ndarray]:
+        """The snapshot's chunks that have a stored vector, in chunk-id order (for ties), and those vectors
+        at unit length; read from the vector store once."""
         with self._exact_lock:
             if self._exact is None:
                 assert self.vectors is not None
-                chunks = list(self.snapshot.chunks)
-                ids, matrix = self.vectors.vectors([chunk.id for chunk in chunks])
-                by_id = {chunk.id: chunk for chunk in chunks}
+                by_id = {chunk.id: chunk for chunk in self.snapshot.chunks}
+                ids, matrix = self.vectors.vectors(sorted(by_id))
                 norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                id_rank = np.argsort(np.argsort(np.array(ids, dtype=object), kind="stable"), kind="stable")
-                self._exact = ([by_id[i] for i in ids], matrix / np.where(norms == 0, 1.0, norms), id_rank)
+                self._exact = ([by_id[i] for i in ids], matrix / np.where(norms == 0, 1.0, norms))
             return self._exact
 
     def _keyword(self, query: Query, top_k: int) -> list[ScoredChunk]:

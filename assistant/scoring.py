@@ -54,7 +54,8 @@ class ItemScorer:
             raise ConfigError(f"cannot load the item scoring model {path}: {exc}; rebuild it with `make train`") from exc
         if not self._rankers:
             raise ConfigError(f"the item scoring model {path} is empty; rebuild it with `make train`")
-        names = next((tuple(r.feature_name()) for r in self._rankers if tuple(r.feature_name()) != FEATURES), FEATURES)
+        names = next((names for names in (tuple(r.feature_name()) for r in self._rankers) if names != FEATURES),
+                     FEATURES)
         if names != FEATURES:
             raise ConfigError(
                 f"the item scoring model {path} was trained on other features ({', '.join(names)}); "
