@@ -72,11 +72,12 @@ lint: $(VENV)/.installed-dev
 # The question set; cross-validated as well when `make train` has left its fold models.
 eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy ingest corpus
-	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest \
-	  $$([ -d .kysy-train/folds ] && echo --cv-models .kysy-train/folds)
-	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout
-	$(BIN)/kysy eval --questions eval/questions.crosslingual.jsonl --out eval/runs/crosslingual
-	$(BIN)/kysy eval --questions eval/questions.holdout2.jsonl --out eval/runs/holdout2
+	folds=$$([ -d .kysy-train/folds ] && echo --cv-models .kysy-train/folds); \
+	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.crosslingual.jsonl --out eval/runs/crosslingual $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout2.jsonl --out eval/runs/holdout2 $$folds
+	$(BIN)/kysy eval --questions eval/questions.holdout3.jsonl --out eval/runs/holdout3
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

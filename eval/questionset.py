@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -154,6 +155,12 @@ def _parse_pages(pages: object, sources: list[str]) -> dict[str, tuple[int, ...]
             raise QuestionSetError(f"pages of {file!r} must be a non-empty list of page numbers >= 1")
         parsed[file] = tuple(numbers)
     return parsed
+
+
+def fold_of(question_id: str, folds: int) -> int:
+    """The cross-validation fold of a question: fixed by its id, whichever file or line it is on, so that
+    ``make train`` and ``kysy eval --cv-models`` put it in the same fold."""
+    return zlib.crc32(question_id.encode("utf-8")) % folds
 
 
 def corpus_files(corpus_dir: str | Path) -> list[str]:

@@ -29,7 +29,7 @@ from eval.metrics import (
     percentile,
     recall_at_k,
 )
-from eval.questionset import Question, load_questions
+from eval.questionset import Question, fold_of, load_questions
 from eval.variants import summary as variant_summary
 from eval.variants import wording_robustness
 from kysy.errors import ConfigError
@@ -250,7 +250,7 @@ def cross_validated_answers(assistant: Assistant, questions: Sequence[Question],
     """The answer metrics with each question answered by the models fitted without its fold.
 
     ``models`` holds ``item_scorer.<k>.txt`` and ``answerability.<k>.json`` for each fold ``k``
-    (written by ``make train``); question ``i`` of the file is in fold ``i % folds``.
+    (written by ``make train``); a question is in the fold its id gives (``fold_of``).
     """
     from assistant.engine import AnswerEngine
 
@@ -260,8 +260,8 @@ def cross_validated_answers(assistant: Assistant, questions: Sequence[Question],
                for k in range(folds)]
     results = []
     try:
-        for i, question in enumerate(questions):
-            assistant.use_engine(engines[i % folds])
+        for question in questions:
+            assistant.use_engine(engines[fold_of(question.id, folds)])
             results.append(answered(assistant, question))
             report("cross-validate", 1, len(questions))
     finally:

@@ -6,8 +6,8 @@ exactly as when it is answered, and each candidate item of its evidence is one r
 - *squad2fi-qa* (``train_*``): the articles ingested as documents; a candidate is a positive when it
   holds one of the question's gold answers. The adversarial unanswerable questions give
   question-level negatives for answerability.
-- *the question set* (``eval/questions.fi.jsonl``): a candidate is a positive when it is one of the
-  question's evidence passages (or holds one) in one of its sources and pages. Follow-ups are asked
+- *the in-domain question sets* (``eval/train.py``'s ``TRAINING_SETS``): a candidate is a positive when
+  it is one of the question's evidence passages (or holds one) in one of its sources and pages. Follow-ups are asked
   with their history resolved as the product resolves it.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 from assistant.evidence import FEATURES, Candidate, Looked
 from assistant.service import Assistant
 from eval.metrics import is_relevant
-from eval.questionset import Question, collapse_whitespace
+from eval.questionset import Question, collapse_whitespace, fold_of
 from eval.runner import history_turns
 from eval.squad import SquadQuestion, gold_in
 from ingest.store import Snapshot
@@ -89,14 +89,14 @@ def own_looks(assistant: Assistant, questions: Sequence[Question],
 
 def own_examples(assistant: Assistant, questions: Sequence[Question], folds: int = 5,
                  progress: Progress | None = None) -> list[Example]:
-    """Examples of the question set's questions (injection attempts left out); question ``i`` of the
-    file is in fold ``i % folds``."""
+    """Examples of the question set's questions (injection attempts left out), each in the fold its id
+    gives (``fold_of``)."""
     examples = []
-    for i, question, looked in own_looks(assistant, questions, progress):
+    for _, question, looked in own_looks(assistant, questions, progress):
         labels = tuple(is_evidence(c, looked, question) for c in looked.evidence.candidates)
         examples.append(Example("own", question.id, question.type, question.answerable, looked, labels,
-                                assistant.snapshot, i % folds, question.answer_keywords, question.sources,
-                                question.evidence))
+                                assistant.snapshot, fold_of(question.id, folds), question.answer_keywords,
+                                question.sources, question.evidence))
     return examples
 
 

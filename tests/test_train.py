@@ -76,11 +76,21 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_sample(tmp_path_factory.mktemp("train-sample"), ARTICLES, QUESTIONS, UNANSWERABLE, DOCS, OWN)
 
 
+def _split(questions: Path) -> list[Path]:
+    """The question file as two files (the own set is every question of several files)."""
+    lines = questions.read_text(encoding="utf-8").splitlines(keepends=True)
+    parts = [questions.with_name("own-a.jsonl"), questions.with_name("own-b.jsonl")]
+    parts[0].write_text("".join(lines[:3]), encoding="utf-8")
+    parts[1].write_text("".join(lines[3:]), encoding="utf-8")
+    return parts
+
+
 @pytest.mark.slow
 def test_training_writes_models_that_answer_and_the_same_models_twice(sample: dict[str, Path]) -> None:
     first, second = sample["root"] / "models-1", sample["root"] / "models-2"
-    report = train(sample["dataset"], sample["corpus"], sample["questions"], sample["work"], first)
-    train(sample["dataset"], sample["corpus"], sample["questions"], sample["work"], second)
+    questions = _split(sample["questions"])
+    report = train(sample["dataset"], sample["corpus"], questions, sample["work"], first)
+    train(sample["dataset"], sample["corpus"], questions, sample["work"], second)
     for name in ("item_scorer.txt", "answerability.json", "training.json"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assert report["examples"] == {"train": 15, "dev": 15, "own": 6}
@@ -128,3 +138,41 @@ def test_the_item_model_is_the_mean_of_its_seeded_rankers(tmp_path: Path) -> Non
     empty.write_text("\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="empty"):
         ItemScorer(empty)
+
+
+def test_cross_validation_asks_each_question_with_the_models_of_the_fold_its_id_gives(
+        corpus_index: Settings, tmp_path: Path) -> None:
+    from assistant.scoring import ITEM_MODEL
+    from eval.questionset import fold_of, load_questions
+    from eval.runner import cross_validated_answers
+    from eval.train import TRAINING_SETS
+    from eval.training import own_examples
+
+    root = Path(__file__).resolve().parent.parent
+    for fold in range(5):
+        (tmp_path / f"item_scorer.{fold}.txt").write_bytes(ITEM_MODEL.read_bytes())
+        (tmp_path / f"answerability.{fold}.json").write_bytes(
+            (ITEM_MODEL.parent / "answerability.json").read_bytes())
+    questions = [question for path in TRAINING_SETS for question in load_questions(root / path)[:4]]
+    assistant = Assistant(corpus_index)
+    shipped, used = assistant.engine, []
+    use_engine = assistant.use_engine
+
+    def recording(engine: AnswerEngine) -> None:
+        used.append(engine)
+        use_engine(engine)
+
+    assistant.use_engine = recording  # type: ignore[method-assign]
+    metrics = cross_validated_answers(assistant, questions, tmp_path)
+    engines = list(dict.fromkeys(used[:-1]))
+    assert [engines.index(engine) for engine in used[:-1]] == _first_seen([fold_of(q.id, 5) for q in questions])
+    assert used[-1] is shipped and assistant.engine is shipped
+    assert metrics["keyword_recall"] is not None
+    groups = {example.id: example.group for example in own_examples(assistant, questions)}
+    assert groups == {q.id: fold_of(q.id, 5) for q in questions if q.type != "injection"}
+
+
+def _first_seen(folds: list[int]) -> list[int]:
+    """Each fold as the order in which it first appears (engines are told apart by identity)."""
+    order = list(dict.fromkeys(folds))
+    return [order.index(fold) for fold in folds]
