@@ -4,8 +4,10 @@ Named steps, in order:
 
 1. ``lead``: the item most likely to answer (a line that only introduces a list leads only when
    nothing else scores);
-2. ``list``: the list the lead belongs to or introduces, in the source's order, when the question asks
-   for a list or the lead is one of its items or its lead-in;
+2. ``list``: the list the lead belongs to or introduces, in the source's order: when the lead is one of
+   its items, its lead-in, or the line right before it and the question asks for a list or for no single
+   fact (a count, a date, ...: ``Intent.fact``); a line introduces the lists of the sub-sections that
+   follow it directly too (a slide's groups under their own headings);
 3. ``support``: other items scoring at least ``support_ratio`` of the lead (``other_ratio`` for an
    item of another passage: each further source is a citation that may be off the point) and
    ``support_floor``, best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
@@ -138,12 +140,31 @@ def _list_of(lead: int, candidates: Sequence[Candidate], intent: Intent) -> list
         run = item.place.run
     else:
         following = [i for i in same_chunk if candidates[i].stored.sentence.ord == item.stored.sentence.ord + 1]
-        if not following or candidates[following[0]].place.run < 0 or not (intent.asks("list") or _introduces(item)):
+        if not following or candidates[following[0]].place.run < 0 \
+                or not (intent.asks("list") or _introduces(item) or not intent.fact):
             return []
         run = candidates[following[0]].place.run
     if item.place.run >= 0 and not intent.asks("list") and not intent.broad:
         return [i for i in same_chunk if candidates[i].place.run == run and i != lead][:2]  # its nearest siblings
+    if item.place.run < 0:
+        return _nested(item, same_chunk, candidates)
     return [i for i in same_chunk if candidates[i].place.run == run and i != lead]
+
+
+def _nested(lead: Candidate, same_chunk: Sequence[int], candidates: Sequence[Candidate]) -> list[int]:
+    """The list a line introduces: the run right after it, and the runs of the sub-sections that follow it
+    without a line between ("Vuorovaikutus eri tasoilla" over "Poliittiset päättäjät", "Viranhaltijajohto",
+    ... on one slide, each with its own items)."""
+    by_ord = {candidates[i].stored.sentence.ord: i for i in same_chunk}
+    members: list[int] = []
+    ord_ = lead.stored.sentence.ord + 1
+    while (i := by_ord.get(ord_)) is not None and candidates[i].place.run >= 0:
+        if members and candidates[i].place.run != candidates[members[-1]].place.run \
+                and candidates[i].place.section == candidates[members[-1]].place.section:
+            break  # another list of the same section is not part of this one
+        members.append(i)
+        ord_ += 1
+    return members
 
 
 def _continuations(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray,

@@ -21,10 +21,10 @@ BROAD = Intent("fi", frozenset({"how"}), True, frozenset())
 
 
 def item(rank: int, ord_: int, text: str, *, run: int = -1, introduces: bool = False, heading: str = "H",
-         vector: float | None = None) -> Candidate:
+         vector: float | None = None, section: int = 0) -> Candidate:
     sentence = Sentence(f"c{rank}", ord_, text, 0, len(text), is_list_item=run >= 0, heading=heading)
     stored = StoredSentence(sentence, (), None if vector is None else np.array([vector, 1 - vector]))
-    return Candidate(rank, stored, Place(0, run, heading, introduces), frozenset(), (0.0,) * len(FEATURES))
+    return Candidate(rank, stored, Place(section, run, heading, introduces), frozenset(), (0.0,) * len(FEATURES))
 
 
 def chosen(candidates: list[Candidate], scores: list[float], intent: Intent = PLAIN) -> list[tuple[str, str]]:
@@ -54,6 +54,30 @@ def test_a_prose_lead_of_a_list_question_brings_the_list_after_it() -> None:
              item(0, 2, "Suosituksia", run=1)]
     assert chosen(items, [0.9, 0.1, 0.1], LIST) == [
         ("Projektissa tuotetaan seuraavaa.", "lead"), ("Työvälineitä", "list"), ("Suosituksia", "list")]
+
+
+def test_a_prose_lead_brings_the_list_after_it_unless_one_fact_is_asked() -> None:
+    items = [item(0, 0, "Projektilla on neljä tavoitetta."), item(0, 1, "Rakenteet", run=1),
+             item(0, 2, "Toimintakulttuuri", run=1), item(0, 3, "Tilannekuva", run=1)]
+    assert [text for text, reason in chosen(items, [0.9, 0.05, 0.05, 0.05]) if reason == "list"] == [
+        "Rakenteet", "Toimintakulttuuri", "Tilannekuva"]
+    count = Intent("fi", frozenset({"count"}), False, frozenset())
+    assert [reason for _, reason in chosen(items, [0.9, 0.05, 0.05, 0.05], count)] == ["lead"]
+
+
+def test_a_line_over_sub_sections_brings_each_sections_list_up_to_the_next_line() -> None:
+    items = [item(0, 0, "Vuorovaikutus eri tasoilla"),
+             item(0, 1, "Valtuustojen vuorovaikutus", run=1, heading="Poliittiset päättäjät", section=1),
+             item(0, 2, "Johdon foorumit", run=2, heading="Viranhaltijajohto", section=2),
+             item(0, 3, "Työryhmät", run=2, heading="Viranhaltijajohto", section=2),
+             item(0, 4, "Yhteinen käytännön työ", run=3, heading="Asiakastyö", section=3),
+             item(0, 5, "Muuta proosaa."), item(0, 6, "Irrallinen rivi", run=4, section=3)]
+    picked = chosen(items, [0.9, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01], LIST)
+    assert [text for text, reason in picked if reason == "list"] == [
+        "Valtuustojen vuorovaikutus", "Johdon foorumit", "Työryhmät", "Yhteinen käytännön työ"]
+    same_section = [*items[:2], item(0, 2, "Toinen lista", run=2, section=1)]
+    assert [text for text, reason in chosen(same_section, [0.9, 0.02, 0.02], LIST) if reason == "list"] == [
+        "Valtuustojen vuorovaikutus"]
 
 
 def test_support_needs_both_the_ratio_and_the_floor() -> None:
