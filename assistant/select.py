@@ -14,8 +14,8 @@ Named steps, in order:
    each further source scoring ``broad_ratio`` of the lead, so that several sources speak;
 4. ``covers``: for a concept of the question that no quoted item shows yet, the best item scoring at
    least ``cover_floor`` whose own words show it ("Ketkä ovat mukana ja rahoittavat?" gets both);
-5. ``continues``: the sentence a quoted one goes on from, or that goes on from it ("Lisäksi ...",
-   ``words/continuations.txt``).
+5. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
+   ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``).
 
 The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on held-out questions.
 """

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     answer_support_ratio: float = Field(
         default=0.1, ge=0, le=1, description="An item joins the lead when it scores this share of the lead's score"
     )
-    answer_support_floor: float = Field(default=0.01, ge=0, le=1, description="... and at least this score.")
+    answer_support_floor: float = Field(default=0.05, ge=0, le=1, description="... and at least this score.")
     answer_other_ratio: float = Field(
         default=0.6, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )

@@ -120,6 +120,14 @@ def test_a_sentence_that_goes_on_from_a_quoted_one_comes_with_it() -> None:
     assert before[0] == ("Lisäksi alue tukee niitä.", "lead") and ("Kunnat tekevät yhteistyötä.", "continues") in before
 
 
+def test_a_sentence_that_points_back_comes_with_the_one_it_points_to() -> None:
+    items = [item(0, 0, "Asiantuntijoiden yhteistyö sujuu monilla alueilla."),
+             item(0, 1, "Tästä esimerkkinä ovat hyte-koordinaattorien verkostot."), item(0, 2, "Muuta.")]
+    assert ("Tästä esimerkkinä ovat hyte-koordinaattorien verkostot.", "continues") in chosen(items, [0.9, 0.01, 0.02])
+    other = [items[0], item(0, 1, "Tästäkin huolimatta asia on kesken."), items[2]]
+    assert [reason for _, reason in chosen(other, [0.9, 0.01, 0.02])] == ["lead"]
+
+
 def test_near_duplicates_are_quoted_once() -> None:
     items = [item(0, 0, "Sama asia.", vector=1.0), item(1, 0, "Sama asia toisin.", vector=1.0)]
     assert chosen(items, [0.9, 0.8]) == [("Sama asia.", "lead")]
