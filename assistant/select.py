@@ -137,18 +137,11 @@ def _list_of(lead: int, candidates: Sequence[Candidate], intent: Intent) -> list
     item = candidates[lead]
     same_chunk = [i for i, c in enumerate(candidates) if c.rank == item.rank]
     if item.place.run >= 0:
-        run = item.place.run
-    else:
-        following = [i for i in same_chunk if candidates[i].stored.sentence.ord == item.stored.sentence.ord + 1]
-        if not following or candidates[following[0]].place.run < 0 \
-                or not (intent.asks("list") or _introduces(item) or not intent.fact):
-            return []
-        run = candidates[following[0]].place.run
-    if item.place.run >= 0 and not intent.asks("list") and not intent.broad:
-        return [i for i in same_chunk if candidates[i].place.run == run and i != lead][:2]  # its nearest siblings
-    if item.place.run < 0:
+        siblings = [i for i in same_chunk if candidates[i].place.run == item.place.run and i != lead]
+        return siblings if intent.asks("list") or intent.broad else siblings[:2]  # else its nearest siblings
+    if intent.asks("list") or _introduces(item) or not intent.fact:
         return _nested(item, same_chunk, candidates)
-    return [i for i in same_chunk if candidates[i].place.run == run and i != lead]
+    return []
 
 
 def _nested(lead: Candidate, same_chunk: Sequence[int], candidates: Sequence[Candidate]) -> list[int]:
