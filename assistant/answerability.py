@@ -63,7 +63,8 @@ def signals(
     ranked = sorted(scores, reverse=True)
     weights = evidence.weights
     total = sum(weights.values()) or 1.0
-    held = {c for c in weights if any(keyword.document_frequency(form) for form in query.variants(c))}
+    named = set().union(*(c.source for c in candidates))  # "uutisessa": no text says it, a document's kind does
+    held = named | {c for c in weights if any(keyword.document_frequency(form) for form in query.variants(c))}
     texts = [c.text for c in best]
     numbers = set(_NUMBER.findall(query.text))
     best_text = " ".join(texts + [" ".join(c.terms) for c in best])

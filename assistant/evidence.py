@@ -6,7 +6,8 @@ signals, the features of the scoring and answerability models, are:
 
 - ``similarity``: the item's vector against the question's, and ``similarity_gap`` to the best item;
 - ``lexical``: the idf-weighted share of the question's concepts in the item, its headings and its
-  document's title (``assistant/matcher.py``), and ``lexical_gap`` to the best candidate's;
+  document's title, year and kind ("vuoden 2023 uutisessa", "diaesityksen mukaan": ``document_terms``;
+  ``assistant/matcher.py``), and ``lexical_gap`` to the best candidate's;
   ``lexical_own`` (and ``own_gap``) in the item alone; ``heading_lexical`` in its headings and title
   alone; ``neighbour`` the best ``lexical_own`` of the items next to it; ``rarest`` the idf of the
   rarest concept it covers relative to the question's rarest;
@@ -39,7 +40,7 @@ from ingest import stopwords
 from ingest.analyze import Analyzer, word_tokens
 from ingest.keyword import KeywordIndex
 from ingest.store import Snapshot, StoredSentence
-from kysy.models import ScoredChunk
+from kysy.models import DocumentInfo, ScoredChunk
 
 # Letters of a word that ``prefix_bm25`` compares (a stemmer-free match, robust to unknown words).
 PREFIX = 5
@@ -61,6 +62,7 @@ class Candidate:
     terms: frozenset[str]  # the item's terms with its headings' and its document's title lemmas
     features: tuple[float, ...]
     covers: frozenset[str] = frozenset()  # the question's concepts the item's own words cover
+    source: frozenset[str] = frozenset()  # the question's concepts its document's year and kind cover
 
     @property
     def text(self) -> str:
@@ -147,7 +149,7 @@ def gather(
             float(intent.asks("list")),
         )
         candidates.append(Candidate(row.rank, row.item, row.place, row.terms, features,
-                                    matcher.covered(row.item.terms)))
+                                    matcher.covered(row.item.terms), row.source))
     return Evidence(tuple(candidates), weights)
 
 
@@ -165,6 +167,7 @@ class _Row:
     rarest: float
     position: float
     names_missing: float
+    source: frozenset[str]
 
 
 def _rows(
@@ -176,9 +179,9 @@ def _rows(
         items = stored.get(hit.chunk.id, [])
         places = layout(hit.chunk, items)
         title = analyzer.content_lemmas(hit.chunk.title) | analyzer.content_lemmas(hit.chunk.heading)
-        info = snapshot.documents.get(hit.chunk.doc_id)
-        if info is not None and info.year:
-            title.add(str(info.year))
+        document = document_terms(snapshot.documents.get(hit.chunk.doc_id), analyzer)
+        title |= document
+        source = matcher.covered(document)
         headings: dict[str, set[str]] = {}
         own = [matcher.share(item.terms, weights) for item in items]
         rarest_weight = max(weights.values(), default=0.0) or 1.0
@@ -203,8 +206,21 @@ def _rows(
                 position=i / max(1, len(items) - 1),
                 names_missing=(sum(1 for name in query.names if name not in covered_names) / len(query.names)
                                if query.names else 0.0),
+                source=source,
             ))
     return rows
+
+
+def document_terms(info: DocumentInfo | None, analyzer: Analyzer) -> set[str]:
+    """What a question may call a document by besides its title: its year and its kind with the kind's
+    compound parts ("vuoden 2023 uutisessa", "diaesityksen mukaan", "esityksen mukaan")."""
+    if info is None:
+        return set()
+    terms = {str(info.year)} if info.year else set()
+    for word in word_tokens(info.kind or ""):
+        terms |= analyzer.content_lemmas(word)
+        terms.update(analyzer.analyze_word(word).parts)
+    return terms
 
 
 def _prefixes(text: str) -> list[str]:

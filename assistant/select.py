@@ -13,7 +13,9 @@ Named steps, in order:
    ``support_floor``, best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
    each further source scoring ``broad_ratio`` of the lead, so that several sources speak;
 4. ``covers``: for a concept of the question that no quoted item shows yet, the best item scoring at
-   least ``cover_floor`` whose own words show it ("Ketkä ovat mukana ja rahoittavat?" gets both);
+   least ``cover_floor`` whose own words show it ("Ketkä ovat mukana ja rahoittavat?" gets both), or
+   scoring at least ``source_floor`` in a document the concept names by its year or kind ("vuosien 2023
+   ja 2024 uutisissa", "uutisen ja diaesityksen mukaan": each named source speaks);
 5. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
    ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``).
 
@@ -56,13 +58,14 @@ class SelectionSettings:
     list_items: int
     cover_floor: float = 1.0
     other_ratio: float = 1.0
+    source_floor: float = 1.01
 
     @classmethod
     def of(cls, settings: Settings) -> SelectionSettings:
         """The selection numbers of ``settings``."""
         return cls(settings.answer_support_ratio, settings.answer_support_floor, settings.answer_broad_ratio,
                    settings.answer_max_items, settings.answer_list_items, settings.answer_cover_floor,
-                   settings.answer_other_ratio)
+                   settings.answer_other_ratio, settings.answer_source_floor)
 
 
 def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: SelectionSettings) -> list[Chosen]:
@@ -103,27 +106,35 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
         chosen.append(Chosen(candidate, score, reason))
         taken.add(i)
         sources.add(candidate.rank)
-    chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers.cover_floor, limit)
+    chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
     return chosen + _continuations(chosen, candidates, scores, taken)
 
 
 def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
-              chosen: Sequence[Chosen], weights: dict[str, float], floor: float, limit: int) -> list[Chosen]:
-    """The best item for each concept of the question that the quoted items do not show yet."""
-    shown = set().union(*(entry.candidate.covers for entry in chosen))
+              chosen: Sequence[Chosen], weights: dict[str, float], numbers: SelectionSettings,
+              limit: int) -> list[Chosen]:
+    """The best item for each concept of the question that the quoted items do not show yet: one whose
+    words show it (scoring ``cover_floor``), or one of a document the concept names (``source_floor``)."""
+    shown = set().union(*(entry.candidate.covers | entry.candidate.source for entry in chosen))
+    lowest = min(numbers.cover_floor, numbers.source_floor)
     added: list[Chosen] = []
     for concept in sorted(set(weights) - shown, key=lambda c: (-weights[c], c)):
         if concept in shown or len(chosen) + len(added) >= limit:
             continue
         for i in order:
-            if float(scores[i]) < floor:
+            candidate, score = candidates[i], float(scores[i])
+            if score < lowest:
                 break
-            candidate = candidates[i]
-            if i not in taken and concept in candidate.covers and not _introduces(candidate) \
-                    and not _duplicate(candidate, [*chosen, *added]):
-                added.append(Chosen(candidate, float(scores[i]), f"covers {concept}"))
+            if concept in candidate.covers and score >= numbers.cover_floor:
+                reason = f"covers {concept}"
+            elif concept in candidate.source and score >= numbers.source_floor:
+                reason = f"from the source {concept} names"
+            else:
+                continue
+            if i not in taken and not _introduces(candidate) and not _duplicate(candidate, [*chosen, *added]):
+                added.append(Chosen(candidate, score, reason))
                 taken.add(i)
-                shown |= candidate.covers
+                shown |= candidate.covers | candidate.source
                 break
     return added
 

@@ -84,6 +84,21 @@ def test_an_off_topic_question_is_not_found_with_suggestions(assistant: Assistan
     assert answer.text.startswith("Aineisto")
 
 
+def test_a_document_named_by_its_kind_or_year_is_found_and_heard(assistant: Assistant) -> None:
+    # No text says "uutinen" or "diaesitys": sources.json gives each document's kind and year.
+    question = "Mitä vuoden 2024 uutinen ja diaesitys kertovat aluepilottien tavoitteista?"
+    looked = assistant.look(question)
+    sources = {c.stored.sentence.chunk_id: c.source for c in looked.evidence.candidates}
+    chunks = {hit.chunk.id: hit.chunk.file for hit in looked.retrieved}
+    assert {chunks[cid] for cid, source in sources.items() if "diaesitys" in source} == {SLIDES}
+    assert {chunks[cid] for cid, source in sources.items() if "uutinen" in source} <= {
+        "2024-yhdyspintatyo-jatkuu-aktiivisena.txt", "2023-suositukset-strategiseen-johtamiseen-paivitetty.txt",
+        "2022-kuntaliitto-ehdottaa-hyvinvointialueille-yhteistyota.txt"}
+    answer = assistant.ask(question, debug=True)
+    assert answer.meta["signals"]["unseen"] == 0.0  # type: ignore[index]
+    assert {c.file for c in answer.citations} == {SLIDES, "2024-yhdyspintatyo-jatkuu-aktiivisena.txt"}
+
+
 def test_a_question_for_a_fact_the_materials_lack_is_partial(assistant: Assistant) -> None:
     # The funders are on slide 3; the sum they pay is nowhere in the materials.
     answer = assistant.ask("Kuinka monta euroa STM rahoittaa yhdyspintaprojektia?", debug=True)

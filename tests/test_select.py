@@ -107,6 +107,22 @@ def test_a_concept_nothing_quoted_shows_brings_the_best_item_showing_it() -> Non
     assert len(select(evidence, scores, PLAIN, replace(covering, cover_floor=0.2))) == 1
 
 
+def test_each_document_the_question_names_by_year_or_kind_speaks() -> None:
+    named = replace(NUMBERS, source_floor=0.05)
+    items = [replace(item(0, 0, "Diassa tavoite."), source=frozenset({"diaesitys"})),
+             replace(item(0, 1, "Diassa toinen tavoite."), source=frozenset({"diaesitys"})),
+             replace(item(1, 0, "Uutisessa tavoite."), source=frozenset({"uutinen"})),
+             replace(item(2, 0, "Muualla."), source=frozenset({"verkkosivu"}))]
+    evidence = Evidence(tuple(items), {"tavoite": 1.0, "uutinen": 3.0, "diaesitys": 3.0})
+    scores = np.array([0.9, 0.3, 0.08, 0.07])
+    picked = [(c.candidate.text, c.reason) for c in select(evidence, scores, PLAIN, named)]
+    assert picked == [("Diassa tavoite.", "lead"), ("Uutisessa tavoite.", "from the source uutinen names")]
+    # below its floor, or when the quoted items' documents are the named ones, nothing is added
+    assert len(select(evidence, scores, PLAIN, replace(named, source_floor=0.1))) == 1
+    only_slides = Evidence(tuple(items), {"tavoite": 1.0, "diaesitys": 3.0})
+    assert len(select(only_slides, scores, PLAIN, named)) == 1
+
+
 def test_a_broad_question_hears_another_source() -> None:
     items = [item(0, 0, "Etelä-Karjalassa näin."), item(0, 1, "Etelä-Karjalassa myös näin."), item(1, 0, "Lapissa toisin.")]
     assert ("Lapissa toisin.", "another source") in chosen(items, [0.9, 0.7, 0.35], BROAD)
