@@ -80,6 +80,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "max_items": (1, 2, 3, 4, 5, 6),
     "cover_floor": (0.05, 0.1, 0.2, 0.4, 1.01),
     "source_floor": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 1.01),
+    "broad_ratio": (0.05, 0.1, 0.2, 0.3, 0.5, 1.01),
 }
 # Where the selection search starts: one coordinate at a time gets stuck where moving any single number
 # loses (from 3 items and other passages at 0.2 of the lead it never reached 6 and 0.6, which scored
@@ -279,7 +280,7 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
                 best = max(options, key=lambda n: (value(n), n == best))
         return best
 
-    first = replace(base, support_ratio=0.5, support_floor=0.05, cover_floor=0.2, source_floor=0.2)
+    first = replace(base, support_ratio=0.5, support_floor=0.05, cover_floor=0.2, source_floor=0.2, broad_ratio=0.3)
     ends = [ascent(replace(first, **start)) for start in STARTS]  # type: ignore[arg-type]
     best = max(ends, key=lambda n: (value(n), -ends.index(n)))
     return best, seen[best]
