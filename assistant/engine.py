@@ -33,9 +33,12 @@ from kysy.settings import Settings
 FACT_ITEMS = 1
 
 
-def missing_in_best(intent: Intent, evidence: Evidence, scores: np.ndarray, analyzer: Analyzer | None) -> frozenset[str]:
-    """The asked fact kinds that the best ``FACT_ITEMS`` items by score do not hold (the answer is partial)."""
-    best = [evidence.candidates[i].text for i in np.argsort(-scores, kind="stable")[:FACT_ITEMS]]
+def missing_in_best(intent: Intent, evidence: Evidence, scores: np.ndarray, analyzer: Analyzer | None,
+                    parts: Sequence[np.ndarray] = ()) -> frozenset[str]:
+    """The asked fact kinds that the best ``FACT_ITEMS`` items by score do not hold (the answer is partial);
+    for a question of several parts, by the whole question's scores nor by any part's (``parts``)."""
+    best = [evidence.candidates[i].text for ranking in (scores, *parts)
+            for i in np.argsort(-ranking, kind="stable")[:FACT_ITEMS]]
     return missing_facts(intent, best, analyzer)
 
 
@@ -72,13 +75,15 @@ class AnswerEngine:
         reading = self.reader.read(looked, scores) if self.reader is not None and evidence.candidates else None
         if reading is not None:
             scores = reading.scores
-        missing = missing_in_best(intent, evidence, scores, analyzer)
+        parts = [self.scorer.score(part.evidence) for part in looked.parts]
+        missing = missing_in_best(intent, evidence, scores, analyzer, parts)
         verdict = self.answerability.judge(values, missing)
         if reading is not None and self.reader is not None:
             verdict = gate(verdict, reading, self.reader.threshold, self.answerable_threshold, missing)
         if not evidence.candidates:
             verdict = Verdict("not_found", 0.0, values)
-        chosen = () if verdict.status == "not_found" else tuple(select(evidence, scores, intent, self.numbers))
+        chosen = () if verdict.status == "not_found" else tuple(
+            select(evidence, scores, intent, self.numbers, list(zip((p.intent for p in looked.parts), parts, strict=True))))
         return Judged(scores, verdict, chosen, reading)
 
     def answer(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer, language: str, top_k: int,

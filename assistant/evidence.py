@@ -87,14 +87,25 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of a question of several parts (``Intent.parts``): what it asks, and the whole question's
+    candidates with their signals against this part alone."""
+
+    intent: Intent
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
 class Looked:
     """A question after the stages before scoring: prepared, retrieved (every candidate chunk, best
-    first), understood, and its evidence gathered from the top ``top_k`` chunks."""
+    first), understood, and its evidence gathered from the top ``top_k`` chunks; for a question of
+    several parts (``Intent.parts``), the same candidates' evidence for each part on its own."""
 
     query: Query
     retrieved: tuple[ScoredChunk, ...]
     intent: Intent
     evidence: Evidence
+    parts: tuple[Part, ...] = ()
 
 
 def gather(

@@ -23,6 +23,8 @@ from assistant.lexicon import word_set, word_table
 from assistant.query import Query
 from ingest.analyze import Analyzer, word_tokens
 
+# A part of a question has at least this many words ("... ja milloin?" adds a kind, not a part).
+PART_WORDS = 3
 # The kinds naming one fact that the evidence either holds or does not (a person is not: see above).
 FACT_KINDS = frozenset({"count", "amount", "date", "day", "time", "year", "contact", "holder"})
 
@@ -36,7 +38,8 @@ class Intent:
     ``broad``: the answer should draw on several sources. ``names``: the lemmas of the places,
     organisations and people it names (from the prepared ``Query``). ``given``: what the question
     itself states (its numbers and the first letters of its words), which an answer must go beyond:
-    "Kuka johtaa Lapin pilottia?" is not answered by a line that names only Lappi.
+    "Kuka johtaa Lapin pilottia?" is not answered by a line that names only Lappi. ``parts``: the
+    questions a question of several parts asks, each on its own (``question_parts``); empty for one.
     """
 
     language: str
@@ -44,6 +47,7 @@ class Intent:
     broad: bool
     names: frozenset[str]
     given: frozenset[str] = frozenset()
+    parts: tuple[str, ...] = ()
 
     @property
     def fact(self) -> frozenset[str]:
@@ -77,7 +81,35 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     if "count" in kinds or "amount" in kinds:
         kinds.discard("list")  # "Montako kuntaa ..." wants the number, not the municipalities
     broad = bool(set(tokens) & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)
-    return Intent(query.language, frozenset(kinds), broad, query.names, given_words(question, analyzer))
+    return Intent(query.language, frozenset(kinds), broad, query.names, given_words(question, analyzer),
+                  question_parts(question, analyzer))
+
+
+def question_parts(question: str, analyzer: Analyzer | None = None) -> tuple[str, ...]:
+    """The parts of a question that asks several things, each of at least ``PART_WORDS`` words (none for
+    a question of one part): a part starts at a coordinator ("ja", "and", "och": ``words/coordinators.txt``)
+    followed by a question word (``words/question_words.txt``) or a Finnish verb with the question clitic
+    ("Millainen rooli maakuntien liitoilla on, ja voivatko ne olla mukana aluepiloteissa?")."""
+    words = question.split()
+    coordinators, asking = word_set("coordinators"), word_set("question_words")
+    starts = [0]
+    for i in range(1, len(words) - 1):
+        if _bare(words[i]) in coordinators and _opens(_bare(words[i + 1]), asking, analyzer):
+            starts.append(i + 1)
+    bounds = [(start, starts[k + 1] - 1 if k + 1 < len(starts) else len(words)) for k, start in enumerate(starts)]
+    parts = [" ".join(words[a:b]).rstrip(",;") for a, b in bounds if b - a >= PART_WORDS]
+    return tuple(parts) if len(parts) > 1 else ()
+
+
+def _bare(word: str) -> str:
+    return word.strip(",;:.!?\"'()").lower()
+
+
+def _opens(word: str, asking: frozenset[str], analyzer: Analyzer | None) -> bool:
+    if word in asking:
+        return True
+    return (analyzer is not None and word.endswith(("ko", "kö")) and len(word) > 3
+            and "teonsana" in analyzer.analyze_word(word).classes)
 
 
 def given_words(question: str, analyzer: Analyzer | None = None) -> frozenset[str]:

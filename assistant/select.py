@@ -12,11 +12,14 @@ Named steps, in order:
    item of another passage: each further source is a citation that may be off the point) and
    ``support_floor``, best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
    each further source scoring ``broad_ratio`` of the lead, so that several sources speak;
-4. ``covers``: for a concept of the question that no quoted item shows yet, the best item scoring at
+4. ``parts``: for a question of several parts ("Milloin uudistus tulee voimaan ja miten se liittyy
+   yhdyspintoihin?": ``Intent.parts``), each part's own best item when it scores ``part_floor``
+   against that part alone;
+5. ``covers``: for a concept of the question that no quoted item shows yet, the best item scoring at
    least ``cover_floor`` whose own words show it ("Ketkä ovat mukana ja rahoittavat?" gets both), or
    scoring at least ``source_floor`` in a document the concept names by its year or kind ("vuosien 2023
    ja 2024 uutisissa", "uutisen ja diaesityksen mukaan": each named source speaks);
-5. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
+6. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
    ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``).
 
 The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on held-out questions.
@@ -59,17 +62,22 @@ class SelectionSettings:
     cover_floor: float = 1.0
     other_ratio: float = 1.0
     source_floor: float = 1.01
+    part_floor: float = 1.01
 
     @classmethod
     def of(cls, settings: Settings) -> SelectionSettings:
         """The selection numbers of ``settings``."""
         return cls(settings.answer_support_ratio, settings.answer_support_floor, settings.answer_broad_ratio,
                    settings.answer_max_items, settings.answer_list_items, settings.answer_cover_floor,
-                   settings.answer_other_ratio, settings.answer_source_floor)
+                   settings.answer_other_ratio, settings.answer_source_floor, settings.answer_part_floor)
 
 
-def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: SelectionSettings) -> list[Chosen]:
-    """The quoted items of an answer, in the order they were chosen (see the module docstring)."""
+def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: SelectionSettings,
+           parts: Sequence[tuple[Intent, np.ndarray]] = ()) -> list[Chosen]:
+    """The quoted items of an answer, in the order they were chosen (see the module docstring).
+
+    ``parts`` holds, for each part of a question of several parts (``Intent.parts``), what it asks and
+    the candidates' scores against it, in the order of ``evidence.candidates``."""
     candidates = evidence.candidates
     if not candidates:
         return []
@@ -106,8 +114,28 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
         chosen.append(Chosen(candidate, score, reason))
         taken.add(i)
         sources.add(candidate.rank)
+    chosen += _parts(intent.parts, parts, candidates, taken, chosen, numbers)
     chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
     return chosen + _continuations(chosen, candidates, scores, taken)
+
+
+def _parts(texts: Sequence[str], parts: Sequence[tuple[Intent, np.ndarray]], candidates: Sequence[Candidate],
+           taken: set[int], chosen: Sequence[Chosen], numbers: SelectionSettings) -> list[Chosen]:
+    """For each part of the question, its own best item with its list (as the lead's, read with what the
+    part asks), when that item scores ``part_floor`` against the part and nothing quoted is it already."""
+    added: list[Chosen] = []
+    for text, (part, scores) in zip(texts, parts, strict=False):
+        best = next((int(i) for i in np.argsort(-scores, kind="stable") if not _introduces(candidates[int(i)])), None)
+        if best is None or best in taken or float(scores[best]) < numbers.part_floor \
+                or _duplicate(candidates[best], [*chosen, *added]):
+            continue
+        added.append(Chosen(candidates[best], float(scores[best]), f"answers the part \"{text}\""))
+        taken.add(best)
+        for i in _list_of(best, candidates, part)[: numbers.list_items]:
+            if i not in taken:
+                added.append(Chosen(candidates[i], float(scores[i]), "list"))
+                taken.add(i)
+    return added
 
 
 def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],

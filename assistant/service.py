@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.engine import AnswerEngine
-from assistant.evidence import Looked, gather
+from assistant.evidence import Looked, Part, gather
 from assistant.followup import FollowupResolver, Resolution
 from assistant.generate import Sources
 from assistant.inputs import prepare_question
@@ -150,7 +150,13 @@ class Assistant:
         retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
         intent = understand(standalone, query, self.analyzer)
         evidence = gather(query, intent, retrieved[:top_k], retriever.snapshot, self.analyzer)
-        return Looked(query, tuple(retrieved), intent, evidence)
+        parts = []
+        for part in intent.parts:  # the same candidates, read against each part of the question
+            part_query = retriever.prepare(part, query.language)
+            part_intent = understand(part, part_query, self.analyzer)
+            parts.append(Part(part_intent, gather(part_query, part_intent, retrieved[:top_k], retriever.snapshot,
+                                                  self.analyzer)))
+        return Looked(query, tuple(retrieved), intent, evidence, tuple(parts))
 
     def ask(
         self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None, debug: bool = False

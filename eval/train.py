@@ -30,7 +30,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -81,6 +81,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "cover_floor": (0.05, 0.1, 0.2, 0.4, 1.01),
     "source_floor": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 1.01),
     "broad_ratio": (0.05, 0.1, 0.2, 0.3, 0.5, 1.01),
+    "part_floor": (0.05, 0.1, 0.2, 0.3, 0.5, 1.01),
 }
 # Where the selection search starts: one coordinate at a time gets stuck where moving any single number
 # loses (from 3 items and other passages at 0.2 of the lead it never reached 6 and 0.6, which scored
@@ -148,6 +149,7 @@ class ItemModels:
     final: str
     folds: tuple[str, ...]
     scores: dict[str, np.ndarray]
+    parts: dict[str, tuple[np.ndarray, ...]]  # the same model's scores against each part of a question
 
 
 def item_models(sets: Sets) -> ItemModels:
@@ -160,17 +162,24 @@ def item_models(sets: Sets) -> ItemModels:
 
     final = fitted(train, own)
     scores: dict[str, np.ndarray] = {}
+    parts: dict[str, tuple[np.ndarray, ...]] = {}
+
+    def score(model: str, examples: Iterable[Example]) -> None:
+        for e in examples:
+            scores[e.id] = predict_items(model, e.features)
+            if e.looked.parts:
+                parts[e.id] = tuple(predict_items(model, part.evidence.matrix()) for part in e.looked.parts)
+
     folds = []
     for fold in range(FOLDS):
         folds.append(fitted(train, [e for e in own if e.group != fold]))
-        scores.update((e.id, predict_items(folds[-1], e.features)) for e in own if e.group == fold)
+        score(folds[-1], (e for e in own if e.group == fold))
     articles = sorted({e.group for e in train})
     for half in range(SQUAD_FOLDS):
         held = set(articles[half::SQUAD_FOLDS])
-        model = fitted([e for e in train if e.group not in held], own)
-        scores.update((e.id, predict_items(model, e.features)) for e in train if e.group in held)
-    scores.update((e.id, predict_items(final, e.features)) for e in sets.dev)
-    return ItemModels(final, tuple(folds), scores)
+        score(fitted([e for e in train if e.group not in held], own), (e for e in train if e.group in held))
+    score(final, sets.dev)
+    return ItemModels(final, tuple(folds), scores, parts)
 
 
 @functools.cache
@@ -237,14 +246,17 @@ def is_partial(example: Example, scores: np.ndarray) -> bool:
     return bool(missing_in_best(example.looked.intent, example.looked.evidence, scores, _analyzer()))
 
 
-def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings) -> tuple[str, list[bool]]:
+def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings,
+                parts: Sequence[np.ndarray] = ()) -> tuple[str, list[bool]]:
     """The quoted text of the answer the engine would give (refusal aside), and whether each of its
-    cited passages holds the question's evidence (own set; empty for squad)."""
+    cited passages holds the question's evidence (own set; empty for squad); ``parts`` are the scores
+    against each part of the question."""
     looked = example.looked
-    chosen = select(looked.evidence, scores, looked.intent, numbers)
+    chosen = select(looked.evidence, scores, looked.intent, numbers,
+                    list(zip((part.intent for part in looked.parts), parts, strict=False)))
     if not chosen:
         return "", []
-    missing = tuple(sorted(missing_in_best(looked.intent, looked.evidence, scores, _analyzer())))
+    missing = tuple(sorted(missing_in_best(looked.intent, looked.evidence, scores, _analyzer(), parts)))
     text, _ = render(chosen, looked.retrieved, example.snapshot, "fi", missing)
     answer = Answer(text, (), (), False, "fi")
     cited = [looked.retrieved[rank].chunk for rank in dict.fromkeys(c.candidate.rank for c in chosen)]
@@ -253,7 +265,8 @@ def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings
 
 
 def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings, max_words: float,
-              min_precision: float = 0.8) -> tuple[SelectionSettings, dict[str, float]]:
+              min_precision: float = 0.8, parts: Mapping[str, Sequence[np.ndarray]] | None = None,
+              ) -> tuple[SelectionSettings, dict[str, float]]:
     """The numbers with the most dev gold answers plus own keyword recall plus own citation precision
     (out of fold: a quote more must bring more key facts than wrong sources), with dev answers of at most
     ``max_words`` words on average and own citation precision at least ``min_precision``.
@@ -267,7 +280,7 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
 
     def value(numbers: SelectionSettings) -> float:
         if numbers not in seen:
-            seen[numbers] = selection_figures(dev, own, scores, numbers)
+            seen[numbers] = selection_figures(dev, own, scores, numbers, parts)
         figures = seen[numbers]
         if figures["dev_mean_words"] > max_words or figures["own_citation_precision"] < min_precision:
             return figures["own_citation_precision"] - 2.0  # out of bounds: the most precise first
@@ -280,17 +293,20 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
                 best = max(options, key=lambda n: (value(n), n == best))
         return best
 
-    first = replace(base, support_ratio=0.5, support_floor=0.05, cover_floor=0.2, source_floor=0.2, broad_ratio=0.3)
+    first = replace(base, support_ratio=0.5, support_floor=0.05, cover_floor=0.2, source_floor=0.2, broad_ratio=0.3,
+                    part_floor=0.2)
     ends = [ascent(replace(first, **start)) for start in STARTS]  # type: ignore[arg-type]
     best = max(ends, key=lambda n: (value(n), -ends.index(n)))
     return best, seen[best]
 
 
 def selection_figures(dev: Sequence[Example], own: Sequence[Example], scores: dict[str, np.ndarray],
-                      numbers: SelectionSettings) -> dict[str, float]:
+                      numbers: SelectionSettings, parts: Mapping[str, Sequence[np.ndarray]] | None = None,
+                      ) -> dict[str, float]:
     """Gold answers and words on dev; keyword recall and citation precision on the own set."""
-    dev_answers = [answer_text(e, scores[e.id], numbers)[0] for e in dev]
-    own_answers = [answer_text(e, scores[e.id], numbers) for e in own]
+    parts = parts or {}
+    dev_answers = [answer_text(e, scores[e.id], numbers, parts.get(e.id, ()))[0] for e in dev]
+    own_answers = [answer_text(e, scores[e.id], numbers, parts.get(e.id, ())) for e in own]
     return {
         "dev_gold_in_answer": _mean([gold_in(t, e.truth) for t, e in zip(dev_answers, dev, strict=True)]),
         "dev_mean_words": _mean([word_count(t) for t in dev_answers]),
@@ -339,10 +355,13 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     in_sample = {e.id: predict_items(items.final, e.features) for e in sets.own}
     answering = answerability(sets, scores, max_refused, max_refused_own)
     base = SelectionSettings.of(Settings())
-    numbers, figures = selection(sets, scores, base, max_words, min_precision)
+    numbers, figures = selection(sets, scores, base, max_words, min_precision, items.parts)
     dev = [e for e in sets.dev if e.answerable]
     own = [e for e in sets.own if e.answerable and e.truth]
-    in_sample_figures = selection_figures(dev, own, {**scores, **in_sample}, numbers)
+    in_sample_parts = {e.id: tuple(predict_items(items.final, part.evidence.matrix()) for part in e.looked.parts)
+                       for e in sets.own}
+    in_sample_figures = selection_figures(dev, own, {**scores, **in_sample}, numbers,
+                                          {**items.parts, **in_sample_parts})
     threshold = float(answering.final["threshold"])  # type: ignore[arg-type]
     report = {
         "examples": {name: len(getattr(sets, name)) for name in ("train", "dev", "own")},

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         description="An item of a document the question names by year or kind (\"vuoden 2023 uutisessa\") that no"
         " quoted item is from joins at this score.",
     )
+    answer_part_floor: float = Field(
+        default=0.3, ge=0, le=1.01,
+        description="Each part of a question of several parts brings its own best item when that scores this"
+        " against the part.",
+    )
     answer_broad_ratio: float = Field(
         default=0.3, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )

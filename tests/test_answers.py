@@ -99,6 +99,17 @@ def test_a_document_named_by_its_kind_or_year_is_found_and_heard(assistant: Assi
     assert {c.file for c in answer.citations} == {SLIDES, "2024-yhdyspintatyo-jatkuu-aktiivisena.txt"}
 
 
+def test_each_part_of_a_two_part_question_is_answered(assistant: Assistant) -> None:
+    answer = assistant.ask("Mitkä ovat Lapin pilotin painopisteet, ja mitä Etelä-Karjalan pilotissa painotetaan?",
+                           debug=True)
+    assert {(c.file, c.page) for c in answer.citations} == {(SLIDES, 11), (SLIDES, 12)}
+    assert "Turvallisuus ja varautuminen" in answer.text and "Tiedolla johtaminen" in answer.text
+    assert any(str(item["reason"]).startswith("answers the part") for item in answer.meta["items"])  # type: ignore[union-attr]
+    # a fact one part asks is not missing when that part's best item holds it
+    both = assistant.ask("Kuka on Kuntaliiton projektipäällikkö ja mitä kunta- ja aluekartoituksessa selvitetään?")
+    assert both.status == "answered" and "Liisa Jurmu" in both.text
+
+
 def test_a_question_for_a_fact_the_materials_lack_is_partial(assistant: Assistant) -> None:
     # The funders are on slide 3; the sum they pay is nowhere in the materials.
     answer = assistant.ask("Kuinka monta euroa STM rahoittaa yhdyspintaprojektia?", debug=True)

@@ -50,6 +50,26 @@ def test_the_longest_phrase_wins() -> None:
     assert question_kinds(word_tokens("Kuinka paljon budjetti on?")) == {"count", "amount"}
 
 
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("Milloin uudistus tulee voimaan ja miten se liittyy yhdyspintoihin?",
+         ("Milloin uudistus tulee voimaan", "miten se liittyy yhdyspintoihin?")),
+        ("Millainen rooli liitoilla on, ja voivatko ne olla mukana piloteissa?",
+         ("Millainen rooli liitoilla on", "voivatko ne olla mukana piloteissa?")),
+        ("Who funds the project and what does it produce?", ("Who funds the project", "what does it produce?")),
+        ("Vem finansierar projektet och vad tar det fram?", ("Vem finansierar projektet", "vad tar det fram?")),
+        ("Ketkä ovat mukana ja rahoittavat sitä?", ()),  # one question about two things: covered by its concepts
+        ("Miten kartoitus tehtiin ja milloin?", ()),  # a bare question word adds a kind, not a part
+        ("Mitkä ovat kuntien ja hyvinvointialueiden tehtävät?", ()),
+        ("Mikä on verkko ja mikä sen tehtävä on?", ("Mikä on verkko", "mikä sen tehtävä on?")),
+    ],
+)
+def test_a_question_of_several_parts_is_split_at_a_coordinator_and_a_question_word(
+        question: str, parts: tuple[str, ...]) -> None:
+    assert _intent(question).parts == parts
+
+
 def test_broad_questions_ask_how_others_did_it() -> None:
     assert _intent("Miten muut alueet ovat järjestäneet hyte-yhteistyön?").broad
     assert _intent("Mitä eri aineistot kertovat työllisyydestä?").broad

@@ -123,6 +123,31 @@ def test_each_document_the_question_names_by_year_or_kind_speaks() -> None:
     assert len(select(only_slides, scores, PLAIN, named)) == 1
 
 
+def test_each_part_of_a_question_brings_its_own_best_item() -> None:
+    two = Intent("fi", frozenset(), False, frozenset(), parts=("Milloin uudistus alkaa", "miten se liittyy?"))
+    items = [item(0, 0, "Uudistus alkaa 2024."), item(1, 0, "Se liittyy yhdyspintoihin."), item(2, 0, "Muuta.")]
+    evidence = Evidence(tuple(items), {})
+    scores = np.array([0.9, 0.05, 0.1])
+    parts = [(PLAIN, np.array([0.9, 0.1, 0.1])), (PLAIN, np.array([0.1, 0.6, 0.3]))]
+    picked = [(c.candidate.text, c.reason) for c in select(evidence, scores, two, replace(NUMBERS, part_floor=0.3), parts)]
+    assert picked == [("Uudistus alkaa 2024.", "lead"), ("Se liittyy yhdyspintoihin.", 'answers the part "miten se liittyy?"')]
+    assert len(select(evidence, scores, two, replace(NUMBERS, part_floor=0.7), parts)) == 1  # below its floor
+    assert len(select(evidence, scores, two, replace(NUMBERS, part_floor=0.3))) == 1  # no part scores, no parts
+
+
+def test_a_part_asking_for_a_list_brings_its_items_list() -> None:
+    two = Intent("fi", frozenset(), False, frozenset(), parts=("Mikä on Etelä-Karjalan malli", "mitkä ovat Lapin painopisteet?"))
+    items = [item(0, 0, "Etelä-Karjalan malli on hyte-kärki."), item(1, 0, "Lapin painopisteet:", introduces=True),
+             item(1, 1, "Hyte", run=1), item(1, 2, "Turvallisuus", run=1), item(1, 3, "Roolit", run=1)]
+    scores = np.array([0.9, 0.0, 0.05, 0.05, 0.05])
+    parts = [(PLAIN, np.array([0.9, 0.0, 0.1, 0.1, 0.1])), (LIST, np.array([0.0, 0.1, 0.2, 0.5, 0.1]))]
+    picked = [(c.candidate.text, c.reason) for c in select(Evidence(tuple(items), {}), scores, two,
+                                                            replace(NUMBERS, part_floor=0.3), parts)]
+    assert picked == [("Etelä-Karjalan malli on hyte-kärki.", "lead"),
+                      ("Turvallisuus", 'answers the part "mitkä ovat Lapin painopisteet?"'),
+                      ("Hyte", "list"), ("Roolit", "list")]
+
+
 def test_a_broad_question_hears_another_source() -> None:
     items = [item(0, 0, "Etelä-Karjalassa näin."), item(0, 1, "Etelä-Karjalassa myös näin."), item(1, 0, "Lapissa toisin.")]
     assert ("Lapissa toisin.", "another source") in chosen(items, [0.9, 0.7, 0.35], BROAD)
