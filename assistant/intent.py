@@ -101,6 +101,18 @@ def question_parts(question: str, analyzer: Analyzer | None = None) -> tuple[str
     return tuple(parts) if len(parts) > 1 else ()
 
 
+def part_readings(parts: Sequence[str]) -> tuple[str, ...]:
+    """What each part is read as: the part itself, or, when it points back with a word of
+    ``words/pointing.txt`` ("... ja miten se liittyy yhdyspintoihin?"), the part before it and the part,
+    so that "se" has its noun."""
+    pointing = word_table("pointing")
+    readings = []
+    for i, part in enumerate(parts):
+        points = i > 0 and any(_bare(word) in pointing for word in part.split())
+        readings.append(f"{parts[i - 1]} {part}" if points else part)
+    return tuple(readings)
+
+
 def _bare(word: str) -> str:
     return word.strip(",;:.!?\"'()").lower()
 

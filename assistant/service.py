@@ -22,7 +22,7 @@ from assistant.evidence import Looked, Part, gather
 from assistant.followup import FollowupResolver, Resolution
 from assistant.generate import Sources
 from assistant.inputs import prepare_question
-from assistant.intent import understand
+from assistant.intent import part_readings, understand
 from assistant.messages import not_found_text
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
@@ -151,8 +151,9 @@ class Assistant:
         intent = understand(standalone, query, self.analyzer)
         evidence = gather(query, intent, retrieved[:top_k], retriever.snapshot, self.analyzer)
         parts = []
-        for part in intent.parts:  # the same candidates, read against each part of the question
-            part_query = retriever.prepare(part, query.language)
+        # the same candidates, read against each part of the question (a part that points back with its noun)
+        for part, reading in zip(intent.parts, part_readings(intent.parts), strict=True):
+            part_query = retriever.prepare(reading, query.language)
             part_intent = understand(part, part_query, self.analyzer)
             parts.append(Part(part_intent, gather(part_query, part_intent, retrieved[:top_k], retriever.snapshot,
                                                   self.analyzer)))

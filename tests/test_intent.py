@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.entities import held_kinds, holds
-from assistant.intent import question_kinds, understand
+from assistant.intent import part_readings, question_kinds, understand
 from assistant.query import Query
 from ingest.analyze import make_analyzer, word_tokens
 
@@ -68,6 +68,13 @@ def test_the_longest_phrase_wins() -> None:
 def test_a_question_of_several_parts_is_split_at_a_coordinator_and_a_question_word(
         question: str, parts: tuple[str, ...]) -> None:
     assert _intent(question).parts == parts
+
+
+def test_a_part_that_points_back_is_read_with_the_part_before_it() -> None:
+    assert part_readings(("Milloin uudistus tulee voimaan", "miten se liittyy yhdyspintoihin?")) == (
+        "Milloin uudistus tulee voimaan", "Milloin uudistus tulee voimaan miten se liittyy yhdyspintoihin?")
+    assert part_readings(("Mikä on malli", "mitkä ovat Lapin painopisteet?")) == (
+        "Mikä on malli", "mitkä ovat Lapin painopisteet?")
 
 
 def test_broad_questions_ask_how_others_did_it() -> None:
