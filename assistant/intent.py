@@ -66,10 +66,11 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     asks an amount as "budjetti" does).
     """
     tokens = word_tokens(question)
-    kinds = set(question_kinds(tokens))
+    asking = _main_clauses(tokens) if query.language in ("en", "sv") else tokens
+    kinds = set(question_kinds(asking))
     forms = set(tokens)
     if analyzer is not None:
-        for token in tokens:
+        for token in asking:
             analysis = analyzer.analyze_word(token)
             readings = [*analysis.lemmas[:1], *analysis.parts]
             kinds |= question_kinds(readings)
@@ -83,6 +84,24 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     broad = bool(set(tokens) & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)
     return Intent(query.language, frozenset(kinds), broad, query.names, given_words(question, analyzer),
                   question_parts(question, analyzer))
+
+
+def _main_clauses(tokens: Sequence[str]) -> list[str]:
+    """An English or Swedish question without the question words after the first of each part: a later
+    one opens a subordinate clause ("What does the mapping cover when cooperation is launched?", "the
+    person who leads it"), which asks for nothing."""
+    asking, coordinators = word_set("question_words"), word_set("coordinators")
+    kept: list[str] = []
+    asked = False
+    for i, token in enumerate(tokens):
+        if token in coordinators and i + 1 < len(tokens) and tokens[i + 1] in asking:
+            asked = False  # another part: "Who funds it and what does it produce?"
+        if token in asking:
+            if asked:
+                continue
+            asked = True
+        kept.append(token)
+    return kept
 
 
 def question_parts(question: str, analyzer: Analyzer | None = None) -> tuple[str, ...]:

@@ -45,6 +45,21 @@ def test_what_a_question_asks_for(question: str, kinds: set[str]) -> None:
     assert _intent(question).kinds - {"how"} == kinds
 
 
+@pytest.mark.parametrize(
+    ("question", "language", "kinds"),
+    [
+        ("What does the situation mapping cover when cooperation is launched?", "en", set()),
+        ("Who is the person who leads the pilot?", "en", {"person"}),
+        ("When was the idea of the pilots born?", "en", {"date"}),
+        ("Who funds the project and when does it end?", "en", {"person", "date"}),
+        ("Vad omfattar kartläggningen när samarbetet inleds?", "sv", set()),
+        ("Milloin pilotit alkavat ja missä niitä tehdään?", "fi", {"date", "place"}),
+    ],
+)
+def test_a_question_word_of_a_subordinate_clause_asks_nothing(question: str, language: str, kinds: set[str]) -> None:
+    assert _intent(question, language).kinds & {"person", "date", "place", "time"} == kinds
+
+
 def test_the_longest_phrase_wins() -> None:
     assert question_kinds(word_tokens("Mihin kellonaikaan se alkaa?")) == {"time"}
     assert question_kinds(word_tokens("Kuinka paljon budjetti on?")) == {"count", "amount"}
