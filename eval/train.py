@@ -205,8 +205,8 @@ class AnswerabilityModels:
     probability: dict[str, float]
 
 
-def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float, max_refused_own: float
-                  ) -> AnswerabilityModels:
+def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float, max_refused_own: float,
+                  parts: Mapping[str, Sequence[np.ndarray]] | None = None) -> AnswerabilityModels:
     """Fit answerability and choose each model's threshold (see the module docstring)."""
     def matrix(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
         rows = [question_signals(e, scores[e.id]) for e in examples]
@@ -216,7 +216,9 @@ def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float,
     own_x, own_y = matrix(sets.own)
     dev_x, dev_y = matrix(sets.dev)
     groups = np.array([e.group for e in sets.own])
-    partial = {name: np.array([is_partial(e, scores[e.id]) for e in getattr(sets, name)]) for name in ("dev", "own")}
+    parts = parts or {}
+    partial = {name: np.array([is_partial(e, scores[e.id], parts.get(e.id, ())) for e in getattr(sets, name)])
+               for name in ("dev", "own")}
 
     def fitted(keep: np.ndarray) -> dict[str, object]:
         weights = np.concatenate([np.ones(len(train_y)), np.full(int(keep.sum()), OWN_ANSWERABILITY_WEIGHT)])
@@ -241,9 +243,10 @@ def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float,
     return AnswerabilityModels(final, tuple(folds), probability)
 
 
-def is_partial(example: Example, scores: np.ndarray) -> bool:
-    """Whether the engine would answer partially: an asked fact missing from the best items."""
-    return bool(missing_in_best(example.looked.intent, example.looked.evidence, scores, _analyzer()))
+def is_partial(example: Example, scores: np.ndarray, parts: Sequence[np.ndarray] = ()) -> bool:
+    """Whether the engine would answer partially: an asked fact missing from the best items (of the whole
+    question and of each of its parts, scored ``parts``)."""
+    return bool(missing_in_best(example.looked.intent, example.looked.evidence, scores, _analyzer(), parts))
 
 
 def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings,
@@ -321,10 +324,13 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def refusal_figures(examples: Sequence[Example], probability: dict[str, float], threshold: float,
-                    scores: dict[str, np.ndarray]) -> dict[str, float]:
+                    scores: dict[str, np.ndarray], parts: Mapping[str, Sequence[np.ndarray]] | None = None,
+                    ) -> dict[str, float]:
     """Answerable and unanswerable questions refused at ``threshold`` (not found, or partial)."""
-    refused = {e.id: bool(probability[e.id] < threshold or is_partial(e, scores[e.id])) for e in examples}
-    partial = [float(probability[e.id] >= threshold and is_partial(e, scores[e.id])) for e in examples]
+    parts = parts or {}
+    held = {e.id: is_partial(e, scores[e.id], parts.get(e.id, ())) for e in examples}
+    refused = {e.id: bool(probability[e.id] < threshold or held[e.id]) for e in examples}
+    partial = [float(probability[e.id] >= threshold and held[e.id]) for e in examples]
     return {"answerable_refused": _mean([float(refused[e.id]) for e in examples if e.answerable]),
             "unanswerable_refused": _mean([float(refused[e.id]) for e in examples if not e.answerable]),
             "partial": _mean(partial)}
@@ -353,7 +359,7 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     items = item_models(sets)
     scores = items.scores
     in_sample = {e.id: predict_items(items.final, e.features) for e in sets.own}
-    answering = answerability(sets, scores, max_refused, max_refused_own)
+    answering = answerability(sets, scores, max_refused, max_refused_own, items.parts)
     base = SelectionSettings.of(Settings())
     numbers, figures = selection(sets, scores, base, max_words, min_precision, items.parts)
     dev = [e for e in sets.dev if e.answerable]
@@ -371,8 +377,9 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
                              "own_in_sample": lead_figures(sets.own, in_sample),
                              "squad_dev": lead_figures(sets.dev, scores)},
         "answers": {"cross_validated": figures, "in_sample": in_sample_figures},
-        "refusal": {"own_cross_validated": refusal_figures(sets.own, answering.probability, threshold, scores),
-                    "squad_dev": refusal_figures(sets.dev, answering.probability, threshold, scores)},
+        "refusal": {"own_cross_validated": refusal_figures(sets.own, answering.probability, threshold, scores,
+                                                           items.parts),
+                    "squad_dev": refusal_figures(sets.dev, answering.probability, threshold, scores, items.parts)},
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "item_scorer.txt").write_text(items.final, encoding="utf-8")
