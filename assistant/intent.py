@@ -90,11 +90,12 @@ def _main_clauses(tokens: Sequence[str]) -> list[str]:
     """An English or Swedish question without the question words after the first of each part: a later
     one opens a subordinate clause ("What does the mapping cover when cooperation is launched?", "the
     person who leads it"), which asks for nothing."""
-    asking, coordinators = word_set("question_words"), word_set("coordinators")
+    asking = word_set("question_words")
+    starts = set(_part_starts(tokens))
     kept: list[str] = []
     asked = False
     for i, token in enumerate(tokens):
-        if token in coordinators and i + 1 < len(tokens) and tokens[i + 1] in asking:
+        if i in starts:
             asked = False  # another part: "Who funds it and what does it produce?"
         if token in asking:
             if asked:
@@ -110,11 +111,7 @@ def question_parts(question: str, analyzer: Analyzer | None = None) -> tuple[str
     followed by a question word (``words/question_words.txt``) or a Finnish verb with the question clitic
     ("Millainen rooli maakuntien liitoilla on, ja voivatko ne olla mukana aluepiloteissa?")."""
     words = question.split()
-    coordinators, asking = word_set("coordinators"), word_set("question_words")
-    starts = [0]
-    for i in range(1, len(words) - 1):
-        if _bare(words[i]) in coordinators and _opens(_bare(words[i + 1]), asking, analyzer):
-            starts.append(i + 1)
+    starts = [0, *_part_starts([_bare(word) for word in words], analyzer)]
     bounds = [(start, starts[k + 1] - 1 if k + 1 < len(starts) else len(words)) for k, start in enumerate(starts)]
     parts = [" ".join(words[a:b]).rstrip(",;") for a, b in bounds if b - a >= PART_WORDS]
     return tuple(parts) if len(parts) > 1 else ()
@@ -130,6 +127,14 @@ def part_readings(parts: Sequence[str]) -> tuple[str, ...]:
         points = i > 0 and any(_bare(word) in pointing for word in part.split())
         readings.append(f"{parts[i - 1]} {part}" if points else part)
     return tuple(readings)
+
+
+def _part_starts(words: Sequence[str], analyzer: Analyzer | None = None) -> list[int]:
+    """Where a later part starts among lower-cased ``words``: after a coordinator, at a question word or a
+    verb with the question clitic (see ``question_parts``)."""
+    coordinators, asking = word_set("coordinators"), word_set("question_words")
+    return [i + 1 for i in range(1, len(words) - 1)
+            if words[i] in coordinators and _opens(words[i + 1], asking, analyzer)]
 
 
 def _bare(word: str) -> str:

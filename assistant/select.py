@@ -86,10 +86,7 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     lead = leads[0]
     chosen = [Chosen(candidates[lead], float(scores[lead]), "lead")]
     taken = {lead}
-    for i in _list_of(lead, candidates, intent)[: numbers.list_items]:
-        if i not in taken:
-            chosen.append(Chosen(candidates[i], float(scores[i]), "list"))
-            taken.add(i)
+    chosen += _members(lead, candidates, scores, intent, taken, numbers.list_items)
     limit = max(numbers.max_items, len(chosen))
     top = float(scores[lead])
     sources = {candidates[lead].rank}
@@ -131,11 +128,16 @@ def _parts(texts: Sequence[str], parts: Sequence[tuple[Intent, np.ndarray]], can
             continue
         added.append(Chosen(candidates[best], float(scores[best]), f"answers the part \"{text}\""))
         taken.add(best)
-        for i in _list_of(best, candidates, part)[: numbers.list_items]:
-            if i not in taken:
-                added.append(Chosen(candidates[i], float(scores[i]), "list"))
-                taken.add(i)
+        added += _members(best, candidates, scores, part, taken, numbers.list_items)
     return added
+
+
+def _members(item: int, candidates: Sequence[Candidate], scores: np.ndarray, intent: Intent, taken: set[int],
+             most: int) -> list[Chosen]:
+    """The members of ``item``'s list (``_list_of``) not quoted yet, at most ``most`` of the list."""
+    members = [i for i in _list_of(item, candidates, intent)[:most] if i not in taken]
+    taken.update(members)
+    return [Chosen(candidates[i], float(scores[i]), "list") for i in members]
 
 
 def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
