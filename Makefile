@@ -76,8 +76,9 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest $$folds && \
 	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout $$folds && \
 	$(BIN)/kysy eval --questions eval/questions.crosslingual.jsonl --out eval/runs/crosslingual $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout2.jsonl --out eval/runs/holdout2 $$folds
-	$(BIN)/kysy eval --questions eval/questions.holdout3.jsonl --out eval/runs/holdout3
+	$(BIN)/kysy eval --questions eval/questions.holdout2.jsonl --out eval/runs/holdout2 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout3.jsonl --out eval/runs/holdout3 $$folds
+	$(BIN)/kysy eval --questions eval/questions.holdout4.jsonl --out eval/runs/holdout4
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

@@ -6,8 +6,9 @@ A count is a cardinal number that is not a date ("27.10."), an ordinal ("1."), a
 ("8 %"), in digits or as a word ("kolmen alueen"). A date is a day, a month, a season, the turn of
 the year, a year or a century ("1500-luvulla"); a day is a date that names the day ("27.10.", "27. lokakuuta",
 "October 27", a weekday), which a month or a season does not. A person is a name of Voikko's person classes, or any capitalised word inside a sentence:
-"Kuka rahoittaa hanketta?" is answered by "Rahoittajina Kuntaliitto, Hyvil ja STM." A place is a
-name of Voikko's place class.
+"Kuka rahoittaa hanketta?" is answered by "Rahoittajina Kuntaliitto, Hyvil ja STM." A role's holder
+("Kuka on Hyvilin toimitusjohtaja?") is a person by name: a word of Voikko's person classes, not an
+organisation. A place is a name of Voikko's place class.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _PERSON_CLASSES = frozenset({"etunimi", "sukunimi"})
 _PLACE_CLASSES = frozenset({"paikannimi"})
 
-KINDS = ("count", "amount", "date", "day", "time", "year", "person", "holder", "contact", "place")
+KINDS = ("count", "amount", "date", "day", "time", "year", "person", "holder", "contact", "place", "town")
 
 
 def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozenset[str] = frozenset()) -> bool:
@@ -71,11 +72,8 @@ def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozens
         return bool(_YEAR.search(text))
     if kind == "contact":
         return bool(_CONTACT.search(text))
-    if kind in ("person", "holder"):  # a role's holder is asked by name: a capitalised word naming a place is none
-        return any(_new(match.group(), analyzer, given) and (kind == "person" or not _is_place(match.group(), analyzer))
-                   for match in _INNER_CAPITAL.finditer(text)) or _has_name(text, _PERSON_CLASSES, analyzer, given)
-    if kind == "place":
-        return _has_name(text, _PLACE_CLASSES, analyzer, given)
+    if kind in ("person", "holder", "place", "town"):
+        return _holds_name(kind, text, analyzer, given)
     return False
 
 
@@ -114,8 +112,17 @@ def _new(word: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
     return analyzer is None or not set(analyzer.analyze_word(lower).lemmas) & given
 
 
-def _is_place(word: str, analyzer: Analyzer | None) -> bool:
-    return analyzer is not None and bool(set(analyzer.analyze_word(word.lower()).classes) & _PLACE_CLASSES)
+def _holds_name(kind: str, text: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
+    """A person (any capitalised word inside a sentence, or a name of Voikko's person classes), a role's
+    holder (a name of the person classes: "Liisa Jurmu", not "Kuntaliiton" or "Hyvil"), a place or a town
+    (a name of the place class). Without Voikko's classes a holder or a town is any capitalised word inside
+    a sentence, and a place none."""
+    inner = any(_new(match.group(), analyzer, given) for match in _INNER_CAPITAL.finditer(text))
+    if kind == "person":
+        return inner or _has_name(text, _PERSON_CLASSES, analyzer, given)
+    if kind in ("holder", "town") and (analyzer is None or analyzer.name != "voikko"):
+        return inner
+    return _has_name(text, _PERSON_CLASSES if kind == "holder" else _PLACE_CLASSES, analyzer, given)
 
 
 def _has_name(text: str, classes: frozenset[str], analyzer: Analyzer | None, given: frozenset[str]) -> bool:

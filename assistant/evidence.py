@@ -16,7 +16,8 @@ signals, the features of the scoring and answerability models, are:
 - ``chunk_score`` (the chunk's fused retrieval score relative to the best chunk's), ``chunk_rank``,
   ``chunk_dense`` (its dense similarity) and ``chunk_coverage`` (the share of the question it holds);
   ``position`` of the item in its chunk;
-- the item's kind (``is_list_item``, ``is_heading``, ``is_lead_in``) and ``words`` (its length);
+- the item's kind (``is_list_item``, ``is_heading``, ``is_lead_in``), ``words`` (its length) and
+  ``enumerates`` (its commas and coordinators, ``words/coordinators.txt``: a sentence that lists things);
 - ``kind_match``: the item holds a kind of fact the question asks (a count, a date, a person, a place,
   ...: ``assistant/entities.py``), with ``kind_asked`` saying whether the question asks one; ``names_missing``: the share of the names the
   question mentions that neither the item, its headings nor its document's title holds;
@@ -34,6 +35,7 @@ import numpy as np
 from assistant.entities import KINDS, holds
 from assistant.intent import Intent
 from assistant.layout import Place, layout
+from assistant.lexicon import word_set
 from assistant.matcher import Matcher
 from assistant.query import Query, concept_weights
 from ingest import stopwords
@@ -47,7 +49,7 @@ PREFIX = 5
 FEATURES = (
     "similarity", "similarity_gap", "lexical", "lexical_gap", "lexical_own", "own_gap", "heading_lexical",
     "neighbour", "rarest", "bm25", "prefix_bm25", "chunk_score", "chunk_rank", "chunk_dense", "chunk_coverage", "position",
-    "is_list_item", "is_heading", "is_lead_in", "words", "kind_match", "kind_asked", "names_missing",
+    "is_list_item", "is_heading", "is_lead_in", "words", "enumerates", "kind_match", "kind_asked", "names_missing",
     "question_concepts", "asks_list",
 )
 
@@ -126,6 +128,7 @@ def gather(
     prefix_bm25 = _bm25(_prefixes(query.text), [_prefixes(row.item.sentence.text) for row in rows])
     best_chunk = max((hit.score for hit in retrieved), default=1.0) or 1.0
     asked = intent.kinds & set(KINDS)
+    coordinators = word_set("coordinators")
     candidates = []
     for i, row in enumerate(rows):
         text = row.item.sentence.text
@@ -153,6 +156,7 @@ def gather(
             float(row.item.sentence.is_heading),
             float(row.place.introduces or text.rstrip().endswith(":")),
             math.log1p(words),
+            math.log1p(text.count(",") + sum(1 for token in word_tokens(text) if token in coordinators)),
             float(any(holds(kind, text, analyzer, intent.given) for kind in asked)) if asked else 0.0,
             float(bool(asked)),
             row.names_missing,

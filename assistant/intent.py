@@ -10,7 +10,8 @@ among them: "kuka" and "kenen" are answered as often by a body or a role written
 ("ohjausryhmän hyväksyntä", "ministeriöiden kanssa") as by a name, so a missing name says little.
 Asking who holds a role of ``words/roles.txt`` ("Kuka on ohjausryhmän puheenjohtaja?") is another
 matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. So is a *day*
-("Minä päivänä ...?"), which a month or a season does not answer.
+("Minä päivänä ...?"), which a month or a season does not answer, and a *town* ("Missä kaupungissa
+...?"), which only a place's name answers: "missä" alone asks as often "missä vaiheessa".
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from ingest.analyze import Analyzer, word_tokens
 # A part of a question has at least this many words ("... ja milloin?" adds a kind, not a part).
 PART_WORDS = 3
 # The kinds naming one fact that the evidence either holds or does not (a person is not: see above).
-FACT_KINDS = frozenset({"count", "amount", "date", "day", "time", "year", "contact", "holder"})
+FACT_KINDS = frozenset({"count", "amount", "date", "day", "time", "year", "contact", "holder", "town"})
 
 
 @dataclass(frozen=True)
 class Intent:
     """What a question asks for, understood once.
 
-    ``kinds``: any of list, count, amount, date, day, time, year, person, who, holder, contact, place, reason,
+    ``kinds``: any of list, count, amount, date, day, time, year, person, who, holder, contact, place, town, reason,
     how ("who" marks a plural "ketkä" that asks for a list).
     ``broad``: the answer should draw on several sources. ``names``: the lemmas of the places,
     organisations and people it names (from the prepared ``Query``). ``given``: what the question
@@ -51,7 +52,7 @@ class Intent:
 
     @property
     def fact(self) -> frozenset[str]:
-        """The one-fact kinds asked (count, amount, date, day, time, year, contact, holder)."""
+        """The one-fact kinds asked (count, amount, date, day, time, year, contact, holder, town)."""
         return self.kinds & FACT_KINDS
 
     def asks(self, kind: str) -> bool:

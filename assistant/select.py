@@ -2,8 +2,8 @@
 
 Named steps, in order:
 
-1. ``lead``: the item most likely to answer (a line that only introduces a list leads only when
-   nothing else scores);
+1. ``lead``: the item most likely to answer (a line that only introduces a list, or a line outside a list
+   that asks a question itself, leads only when nothing else scores);
 2. ``list``: the list the lead belongs to or introduces, in the source's order: when the lead is one of
    its items, its lead-in, or the line right before it and the question asks for a list or for no single
    fact (a count, a date, ...: ``Intent.fact``); a line introduces the lists of the sub-sections that
@@ -12,14 +12,16 @@ Named steps, in order:
    item of another passage: each further source is a citation that may be off the point) and
    ``support_floor``, best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
    each further source scoring ``broad_ratio`` of the lead, so that several sources speak;
-4. ``parts``: for a question of several parts ("Milloin uudistus tulee voimaan ja miten se liittyy
+4. ``whole lists``: for a question asking for a list (or a broad one), a list two of whose items are quoted
+   is quoted whole;
+5. ``parts``: for a question of several parts ("Milloin uudistus tulee voimaan ja miten se liittyy
    yhdyspintoihin?": ``Intent.parts``), each part's own best item when it scores ``part_floor``
    against that part alone;
-5. ``covers``: for a concept of the question that no quoted item shows yet, the best item scoring at
+6. ``covers``: for a concept of the question that no quoted item shows yet, the best item scoring at
    least ``cover_floor`` whose own words show it ("Ketkä ovat mukana ja rahoittavat?" gets both), or
    scoring at least ``source_floor`` in a document the concept names by its year or kind ("vuosien 2023
    ja 2024 uutisissa", "uutisen ja diaesityksen mukaan": each named source speaks);
-6. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
+7. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
    ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``).
 
 The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on held-out questions.
@@ -27,6 +29,7 @@ The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -111,9 +114,30 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
         chosen.append(Chosen(candidate, score, reason))
         taken.add(i)
         sources.add(candidate.rank)
+    chosen += _whole_lists(chosen, candidates, scores, intent, taken, numbers.list_items)
     chosen += _parts(intent.parts, parts, candidates, taken, chosen, numbers)
     chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
     return chosen + _continuations(chosen, candidates, scores, taken)
+
+
+def _whole_lists(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, intent: Intent,
+                 taken: set[int], most: int) -> list[Chosen]:
+    """For a question asking for a list (or a broad one), a list two of whose items are quoted is quoted whole,
+    at most ``most`` of it: the slide's other priorities, not the four that happened to score."""
+    if not (intent.asks("list") or intent.broad):
+        return []
+    runs = Counter((entry.candidate.rank, entry.candidate.place.run) for entry in chosen
+                   if entry.candidate.place.run >= 0)
+    added: list[Chosen] = []
+    for (rank, run), quoted in runs.items():
+        if quoted < 2:
+            continue
+        members = [i for i, c in enumerate(candidates) if c.rank == rank and c.place.run == run][:most]
+        for i in members:
+            if i not in taken and not _duplicate(candidates[i], [*chosen, *added]):
+                added.append(Chosen(candidates[i], float(scores[i]), "the rest of a quoted list"))
+                taken.add(i)
+    return added
 
 
 def _parts(texts: Sequence[str], parts: Sequence[tuple[Intent, np.ndarray]], candidates: Sequence[Candidate],
@@ -170,7 +194,11 @@ def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.
 
 
 def _introduces(candidate: Candidate) -> bool:
-    return candidate.place.introduces or candidate.text.rstrip().endswith(":")
+    """A lead-in ("Periaatteet:"), or a line outside a list that asks ("Mihin teemoihin halutaan keskittyä?": a
+    slide's question opens what follows it and answers nothing itself; a list item that asks, "Yhteistyön
+    johtamisen haaste: kuka johtaa?", states a finding)."""
+    text = candidate.text.rstrip()
+    return candidate.place.introduces or text.endswith(":") or (text.endswith("?") and candidate.place.run < 0)
 
 
 def _list_of(lead: int, candidates: Sequence[Candidate], intent: Intent) -> list[int]:

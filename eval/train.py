@@ -65,9 +65,10 @@ logger = logging.getLogger(__name__)
 
 FOLDS = 5
 SQUAD_FOLDS = 2
-# The in-domain question sets the models learn from; eval/questions.holdout3.jsonl stays out of every fit.
+# The in-domain question sets the models learn from; eval/questions.holdout4.jsonl stays out of every fit.
 TRAINING_SETS = tuple(Path("eval") / name for name in (
-    "questions.fi.jsonl", "questions.holdout.fi.jsonl", "questions.crosslingual.jsonl", "questions.holdout2.jsonl"))
+    "questions.fi.jsonl", "questions.holdout.fi.jsonl", "questions.crosslingual.jsonl", "questions.holdout2.jsonl",
+    "questions.holdout3.jsonl"))
 # Own-set candidate rows weigh this many squad rows: the domain's structure is learnt from few questions.
 OWN_WEIGHT = 5.0
 # Own questions weigh this many squad questions in answerability: what a near miss looks like in the

@@ -102,15 +102,15 @@ def test_broad_questions_ask_how_others_did_it() -> None:
 @pytest.mark.parametrize(
     ("text", "kinds"),
     [
-        ("Etelä-Karjala 9 kuntaa", {"count", "place"}),
+        ("Etelä-Karjala 9 kuntaa", {"count", "place", "town"}),
         ("Ikäihmisten palveluiden yhdyspintafoorumi 27.10.", {"date", "day"}),
         ("Hyte-neuvottelut kerran vuodessa (syyskuu)", {"date"}),  # a month names no day
         ("Foorumi on torstaina 27. lokakuuta", {"date", "day"}),
         ("Tilaisuus alkaa klo 9.00", {"time"}),
         ("vuonna 2023 toteutettu kierros", {"year", "date"}),  # "milloin" is answered by a year too
         ("1500-luvulla rakennettu", {"year", "date"}),
-        ("Rahoittajina Kuntaliitto, Hyvil ja STM.", {"person", "holder"}),
-        ("Turvallisuus yhdistävä tekijä Pohjois-Suomeen", {"person", "place"}),  # a place names no holder
+        ("Rahoittajina Kuntaliitto, Hyvil ja STM.", {"person"}),  # bodies, no one holding a role
+        ("Turvallisuus yhdistävä tekijä Pohjois-Suomeen", {"person", "place", "town"}),  # a place names no holder
         ("Sami Niemi p. 358 50 5899 187", {"person", "holder", "contact"}),  # a phone number is no count
         ("Tehty pitkään yhdyspintatyötä ilman sopimuksia.", set()),
         ("8 % kunnista", set()),
@@ -129,6 +129,22 @@ def test_what_the_question_states_is_no_answer() -> None:
     assert holds("person", "Pilottia johtaa Sami Niemi Lapista.", ANALYZER, given)
     assert not holds("count", "Lapin 12 kunnan alue", ANALYZER, given)
     assert holds("count", "Lapissa on 21 kuntaa", ANALYZER, given)
+
+
+def test_a_roles_holder_is_a_person_by_name() -> None:
+    intent = _intent("Kuka on Hyvinvointialueyhtiö Hyvil Oy:n toimitusjohtaja?")
+    assert "holder" in intent.fact
+    assert not holds("holder", "Kuntaliiton, Hyvinvointialueyhtiö Hyvil Oy:n ja STM:n työ jatkuu.", ANALYZER, intent.given)
+    assert holds("holder", "Yhtiön toimitusjohtaja on Minna Karhunen.", ANALYZER, intent.given)
+
+
+def test_a_town_asked_is_one_fact_a_place_name_answers() -> None:
+    intent = _intent("Missä kaupungissa keskustelutilaisuus pidettiin?")
+    assert "town" in intent.fact
+    assert not _intent("Missä vaiheessa yhteistyö on?").fact  # "missä" alone asks no town
+    assert not holds("town", "Tilaisuus pidettiin syksyllä Kuntaliiton tiloissa.", ANALYZER, intent.given)
+    assert holds("town", "Tilaisuus pidettiin Rovaniemellä.", ANALYZER, intent.given)
+    assert "count" in _intent("Kuinka suuri on Lapin väestöpohja?").fact
 
 
 def test_a_year_or_a_date_is_no_count() -> None:

@@ -26,13 +26,14 @@ HOLDOUT = ROOT / "eval" / "questions.holdout.fi.jsonl"
 CROSSLINGUAL = ROOT / "eval" / "questions.crosslingual.jsonl"
 HOLDOUT2 = ROOT / "eval" / "questions.holdout2.jsonl"
 HOLDOUT3 = ROOT / "eval" / "questions.holdout3.jsonl"
+HOLDOUT4 = ROOT / "eval" / "questions.holdout4.jsonl"
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
 
 
-@pytest.fixture(scope="module", params=[QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3],
-                ids=["question-set", "holdout", "crosslingual", "holdout2", "holdout3"])
+@pytest.fixture(scope="module", params=[QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4],
+                ids=["question-set", "holdout", "crosslingual", "holdout2", "holdout3", "holdout4"])
 def questions(request: pytest.FixtureRequest) -> list[Question]:
     return load_questions(request.param)
 
@@ -108,7 +109,7 @@ def test_every_evidence_passage_is_verbatim_in_its_source(questions: list[Questi
 def test_evidence_passages_are_short(questions: list[Question]) -> None:
     for question in questions:
         for passage in question.evidence:
-            assert 1 <= len(normalize_words(passage)) <= 30, (question.id, passage)
+            assert 1 <= len(normalize_words(passage)) <= 40, (question.id, passage)  # a sentence, not a paragraph
             assert "Kuntaliitto · Hyvil —" not in passage, question.id
 
 
@@ -123,14 +124,14 @@ def test_the_fitted_sets_evidence_is_a_sentence_or_a_slide_line(path: Path) -> N
 
 
 def test_the_unseen_set_is_not_fitted() -> None:
-    assert HOLDOUT3.relative_to(ROOT) not in TRAINING_SETS and len(TRAINING_SETS) == 4
+    assert HOLDOUT4.relative_to(ROOT) not in TRAINING_SETS and len(TRAINING_SETS) == 5
 
 
 def test_keywords_are_few_and_backed_by_evidence(questions: list[Question]) -> None:
     for question in questions:
         if not question.answerable:
             continue
-        assert 1 <= len(question.answer_keywords) <= 4, question.id
+        assert 1 <= len(question.answer_keywords) <= 5, question.id
         if question.type in ("english", "swedish"):
             continue
         evidence = " ".join(question.evidence)

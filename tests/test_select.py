@@ -172,3 +172,24 @@ def test_a_sentence_that_points_back_comes_with_the_one_it_points_to() -> None:
 def test_near_duplicates_are_quoted_once() -> None:
     items = [item(0, 0, "Sama asia.", vector=1.0), item(1, 0, "Sama asia toisin.", vector=1.0)]
     assert chosen(items, [0.9, 0.8]) == [("Sama asia.", "lead")]
+
+
+def test_a_list_two_of_whose_items_are_quoted_is_quoted_whole() -> None:
+    items = [item(0, 0, "Projektissa tuotetaan välineitä."), item(0, 1, "Priorisoidut teemat:", introduces=True),
+             item(0, 2, "Toimintamallit", run=1), item(0, 3, "Sivistys", run=1), item(0, 4, "Varautuminen", run=1),
+             item(0, 5, "Työllisyys", run=1)]
+    scores = [0.9, 0.1, 0.55, 0.1, 0.1, 0.6]
+    assert chosen(items, scores, LIST) == [
+        ("Projektissa tuotetaan välineitä.", "lead"), ("Työllisyys", "support"), ("Toimintamallit", "support"),
+        ("Sivistys", "the rest of a quoted list"), ("Varautuminen", "the rest of a quoted list")]
+    # one quoted item is no list yet, and a question asking one thing does not get the rest
+    assert [reason for _, reason in chosen(items, [0.9, 0.1, 0.1, 0.1, 0.1, 0.6], LIST)] == ["lead", "support"]
+    assert [reason for _, reason in chosen(items, scores)] == ["lead", "support", "support"]
+
+
+def test_a_line_that_asks_leads_only_when_nothing_else_scores() -> None:
+    items = [item(0, 0, "Mihin teemoihin halutaan keskittyä?"), item(1, 0, "Painopisteinä tiedolla johtaminen.")]
+    assert chosen(items, [0.9, 0.3])[0] == ("Painopisteinä tiedolla johtaminen.", "lead")
+    assert ("Mihin teemoihin halutaan keskittyä?", "support") not in chosen(items, [0.9, 0.8])
+    finding = [item(0, 0, "Haaste: kuka johtaa yhteistyötä?", run=1), item(1, 0, "Muuta.")]
+    assert chosen(finding, [0.9, 0.3])[0] == ("Haaste: kuka johtaa yhteistyötä?", "lead")  # a list item states it
