@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.entities import holds
+from assistant.entities import holds, is_place_name
 from assistant.evidence import Evidence
 from assistant.intent import Intent
 from assistant.query import Query
@@ -36,7 +36,7 @@ ANSWERABILITY_MODEL = MODELS_DIR / "answerability.json"
 BEST_ITEMS = 3
 SIGNALS = (
     "best_score", "second_score", "best_similarity", "best_lexical", "best_own", "names_missing", "lead_names_missing",
-    "names_unseen",
+    "names_unseen", "places_unseen",
     "numbers_missing", "unseen", "fact_asked", "fact_held", "chunk_dense", "foreign", "question_concepts",
 )
 _NUMBER = re.compile(r"\d+")
@@ -77,6 +77,8 @@ def signals(
         "names_missing": min((c.feature("names_missing") for c in best), default=1.0),
         "lead_names_missing": best[0].feature("names_missing") if best else 1.0,
         "names_unseen": float(any(keyword.document_frequency(name) == 0 for name in query.names)),
+        "places_unseen": float(any(keyword.document_frequency(name) == 0 and is_place_name(name, analyzer)
+                                   for name in query.names)),
         "numbers_missing": float(bool(numbers) and not numbers <= set(_NUMBER.findall(best_text))),
         "unseen": sum(w for c, w in weights.items() if c not in held) / total,
         "fact_asked": float(bool(intent.fact)),

@@ -125,6 +125,11 @@ def _holds_name(kind: str, text: str, analyzer: Analyzer | None, given: frozense
     return _has_name(text, _PERSON_CLASSES if kind == "holder" else _PLACE_CLASSES, analyzer, given)
 
 
+def is_place_name(word: str, analyzer: Analyzer | None) -> bool:
+    """Whether ``word`` (a lemma) is a name of Voikko's place class ("pirkanmaa"); never without Voikko."""
+    return analyzer is not None and bool(set(analyzer.analyze_word(word.lower()).classes) & _PLACE_CLASSES)
+
+
 def _has_name(text: str, classes: frozenset[str], analyzer: Analyzer | None, given: frozenset[str]) -> bool:
     if analyzer is None:
         return False

@@ -11,7 +11,9 @@ among them: "kuka" and "kenen" are answered as often by a body or a role written
 Asking who holds a role of ``words/roles.txt`` ("Kuka on ohjausryhmän puheenjohtaja?") is another
 matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. So is a *day*
 ("Minä päivänä ...?"), which a month or a season does not answer, and a *town* ("Missä kaupungissa
-...?"), which only a place's name answers: "missä" alone asks as often "missä vaiheessa".
+...?"), which only a place's name answers: "missä" alone asks as often "missä vaiheessa". A question that
+names places and asks beyond them ("Etelä-Karjalan ja Lapin lisäksi", "besides": ``words/besides.txt``)
+asks for a town too: a place it does not name itself.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.entities import is_place_name
 from assistant.lexicon import word_set, word_table
 from assistant.query import Query
 from ingest.analyze import Analyzer, word_tokens
@@ -78,6 +81,8 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
             forms.update(readings)
     if kinds & {"person", "who"} and forms & word_set("roles"):
         kinds.add("holder")
+    if forms & word_set("besides") and any(is_place_name(name, analyzer) for name in query.names):
+        kinds |= {"place", "town"}  # "Mikä on kolmas alue Etelä-Karjalan ja Lapin lisäksi?" asks for another place
     if analyzer is not None and _asks_plural(tokens, analyzer):
         kinds.add("list")
     if "count" in kinds or "amount" in kinds:

@@ -28,10 +28,10 @@ _PARTIAL = {
 _FACTS = {
     "fi": {"count": "kysyttyä lukumäärää", "amount": "kysyttyä summaa", "date": "kysyttyä päivämäärää",
            "day": "kysyttyä päivää", "holder": "kysytyn henkilön nimeä", "time": "kysyttyä kellonaikaa", "year": "kysyttyä vuotta", "person": "kysyttyä henkilöä tai tahoa",
-           "contact": "kysyttyjä yhteystietoja", "town": "kysyttyä paikkakuntaa"},
+           "contact": "kysyttyjä yhteystietoja", "town": "kysyttyä paikkaa"},
     "sv": {"count": "det efterfrågade antalet", "amount": "den efterfrågade summan", "date": "det efterfrågade datumet",
            "day": "den efterfrågade dagen", "holder": "namnet på den efterfrågade personen", "time": "den efterfrågade tiden", "year": "det efterfrågade året", "person": "den efterfrågade personen",
-           "contact": "de efterfrågade kontaktuppgifterna", "town": "den efterfrågade orten"},
+           "contact": "de efterfrågade kontaktuppgifterna", "town": "den efterfrågade platsen"},
     "en": {"count": "the number asked for", "amount": "the amount asked for", "date": "the date asked for",
            "day": "the day asked for", "holder": "the name of the person asked for", "time": "the time asked for", "year": "the year asked for", "person": "the person asked for",
            "contact": "the contact details asked for", "town": "the place asked for"},

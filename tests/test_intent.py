@@ -7,14 +7,15 @@ import pytest
 
 from assistant.entities import held_kinds, holds
 from assistant.intent import part_readings, question_kinds, understand
-from assistant.query import Query
+from assistant.query import Query, question_names
 from ingest.analyze import make_analyzer, word_tokens
 
 ANALYZER = make_analyzer()
 
 
 def _intent(question: str, language: str = "fi"):  # type: ignore[no-untyped-def]
-    query = Query(question, np.zeros(2, dtype=np.float32), (), language=language)
+    names = frozenset(question_names(question, ANALYZER))
+    query = Query(question, np.zeros(2, dtype=np.float32), (), language=language, names=names)
     return understand(question, query, ANALYZER)
 
 
@@ -145,6 +146,11 @@ def test_a_town_asked_is_one_fact_a_place_name_answers() -> None:
     assert not holds("town", "Tilaisuus pidettiin syksyllä Kuntaliiton tiloissa.", ANALYZER, intent.given)
     assert holds("town", "Tilaisuus pidettiin Rovaniemellä.", ANALYZER, intent.given)
     assert "count" in _intent("Kuinka suuri on Lapin väestöpohja?").fact
+    beyond = _intent("Mikä on kolmas pilottialue Etelä-Karjalan ja Lapin lisäksi?")
+    assert "town" in beyond.fact
+    assert not holds("town", "Pilotit käynnistyvät Etelä-Karjalassa ja Lapissa.", ANALYZER, beyond.given)
+    assert holds("town", "Kolmas pilotti on Pirkanmaalla.", ANALYZER, beyond.given)
+    assert "town" not in _intent("Mitä muuta Kuntaliitto tekee lisäksi?").fact  # no place named
 
 
 def test_a_year_or_a_date_is_no_count() -> None:
