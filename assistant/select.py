@@ -3,7 +3,9 @@
 Named steps, in order:
 
 1. ``lead``: the item most likely to answer (a line that only introduces a list, or a line outside a list
-   that asks a question itself, leads only when nothing else scores);
+   that asks a question itself, leads only when nothing else scores); a passage's signature (a contact
+   line and the short line naming whom before it) is quoted by no step unless a person or a contact is
+   asked;
 2. ``list``: the list the lead belongs to or introduces, in the source's order: when the lead is one of
    its items, its lead-in, or the line right before it and the question asks for a list or for no single
    fact (a count, a date, ...: ``Intent.fact``); a line introduces the lists of the sub-sections that
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.entities import holds
 from assistant.evidence import Candidate, Evidence
 from assistant.intent import Intent
 from assistant.lexicon import word_list
@@ -85,10 +88,11 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     if not candidates:
         return []
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
-    leads = [i for i in order if not _introduces(candidates[i])] or order
+    signed = _signatures(candidates, intent)
+    leads = [i for i in order if not _introduces(candidates[i]) and i not in signed] or order
     lead = leads[0]
     chosen = [Chosen(candidates[lead], float(scores[lead]), "lead")]
-    taken = {lead}
+    taken = {lead} | signed  # a signature is never quoted unless a person or a contact is asked
     chosen += _members(lead, candidates, scores, intent, taken, numbers.list_items)
     limit = max(numbers.max_items, len(chosen))
     top = float(scores[lead])
@@ -132,8 +136,8 @@ def _whole_lists(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scor
     for (rank, run), quoted in runs.items():
         if quoted < 2:
             continue
-        members = [i for i, c in enumerate(candidates) if c.rank == rank and c.place.run == run][:most]
-        for i in members:
+        members = [i for i, c in enumerate(candidates) if c.rank == rank and c.place.run == run]
+        for i in members[:most]:
             if i not in taken and not _duplicate(candidates[i], [*chosen, *added]):
                 added.append(Chosen(candidates[i], float(scores[i]), "the rest of a quoted list"))
                 taken.add(i)
@@ -162,6 +166,23 @@ def _members(item: int, candidates: Sequence[Candidate], scores: np.ndarray, int
     members = [i for i in _list_of(item, candidates, intent)[:most] if i not in taken]
     taken.update(members)
     return [Chosen(candidates[i], float(scores[i]), "list") for i in members]
+
+
+def _signatures(candidates: Sequence[Candidate], intent: Intent) -> frozenset[int]:
+    """The list items that sign a passage (a slide's closing lines): a way to reach someone ("p. 358 50 5899 187",
+    an e-mail address) and the short item naming whom right before it. None when the question asks for a person
+    or a contact; a prose sentence never signs ("väkiluku 12 345 678" is no phone number)."""
+    if intent.kinds & {"contact", "person", "holder"}:
+        return frozenset()
+    at = {(c.rank, c.stored.sentence.ord): c for c in candidates}
+
+    def signs(item: Candidate) -> bool:
+        after = at.get((item.rank, item.stored.sentence.ord + 1))
+        return holds("contact", item.text) or (
+            after is not None and after.place.run == item.place.run and len(item.text.split()) <= 3
+            and holds("contact", after.text))
+
+    return frozenset(i for i, candidate in enumerate(candidates) if candidate.place.run >= 0 and signs(candidate))
 
 
 def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],

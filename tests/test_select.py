@@ -193,3 +193,14 @@ def test_a_line_that_asks_leads_only_when_nothing_else_scores() -> None:
     assert ("Mihin teemoihin halutaan keskittyä?", "support") not in chosen(items, [0.9, 0.8])
     finding = [item(0, 0, "Haaste: kuka johtaa yhteistyötä?", run=1), item(1, 0, "Muuta.")]
     assert chosen(finding, [0.9, 0.3])[0] == ("Haaste: kuka johtaa yhteistyötä?", "lead")  # a list item states it
+
+
+def test_a_lists_signature_is_quoted_only_when_a_person_or_a_contact_is_asked() -> None:
+    items = [item(0, 0, "Painopisteet:", introduces=True), item(0, 1, "Turvallisuus", run=1),
+             item(0, 2, "Hyte-roolit", run=1), item(0, 3, "Sami Niemi", run=1),
+             item(0, 4, "Erityisasiantuntija p. 358 50 5899 187", run=1)]
+    scores = [0.1, 0.9, 0.2, 0.1, 0.1]
+    assert [text for text, _ in chosen(items, scores, LIST)] == ["Turvallisuus", "Hyte-roolit"]
+    contact = Intent("fi", frozenset({"list", "contact"}), False, frozenset())
+    assert [text for text, _ in chosen(items, scores, contact)] == [
+        "Turvallisuus", "Hyte-roolit", "Sami Niemi", "Erityisasiantuntija p. 358 50 5899 187"]
