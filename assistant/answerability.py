@@ -68,6 +68,7 @@ def signals(
     texts = [c.text for c in best]
     numbers = set(_NUMBER.findall(query.text))
     best_text = " ".join(texts + [" ".join(c.terms) for c in best])
+    unseen_names = [name for name in query.names if keyword.document_frequency(name) == 0]
     return {
         "best_score": float(ranked[0]) if ranked else 0.0,
         "second_score": float(ranked[1]) if len(ranked) > 1 else 0.0,
@@ -76,9 +77,8 @@ def signals(
         "best_own": max((c.feature("lexical_own") for c in candidates), default=0.0),
         "names_missing": min((c.feature("names_missing") for c in best), default=1.0),
         "lead_names_missing": best[0].feature("names_missing") if best else 1.0,
-        "names_unseen": float(any(keyword.document_frequency(name) == 0 for name in query.names)),
-        "places_unseen": float(any(keyword.document_frequency(name) == 0 and is_place_name(name, analyzer)
-                                   for name in query.names)),
+        "names_unseen": float(bool(unseen_names)),
+        "places_unseen": float(any(is_place_name(name, analyzer) for name in unseen_names)),
         "numbers_missing": float(bool(numbers) and not numbers <= set(_NUMBER.findall(best_text))),
         "unseen": sum(w for c, w in weights.items() if c not in held) / total,
         "fact_asked": float(bool(intent.fact)),

@@ -117,12 +117,15 @@ def _holds_name(kind: str, text: str, analyzer: Analyzer | None, given: frozense
     holder (a name of the person classes: "Liisa Jurmu", not "Kuntaliiton" or "Hyvil"), a place or a town
     (a name of the place class). Without Voikko's classes a holder or a town is any capitalised word inside
     a sentence, and a place none."""
-    inner = any(_new(match.group(), analyzer, given) for match in _INNER_CAPITAL.finditer(text))
     if kind == "person":
-        return inner or _has_name(text, _PERSON_CLASSES, analyzer, given)
+        return _has_inner_capital(text, analyzer, given) or _has_name(text, _PERSON_CLASSES, analyzer, given)
     if kind in ("holder", "town") and (analyzer is None or analyzer.name != "voikko"):
-        return inner
+        return _has_inner_capital(text, analyzer, given)
     return _has_name(text, _PERSON_CLASSES if kind == "holder" else _PLACE_CLASSES, analyzer, given)
+
+
+def _has_inner_capital(text: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
+    return any(_new(match.group(), analyzer, given) for match in _INNER_CAPITAL.finditer(text))
 
 
 def is_place_name(word: str, analyzer: Analyzer | None) -> bool:

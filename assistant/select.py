@@ -136,8 +136,7 @@ def _whole_lists(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scor
     for (rank, run), quoted in runs.items():
         if quoted < 2:
             continue
-        members = [i for i, c in enumerate(candidates) if c.rank == rank and c.place.run == run]
-        for i in members[:most]:
+        for i in _run(rank, run, candidates)[:most]:
             if i not in taken and not _duplicate(candidates[i], [*chosen, *added]):
                 added.append(Chosen(candidates[i], float(scores[i]), "the rest of a quoted list"))
                 taken.add(i)
@@ -174,13 +173,13 @@ def _signatures(candidates: Sequence[Candidate], intent: Intent) -> frozenset[in
     or a contact; a prose sentence never signs ("väkiluku 12 345 678" is no phone number)."""
     if intent.kinds & {"contact", "person", "holder"}:
         return frozenset()
-    at = {(c.rank, c.stored.sentence.ord): c for c in candidates}
+    items = {(c.rank, c.stored.sentence.ord): c for c in candidates if c.place.run >= 0}
+    contacts = {key for key, c in items.items() if holds("contact", c.text)}
 
     def signs(item: Candidate) -> bool:
-        after = at.get((item.rank, item.stored.sentence.ord + 1))
-        return holds("contact", item.text) or (
-            after is not None and after.place.run == item.place.run and len(item.text.split()) <= 3
-            and holds("contact", after.text))
+        key, after = (item.rank, item.stored.sentence.ord), (item.rank, item.stored.sentence.ord + 1)
+        return key in contacts or (after in contacts and items[after].place.run == item.place.run
+                                   and len(item.text.split()) <= 3)
 
     return frozenset(i for i, candidate in enumerate(candidates) if candidate.place.run >= 0 and signs(candidate))
 
@@ -225,13 +224,17 @@ def _introduces(candidate: Candidate) -> bool:
 def _list_of(lead: int, candidates: Sequence[Candidate], intent: Intent) -> list[int]:
     """The members of the list the lead belongs to or introduces (in source order), when it matters."""
     item = candidates[lead]
-    same_chunk = [i for i, c in enumerate(candidates) if c.rank == item.rank]
     if item.place.run >= 0:
-        siblings = [i for i in same_chunk if candidates[i].place.run == item.place.run and i != lead]
+        siblings = [i for i in _run(item.rank, item.place.run, candidates) if i != lead]
         return siblings if intent.asks("list") or intent.broad else siblings[:2]  # else its nearest siblings
     if intent.asks("list") or _introduces(item) or not intent.fact:
-        return _nested(item, same_chunk, candidates)
+        return _nested(item, [i for i, c in enumerate(candidates) if c.rank == item.rank], candidates)
     return []
+
+
+def _run(rank: int, run: int, candidates: Sequence[Candidate]) -> list[int]:
+    """The items of one list (``run``) of the chunk ranked ``rank``, in source order."""
+    return [i for i, c in enumerate(candidates) if c.rank == rank and c.place.run == run]
 
 
 def _nested(lead: Candidate, same_chunk: Sequence[int], candidates: Sequence[Candidate]) -> list[int]:
