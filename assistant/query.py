@@ -35,6 +35,8 @@ CASE_ENDINGS = (
     "een", "iin", "oon", "uun", "öön", "na", "nä", "ta", "tä", "un", "in", "en", "n", "a", "ä",
 )
 MIN_STEM = 3
+# The shortest part of a one-word compound that a correction may rest on (the index holds both ends).
+MIN_PART = 4
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:\n]")
 
@@ -90,7 +92,17 @@ def _with_corrections(text: str, corrected: Mapping[str, str]) -> str:
     """``text`` with each misspelt word (``QueryBuilder._corrections``) replaced by its correction."""
     if not corrected:
         return text
-    return _WORD.sub(lambda match: corrected.get(match.group().lower(), match.group()), text)
+    return _WORD.sub(lambda match: _cased(match.group(), corrected.get(match.group().lower(), match.group())), text)
+
+
+def _cased(original: str, replacement: str) -> str:
+    """``replacement`` with the capitals of ``original``'s hyphen-separated parts ("Etelä-Kajralassa" ->
+    "Etelä-Karjalassa")."""
+    parts, cases = replacement.split("-"), original.split("-")
+    if len(parts) != len(cases):
+        cases = cases[:1]
+    return "-".join(part[:1].upper() + part[1:] if case[:1].isupper() else part
+                    for part, case in zip(parts, cases + [""] * (len(parts) - len(cases)), strict=True))
 
 
 def concept_weights(query: Query, keyword: KeywordIndex) -> dict[str, float]:
@@ -166,7 +178,7 @@ class QueryBuilder:
         terms = list(dict.fromkeys([*terms, *base.values(), *sorted(extra)]))
         # the multilingual model embeds the question as asked (glossary words appended made it worse),
         # with its misspelt words in their corrected form
-        asked = _with_corrections(text, corrected)
+        asked = _with_corrections(text, {word: self._spelled(word, fixed) for word, fixed in corrected.items()})
         vector = self.embedder.embed_queries([asked])[0] if embed else np.zeros(self.embedder.dim, dtype=np.float32)
         return Query(text, vector, tuple(terms), frozenset(concepts), language, finnish, frozenset(names), concepts)
 
@@ -202,17 +214,57 @@ class QueryBuilder:
         does hold; the question is then read with the suggestion in its place.
 
         The analyzer's own first suggestion may be a rare word ("rahottajat" -> "rehottaja");
-        the sources' vocabulary decides which suggestion was meant ("rahoittaja"). A name is read
-        whole ("Etelä-Kajralassa" -> "etelä-karjala"), as its lemma is.
+        the sources' vocabulary decides which suggestion was meant ("rahoittaja"). A compound the sources
+        never use whole is held when they use its first and last parts ("teemakokoanisuudet" ->
+        "teemakokonaisuus": "teema", "kokonaisuus"). A loanword's letters (f, b, c, ...) do not make a
+        lower-case word a foreign name ("yhdyspintfaoorumit"). A name is read whole
+        ("Etelä-Kajralassa" -> "etelä-karjala"), as its lemma is, or else by its misspelt last part
+        ("hyte-kreroin" -> "hyte-kerroin") when the index holds the whole it gives.
         """
         indexed = self.keyword.document_frequency
         fixed = {}
-        for word in dict.fromkeys([*misspelt_words(text, self.analyzer), *misspelt_names(text, self.analyzer)]):
+        words = [*misspelt_words(text, self.analyzer, loanwords=True), *misspelt_names(text, self.analyzer)]
+        for word in dict.fromkeys(words):
             if indexed(word) == 0:
-                found = next((c for c in self.analyzer.corrections(word) if indexed(c) > 0), None)
+                found = next((c for c in self.analyzer.corrections(word) if self._holds(c)), None)
+                if found is None and "-" in word.strip("-"):
+                    found = self._hyphenated(word)
                 if found is not None:
                     fixed[word] = found
         return fixed
+
+    def _spelled(self, word: str, lemma: str) -> str:
+        """How the question meant to write ``word``, corrected to ``lemma``: the suggestion read as the
+        lemma ("hyvinvoinitalueiden" -> "hyvinvointialueiden"; "hyte-kreroin" -> "hyte-kerroin"), or the
+        lemma itself."""
+        found = self.analyzer.spelling(word, lemma)
+        if found is None and "-" in word.strip("-") and "-" in lemma:
+            *head, last = word.split("-")
+            spelled = self.analyzer.spelling(last, lemma.rsplit("-", 1)[-1])
+            found = "-".join([*head, spelled]) if spelled else None
+        return found or lemma
+
+    def _holds(self, lemma: str) -> bool:
+        """Whether the index holds ``lemma``, or the first and the last part of the one-word compound it is
+        (parts of at least ``MIN_PART`` letters: "e-uudistus" is not "e" and "uudistus")."""
+        if self.keyword.document_frequency(lemma) > 0:
+            return True
+        if "-" in lemma:
+            return False
+        parts = self.analyzer.analyze_word(lemma).parts
+        ends = (parts[0], parts[-1]) if len(parts) >= 2 else ()
+        return bool(ends) and all(len(part) >= MIN_PART and self.keyword.document_frequency(part) > 0 for part in ends)
+
+    def _hyphenated(self, word: str) -> str | None:
+        """A hyphenated word whose last part alone is misspelt, with that part read as its first suggestion
+        that makes a whole the index holds ("hyte-kreroista" -> "hyte-kerroin"); else None."""
+        indexed = self.keyword.document_frequency
+        *head, last = word.split("-")
+        heard = all(part and (indexed(part) > 0 or self.analyzer.analyze_word(part).known) for part in head)
+        if not heard or self.analyzer.analyze_word(last).known:
+            return None
+        wholes = ("-".join([*head, lemma]) for lemma in self.analyzer.corrections(last))
+        return next((whole for whole in wholes if indexed(whole) > 0), None)
 
 
 @functools.lru_cache(maxsize=4)

@@ -148,7 +148,12 @@ class Analyzer(Protocol):
         ...
 
     def corrections(self, word: str) -> tuple[str, ...]:
-        """Lemmas of the spelling suggestions for an unknown word, best first (empty if none)."""
+        """Lemmas of the spelling suggestions for an unknown word, best first, each suggestion's readings in
+        the analyzer's order (empty if none)."""
+        ...
+
+    def spelling(self, word: str, lemma: str) -> str | None:
+        """The first spelling suggestion for ``word`` that reads as ``lemma`` (its inflected form), or None."""
         ...
 
 
@@ -162,11 +167,15 @@ class BaseAnalyzer:
         self._analyze = functools.lru_cache(maxsize=cache_size)(self._analyze_uncached)
         self._suggest_cached = functools.lru_cache(maxsize=cache_size)(self._suggest)
         self._corrections_cached = functools.lru_cache(maxsize=cache_size)(self._suggestions)
+        self._spellings_cached = functools.lru_cache(maxsize=cache_size)(self._spellings)
 
     def _analyze_uncached(self, word: str) -> WordAnalysis:
         raise NotImplementedError
 
     def _suggestions(self, word: str) -> tuple[str, ...]:
+        return ()
+
+    def _spellings(self, word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
         return ()
 
     def _suggest(self, word: str) -> str | None:
@@ -176,6 +185,11 @@ class BaseAnalyzer:
     def corrections(self, word: str) -> tuple[str, ...]:
         """Lemmas of the spelling suggestions for an unknown word, best first (cached)."""
         return self._corrections_cached(word.lower())
+
+    def spelling(self, word: str, lemma: str) -> str | None:
+        """The first spelling suggestion for ``word`` that reads as ``lemma`` (cached), or None."""
+        return next((suggestion for suggestion, lemmas in self._spellings_cached(word.lower()) if lemma in lemmas),
+                    None)
 
     def analyze_word(self, word: str) -> WordAnalysis:
         """Analyse one word (lower-cased here), cached per word."""
@@ -273,11 +287,12 @@ class BaseAnalyzer:
         return list(dict.fromkeys(terms))
 
 
-def misspelt_words(text: str, analyzer: Analyzer) -> list[str]:
-    """The lower-cased words of ``text`` that the analyzer does not know and that look like typos."""
+def misspelt_words(text: str, analyzer: Analyzer, *, loanwords: bool = False) -> list[str]:
+    """The lower-cased words of ``text`` that the analyzer does not know and that look like typos;
+    with ``loanwords`` a lower-case word holding a letter Finnish words lack ("foorumi") may be one too."""
     return [
         token.text.lower() for token in _scan(text)
-        if _looks_misspelt(token) and not analyzer.analyze_word(token.text).known
+        if _looks_misspelt(token, loanwords=loanwords) and not analyzer.analyze_word(token.text).known
     ]
 
 
@@ -297,14 +312,15 @@ def misspelt_names(text: str, analyzer: Analyzer) -> list[str]:
     return found
 
 
-def _looks_misspelt(token: _Token) -> bool:
-    """A plausible misspelt Finnish word: alphabetic, long enough, not a capitalised name."""
+def _looks_misspelt(token: _Token, *, loanwords: bool = False) -> bool:
+    """A plausible misspelt Finnish word: alphabetic, long enough, not a capitalised name; a word with a
+    letter Finnish words lack is a foreign word unless ``loanwords`` and it is all lower case."""
     text = token.text
     if len(text) < PREFIX_LEN or not text.isalpha():
         return False
     if any(ch.isupper() for ch in text) and not (token.sentence_initial and text[1:].islower()):
         return False
-    return not any(ch in _FOREIGN_LETTERS for ch in text.lower())
+    return (loanwords and text.islower()) or not any(ch in _FOREIGN_LETTERS for ch in text.lower())
 
 
 class VoikkoAnalyzer(BaseAnalyzer):
@@ -343,17 +359,22 @@ class VoikkoAnalyzer(BaseAnalyzer):
             tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), True, plural, case, classes, numbers
         )
 
-    def _suggestions(self, word: str) -> tuple[str, ...]:
+    def _spellings(self, word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Each known spelling suggestion (no spaces) with its readings' lemmas, best first."""
         with self._lock:
             suggestions = list(self._voikko.suggest(word))
-        lemmas = []
+        found = []
         for suggestion in suggestions:
             if " " in suggestion:
                 continue
             analysis = self._analyze(suggestion.lower())
             if analysis.known:
-                lemmas.append(analysis.lemmas[0])
-        return tuple(dict.fromkeys(lemmas))
+                found.append((suggestion.lower(), analysis.lemmas))
+        return tuple(found)
+
+    def _suggestions(self, word: str) -> tuple[str, ...]:
+        # every reading of each suggestion: "kerroin" is "kertoa" and "kerroin"
+        return tuple(dict.fromkeys(lemma for _, lemmas in self._spellings_cached(word) for lemma in lemmas))
 
 
 class SimplemmaAnalyzer(BaseAnalyzer):

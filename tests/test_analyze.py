@@ -108,6 +108,21 @@ def test_corrections_list_every_known_suggestion_in_order(voikko: VoikkoAnalyzer
     assert simple.corrections("rahottajat") == ()
 
 
+def test_a_suggestion_gives_every_reading_and_its_own_spelling(voikko: VoikkoAnalyzer, simple: SimplemmaAnalyzer) -> None:
+    # "kerroin" reads as "kertoa" (I told) first, and as "kerroin" (a coefficient)
+    corrections = voikko.corrections("kreroin")
+    assert corrections.index("kerto" if "kerto" in corrections else "kertoa") < corrections.index("kerroin")
+    assert voikko.spelling("hyvinvoinitalueiden", "hyvinvointialue") == "hyvinvointialueiden"
+    assert voikko.spelling("hyvinvoinitalueiden", "kunta") is None
+    assert simple.spelling("hyvinvoinitalueiden", "hyvinvointialue") is None
+
+
+def test_a_lower_case_loanword_may_be_misspelt(voikko: VoikkoAnalyzer) -> None:
+    text = "Millainen tapahtumasarja yhdyspintfaoorumit ovat Facebookissa?"
+    assert misspelt_words(text, voikko) == []  # an f marks a foreign word by default
+    assert misspelt_words(text, voikko, loanwords=True) == ["yhdyspintfaoorumit"]  # a capitalised one stays foreign
+
+
 def test_misspelt_names_are_the_unknown_capitalised_and_hyphenated_words(voikko: VoikkoAnalyzer) -> None:
     text = "Montako kuntaa Etelä-Kajralassa ja Kajaanissa on, kysyi Schwarzenegger hyte-kreroista?"
     assert misspelt_names(text, voikko) == ["etelä-kajralassa", "hyte-kreroista"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant.retrieve import check_top_k, fuse
@@ -112,6 +113,31 @@ def test_a_misspelt_name_reads_as_the_name_the_index_holds(corpus_index: Setting
     assert (wrong.citations[0].file, wrong.citations[0].page) == (right.citations[0].file, right.citations[0].page)
     unknown = assistant.retriever.prepare("Montako kuntaa Kajaanissa on?")  # a name Voikko knows is kept
     assert "kajaani" in unknown.names
+
+
+def test_typos_in_loanwords_compounds_and_hyphenated_words_are_read_as_the_sources_write(
+    corpus_index: Settings,
+) -> None:
+    assistant = Assistant(corpus_index)
+    prepare = assistant.retriever.prepare
+    # an f is no sign of a foreign name in a lower-case word
+    assert "yhdyspintafoorumi" in prepare("Millainen tapahtumasarja yhdyspintfaoorumit ovat?").lemmas
+    # the sources never write "teemakokonaisuus" whole, but they do write "teema" and "kokonaisuus"
+    assert "teemakokonaisuus" in prepare("Mitkä teemakokoanisuudet hanke on asettanut etusijalle?").lemmas
+    # a hyphenated word by its misspelt last part ("kerroin", not Voikko's first reading "kertoa")
+    assert prepare("hyte-kreroin").lemmas == {"hyte-kerroin"}
+    # a hyphenated word whose parts are words is no typo ("TE" is not "E")
+    assert "te-uudistus" in prepare("Miten TE-uudistus liittyy yhdyspintoihin?").lemmas
+
+
+def test_a_misspelt_question_is_embedded_as_it_was_meant_to_be_written(corpus_index: Settings) -> None:
+    assistant = Assistant(corpus_index)
+    for typo, meant in [
+        ("Miksi kuntien ja hyvinvoinitalueiden yhteiset asukkaat tekevät yhteistyötä?",
+         "Miksi kuntien ja hyvinvointialueiden yhteiset asukkaat tekevät yhteistyötä?"),
+        ("Montako kuntaa Etelä-Kajralassa on?", "Montako kuntaa Etelä-Karjalassa on?"),
+    ]:
+        assert np.array_equal(assistant.retriever.prepare(typo).vector, assistant.retriever.prepare(meant).vector)
 
 
 def test_an_english_question_searches_with_finnish_terms(corpus_index: Settings) -> None:
