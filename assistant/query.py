@@ -13,6 +13,7 @@ the names it mentions, and its vector. Three things widen what the words can mee
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -100,9 +101,9 @@ def _cased(original: str, replacement: str) -> str:
     "Etelä-Karjalassa")."""
     parts, cases = replacement.split("-"), original.split("-")
     if len(parts) != len(cases):
-        cases = cases[:1]
+        cases = cases[:1]  # parts joined or split: only the first capital carries over
     return "-".join(part[:1].upper() + part[1:] if case[:1].isupper() else part
-                    for part, case in zip(parts, cases + [""] * (len(parts) - len(cases)), strict=True))
+                    for part, case in itertools.zip_longest(parts, cases, fillvalue=""))
 
 
 def concept_weights(query: Query, keyword: KeywordIndex) -> dict[str, float]:
