@@ -10,7 +10,7 @@ answerability signals.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,23 @@ def missing_in_best(intent: Intent, evidence: Evidence, scores: np.ndarray, anal
     return missing_facts(intent, best, analyzer)
 
 
+def order_by_items(retrieved: Sequence[ScoredChunk], evidence: Evidence, scores: np.ndarray) -> list[ScoredChunk]:
+    """``retrieved`` with the chunks that have candidates first, best item score first (ties and the
+    chunks without candidates keep their fused order), ranks renumbered; each reordered chunk's best item
+    score is added to its ``scores`` as ``item``.
+
+    The item scoring model reads every sentence and list item of the chunks against the question, so its
+    best item is a sharper judge of which chunk answers than the chunk-level fusion.
+    """
+    best: dict[int, float] = {}
+    for candidate, score in zip(evidence.candidates, scores, strict=True):
+        best[candidate.rank] = max(best.get(candidate.rank, -np.inf), float(score))
+    order = sorted(range(len(retrieved)), key=lambda i: (i not in best, -best.get(i, 0.0), i))
+    return [replace(retrieved[i], rank=rank,
+                    scores=(*retrieved[i].scores, ("item", best[i])) if i in best else retrieved[i].scores)
+            for rank, i in enumerate(order, start=1)]
+
+
 @dataclass(frozen=True)
 class Judged:
     """The engine's reading of one question: item scores, the verdict and the chosen items."""
@@ -58,6 +75,7 @@ class AnswerEngine:
     def __init__(self, settings: Settings, item_model: Path = ITEM_MODEL,
                  answerability_model: Path = ANSWERABILITY_MODEL, reader: Reader | None = None) -> None:
         self.scorer = ItemScorer(item_model)
+        self.order_by_items = settings.order_by_items
         self.answerability = Answerability(answerability_model, settings.answerable_threshold)
         self.numbers = SelectionSettings.of(settings)
         self.reader = reader or (Reader.of(settings) if settings.reader else None)
@@ -66,15 +84,27 @@ class AnswerEngine:
                                          else self.reader.answerable_threshold(answerability_model,
                                                                                self.answerability.threshold))
 
+    def scores(self, looked: Looked) -> tuple[np.ndarray, np.ndarray, Reading | None]:
+        """The items' scores by the scoring model, the same after the reader (when on), and its reading."""
+        scores = self.scorer.score(looked.evidence)
+        # The reader re-orders the best few items and may refuse what answerability alone would answer.
+        reading = self.reader.read(looked, scores) if self.reader is not None and looked.evidence.candidates else None
+        return scores, (reading.scores if reading is not None else scores), reading
+
+    def ranking(self, looked: Looked, top_k: int) -> list[ScoredChunk]:
+        """The sources of ``looked`` as the answer lists them: the first ``top_k`` (those the evidence was
+        gathered from) by their best item (``order_by_items``), then the rest in fused order."""
+        head, tail = list(looked.retrieved[:top_k]), list(looked.retrieved[top_k:])
+        if not self.order_by_items:
+            return [*head, *tail]
+        ordered = order_by_items(head, looked.evidence, self.scores(looked)[1])
+        return [*ordered, *(replace(hit, rank=rank) for rank, hit in enumerate(tail, start=len(ordered) + 1))]
+
     def judge(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer) -> Judged:
         """Score the candidates of ``looked``, judge whether they answer, and select the quoted items."""
         query, intent, evidence = looked.query, looked.intent, looked.evidence
-        scores = self.scorer.score(evidence)
-        values = signals(query, intent, evidence, scores, snapshot.keyword, analyzer)
-        # The reader re-orders the best few items and may refuse what answerability alone would answer.
-        reading = self.reader.read(looked, scores) if self.reader is not None and evidence.candidates else None
-        if reading is not None:
-            scores = reading.scores
+        model_scores, scores, reading = self.scores(looked)
+        values = signals(query, intent, evidence, model_scores, snapshot.keyword, analyzer)
         parts = [self.scorer.score(part.evidence) for part in looked.parts]
         missing = missing_in_best(intent, evidence, scores, analyzer, parts)
         verdict = self.answerability.judge(values, missing)
@@ -92,6 +122,7 @@ class AnswerEngine:
         retrieved: Sequence[ScoredChunk] = looked.retrieved[:top_k]
         judged = self.judge(looked, snapshot, analyzer)
         verdict = judged.verdict
+        sources = tuple(order_by_items(retrieved, looked.evidence, judged.scores) if self.order_by_items else retrieved)
         meta: dict[str, object] = {"status": verdict.status, "answerable": round(verdict.probability, 4)}
         if judged.reading is not None:
             meta["reader"] = round(judged.reading.best, 4)  # the best item's probability of answering
@@ -102,7 +133,7 @@ class AnswerEngine:
                               "page": retrieved[c.candidate.rank].chunk.page} for c in judged.chosen]
         if verdict.status == "not_found":
             text = not_found_text(language, suggest_topics(retrieved))
-            return Answer(text, (), tuple(retrieved), True, language, "extractive", meta, status="not_found")
+            return Answer(text, (), sources, True, language, "extractive", meta, status="not_found")
         text, citations = render(judged.chosen, retrieved, snapshot, language, verdict.missing)
         partial = verdict.status == "partial"
-        return Answer(text, citations, tuple(retrieved), partial, language, "extractive", meta, status=verdict.status)
+        return Answer(text, citations, sources, partial, language, "extractive", meta, status=verdict.status)

@@ -159,6 +159,18 @@ class Assistant:
                                                   self.analyzer)))
         return Looked(query, tuple(retrieved), intent, evidence, tuple(parts))
 
+    def ranking(self, standalone: str, depth: int, language: str | None = None) -> list[ScoredChunk]:
+        """The sources of a standalone question in the order an answer lists them, ``depth`` deep: the
+        first ``top_k`` by their best item (``AnswerEngine.ranking``), then the fused order."""
+        retriever = self.retriever
+        looked = self.look(standalone, language, retriever=retriever)
+        ranked = self.engine.ranking(looked, check_top_k(self.settings.top_k))
+        if depth > len(ranked):
+            seen = {hit.chunk.id for hit in ranked}
+            deeper = [hit for hit in retriever.ranking(looked.query, "hybrid", depth) if hit.chunk.id not in seen]
+            ranked += [replace(hit, rank=rank) for rank, hit in enumerate(deeper, start=len(ranked) + 1)]
+        return ranked[:depth]
+
     def ask(
         self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None, debug: bool = False
     ) -> Answer:
@@ -191,7 +203,7 @@ class Assistant:
         if self.generator is not None and answer.status == "answered":
             sources = Sources(retriever.snapshot, self.analyzer, self.embedder)
             answer = self.generator.answer(
-                standalone, looked.retrieved[:top_k], language, fallback=answer, sources=sources, streaming=streaming
+                standalone, answer.retrieved, language, fallback=answer, sources=sources, streaming=streaming
             )
         meta = {
             **answer.meta,

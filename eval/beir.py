@@ -5,7 +5,8 @@ in-memory BM25 indexes (lemmas and raw tokens). Passage embeddings go through th
 ``EmbeddingCache`` at ``<data_dir>/beir/embeddings.sqlite``, committed per batch, so an interrupted
 run resumes where it stopped and a second run embeds nothing. ``bm25-lemma``, ``dense`` and
 ``hybrid`` are the product's own ``Retriever`` (``assistant/retrieve.py``) built over the passages:
-questions are prepared as the product prepares them, and ``hybrid`` ranks as the product does.
+questions are prepared as the product prepares them, and ``hybrid`` ranks as the product's fusion does (the
+answer engine, which orders an answer's first sources by their best item, needs stored items: not here).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from kysy.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-_COLOURS = {"bm25-raw": "#9e9e9e", "bm25-lemma": "#1f77b4", "dense": "#2ca02c", "hybrid": "#d62728",
-            "langchain-naive": "#ff7f0e"}
+_COLOURS = {"bm25-raw": "#9e9e9e", "bm25-lemma": "#1f77b4", "dense": "#2ca02c", "fusion": "#9467bd",
+            "hybrid": "#d62728", "langchain-naive": "#ff7f0e"}
 
 
 def _pyplot() -> Any:
@@ -221,6 +221,15 @@ def _failures(results: Sequence[QuestionResult]) -> list[str]:
     return lines
 
 
+def _hybrid_cross_validated(cross: dict[str, Any] | None) -> list[str]:
+    """The product's ranking with each question's sources ordered by the models fitted without its fold."""
+    if not cross:
+        return []
+    figures = ", ".join(f"{k} {_fmt(v)}" for k, v in cross.items())
+    return [f"`hybrid` cross-validated (the first sources ordered by the item model fitted without the question's "
+            f"fold): {figures}.", ""]
+
+
 def _answers_table(answers: dict[str, Any], cross: dict[str, Any] | None, latency: dict[str, float]) -> list[str]:
     """The answer metrics, in-sample and (when measured) cross-validated side by side."""
     keys = [*ANSWER_KEYS, *(k for k in ("answerable_auc", "reader_question_auc") if k in answers)]
@@ -278,6 +287,7 @@ def question_report(
         f"top_k {run.settings.get('top_k')}.", "",
         "## Retrieval (answerable questions, top 10, same standalone query for every retriever)", "",
         *retriever_table(metrics["retrievers"], previous), "",
+        *_hybrid_cross_validated(metrics.get("hybrid_cross_validated")),
         "![recall at k](recall_at_k.png)", "",
         "## Answers (the product: hybrid retrieval + answering)", "",
         *_answers_table(answers, metrics.get("answers_cross_validated"), metrics["latency_ms"]), "",

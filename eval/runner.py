@@ -212,6 +212,7 @@ class EvalRun:
     invariance: InvarianceReport | None = None
     cross_validated: dict[str, float | None] | None = None
     wording: dict[str, object] | None = None
+    cross_validated_retrieval: dict[str, float | None] | None = None  # hybrid, with the fold's models
 
     def latency(self) -> dict[str, float]:
         """p50 and p95 of ``ask()`` in milliseconds."""
@@ -228,6 +229,7 @@ class EvalRun:
             "questions": len(self.results),
             **({"conversation_invariance": self.invariance.summary()} if self.invariance else {}),
             **({"answers_cross_validated": self.cross_validated} if self.cross_validated else {}),
+            **({"hybrid_cross_validated": self.cross_validated_retrieval} if self.cross_validated_retrieval else {}),
             **({"wording_robustness": self.wording} if self.wording else {}),
         }
 
@@ -252,21 +254,32 @@ def cross_validated_answers(assistant: Assistant, questions: Sequence[Question],
     ``models`` holds ``item_scorer.<k>.txt`` and ``answerability.<k>.json`` for each fold ``k``
     (written by ``make train``); a question is in the fold its id gives (``fold_of``).
     """
+    return answer_metrics(cross_validated_results(assistant, questions, models, folds, progress))
+
+
+def cross_validated_results(assistant: Assistant, questions: Sequence[Question], models: Path,
+                            folds: int = 5, progress: Progress | None = None) -> list[QuestionResult]:
+    """Each question answered, and its sources ranked (``hybrid``: the first ``top_k`` by their best item),
+    by the models fitted without its fold (see ``cross_validated_answers``)."""
     from assistant.engine import AnswerEngine
 
     report = progress or (lambda stage, advance, total: None)
     shipped = assistant.engine
     engines = [AnswerEngine(assistant.settings, models / f"item_scorer.{k}.txt", models / f"answerability.{k}.json")
                for k in range(folds)]
+    chunks = assistant.snapshot.chunks
     results = []
     try:
         for question in questions:
             assistant.use_engine(engines[fold_of(question.id, folds)])
-            results.append(answered(assistant, question))
+            result = answered(assistant, question)
+            ranked = {"hybrid": _rank(assistant.ranking(result.standalone, DEPTH), question)}
+            reachable = {"hybrid": sum(1 for c in chunks if _relevant(c.file, c.text, question))}
+            results.append(replace(result, ranked=ranked, reachable=reachable))
             report("cross-validate", 1, len(questions))
     finally:
         assistant.use_engine(shipped)
-    return answer_metrics(results)
+    return results
 
 
 def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
@@ -295,6 +308,8 @@ def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
     finally:
         retriever_set.close()
     checked = conversation_invariance(assistant, questions, report) if invariance else None
-    cross = cross_validated_answers(assistant, questions, cv_models, progress=report) if cv_models else None
+    cross = cross_validated_results(assistant, questions, cv_models, progress=report) if cv_models else None
     wording = variant_summary(wording_robustness(assistant, questions, report)) if invariance else None
-    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked, cross, wording)
+    return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked,
+                   answer_metrics(cross) if cross is not None else None, wording,
+                   retrieval_metrics(cross, "hybrid") if cross is not None else None)

@@ -17,8 +17,8 @@ PLAIN_NAMES = {
     "recall@10": "oikea lähde kymmenen ensimmäisen joukossa",
     "recall@20": "oikea lähde 20 ensimmäisen joukossa",
     "recall@100": "oikea lähde sadan ensimmäisen joukossa",
-    "MRR@10": "kuinka ylhäällä ensimmäinen oikea lähde on",
-    "nDCG@10": "kuinka hyvin oikeat lähteet ovat kärjessä",
+    "mrr@10": "kuinka ylhäällä ensimmäinen oikea lähde on",
+    "ndcg@10": "kuinka hyvin oikeat lähteet ovat kärjessä",
     "keyword_recall": "vastauksessa on odotetut asiat",
     "citation_precision": "lähdeviite osuu oikeaan kohtaan",
     "answered_with_citation": "vastasi ja kertoi lähteen",
@@ -56,7 +56,8 @@ def plain_summary(results: Sequence[QuestionResult], metrics: dict[str, Any]) ->
     right = sum(1 for r in answerable if not r.failure)
     refused_right = sum(1 for r in unanswerable if r.answer.not_found)
     refused_wrong = sum(1 for r in answerable if r.answer.not_found)
-    found = metrics.get("retrievers", {}).get("hybrid", {}).get("recall@5")
+    hybrid = metrics.get("retrievers", {}).get("hybrid", {})
+    found, first = hybrid.get("recall@5"), hybrid.get("recall@1")
     lines = [
         "## Yhteenveto", "",
         f"Kysy-avustajalta kysyttiin {len(results)} kysymystä, joiden oikeat vastaukset ja lähteet tunnetaan.", "",
@@ -71,8 +72,11 @@ def plain_summary(results: Sequence[QuestionResult], metrics: dict[str, Any]) ->
         )
     lines.append(f"- Vastattavista kysymyksistä {refused_wrong} jäi turhaan vastaamatta.")
     if found is not None:
+        cross = (metrics.get("hybrid_cross_validated") or {}).get("recall@1")
+        held_out = f" (ristiinvalidoituna {round(100 * cross)} %:ssa)" if cross is not None else ""
+        at_first = f" ja ensimmäisenä {round(100 * first)} %:ssa{held_out}" if first is not None else ""
         lines.append(f"- Oikea lähde oli haun viiden ensimmäisen tuloksen joukossa {round(100 * found)} %:ssa "
-                     "kysymyksistä.")
+                     f"kysymyksistä{at_first}.")
     if results:
         lines.append(f"- Tyypillinen vastausaika oli {median(r.ms for r in results):.0f} millisekuntia.")
     lines += ["", "Tekniset mittarit ja niiden selitykset ovat alla; jokaisen rinnalla on sen nimi selkokielellä.", ""]

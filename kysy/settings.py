@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(default=2.0, ge=0)
     fusion: str = Field(default="score", pattern="^(score|rrf)$", description="score | rrf")
     reranker: str = Field(default="", description="Path to a sentence-transformers CrossEncoder; empty = off.")
+    order_by_items: bool = Field(
+        default=True,
+        description="Order the first top_k sources by the item scoring model's best item in each (the answer "
+        "engine's reading of the chunks); false = the fused order.",
+    )
 
     # Conversations (assistant/followup.py): thresholds fitted by eval/followup_fit.py
     followup_keep: float = Field(

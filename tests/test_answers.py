@@ -145,6 +145,23 @@ def test_swedish_and_english_questions_are_answered_in_their_language(assistant:
         assert (answer.citations[0].file, answer.citations[0].page) == (SLIDES, 3) and "Hyvil" in answer.text
 
 
+def test_the_sources_are_listed_by_their_best_item(assistant: Assistant, corpus_index: Settings) -> None:
+    question = "Mitkä alueet ovat mukana aluepiloteissa?"
+    looked = assistant.look(question)
+    answer = assistant.ask(question)
+    top_k = corpus_index.top_k
+    assert {hit.chunk.id for hit in answer.retrieved} == {hit.chunk.id for hit in looked.retrieved[:top_k]}
+    best = [dict(hit.scores).get("item") for hit in answer.retrieved]
+    scored = [value for value in best if value is not None]
+    assert scored and scored == sorted(scored, reverse=True) and best[: len(scored)] == scored
+    assert [hit.chunk.id for hit in assistant.ranking(question, 10)[:top_k]] == [h.chunk.id for h in answer.retrieved]
+    deep = assistant.ranking(question, 40)  # past the candidates: the fused ranks after them
+    assert [hit.rank for hit in deep] == list(range(1, min(40, len(assistant.snapshot.chunks)) + 1))
+    assert len({hit.chunk.id for hit in deep}) == len(deep)
+    fused = Assistant(corpus_index.model_copy(update={"order_by_items": False})).ask(question)
+    assert [hit.chunk.id for hit in fused.retrieved] == [hit.chunk.id for hit in looked.retrieved[:top_k]]
+
+
 def test_debug_shows_why_each_item_was_quoted(assistant: Assistant) -> None:
     answer = assistant.ask("Mitkä ovat aluepilottien periaatteet?", debug=True)
     items = answer.meta["items"]

@@ -91,7 +91,7 @@ def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Pa
     summary = json.loads(stdout)
     assert set(summary) == TOP_KEYS
     assert summary["questions"] == 6
-    assert set(summary["retrievers"]) == {"bm25-raw", "bm25-lemma", "dense", "hybrid", "langchain-naive"}
+    assert set(summary["retrievers"]) == {"bm25-raw", "bm25-lemma", "dense", "fusion", "hybrid", "langchain-naive"}
     for metrics in summary["retrievers"].values():
         assert set(metrics) == RETRIEVAL_KEYS
         assert all(0.0 <= value <= 1.0 for value in metrics.values())
@@ -142,7 +142,9 @@ def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Pa
     answerable = [row for row in rows if row["answerable"]]
     right = sum(1 for row in answerable if not row["failure"])
     assert f"{len(answerable)} vastattavasta kysymyksestä {right} " in summary
-    assert "recall@1 (oikea lähde ensimmäisenä)" in report
+    assert "recall@1 (oikea lähde ensimmäisenä)" in report and "mrr@10 (kuinka ylhäällä" in report
+    first = round(100 * metrics["retrievers"]["hybrid"]["recall@1"])
+    assert f"ja ensimmäisenä {first} %:ssa." in summary  # no cross-validated figure without --cv-models
     failing = [row for row in rows if row["failure"]]
     for row in failing:
         assert f"`{row['id']}`" in report

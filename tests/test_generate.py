@@ -36,7 +36,7 @@ def assistant(corpus_index: Settings, llm: tuple[ScriptedLLM, str]) -> Assistant
 
 def _source_number(answer_or_assistant: Assistant, needle: str) -> int:
     """The 1-based source number the model sees for the chunk containing ``needle``."""
-    hits = answer_or_assistant.retriever.hybrid(answer_or_assistant.retriever.prepare(QUESTION), 5)
+    hits = answer_or_assistant.ranking(QUESTION, 5)  # the answer's sources, in the order the model gets them
     return next(n for n, hit in enumerate(hits, start=1) if needle in hit.chunk.text)
 
 

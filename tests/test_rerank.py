@@ -39,7 +39,7 @@ def test_the_assistant_reranks_the_fused_candidates(corpus_index: Settings) -> N
     settings = corpus_index.model_copy(update={"reranker": _model_dir()})
     assistant = Assistant(settings)
     assert isinstance(assistant.reranker, CrossEncoderReranker)
-    answer = assistant.ask("Mikä on Etelä-Karjalan väestöpohja?")
-    scores = [dict(hit.scores)["rerank"] for hit in answer.retrieved]
+    retrieved = assistant.look("Mikä on Etelä-Karjalan väestöpohja?").retrieved
+    scores = [dict(hit.scores)["rerank"] for hit in retrieved]
     assert scores == sorted(scores, reverse=True)
-    assert [hit.rank for hit in answer.retrieved] == list(range(1, len(answer.retrieved) + 1))
+    assert [hit.rank for hit in retrieved] == list(range(1, len(retrieved) + 1))

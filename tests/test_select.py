@@ -204,3 +204,21 @@ def test_a_lists_signature_is_quoted_only_when_a_person_or_a_contact_is_asked() 
     contact = Intent("fi", frozenset({"list", "contact"}), False, frozenset())
     assert [text for text, _ in chosen(items, scores, contact)] == [
         "Turvallisuus", "Hyte-roolit", "Sami Niemi", "Erityisasiantuntija p. 358 50 5899 187"]
+
+
+def test_sources_are_ordered_by_their_best_item_and_the_rest_keep_the_fused_order() -> None:
+    from assistant.engine import order_by_items
+    from kysy.models import Chunk, ScoredChunk
+
+    def hit(rank: int) -> ScoredChunk:
+        chunk = Chunk(f"c{rank}", "d", "f.txt", "T", f"text {rank}", None, "", 0, 6, "h")
+        return ScoredChunk(chunk, 1.0 / rank, rank, "dense+keyword", (("dense", 0.5),))
+
+    retrieved = [hit(rank) for rank in range(1, 6)]
+    # chunks 0 and 4 have no items; chunk 3's best item outscores chunk 1's and chunk 2's, which tie
+    candidates = [item(1, 0, "a"), item(1, 1, "b"), item(2, 0, "c"), item(3, 0, "d")]
+    ordered = order_by_items(retrieved, Evidence(tuple(candidates), {}), np.array([0.2, 0.5, 0.5, 0.9]))
+    assert [h.chunk.id for h in ordered] == ["c4", "c2", "c3", "c1", "c5"]
+    assert [h.rank for h in ordered] == [1, 2, 3, 4, 5]
+    assert dict(ordered[0].scores) == {"dense": 0.5, "item": 0.9} and dict(ordered[3].scores) == {"dense": 0.5}
+    assert order_by_items(retrieved, Evidence((), {}), np.zeros(0)) == retrieved

@@ -144,7 +144,7 @@ def test_cross_validation_asks_each_question_with_the_models_of_the_fold_its_id_
         corpus_index: Settings, tmp_path: Path) -> None:
     from assistant.scoring import ITEM_MODEL
     from eval.questionset import fold_of, load_questions
-    from eval.runner import cross_validated_answers
+    from eval.runner import DEPTH, cross_validated_answers, cross_validated_results
     from eval.train import TRAINING_SETS
     from eval.training import own_examples
 
@@ -168,6 +168,11 @@ def test_cross_validation_asks_each_question_with_the_models_of_the_fold_its_id_
     assert [engines.index(engine) for engine in used[:-1]] == _first_seen([fold_of(q.id, 5) for q in questions])
     assert used[-1] is shipped and assistant.engine is shipped
     assert metrics["keyword_recall"] is not None
+    assistant.use_engine = use_engine  # type: ignore[method-assign]
+    for result in cross_validated_results(assistant, questions[:3], tmp_path):  # the sources ranked by the fold too
+        assert [item.rank for item in result.ranked["hybrid"]] == list(range(1, DEPTH + 1))
+        assert result.reachable["hybrid"] >= sum(item.relevant for item in result.ranked["hybrid"])
+    assert assistant.engine is shipped
     groups = {example.id: example.group for example in own_examples(assistant, questions)}
     assert groups == {q.id: fold_of(q.id, 5) for q in questions if q.type != "injection"}
 
