@@ -94,7 +94,8 @@ class AnswerEngine:
     def ranking(self, looked: Looked, top_k: int) -> list[ScoredChunk]:
         """The sources of ``looked`` as the answer lists them: the first ``top_k`` (those the evidence was
         gathered from) by their best item (``order_by_items``), then the rest in fused order."""
-        head, tail = list(looked.retrieved[:top_k]), list(looked.retrieved[top_k:])
+        gathered = looked.gathered or top_k
+        head, tail = list(looked.retrieved[:gathered]), list(looked.retrieved[gathered:])
         if not self.order_by_items:
             return [*head, *tail]
         ordered = order_by_items(head, looked.evidence, self.scores(looked)[1])
@@ -119,7 +120,7 @@ class AnswerEngine:
     def answer(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer, language: str, top_k: int,
                *, debug: bool = False) -> Answer:
         """The extractive answer of ``looked``: quotes with citations, partial, or not found."""
-        retrieved: Sequence[ScoredChunk] = looked.retrieved[:top_k]
+        retrieved: Sequence[ScoredChunk] = looked.retrieved[: looked.gathered or top_k]
         judged = self.judge(looked, snapshot, analyzer)
         verdict = judged.verdict
         sources = tuple(order_by_items(retrieved, looked.evidence, judged.scores) if self.order_by_items else retrieved)

@@ -100,14 +100,34 @@ class Part:
 @dataclass(frozen=True)
 class Looked:
     """A question after the stages before scoring: prepared, retrieved (every candidate chunk, best
-    first), understood, and its evidence gathered from the top ``top_k`` chunks; for a question of
-    several parts (``Intent.parts``), the same candidates' evidence for each part on its own."""
+    first), understood, and its evidence gathered from the first ``gathered`` chunks (the top ``top_k`` and
+    the best passages of the documents it names, ``named_sources``); for a question of several parts
+    (``Intent.parts``), the same candidates' evidence for each part on its own."""
 
     query: Query
     retrieved: tuple[ScoredChunk, ...]
     intent: Intent
     evidence: Evidence
     parts: tuple[Part, ...] = ()
+    gathered: int = 0  # the first ``gathered`` of ``retrieved`` are the chunks the evidence was gathered from
+
+
+def named_sources(query: Query, retrieved: Sequence[ScoredChunk], top_k: int, snapshot: Snapshot,
+                  analyzer: Analyzer, per_document: int, most: int) -> list[ScoredChunk]:
+    """The best ``per_document`` chunks of ``retrieved`` past the first ``top_k`` of each document the question
+    names by its year or kind ("vuosien 2022 ja 2024 uutisissa", "diaesityksen mukaan") when the name fits at
+    most ``most`` documents, in retrieval order: a named document speaks from its own best passages, not only
+    from its title or whatever of it the fusion happened to rank first."""
+    if per_document <= 0:
+        return []
+    matcher = Matcher(query)
+    fits: dict[str, set[str]] = {}  # each concept of the question a document's year or kind covers: those documents
+    for doc_id, info in snapshot.documents.items():
+        for concept in matcher.covered(document_terms(info, analyzer)):
+            fits.setdefault(concept, set()).add(doc_id)
+    named = sorted({doc_id for docs in fits.values() if len(docs) <= most for doc_id in docs})
+    extra = [hit for doc_id in named for hit in [h for h in retrieved[top_k:] if h.chunk.doc_id == doc_id][:per_document]]
+    return sorted(extra, key=lambda hit: hit.rank)
 
 
 def gather(

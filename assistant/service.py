@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.engine import AnswerEngine
-from assistant.evidence import Looked, Part, gather
+from assistant.evidence import Looked, Part, gather, named_sources
 from assistant.followup import FollowupResolver, Resolution
 from assistant.generate import Sources
 from assistant.inputs import prepare_question
@@ -148,16 +148,22 @@ class Assistant:
         top_k = check_top_k(top_k or self.settings.top_k)
         query = retriever.prepare(standalone, language)
         retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
+        extra = named_sources(query, retrieved, top_k, retriever.snapshot, self.analyzer,
+                              self.settings.named_source_chunks, self.settings.named_source_documents)
+        if extra:  # the named documents' best passages join the gathered chunks, right after the first top_k
+            ids = {hit.chunk.id for hit in extra}
+            moved = [*retrieved[:top_k], *extra, *(hit for hit in retrieved[top_k:] if hit.chunk.id not in ids)]
+            retrieved = [replace(hit, rank=rank) for rank, hit in enumerate(moved, start=1)]
+        pool = retrieved[: top_k + len(extra)]
         intent = understand(standalone, query, self.analyzer)
-        evidence = gather(query, intent, retrieved[:top_k], retriever.snapshot, self.analyzer)
+        evidence = gather(query, intent, pool, retriever.snapshot, self.analyzer)
         parts = []
         # the same candidates, read against each part of the question (a part that points back with its noun)
         for part, reading in zip(intent.parts, part_readings(intent.parts), strict=True):
             part_query = retriever.prepare(reading, query.language)
             part_intent = understand(part, part_query, self.analyzer)
-            parts.append(Part(part_intent, gather(part_query, part_intent, retrieved[:top_k], retriever.snapshot,
-                                                  self.analyzer)))
-        return Looked(query, tuple(retrieved), intent, evidence, tuple(parts))
+            parts.append(Part(part_intent, gather(part_query, part_intent, pool, retriever.snapshot, self.analyzer)))
+        return Looked(query, tuple(retrieved), intent, evidence, tuple(parts), len(pool))
 
     def ranking(self, standalone: str, depth: int, language: str | None = None) -> list[ScoredChunk]:
         """The sources of a standalone question in the order an answer lists them, ``depth`` deep: the

@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(default=2.0, ge=0)
     fusion: str = Field(default="score", pattern="^(score|rrf)$", description="score | rrf")
     reranker: str = Field(default="", description="Path to a sentence-transformers CrossEncoder; empty = off.")
+    named_source_chunks: int = Field(
+        default=2, ge=0, le=10,
+        description="A document the question names by its year or kind ('vuoden 2024 uutisessa', 'diaesityksen "
+        "mukaan') adds this many of its best retrieved chunks past top_k to those the answer reads; 0 = off.",
+    )
+    named_source_documents: int = Field(
+        default=2, ge=1,
+        description="A year or kind names documents only when it fits at most this many of them ('2024' fits the "
+        "year's news and slides; 'uutinen' every news article: too many to be a name).",
+    )
     order_by_items: bool = Field(
         default=True,
         description="Order the first top_k sources by the item scoring model's best item in each (the answer "
@@ -124,7 +134,7 @@ class Settings(BaseSettings):
         default=0.6, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )
     answer_cover_floor: float = Field(
-        default=0.2, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
+        default=0.1, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
     )
     answer_source_floor: float = Field(
         default=0.05, ge=0, le=1.01,
@@ -137,7 +147,7 @@ class Settings(BaseSettings):
         " against the part.",
     )
     answer_broad_ratio: float = Field(
-        default=0.5, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+        default=0.3, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )
     # The reader (assistant/reader.py): a cross-encoder fitted by `make train-reader`
     reader: bool = Field(

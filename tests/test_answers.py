@@ -150,6 +150,7 @@ def test_the_sources_are_listed_by_their_best_item(assistant: Assistant, corpus_
     looked = assistant.look(question)
     answer = assistant.ask(question)
     top_k = corpus_index.top_k
+    assert looked.gathered == top_k  # names no document: the first top_k are read
     assert {hit.chunk.id for hit in answer.retrieved} == {hit.chunk.id for hit in looked.retrieved[:top_k]}
     best = [dict(hit.scores).get("item") for hit in answer.retrieved]
     scored = [value for value in best if value is not None]
@@ -160,6 +161,23 @@ def test_the_sources_are_listed_by_their_best_item(assistant: Assistant, corpus_
     assert len({hit.chunk.id for hit in deep}) == len(deep)
     fused = Assistant(corpus_index.model_copy(update={"order_by_items": False})).ask(question)
     assert [hit.chunk.id for hit in fused.retrieved] == [hit.chunk.id for hit in looked.retrieved[:top_k]]
+
+
+def test_a_document_named_by_its_year_gives_its_best_passages_to_read(assistant: Assistant,
+                                                                        corpus_index: Settings) -> None:
+    top_k = corpus_index.top_k
+    named = assistant.look("Kuinka kauan yhdyspintaprojekti jatkuu vuoden 2024 uutisen mukaan?")
+    extra = named.retrieved[top_k:named.gathered]
+    assert extra and {hit.chunk.doc_id for hit in extra} <= {
+        doc_id for doc_id, info in assistant.snapshot.documents.items() if info.year == 2024}
+    assert all(hit.chunk.id not in {h.chunk.id for h in named.retrieved[:top_k]} for hit in extra)
+    assert [hit.rank for hit in named.retrieved] == list(range(1, len(named.retrieved) + 1))
+    assert {c.rank for c in named.evidence.candidates} <= set(range(named.gathered))
+    assert len({hit.chunk.id for hit in named.retrieved}) == len(named.retrieved)
+    # "uutisissa" fits every news article: too many to name one, so nothing is added
+    assert assistant.look("Mitä uutisissa kerrotaan aluepiloteista?").gathered == top_k
+    off = Assistant(corpus_index.model_copy(update={"named_source_chunks": 0}))
+    assert off.look("Kuinka kauan yhdyspintaprojekti jatkuu vuoden 2024 uutisen mukaan?").gathered == top_k
 
 
 def test_debug_shows_why_each_item_was_quoted(assistant: Assistant) -> None:
