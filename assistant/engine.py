@@ -92,8 +92,9 @@ class AnswerEngine:
         return scores, (reading.scores if reading is not None else scores), reading
 
     def ranking(self, looked: Looked, top_k: int) -> list[ScoredChunk]:
-        """The sources of ``looked`` as the answer lists them: the first ``top_k`` (those the evidence was
-        gathered from) by their best item (``order_by_items``), then the rest in fused order."""
+        """The sources of ``looked`` as the answer lists them: the chunks the evidence was gathered from (the
+        first ``top_k`` and a named document's passages) by their best item (``order_by_items``), then the rest
+        in fused order."""
         gathered = looked.gathered or top_k
         head, tail = list(looked.retrieved[:gathered]), list(looked.retrieved[gathered:])
         if not self.order_by_items:

@@ -166,8 +166,8 @@ class Assistant:
         return Looked(query, tuple(retrieved), intent, evidence, tuple(parts), len(pool))
 
     def ranking(self, standalone: str, depth: int, language: str | None = None) -> list[ScoredChunk]:
-        """The sources of a standalone question in the order an answer lists them, ``depth`` deep: the
-        first ``top_k`` by their best item (``AnswerEngine.ranking``), then the fused order."""
+        """The sources of a standalone question in the order an answer lists them, ``depth`` deep: the chunks
+        read by their best item (``AnswerEngine.ranking``), then the fused order."""
         retriever = self.retriever
         looked = self.look(standalone, language, retriever=retriever)
         ranked = self.engine.ranking(looked, check_top_k(self.settings.top_k))
