@@ -91,16 +91,17 @@ class AnswerEngine:
         reading = self.reader.read(looked, scores) if self.reader is not None and looked.evidence.candidates else None
         return scores, (reading.scores if reading is not None else scores), reading
 
-    def ranking(self, looked: Looked, top_k: int) -> list[ScoredChunk]:
-        """The sources of ``looked`` as the answer lists them: the chunks the evidence was gathered from (the
-        first ``top_k`` and a named document's passages) by their best item (``order_by_items``), then the rest
-        in fused order."""
-        gathered = looked.gathered or top_k
-        head, tail = list(looked.retrieved[:gathered]), list(looked.retrieved[gathered:])
-        if not self.order_by_items:
-            return [*head, *tail]
-        ordered = order_by_items(head, looked.evidence, self.scores(looked)[1])
+    def ranking(self, looked: Looked) -> list[ScoredChunk]:
+        """The sources of ``looked`` as the answer lists them (``sources``), then the rest in fused order."""
+        ordered = self.sources(looked, self.scores(looked)[1])
+        tail = looked.retrieved[looked.gathered:]
         return [*ordered, *(replace(hit, rank=rank) for rank, hit in enumerate(tail, start=len(ordered) + 1))]
+
+    def sources(self, looked: Looked, scores: np.ndarray) -> list[ScoredChunk]:
+        """The chunks the evidence was gathered from (the first ``top_k`` and a named document's passages), by
+        their best item's score (``order_by_items``) or, with ``order_by_items`` off, in fused order."""
+        gathered = looked.retrieved[: looked.gathered]
+        return order_by_items(gathered, looked.evidence, scores) if self.order_by_items else list(gathered)
 
     def judge(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer) -> Judged:
         """Score the candidates of ``looked``, judge whether they answer, and select the quoted items."""
@@ -118,13 +119,13 @@ class AnswerEngine:
             select(evidence, scores, intent, self.numbers, list(zip((p.intent for p in looked.parts), parts, strict=True))))
         return Judged(scores, verdict, chosen, reading)
 
-    def answer(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer, language: str, top_k: int,
+    def answer(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer, language: str,
                *, debug: bool = False) -> Answer:
         """The extractive answer of ``looked``: quotes with citations, partial, or not found."""
-        retrieved: Sequence[ScoredChunk] = looked.retrieved[: looked.gathered or top_k]
+        retrieved: Sequence[ScoredChunk] = looked.retrieved[: looked.gathered]
         judged = self.judge(looked, snapshot, analyzer)
         verdict = judged.verdict
-        sources = tuple(order_by_items(retrieved, looked.evidence, judged.scores) if self.order_by_items else retrieved)
+        sources = tuple(self.sources(looked, judged.scores))
         meta: dict[str, object] = {"status": verdict.status, "answerable": round(verdict.probability, 4)}
         if judged.reading is not None:
             meta["reader"] = round(judged.reading.best, 4)  # the best item's probability of answering

@@ -108,8 +108,8 @@ class Looked:
     retrieved: tuple[ScoredChunk, ...]
     intent: Intent
     evidence: Evidence
+    gathered: int  # the first ``gathered`` of ``retrieved`` are the chunks the evidence was gathered from
     parts: tuple[Part, ...] = ()
-    gathered: int = 0  # the first ``gathered`` of ``retrieved`` are the chunks the evidence was gathered from
 
 
 def named_sources(query: Query, retrieved: Sequence[ScoredChunk], top_k: int, snapshot: Snapshot,

@@ -163,14 +163,14 @@ class Assistant:
             part_query = retriever.prepare(reading, query.language)
             part_intent = understand(part, part_query, self.analyzer)
             parts.append(Part(part_intent, gather(part_query, part_intent, pool, retriever.snapshot, self.analyzer)))
-        return Looked(query, tuple(retrieved), intent, evidence, tuple(parts), len(pool))
+        return Looked(query, tuple(retrieved), intent, evidence, len(pool), tuple(parts))
 
     def ranking(self, standalone: str, depth: int, language: str | None = None) -> list[ScoredChunk]:
         """The sources of a standalone question in the order an answer lists them, ``depth`` deep: the chunks
         read by their best item (``AnswerEngine.ranking``), then the fused order."""
         retriever = self.retriever
         looked = self.look(standalone, language, retriever=retriever)
-        ranked = self.engine.ranking(looked, check_top_k(self.settings.top_k))
+        ranked = self.engine.ranking(looked)
         if depth > len(ranked):
             seen = {hit.chunk.id for hit in ranked}
             deeper = [hit for hit in retriever.ranking(looked.query, "hybrid", depth) if hit.chunk.id not in seen]
@@ -205,7 +205,7 @@ class Assistant:
         resolution = self.resolve(genuine or question, history, language)
         standalone = resolution.standalone
         looked = self.look(standalone, language, top_k=top_k, retriever=retriever)
-        answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, top_k, debug=debug)
+        answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, debug=debug)
         if self.generator is not None and answer.status == "answered":
             sources = Sources(retriever.snapshot, self.analyzer, self.embedder)
             answer = self.generator.answer(

@@ -149,10 +149,12 @@ def answered(assistant: Assistant, question: Question) -> QuestionResult:
 
 def _reachable(retrievers: RetrieverSet, question: Question) -> dict[str, int]:
     """How many chunks of each retriever's pool are relevant to the question (for nDCG's ideal)."""
-    if not question.answerable:
-        return {name: 0 for name in retrievers.names}
-    return {name: sum(1 for c in retrievers.pool(name) if _relevant(c.file, c.text, question))
-            for name in retrievers.names}
+    return {name: _relevant_in(retrievers.pool(name), question) for name in retrievers.names}
+
+
+def _relevant_in(chunks: Sequence[Any], question: Question) -> int:
+    """How many of ``chunks`` are relevant to the question (none for an unanswerable one)."""
+    return sum(1 for c in chunks if _relevant(c.file, c.text, question)) if question.answerable else 0
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -267,14 +269,13 @@ def cross_validated_results(assistant: Assistant, questions: Sequence[Question],
     shipped = assistant.engine
     engines = [AnswerEngine(assistant.settings, models / f"item_scorer.{k}.txt", models / f"answerability.{k}.json")
                for k in range(folds)]
-    chunks = assistant.snapshot.chunks
     results = []
     try:
         for question in questions:
             assistant.use_engine(engines[fold_of(question.id, folds)])
             result = answered(assistant, question)
             ranked = {"hybrid": _rank(assistant.ranking(result.standalone, DEPTH), question)}
-            reachable = {"hybrid": sum(1 for c in chunks if _relevant(c.file, c.text, question))}
+            reachable = {"hybrid": _relevant_in(assistant.snapshot.chunks, question)}
             results.append(replace(result, ranked=ranked, reachable=reachable))
             report("cross-validate", 1, len(questions))
     finally:
