@@ -81,6 +81,7 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.holdout4.jsonl --out eval/runs/holdout4
 	$(BIN)/kysy eval --questions eval/questions.holdout5.jsonl --out eval/runs/holdout5
 	$(BIN)/kysy eval --questions eval/questions.holdout6.jsonl --out eval/runs/holdout6
+	$(BIN)/kysy eval --questions eval/questions.holdout7.jsonl --out eval/runs/holdout7
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval
