@@ -1,15 +1,18 @@
 """The intent stage: a question understood once, for every later stage.
 
 What a question asks for comes from its words (``words/question_kinds.txt``: "montako" asks a count,
-"kuka" a person, "mitkä" a list) and, with Voikko, from a question word before a plural ("Millä
-tasoilla ..." asks for a list: ``words/asking.txt``). A question is *broad* when it asks how or what, or for a list, and
+"kuka" a person, "mitkä" a list) and, with Voikko, from their base forms (a phrase in any case: "kuinka
+monella alueella" as "kuinka monta") and from a question word before a plural ("Millä tasoilla ..." asks
+for a list: ``words/asking.txt``). A question is *broad* when it asks how or what, or for a list, and
 holds a word of ``words/broad.txt`` ("miten muut alueet", "eri aineistoissa"): its answer draws on
 several sources. The kinds that name one fact (a count, an amount, a date, a time, a year, a way to
 contact) are the ones whose absence from the evidence makes an answer ``partial``. A person is not
 among them: "kuka" and "kenen" are answered as often by a body or a role written as a common noun
 ("ohjausryhmän hyväksyntä", "ministeriöiden kanssa") as by a name, so a missing name says little.
 Asking who holds a role of ``words/roles.txt`` ("Kuka on ohjausryhmän puheenjohtaja?") is another
-matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. So is a *day*
+matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. Asking how to reach
+someone ("Miten otan yhteyttä?") asks a contact; asking whom ("Keneen otan yhteyttä?", "Who should we
+contact?") asks a person. So is a *day*
 ("Minä päivänä ...?"), which a month or a season does not answer, and a *town* ("Missä kaupungissa
 ...?"), which only a place's name answers: "missä" alone asks as often "missä vaiheessa". A question that
 names places and asks beyond them ("Etelä-Karjalan ja Lapin lisäksi", "besides": ``words/besides.txt``)
@@ -74,11 +77,18 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     kinds = set(question_kinds(asking))
     forms = set(tokens)
     if analyzer is not None:
+        bases: list[str] = []
         for token in asking:
             analysis = analyzer.analyze_word(token)
             readings = [*analysis.lemmas[:1], *analysis.parts]
             kinds |= question_kinds(readings)
             forms.update(readings)
+            bases.append(analysis.lemmas[0] if analysis.lemmas else token)
+        kinds |= question_kinds(bases)  # a phrase in any case: "kuinka monella" as "kuinka monta"
+    if "reach" in kinds:  # "Miten otan yhteyttä?" asks a contact; "Keneen otan yhteyttä?" asks whom
+        kinds.discard("reach")
+        if not kinds & {"person", "who"}:
+            kinds.add("contact")
     if kinds & {"person", "who"} and forms & word_set("roles"):
         kinds.add("holder")
     if forms & word_set("besides") and any(is_place_name(name, analyzer) for name in query.names):

@@ -23,7 +23,10 @@ Named steps, in order:
    least ``cover_floor`` whose own words show it ("Ketkä ovat mukana ja rahoittavat?" gets both), or
    scoring at least ``source_floor`` in a document the concept names by its year or kind ("vuosien 2023
    ja 2024 uutisissa", "uutisen ja diaesityksen mukaan": each named source speaks);
-7. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
+7. ``sections``: for a quoted heading, the first ``section_sentences`` sentences of the section it opens
+   (a heading names what its section says, "Käytännön työ voi sujua, vaikka strategiatason yhteistyö on
+   alkuvaiheessa", and says little itself);
+8. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
    ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``).
 
 The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on held-out questions.
@@ -69,13 +72,15 @@ class SelectionSettings:
     other_ratio: float = 1.0
     source_floor: float = 1.01
     part_floor: float = 1.01
+    section_sentences: int = 0
 
     @classmethod
     def of(cls, settings: Settings) -> SelectionSettings:
         """The selection numbers of ``settings``."""
         return cls(settings.answer_support_ratio, settings.answer_support_floor, settings.answer_broad_ratio,
                    settings.answer_max_items, settings.answer_list_items, settings.answer_cover_floor,
-                   settings.answer_other_ratio, settings.answer_source_floor, settings.answer_part_floor)
+                   settings.answer_other_ratio, settings.answer_source_floor, settings.answer_part_floor,
+                   settings.answer_section_sentences)
 
 
 def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: SelectionSettings,
@@ -121,7 +126,29 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     chosen += _whole_lists(chosen, candidates, scores, intent, taken, numbers.list_items)
     chosen += _parts(intent.parts, parts, candidates, taken, chosen, numbers)
     chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
+    chosen += _sections(chosen, candidates, scores, taken, numbers.section_sentences)
     return chosen + _continuations(chosen, candidates, scores, taken)
+
+
+def _sections(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
+              most: int) -> list[Chosen]:
+    """For a quoted heading outside a list, the first ``most`` prose sentences of the section it opens, up to
+    the next heading or list."""
+    place = {(c.rank, c.stored.sentence.ord): i for i, c in enumerate(candidates)}
+    added: list[Chosen] = []
+    for entry in chosen:
+        item = entry.candidate
+        if not item.stored.sentence.is_heading or item.place.run >= 0:
+            continue
+        ord_ = item.stored.sentence.ord
+        for step in range(1, most + 1):
+            i = place.get((item.rank, ord_ + step))
+            if i is None or candidates[i].stored.sentence.is_heading or candidates[i].place.run >= 0:
+                break
+            if i not in taken and not _introduces(candidates[i]):
+                added.append(Chosen(candidates[i], float(scores[i]), "the section of a quoted heading"))
+                taken.add(i)
+    return added
 
 
 def _whole_lists(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, intent: Intent,

@@ -83,7 +83,9 @@ GRID: dict[str, tuple[float, ...]] = {
     "source_floor": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 1.01),
     "broad_ratio": (0.05, 0.1, 0.2, 0.3, 0.5, 1.01),
     "part_floor": (0.05, 0.1, 0.2, 0.3, 0.5, 1.01),
+    "section_sentences": (0, 1, 2, 3),
 }
+INTEGER_NUMBERS = frozenset({"max_items", "section_sentences"})
 # Where the selection search starts: one coordinate at a time gets stuck where moving any single number
 # loses (from 3 items and other passages at 0.2 of the lead it never reached 6 and 0.6, which scored
 # higher on every term but dev's gold answers), so it starts from short and long, open and closed answers.
@@ -293,7 +295,7 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
     def ascent(best: SelectionSettings) -> SelectionSettings:
         for _ in range(3):
             for name, values in GRID.items():
-                options = [replace(best, **{name: int(v) if name == "max_items" else v}) for v in values]  # type: ignore[arg-type]
+                options = [replace(best, **{name: int(v) if name in INTEGER_NUMBERS else v}) for v in values]  # type: ignore[arg-type]
                 best = max(options, key=lambda n: (value(n), n == best))
         return best
 

@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     answer_broad_ratio: float = Field(
         default=0.3, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )
+    answer_section_sentences: int = Field(
+        default=3, ge=0, le=10,
+        description="A quoted heading brings this many of the first sentences of the section it opens (0 = none).",
+    )
     # The reader (assistant/reader.py): a cross-encoder fitted by `make train-reader`
     reader: bool = Field(
         default=False, description="Read the best items against the question: re-rank them and refuse near misses."

@@ -24,6 +24,12 @@ def _intent(question: str, language: str = "fi"):  # type: ignore[no-untyped-def
     [
         ("Montako kuntaa Etelä-Karjalassa on?", {"count"}),
         ("Kuinka monta kuntaa on mukana?", {"count"}),
+        ("Kuinka monella alueella pilotteja tehdään?", {"count"}),  # the phrase in any case
+        ("Miten otan yhteyttä projektiin?", {"contact"}),  # how to reach: a phone number or an e-mail
+        ("Keneen otan yhteyttä, jos haluan mukaan?", {"person"}),  # whom to reach: a name answers it
+        ("Who should we contact about the pilots?", {"person"}),
+        ("Mikä on projektipäällikön puhelinnumero?", {"contact"}),
+        ("Kuinka suurelle joukolle kysely lähetettiin?", {"count"}),
         ("Mihin kellonaikaan foorumi alkaa?", {"time"}),
         ("Milloin foorumi pidetään?", {"date"}),
         ("Kuka on projektipäällikkö?", {"person", "holder"}),  # a role's holder: a name is asked

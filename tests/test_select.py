@@ -21,8 +21,9 @@ BROAD = Intent("fi", frozenset({"how"}), True, frozenset())
 
 
 def item(rank: int, ord_: int, text: str, *, run: int = -1, introduces: bool = False, heading: str = "H",
-         vector: float | None = None, section: int = 0) -> Candidate:
-    sentence = Sentence(f"c{rank}", ord_, text, 0, len(text), is_list_item=run >= 0, heading=heading)
+         vector: float | None = None, section: int = 0, is_heading: bool = False) -> Candidate:
+    sentence = Sentence(f"c{rank}", ord_, text, 0, len(text), is_list_item=run >= 0, heading=heading,
+                        is_heading=is_heading)
     stored = StoredSentence(sentence, (), None if vector is None else np.array([vector, 1 - vector]))
     return Candidate(rank, stored, Place(section, run, heading, introduces), frozenset(), (0.0,) * len(FEATURES))
 
@@ -167,6 +168,25 @@ def test_a_sentence_that_points_back_comes_with_the_one_it_points_to() -> None:
     assert ("Tästä esimerkkinä ovat hyte-koordinaattorien verkostot.", "continues") in chosen(items, [0.9, 0.01, 0.02])
     other = [items[0], item(0, 1, "Tästäkin huolimatta asia on kesken."), items[2]]
     assert [reason for _, reason in chosen(other, [0.9, 0.01, 0.02])] == ["lead"]
+
+
+def test_a_quoted_heading_brings_the_first_sentences_of_its_section() -> None:
+    title = "Käytännön työ voi sujua, vaikka strategiatason yhteistyö on alkuvaiheessa"
+    items = [item(0, 0, title, is_heading=True), item(0, 1, "Asiantuntijat tekevät yhteistyötä käytännössä."),
+             item(0, 2, "Esimerkkinä ovat hyte-verkostot."), item(0, 3, "Kolmas lause."),
+             item(0, 4, "Seuraava otsikko", is_heading=True)]
+    scores = [0.9, 0.01, 0.01, 0.01, 0.02]
+    two = replace(NUMBERS, section_sentences=2)
+    found = [(c.candidate.text, c.reason) for c in select(Evidence(tuple(items), {}), np.array(scores), PLAIN, two)]
+    assert found == [(title, "lead"), ("Asiantuntijat tekevät yhteistyötä käytännössä.", "the section of a quoted heading"),
+                     ("Esimerkkinä ovat hyte-verkostot.", "the section of a quoted heading")]
+    assert chosen(items, scores) == [(title, "lead")]  # section_sentences 0: the heading alone
+    short = [items[0], items[1], items[4], item(0, 5, "Toisen osion lause.")]
+    found = [c.reason for c in select(Evidence(tuple(short), {}), np.array([0.9, 0.01, 0.02, 0.01]), PLAIN, two)]
+    assert found == ["lead", "the section of a quoted heading"]  # up to the next heading
+    prose = [item(0, 0, "Kunnat tekevät yhteistyötä."), item(0, 1, "Alue tukee niitä."), item(0, 2, "Muuta.")]
+    found = [c.reason for c in select(Evidence(tuple(prose), {}), np.array([0.9, 0.01, 0.02]), PLAIN, two)]
+    assert found == ["lead"]  # a sentence is no heading
 
 
 def test_near_duplicates_are_quoted_once() -> None:
