@@ -36,7 +36,7 @@ ANSWERABILITY_MODEL = MODELS_DIR / "answerability.json"
 BEST_ITEMS = 3
 SIGNALS = (
     "best_score", "second_score", "best_similarity", "best_lexical", "best_own", "names_missing", "lead_names_missing",
-    "names_unseen", "places_unseen",
+    "names_unseen", "places_unseen", "lead_other_place",
     "numbers_missing", "unseen", "fact_asked", "fact_held", "chunk_dense", "foreign", "question_concepts",
 )
 _NUMBER = re.compile(r"\d+")
@@ -69,6 +69,8 @@ def signals(
     numbers = set(_NUMBER.findall(query.text))
     best_text = " ".join(texts + [" ".join(c.terms) for c in best])
     unseen_names = [name for name in query.names if keyword.document_frequency(name) == 0]
+    places = {name for name in query.names if is_place_name(name, analyzer)}
+    lead_terms = best[0].terms if best else frozenset()
     return {
         "best_score": float(ranked[0]) if ranked else 0.0,
         "second_score": float(ranked[1]) if len(ranked) > 1 else 0.0,
@@ -79,6 +81,8 @@ def signals(
         "lead_names_missing": best[0].feature("names_missing") if best else 1.0,
         "names_unseen": float(bool(unseen_names)),
         "places_unseen": float(any(is_place_name(name, analyzer) for name in unseen_names)),
+        "lead_other_place": float(bool(places) and not places & lead_terms
+                                  and any(is_place_name(term, analyzer) for term in lead_terms - places)),
         "numbers_missing": float(bool(numbers) and not numbers <= set(_NUMBER.findall(best_text))),
         "unseen": sum(w for c, w in weights.items() if c not in held) / total,
         "fact_asked": float(bool(intent.fact)),

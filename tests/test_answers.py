@@ -223,3 +223,11 @@ def test_a_region_the_materials_never_name_is_a_signal_of_its_own(assistant: Ass
     assert unseen.meta["signals"]["places_unseen"] == 1.0  # type: ignore[index]
     seen = assistant.ask("Mitä Etelä-Karjalan hyvinvointialue on sopinut kuntien kanssa?", debug=True)
     assert seen.meta["signals"]["places_unseen"] == 0.0  # type: ignore[index]
+
+
+def test_a_lead_about_another_region_is_a_signal_of_its_own(assistant: Assistant) -> None:
+    # Etelä-Karjala's population is on its slide; Lapland's is nowhere, and its best item is that slide's.
+    other = assistant.ask("Mikä on Lapin hyvinvointialueen väestöpohja?", debug=True)
+    assert other.meta["signals"]["lead_other_place"] == 1.0  # type: ignore[index]
+    own = assistant.ask("Mikä on Etelä-Karjalan hyvinvointialueen väestöpohja?", debug=True)
+    assert own.meta["signals"]["lead_other_place"] == 0.0  # type: ignore[index]
