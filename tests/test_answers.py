@@ -135,7 +135,7 @@ def test_whom_to_contact_is_answered_by_a_name(assistant: Assistant, question: s
 
 
 def test_a_count_asked_in_any_case_is_answered_by_the_number(assistant: Assistant) -> None:
-    answer = assistant.ask("Kuinka monella hyvinvointialueella aluepilotti aloitetaan?", debug=True)
+    answer = assistant.ask("Kuinka monella hyvinvointialueella aluepilotti aloitetaan?")
     assert answer.status == "answered" and "kolmen" in answer.text.split("\n")[1]
 
 
