@@ -10,13 +10,12 @@ contact) are the ones whose absence from the evidence makes an answer ``partial`
 among them: "kuka" and "kenen" are answered as often by a body or a role written as a common noun
 ("ohjausryhmän hyväksyntä", "ministeriöiden kanssa") as by a name, so a missing name says little.
 Asking who holds a role of ``words/roles.txt`` ("Kuka on ohjausryhmän puheenjohtaja?") is another
-matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. Asking how to reach
-someone ("Miten otan yhteyttä?") asks a contact; asking whom ("Keneen otan yhteyttä?", "Who should we
-contact?") asks a person. So is a *day*
+matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. So is a *day*
 ("Minä päivänä ...?"), which a month or a season does not answer, and a *town* ("Missä kaupungissa
 ...?"), which only a place's name answers: "missä" alone asks as often "missä vaiheessa". A question that
 names places and asks beyond them ("Etelä-Karjalan ja Lapin lisäksi", "besides": ``words/besides.txt``)
-asks for a town too: a place it does not name itself.
+asks for a town too: a place it does not name itself. Asking how to reach someone ("Miten otan
+yhteyttä?") asks a contact; asking whom ("Keneen otan yhteyttä?", "Who should we contact?") asks a person.
 """
 
 from __future__ import annotations

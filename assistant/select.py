@@ -134,7 +134,7 @@ def _sections(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores:
               most: int) -> list[Chosen]:
     """For a quoted heading outside a list, the first ``most`` prose sentences of the section it opens, up to
     the next heading or list."""
-    place = {(c.rank, c.stored.sentence.ord): i for i, c in enumerate(candidates)}
+    place = _by_place(candidates)
     added: list[Chosen] = []
     for entry in chosen:
         item = entry.candidate
@@ -284,7 +284,7 @@ def _continuations(chosen: Sequence[Chosen], candidates: Sequence[Candidate], sc
                    taken: set[int]) -> list[Chosen]:
     """Sentences that go on from a quoted prose sentence, and the sentence a quoted one goes on from."""
     openings = word_list("continuations")
-    place = {(c.rank, c.stored.sentence.ord): i for i, c in enumerate(candidates)}
+    place = _by_place(candidates)
     added: list[Chosen] = []
     for entry in chosen:
         item = entry.candidate
@@ -301,6 +301,11 @@ def _continuations(chosen: Sequence[Chosen], candidates: Sequence[Candidate], sc
                 added.append(Chosen(other, float(scores[i]), "continues"))
                 taken.add(i)
     return added
+
+
+def _by_place(candidates: Sequence[Candidate]) -> dict[tuple[int, int], int]:
+    """Each candidate's index by its place: its chunk's rank and its order in the chunk."""
+    return {(c.rank, c.stored.sentence.ord): i for i, c in enumerate(candidates)}
 
 
 def _continues(text: str, openings: Sequence[str]) -> bool:

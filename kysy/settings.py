@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     )
     order_by_items: bool = Field(
         default=True,
-        description="Order the first top_k sources by the item scoring model's best item in each (the answer "
-        "engine's reading of the chunks); false = the fused order.",
+        description="Order the sources the answer reads (the first top_k and a named document's passages) by the "
+        "item scoring model's best item in each (the answer engine's reading of the chunks); false = the fused order.",
     )
 
     # Conversations (assistant/followup.py): thresholds fitted by eval/followup_fit.py
