@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.entities import holds, is_place_name
+from assistant.entities import holds, is_place_name, periods
 from assistant.evidence import Evidence
 from assistant.intent import Intent
 from assistant.query import Query
@@ -36,7 +36,7 @@ ANSWERABILITY_MODEL = MODELS_DIR / "answerability.json"
 BEST_ITEMS = 3
 SIGNALS = (
     "best_score", "second_score", "best_similarity", "best_lexical", "best_own", "names_missing", "lead_names_missing",
-    "names_unseen", "places_unseen", "lead_other_place",
+    "names_unseen", "places_unseen", "lead_other_place", "lead_other_period",
     "numbers_missing", "unseen", "fact_asked", "fact_held", "chunk_dense", "foreign", "question_concepts",
 )
 _NUMBER = re.compile(r"\d+")
@@ -71,6 +71,8 @@ def signals(
     unseen_names = [name for name in query.names if keyword.document_frequency(name) == 0]
     places = {name for name in query.names if is_place_name(name, analyzer)}
     lead_terms = best[0].terms if best else frozenset()
+    asked_periods = periods(query.text)
+    lead_periods = periods(" ".join([texts[0], *sorted(lead_terms)])) if best else frozenset()
     return {
         "best_score": float(ranked[0]) if ranked else 0.0,
         "second_score": float(ranked[1]) if len(ranked) > 1 else 0.0,
@@ -83,6 +85,7 @@ def signals(
         "places_unseen": float(any(is_place_name(name, analyzer) for name in unseen_names)),
         "lead_other_place": float(bool(places) and not places & lead_terms
                                   and any(is_place_name(term, analyzer) for term in lead_terms - places)),
+        "lead_other_period": float(_other_period(asked_periods, lead_periods)),
         "numbers_missing": float(bool(numbers) and not numbers <= set(_NUMBER.findall(best_text))),
         "unseen": sum(w for c, w in weights.items() if c not in held) / total,
         "fact_asked": float(bool(intent.fact)),
@@ -91,6 +94,17 @@ def signals(
         "foreign": float(query.language != "fi"),
         "question_concepts": float(len(weights)),
     }
+
+
+def _other_period(asked: frozenset[str], lead: frozenset[str]) -> bool:
+    """Whether the question names a year (or a season or month) that the lead lacks while it names another:
+    "Mikä oli kevään 2025 foorumien ohjelma?" against a slide of the autumn's forums."""
+    return any(question and held and not question & held
+               for question, held in ((_years(asked), _years(lead)), (asked - _years(asked), lead - _years(lead))))
+
+
+def _years(keys: frozenset[str]) -> frozenset[str]:
+    return frozenset(key for key in keys if key.isdigit())
 
 
 def missing_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | None = None) -> frozenset[str]:

@@ -128,6 +128,29 @@ def _has_inner_capital(text: str, analyzer: Analyzer | None, given: frozenset[st
     return any(_new(match.group(), analyzer, given) for match in _INNER_CAPITAL.finditer(text))
 
 
+# The seasons and months a question or a text names, each by one key whatever its language or form.
+_SEASONS = (("spring", r"kevä\w*|kevät\w*|spring|våren"), ("summer", r"kesä(?!kuu)\w*|summer|sommaren"),
+            ("autumn", r"syksy\w*|autumn|hösten"), ("winter", r"talv\w*|winter|vintern"))
+_MONTH_WORDS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
+_PERIOD = re.compile("|".join(
+    [rf"(?P<{key}>\b(?:{words})\b)" for key, words in _SEASONS]
+    + [rf"(?P<m{n}>\b(?:{fi}kuu\w*|{en}|{sv})\b)" for n, (fi, en, sv) in enumerate(zip(
+        _MONTH_WORDS, _EN_MONTHS.split("|"), _SV_MONTHS.split("|"), strict=True), start=1)]
+    + [r"(?P<year>\b(?:1[0-9]|20)\d\d\b)"]), re.IGNORECASE)
+
+
+def periods(text: str) -> frozenset[str]:
+    """The years ("2025"), seasons ("spring": "keväällä", "in spring", "våren") and months ("m10": "lokakuussa",
+    "October", "oktober") that ``text`` names."""
+    found = set()
+    for match in _PERIOD.finditer(text):
+        key = match.lastgroup or ""
+        if match.group() == "may":  # the English verb, not the month
+            continue
+        found.add(match.group() if key == "year" else key)
+    return frozenset(found)
+
+
 def is_place_name(word: str, analyzer: Analyzer | None) -> bool:
     """Whether ``word`` (a lemma) is a name of Voikko's place class ("pirkanmaa"); never without Voikko."""
     return analyzer is not None and bool(set(analyzer.analyze_word(word.lower()).classes) & _PLACE_CLASSES)

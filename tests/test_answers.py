@@ -231,3 +231,12 @@ def test_a_lead_about_another_region_is_a_signal_of_its_own(assistant: Assistant
     assert other.meta["signals"]["lead_other_place"] == 1.0  # type: ignore[index]
     own = assistant.ask("Mikä on Etelä-Karjalan hyvinvointialueen väestöpohja?", debug=True)
     assert own.meta["signals"]["lead_other_place"] == 0.0  # type: ignore[index]
+
+
+def test_a_lead_of_another_season_is_a_signal_of_its_own(assistant: Assistant) -> None:
+    # The forum slide lists the autumn's forums; nothing says which are held in spring 2025.
+    other = assistant.ask("Mitä yhdyspintafoorumeja järjestetään keväällä 2025?", debug=True)
+    assert other.meta["signals"]["lead_other_period"] == 1.0  # type: ignore[index]
+    own = assistant.ask("Mitkä yhdyspintafoorumit pidetään syksyllä?", debug=True)
+    assert own.meta["signals"]["lead_other_period"] == 0.0  # type: ignore[index]
+    assert own.status == "answered" and "29.9." in own.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.entities import held_kinds, holds
+from assistant.entities import held_kinds, holds, periods
 from assistant.intent import part_readings, question_kinds, understand
 from assistant.query import Query, question_names
 from ingest.analyze import make_analyzer, word_tokens
@@ -177,3 +177,16 @@ def test_a_missing_day_reads_as_a_missing_date() -> None:
     assert missing_facts(intent, ["Raportti valmistuu syksyllä."], ANALYZER) == {"day"}
     assert missing_facts(intent, ["Raportti valmistuu myöhemmin."], ANALYZER) == {"date"}
     assert missing_facts(intent, ["Raportti julkaistiin 12.6.2023."], ANALYZER) == frozenset()
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    ("Mikä oli kevään 2025 yhdyspintafoorumien ohjelma?", {"2025", "spring"}),
+    ("Syksyn yhdyspintafoorumit: 29.9.", {"autumn"}),
+    ("Foorumi pidetään lokakuussa, kesäkuussa ei.", {"m10", "m6"}),
+    ("What happened in October 2023, and what may follow in winter?", {"m10", "2023", "winter"}),
+    ("Vad hände hösten 2024?", {"autumn", "2024"}),
+    ("Kesällä ja talvella", {"summer", "winter"}),
+    ("Kuntien määrä on 12.", set()),
+])
+def test_the_years_seasons_and_months_a_text_names(text: str, keys: set[str]) -> None:
+    assert periods(text) == keys
