@@ -27,7 +27,8 @@ signals, the features of the scoring and answerability models, are:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,9 @@ from ingest.analyze import Analyzer, word_tokens
 from ingest.keyword import KeywordIndex
 from ingest.store import Snapshot, StoredSentence
 from kysy.models import DocumentInfo, ScoredChunk
+
+# ``documents_by_term`` of each live snapshot.
+_BY_TERM: weakref.WeakKeyDictionary[Snapshot, tuple[Analyzer, dict[str, frozenset[str]]]] = weakref.WeakKeyDictionary()
 
 # Letters of a word that ``prefix_bm25`` compares (a stemmer-free match, robust to unknown words).
 PREFIX = 5
@@ -122,9 +126,9 @@ def named_sources(query: Query, retrieved: Sequence[ScoredChunk], top_k: int, sn
         return []
     matcher = Matcher(query)
     fits: dict[str, set[str]] = {}  # each concept of the question a document's year or kind covers: those documents
-    for doc_id, info in snapshot.documents.items():
-        for concept in matcher.covered(document_terms(info, analyzer)):
-            fits.setdefault(concept, set()).add(doc_id)
+    for term, documents in documents_by_term(snapshot, analyzer).items():
+        for concept in matcher.concepts_of(term):
+            fits.setdefault(concept, set()).update(documents)
     named = sorted({doc_id for docs in fits.values() if len(docs) <= most for doc_id in docs})
     extra = [hit for doc_id in named for hit in [h for h in retrieved[top_k:] if h.chunk.doc_id == doc_id][:per_document]]
     return sorted(extra, key=lambda hit: hit.rank)
@@ -244,6 +248,21 @@ def _rows(
                 source=source,
             ))
     return rows
+
+
+def documents_by_term(snapshot: Snapshot, analyzer: Analyzer) -> Mapping[str, frozenset[str]]:
+    """Each term of ``document_terms`` (a year, a kind's lemma or compound part) with the documents it may call
+    by, built once per snapshot and analyzer: a question then reads a few dozen terms, not every document."""
+    cached = _BY_TERM.get(snapshot)
+    if cached is not None and cached[0] is analyzer:
+        return cached[1]
+    index: dict[str, set[str]] = {}
+    for doc_id, info in snapshot.documents.items():
+        for term in document_terms(info, analyzer):
+            index.setdefault(term, set()).add(doc_id)
+    by_term = {term: frozenset(documents) for term, documents in index.items()}
+    _BY_TERM[snapshot] = (analyzer, by_term)  # a snapshot never changes; a commit makes a new one
+    return by_term
 
 
 def document_terms(info: DocumentInfo | None, analyzer: Analyzer) -> set[str]:

@@ -240,3 +240,15 @@ def test_a_lead_of_another_season_is_a_signal_of_its_own(assistant: Assistant) -
     own = assistant.ask("Mitkä yhdyspintafoorumit pidetään syksyllä?", debug=True)
     assert own.meta["signals"]["lead_other_period"] == 0.0  # type: ignore[index]
     assert own.status == "answered" and "29.9." in own.text
+
+
+def test_the_documents_a_year_or_kind_names_are_indexed_once_per_snapshot(assistant: Assistant) -> None:
+    from assistant.evidence import documents_by_term
+
+    snapshot = assistant.retriever.snapshot
+    by_term = documents_by_term(snapshot, assistant.analyzer)
+    files = {term: {snapshot.documents[doc].file for doc in docs} for term, docs in by_term.items()}
+    assert files["2022"] == {"2022-kuntaliitto-ehdottaa-hyvinvointialueille-yhteistyota.txt"}
+    assert files["diaesitys"] == files["esitys"] == {"2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"}
+    assert len(files["uutinen"]) == 3
+    assert documents_by_term(snapshot, assistant.analyzer) is by_term  # built once, read by every question
