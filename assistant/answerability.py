@@ -104,6 +104,7 @@ def _other_period(asked: frozenset[str], lead: frozenset[str]) -> bool:
 
 
 def _years(keys: frozenset[str]) -> frozenset[str]:
+    """The years among ``periods`` keys (the seasons and months are words)."""
     return frozenset(key for key in keys if key.isdigit())
 
 

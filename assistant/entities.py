@@ -128,8 +128,9 @@ def _has_inner_capital(text: str, analyzer: Analyzer | None, given: frozenset[st
     return any(_new(match.group(), analyzer, given) for match in _INNER_CAPITAL.finditer(text))
 
 
-# The seasons and months a question or a text names, each by one key whatever its language or form.
-_SEASONS = (("spring", r"kevä\w*|kevät\w*|spring|våren"), ("summer", r"kesä(?!kuu)\w*|summer|sommaren"),
+# The seasons and months a question or a text names, each by one key whatever its language or form (Swedish
+# seasons in the definite form only: "vår" is also "our").
+_SEASONS = (("spring", r"kevä\w*|spring|våren"), ("summer", r"kesä(?!kuu)\w*|summer|sommaren"),
             ("autumn", r"syksy\w*|autumn|hösten"), ("winter", r"talv\w*|winter|vintern"))
 _MONTH_WORDS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
 _PERIOD = re.compile("|".join(
