@@ -72,7 +72,7 @@ def signals(
     places = {name for name in query.names if is_place_name(name, analyzer)}
     lead_terms = best[0].terms if best else frozenset()
     asked_periods = periods(query.text)
-    lead_periods = periods(" ".join([texts[0], *sorted(lead_terms)])) if best else frozenset()
+    lead_periods = periods(" ".join([texts[0], *lead_terms])) if best else frozenset()
     return {
         "best_score": float(ranked[0]) if ranked else 0.0,
         "second_score": float(ranked[1]) if len(ranked) > 1 else 0.0,

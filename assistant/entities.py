@@ -19,7 +19,8 @@ from ingest.analyze import Analyzer
 
 _CARDINAL = re.compile(r"(?<![\d.,])(?!(?:19|20)\d\d\b)\d+(?:[ \u00a0]\d{3})*(?:/\d+)?(?![\d.,]|\s*%|-luvu)")
 _MONEY = re.compile(r"€|\d\s*(?:e|eur|euroa?|milj\.?|mrd|kr|kronor)\b|\beuro|\bmiljoona|\bmiljardi", re.IGNORECASE)
-_FI_MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
+_MONTH_WORDS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
+_FI_MONTH = rf"(?:{'|'.join(_MONTH_WORDS)})kuu"
 _EN_MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
 _SV_MONTHS = r"januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
 _DATE = re.compile(
@@ -132,7 +133,6 @@ def _has_inner_capital(text: str, analyzer: Analyzer | None, given: frozenset[st
 # seasons in the definite form only: "vår" is also "our").
 _SEASONS = (("spring", r"kevä\w*|spring|våren"), ("summer", r"kesä(?!kuu)\w*|summer|sommaren"),
             ("autumn", r"syksy\w*|autumn|hösten"), ("winter", r"talv\w*|winter|vintern"))
-_MONTH_WORDS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
 _PERIOD = re.compile("|".join(
     [rf"(?P<{key}>\b(?:{words})\b)" for key, words in _SEASONS]
     + [rf"(?P<m{n}>\b(?:{fi}kuu\w*|{en}|{sv})\b)" for n, (fi, en, sv) in enumerate(zip(

@@ -126,15 +126,15 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     chosen += _whole_lists(chosen, candidates, scores, intent, taken, numbers.list_items)
     chosen += _parts(intent.parts, parts, candidates, taken, chosen, numbers)
     chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
-    chosen += _sections(chosen, candidates, scores, taken, numbers.section_sentences)
-    return chosen + _continuations(chosen, candidates, scores, taken)
+    place = _by_place(candidates)
+    chosen += _sections(chosen, candidates, scores, taken, numbers.section_sentences, place)
+    return chosen + _continuations(chosen, candidates, scores, taken, place)
 
 
 def _sections(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
-              most: int) -> list[Chosen]:
+              most: int, place: dict[tuple[int, int], int]) -> list[Chosen]:
     """For a quoted heading outside a list, the first ``most`` prose sentences of the section it opens, up to
-    the next heading or list."""
-    place = _by_place(candidates)
+    the next heading or list (``place``: ``_by_place`` of the candidates)."""
     added: list[Chosen] = []
     for entry in chosen:
         item = entry.candidate
@@ -281,10 +281,10 @@ def _nested(lead: Candidate, same_chunk: Sequence[int], candidates: Sequence[Can
 
 
 def _continuations(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray,
-                   taken: set[int]) -> list[Chosen]:
-    """Sentences that go on from a quoted prose sentence, and the sentence a quoted one goes on from."""
+                   taken: set[int], place: dict[tuple[int, int], int]) -> list[Chosen]:
+    """Sentences that go on from a quoted prose sentence, and the sentence a quoted one goes on from
+    (``place``: ``_by_place`` of the candidates)."""
     openings = word_list("continuations")
-    place = _by_place(candidates)
     added: list[Chosen] = []
     for entry in chosen:
         item = entry.candidate
