@@ -83,6 +83,7 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.holdout6.jsonl --out eval/runs/holdout6
 	$(BIN)/kysy eval --questions eval/questions.holdout7.jsonl --out eval/runs/holdout7
 	$(BIN)/kysy eval --questions eval/questions.holdout8.jsonl --out eval/runs/holdout8
+	$(BIN)/kysy eval --questions eval/questions.holdout9.jsonl --out eval/runs/holdout9
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval
