@@ -52,6 +52,7 @@ CHAIN_TURNS = 3
 _NAME_CLASSES = frozenset({"paikannimi", "etunimi", "sukunimi", "nimi"})
 _PERSON_CLASSES = frozenset({"etunimi", "sukunimi", "nimi"})
 _NOUN_CLASSES = _NAME_CLASSES | {"nimisana"}
+_ASKS_WHOM = frozenset({"person", "who"})  # question kinds (words/question_kinds.txt) of "kuka", "ketkä"
 _NOT_CONTENT = stopwords.ALL | stopwords.QUESTION_WORDS
 _WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 
@@ -195,8 +196,9 @@ def pointing_word(question: str, analyzer: Analyzer) -> str:
 
     A pointing word that an earlier word of the question can stand for points inside the question
     ("Ketkä ovat mukana hankkeessa ja rahoittavat sitä?"), not back: a noun of the same number for
-    "sitä" or "niistä", a name for "hän", a place name or noun for "siellä", any content word for a
-    Swedish or English pointing word.
+    "sitä" or "niistä", a name or the question word asking whom for "hän" ("Kuka kommentoi ..., mitä hän
+    sanoi?"), the same or a plural noun for "heidän", a place name or noun for "siellä", any content word
+    for a Swedish or English pointing word.
     """
     pointing = word_table("pointing")
     words = [match.group() for match in _WORD.finditer(question)]
@@ -210,14 +212,18 @@ def pointing_word(question: str, analyzer: Analyzer) -> str:
 def _stands_for(kind: str, word: str, sentence_initial: bool, analyzer: Analyzer) -> bool:
     """Whether ``word`` can be what a pointing word of ``kind`` (sg, pl, place, person, any) stands for."""
     lowered = word.lower()
+    if kind in ("person", "people") and _ASKS_WHOM & set(word_table("question_kinds").get(lowered, "").split(",")):
+        return True  # the person the question asks for
     if lowered in _NOT_CONTENT or word_table("pointing").get(lowered) is not None:
         return False
     analysis = analyzer.analyze_word(lowered)
     if not analysis.classes:  # not analysed (an unknown name such as "Hyvil", or no Voikko)
         return kind == "any" or is_name(word, analyzer, sentence_initial)
-    if kind == "person":
-        return bool(set(analysis.classes) & _PERSON_CLASSES)
     nouns = set(analysis.classes) & _NOUN_CLASSES
+    if kind in ("person", "people") and set(analysis.classes) & _PERSON_CLASSES:
+        return True
+    if kind == "person":
+        return False
     if kind in ("place", "any"):
         return bool(nouns)
     return bool(nouns) and ("singular" if kind == "sg" else "plural") in analysis.numbers

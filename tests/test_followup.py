@@ -53,6 +53,10 @@ def test_a_new_place_replaces_the_previous_one() -> None:
         ("Mitkä teemaryhmät siinä priorisoidaan?", "siinä"),  # a plural noun cannot be "siinä"
         ("Kuinka moni niistä on mukana pilotissa?", "niistä"),
         ("Minkä kautta hän ehdotti yhteistyön jatkamista?", "hän"),  # "kautta" is no person
+        ("Kuka kommentoi aluepilotteja ja mitä hän niistä sanoi?", ""),  # "hän" is the person asked
+        ("Mitä aineistot kertovat hyte-koordinaattoreista ja heidän määrästään?", ""),  # the coordinators
+        ("Mitä heidän mukaansa pitää tehdä?", "heidän"),
+        ("Mitä kuntaliitto sanoi ja mitä he tekivät?", "he"),  # a singular noun is not "he"
         ("Ketkä ovat mukana yhdyspintaprojektissa ja rahoittavat sitä?", ""),  # "sitä" is the project
         ("Mikä on Etelä-Karjalan väestöpohja ja paljonko henkilöstöä siellä on?", ""),
         ("Mitä Minna Karhunen sanoi siitä, mikä asukkaalle on olennaista?", ""),
