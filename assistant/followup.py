@@ -19,7 +19,10 @@ must keep the question's own words: ``kept`` at least ``followup_keep_pointing``
 question that points back (``words/pointing.txt``: "siellä", "niiden", "it"; see ``pointing_word``),
 and at least ``followup_keep`` of it for one that does not, which must also stay on the previous
 topic's own passage and find the topic there (``topic`` at least ``followup_topic``): in a small
-collection most passages hold a few common topic words. The three thresholds are settings,
+collection most passages hold a few common topic words. Such a question must also be short, at most
+``followup_words`` content words: an elliptical follow-up ("Millä periaatteilla pilotit toimivat?")
+leaves its topic out, a question of its own ("Onko kuntien ja hyvinvointialueiden yhteistyö jo
+strategisella tasolla?") spells it out. The four thresholds are settings,
 fitted on the question set's conversation cases and its standalone questions asked after unrelated
 turns (``eval/followup_fit.py``).
 
@@ -69,6 +72,7 @@ class Evidence:
     kept: float
     topic: float
     on_topic_passage: bool = False  # the merged reading's best passage is the topic's own best passage
+    words: int = 0  # the question's own content words
 
     def describe(self) -> str:
         """The signals in one line, for ``meta``."""
@@ -93,7 +97,8 @@ class FollowupResolver:
         self.queries = queries
         self.keyword = keyword
         self.analyzer = analyzer
-        self.thresholds = (settings.followup_keep, settings.followup_keep_pointing, settings.followup_topic)
+        self.thresholds = (settings.followup_keep, settings.followup_keep_pointing, settings.followup_topic,
+                           settings.followup_words)
 
     def resolve(
         self, question: str, history: Sequence[Turn], language: str | None = None, *, generator: Any = None
@@ -154,6 +159,7 @@ class FollowupResolver:
             kept=_share(own, own_weights, self.keyword, best) if best is not None else 0.0,
             topic=_share(carried, topic_weights, self.keyword, best) if best is not None else 0.0,
             on_topic_passage=best is not None and topic_rows[:1] == [best],
+            words=len(self.analyzer.content_lemmas(question)),
         )
 
     def _held_weights(self, query: Query) -> dict[str, float]:
@@ -166,13 +172,14 @@ class FollowupResolver:
         return [hit.row for hit in self.keyword.search(query.terms, top_k)] if query.terms else []
 
 
-def reads_as_followup(evidence: Evidence, keep: float, keep_pointing: float, topic: float) -> bool:
-    """The decision rule of the module docstring, with its three thresholds."""
+def reads_as_followup(evidence: Evidence, keep: float, keep_pointing: float, topic: float, words: int) -> bool:
+    """The decision rule of the module docstring, with its four thresholds."""
     if evidence.own_weight == 0 or evidence.opener:
         return True
     if evidence.pointing:
         return evidence.kept >= keep_pointing * evidence.alone
-    return evidence.on_topic_passage and evidence.kept >= keep * evidence.alone and evidence.topic >= topic
+    return evidence.on_topic_passage and evidence.kept >= keep * evidence.alone and evidence.topic >= topic \
+        and evidence.words <= words
 
 
 def _share(query: Query, weights: Mapping[str, float], keyword: KeywordIndex, row: int) -> float:

@@ -1,14 +1,14 @@
 """Fitting the follow-up thresholds on the question set's conversation cases, with cross-validation.
 
 Every ``followup`` case of the question set should be read as a follow-up, and every ``topic_switch``
-case as a standalone question; so should every answerable standalone question asked after an
-unrelated earlier question of the set (drawn as in ``eval/invariance.py``, with another seed). For each case the
+case as a standalone question; so should every answerable standalone question of the five fitted sets
+asked after an unrelated earlier question of its set (drawn as in ``eval/invariance.py``, with another seed). For each case the
 keyword evidence of ``assistant/followup.py`` is computed once; the thresholds are then chosen on a
 grid for the best balanced accuracy (the mean of the two classes' accuracies, as standalone pairs
 far outnumber follow-ups), in-sample and by k-fold cross-validation (fit on the other folds, score
 the held-out fold), so the figure that is reported is one no threshold was fitted on.
 
-    python -m eval.followup_fit --questions eval/questions.fi.jsonl
+    python -m eval.followup_fit  # or --questions SET.jsonl ...
 """
 
 from __future__ import annotations
@@ -23,15 +23,20 @@ from assistant.followup import Evidence, FollowupResolver, carried_words, reads_
 from assistant.service import Assistant
 from eval.invariance import CONVERSATION_TYPES, standalone_questions, unrelated
 from eval.questionset import Question, load_questions
+from eval.train import TRAINING_SETS
 from eval.runner import history_turns
 from kysy.settings import Settings
 
 GRID = tuple(round(0.1 * step, 1) for step in range(11))
+WORDS = (2, 3, 4, 5, 6, 8, 50)  # the most content words of a follow-up without a pointing word; 50: no limit
 FOLDS = 5
 # The earlier turns of the standalone cases are drawn with this seed, so that the invariance figure of
 # ``eval/invariance.py`` is measured on other conversations than the thresholds were fitted on.
 FIT_SEED = "fit"
 TYPES = {"followup": True, "topic_switch": False}
+# The sets fitted on are the answer engine's (the later held-out sets stay out of every fit): the question
+# set holds the conversation cases, all five their standalone questions.
+QUESTION_SETS = TRAINING_SETS
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,8 @@ class Case:
     followup: bool
 
 
-Point = tuple[float, float, float]  # the SETTINGS, in order
-SETTINGS = ("followup_keep", "followup_keep_pointing", "followup_topic")
+Point = tuple[float, float, float, int]  # the SETTINGS, in order
+SETTINGS = ("followup_keep", "followup_keep_pointing", "followup_topic", "followup_words")
 
 
 def decide(evidence: Evidence | None, point: Point) -> bool:
@@ -88,10 +93,11 @@ def accuracy(cases: Sequence[Case], point: Point) -> float:
 
 
 def fit(cases: Sequence[Case]) -> Point:
-    """The grid point with the best accuracy; ties go to the point nearest the middle of the grid."""
+    """The grid point with the best accuracy; ties go to the point whose shares are nearest the middle of
+    the grid, then to the most words."""
     return max(
-        ((keep, pointing, topic) for keep in GRID for pointing in GRID for topic in GRID),
-        key=lambda point: (accuracy(cases, point), -sum(abs(value - 0.5) for value in point)),
+        ((keep, pointing, topic, words) for keep in GRID for pointing in GRID for topic in GRID for words in WORDS),
+        key=lambda point: (accuracy(cases, point), -sum(abs(value - 0.5) for value in point[:3]), point[3]),
     )
 
 
@@ -108,10 +114,11 @@ def cross_validate(cases: Sequence[Case], folds: int = FOLDS) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit, cross-validate and print the thresholds as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--questions", type=Path, default=Path("eval/questions.fi.jsonl"))
+    parser.add_argument("--questions", type=Path, nargs="+", default=list(QUESTION_SETS),
+                        help="question sets (default: the five the answer engine is fitted on)")
     args = parser.parse_args(argv)
     assistant = Assistant(Settings())
-    cases = collect(assistant, load_questions(args.questions))
+    cases = [case for path in args.questions for case in collect(assistant, load_questions(path))]
     point = fit(cases)
     current = tuple(getattr(assistant.settings, name) for name in SETTINGS)
     wrong = [case.id for case in cases if decide(case.evidence, point) != case.followup]

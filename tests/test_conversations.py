@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assistant.service import Assistant
-from eval.followup_fit import SETTINGS, accuracy, collect, cross_validate, fit
+from eval.followup_fit import QUESTION_SETS, SETTINGS, accuracy, collect, cross_validate, fit
 from eval.invariance import conversation_invariance, first_citation, standalone_questions, unrelated
 from eval.questionset import Question, load_questions
 from eval.runner import history_turns
@@ -62,10 +62,9 @@ def test_follow_ups_get_their_intended_source(assistant: Assistant, questions: l
     assert sum(right) / len(right) >= 0.85, [q.id for q, ok in zip(cases, right, strict=True) if not ok]
 
 
-def test_the_shipped_thresholds_are_those_fitted_on_the_question_set(
-    assistant: Assistant, questions: list[Question]
-) -> None:
-    cases = collect(assistant, questions)
+def test_the_shipped_thresholds_are_those_fitted_on_the_fitted_sets(assistant: Assistant) -> None:
+    root = QUESTIONS.parent.parent
+    cases = [case for path in QUESTION_SETS for case in collect(assistant, load_questions(root / path))]
     point = fit(cases)
     shipped = tuple(getattr(Settings(), name) for name in SETTINGS)
     assert point == shipped

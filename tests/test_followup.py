@@ -79,12 +79,16 @@ def test_openers_are_whole_words_at_the_start() -> None:
 def test_the_rule_weighs_its_signals() -> None:
     plain = Evidence(opener="", pointing="", own_weight=5.0, topic_weight=5.0, alone=1.0, kept=1.0, topic=1.0,
                      on_topic_passage=True)
-    assert reads_as_followup(plain, 0.7, 0.0, 0.9)
-    assert not reads_as_followup(Evidence(**{**plain.__dict__, "on_topic_passage": False}), 0.7, 0.0, 0.9)
-    assert not reads_as_followup(Evidence(**{**plain.__dict__, "kept": 0.5}), 0.7, 0.0, 0.9)
-    assert reads_as_followup(Evidence(**{**plain.__dict__, "kept": 0.0, "opener": "entä"}), 0.7, 0.0, 0.9)
+    assert reads_as_followup(plain, 0.7, 0.0, 0.9, 50)
+    assert not reads_as_followup(Evidence(**{**plain.__dict__, "on_topic_passage": False}), 0.7, 0.0, 0.9, 50)
+    assert not reads_as_followup(Evidence(**{**plain.__dict__, "kept": 0.5}), 0.7, 0.0, 0.9, 50)
+    assert reads_as_followup(Evidence(**{**plain.__dict__, "kept": 0.0, "opener": "entä"}), 0.7, 0.0, 0.9, 50)
     assert reads_as_followup(Evidence(**{**plain.__dict__, "own_weight": 0.0, "on_topic_passage": False}),
-                             0.7, 0.0, 0.9)
+                             0.7, 0.0, 0.9, 50)
+    # without a pointing word or an opener, a question spelling out its own topic in many words stands alone
+    assert reads_as_followup(Evidence(**{**plain.__dict__, "words": 3}), 0.7, 0.0, 0.9, 3)
+    assert not reads_as_followup(Evidence(**{**plain.__dict__, "words": 4}), 0.7, 0.0, 0.9, 3)
+    assert reads_as_followup(Evidence(**{**plain.__dict__, "words": 4, "pointing": "siellä"}), 0.7, 0.0, 0.9, 3)
 
 
 def test_names_come_from_voikko_classes_or_capitals() -> None:
@@ -96,6 +100,14 @@ def test_a_standalone_question_after_another_topic_stands_alone(assistant: Assis
     answer = _after(assistant, POPULATION, FUNDERS)
     assert answer.meta["followup"] is False and answer.meta["standalone_query"] == FUNDERS
     assert _first_source(answer)[1] == 3 and "Hyvil" in answer.text
+
+
+def test_a_question_spelling_out_its_own_topic_stands_alone_even_on_the_earlier_topics_passage(
+        assistant: Assistant) -> None:
+    question = "Mitä yhdyspintaprojektissa tuotetaan kuntien ja hyvinvointialueiden tueksi?"
+    answer = _after(assistant, "Mitkä ovat projektissa priorisoitavat yhdyspinnat eli teemaryhmät?", question)
+    assert answer.meta["followup"] is False and answer.meta["standalone_query"] == question
+    assert _first_source(answer) == _first_source(assistant.ask(question))
 
 
 def test_a_standalone_question_after_a_refusal_is_answered(assistant: Assistant) -> None:
