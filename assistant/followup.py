@@ -22,9 +22,9 @@ topic's own passage and find the topic there (``topic`` at least ``followup_topi
 collection most passages hold a few common topic words. Such a question must also be short, at most
 ``followup_words`` content words: an elliptical follow-up ("Millä periaatteilla pilotit toimivat?")
 leaves its topic out, a question of its own ("Onko kuntien ja hyvinvointialueiden yhteistyö jo
-strategisella tasolla?") spells it out. The four thresholds are settings,
-fitted on the question set's conversation cases and its standalone questions asked after unrelated
-turns (``eval/followup_fit.py``).
+strategisella tasolla?") spells it out. The four thresholds are settings, fitted on the question
+set's conversation cases and the five fitted sets' standalone questions asked after unrelated turns
+(``eval/followup_fit.py``).
 
 The previous turn's topic is that turn's own standalone form, so chains of follow-ups
 ("Entä Lapissa?", then "Entä henkilöstö?") keep their topic.
@@ -77,7 +77,7 @@ class Evidence:
     def describe(self) -> str:
         """The signals in one line, for ``meta``."""
         words = [f"{name} {value!r}" for name, value in (("opens with", self.opener), ("points back with", self.pointing)) if value]
-        return ", ".join([*words, f"alone={self.alone:.2f} kept={self.kept:.2f} topic={self.topic:.2f}"])
+        return ", ".join([*words, f"alone={self.alone:.2f} kept={self.kept:.2f} topic={self.topic:.2f} words={self.words}"])
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ def pointing_word(question: str, analyzer: Analyzer) -> str:
 
 
 def _stands_for(kind: str, word: str, sentence_initial: bool, analyzer: Analyzer) -> bool:
-    """Whether ``word`` can be what a pointing word of ``kind`` (sg, pl, place, person, any) stands for."""
+    """Whether ``word`` can be what a pointing word of ``kind`` (sg, pl, place, person, people, any) stands for."""
     lowered = word.lower()
     if kind in ("person", "people") and _ASKS_WHOM & set(word_table("question_kinds").get(lowered, "").split(",")):
         return True  # the person the question asks for
