@@ -38,7 +38,8 @@ _DAY = re.compile(
     re.IGNORECASE,
 )
 _TIME = re.compile(r"\bklo\b|\bkello\b|\b\d{1,2}[:.]\d{2}\b(?![.\d])|\b\d{1,2}\s*(?:am|pm)\b", re.IGNORECASE)
-_YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b|\b\d{3,4}-luvu|\b\d{1,2}\.\s*vuosisa", re.IGNORECASE)
+_YEAR_NUMBER = r"\b(?:1[0-9]|20)\d\d\b"
+_YEAR = re.compile(rf"{_YEAR_NUMBER}|\b\d{{3,4}}-luvu|\b\d{{1,2}}\.\s*vuosisa", re.IGNORECASE)
 # A phone number ("p. 358 50 5899 187", "+358 9 771 2000", "050 123 4567") is a contact, not a count.
 _PHONE = re.compile(r"(?:\+358|\bp\.\s*\+?)[\d ]{6,}\d|\b0\d{1,2}[ -]\d{3,4}[ -]?\d{3,4}\b")
 _CONTACT = re.compile(r"@|\bp\.\s*\+?\d|\+358|\b\d{2,3}[ -]?\d{3,4}[ -]?\d{3,4}\b")
@@ -137,7 +138,7 @@ _PERIOD = re.compile("|".join(
     [rf"(?P<{key}>\b(?:{words})\b)" for key, words in _SEASONS]
     + [rf"(?P<m{n}>\b(?:{fi}kuu\w*|{en}|{sv})\b)" for n, (fi, en, sv) in enumerate(zip(
         _MONTH_WORDS, _EN_MONTHS.split("|"), _SV_MONTHS.split("|"), strict=True), start=1)]
-    + [r"(?P<year>\b(?:1[0-9]|20)\d\d\b)"]), re.IGNORECASE)
+    + [rf"(?P<year>{_YEAR_NUMBER})"]), re.IGNORECASE)
 
 
 def periods(text: str) -> frozenset[str]:

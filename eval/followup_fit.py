@@ -34,9 +34,6 @@ FOLDS = 5
 # ``eval/invariance.py`` is measured on other conversations than the thresholds were fitted on.
 FIT_SEED = "fit"
 TYPES = {"followup": True, "topic_switch": False}
-# The sets fitted on are the answer engine's (the later held-out sets stay out of every fit): the question
-# set holds the conversation cases, all five their standalone questions.
-QUESTION_SETS = TRAINING_SETS
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,11 @@ def collect(assistant: Assistant, questions: Sequence[Question]) -> list[Case]:
     return cases
 
 
+def collect_sets(assistant: Assistant, paths: Sequence[Path]) -> list[Case]:
+    """The cases of every question set of ``paths`` (each set's standalone questions after its own turns)."""
+    return [case for path in paths for case in collect(assistant, load_questions(path))]
+
+
 def balanced_accuracy(pairs: Sequence[tuple[bool, bool]]) -> float:
     """The mean over the two labels of the share of (decision, label) pairs decided right."""
     shares = []
@@ -114,11 +116,12 @@ def cross_validate(cases: Sequence[Case], folds: int = FOLDS) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit, cross-validate and print the thresholds as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--questions", type=Path, nargs="+", default=list(QUESTION_SETS),
-                        help="question sets (default: the five the answer engine is fitted on)")
+    parser.add_argument("--questions", type=Path, nargs="+", default=list(TRAINING_SETS),
+                        help="question sets (default: the five the answer engine is fitted on; the question set "
+                        "holds the conversation cases, all five their standalone questions)")
     args = parser.parse_args(argv)
     assistant = Assistant(Settings())
-    cases = [case for path in args.questions for case in collect(assistant, load_questions(path))]
+    cases = collect_sets(assistant, args.questions)
     point = fit(cases)
     current = tuple(getattr(assistant.settings, name) for name in SETTINGS)
     wrong = [case.id for case in cases if decide(case.evidence, point) != case.followup]

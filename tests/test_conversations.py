@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from assistant.service import Assistant
-from eval.followup_fit import QUESTION_SETS, SETTINGS, accuracy, collect, cross_validate, fit
+from eval.followup_fit import SETTINGS, accuracy, collect_sets, cross_validate, fit
 from eval.invariance import conversation_invariance, first_citation, standalone_questions, unrelated
 from eval.questionset import Question, load_questions
 from eval.runner import history_turns
+from eval.train import TRAINING_SETS
 from kysy.settings import Settings
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.fi.jsonl"
@@ -64,7 +65,7 @@ def test_follow_ups_get_their_intended_source(assistant: Assistant, questions: l
 
 def test_the_shipped_thresholds_are_those_fitted_on_the_fitted_sets(assistant: Assistant) -> None:
     root = QUESTIONS.parent.parent
-    cases = [case for path in QUESTION_SETS for case in collect(assistant, load_questions(root / path))]
+    cases = collect_sets(assistant, [root / path for path in TRAINING_SETS])
     point = fit(cases)
     shipped = tuple(getattr(Settings(), name) for name in SETTINGS)
     assert point == shipped
