@@ -94,6 +94,9 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
         kinds |= {"place", "town"}  # "Mikä on kolmas alue Etelä-Karjalan ja Lapin lisäksi?" asks for another place
     if analyzer is not None and _asks_plural(tokens, analyzer):
         kinds.add("list")
+    if {"much", "money"} <= kinds:  # "Paljonko jäsenmaksu on?" asks a sum of money; "Kuka maksaa?" does not
+        kinds.add("amount")
+    kinds -= {"much", "money"}
     if "count" in kinds or "amount" in kinds:
         kinds.discard("list")  # "Montako kuntaa ..." wants the number, not the municipalities
     broad = bool(set(tokens) & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)

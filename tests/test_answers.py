@@ -117,6 +117,13 @@ def test_a_question_for_a_fact_the_materials_lack_is_partial(assistant: Assistan
     assert (answer.citations[0].file, answer.citations[0].page) == (SLIDES, 3)
 
 
+def test_how_much_something_costs_asks_a_sum_of_money(assistant: Assistant) -> None:
+    # Slide 5 says what taking part costs (the parties' own staff), but names no sum.
+    what = assistant.ask("Mitä pilottiin osallistuminen maksaa alueen toimijoille?")
+    assert what.status == "answered" and (SLIDES, 5) in {(c.file, c.page) for c in what.citations}
+    assert assistant.ask("Paljonko pilottiin osallistuminen maksaa alueen toimijoille?").status in ("partial", "not_found")
+
+
 def test_a_near_miss_is_not_answered_as_if_it_answered(assistant: Assistant) -> None:
     # Lapland's pilot is on the slides, how many municipalities take part in it is not.
     assert assistant.ask("Montako kuntaa Lapin pilotissa on mukana?").status in ("partial", "not_found")

@@ -69,7 +69,7 @@ def test_a_question_word_of_a_subordinate_clause_asks_nothing(question: str, lan
 
 def test_the_longest_phrase_wins() -> None:
     assert question_kinds(word_tokens("Mihin kellonaikaan se alkaa?")) == {"time"}
-    assert question_kinds(word_tokens("Kuinka paljon budjetti on?")) == {"count", "amount"}
+    assert question_kinds(word_tokens("Kuinka paljon budjetti on?")) == {"count", "much", "amount"}
 
 
 @pytest.mark.parametrize(
@@ -157,6 +157,39 @@ def test_a_town_asked_is_one_fact_a_place_name_answers() -> None:
     assert not holds("town", "Pilotit käynnistyvät Etelä-Karjalassa ja Lapissa.", ANALYZER, beyond.given)
     assert holds("town", "Kolmas pilotti on Pirkanmaalla.", ANALYZER, beyond.given)
     assert "town" not in _intent("Mitä muuta Kuntaliitto tekee lisäksi?").fact  # no place named
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "kinds"),
+    [
+        ("Paljonko Kuntaliiton jäsenmaksu on kunnille?", "fi", {"count", "amount"}),  # "maksu" as a compound part
+        ("Kuinka paljon projekti maksaa?", "fi", {"count", "amount"}),
+        ("Kuinka paljon rahaa pilotit saavat?", "fi", {"count", "amount"}),
+        ("How much does the project cost?", "en", {"count", "amount"}),
+        ("Hur mycket kostar projektet?", "sv", {"count", "amount"}),
+        ("Kuka maksaa pilotit?", "fi", {"person"}),  # a word of money alone asks for no sum
+        ("Paljonko kuntia on mukana?", "fi", {"count"}),
+        ("Kuinka monta kertaa enemmän öljystä piti maksaa?", "fi", {"count"}),  # how many, not how much
+        ("Kuinka monta palkallista lomapäivää on?", "fi", {"count"}),
+    ],
+)
+def test_how_much_with_a_word_of_money_asks_an_amount(question: str, language: str, kinds: set[str]) -> None:
+    assert _intent(question, language).kinds - {"how"} == kinds
+
+
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [
+        ("Kiertue tuotti 5 miljoonaa dollaria.", True),
+        ("Hautajaiset maksoivat 5 000 frangia.", True),
+        ("Lahjoitus oli $250,000.", True),
+        ("Jäsenmaksu on 1,2 euroa asukasta kohden.", True),
+        ("Tavoitteena on kahden seuraavan vuoden aikana edistää yhteistyötä.", False),
+        ("Markkinat kasvoivat 12 prosenttia.", False),
+    ],
+)
+def test_what_holds_a_sum_of_money(text: str, held: bool) -> None:
+    assert holds("amount", text, ANALYZER) is held
 
 
 def test_a_year_or_a_date_is_no_count() -> None:
