@@ -89,7 +89,7 @@ def signals(
         "numbers_missing": float(bool(numbers) and not numbers <= set(_NUMBER.findall(best_text))),
         "unseen": sum(w for c, w in weights.items() if c not in held) / total,
         "fact_asked": float(bool(intent.fact)),
-        "fact_held": float(bool(intent.fact) and bool(missing_facts(intent, texts, analyzer) != intent.fact)),
+        "fact_held": float(any(holds(kind, text, analyzer, intent.given) for kind in intent.fact for text in texts)),
         "chunk_dense": max((c.feature("chunk_dense") for c in candidates), default=0.0),
         "foreign": float(query.language != "fi"),
         "question_concepts": float(len(weights)),
@@ -110,9 +110,16 @@ def _years(keys: frozenset[str]) -> frozenset[str]:
 
 def missing_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | None = None) -> frozenset[str]:
     """The one-fact kinds the question asks that none of ``texts`` holds (a missing day is said as a missing date
-    when no date at all is held)."""
+    when no date at all is held; when a sum is asked, "Paljonko jäsenmaksu on?", only the sum is)."""
     missing = {kind for kind in intent.fact if not any(holds(kind, text, analyzer, intent.given) for text in texts)}
+    if "amount" in intent.fact:
+        missing.discard("count")
     return frozenset(missing - {"day"} if "date" in missing else missing)
+
+
+def _as_topic(values: dict[str, float]) -> dict[str, float]:
+    """The signals of the same question read as asking no one fact."""
+    return {**values, "fact_asked": 0.0, "fact_held": 0.0}
 
 
 class Answerability:
@@ -137,9 +144,15 @@ class Answerability:
         return float(1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept))))
 
     def judge(self, values: dict[str, float], missing: frozenset[str]) -> Verdict:
-        """``not_found`` below the threshold; ``partial`` when an asked fact is missing; else ``answered``."""
+        """``not_found`` below the threshold; ``partial`` when an asked fact is missing; else ``answered``.
+
+        A question whose asked fact is missing is ``partial``, not ``not_found``, when its topic alone would
+        pass: its probability read as if it asked no one fact (``fact_asked`` and ``fact_held`` 0) reaches
+        the threshold. "Paljonko pilottiin osallistuminen maksaa?" then shows what the materials say of
+        the costs, with no sum, instead of a list of topics.
+        """
         probability = self.probability(values)
-        if probability < self.threshold:
+        if probability < self.threshold and not (missing and self.probability(_as_topic(values)) >= self.threshold):
             return Verdict("not_found", probability, values)
         if missing:
             return Verdict("partial", probability, values, tuple(sorted(missing)))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answerability import SIGNALS, Answerability, Verdict
 from assistant.generate import SYSTEM_PROMPT
 from assistant.service import Assistant
 from eval.metrics import keyword_present
@@ -121,7 +122,23 @@ def test_how_much_something_costs_asks_a_sum_of_money(assistant: Assistant) -> N
     # Slide 5 says what taking part costs (the parties' own staff), but names no sum.
     what = assistant.ask("Mitä pilottiin osallistuminen maksaa alueen toimijoille?")
     assert what.status == "answered" and (SLIDES, 5) in {(c.file, c.page) for c in what.citations}
-    assert assistant.ask("Paljonko pilottiin osallistuminen maksaa alueen toimijoille?").status in ("partial", "not_found")
+    # No sum: said plainly, then the closest passages, which hold what the slide says of the costs.
+    much = assistant.ask("Paljonko pilottiin osallistuminen maksaa alueen toimijoille?")
+    assert much.status == "partial" and much.not_found
+    assert much.text.startswith("Aineistosta ei löydy kysyttyä summaa. ")
+    assert (SLIDES, 5) in {(c.file, c.page) for c in much.citations}
+
+
+def test_a_missing_fact_on_a_topic_the_materials_cover_is_partial_not_not_found() -> None:
+    model = Answerability()
+    topical = {name: float(value) for name, value in zip(SIGNALS, model.mean, strict=True)}
+    asked = {**topical, "fact_asked": 1.0, "fact_held": 0.0}
+    assert model.probability(asked) < model.threshold <= model.probability({**asked, "fact_asked": 0.0})
+    assert model.judge(asked, frozenset({"count"})) == Verdict("partial", model.probability(asked), asked, ("count",))
+    assert model.judge(asked, frozenset()).status == "not_found"  # below the threshold and no fact missing
+    # far from every passage, the topic itself fails: not found, whatever fact is missing
+    remote = {**asked, "best_similarity": topical["best_similarity"] - 4 * float(model.scale[SIGNALS.index("best_similarity")])}
+    assert model.judge(remote, frozenset({"count"})).status == "not_found"
 
 
 def test_a_near_miss_is_not_answered_as_if_it_answered(assistant: Assistant) -> None:

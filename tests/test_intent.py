@@ -210,6 +210,10 @@ def test_a_missing_day_reads_as_a_missing_date() -> None:
     assert missing_facts(intent, ["Raportti valmistuu syksyllä."], ANALYZER) == {"day"}
     assert missing_facts(intent, ["Raportti valmistuu myöhemmin."], ANALYZER) == {"date"}
     assert missing_facts(intent, ["Raportti julkaistiin 12.6.2023."], ANALYZER) == frozenset()
+    much = _intent("Paljonko jäsenmaksu on?")
+    assert missing_facts(much, ["Jäsenmaksu määräytyy kahden tekijän mukaan."], ANALYZER) == {"amount"}
+    assert missing_facts(much, ["Jäsenmaksun perusteet päätetään myöhemmin."], ANALYZER) == {"amount"}  # not "count" too
+    assert missing_facts(much, ["Jäsenmaksu on 1,5 euroa asukasta kohden."], ANALYZER) == frozenset()
 
 
 @pytest.mark.parametrize(("text", "keys"), [
