@@ -108,10 +108,14 @@ def _cased(original: str, replacement: str) -> str:
 
 def concept_weights(query: Query, keyword: KeywordIndex) -> dict[str, float]:
     """idf weight of each of the question's concepts: that of the question's own word when the index
-    holds it, else that of its most common synonym there (a lemma nothing holds weighs as a one-chunk term)."""
+    holds it, else that of its most common synonym there (a lemma nothing holds weighs as a one-chunk term).
+
+    In the lemmas' sorted order: every share summed over these weights then adds in the same order in every
+    process (a set's order follows the process's string hashing, and a sum's last bit its order).
+    """
     indexed = keyword.document_frequency
     weights = {}
-    for lemma in query.lemmas:
+    for lemma in sorted(query.lemmas):
         held = [keyword.idf(form) for form in query.synonyms.get(lemma, ()) if indexed(form)]
         weights[lemma] = keyword.idf(lemma) if indexed(lemma) or not held else min(held)
     return weights

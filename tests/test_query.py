@@ -66,3 +66,43 @@ def test_a_swedish_genitive_of_a_name_meets_the_indexed_name(assistant: Assistan
     assert {"hyvil", "kuntaliitto"} <= set(query.terms)
     assert "hyvils" not in query.terms and "kuntaliittos" not in query.terms
     assert {"hyvil", "kuntaliitto"} <= query.names
+
+
+# Each question's evidence and answer, printed by a separate interpreter (its own string hashing).
+_EVIDENCE_SCRIPT = """
+import hashlib, sys
+from assistant.service import Assistant
+from kysy.settings import Settings
+assistant = Assistant(Settings())
+for question in sys.argv[1:]:
+    looked = assistant.look(question)
+    answer = assistant.ask(question)
+    print(list(looked.evidence.weights), hashlib.sha256(looked.evidence.matrix().tobytes()).hexdigest(),
+          answer.text, [(c.file, c.page) for c in answer.citations])
+"""
+
+
+def test_evidence_and_answers_do_not_depend_on_the_process_string_hashing(corpus_index: Settings) -> None:
+    # A set's order follows PYTHONHASHSEED; sums over the question's concepts must not, to the last bit,
+    # or the learned ranker's thresholds send an item the other way after a restart.
+    import os
+    import subprocess
+    import sys
+
+    questions = ["Ketkä rahoittavat kuntien ja hyvinvointialueiden yhdyspintaprojektia?",
+                 "Miten hyvinvoinnin ja terveyden edistämisen yhteistyö on järjestetty Etelä-Karjalassa?",
+                 "Mitkä ovat yhdyspintaprojektin tavoitteet?"]
+    runs = []
+    for seed in ("0", "8", "25"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "KYSY_DATA_DIR": str(corpus_index.data_dir),
+               "KYSY_CORPUS_DIR": str(corpus_index.corpus_dir)}
+        done = subprocess.run([sys.executable, "-c", _EVIDENCE_SCRIPT, *questions], env=env, capture_output=True,
+                              text=True, timeout=300, check=True)
+        runs.append(done.stdout)
+    assert runs[0] and runs[0] == runs[1] == runs[2]
+
+
+def test_the_concept_weights_are_in_the_lemmas_sorted_order(assistant: Assistant) -> None:
+    query = assistant.retriever.prepare("Ketkä rahoittavat kuntien ja hyvinvointialueiden yhdyspintaprojektia?")
+    weights = concept_weights(query, assistant.snapshot.keyword)
+    assert list(weights) == sorted(query.lemmas) and len(weights) > 2
