@@ -20,7 +20,7 @@ from ingest.analyze import Analyzer
 _CARDINAL = re.compile(r"(?<![\d.,])(?!(?:19|20)\d\d\b)\d+(?:[ \u00a0]\d{3})*(?:/\d+)?(?![\d.,]|\s*%|-luvu)")
 _MONEY = re.compile(
     r"[€$£¥]|\d\s*(?:e|eur|euroa?|milj\.?|mrd|kr|kronor|sek|usd|rmb)\b|\beuro|\bmiljoona|\bmiljardi|\bbiljoona|dollar"
-    r"|\bpun(?:ta|na|ti)|\bfrang|\bjuan|\bjeni|\bmarkka|\bmarkan\b|\bkruunu|\brupi|\bkronor|\bkrona|\bpound|\byuan",
+    r"|\bpun(?:ta|na|ti)|\bfrang|\bjuan|\bjeni|\bmarkka|\bmarkan\b|\bkruunu|\brupi|\bkron(?:or|a)|\bpound|\byuan",
     re.IGNORECASE)
 _MONTH_WORDS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
 _FI_MONTH = rf"(?:{'|'.join(_MONTH_WORDS)})kuu"
