@@ -89,7 +89,7 @@ def signals(
         "numbers_missing": float(bool(numbers) and not numbers <= set(_NUMBER.findall(best_text))),
         "unseen": sum(w for c, w in weights.items() if c not in held) / total,
         "fact_asked": float(bool(intent.fact)),
-        "fact_held": float(any(holds(kind, text, analyzer, intent.given) for kind in intent.fact for text in texts)),
+        "fact_held": float(bool(held_facts(intent, texts, analyzer))),
         "chunk_dense": max((c.feature("chunk_dense") for c in candidates), default=0.0),
         "foreign": float(query.language != "fi"),
         "question_concepts": float(len(weights)),
@@ -108,10 +108,15 @@ def _years(keys: frozenset[str]) -> frozenset[str]:
     return frozenset(key for key in keys if key.isdigit())
 
 
+def held_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | None = None) -> frozenset[str]:
+    """The one-fact kinds the question asks that one of ``texts`` holds (what the question states does not count)."""
+    return frozenset(kind for kind in intent.fact if any(holds(kind, text, analyzer, intent.given) for text in texts))
+
+
 def missing_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | None = None) -> frozenset[str]:
     """The one-fact kinds the question asks that none of ``texts`` holds (a missing day is said as a missing date
     when no date at all is held; when a sum is asked, "Paljonko jäsenmaksu on?", only the sum is)."""
-    missing = {kind for kind in intent.fact if not any(holds(kind, text, analyzer, intent.given) for text in texts)}
+    missing = set(intent.fact - held_facts(intent, texts, analyzer))
     if "amount" in intent.fact:
         missing.discard("count")
     return frozenset(missing - {"day"} if "date" in missing else missing)
