@@ -1,14 +1,18 @@
-"""What kind of fact a text holds: a count, an amount of money, a date, a day, a time of day, a year, a
-person, a way to contact someone, a place. The evidence stage asks it of every candidate item, so that an
-item holding what the question asks for (``assistant/intent.py``) can be told from one that does not.
+"""What kind of fact a text holds: a count, an amount of money, a share, a duration, a date, a day, a time of
+day, a year, a person, a way to contact someone, a place. The evidence stage asks it of every candidate item,
+so that an item holding what the question asks for (``assistant/intent.py``) can be told from one that does not.
 
 A count is a cardinal number that is not a date ("27.10."), an ordinal ("1."), a year or a share
-("8 %"), in digits or as a word ("kolmen alueen"). A date is a day, a month, a season, the turn of
-the year, a year or a century ("1500-luvulla"); a day is a date that names the day ("27.10.", "27. lokakuuta",
-"October 27", a weekday), which a month or a season does not. A person is a name of Voikko's person classes, or any capitalised word inside a sentence:
-"Kuka rahoittaa hanketta?" is answered by "Rahoittajina Kuntaliitto, Hyvil ja STM." A role's holder
-("Kuka on Hyvilin toimitusjohtaja?") is a person by name: a word of Voikko's person classes, not an
-organisation. A place is a name of Voikko's place class.
+("8 %"), in digits or as a word ("kolmen alueen"). A share is a percentage, a fraction ("8/9") or a part
+named in words ("kolmannes", "valtaosa"); a duration is a unit of time counted ("kahden vuoden ajan",
+"36 tuntia", "pari viikkoa"), a plural one ("kuukausia", "vuosikymmeniä") or a span by its ends
+("1950-luvulta lähtien", "2024-2025"). A date is a day, a month, a
+season, the turn of the year, a year or a century ("1500-luvulla"); a day is a date that names the day
+("27.10.", "27. lokakuuta", "October 27", a weekday), which a month or a season does not. A person is a name
+of Voikko's person classes, or any capitalised word inside a sentence: "Kuka rahoittaa hanketta?" is
+answered by "Rahoittajina Kuntaliitto, Hyvil ja STM." A role's holder ("Kuka on Hyvilin toimitusjohtaja?")
+is a person by name: a word of Voikko's person classes, not an organisation. A place is a name of Voikko's
+place class.
 """
 
 from __future__ import annotations
@@ -22,6 +26,32 @@ _MONEY = re.compile(
     r"[€$£¥]|\d\s*(?:e|eur|euroa?|milj\.?|mrd|kr|kronor|sek|usd|rmb)\b|\beuro|\bmiljoona|\bmiljardi|\bbiljoona|dollar"
     r"|\bpun(?:ta|na|ti)|\bfrang|\bjuan|\bjeni|\bmarkka|\bmarkan\b|\bkruunu|\brupi|\bkron(?:or|a)|\bpound|\byuan",
     re.IGNORECASE)
+# A share: a percentage, a fraction in digits ("8/9") or a part in words ("kolmannes", "joka kymmenes", "valtaosa",
+# "two thirds").
+_SHARE = re.compile(
+    r"%|\d\s*/\s*\d|prosent|percent|procent|\bpuolet\b|\bjoka (?:toinen|kolmas|neljäs|viides|kymmenes|sadas)\b"
+    r"|\b(?:kolman|neljän|viiden|kuuden|seitsemän|kahdeksan|yhdeksän|kymmenen)(?:nes|nekse|neks)\w*"
+    r"|\b(?:kolmas|neljäs|viides|kuudes|kymmenes|sadas)osa\w*|\bhalf\b|\bthirds?\b|\bquarters?\b|\bhälften\b"
+    r"|\b(?:tredje|fjärde|femte|tionde)del(?:ar)?\b|\bandel|\b(?:valtaosa|enemmistö|vähemmistö|majorit|minorit|flertal)"
+    r"|\bsuurim\w* osa",
+    re.IGNORECASE)
+# A unit of time that a number before it makes a duration ("kahden vuoden ajan", "36 tuntia", "three weeks").
+_TIME_UNIT = (r"vuo(?:si|de|tt|te|s)\w*|kuukau\w*|vii(?:kko|koa|kon|koj|koi|koks)\w*|päiv(?:ä|ää|än|ässä|äks\w*|iä|ien)"
+              r"|tun(?:ti|tia|nin|nissa|niksi|teja)|minuut\w*|sekun\w*|years?|months?|weeks?|days?|hours?|minutes?"
+              r"|seconds?|år|månad\w*|veck\w*|dag(?:ar)?|timm\w*|minut\w*")
+_DURATION = re.compile(rf"(?:^|\s)(\S+)\s+(?:{_TIME_UNIT})\b", re.IGNORECASE)
+# A duration without a number: a plural of a unit ("kuukausia", "vuosikausia"), decades, centuries.
+_LONG = re.compile(r"\b(?:vuosia|vuosikaus|vuosikymmen|kuukausia|kuukausien|viikkoja|päiviä|tunteja|decades?|centur"
+                   r"|årtionde)\w*", re.IGNORECASE)
+# A span of time given by its ends: "1950-luvulta lähtien", "vuodesta 2023", "2024-2025", "since 1957".
+_SPAN = re.compile(r"\b\d{3,4}-luvul(?:ta|le)\b|\b(?:19|20)\d\d\s*[-–]\s*(?:19|20)?\d\d\b|\bvuodesta\b"
+                   r"|\b(?:lähtien|alkaen|asti|saakka|since|sedan)\b", re.IGNORECASE)
+# Words that count units of time as a numeral does ("pari vuotta", "three weeks", "några år"; Voikko reads
+# the Finnish numerals).
+_FEW = frozenset({"pari", "parin", "muutama", "muutaman", "puoli", "puolen", "useita", "usean", "monta", "monen", "a",
+                  "an", "few", "several", "many", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                  "ten", "twelve", "twenty", "några", "flera", "ett", "en", "två", "tre", "fyra", "fem", "sex", "sju",
+                  "åtta", "nio", "tio", "tjugo"})
 _MONTH_WORDS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
 _FI_MONTH = rf"(?:{'|'.join(_MONTH_WORDS)})kuu"
 _EN_MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
@@ -42,6 +72,7 @@ _DAY = re.compile(
 )
 _TIME = re.compile(r"\bklo\b|\bkello\b|\b\d{1,2}[:.]\d{2}\b(?![.\d])|\b\d{1,2}\s*(?:am|pm)\b", re.IGNORECASE)
 _YEAR_NUMBER = r"\b(?:1[0-9]|20)\d\d\b"
+_YEAR_ONLY = re.compile(r"(?:1[0-9]|20)\d\d")
 _YEAR = re.compile(rf"{_YEAR_NUMBER}|\b\d{{3,4}}-luvu|\b\d{{1,2}}\.\s*vuosisa", re.IGNORECASE)
 # A phone number ("p. 358 50 5899 187", "+358 9 771 2000", "050 123 4567") is a contact, not a count.
 _PHONE = re.compile(r"(?:\+358|\bp\.\s*\+?)[\d ]{6,}\d|\b0\d{1,2}[ -]\d{3,4}[ -]?\d{3,4}\b")
@@ -52,7 +83,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _PERSON_CLASSES = frozenset({"etunimi", "sukunimi"})
 _PLACE_CLASSES = frozenset({"paikannimi"})
 
-KINDS = ("count", "amount", "date", "day", "time", "year", "person", "holder", "contact", "place", "town")
+KINDS = ("count", "amount", "share", "duration", "date", "day", "time", "year", "person", "holder", "contact", "place", "town")
 
 
 def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozenset[str] = frozenset()) -> bool:
@@ -67,6 +98,11 @@ def holds(kind: str, text: str, analyzer: Analyzer | None = None, given: frozens
             text, analyzer, given)
     if kind == "amount":
         return bool(_MONEY.search(text))
+    if kind == "share":
+        return bool(_SHARE.search(text))
+    if kind == "duration":
+        return (bool(_LONG.search(text)) or (bool(_SPAN.search(text)) and holds("date", text))
+                or any(_counts(match.group(1), analyzer, given) for match in _DURATION.finditer(text)))
     if kind == "date":  # "milloin" is answered by a year or a century as well
         return bool(_DATE.search(text) or _YEAR.search(text))
     if kind == "day":  # one the question states does not count: "Mitä 15.12. käsiteltiin?"
@@ -91,6 +127,15 @@ def _new_numbers(text: str, given: frozenset[str]) -> bool:
     """Whether ``text`` states a number the question does not (or no number at all: a weekday)."""
     numbers = set(re.findall(r"\d+", text))
     return not numbers or not numbers <= given
+
+
+def _counts(word: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
+    """Whether ``word``, before a unit of time, counts it: a number (not a year) or a numeral the question does
+    not state ("kahden", "36", "pari")."""
+    word = word.strip("(,;:").lower()
+    if re.fullmatch(r"\d+(?:[.,]\d+)?", word):
+        return not _YEAR_ONLY.fullmatch(word) and word not in given
+    return word in _FEW or _has_numeral(word, analyzer, given)
 
 
 def _has_numeral(text: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:

@@ -5,8 +5,8 @@ What a question asks for comes from its words (``words/question_kinds.txt``: "mo
 monella alueella" as "kuinka monta") and from a question word before a plural ("Millä tasoilla ..." asks
 for a list: ``words/asking.txt``). A question is *broad* when it asks how or what, or for a list, and
 holds a word of ``words/broad.txt`` ("miten muut alueet", "eri aineistoissa"): its answer draws on
-several sources. The kinds that name one fact (a count, an amount, a date, a time, a year, a way to
-contact) are the ones whose absence from the evidence makes an answer ``partial``. A person is not
+several sources. The kinds that name one fact (a count, an amount, a share, a duration, a date, a time, a
+year, a way to contact) are the ones whose absence from the evidence makes an answer ``partial``. A person is not
 among them: "kuka" and "kenen" are answered as often by a body or a role written as a common noun
 ("ohjausryhmän hyväksyntä", "ministeriöiden kanssa") as by a name, so a missing name says little.
 Asking who holds a role of ``words/roles.txt`` ("Kuka on ohjausryhmän puheenjohtaja?") is another
@@ -32,15 +32,16 @@ from ingest.analyze import Analyzer, word_tokens
 # A part of a question has at least this many words ("... ja milloin?" adds a kind, not a part).
 PART_WORDS = 3
 # The kinds naming one fact that the evidence either holds or does not (a person is not: see above).
-FACT_KINDS = frozenset({"count", "amount", "date", "day", "time", "year", "contact", "holder", "town"})
+FACT_KINDS = frozenset({"count", "amount", "share", "duration", "date", "day", "time", "year", "contact", "holder",
+                        "town"})
 
 
 @dataclass(frozen=True)
 class Intent:
     """What a question asks for, understood once.
 
-    ``kinds``: any of list, count, amount, date, day, time, year, person, who, holder, contact, place, town, reason,
-    how ("who" marks a plural "ketkä" that asks for a list).
+    ``kinds``: any of list, count, amount, share, duration, date, day, time, year, person, who, holder, contact,
+    place, town, reason, how ("who" marks a plural "ketkä" that asks for a list).
     ``broad``: the answer should draw on several sources. ``names``: the lemmas of the places,
     organisations and people it names (from the prepared ``Query``). ``given``: what the question
     itself states (its numbers and the first letters of its words), which an answer must go beyond:
@@ -57,7 +58,7 @@ class Intent:
 
     @property
     def fact(self) -> frozenset[str]:
-        """The one-fact kinds asked (count, amount, date, day, time, year, contact, holder, town)."""
+        """The one-fact kinds asked (count, amount, share, duration, date, day, time, year, contact, holder, town)."""
         return self.kinds & FACT_KINDS
 
     def asks(self, kind: str) -> bool:
@@ -97,7 +98,9 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     if {"much", "money"} <= kinds:  # "Paljonko jäsenmaksu on?" asks a sum of money; "Kuka maksaa?" does not
         kinds.add("amount")
     kinds -= {"much", "money"}
-    if "count" in kinds or "amount" in kinds:
+    if "share" in kinds:
+        kinds.discard("count")  # "Kuinka monta prosenttia ...?" is answered by "45 %", which is no count
+    if kinds & {"count", "amount", "share", "duration"}:
         kinds.discard("list")  # "Montako kuntaa ..." wants the number, not the municipalities
     broad = bool(set(tokens) & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)
     return Intent(query.language, frozenset(kinds), broad, query.names, given_words(question, analyzer),

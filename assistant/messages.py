@@ -26,13 +26,16 @@ _PARTIAL = {
     "en": "The materials do not give {what}. The closest passages:",
 }
 _FACTS = {
-    "fi": {"count": "kysyttyä lukumäärää", "amount": "kysyttyä summaa", "date": "kysyttyä päivämäärää",
+    "fi": {"count": "kysyttyä lukumäärää", "amount": "kysyttyä summaa", "share": "kysyttyä osuutta",
+           "duration": "kysyttyä kestoa", "date": "kysyttyä päivämäärää",
            "day": "kysyttyä päivää", "holder": "kysytyn henkilön nimeä", "time": "kysyttyä kellonaikaa", "year": "kysyttyä vuotta", "person": "kysyttyä henkilöä tai tahoa",
            "contact": "kysyttyjä yhteystietoja", "town": "kysyttyä paikkaa"},
-    "sv": {"count": "det efterfrågade antalet", "amount": "den efterfrågade summan", "date": "det efterfrågade datumet",
+    "sv": {"count": "det efterfrågade antalet", "amount": "den efterfrågade summan", "share": "den efterfrågade andelen",
+           "duration": "den efterfrågade tidslängden", "date": "det efterfrågade datumet",
            "day": "den efterfrågade dagen", "holder": "namnet på den efterfrågade personen", "time": "den efterfrågade tiden", "year": "det efterfrågade året", "person": "den efterfrågade personen",
            "contact": "de efterfrågade kontaktuppgifterna", "town": "den efterfrågade platsen"},
-    "en": {"count": "the number asked for", "amount": "the amount asked for", "date": "the date asked for",
+    "en": {"count": "the number asked for", "amount": "the amount asked for", "share": "the share asked for",
+           "duration": "the duration asked for", "date": "the date asked for",
            "day": "the day asked for", "holder": "the name of the person asked for", "time": "the time asked for", "year": "the year asked for", "person": "the person asked for",
            "contact": "the contact details asked for", "town": "the place asked for"},
 }

@@ -107,6 +107,25 @@ def test_broad_questions_ask_how_others_did_it() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("Kuinka monta prosenttia kunnista vastasi kyselyyn?", {"share"}),  # not a count: "45 %" answers it
+        ("Kuinka suuri osa kunnista on mukana?", {"share"}),
+        ("Mikä oli kyselyn vastausprosentti?", {"share"}),  # a compound part
+        ("What percentage of municipalities answered?", {"share"}),
+        ("Hur stor andel av kommunerna svarade?", {"share", "how"}),
+        ("Kuinka kauan yhdyspintaprojekti jatkuu?", {"duration"}),
+        ("Kuinka pitkäksi aikaa projekti jatkuu?", {"duration"}),
+        ("How long will the project continue?", {"duration", "how"}),
+        ("Hur länge pågår projektet?", {"duration", "how"}),
+        ("Kuinka suuri budjetti pilotilla on?", {"count", "amount"}),  # "kuinka suuri" alone asks no share
+    ],
+)
+def test_a_share_and_a_duration_are_asked_by_their_words(question: str, kinds: set[str]) -> None:
+    assert set(_intent(question).kinds) == kinds
+
+
+@pytest.mark.parametrize(
     ("text", "kinds"),
     [
         ("Etelä-Karjala 9 kuntaa", {"count", "place", "town"}),
@@ -120,7 +139,18 @@ def test_broad_questions_ask_how_others_did_it() -> None:
         ("Turvallisuus yhdistävä tekijä Pohjois-Suomeen", {"person", "place", "town"}),  # a place names no holder
         ("Sami Niemi p. 358 50 5899 187", {"person", "holder", "contact"}),  # a phone number is no count
         ("Tehty pitkään yhdyspintatyötä ilman sopimuksia.", set()),
-        ("8 % kunnista", set()),
+        ("8 % kunnista", {"share"}),  # a share is no count
+        ("Kunnista mukana 8/9", {"count", "share"}),
+        ("Joka kymmenes kunta vastasi.", {"share"}),
+        ("Valtaosalla kunnista on koordinaattori.", {"share"}),
+        ("Tunnesiteet vahvistuvat.", set()),  # "-nnes-" inside a word is no fraction
+        ("Koordinaattori, joka myös kokoaa verkostoa.", set()),
+        ("Työ jatkuu seuraavan kahden vuoden ajan.", {"count", "duration"}),
+        ("Selvitys kesti 36 tuntia.", {"count", "duration"}),
+        ("Valmistelu kesti kuukausia.", {"duration"}),
+        ("Periaate on tunnustettu 1950-luvulta lähtien.", {"year", "date", "duration"}),  # a span by its start
+        ("Strategisen yhteistyön kehittäminen 2024-2025", {"year", "date", "duration"}),
+        ("Vuoden 2023 alussa mukana oli 5 kuntaa.", {"count", "year", "date"}),  # a year before a unit counts nothing
         ("aluepilotti kolmen hyvinvointialueen kanssa", {"count"}),  # a cardinal written as a word
         ("ensimmäinen vaihe on yksi tärkeimmistä", set()),  # an ordinal, and "yksi" as "one of"
         ("vuoden vaihteessa päättynyt projekti", {"date"}),
