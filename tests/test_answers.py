@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answerability import SIGNALS, Answerability, Verdict
+from assistant.entities import holds
 from assistant.generate import SYSTEM_PROMPT
 from assistant.service import Assistant
 from eval.metrics import keyword_present
@@ -127,6 +128,29 @@ def test_how_much_something_costs_asks_a_sum_of_money(assistant: Assistant) -> N
     assert much.status == "partial" and much.not_found
     assert much.text.startswith("Aineistosta ei löydy kysyttyä summaa. ")
     assert (SLIDES, 5) in {(c.file, c.page) for c in much.citations}
+
+
+def test_how_long_is_answered_by_a_length_of_time(assistant: Assistant) -> None:
+    # The 2024 news says the work goes on "seuraavan kahden vuoden ajan": the best quote holds the duration.
+    answer = assistant.ask("Kuinka pitkään yhdyspintaprojektin työ vielä jatkuu?")
+    assert answer.status == "answered"
+    assert holds("duration", _quotes(answer)[0], assistant.analyzer)
+    assert "kahden vuoden" in answer.text
+
+
+def test_a_share_is_answered_by_a_part_of_a_whole_and_said_missing_otherwise(assistant: Assistant) -> None:
+    # "valtaosalla kunnista on viran- tai toimenhaltija, joka koordinoi ..." (the web page): a share in words
+    named = assistant.ask("Kuinka suuri osa kunnista on nimennyt hyte-työn koordinaattorin?")
+    assert named.status == "answered" and "valtaosalla kunnista" in named.text
+    # No percentage of the survey's answers is given anywhere: said plainly, in the asker's language.
+    rate = assistant.ask("Kuinka monta prosenttia kunnista vastasi Kuntaliiton hyte-kyselyyn?")
+    assert rate.not_found
+    assert rate.status == "not_found" or rate.text.startswith("Aineistosta ei löydy kysyttyä osuutta. ")
+
+
+def _quotes(answer: Answer) -> list[str]:
+    """The quoted lines of an answer, markers and list dashes off, in order."""
+    return [MARKER.sub("", line).strip(" -") for line in answer.text.splitlines() if MARKER.search(line)]
 
 
 def test_a_missing_fact_on_a_topic_the_materials_cover_is_partial_not_not_found() -> None:
