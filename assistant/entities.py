@@ -48,10 +48,11 @@ _SPAN = re.compile(r"\b\d{3,4}-luvul(?:ta|le)\b|\b(?:19|20)\d\d\s*[-–]\s*(?:19
                    r"|\b(?:lähtien|alkaen|asti|saakka|since|sedan)\b", re.IGNORECASE)
 # Words that count units of time as a numeral does ("pari vuotta", "three weeks", "några år"; Voikko reads
 # the Finnish numerals).
-_FEW = frozenset({"pari", "parin", "muutama", "muutaman", "puoli", "puolen", "useita", "usean", "monta", "monen", "a",
-                  "an", "few", "several", "many", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                  "ten", "twelve", "twenty", "några", "flera", "ett", "en", "två", "tre", "fyra", "fem", "sex", "sju",
-                  "åtta", "nio", "tio", "tjugo"})
+_COUNTING = frozenset({
+    "pari", "parin", "muutama", "muutaman", "puoli", "puolen", "useita", "usean", "monta", "monen",
+    "a", "an", "few", "several", "many", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "twelve", "twenty", "några", "flera", "ett", "en", "två", "tre", "fyra", "fem", "sex", "sju", "åtta", "nio", "tio",
+    "tjugo"})
 _MONTH_WORDS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
 _FI_MONTH = rf"(?:{'|'.join(_MONTH_WORDS)})kuu"
 _EN_MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
@@ -72,7 +73,6 @@ _DAY = re.compile(
 )
 _TIME = re.compile(r"\bklo\b|\bkello\b|\b\d{1,2}[:.]\d{2}\b(?![.\d])|\b\d{1,2}\s*(?:am|pm)\b", re.IGNORECASE)
 _YEAR_NUMBER = r"\b(?:1[0-9]|20)\d\d\b"
-_YEAR_ONLY = re.compile(r"(?:1[0-9]|20)\d\d")
 _YEAR = re.compile(rf"{_YEAR_NUMBER}|\b\d{{3,4}}-luvu|\b\d{{1,2}}\.\s*vuosisa", re.IGNORECASE)
 # A phone number ("p. 358 50 5899 187", "+358 9 771 2000", "050 123 4567") is a contact, not a count.
 _PHONE = re.compile(r"(?:\+358|\bp\.\s*\+?)[\d ]{6,}\d|\b0\d{1,2}[ -]\d{3,4}[ -]?\d{3,4}\b")
@@ -134,8 +134,8 @@ def _counts(word: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool
     not state ("kahden", "36", "pari")."""
     word = word.strip("(,;:").lower()
     if re.fullmatch(r"\d+(?:[.,]\d+)?", word):
-        return not _YEAR_ONLY.fullmatch(word) and word not in given
-    return word in _FEW or _has_numeral(word, analyzer, given)
+        return not re.fullmatch(_YEAR_NUMBER, word) and word not in given
+    return word in _COUNTING or _has_numeral(word, analyzer, given)
 
 
 def _has_numeral(text: str, analyzer: Analyzer | None, given: frozenset[str]) -> bool:
