@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.translate import Glossary
+from assistant.translate import Glossary, Translation
 from ingest.analyze import Analyzer, misspelt_names, misspelt_words
 from ingest.embed import Embedder
 from ingest.keyword import KeywordIndex
@@ -177,7 +177,7 @@ class QueryBuilder:
         lemmas = {base.get(lemma, lemma) for lemma in lemmas}
         asked_names = (corrected.get(name, name) for name in question_names(text, self.analyzer))
         names |= {base.get(name, name) for name in asked_names} & lemmas
-        concepts = self._concepts(lemmas)
+        concepts = self._concepts(lemmas, self._alternatives(translation))
         # the keyword side searches a synonym only for a word the sources never use
         extra = {form for lemma, forms in concepts.items() if not indexed(lemma) for form in forms}
         terms = list(dict.fromkeys([*terms, *base.values(), *sorted(extra)]))
@@ -187,14 +187,28 @@ class QueryBuilder:
         vector = self.embedder.embed_queries([asked])[0] if embed else np.zeros(self.embedder.dim, dtype=np.float32)
         return Query(text, vector, tuple(terms), frozenset(concepts), language, finnish, frozenset(names), concepts)
 
-    def _concepts(self, lemmas: Collection[str]) -> dict[str, frozenset[str]]:
-        """One entry per concept: a lemma of the question and its synonyms, synonyms merged."""
+    def _concepts(self, lemmas: Collection[str],
+                  alternatives: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+        """One entry per concept: a lemma of the question and its synonyms and alternatives, merged."""
         concepts: dict[str, frozenset[str]] = {}
         for lemma in sorted(lemmas):
             if any(lemma in forms for forms in concepts.values()):
                 continue
-            concepts[lemma] = self._synonyms.get(lemma, frozenset())
+            concepts[lemma] = self._synonyms.get(lemma, frozenset()) | alternatives.get(lemma, frozenset())
         return concepts
+
+    def _alternatives(self, translation: Translation) -> dict[str, frozenset[str]]:
+        """The Finnish lemmas that are alternatives for one word of a Swedish or English question, each
+        mapped to the others: "continue" gives "jatkua" and "jatko", one concept and not two, so that an
+        item using one of them does not miss half of what was asked. A term of several words ("hyvinvoinnin
+        ja terveyden edistäminen") names several concepts and is left out."""
+        found: dict[str, set[str]] = {}
+        for terms in translation.alternatives:
+            single = {lemma for term in terms if len(lemmas := self.analyzer.content_lemmas(term)) == 1
+                      for lemma in lemmas}
+            for lemma in single if len(single) > 1 else ():
+                found.setdefault(lemma, set()).update(single - {lemma})
+        return {lemma: frozenset(others) for lemma, others in found.items()}
 
     def _base_forms(self, lemmas: Collection[str]) -> dict[str, str]:
         """Inflected words the analyzer does not know, mapped to the base form the index holds.

@@ -40,11 +40,16 @@ _WORD = re.compile(r"[^\W\d_]+(?:[-:][^\W\d_]+)*|\d+")
 
 @dataclass(frozen=True)
 class Translation:
-    """The Finnish words found for a question, and which of its words the glossary knew."""
+    """The Finnish words found for a question, and which of its words the glossary knew.
+
+    ``alternatives`` holds, for each phrase of the question the glossary matched, the Finnish terms it
+    gave: alternatives for one thing ("continue" -> "jatkua", "jatko"), not several things asked.
+    """
 
     finnish: tuple[str, ...]
     matched: tuple[str, ...]
     unmatched: tuple[str, ...]
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
     @property
     def text(self) -> str:
@@ -64,7 +69,10 @@ class Glossary:
                  function_words: Mapping[str, Iterable[str]] | None = None) -> None:
         """``tiers`` of rows, the first first: rows of one tier that share a phrase merge their Finnish
         terms; a later tier only adds the phrases no earlier tier has, and no one-word phrase that
-        stems like a language's ``function_words`` (the Swedish "föra" would catch every "för")."""
+        stems like a language's ``function_words`` (the Swedish "föra" would catch every "för").
+        A later tier's word that only stems like an earlier tier's word ("share" like the glossary's
+        "shared") is kept as well: where the question has that very word, its terms are alternatives
+        beside the earlier word's."""
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in LANGUAGES.items()}
         closed = {lang: {self._stem(lang, word) for word in (function_words or {}).get(lang, ())} for lang in LANGUAGES}
         # language -> first stem -> [(stems of the phrase, Finnish terms)], longest phrase first
@@ -72,16 +80,27 @@ class Glossary:
             lang: {} for lang in LANGUAGES
         }
         self._single: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in LANGUAGES}
+        # language -> lower-cased word -> Finnish terms, for the words of a later tier that stem like a
+        # different word of an earlier one
+        self._exact: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in LANGUAGES}
+        words: dict[str, dict[str, set[str]]] = {lang: {} for lang in LANGUAGES}  # stem -> one-word phrases
         for tier, rows in enumerate(tiers):
             earlier = {lang: {stems for entries in table.values() for stems, _ in entries}
                        | ({(stem,) for stem in closed[lang]} if tier else set())
                        for lang, table in self._phrases.items()}
+            earlier_words = {lang: {stem: set(forms) for stem, forms in table.items()} for lang, table in words.items()}
             for finnish, sides in rows:
                 for lang, phrases in sides.items():
                     for phrase in phrases:
-                        stems = self.stems(phrase, lang)
+                        stems, word = self.stems(phrase, lang), phrase.lower()
                         if stems and stems not in earlier[lang]:
                             self._add(lang, stems, tuple(finnish))
+                            if len(stems) == 1:
+                                words[lang].setdefault(stems[0], set()).add(word)
+                        elif (len(stems) == 1 and stems[0] not in closed[lang]
+                              and word not in earlier_words[lang].get(stems[0], {word})):
+                            known = self._exact[lang].get(word, ())
+                            self._exact[lang][word] = tuple(dict.fromkeys((*known, *finnish)))
         for table in self._phrases.values():
             for entries in table.values():
                 entries.sort(key=lambda entry: -len(entry[0]))
@@ -137,14 +156,19 @@ class Glossary:
         words = _words(text)
         stems = [self._stem(lang, word.lower()) for word in words]
         finnish: list[str] = []
+        alternatives: list[tuple[str, ...]] = []
         matched: list[str] = []
         unmatched: list[str] = []
         i = 0
         while i < len(stems):
             found = self._match(lang, stems, i)
+            exact = self._exact[lang].get(words[i].lower())
+            if exact is not None and (found is None or found[0] == 1):
+                found = 1, tuple(dict.fromkeys((*(found[1] if found else ()), *exact)))
             if found is not None:
                 size, terms = found
                 finnish.extend(_shortest(terms))
+                alternatives.append(_shortest(terms))
                 matched.extend(words[i : i + size])
                 i += size
                 continue
@@ -155,7 +179,7 @@ class Glossary:
             else:
                 unmatched.append(words[i])
             i += 1
-        return Translation(tuple(dict.fromkeys(finnish)), tuple(matched), tuple(unmatched))
+        return Translation(tuple(dict.fromkeys(finnish)), tuple(matched), tuple(unmatched), tuple(alternatives))
 
     def _match(self, lang: str, stems: Sequence[str], start: int) -> tuple[int, tuple[str, ...]] | None:
         for phrase, finnish in self._phrases[lang].get(stems[start], ()):

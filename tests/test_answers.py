@@ -136,6 +136,8 @@ def test_how_long_is_answered_by_a_length_of_time(assistant: Assistant) -> None:
     assert answer.status == "answered"
     assert holds("duration", _quotes(answer)[0], assistant.analyzer)
     assert "kahden vuoden" in answer.text
+    english = assistant.ask("How long will the interface project continue?")
+    assert english.status == "answered" and "kahden vuoden" in _quotes(english)[0]
 
 
 def test_a_share_is_answered_by_a_part_of_a_whole_and_said_missing_otherwise(assistant: Assistant) -> None:

@@ -40,6 +40,16 @@ def test_synonyms_of_one_another_are_one_concept_weighed_once(assistant: Assista
     assert weight == pytest.approx(assistant.snapshot.keyword.idf("projekti"))  # "hanke" itself is in no chunk
 
 
+def test_the_finnish_alternatives_for_one_english_word_are_one_concept(assistant: Assistant) -> None:
+    # "continue" -> "jatkua" or "jatko": an item using either holds what was asked
+    query = assistant.retriever.prepare("How long will the interface project continue?")
+    assert sorted(query.lemmas) == ["jatko", "pitkä", "yhdyspintaprojekti"]
+    assert query.variants("jatko") == {"jatko", "jatkua"}
+    # the terms of one phrase that name several things stay several concepts
+    health = assistant.retriever.prepare("How is health promotion organised?")
+    assert {"hyvinvointi", "terveys"} <= health.lemmas
+
+
 def test_names_are_the_capitalised_words_inside_the_question(assistant: Assistant) -> None:
     analyzer = assistant.analyzer
     assert question_names("Mikä on Etelä-Karjalan väestöpohja?", analyzer) == {"etelä-karjala"}

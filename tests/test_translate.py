@@ -98,6 +98,28 @@ def test_a_function_word_is_not_read_as_a_vocabulary_word_that_stems_like_it(tmp
     assert glossary.translate("Who can carry it?", "en").finnish == ("viedä",)
 
 
+def test_a_modal_verb_is_a_function_word_not_the_noun_it_spells(glossary: Glossary) -> None:
+    # the bundled vocabulary has "will" (the noun: "tahtotila") and "can" ("osata")
+    assert glossary.translate("How much will the project cost?", "en").finnish == ("projekti", "hanke", "kustannus", "kulu")
+    assert "osata" not in glossary.translate("Can municipalities join the pilot?", "en").finnish
+    assert "Will" in glossary.translate("Will the forum be held?", "en").unmatched
+
+
+def test_a_vocabulary_word_that_only_stems_like_a_glossary_word_adds_its_own_terms(tmp_path: Path) -> None:
+    glossary = Glossary.load(_write(tmp_path / "glossary.tsv", "yhteinen\tgemensam\tshared"),
+                             _write(tmp_path / "vocabulary.tsv", "osa\tdel\tshare", "yhteinen\tgemensam\tshared"))
+    # "share" stems like "shared": the very word asked reaches its own Finnish term too, as an alternative
+    assert glossary.translate("What share of them?", "en").alternatives == (("yhteinen", "osa"),)
+    assert glossary.translate("What is shared?", "en").finnish == ("yhteinen",)
+    assert glossary.translate("Is it sharing?", "en").finnish == ("yhteinen",)  # another form: the glossary's
+
+
+def test_each_matched_phrase_keeps_its_finnish_terms_together_as_alternatives(glossary: Glossary) -> None:
+    found = glossary.translate("Who funds the pilot regions?", "en")
+    assert found.alternatives == (("rahoittaa", "rahoittaja", "rahoitus"), ("pilotti",))  # "pilot regions" one phrase
+    assert set(found.finnish) == {term for terms in found.alternatives for term in terms}
+
+
 def test_a_phrase_searches_the_shortest_of_its_finnish_terms_that_the_others_contain(tmp_path: Path) -> None:
     glossary = Glossary.load(_write(tmp_path / "glossary.tsv", "pilotti;aluepilotti;pilottialue\tpilot\tpilot",
                                     "rahoittaa;rahoittaja\tfinansiera\tfund"))
