@@ -135,13 +135,13 @@ class Settings(BaseSettings):
     )
     answer_support_floor: float = Field(default=0.05, ge=0, le=1, description="... and at least this score.")
     answer_other_ratio: float = Field(
-        default=0.6, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
+        default=0.8, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )
     answer_cover_floor: float = Field(
         default=0.1, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
     )
     answer_source_floor: float = Field(
-        default=0.005, ge=0, le=1.01,
+        default=0.05, ge=0, le=1.01,
         description="An item of a document the question names by year or kind (\"vuoden 2023 uutisessa\") that no"
         " quoted item is from joins at this score.",
     )
@@ -151,7 +151,7 @@ class Settings(BaseSettings):
         " against the part.",
     )
     answer_broad_ratio: float = Field(
-        default=0.5, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+        default=1.01, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )
     answer_section_sentences: int = Field(
         default=3, ge=0, le=10,
