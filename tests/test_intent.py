@@ -129,6 +129,11 @@ def test_a_share_and_a_duration_are_asked_by_their_words(question: str, kinds: s
     ("text", "kinds"),
     [
         ("Etelä-Karjala 9 kuntaa", {"count", "place", "town"}),
+        ("Opiskelijoita on 14,000.", {"count"}),  # thousands grouped by a comma, a number ending the sentence
+        ("Ääniä on yhteensä 352, mutta päätöksiä tehdään harvoin.", {"count"}),  # a comma ending a clause
+        ("Hänestä tuli yliopiston 21. rehtori.", set()),  # an ordinal
+        ("Hugenotit saapuivat vuonna 1604.", {"year", "date"}),  # a year of any century is no count
+        ("Kasvu oli 2,5-kertainen", set()),  # a decimal
         ("Ikäihmisten palveluiden yhdyspintafoorumi 27.10.", {"date", "day"}),
         ("Hyte-neuvottelut kerran vuodessa (syyskuu)", {"date"}),  # a month names no day
         ("Foorumi on torstaina 27. lokakuuta", {"date", "day"}),
