@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     )
     answer_support_floor: float = Field(default=0.05, ge=0, le=1, description="... and at least this score.")
     answer_other_ratio: float = Field(
-        default=0.8, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
+        default=0.6, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )
     answer_cover_floor: float = Field(
         default=0.1, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
