@@ -109,7 +109,8 @@ def _ask_loop(base: str, stop: threading.Event, latencies: list[float], outcomes
 
 def _reindex_loop(base: str, corpus: Path, admin: dict[str, str]) -> dict[str, object]:
     """8 clients ask while the corpus is re-indexed over and over for 30 s."""
-    stop, latencies, outcomes = threading.Event(), [], Counter[str]()
+    latencies: list[float] = []
+    stop, outcomes = threading.Event(), Counter[str]()
     clients = [threading.Thread(target=_ask_loop, args=(base, stop, latencies, outcomes)) for _ in range(8)]
     for thread in clients:
         thread.start()
@@ -127,7 +128,8 @@ def _reindex_loop(base: str, corpus: Path, admin: dict[str, str]) -> dict[str, o
 
 def _one_client(base: str, until: threading.Event) -> list[float]:
     """One client asking in a loop until ``until`` is set; every answer must be a 200."""
-    stop, latencies, outcomes = threading.Event(), [], Counter[str]()
+    latencies: list[float] = []
+    stop, outcomes = threading.Event(), Counter[str]()
     thread = threading.Thread(target=_ask_loop, args=(base, stop, latencies, outcomes))
     thread.start()
     until.wait()
@@ -194,7 +196,8 @@ def probe_expensive(workdir: Path) -> dict[str, object]:
             "a + U+0301 x 1999": timed("a" + "\u0301" * 1999, "10.0.0.2"),
             "400 misspelt words": timed(_misspelt(rng), "10.0.0.3"),
         }
-        stop, latencies, outcomes = threading.Event(), [], Counter[str]()
+        latencies: list[float] = []
+        stop, outcomes = threading.Event(), Counter[str]()
 
         def other_client() -> None:  # a normal user: a question a second, within its own limit
             while not stop.is_set():
