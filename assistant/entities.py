@@ -21,9 +21,10 @@ import re
 
 from ingest.analyze import Analyzer
 
-# A cardinal number, not a year (1000-2099, as _YEAR_NUMBER): its thousands grouped by a space or (as translated English has it, "14,000") a comma; a
-# comma or full stop after it ends a clause ("yhteensä 352, mutta", "... on 260."), unless a digit follows
-# (a decimal, a time, a section) or a lower-case word (a Finnish ordinal, "Harvardin 21. presidentti").
+# A cardinal number, not a year (1000-2099, as _YEAR_NUMBER), its thousands grouped by a space or (as
+# translated English has it, "14,000") a comma. A comma or full stop after it ends a clause ("yhteensä 352,
+# mutta", "... on 260."), unless a digit follows (a decimal, a time, a section) or a lower-case word (a
+# Finnish ordinal, "Harvardin 21. presidentti").
 _CARDINAL = re.compile(r"(?<![\d.,])(?!(?:1[0-9]|20)\d\d\b)\d+(?:[ \u00a0]\d{3}|,\d{3}(?![\d,]))*(?:/\d+)?"
                        r"(?![\d]|[.,]\d|\.\s*[a-zåäö]|\s*%|-luvu)")
 _MONEY = re.compile(
