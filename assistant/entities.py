@@ -21,11 +21,13 @@ import re
 
 from ingest.analyze import Analyzer
 
-# A cardinal number, not a year (1000-2099, as _YEAR_NUMBER), its thousands grouped by a space or (as
-# translated English has it, "14,000") a comma. A comma or full stop after it ends a clause ("yhteensä 352,
-# mutta", "... on 260."), unless a digit follows (a decimal, a time, a section) or a lower-case word (a
-# Finnish ordinal, "Harvardin 21. presidentti").
-_CARDINAL = re.compile(r"(?<![\d.,])(?!(?:1[0-9]|20)\d\d\b)\d+(?:[ \u00a0]\d{3}|,\d{3}(?![\d,]))*(?:/\d+)?"
+# The digits of a year, 1000-2099.
+_YEAR_DIGITS = r"(?:1[0-9]|20)\d\d"
+# A cardinal number, not a year, its thousands grouped by a space or (as translated English has it,
+# "14,000") a comma. A comma or full stop after it ends a clause ("yhteensä 352, mutta", "... on 260."),
+# unless a digit follows (a decimal, a time, a section) or a lower-case word (a Finnish ordinal, "Harvardin
+# 21. presidentti").
+_CARDINAL = re.compile(rf"(?<![\d.,])(?!{_YEAR_DIGITS}\b)\d+(?:[ \u00a0]\d{{3}}|,\d{{3}}(?![\d,]))*(?:/\d+)?"
                        r"(?![\d]|[.,]\d|\.\s*[a-zåäö]|\s*%|-luvu)")
 _MONEY = re.compile(
     r"[€$£¥]|\d\s*(?:e|eur|euroa?|milj\.?|mrd|kr|kronor|sek|usd|rmb)\b|\beuro|\bmiljoona|\bmiljardi|\bbiljoona|dollar"
@@ -77,7 +79,7 @@ _DAY = re.compile(
     re.IGNORECASE,
 )
 _TIME = re.compile(r"\bklo\b|\bkello\b|\b\d{1,2}[:.]\d{2}\b(?![.\d])|\b\d{1,2}\s*(?:am|pm)\b", re.IGNORECASE)
-_YEAR_NUMBER = r"\b(?:1[0-9]|20)\d\d\b"
+_YEAR_NUMBER = rf"\b{_YEAR_DIGITS}\b"
 _YEAR = re.compile(rf"{_YEAR_NUMBER}|\b\d{{3,4}}-luvu|\b\d{{1,2}}\.\s*vuosisa", re.IGNORECASE)
 # A phone number ("p. 358 50 5899 187", "+358 9 771 2000", "050 123 4567") is a contact, not a count.
 _PHONE = re.compile(r"(?:\+358|\bp\.\s*\+?)[\d ]{6,}\d|\b0\d{1,2}[ -]\d{3,4}[ -]?\d{3,4}\b")

@@ -88,7 +88,6 @@ class Glossary:
             earlier = {lang: {stems for entries in table.values() for stems, _ in entries}
                        | ({(stem,) for stem in closed[lang]} if tier else set())
                        for lang, table in self._phrases.items()}
-            earlier_words = {lang: {stem: set(forms) for stem, forms in table.items()} for lang, table in words.items()}
             for finnish, sides in rows:
                 for lang, phrases in sides.items():
                     for phrase in phrases:
@@ -97,8 +96,8 @@ class Glossary:
                             self._add(lang, stems, tuple(finnish))
                             if len(stems) == 1:
                                 words[lang].setdefault(stems[0], set()).add(word)
-                        elif (len(stems) == 1 and stems[0] not in closed[lang]
-                              and word not in earlier_words[lang].get(stems[0], {word})):
+                        elif (len(stems) == 1 and stems[0] not in closed[lang] and stems[0] in words[lang]
+                              and word not in words[lang][stems[0]]):  # an earlier tier's word stems like it
                             known = self._exact[lang].get(word, ())
                             self._exact[lang][word] = tuple(dict.fromkeys((*known, *finnish)))
         for table in self._phrases.values():
@@ -166,9 +165,9 @@ class Glossary:
             if exact is not None and (found is None or found[0] == 1):
                 found = 1, tuple(dict.fromkeys((*(found[1] if found else ()), *exact)))
             if found is not None:
-                size, terms = found
-                finnish.extend(_shortest(terms))
-                alternatives.append(_shortest(terms))
+                size, terms = found[0], _shortest(found[1])
+                finnish.extend(terms)
+                alternatives.append(terms)
                 matched.extend(words[i : i + size])
                 i += size
                 continue
