@@ -84,6 +84,8 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.holdout7.jsonl --out eval/runs/holdout7
 	$(BIN)/kysy eval --questions eval/questions.holdout8.jsonl --out eval/runs/holdout8
 	$(BIN)/kysy eval --questions eval/questions.holdout9.jsonl --out eval/runs/holdout9
+	$(BIN)/kysy eval --questions eval/questions.holdout10.jsonl --out eval/runs/holdout10
+	$(BIN)/kysy eval --questions eval/questions.holdout11.jsonl --out eval/runs/holdout11
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

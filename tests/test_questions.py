@@ -32,6 +32,8 @@ HOLDOUT6 = ROOT / "eval" / "questions.holdout6.jsonl"
 HOLDOUT7 = ROOT / "eval" / "questions.holdout7.jsonl"
 HOLDOUT8 = ROOT / "eval" / "questions.holdout8.jsonl"
 HOLDOUT9 = ROOT / "eval" / "questions.holdout9.jsonl"
+HOLDOUT10 = ROOT / "eval" / "questions.holdout10.jsonl"
+HOLDOUT11 = ROOT / "eval" / "questions.holdout11.jsonl"
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
@@ -39,9 +41,9 @@ MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injecti
 
 @pytest.fixture(scope="module",
                 params=[QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7,
-                        HOLDOUT8, HOLDOUT9],
+                        HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11],
                 ids=["question-set", "holdout", "crosslingual", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
-                     "holdout7", "holdout8", "holdout9"])
+                     "holdout7", "holdout8", "holdout9", "holdout10", "holdout11"])
 def questions(request: pytest.FixtureRequest) -> list[Question]:
     return load_questions(request.param)
 
@@ -132,7 +134,8 @@ def test_the_fitted_sets_evidence_is_a_sentence_or_a_slide_line(path: Path) -> N
 
 
 def test_the_unseen_set_is_not_fitted() -> None:
-    unseen = {path.relative_to(ROOT) for path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9)}
+    unseen = {path.relative_to(ROOT) for path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
+                                                  HOLDOUT11)}
     assert unseen.isdisjoint(TRAINING_SETS) and len(TRAINING_SETS) == 5
 
 

@@ -34,6 +34,11 @@ def test_swedish_inflections_and_compounds(glossary: Glossary) -> None:
     assert "kunta" in glossary.translate("Hur många kommuner finns det?", "sv").finnish
 
 
+def test_a_swedish_verb_whose_forms_stem_apart_reaches_its_finnish_term_in_each_form(glossary: Glossary) -> None:
+    for question in ("Hur länge pågår projektet?", "Hur länge ska projektet pågå?", "Projektet pågick i två år."):
+        assert "jatkua" in glossary.translate(question, "sv").finnish, question
+
+
 def test_places_and_organisations_are_names(glossary: Glossary) -> None:
     found = glossary.translate("What is the population of South Karelia?", "en")
     assert "Etelä-Karjala" in found.names and "väestö" not in found.names
