@@ -22,9 +22,8 @@ from pathlib import Path
 from assistant.followup import Evidence, FollowupResolver, carried_words, reads_as_followup
 from assistant.service import Assistant
 from eval.invariance import CONVERSATION_TYPES, standalone_questions, unrelated
-from eval.questionset import Question, load_questions
+from eval.questionset import TRAINING_SETS, Question, load_questions
 from eval.runner import history_turns
-from eval.train import TRAINING_SETS
 from kysy.settings import Settings
 
 GRID = tuple(round(0.1 * step, 1) for step in range(11))

@@ -157,6 +157,30 @@ def _parse_pages(pages: object, sources: list[str]) -> dict[str, tuple[int, ...]
     return parsed
 
 
+# The in-domain question sets ``make train`` fits on (paths from the repository root); the other sets under
+# eval/ stay out of every fit.
+TRAINING_SETS = tuple(Path("eval") / name for name in (
+    "questions.fi.jsonl", "questions.holdout.fi.jsonl", "questions.crosslingual.jsonl", "questions.holdout2.jsonl",
+    "questions.holdout3.jsonl"))
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def wording_key(text: str) -> str:
+    """A question's words as written, case and spacing aside: two sets asking the same words share a key."""
+    return " ".join(text.lower().split())
+
+
+def fitted_wordings(root: Path = _ROOT) -> frozenset[str]:
+    """The ``wording_key`` of every question of ``TRAINING_SETS`` (empty where the sets are not on disk)."""
+    paths = [root / path for path in TRAINING_SETS]
+    return frozenset(wording_key(q.question) for path in paths if path.is_file() for q in load_questions(path))
+
+
+def is_fitted_set(path: Path, root: Path = _ROOT) -> bool:
+    """Whether ``path`` is one of the sets ``make train`` fits on."""
+    return any(path.resolve() == (root / fitted).resolve() for fitted in TRAINING_SETS)
+
+
 def fold_of(question_id: str, folds: int) -> int:
     """The cross-validation fold of a question: fixed by its id, whichever file or line it is on, so that
     ``make train`` and ``kysy eval --cv-models`` put it in the same fold."""

@@ -241,6 +241,15 @@ def _answers_table(answers: dict[str, Any], cross: dict[str, Any] | None, latenc
     return _table(["metric", "in-sample", "cross-validated"], rows)
 
 
+def _unfitted(figures: dict[str, Any] | None) -> list[str]:
+    """The answer metrics without the questions a fitted set asks word for word (a set kept out of the fit)."""
+    if not figures:
+        return []
+    shown = ", ".join(f"{with_plain_name(k)} {_fmt(figures.get(k))}" for k in ANSWER_KEYS)
+    return [f"{figures['left_out']} questions of this set are asked word for word by a set `make train` fits on "
+            f"(`TRAINING_SETS`); without them: {shown}.", ""]
+
+
 def _wording(summary: dict[str, Any]) -> list[str]:
     """The wording-robustness section: the share of rewordings that keep the first citation."""
     by_kind = ", ".join(f"{kind} {share:.3f}" for kind, share in summary["by_kind"].items())
@@ -294,6 +303,7 @@ def question_report(
         "keyword_recall and citation_precision are means over answerable questions (citation precision over "
         "those answered with citations); refusal_accuracy is over unanswerable ones. Cross-validated: each "
         "question answered by the models `make train` fitted without its fold (`kysy eval --cv-models`).", "",
+        *_unfitted(metrics.get("answers_without_fitted_wordings")),
         "![latency](latency.png)", "",
         "## By question type", "",
         *_table(["type", "n", *(with_plain_name(k) for k in ANSWER_KEYS), "hybrid recall@5"],

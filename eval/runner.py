@@ -29,7 +29,7 @@ from eval.metrics import (
     percentile,
     recall_at_k,
 )
-from eval.questionset import Question, fold_of, load_questions
+from eval.questionset import Question, fitted_wordings, fold_of, is_fitted_set, load_questions, wording_key
 from eval.variants import summary as variant_summary
 from eval.variants import wording_robustness
 from kysy.errors import ConfigError
@@ -215,6 +215,7 @@ class EvalRun:
     cross_validated: dict[str, float | None] | None = None
     wording: dict[str, object] | None = None
     cross_validated_retrieval: dict[str, float | None] | None = None  # hybrid, with the fold's models
+    unfitted: dict[str, float | int | None] | None = None  # see ``unfitted_answers``
 
     def latency(self) -> dict[str, float]:
         """p50 and p95 of ``ask()`` in milliseconds."""
@@ -233,6 +234,7 @@ class EvalRun:
             **({"answers_cross_validated": self.cross_validated} if self.cross_validated else {}),
             **({"hybrid_cross_validated": self.cross_validated_retrieval} if self.cross_validated_retrieval else {}),
             **({"wording_robustness": self.wording} if self.wording else {}),
+            **({"answers_without_fitted_wordings": self.unfitted} if self.unfitted else {}),
         }
 
     def by_type(self) -> dict[str, dict[str, Any]]:
@@ -247,6 +249,15 @@ class EvalRun:
             entry["latency_p50_ms"] = round(percentile([r.ms for r in rows], 50), 1)
             table[kind] = entry
         return table
+
+
+def unfitted_answers(results: Sequence[QuestionResult], fitted: frozenset[str]) -> dict[str, float | int | None] | None:
+    """For a set kept out of the fit: the answer metrics without its questions that a fitted set asks word for
+    word (``fitted``: their ``wording_key``s), and how many were left out; None when none was."""
+    kept = [r for r in results if wording_key(r.question.question) not in fitted]
+    if len(kept) == len(results):
+        return None
+    return {"left_out": len(results) - len(kept), **answer_metrics(kept)}
 
 
 def cross_validated_answers(assistant: Assistant, questions: Sequence[Question], models: Path,
@@ -311,6 +322,7 @@ def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
     checked = conversation_invariance(assistant, questions, report) if invariance else None
     cross = cross_validated_results(assistant, questions, cv_models, progress=report) if cv_models else None
     wording = variant_summary(wording_robustness(assistant, questions, report)) if invariance else None
+    unfitted = None if is_fitted_set(path) else unfitted_answers(results, fitted_wordings())
     return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked,
                    answer_metrics(cross) if cross is not None else None, wording,
-                   retrieval_metrics(cross, "hybrid") if cross is not None else None)
+                   retrieval_metrics(cross, "hybrid") if cross is not None else None, unfitted)

@@ -2,7 +2,7 @@
 
 1. Examples (``eval/training.py``) from three indexes built under ``--work``: squad2fi-qa's training
    articles (train on), its dev articles (choose settings on), and ``corpus/`` with the project's
-   in-domain question sets (``TRAINING_SETS``, together "the own set").
+   in-domain question sets (``eval/questionset.py``'s ``TRAINING_SETS``, together "the own set").
 2. The item scorer (LightGBM) on the squad training questions and the own set. The own set's
    figures are cross-validated: fold k (``fold_of`` the question's id) is scored by a model fitted on
    everything but fold k. The
@@ -52,7 +52,7 @@ from eval.fit import (
     write_json,
 )
 from eval.metrics import keyword_present
-from eval.questionset import load_questions
+from eval.questionset import TRAINING_SETS, load_questions
 from eval.squad import gold_in, load_split, quoted_text, word_count, write_articles
 from eval.training import Example, own_examples, squad_examples, stack
 from ingest.analyze import Analyzer, make_analyzer
@@ -65,10 +65,6 @@ logger = logging.getLogger(__name__)
 
 FOLDS = 5
 SQUAD_FOLDS = 2
-# The in-domain question sets the models learn from; eval/questions.holdout4.jsonl stays out of every fit.
-TRAINING_SETS = tuple(Path("eval") / name for name in (
-    "questions.fi.jsonl", "questions.holdout.fi.jsonl", "questions.crosslingual.jsonl", "questions.holdout2.jsonl",
-    "questions.holdout3.jsonl"))
 # Own-set candidate rows weigh this many squad rows: the domain's structure is learnt from few questions.
 OWN_WEIGHT = 5.0
 # Own questions weigh this many squad questions in answerability: what a near miss looks like in the

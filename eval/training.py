@@ -6,7 +6,7 @@ exactly as when it is answered, and each candidate item of its evidence is one r
 - *squad2fi-qa* (``train_*``): the articles ingested as documents; a candidate is a positive when it
   holds one of the question's gold answers. The adversarial unanswerable questions give
   question-level negatives for answerability.
-- *the in-domain question sets* (``eval/train.py``'s ``TRAINING_SETS``): a candidate is a positive when
+- *the in-domain question sets* (``eval/questionset.py``'s ``TRAINING_SETS``): a candidate is a positive when
   it is one of the question's evidence passages (or holds one) in one of its sources and pages. Follow-ups are asked
   with their history resolved as the product resolves it.
 """

@@ -9,9 +9,8 @@ import pytest
 from assistant.service import Assistant
 from eval.followup_fit import SETTINGS, accuracy, collect_sets, cross_validate, fit
 from eval.invariance import conversation_invariance, first_citation, standalone_questions, unrelated
-from eval.questionset import Question, load_questions
+from eval.questionset import TRAINING_SETS, Question, load_questions
 from eval.runner import history_turns
-from eval.train import TRAINING_SETS
 from kysy.settings import Settings
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.fi.jsonl"

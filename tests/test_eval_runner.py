@@ -31,7 +31,7 @@ DOCS = {
 }
 
 QUESTIONS = [
-    {"id": "fact-1", "question": "Mitkä ovat Lapin pilotin painopisteet?", "answerable": True,
+    {"id": "fact-1", "question": "Mitä painopisteitä Lapin pilotissa on?", "answerable": True,
      "sources": ["lappi.txt"], "evidence": ["Lapin pilotissa painopisteinä ovat turvallisuus ja varautuminen."],
      "answer_keywords": ["turvallisuus", "varautuminen"], "type": "fact"},
     {"id": "fact-2", "question": "Mikä on Etelä-Karjalan väestöpohja?", "answerable": True,
@@ -195,3 +195,26 @@ def test_unknown_retriever_is_a_clear_error(indexed: tuple[Path, Path], tmp_path
     assert code == 1
     error = json.loads(stdout)
     assert "bm42" in error["message"] and "langchain-naive" in error["message"]
+
+
+def test_a_set_kept_out_of_the_fit_is_also_scored_without_the_questions_a_fitted_set_asks(
+        indexed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, _ = indexed
+    fitted = json.loads(Path("eval/questions.fi.jsonl").read_text(encoding="utf-8").splitlines()[0])["question"]
+    copied = {"id": "copy-1", "question": f"  {fitted.upper()} ", "answerable": False, "sources": [], "evidence": [],
+              "answer_keywords": [], "type": "unanswerable"}
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [*QUESTIONS, copied]) + "\n",
+                         encoding="utf-8")
+    out = tmp_path / "run"
+    code, stdout = _eval(capsys, data, "--questions", str(questions), "--out", str(out), "--json")
+    assert code == 0
+    summary = json.loads(stdout)
+    unfitted = summary["answers_without_fitted_wordings"]
+    assert unfitted["left_out"] == 1 and set(unfitted) == ANSWER_KEYS | {"left_out"}
+    rows = [json.loads(line) for line in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
+    refused = [row["not_found"] for row in rows if not row["answerable"] and row["id"] != "copy-1"]
+    assert unfitted["refusal_accuracy"] == pytest.approx(sum(refused) / len(refused))
+    assert unfitted["keyword_recall"] == summary["answers"]["keyword_recall"]  # the copy is not answerable
+    assert "1 questions of this set are asked word for word by a set `make train` fits on" in (
+        out / "report.md").read_text(encoding="utf-8")

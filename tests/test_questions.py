@@ -10,14 +10,17 @@ import pytest
 
 from eval.metrics import keyword_present, normalize_words
 from eval.questionset import (
+    TRAINING_SETS,
     Question,
     QuestionSetError,
     collapse_whitespace,
     corpus_files,
+    fitted_wordings,
+    is_fitted_set,
     load_questions,
     source_text,
+    wording_key,
 )
-from eval.train import TRAINING_SETS
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -246,3 +249,14 @@ def test_the_holdout_set_asks_of_every_document_and_kind() -> None:
     assert {file for question in holdout for file in question.sources} == set(corpus_files(CORPUS))
     known = {question.question for question in load_questions(QUESTIONS)}
     assert not known & {question.question for question in holdout}
+
+
+def test_the_sets_kept_out_of_the_fit_are_known_by_path_and_their_fitted_wordings_counted() -> None:
+    assert all(is_fitted_set(ROOT / path) for path in TRAINING_SETS)
+    assert not any(is_fitted_set(path) for path in (HOLDOUT4, HOLDOUT10, HOLDOUT11))
+    fitted = fitted_wordings()
+    assert wording_key("  Mikä on  KUNTALIITTO? ") == "mikä on kuntaliitto?"
+    assert len(fitted) > 400 and all(key == wording_key(key) for key in fitted)
+    # independent writers ask some questions in the very same words; the two newest sets were written without them
+    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT4)) == 3
+    assert not any(wording_key(q.question) in fitted for path in (HOLDOUT10, HOLDOUT11) for q in load_questions(path))

@@ -143,9 +143,8 @@ def test_the_item_model_is_the_mean_of_its_seeded_rankers(tmp_path: Path) -> Non
 def test_cross_validation_asks_each_question_with_the_models_of_the_fold_its_id_gives(
         corpus_index: Settings, tmp_path: Path) -> None:
     from assistant.scoring import ITEM_MODEL
-    from eval.questionset import fold_of, load_questions
+    from eval.questionset import TRAINING_SETS, fold_of, load_questions
     from eval.runner import DEPTH, cross_validated_answers, cross_validated_results
-    from eval.train import TRAINING_SETS
     from eval.training import own_examples
 
     root = Path(__file__).resolve().parent.parent
