@@ -26,6 +26,13 @@ def test_the_synonym_file_gives_each_word_the_others_of_its_line(tmp_path: Path)
         load_synonyms(tmp_path / "missing.txt")
 
 
+def test_a_joint_authority_is_not_the_county_it_joins() -> None:
+    # a hyvinvointiyhtymä is a joint authority of wellbeing services counties, not one of them: asking about it
+    # must not quote what the materials say of the counties as if it answered
+    table = load_synonyms()
+    assert "hyvinvointialue" not in table and "hyvinvointialueyhtymä" not in table
+
+
 def test_a_word_the_sources_never_use_is_searched_by_its_synonym(assistant: Assistant) -> None:
     query = assistant.retriever.prepare("Minkä hankkeen jatkoa nykyinen yhdyspintaprojekti on?")
     assert "projekti" in query.variants("hanke") and "projekti" in query.terms
