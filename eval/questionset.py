@@ -167,7 +167,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 def wording_key(text: str) -> str:
     """A question's words as written, case and spacing aside: two sets asking the same words share a key."""
-    return " ".join(text.lower().split())
+    return collapse_whitespace(text).lower()
 
 
 def fitted_wordings(root: Path = _ROOT) -> frozenset[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from eval.questionset import TRAINING_SETS, load_questions
 from ingest.pipeline import ingest_paths
 from kysy.settings import Settings
 
@@ -200,7 +201,7 @@ def test_unknown_retriever_is_a_clear_error(indexed: tuple[Path, Path], tmp_path
 def test_a_set_kept_out_of_the_fit_is_also_scored_without_the_questions_a_fitted_set_asks(
         indexed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data, _ = indexed
-    fitted = json.loads(Path("eval/questions.fi.jsonl").read_text(encoding="utf-8").splitlines()[0])["question"]
+    fitted = load_questions(Path(__file__).resolve().parent.parent / TRAINING_SETS[0])[0].question
     copied = {"id": "copy-1", "question": f"  {fitted.upper()} ", "answerable": False, "sources": [], "evidence": [],
               "answer_keywords": [], "type": "unanswerable"}
     questions = tmp_path / "questions.jsonl"
