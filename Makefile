@@ -95,7 +95,8 @@ eval-squad: system-deps $(VENV)/.installed-eval
 train: system-deps $(VENV)/.installed-train
 	$(BIN)/python -m eval.train --dataset $(SQUAD) --work .kysy-train
 
-# The reader's fine-tuned layers and head (torch on the CPU, as the test install has it; about 1.5 hours on 2 cores).
+# The reader's fine-tuned layers and head (torch on the CPU, as the test install has it; 21 minutes on 2 cores
+# with the embeddings cached in .kysy-reader/, longer the first time).
 train-reader: system-deps $(VENV)/.installed-dev
 	PYTHONHASHSEED=0 $(BIN)/python -m eval.train_reader --dataset $(SQUAD) --work .kysy-reader
 

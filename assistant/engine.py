@@ -87,8 +87,11 @@ class AnswerEngine:
     def scores(self, looked: Looked) -> tuple[np.ndarray, np.ndarray, Reading | None]:
         """The items' scores by the scoring model, the same after the reader (when on), and its reading."""
         scores = self.scorer.score(looked.evidence)
-        # The reader re-orders the best few items and may refuse what answerability alone would answer.
-        reading = self.reader.read(looked, scores) if self.reader is not None and looked.evidence.candidates else None
+        # The reader re-orders the best few items and may refuse what answerability alone would answer. It was
+        # trained on Finnish pairs only: an English or Swedish question read against Finnish items looks unanswered.
+        reading = None
+        if self.reader is not None and looked.evidence.candidates and looked.query.language == "fi":
+            reading = self.reader.read(looked, scores)
         return scores, (reading.scores if reading is not None else scores), reading
 
     def ranking(self, looked: Looked) -> list[ScoredChunk]:

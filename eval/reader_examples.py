@@ -109,8 +109,11 @@ def squad_examples(assistant: Assistant, questions: Sequence[SquadQuestion], ite
 
 def own_examples(assistant: Assistant, questions: Sequence[Question], items: int, folds: int,
                  progress: Progress | None = None) -> Iterator[ReaderExample]:
-    """Examples of the question set (injection attempts left out); question ``i`` is in fold ``i % folds``."""
+    """Examples of the question set (injection attempts left out, and questions not in Finnish: the reader
+    reads Finnish questions only); question ``i`` is in fold ``i % folds``."""
     for i, question, looked in own_looks(assistant, questions, progress):
+        if looked.query.language != "fi":
+            continue
         candidates = looked.evidence.candidates
 
         def right(k: int, looked: Looked = looked, question: Question = question,

@@ -54,6 +54,12 @@ class FrozenStates:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
+    @classmethod
+    def joined(cls, first: FrozenStates, second: FrozenStates) -> FrozenStates:
+        """The pairs of ``first`` followed by those of ``second``."""
+        return cls(np.concatenate([first.flat, second.flat]),
+                   np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]]))
+
     def get(self, i: int) -> np.ndarray:
         """Pair ``i``'s states, (tokens, hidden) float32."""
         return np.asarray(self.flat[self.offsets[i] : self.offsets[i + 1]], dtype=np.float32)

@@ -5,7 +5,9 @@
    and the holdout set. Examples (``eval/reader_examples.py``): each question's best items by the
    item scorer, labelled.
 2. Training pairs: every right item of an answerable squad training question and its best-scored
-   ``--negatives`` wrong ones; every item read of an unanswerable one. The frozen layers' states
+   ``--negatives`` wrong ones; every item read of an unanswerable one; and the near misses made from
+   the answerable ones by swapping a name or number (``eval/reader_swaps.py``, weighted
+   ``--swap-weight``) against the items that answered the original. The frozen layers' states
    are computed once per pair and cached under ``--work`` (``eval/reader_fit.py``).
 3. The top layers and head fine-tuned; the epoch kept is the one whose reader best tells dev's
    answerable questions from unanswerable ones (AUC of the best probability among the items read).
@@ -63,6 +65,7 @@ from eval.reader_fit import (
     rounded,
     write_npz,
 )
+from eval.reader_swaps import swap_examples
 from eval.squad import load_split, write_articles
 from ingest.embed import make_embedder
 from ingest.embed_onnx import OnnxE5Embedder
@@ -77,6 +80,9 @@ COLLECT = 8  # items kept per question (the most ``KYSY_READER_ITEMS`` is chosen
 FOLDS = 5
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 READS = (1, 2, 3, 4, 6, 8)
+# Weight of a near miss made by a swapped name or number (eval/reader_swaps.py), chosen on dev's question AUC
+# among 0, 1 and 3 (0.593, 0.608, 0.616).
+SWAP_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,7 @@ def reader_cost(out: Path, sets: dict[str, list[ReaderExample]], embedder: OnnxE
 def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, work: Path, out: Path, *,
                  shape: ReaderShape = SHAPE, settings: FitSettings | None = None, negatives: int = 5,
                  items: int | None = None, limit: int | None = None, max_refused: float = 0.05,
-                 max_refused_own: float = 0.10, unanswerable_weight: float = 1.0,
+                 max_refused_own: float = 0.10, unanswerable_weight: float = 1.0, swap_weight: float = SWAP_WEIGHT,
                  report_path: Path | None = None) -> dict[str, object]:
     """Build the examples, fit the reader, choose its numbers, write it under ``out``."""
     settings = settings or FitSettings()
@@ -219,14 +225,25 @@ def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, wo
     embedder = cast(OnnxE5Embedder, make_embedder("e5-onnx", threads=settings.threads))
     e5 = embedder.e5
     tag = f"c{shape.cut}-{content_hash(json.dumps(asdict(shape.limits)))[:8]}"
+    if swap_weight > 0:
+        sets["swap"] = swap_examples(sets["train"], load_split(dataset, "train"))
     rows = {"train": pairs(embedder, sets["train"], shape.limits, negatives=negatives)}
     rows.update((name, pairs(embedder, sets[name], shape.limits)) for name in ("dev", "own", "holdout"))
+    if swap_weight > 0:
+        rows["swap"] = pairs(embedder, sets["swap"], shape.limits, negatives=negatives)
     states = {name: FrozenStates.load_or_compute(embedder, rows[name].sequences, shape.cut,
                                                  work / f"states-{name}-{tag}.npz", _progress)
               for name in rows}
     train = rows["train"]
     # The adversarial unanswerable questions are few beside the answerable ones: their pairs weigh more.
     weights = np.where([not sets["train"][e].answerable for e in train.example], unanswerable_weight, 1.0)
+    if swap_weight > 0:
+        swaps = rows["swap"]
+        states["train"] = FrozenStates.joined(states["train"], states["swap"])
+        train = Pairs(np.concatenate([train.example, swaps.example + len(sets["train"])]),
+                      np.concatenate([train.item, swaps.item]), train.sequences + swaps.sequences,
+                      np.concatenate([train.labels, swaps.labels]))
+        weights = np.concatenate([weights, np.full(len(swaps.labels), swap_weight)])
 
     def dev_figure(epoch: int, module: object) -> float:
         probabilities = per_example(sets["dev"], rows["dev"], sigmoid(logits(module, states["dev"])))
@@ -235,7 +252,9 @@ def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, wo
         return figure
 
     # The fitted layers are kept under ``work`` by what made them, so choosing the numbers again refits nothing.
-    made = hashlib.sha256(json.dumps([asdict(settings), shape.to_json(), unanswerable_weight]).encode()
+    # (A fit without swaps keeps the key it had before they were made.)
+    weighed = [asdict(settings), shape.to_json(), unanswerable_weight, *([swap_weight] if "swap" in rows else [])]
+    made = hashlib.sha256(json.dumps(weighed).encode()
                           + train.labels.tobytes() + "|".join(map(str, train.sequences)).encode()).hexdigest()[:16]
     fitted = work / f"fitted-{made}.npz"
     if fitted.is_file():
@@ -259,6 +278,7 @@ def train_reader(dataset: Path, corpus: Path, questions: Path, holdout: Path, wo
         "fit": asdict(settings),
         "negatives": negatives,
         "unanswerable_weight": unanswerable_weight,
+        "swap_weight": swap_weight,
         "items": items,
         "figures": _figures(sets, rows, probabilities, items, weight, gate, float(answerability["threshold"])),
     }
@@ -316,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--negatives", type=int, default=5, help="wrong items per answerable training question")
     parser.add_argument("--unanswerable-weight", type=float, default=1.0,
                         help="weight of an unanswerable training question's pairs (an answerable one's weigh 1)")
+    parser.add_argument("--swap-weight", type=float, default=SWAP_WEIGHT,
+                        help="weight of the near misses made by swapping a name or number of an answerable "
+                             "training question (eval/reader_swaps.py); 0 makes none")
     parser.add_argument("--learning-rate", type=float, default=FitSettings.learning_rate, help="of the fine-tuned layers")
     parser.add_argument("--limit", type=int, help="questions of each set (a quick run)")
     parser.add_argument("--max-refused", type=float, default=0.05)
@@ -328,7 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = train_reader(args.dataset, args.corpus, args.questions, args.holdout, args.work, args.out, shape=shape,
                           settings=settings, negatives=args.negatives, limit=args.limit,
                           max_refused=args.max_refused, max_refused_own=args.max_refused_own,
-                          unanswerable_weight=args.unanswerable_weight, report_path=args.report)
+                          unanswerable_weight=args.unanswerable_weight, swap_weight=args.swap_weight,
+                          report_path=args.report)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

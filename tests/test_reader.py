@@ -104,6 +104,9 @@ def test_with_the_reader_on_an_answer_carries_its_reading_and_the_eval_reports_i
     assert not answer.not_found and any(c.page == 3 for c in answer.citations)
     plain = Assistant(corpus_index).ask("Ketkä rahoittavat yhdyspintaprojektia?")
     assert "reader" not in plain.meta  # off by default
+    english = assistant.ask("Who funds the interface project?", debug=True)
+    assert "reader" not in english.meta  # trained on Finnish pairs only, it reads Finnish questions only
+    assert not english.not_found and any(c.page == 3 for c in english.citations)
 
     questions = [
         Question(id="a", question="Ketkä rahoittavat yhdyspintaprojektia?", answerable=True, sources=(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -79,7 +80,9 @@ def test_training_writes_a_reader_that_reads_and_the_same_reader_twice(sample: d
     assert fitted[0].is_file()
     for name in ("reader.npz", "reader.json"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
-    assert report["examples"] == {"train": 11, "dev": 11, "own": 3, "holdout": 3}
+    examples = cast(dict[str, int], report["examples"])
+    swaps = examples.pop("swap")  # near misses made from the 8 answerable training questions
+    assert examples == {"train": 11, "dev": 11, "own": 3, "holdout": 3} and 0 < swaps <= 8
     with np.load(first / "reader.npz") as archive:
         assert sorted(archive.files)[:2] == ["head.b", "head.w"]
         assert {name.split(".")[0] for name in archive.files} == {"head", "l2"}  # only the fine-tuned layer ships
