@@ -181,10 +181,11 @@ def is_fitted_set(path: Path, root: Path = _ROOT) -> bool:
     return any(path.resolve() == (root / fitted).resolve() for fitted in TRAINING_SETS)
 
 
-def fold_of(question_id: str, folds: int) -> int:
-    """The cross-validation fold of a question: fixed by its id, whichever file or line it is on, so that
-    ``make train`` and ``kysy eval --cv-models`` put it in the same fold."""
-    return zlib.crc32(question_id.encode("utf-8")) % folds
+def fold_of(question: Question, folds: int) -> int:
+    """The cross-validation fold of a question: fixed by its wording (``wording_key``), whichever set, id or
+    line it has, so that ``make train`` and ``kysy eval --cv-models`` put it in the same fold and two sets
+    asking the same words never have one answered by models fitted on the other."""
+    return zlib.crc32(wording_key(question.question).encode("utf-8")) % folds
 
 
 def corpus_files(corpus_dir: str | Path) -> list[str]:

@@ -265,7 +265,7 @@ def cross_validated_answers(assistant: Assistant, questions: Sequence[Question],
     """The answer metrics with each question answered by the models fitted without its fold.
 
     ``models`` holds ``item_scorer.<k>.txt`` and ``answerability.<k>.json`` for each fold ``k``
-    (written by ``make train``); a question is in the fold its id gives (``fold_of``).
+    (written by ``make train``); a question is in the fold its wording gives (``fold_of``).
     """
     return answer_metrics(cross_validated_results(assistant, questions, models, folds, progress))
 
@@ -283,7 +283,7 @@ def cross_validated_results(assistant: Assistant, questions: Sequence[Question],
     results = []
     try:
         for question in questions:
-            assistant.use_engine(engines[fold_of(question.id, folds)])
+            assistant.use_engine(engines[fold_of(question, folds)])
             result = answered(assistant, question)
             ranked = {"hybrid": _rank(assistant.ranking(result.standalone, DEPTH), question)}
             reachable = {"hybrid": _relevant_in(assistant.snapshot.chunks, question)}

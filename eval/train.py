@@ -4,7 +4,7 @@
    articles (train on), its dev articles (choose settings on), and ``corpus/`` with the project's
    in-domain question sets (``eval/questionset.py``'s ``TRAINING_SETS``, together "the own set").
 2. The item scorer (LightGBM) on the squad training questions and the own set. The own set's
-   figures are cross-validated: fold k (``fold_of`` the question's id) is scored by a model fitted on
+   figures are cross-validated: fold k (``fold_of`` the question's wording) is scored by a model fitted on
    everything but fold k. The
    squad training questions get out-of-fold scores too (two folds by article) for step 3.
 3. Answerability (logistic regression) on question-level signals from those out-of-fold scores;

@@ -89,13 +89,13 @@ def own_looks(assistant: Assistant, questions: Sequence[Question],
 
 def own_examples(assistant: Assistant, questions: Sequence[Question], folds: int = 5,
                  progress: Progress | None = None) -> list[Example]:
-    """Examples of the question set's questions (injection attempts left out), each in the fold its id
+    """Examples of the question set's questions (injection attempts left out), each in the fold its wording
     gives (``fold_of``)."""
     examples = []
     for _, question, looked in own_looks(assistant, questions, progress):
         labels = tuple(is_evidence(c, looked, question) for c in looked.evidence.candidates)
         examples.append(Example("own", question.id, question.type, question.answerable, looked, labels,
-                                assistant.snapshot, fold_of(question.id, folds), question.answer_keywords,
+                                assistant.snapshot, fold_of(question, folds), question.answer_keywords,
                                 question.sources, question.evidence))
     return examples
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from eval.questionset import (
     collapse_whitespace,
     corpus_files,
     fitted_wordings,
+    fold_of,
     is_fitted_set,
     load_questions,
     source_text,
@@ -260,3 +262,17 @@ def test_the_sets_kept_out_of_the_fit_are_known_by_path_and_their_fitted_wording
     # independent writers ask some questions in the very same words; the two newest sets were written without them
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT4)) == 3
     assert not any(wording_key(q.question) in fitted for path in (HOLDOUT10, HOLDOUT11) for q in load_questions(path))
+
+
+def test_a_question_asked_word_for_word_by_two_fitted_sets_is_in_one_fold() -> None:
+    questions = [question for path in TRAINING_SETS for question in load_questions(ROOT / path)]
+    by_wording: dict[str, set[int]] = {}
+    for question in questions:
+        by_wording.setdefault(wording_key(question.question), set()).add(fold_of(question, 5))
+    twins = [key for key in by_wording if sum(wording_key(q.question) == key for q in questions) > 1]
+    assert twins  # the fitted sets do hold such questions (four when this was written)
+    assert all(len(folds) == 1 for folds in by_wording.values())
+    assert len({fold for folds in by_wording.values() for fold in folds}) == 5
+    first, *_ = questions
+    twin = replace(first, id="another-id", question=f"  {first.question.upper()} ")
+    assert fold_of(twin, 5) == fold_of(first, 5)

@@ -140,7 +140,7 @@ def test_the_item_model_is_the_mean_of_its_seeded_rankers(tmp_path: Path) -> Non
         ItemScorer(empty)
 
 
-def test_cross_validation_asks_each_question_with_the_models_of_the_fold_its_id_gives(
+def test_cross_validation_asks_each_question_with_the_models_of_the_fold_its_wording_gives(
         corpus_index: Settings, tmp_path: Path) -> None:
     from assistant.scoring import ITEM_MODEL
     from eval.questionset import TRAINING_SETS, fold_of, load_questions
@@ -164,7 +164,7 @@ def test_cross_validation_asks_each_question_with_the_models_of_the_fold_its_id_
     assistant.use_engine = recording  # type: ignore[method-assign]
     metrics = cross_validated_answers(assistant, questions, tmp_path)
     engines = list(dict.fromkeys(used[:-1]))
-    assert [engines.index(engine) for engine in used[:-1]] == _first_seen([fold_of(q.id, 5) for q in questions])
+    assert [engines.index(engine) for engine in used[:-1]] == _first_seen([fold_of(q, 5) for q in questions])
     assert used[-1] is shipped and assistant.engine is shipped
     assert metrics["keyword_recall"] is not None
     assistant.use_engine = use_engine  # type: ignore[method-assign]
@@ -173,7 +173,7 @@ def test_cross_validation_asks_each_question_with_the_models_of_the_fold_its_id_
         assert result.reachable["hybrid"] >= sum(item.relevant for item in result.ranked["hybrid"])
     assert assistant.engine is shipped
     groups = {example.id: example.group for example in own_examples(assistant, questions)}
-    assert groups == {q.id: fold_of(q.id, 5) for q in questions if q.type != "injection"}
+    assert groups == {q.id: fold_of(q, 5) for q in questions if q.type != "injection"}
 
 
 def _first_seen(folds: list[int]) -> list[int]:
