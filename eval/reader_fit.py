@@ -35,7 +35,7 @@ class FitSettings:
 
     epochs: int = 2
     batch: int = 32
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4  # of the fine-tuned layers (see UNANSWERABLE_WEIGHT in eval/train_reader.py)
     head_learning_rate: float = 1e-3
     weight_decay: float = 0.01
     warmup: float = 0.06
