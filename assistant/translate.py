@@ -83,6 +83,9 @@ class Glossary:
         # language -> lower-cased word -> Finnish terms, for the words of a later tier that stem like a
         # different word of an earlier one
         self._exact: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in LANGUAGES}
+        # language -> stem -> lower-cased word -> Finnish terms, for the one-word phrases of a stem that
+        # several words share ("organise" -> järjestää, "organisation" -> organisaatio)
+        self._surface: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {lang: {} for lang in LANGUAGES}
         words: dict[str, dict[str, set[str]]] = {lang: {} for lang in LANGUAGES}  # stem -> one-word phrases
         for tier, rows in enumerate(tiers):
             earlier = {lang: {stems for entries in table.values() for stems, _ in entries}
@@ -96,6 +99,8 @@ class Glossary:
                             self._add(lang, stems, tuple(finnish))
                             if len(stems) == 1:
                                 words[lang].setdefault(stems[0], set()).add(word)
+                                forms = self._surface[lang].setdefault(stems[0], {})
+                                forms[word] = tuple(dict.fromkeys((*forms.get(word, ()), *finnish)))
                         elif (len(stems) == 1 and stems[0] not in closed[lang] and stems[0] in words[lang]
                               and word not in words[lang][stems[0]]):  # an earlier tier's word stems like it
                             known = self._exact[lang].get(word, ())
@@ -161,6 +166,8 @@ class Glossary:
         i = 0
         while i < len(stems):
             found = self._match(lang, stems, i)
+            if found is not None and found[0] == 1:
+                found = 1, self._closest_words(lang, stems[i], words[i].lower(), found[1])
             exact = self._exact[lang].get(words[i].lower())
             if exact is not None and (found is None or found[0] == 1):
                 found = 1, tuple(dict.fromkeys((*(found[1] if found else ()), *exact)))
@@ -179,6 +186,17 @@ class Glossary:
                 unmatched.append(words[i])
             i += 1
         return Translation(tuple(dict.fromkeys(finnish)), tuple(matched), tuple(unmatched), tuple(alternatives))
+
+    def _closest_words(self, lang: str, stem: str, word: str, terms: tuple[str, ...]) -> tuple[str, ...]:
+        """The Finnish terms of the one-word phrases of ``stem`` spelt most like ``word`` (the longest common
+        beginning): "organisations" takes organisation's terms, not organise's, though all three stem
+        alike. ``terms`` (all of the stem's) where one word has the stem or the words tie."""
+        forms = self._surface[lang].get(stem, {})
+        if len(set(forms.values())) < 2:
+            return terms
+        shared = {form: _common_start(form, word) for form in forms}
+        best = max(shared.values())
+        return tuple(dict.fromkeys(term for form, found in forms.items() if shared[form] == best for term in found))
 
     def _match(self, lang: str, stems: Sequence[str], start: int) -> tuple[int, tuple[str, ...]] | None:
         for phrase, finnish in self._phrases[lang].get(stems[start], ()):
@@ -235,6 +253,11 @@ def _shortest(terms: Sequence[str]) -> tuple[str, ...]:
     return tuple(term for term in terms
                  if not any(other != term and len(other) >= MIN_COMPOUND_PART and other.lower() in term.lower()
                             for other in terms))
+
+
+def _common_start(first: str, second: str) -> int:
+    """How many letters ``first`` and ``second`` begin with alike."""
+    return next((i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b), min(len(first), len(second)))
 
 
 def _words(text: str) -> list[str]:
