@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import functools
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -83,10 +84,9 @@ class Glossary:
         # language -> lower-cased word -> Finnish terms, for the words of a later tier that stem like a
         # different word of an earlier one
         self._exact: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in LANGUAGES}
-        # language -> stem -> lower-cased word -> Finnish terms, for the one-word phrases of a stem that
-        # several words share ("organise" -> järjestää, "organisation" -> organisaatio)
+        # language -> stem -> lower-cased one-word phrase -> Finnish terms: the words that share a stem
+        # ("organise" -> järjestää, "organisation" -> organisaatio)
         self._surface: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {lang: {} for lang in LANGUAGES}
-        words: dict[str, dict[str, set[str]]] = {lang: {} for lang in LANGUAGES}  # stem -> one-word phrases
         for tier, rows in enumerate(tiers):
             earlier = {lang: {stems for entries in table.values() for stems, _ in entries}
                        | ({(stem,) for stem in closed[lang]} if tier else set())
@@ -98,11 +98,10 @@ class Glossary:
                         if stems and stems not in earlier[lang]:
                             self._add(lang, stems, tuple(finnish))
                             if len(stems) == 1:
-                                words[lang].setdefault(stems[0], set()).add(word)
                                 forms = self._surface[lang].setdefault(stems[0], {})
                                 forms[word] = tuple(dict.fromkeys((*forms.get(word, ()), *finnish)))
-                        elif (len(stems) == 1 and stems[0] not in closed[lang] and stems[0] in words[lang]
-                              and word not in words[lang][stems[0]]):  # an earlier tier's word stems like it
+                        elif (len(stems) == 1 and stems[0] not in closed[lang] and stems[0] in self._surface[lang]
+                              and word not in self._surface[lang][stems[0]]):  # an earlier tier's word stems like it
                             known = self._exact[lang].get(word, ())
                             self._exact[lang][word] = tuple(dict.fromkeys((*known, *finnish)))
         for table in self._phrases.values():
@@ -194,7 +193,7 @@ class Glossary:
         forms = self._surface[lang].get(stem, {})
         if len(set(forms.values())) < 2:
             return terms
-        shared = {form: _common_start(form, word) for form in forms}
+        shared = {form: len(os.path.commonprefix((form, word))) for form in forms}
         best = max(shared.values())
         return tuple(dict.fromkeys(term for form, found in forms.items() if shared[form] == best for term in found))
 
@@ -253,11 +252,6 @@ def _shortest(terms: Sequence[str]) -> tuple[str, ...]:
     return tuple(term for term in terms
                  if not any(other != term and len(other) >= MIN_COMPOUND_PART and other.lower() in term.lower()
                             for other in terms))
-
-
-def _common_start(first: str, second: str) -> int:
-    """How many letters ``first`` and ``second`` begin with alike."""
-    return next((i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b), min(len(first), len(second)))
 
 
 def _words(text: str) -> list[str]:
