@@ -70,6 +70,9 @@ OWN_WEIGHT = 5.0
 # Own questions weigh this many squad questions in answerability: what a near miss looks like in the
 # domain (a region or a fact the materials do not have) is not what SQuAD's unanswerables look like.
 OWN_ANSWERABILITY_WEIGHT = 20.0
+# What the own set's citation precision weighs in the selection numbers' objective, against dev's gold answers
+# and the own set's key facts (1 each).
+PRECISION_WEIGHT = 1.0
 GRID: dict[str, tuple[float, ...]] = {
     "support_ratio": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
     "support_floor": (0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 1.0),
@@ -268,10 +271,11 @@ def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings
 
 def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings, max_words: float,
               min_precision: float = 0.8, parts: Mapping[str, Sequence[np.ndarray]] | None = None,
-              ) -> tuple[SelectionSettings, dict[str, float]]:
-    """The numbers with the most dev gold answers plus own keyword recall plus own citation precision
-    (out of fold: a quote more must bring more key facts than wrong sources), with dev answers of at most
-    ``max_words`` words on average and own citation precision at least ``min_precision``.
+              precision_weight: float = PRECISION_WEIGHT) -> tuple[SelectionSettings, dict[str, float]]:
+    """The numbers with the most dev gold answers plus own keyword recall plus ``precision_weight`` times own
+    citation precision (out of fold: a quote more must bring more key facts than it costs in wrong sources),
+    with dev answers of at most ``max_words`` words on average and own citation precision at least
+    ``min_precision``.
 
     Coordinate ascent over ``GRID`` (each number in turn, three times over) from each of ``STARTS``; the
     best end wins.
@@ -286,7 +290,8 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
         figures = seen[numbers]
         if figures["dev_mean_words"] > max_words or figures["own_citation_precision"] < min_precision:
             return figures["own_citation_precision"] - 2.0  # out of bounds: the most precise first
-        return figures["dev_gold_in_answer"] + figures["own_keyword_recall"] + figures["own_citation_precision"]
+        return (figures["dev_gold_in_answer"] + figures["own_keyword_recall"]
+                + precision_weight * figures["own_citation_precision"])
 
     def ascent(best: SelectionSettings) -> SelectionSettings:
         for _ in range(3):
@@ -344,15 +349,16 @@ def lead_figures(examples: Sequence[Example], scores: dict[str, np.ndarray]) -> 
 
 def train(dataset: Path, corpus: Path, questions: Sequence[Path], work: Path, out: Path, *, limit: int | None = None,
           max_refused: float = 0.05, max_refused_own: float = 0.10, max_words: float = 40.0,
-          min_precision: float = 0.8) -> dict[str, object]:
+          min_precision: float = 0.8, precision_weight: float = PRECISION_WEIGHT) -> dict[str, object]:
     """Build the examples, fit both models and the selection numbers, write them under ``out``."""
     sets = build(dataset, corpus, questions, work, limit=limit)
     return fit_all(sets, out, work / "folds", max_refused=max_refused, max_refused_own=max_refused_own,
-                   max_words=max_words, min_precision=min_precision)
+                   max_words=max_words, min_precision=min_precision, precision_weight=precision_weight)
 
 
 def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, max_refused_own: float = 0.10,
-            max_words: float = 40.0, min_precision: float = 0.8) -> dict[str, object]:
+            max_words: float = 40.0, min_precision: float = 0.8, precision_weight: float = PRECISION_WEIGHT
+            ) -> dict[str, object]:
     """Fit both models and the selection numbers on built examples; write the models under ``out``
     and the fold models under ``folds``."""
     items = item_models(sets)
@@ -360,7 +366,7 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     in_sample = {e.id: predict_items(items.final, e.features) for e in sets.own}
     answering = answerability(sets, scores, max_refused, max_refused_own, items.parts)
     base = SelectionSettings.of(Settings())
-    numbers, figures = selection(sets, scores, base, max_words, min_precision, items.parts)
+    numbers, figures = selection(sets, scores, base, max_words, min_precision, items.parts, precision_weight)
     dev = [e for e in sets.dev if e.answerable]
     own = [e for e in sets.own if e.answerable and e.truth]
     in_sample_parts = {e.id: tuple(predict_items(items.final, part.evidence.matrix()) for part in e.looked.parts)
@@ -370,6 +376,8 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     threshold = float(answering.final["threshold"])  # type: ignore[arg-type]
     report = {
         "examples": {name: len(getattr(sets, name)) for name in ("train", "dev", "own")},
+        "objective": {"max_refused": max_refused, "max_refused_own": max_refused_own, "max_words": max_words,
+                      "min_precision": min_precision, "precision_weight": precision_weight},
         "selection": {f"answer_{name}": getattr(numbers, name) for name in GRID},
         "answerable_threshold": threshold,
         "lead_is_evidence": {"own_cross_validated": lead_figures(sets.own, scores),
@@ -405,11 +413,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-refused-own", type=float, default=0.10)
     parser.add_argument("--max-words", type=float, default=40.0)
     parser.add_argument("--min-precision", type=float, default=0.8)
+    parser.add_argument("--precision-weight", type=float, default=PRECISION_WEIGHT,
+                        help="what the own set's citation precision weighs in the selection's objective")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     report = train(args.dataset, args.corpus, args.questions, args.work, args.out, limit=args.limit,
                    max_refused=args.max_refused, max_refused_own=args.max_refused_own, max_words=args.max_words,
-                   min_precision=args.min_precision)
+                   min_precision=args.min_precision, precision_weight=args.precision_weight)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

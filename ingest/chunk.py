@@ -58,6 +58,8 @@ _ABBREVIATIONS = frozenset(
         "dr",
         "mr",
         "mrs",
+        "st",
+        "jr",
     ]
 )
 _BOUNDARY_RE = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+[\"”“'(\[–—-]?\s*[A-ZÅÄÖ0-9])")
@@ -100,8 +102,12 @@ def _is_false_boundary(line: str, dot: int) -> bool:
     """True when the full stop at ``dot`` ends an abbreviation or a date/ordinal, not a sentence."""
     if line[dot] != ".":
         return False
-    token = re.split(r"\s", line[:dot])[-1].lstrip("(\"'“”")
-    if token.casefold().rstrip(".") in _ABBREVIATIONS:
+    before = re.split(r"\s", line[:dot])
+    token = before[-1].lstrip("(\"'“”")
+    if token.casefold().rstrip(".").rsplit("-", 1)[-1] in _ABBREVIATIONS:  # "esim.", "Trinity-St."
+        return True
+    # A capital letter alone after a capitalised name is an initial: "William E. Simon", "Liisa K. Jurmu".
+    if len(token) == 1 and token.isupper() and len(before) > 1 and before[-2][:1].isupper():
         return True
     # "29.9." and ordinals "5." are not sentence ends; "2023." and "1.1.2023." are.
     return bool(re.fullmatch(r"(\d{1,2}\.)*\d{1,2}", token))

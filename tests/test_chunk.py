@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.chunk import chunk_document, count_words, split_sentences
+from ingest.chunk import chunk_document, count_words, sentence_spans, split_sentences
 from ingest.load import load_catalog, load_file
 from kysy.models import Chunk, Document, Page
 from kysy.settings import Settings
@@ -119,6 +119,18 @@ def test_split_sentences_abbreviations_dates_numbers() -> None:
     ]
     assert [s.is_list_item for s in sentences] == [False] * 5 + [True]
     assert all(text[s.start : s.end] == s.text and s.heading == "H" and s.chunk_id == "c" for s in sentences)
+
+
+def test_an_initial_or_a_hyphenated_abbreviation_does_not_end_a_sentence() -> None:
+    text = ("Nixon nimitti William E. Simonin. Kirkko oli Trinity-St. Paul's Church. "
+            "Puhujana oli Liisa K. Jurmu. Kaavio näytti kirjaimen A. Sitten B.")
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "Nixon nimitti William E. Simonin.",
+        "Kirkko oli Trinity-St. Paul's Church.",
+        "Puhujana oli Liisa K. Jurmu.",
+        "Kaavio näytti kirjaimen A.",
+        "Sitten B.",
+    ]
 
 
 def test_a_heading_that_makes_a_statement_is_quotable_and_a_label_is_not() -> None:

@@ -95,6 +95,7 @@ def test_training_writes_models_that_answer_and_the_same_models_twice(sample: di
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assert report["examples"] == {"train": 15, "dev": 15, "own": 6}
     assert {"cross_validated", "in_sample"} <= set(report["answers"])  # type: ignore[arg-type]
+    assert report["objective"]["precision_weight"] == 1.0  # type: ignore[index]
     for fold in range(5):
         assert (sample["work"] / "folds" / f"item_scorer.{fold}.txt").is_file()
     ItemScorer(first / "item_scorer.txt")
