@@ -17,8 +17,8 @@ Named steps, in order:
 4. ``whole lists``: for a question asking for a list (or a broad one), a list two of whose items are quoted
    is quoted whole;
 5. ``parts``: for a question of several parts ("Milloin uudistus tulee voimaan ja miten se liittyy
-   yhdyspintoihin?": ``Intent.parts``), each part's own best item when it scores ``part_floor``
-   against that part alone;
+   yhdyspintoihin?": ``Intent.parts``), each part's own best item with its list when it scores
+   ``part_floor`` against that part alone (an item an earlier step quoted brings its list all the same);
 6. ``covers``: for a concept of the question that no quoted item shows yet, the best item scoring at
    least ``cover_floor`` whose own words show it ("Ketkä ovat mukana ja rahoittavat?" gets both), or
    scoring at least ``source_floor`` in a document the concept names by its year or kind ("vuosien 2023
@@ -173,15 +173,19 @@ def _whole_lists(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scor
 def _parts(texts: Sequence[str], parts: Sequence[tuple[Intent, np.ndarray]], candidates: Sequence[Candidate],
            taken: set[int], chosen: Sequence[Chosen], numbers: SelectionSettings) -> list[Chosen]:
     """For each part of the question, its own best item with its list (as the lead's, read with what the
-    part asks), when that item scores ``part_floor`` against the part and nothing quoted is it already."""
+    part asks), when that item scores ``part_floor`` against the part; an item an earlier step quoted
+    already (as support, say) is not quoted twice, but its list still comes with it."""
     added: list[Chosen] = []
     for text, (part, scores) in zip(texts, parts, strict=False):
         best = next((int(i) for i in np.argsort(-scores, kind="stable") if not _introduces(candidates[int(i)])), None)
-        if best is None or best in taken or float(scores[best]) < numbers.part_floor \
-                or _duplicate(candidates[best], [*chosen, *added]):
+        if best is None or float(scores[best]) < numbers.part_floor:
             continue
-        added.append(Chosen(candidates[best], float(scores[best]), f"answers the part \"{text}\""))
-        taken.add(best)
+        quoted = any(entry.candidate is candidates[best] for entry in [*chosen, *added])
+        if not quoted:
+            if best in taken or _duplicate(candidates[best], [*chosen, *added]):
+                continue
+            added.append(Chosen(candidates[best], float(scores[best]), f"answers the part \"{text}\""))
+            taken.add(best)
         added += _members(best, candidates, scores, part, taken, numbers.list_items)
     return added
 

@@ -149,6 +149,18 @@ def test_a_part_asking_for_a_list_brings_its_items_list() -> None:
                       ("Hyte", "list"), ("Roolit", "list")]
 
 
+def test_a_part_whose_best_item_is_quoted_already_still_brings_its_list() -> None:
+    two = Intent("fi", frozenset(), False, frozenset(), parts=("Mikä on Etelä-Karjalan malli", "mitkä ovat Lapin painopisteet?"))
+    items = [item(0, 0, "Etelä-Karjalan malli on hyte-kärki."), item(1, 0, "Lapin painopisteet:", introduces=True),
+             item(1, 1, "Hyte", run=1), item(1, 2, "Turvallisuus", run=1), item(1, 3, "Roolit", run=1)]
+    scores = np.array([0.9, 0.0, 0.05, 0.6, 0.05])  # "Turvallisuus" joins the lead as support from another passage
+    parts = [(PLAIN, np.array([0.9, 0.0, 0.1, 0.1, 0.1])), (LIST, np.array([0.0, 0.1, 0.2, 0.5, 0.1]))]
+    picked = [(c.candidate.text, c.reason) for c in select(Evidence(tuple(items), {}), scores, two,
+                                                            replace(NUMBERS, part_floor=0.3), parts)]
+    assert picked == [("Etelä-Karjalan malli on hyte-kärki.", "lead"), ("Turvallisuus", "support"),
+                      ("Hyte", "list"), ("Roolit", "list")]
+
+
 def test_a_broad_question_hears_another_source() -> None:
     items = [item(0, 0, "Etelä-Karjalassa näin."), item(0, 1, "Etelä-Karjalassa myös näin."), item(1, 0, "Lapissa toisin.")]
     assert ("Lapissa toisin.", "another source") in chosen(items, [0.9, 0.7, 0.35], BROAD)
