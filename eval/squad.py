@@ -8,7 +8,10 @@ them exactly as it does the project's materials. Scored per question:
 - *gold in answer*: an answerable question's gold answer (any of its spans) appears in the answer's
   quoted text (case and whitespace folded); a refusal counts as a miss;
 - *answer words*: the words the answer quotes (the lead line, notes and ``[n]`` markers left out);
-- *answerable refused* and *unanswerable refused*.
+- *answerable refused* and *unanswerable refused*;
+- *gold item rank*: where the answer engine's scores put the first candidate item that holds a gold answer
+  (none when no candidate holds one): whether an answer is lost to the ranking, to the passages read or to
+  the length of the answer.
 
 Beside the product, a plain BM25 over the same sentences (5-letter prefixes, no lemmas, no vectors)
 quotes its best 1, 2 or 3 sentences: the baselines the answers are compared with.
@@ -32,6 +35,8 @@ from kysy.settings import Settings
 SPLITS = {"train": ("train_qa", "train_unanswerable"), "dev": ("dev_qa", "dev_unanswerable")}
 PREFIX = 5
 BASELINE_SENTENCES = (1, 2, 3)
+# How deep the gold item's rank is reported: in the first 1, 2, 3 and 6 items by the answer engine's score.
+GOLD_RANKS = (1, 2, 3, 6)
 _MARKER = re.compile(r"\s*\[\d+\]")
 _TOKEN = re.compile(r"\w+")
 
@@ -133,14 +138,22 @@ class AnswerRecord:
     gold_in_answer: bool
     words: int
     status: str
+    gold_rank: int | None = None  # answerable only: the first gold-holding candidate's rank by score (0 = best)
 
 
-def score(question: SquadQuestion, answer: Answer, extra_lines: Sequence[str]) -> AnswerRecord:
+def score(question: SquadQuestion, answer: Answer, extra_lines: Sequence[str], gold_rank: int | None = None
+          ) -> AnswerRecord:
     """Score one product answer."""
     text = quoted_text(answer, extra_lines)
     status = str(answer.meta.get("status", "not_found" if answer.not_found else "answered"))
     return AnswerRecord(question.id, question.answerable, answer.not_found, gold_in(text, question.answers),
-                        word_count(text), status)
+                        word_count(text), status, gold_rank)
+
+
+def gold_rank(texts: Sequence[str], scores: Sequence[float], answers: Sequence[str]) -> int | None:
+    """The rank, by ``scores`` (best first), of the first of ``texts`` that holds one of ``answers``; None when none does."""
+    order = sorted(range(len(texts)), key=lambda i: -scores[i])  # stable: ties keep the candidates' order
+    return next((rank for rank, i in enumerate(order) if gold_in(texts[i], answers)), None)
 
 
 def summarize(records: Sequence[AnswerRecord]) -> dict[str, float | int | None]:
@@ -152,6 +165,7 @@ def summarize(records: Sequence[AnswerRecord]) -> dict[str, float | int | None]:
     def mean(values: Sequence[float]) -> float | None:
         return round(sum(values) / len(values), 4) if values else None
 
+    ranks = [r.gold_rank for r in answerable]
     return {
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -160,6 +174,9 @@ def summarize(records: Sequence[AnswerRecord]) -> dict[str, float | int | None]:
         "answerable_refused": mean([float(r.refused) for r in answerable]),
         "unanswerable_refused": mean([float(r.refused) for r in unanswerable]),
         "partial": mean([float(r.status == "partial") for r in records]),
+        **{f"gold_item_in_{n}": mean([float(rank is not None and rank < n) for rank in ranks]) for n in GOLD_RANKS},
+        "gold_item_none": mean([float(rank is None) for rank in ranks]),
+        "refused_with_gold_item_first": mean([float(r.refused and r.gold_rank == 0) for r in answerable]),
     }
 
 
@@ -231,7 +248,12 @@ def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | Non
     extra = [text for lang in ("fi", "sv", "en") for text in (lead_line(lang), quotes_note(lang)) if text]
     records = []
     for question in questions:
-        records.append(score(question, assistant.ask(question.question), extra))
+        rank = None
+        if question.answerable:  # the engine's own ranking of the candidates, as the answer reads them
+            looked = assistant.look(question.question)
+            ranked = assistant.engine.scores(looked)[1]
+            rank = gold_rank([c.text for c in looked.evidence.candidates], [float(v) for v in ranked], question.answers)
+        records.append(score(question, assistant.ask(question.question), extra, rank))
         report("ask", 1, len(questions))
     snapshot = assistant.snapshot
     stored = snapshot.sentences([chunk.id for chunk in snapshot.chunks])
@@ -258,7 +280,11 @@ def write_squad_outputs(run: SquadRun, out: Path, split: str) -> None:
         *(f"| {name} | {_fmt(gold)} | {_fmt(words, 1)} |" for name, gold, words in rows), "",
         f"- answerable questions refused: {_fmt(s['answerable_refused'])}",
         f"- unanswerable questions refused: {_fmt(s['unanswerable_refused'])}",
-        f"- answered as partial (the topic is there, the asked fact is not): {_fmt(s['partial'])}", "",
+        f"- answered as partial (the topic is there, the asked fact is not): {_fmt(s['partial'])}",
+        "- the candidate item holding the gold answer, by the answer engine's score: "
+        + ", ".join(f"in the first {n} {_fmt(s[f'gold_item_in_{n}'])}" for n in GOLD_RANKS)
+        + f"; no candidate holds it {_fmt(s['gold_item_none'])}; refused with it first "
+        f"{_fmt(s['refused_with_gold_item_first'])}", "",
     ]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
