@@ -69,6 +69,7 @@ class Candidate:
     features: tuple[float, ...]
     covers: frozenset[str] = frozenset()  # the question's concepts the item's own words cover
     source: frozenset[str] = frozenset()  # the question's concepts its document's year and kind cover
+    template: bool = False  # a line of the site's template (``Snapshot.template_lines``): never quoted
 
     @property
     def text(self) -> str:
@@ -104,9 +105,9 @@ class Part:
 @dataclass(frozen=True)
 class Looked:
     """A question after the stages before scoring: prepared, retrieved (every candidate chunk, best
-    first), understood, and its evidence gathered from the first ``gathered`` chunks (the top ``top_k`` and
-    the best passages of the documents it names, ``named_sources``); for a question of several parts
-    (``Intent.parts``), the same candidates' evidence for each part on its own."""
+    first), understood, and its evidence gathered from the first ``gathered`` chunks (the top ``top_k``, the
+    best passages of the documents it names, ``named_sources``, and each part's own best, ``part_sources``);
+    for a question of several parts (``Intent.parts``), the same candidates' evidence for each part on its own."""
 
     query: Query
     retrieved: tuple[ScoredChunk, ...]
@@ -132,6 +133,28 @@ def named_sources(query: Query, retrieved: Sequence[ScoredChunk], top_k: int, sn
     named = sorted({doc_id for docs in fits.values() if len(docs) <= most for doc_id in docs})
     extra = [hit for doc_id in named for hit in [h for h in retrieved[top_k:] if h.chunk.doc_id == doc_id][:per_document]]
     return sorted(extra, key=lambda hit: hit.rank)
+
+
+def part_sources(part_rankings: Sequence[Sequence[ScoredChunk]], retrieved: Sequence[ScoredChunk], gathered: int,
+                 per_part: int) -> list[ScoredChunk]:
+    """The first ``per_part`` chunks of each part's own ranking (``part_rankings``, one per part of a question
+    of several parts, ``Intent.parts``) that the whole question retrieved (``retrieved``) but does not read (past
+    its first ``gathered``), as the whole question scored them, in the parts' order: "..., ja ketkä sen ovat
+    todenneet?" reads the passage that names them although the first part's passages fill the top."""
+    if per_part <= 0:
+        return []
+    unread = {hit.chunk.id: hit for hit in retrieved[gathered:]}
+    extra: list[ScoredChunk] = []
+    for ranking in part_rankings:
+        found = 0
+        for hit in ranking:
+            if found == per_part:
+                break
+            whole = unread.pop(hit.chunk.id, None)
+            if whole is not None:
+                extra.append(whole)
+                found += 1
+    return extra
 
 
 def gather(
@@ -188,7 +211,8 @@ def gather(
             float(intent.asks("list")),
         )
         candidates.append(Candidate(row.rank, row.item, row.place, row.terms, features,
-                                    matcher.covered(row.item.terms), row.source))
+                                    matcher.covered(row.item.terms), row.source,
+                                    text in snapshot.template_lines))
     return Evidence(tuple(candidates), weights)
 
 

@@ -5,7 +5,8 @@ Named steps, in order:
 1. ``lead``: the item most likely to answer (a line that only introduces a list, or a line outside a list
    that asks a question itself, leads only when nothing else scores); a passage's signature (a contact
    line and the short line naming whom before it) is quoted by no step unless a person or a contact is
-   asked;
+   asked, and a line of the site's template ("Löydä lisää sisältöä samoista teemoista":
+   ``Snapshot.template_lines``) by none at all;
 2. ``list``: the list the lead belongs to or introduces, in the source's order: when the lead is one of
    its items, its lead-in, or the line right before it and the question asks for a list or for no single
    fact (a count, a date, ...: ``Intent.fact``); a line introduces the lists of the sub-sections that
@@ -93,11 +94,16 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     if not candidates:
         return []
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    template = frozenset(i for i, candidate in enumerate(candidates) if candidate.template)
     signed = _signatures(candidates, intent)
-    leads = [i for i in order if not _introduces(candidates[i]) and i not in signed] or order
+    leads = ([i for i in order if not _introduces(candidates[i]) and i not in signed | template]
+             or [i for i in order if i not in template])
+    if not leads:
+        return []
     lead = leads[0]
     chosen = [Chosen(candidates[lead], float(scores[lead]), "lead")]
-    taken = {lead} | signed  # a signature is never quoted unless a person or a contact is asked
+    # a signature is never quoted unless a person or a contact is asked; a line of the site's template never
+    taken = {lead} | signed | template
     chosen += _members(lead, candidates, scores, intent, taken, numbers.list_items)
     limit = max(numbers.max_items, len(chosen))
     top = float(scores[lead])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.engine import AnswerEngine
-from assistant.evidence import Looked, Part, gather, named_sources
+from assistant.evidence import Looked, Part, gather, named_sources, part_sources
 from assistant.followup import FollowupResolver, Resolution
 from assistant.generate import Sources
 from assistant.inputs import prepare_question
@@ -154,13 +154,23 @@ class Assistant:
             ids = {hit.chunk.id for hit in extra}
             moved = [*retrieved[:top_k], *extra, *(hit for hit in retrieved[top_k:] if hit.chunk.id not in ids)]
             retrieved = [replace(hit, rank=rank) for rank, hit in enumerate(moved, start=1)]
-        pool = retrieved[: top_k + len(extra)]
+        gathered = top_k + len(extra)
         intent = understand(standalone, query, self.analyzer)
+        part_queries = [(part, retriever.prepare(reading, query.language))
+                        for part, reading in zip(intent.parts, part_readings(intent.parts), strict=True)]
+        per_part = self.settings.part_source_chunks
+        own = part_sources([retriever.hybrid(part_query, top_k) for _, part_query in part_queries] if per_part else [],
+                           retrieved, gathered, per_part)
+        if own:  # each part's own best passages join the gathered chunks, after the whole question's
+            ids = {hit.chunk.id for hit in own}
+            moved = [*retrieved[:gathered], *own, *(hit for hit in retrieved[gathered:] if hit.chunk.id not in ids)]
+            retrieved = [replace(hit, rank=rank) for rank, hit in enumerate(moved, start=1)]
+            gathered += len(own)
+        pool = retrieved[:gathered]
         evidence = gather(query, intent, pool, retriever.snapshot, self.analyzer)
         parts = []
         # the same candidates, read against each part of the question (a part that points back with its noun)
-        for part, reading in zip(intent.parts, part_readings(intent.parts), strict=True):
-            part_query = retriever.prepare(reading, query.language)
+        for part, part_query in part_queries:
             part_intent = understand(part, part_query, self.analyzer)
             parts.append(Part(part_intent, gather(part_query, part_intent, pool, retriever.snapshot, self.analyzer)))
         return Looked(query, tuple(retrieved), intent, evidence, len(pool), tuple(parts))

@@ -24,6 +24,8 @@ from kysy.models import Chunk, Document, DocumentInfo, Page, Sentence
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
+# A line that ends no sentence, word for word in this many documents, is the site's template (``Snapshot``).
+TEMPLATE_DOCUMENTS = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -293,6 +295,7 @@ class Snapshot:
         self.row_of: dict[str, int] = {cid: i for i, cid in enumerate(order)}
         # Read on demand: held in memory they took 1.9 GB of the 2.3 GB of a 100,000-chunk snapshot.
         self.chunk_terms: Mapping[str, tuple[str, ...]] = ChunkTerms(self._db, self._lock, self.row_of)
+        self.template_lines = self._template_lines()
         self.documents: dict[str, DocumentInfo] = {}
         self._paths: dict[str, tuple[Path, Path]] = {}
         for row in self._db.execute(
@@ -300,6 +303,18 @@ class Snapshot:
         ):
             self.documents[row[0]] = DocumentInfo(*row[:9])
             self._paths[row[0]] = (Path(row[9]), Path(row[10]))
+
+    def _template_lines(self) -> frozenset[str]:
+        """The lines of the site's template: an item (a line, a list item, a heading) that ends in no full stop,
+        question or exclamation mark, word for word in at least ``TEMPLATE_DOCUMENTS`` documents. A web page's
+        navigation ("Löydä lisää sisältöä samoista teemoista", "Kuntaliiton asiantuntijat, jotka voivat kertoa
+        lisää") repeats on every page of its site; a sentence two texts share ("Tämä laki tulee voimaan ...")
+        ends as a sentence does and stays."""
+        rows = self._db.execute(
+            "SELECT s.text FROM sentences s JOIN chunks c ON c.id = s.chunk_id GROUP BY s.text "
+            "HAVING COUNT(DISTINCT c.doc_id) >= ?", (TEMPLATE_DOCUMENTS,)
+        ).fetchall()
+        return frozenset(text for (text,) in rows if not text.rstrip().endswith((".", "?", "!")))
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         """The live chunk with this id, or None."""

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         description="A year or kind names documents only when it fits at most this many of them ('2024' fits the "
         "year's news and slides; 'uutinen' every news article: too many to be a name).",
     )
+    part_source_chunks: int = Field(
+        default=1, ge=0, le=10,
+        description="Each part of a question of several parts ('Kuka rahoittaa hanketta, ja mitä se tuottaa?') adds "
+        "this many of its own best retrieved chunks, outside those of the whole question, to those the answer "
+        "reads; 0 = off.",
+    )
     order_by_items: bool = Field(
         default=True,
         description="Order the sources the answer reads (the first top_k and a named document's passages) by the "

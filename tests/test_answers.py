@@ -111,6 +111,31 @@ def test_each_part_of_a_two_part_question_is_answered(assistant: Assistant) -> N
     assert both.status == "answered" and "Liisa Jurmu" in both.text
 
 
+def test_each_part_of_a_question_reads_its_own_best_passage(assistant: Assistant, corpus_index: Settings) -> None:
+    # The whole question ranks the funders' slide past the fifth passage; its first part ranks it first.
+    question = ("Mitkä tahot rahoittavat projektia, ja ketkä asiantuntijat ovat kommentoineet kuntien keskinäistä "
+                "yhteistyötä?")
+
+    def read(by: Assistant) -> set[tuple[str, int | None]]:
+        looked = by.look(question)
+        return {(hit.chunk.file, hit.chunk.page) for hit in looked.retrieved[: looked.gathered]}
+
+    assert (SLIDES, 3) not in read(Assistant(corpus_index.model_copy(update={"part_source_chunks": 0})))
+    assert (SLIDES, 3) in read(assistant)
+    answer = assistant.ask(question)
+    assert (SLIDES, 3) in {(c.file, c.page) for c in answer.citations} and "Rahoittajina" in answer.text
+
+
+def test_a_line_of_the_sites_template_is_never_quoted(assistant: Assistant) -> None:
+    # the news pages' navigation repeats on three and four of the four pages
+    navigation = {"Kuntaliiton asiantuntijat, jotka voivat kertoa lisää", "Löydä lisää sisältöä samoista teemoista"}
+    assert assistant.snapshot.template_lines == navigation
+    question = "Ketkä Kuntaliiton asiantuntijat voivat kertoa lisää yhdyspintatyöstä?"
+    assert any(c.template for c in assistant.look(question).evidence.candidates)  # among the items read
+    answer = assistant.ask(question)
+    assert answer.status == "answered" and not any(line in answer.text for line in navigation)
+
+
 def test_a_question_for_a_fact_the_materials_lack_is_partial(assistant: Assistant) -> None:
     # The funders are on slide 3; the sum they pay is nowhere in the materials.
     answer = assistant.ask("Kuinka monta euroa STM rahoittaa yhdyspintaprojektia?", debug=True)

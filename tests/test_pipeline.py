@@ -65,6 +65,22 @@ def test_first_run_adds_every_file_and_both_indexes_agree(tmp_path: Path, settin
     assert len(snapshot.keyword) == len(snapshot.chunks) == report.chunks
 
 
+def test_a_line_three_pages_repeat_is_the_template_and_a_shared_sentence_is_not(tmp_path: Path,
+                                                                                settings: Settings) -> None:
+    corpus = _corpus(tmp_path / "corpus")  # each of the three files holds PARAGRAPHS[2], a sentence
+    files = sorted(corpus.glob("*.txt"))
+    for path in files:
+        path.write_text(path.read_text(encoding="utf-8") + "\nLöydä lisää sisältöä samoista teemoista\n",
+                        encoding="utf-8")
+    for path in files[:2]:
+        path.write_text(path.read_text(encoding="utf-8") + "\nJaa sivu\n", encoding="utf-8")
+    ingest_paths(settings, [corpus])
+    assert Snapshot(settings.index_path).template_lines == {"Löydä lisää sisältöä samoista teemoista"}
+    files[0].unlink()  # two pages left: a line two pages share is no template
+    ingest_paths(settings, [corpus])
+    assert Snapshot(settings.index_path).template_lines == frozenset()
+
+
 def test_rerun_skips_unchanged_files_and_handles_change_and_delete(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus")
     ingest_paths(settings, [corpus])

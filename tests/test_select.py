@@ -254,3 +254,10 @@ def test_sources_are_ordered_by_their_best_item_and_the_rest_keep_the_fused_orde
     assert [h.rank for h in ordered] == [1, 2, 3, 4, 5]
     assert dict(ordered[0].scores) == {"dense": 0.5, "item": 0.9} and dict(ordered[3].scores) == {"dense": 0.5}
     assert order_by_items(retrieved, Evidence((), {}), np.zeros(0)) == retrieved
+
+
+def test_a_line_of_the_sites_template_is_never_quoted() -> None:
+    navigation = replace(item(0, 2, "Löydä lisää sisältöä samoista teemoista", run=1), template=True)
+    items = [item(0, 0, "Tausta:", introduces=True), item(0, 1, "Yksi", run=1), navigation]
+    assert chosen(items, [0.1, 0.5, 0.9], LIST) == [("Yksi", "lead")]
+    assert chosen([navigation], [0.9]) == []
