@@ -96,14 +96,15 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     template = frozenset(i for i, candidate in enumerate(candidates) if candidate.template)
     signed = _signatures(candidates, intent)
-    leads = ([i for i in order if not _introduces(candidates[i]) and i not in signed | template]
+    hidden = signed | template
+    leads = ([i for i in order if not _introduces(candidates[i]) and i not in hidden]
              or [i for i in order if i not in template])
     if not leads:
         return []
     lead = leads[0]
     chosen = [Chosen(candidates[lead], float(scores[lead]), "lead")]
     # a signature is never quoted unless a person or a contact is asked; a line of the site's template never
-    taken = {lead} | signed | template
+    taken = {lead} | hidden
     chosen += _members(lead, candidates, scores, intent, taken, numbers.list_items)
     limit = max(numbers.max_items, len(chosen))
     top = float(scores[lead])

@@ -151,9 +151,7 @@ class Assistant:
         extra = named_sources(query, retrieved, top_k, retriever.snapshot, self.analyzer,
                               self.settings.named_source_chunks, self.settings.named_source_documents)
         if extra:  # the named documents' best passages join the gathered chunks, right after the first top_k
-            ids = {hit.chunk.id for hit in extra}
-            moved = [*retrieved[:top_k], *extra, *(hit for hit in retrieved[top_k:] if hit.chunk.id not in ids)]
-            retrieved = [replace(hit, rank=rank) for rank, hit in enumerate(moved, start=1)]
+            retrieved = _moved_up(retrieved, top_k, extra)
         gathered = top_k + len(extra)
         intent = understand(standalone, query, self.analyzer)
         part_queries = [(part, retriever.prepare(reading, query.language))
@@ -162,9 +160,7 @@ class Assistant:
         own = part_sources([retriever.hybrid(part_query, top_k) for _, part_query in part_queries] if per_part else [],
                            retrieved, gathered, per_part)
         if own:  # each part's own best passages join the gathered chunks, after the whole question's
-            ids = {hit.chunk.id for hit in own}
-            moved = [*retrieved[:gathered], *own, *(hit for hit in retrieved[gathered:] if hit.chunk.id not in ids)]
-            retrieved = [replace(hit, rank=rank) for rank, hit in enumerate(moved, start=1)]
+            retrieved = _moved_up(retrieved, gathered, own)
             gathered += len(own)
         pool = retrieved[:gathered]
         evidence = gather(query, intent, pool, retriever.snapshot, self.analyzer)
@@ -274,3 +270,11 @@ def _make_generator(settings: Settings):  # type: ignore[no-untyped-def]
     from assistant.generate import Generator
 
     return Generator(settings)
+
+
+def _moved_up(retrieved: Sequence[ScoredChunk], at: int, chunks: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+    """``retrieved`` with ``chunks`` (some of its own, past ``at``) moved to just after its first ``at``,
+    ranked anew from 1."""
+    ids = {hit.chunk.id for hit in chunks}
+    moved = [*retrieved[:at], *chunks, *(hit for hit in retrieved[at:] if hit.chunk.id not in ids)]
+    return [replace(hit, rank=rank) for rank, hit in enumerate(moved, start=1)]
