@@ -11,6 +11,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,10 @@ from kysy.models import Chunk, Document, DocumentInfo, Page, Sentence
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
-# A line that ends no sentence, word for word in this many documents, is the site's template (``Snapshot``).
+# A line that ends no sentence, word for word in this many documents of one format and in this share of them, is
+# the site's template (``Snapshot.template_lines``).
 TEMPLATE_DOCUMENTS = 3
+TEMPLATE_SHARE = 0.5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -306,15 +309,22 @@ class Snapshot:
 
     def _template_lines(self) -> frozenset[str]:
         """The lines of the site's template: an item (a line, a list item, a heading) that ends in no full stop,
-        question or exclamation mark, word for word in at least ``TEMPLATE_DOCUMENTS`` documents. A web page's
+        question or exclamation mark, word for word in at least ``TEMPLATE_DOCUMENTS`` documents of one format
+        (".txt", ".pdf", ...) and in at least ``TEMPLATE_SHARE`` of that format's documents. A web page's
         navigation ("Löydä lisää sisältöä samoista teemoista", "Kuntaliiton asiantuntijat, jotka voivat kertoa
         lisää") repeats on every page of its site; a sentence two texts share ("Tämä laki tulee voimaan ...")
-        ends as a sentence does and stays."""
-        rows = self._db.execute(
-            "SELECT s.text FROM sentences s JOIN chunks c ON c.id = s.chunk_id GROUP BY s.text "
-            "HAVING COUNT(DISTINCT c.doc_id) >= ?", (TEMPLATE_DOCUMENTS,)
+        ends as a sentence does and stays; a line a few of many documents share (three slide decks of forty
+        listing the same theme, "Hyvinvoinnin ja terveyden edistäminen") is their content and stays."""
+        documents = self._db.execute("SELECT doc_id, file FROM files").fetchall()
+        format_of = {doc_id: Path(file).suffix.lower() for doc_id, file in documents}
+        size = Counter(format_of.values())
+        rows = self._db.execute(  # one pass over the lines that end no sentence, each with its documents
+            "SELECT DISTINCT s.text, c.doc_id FROM sentences s JOIN chunks c ON c.id = s.chunk_id "
+            "WHERE substr(rtrim(s.text), -1) NOT IN ('.', '?', '!')"
         ).fetchall()
-        return frozenset(text for (text,) in rows if not text.rstrip().endswith((".", "?", "!")))
+        shared = Counter((text, format_of.get(doc_id, "")) for text, doc_id in rows)
+        return frozenset(text for (text, suffix), count in shared.items()
+                         if count >= max(TEMPLATE_DOCUMENTS, TEMPLATE_SHARE * size[suffix]))
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         """The live chunk with this id, or None."""

@@ -81,6 +81,20 @@ def test_a_line_three_pages_repeat_is_the_template_and_a_shared_sentence_is_not(
     assert Snapshot(settings.index_path).template_lines == frozenset()
 
 
+def test_a_line_is_the_template_of_its_format_only_when_half_of_that_formats_documents_repeat_it(
+        tmp_path: Path, settings: Settings) -> None:
+    corpus = _corpus(tmp_path / "corpus", files=7)
+    files = sorted(corpus.glob("*.txt"))
+    for i, path in enumerate(files):
+        lines = ["Löydä lisää sisältöä samoista teemoista"] * (i < 4) + ["Hyvinvoinnin ja terveyden edistäminen"] * (i >= 4)
+        path.write_text(path.read_text(encoding="utf-8") + "".join(f"\n{line}\n" for line in lines), encoding="utf-8")
+    for i in range(3):  # three Markdown pages of another site: their own footer is template among them
+        _write(corpus, f"sivu-{i}.md", f"# Sivu {i}\n\n{PARAGRAPHS[i]}\n\nTilaa uutiskirje\n")
+    ingest_paths(settings, [corpus])
+    # four of seven text pages: template; three of seven (a theme a few documents list): content
+    assert Snapshot(settings.index_path).template_lines == {"Löydä lisää sisältöä samoista teemoista", "Tilaa uutiskirje"}
+
+
 def test_rerun_skips_unchanged_files_and_handles_change_and_delete(tmp_path: Path, settings: Settings) -> None:
     corpus = _corpus(tmp_path / "corpus")
     ingest_paths(settings, [corpus])
