@@ -298,7 +298,6 @@ class Snapshot:
         self.row_of: dict[str, int] = {cid: i for i, cid in enumerate(order)}
         # Read on demand: held in memory they took 1.9 GB of the 2.3 GB of a 100,000-chunk snapshot.
         self.chunk_terms: Mapping[str, tuple[str, ...]] = ChunkTerms(self._db, self._lock, self.row_of)
-        self.template_lines = self._template_lines()
         self.documents: dict[str, DocumentInfo] = {}
         self._paths: dict[str, tuple[Path, Path]] = {}
         for row in self._db.execute(
@@ -306,6 +305,7 @@ class Snapshot:
         ):
             self.documents[row[0]] = DocumentInfo(*row[:9])
             self._paths[row[0]] = (Path(row[9]), Path(row[10]))
+        self.template_lines = self._template_lines()
 
     def _template_lines(self) -> frozenset[str]:
         """The lines of the site's template: an item (a line, a list item, a heading) that ends in no full stop,
@@ -315,8 +315,7 @@ class Snapshot:
         lisää") repeats on every page of its site; a sentence two texts share ("Tämä laki tulee voimaan ...")
         ends as a sentence does and stays; a line a few of many documents share (three slide decks of forty
         listing the same theme, "Hyvinvoinnin ja terveyden edistäminen") is their content and stays."""
-        documents = self._db.execute("SELECT doc_id, file FROM files").fetchall()
-        format_of = {doc_id: Path(file).suffix.lower() for doc_id, file in documents}
+        format_of = {doc_id: Path(info.file).suffix.lower() for doc_id, info in self.documents.items()}
         size = Counter(format_of.values())
         rows = self._db.execute(  # one pass over the lines that end no sentence, each with its documents
             "SELECT DISTINCT s.text, c.doc_id FROM sentences s JOIN chunks c ON c.id = s.chunk_id "
