@@ -11,29 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from assistant.reader import blend
+from eval.reader_core import auc
 from eval.reader_examples import ReaderExample
+
+__all__ = ["auc", "best_read", "curve", "lead_right", "markdown", "reachable", "refused_share", "threshold_at"]
 
 # Shares of answerable questions refused at which the trade-off curve is read.
 CURVE_LEVELS = (0.01, 0.02, 0.05, 0.10, 0.20, 0.30)
-
-
-def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """The probability that a random positive scores above a random negative (ties count half)."""
-    positive = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if not n_pos or not n_neg:
-        return None
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(len(scores))
-    sorted_scores = np.asarray(scores)[order]
-    start = 0
-    while start < len(order):  # average ranks over ties
-        end = start
-        while end + 1 < len(order) and sorted_scores[end + 1] == sorted_scores[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return round(float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)), 4)
 
 
 def best_read(examples: Sequence[ReaderExample], probabilities: Sequence[np.ndarray], items: int) -> np.ndarray:

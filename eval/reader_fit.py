@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from assistant.reader import LAYER_PARTS, ReaderShape
+from eval.reader_core import batches, make_layer, warmup_then_linear
 from ingest.e5_format import E5File
 from ingest.embed_onnx import OnnxE5Embedder
 
@@ -119,46 +119,11 @@ def build_module(tensors: dict[str, np.ndarray], shape: ReaderShape, heads: int,
     """The torch module of the fine-tuned layers and the head (imported here: answering needs no torch)."""
     import torch
 
-    class Layer(torch.nn.Module):
-        def __init__(self, index: int) -> None:
-            super().__init__()
-            p = f"l{index}"
-
-            def linear(name: str) -> torch.nn.Linear:
-                weight = torch.tensor(tensors[f"{p}.{name}.w"])
-                module = torch.nn.Linear(weight.shape[1], weight.shape[0])
-                module.weight.data.copy_(weight)
-                module.bias.data.copy_(torch.tensor(tensors[f"{p}.{name}.b"]))
-                return module
-
-            def norm(name: str) -> torch.nn.LayerNorm:
-                module = torch.nn.LayerNorm(len(tensors[f"{p}.{name}.w"]), eps=eps)
-                module.weight.data.copy_(torch.tensor(tensors[f"{p}.{name}.w"]))
-                module.bias.data.copy_(torch.tensor(tensors[f"{p}.{name}.b"]))
-                return module
-
-            self.q, self.k, self.v, self.ao = linear("q"), linear("k"), linear("v"), linear("ao")
-            self.fi, self.fo = linear("fi"), linear("fo")
-            self.aln, self.oln = norm("aln"), norm("oln")
-            self.drop = torch.nn.Dropout(dropout)
-
-        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            batch, tokens, hidden = x.shape
-            size = hidden // heads
-
-            def split(t: torch.Tensor) -> torch.Tensor:
-                return t.view(batch, tokens, heads, size).transpose(1, 2)
-
-            attention = split(self.q(x)) @ split(self.k(x)).transpose(-1, -2) / math.sqrt(size) + mask
-            context = (self.drop(attention.softmax(-1)) @ split(self.v(x))).transpose(1, 2).reshape(batch, tokens, hidden)
-            x = self.aln(self.drop(self.ao(context)) + x)
-            inner = torch.nn.functional.gelu(self.fi(x))
-            return self.oln(self.drop(self.fo(inner)) + x)  # type: ignore[no-any-return]
-
     class Top(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.layers = torch.nn.ModuleList(Layer(i) for i in range(shape.cut, shape.cut + shape.layers))
+            self.layers = torch.nn.ModuleList(make_layer(tensors, i, heads, eps, dropout)
+                                              for i in range(shape.cut, shape.cut + shape.layers))
             width = 2 * len(tensors[f"l{shape.cut}.q.b"])
             self.head = torch.nn.Linear(width, 1)
             torch.nn.init.zeros_(self.head.weight)
@@ -194,18 +159,6 @@ def padded(states: FrozenStates, rows: Sequence[int] | np.ndarray) -> tuple[Any,
     return torch.from_numpy(batch), torch.tensor(lengths)
 
 
-def batches(lengths: np.ndarray, size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Rows in batches of similar length, the batches in a seeded random order."""
-    order = rng.permutation(len(lengths))
-    pool = size * 50
-    out: list[np.ndarray] = []
-    for start in range(0, len(order), pool):
-        block = order[start : start + pool]
-        block = block[np.argsort(lengths[block], kind="stable")]
-        out += [block[i : i + size] for i in range(0, len(block), size)]
-    return [out[i] for i in rng.permutation(len(out))]
-
-
 def fit(states: FrozenStates, labels: np.ndarray, weights: np.ndarray, tensors: dict[str, np.ndarray],
         shape: ReaderShape, heads: int, eps: float, settings: FitSettings,
         after_epoch: Callable[[int, Any], float] | None = None, progress: Progress | None = None) -> Any:
@@ -229,9 +182,7 @@ def fit(states: FrozenStates, labels: np.ndarray, weights: np.ndarray, tensors: 
     lengths = np.array([states.length(i) for i in range(len(states))])
     plan = [batches(lengths, settings.batch, rng) for _ in range(settings.epochs)]
     steps = sum(len(epoch) for epoch in plan)
-    warm = max(1, int(settings.warmup * steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / warm, max(0.0, (steps - step) / max(1, steps - warm))))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear(steps, settings.warmup))
     loss_of = torch.nn.BCEWithLogitsLoss(reduction="none")
     best: tuple[float, Any] | None = None
     for epoch, epoch_batches in enumerate(plan):

@@ -98,3 +98,45 @@ def test_training_writes_a_reader_that_reads_and_the_same_reader_twice(sample: d
     probabilities = reader.probabilities("Mikä on Suomen suurin järvi?", [("Saimaa", "Saimaa on Suomen suurin järvi."),
                                                                           ("Turku", "Turku on Suomen vanhin kaupunki.")])
     assert probabilities.shape == (2,) and np.all((probabilities > 0) & (probabilities < 1))
+
+
+@pytest.mark.slow
+def test_the_sweep_exports_the_training_pairs_and_fits_a_whole_reader_whose_frozen_layers_are_e5s(
+        sample: dict[str, Path]) -> None:
+    import torch
+
+    from eval.reader_sweep import Exported, build_model, export, fit
+    from eval.train_reader import SHAPE as PRODUCT_SHAPE
+    from eval.train_reader import build, pairs
+    from ingest.embed_onnx import OnnxE5Embedder
+
+    exported_path = sample["root"] / "pairs.npz"
+    counts = export(sample["work"], exported_path, sample["dataset"], sample["corpus"], sample["questions"],
+                    sample["questions"], negatives=3)
+    sets = build(sample["dataset"], sample["corpus"], sample["questions"], sample["questions"], sample["work"])
+    exact = OnnxE5Embedder("fp32", threads=1)
+    original = pairs(exact, sets["train"], PRODUCT_SHAPE.limits, negatives=3)
+    assert counts["train"] == len(original.labels) and counts["dev"] == sum(e.read for e in sets["dev"])
+    exported = Exported(exported_path)
+    train = exported.sets["train"]
+    assert [len(s) for s in train.sequences] == [len(s) for s in original.sequences]
+    assert np.array_equal(train.labels, original.labels) and not train.answerable.all()
+
+    # The torch model's frozen part is e5: its states after two layers are onnxruntime's float32 ones.
+    model = build_model(exported, 2, 1, 0.0).eval()
+    captured: list[torch.Tensor] = []
+    model.layers[0].register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0]))
+    with torch.no_grad():
+        ids = torch.from_numpy(np.asarray(train.sequences[0], dtype=np.int64))[None]
+        model(ids, torch.tensor([float(ids.shape[1])]))
+    expected = exact.states_of_ids([original.sequences[0]], layer=2)[0]
+    assert np.allclose(captured[0][0].numpy(), expected, atol=2e-3)
+
+    before = {name: value.clone() for name, value in build_model(exported, 2, 1, 0.1).state_dict().items()}
+    fitted, history = fit(exported, 2, 1, learning_rate=1e-4, epochs=2, device="cpu", batch=8)
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(0.0 <= float(row["dev_item_auc"]) <= 1.0 for row in history)  # type: ignore[arg-type]
+    after = fitted.state_dict()
+    assert torch.equal(after["frozen.1.q.weight"], before["frozen.1.q.weight"])  # frozen stays frozen
+    assert not torch.equal(after["layers.0.q.weight"], before["layers.0.q.weight"])  # the top layer learned
+    assert float(after["head.weight"].abs().sum()) > 0

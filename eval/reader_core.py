@@ -1,0 +1,99 @@
+"""The reader's pieces that need nothing but numpy and torch: one fine-tuned layer, the training
+batches, and the AUC its figures are read in.
+
+``eval/reader_fit.py`` (``make train-reader``) and ``eval/reader_sweep.py`` (shapes compared on any
+torch device, where the product's own packages need not be installed) share them. torch is imported
+only where a layer is built: the figures and batches work without it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+# A fine-tuned layer's parts, in e5.c's names: linear maps, then layer norms.
+LINEAR = ("q", "k", "v", "ao", "fi", "fo")
+NORMS = ("aln", "oln")
+
+
+def make_layer(tensors: dict[str, np.ndarray], index: int, heads: int, eps: float, dropout: float) -> Any:
+    """A BERT layer of e5 (post-norm; exact GELU), its weights ``tensors['l{index}.<part>.w/b']``
+    (matrices as (outputs, inputs)). Its ``forward(x, mask)`` takes an additive attention mask."""
+    import torch
+
+    class Layer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            p = f"l{index}"
+
+            def linear(name: str) -> torch.nn.Linear:
+                weight = torch.tensor(tensors[f"{p}.{name}.w"])
+                module = torch.nn.Linear(weight.shape[1], weight.shape[0])
+                module.weight.data.copy_(weight)
+                module.bias.data.copy_(torch.tensor(tensors[f"{p}.{name}.b"]))
+                return module
+
+            def norm(name: str) -> torch.nn.LayerNorm:
+                module = torch.nn.LayerNorm(len(tensors[f"{p}.{name}.w"]), eps=eps)
+                module.weight.data.copy_(torch.tensor(tensors[f"{p}.{name}.w"]))
+                module.bias.data.copy_(torch.tensor(tensors[f"{p}.{name}.b"]))
+                return module
+
+            self.q, self.k, self.v, self.ao = linear("q"), linear("k"), linear("v"), linear("ao")
+            self.fi, self.fo = linear("fi"), linear("fo")
+            self.aln, self.oln = norm("aln"), norm("oln")
+            self.drop = torch.nn.Dropout(dropout)
+
+        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            batch, tokens, hidden = x.shape
+            size = hidden // heads
+
+            def split(t: torch.Tensor) -> torch.Tensor:
+                return t.view(batch, tokens, heads, size).transpose(1, 2)
+
+            attention = split(self.q(x)) @ split(self.k(x)).transpose(-1, -2) / math.sqrt(size) + mask
+            context = (self.drop(attention.softmax(-1)) @ split(self.v(x))).transpose(1, 2).reshape(batch, tokens, hidden)
+            x = self.aln(self.drop(self.ao(context)) + x)
+            inner = torch.nn.functional.gelu(self.fi(x))
+            return self.oln(self.drop(self.fo(inner)) + x)  # type: ignore[no-any-return]
+
+    return Layer()
+
+
+def batches(lengths: np.ndarray, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Rows in batches of similar length, the batches in a seeded random order."""
+    order = rng.permutation(len(lengths))
+    pool = size * 50
+    out: list[np.ndarray] = []
+    for start in range(0, len(order), pool):
+        block = order[start : start + pool]
+        block = block[np.argsort(lengths[block], kind="stable")]
+        out += [block[i : i + size] for i in range(0, len(block), size)]
+    return [out[i] for i in rng.permutation(len(out))]
+
+
+def warmup_then_linear(steps: int, warmup: float) -> Any:
+    """The learning-rate factor of step ``k``: rising over the first ``warmup`` share, then falling to 0."""
+    warm = max(1, int(warmup * steps))
+    return lambda step: min((step + 1) / warm, max(0.0, (steps - step) / max(1, steps - warm)))
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """The probability that a random positive scores above a random negative (ties count half)."""
+    positive = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return None
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    sorted_scores = np.asarray(scores)[order]
+    start = 0
+    while start < len(order):  # average ranks over ties
+        end = start
+        while end + 1 < len(order) and sorted_scores[end + 1] == sorted_scores[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return round(float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)), 4)
