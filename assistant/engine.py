@@ -140,6 +140,10 @@ class AnswerEngine:
         if verdict.status == "not_found":
             text = not_found_text(language, suggest_topics(retrieved))
             return Answer(text, (), sources, True, language, "extractive", meta, status="not_found")
-        text, citations = render(judged.chosen, retrieved, snapshot, language, verdict.missing)
+        # A partial answer's opening must not deny a fact that one of its own quotes holds.
+        shown = bool(verdict.missing) and bool(set(verdict.missing) - missing_facts(
+            looked.intent, [entry.candidate.text for entry in judged.chosen], analyzer))
+        text, citations = render(judged.chosen, retrieved, snapshot, language, verdict.missing,
+                                 missing_shown_below=shown)
         partial = verdict.status == "partial"
         return Answer(text, citations, sources, partial, language, "extractive", meta, status=verdict.status)

@@ -25,6 +25,16 @@ _PARTIAL = {
     "sv": "Materialet anger inte {what}. De närmaste ställena:",
     "en": "The materials do not give {what}. The closest passages:",
 }
+# The same when a passage shown further down does hold such a fact: the lead does not, so the answer stays
+# partial, but the opening must not say the materials lack what a quote below mentions.
+_PARTIAL_SHOWN = {
+    "fi": "Aineistosta ei löydy varmaa vastausta: lähin kohta ei kerro {what}, mutta alempana oleva kohta "
+          "mainitsee sellaisen. Lähimmät kohdat:",
+    "sv": "Materialet ger inget säkert svar: det närmaste stället anger inte {what}, men ett ställe längre ner "
+          "nämner något sådant. De närmaste ställena:",
+    "en": "The materials give no certain answer: the closest passage does not give {what}, but a passage further "
+          "down mentions one. The closest passages:",
+}
 _FACTS = {
     "fi": {"count": "kysyttyä lukumäärää", "amount": "kysyttyä summaa", "share": "kysyttyä osuutta",
            "duration": "kysyttyä kestoa", "date": "kysyttyä päivämäärää",
@@ -70,12 +80,13 @@ def lead_line(language: str) -> str:
     return _LEAD[_lang(language)]
 
 
-def partial_line(language: str, missing: Sequence[str]) -> str:
-    """The opening of a partial answer: which asked fact the materials do not give, then the closest quotes."""
+def partial_line(language: str, missing: Sequence[str], *, shown_below: bool = False) -> str:
+    """The opening of a partial answer: which asked fact the materials do not give, then the closest quotes
+    (``shown_below``: a quote after the first holds such a fact, and the opening says so)."""
     lang = _lang(language)
     facts = [_FACTS[lang][kind] for kind in missing if kind in _FACTS[lang]] or [_FACTS[lang]["count"]]
     what = f" {_AND[lang]} ".join(facts)
-    return _PARTIAL[lang].format(what=what)
+    return (_PARTIAL_SHOWN if shown_below else _PARTIAL)[lang].format(what=what)
 
 
 def quotes_note(language: str) -> str:

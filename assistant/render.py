@@ -19,9 +19,10 @@ from kysy.models import Chunk, Citation, ScoredChunk
 
 def render(
     chosen: Sequence[Chosen], retrieved: Sequence[ScoredChunk], snapshot: Snapshot, language: str,
-    missing: Sequence[str] = (),
+    missing: Sequence[str] = (), *, missing_shown_below: bool = False,
 ) -> tuple[str, tuple[Citation, ...]]:
-    """The answer text and its citations (``missing``: the fact kinds a partial answer lacks)."""
+    """The answer text and its citations (``missing``: the fact kinds a partial answer lacks;
+    ``missing_shown_below``: a quote other than the lead holds one of them)."""
     lead = chosen[0]
     order = list(dict.fromkeys(entry.candidate.rank for entry in chosen))
     lead_key = (lead.candidate.rank, lead.candidate.place.run)
@@ -37,7 +38,7 @@ def render(
                   and e.candidate.stored.sentence.ord == lead.candidate.stored.sentence.ord - 1]
         ordered = [*before, lead, *(e for e in ordered if e not in before)]
     citations: dict[int, Citation] = {}
-    lines = [partial_line(language, missing) if missing else lead_line(language)]
+    lines = [partial_line(language, missing, shown_below=missing_shown_below) if missing else lead_line(language)]
     shown_heading: set[tuple[int, int]] = set()
     quoted_headings = {(e.candidate.rank, e.candidate.text) for e in chosen if e.candidate.stored.sentence.is_heading}
     for entry in ordered:

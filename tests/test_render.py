@@ -55,6 +55,18 @@ def test_a_partial_answer_says_which_fact_is_missing() -> None:
     assert text.splitlines()[0] == "Aineistosta ei löydy kysyttyä lukumäärää. Lähimmät kohdat:"
 
 
+def test_a_partial_answer_whose_later_quote_holds_the_fact_says_so() -> None:
+    chosen = [_chosen(0, 0, "Kutsu esitettiin.", "lead"), _chosen(0, 1, "Kutsun esitti Minna Karhunen.", "support")]
+    for language, opening in (("fi", "Aineistosta ei löydy varmaa vastausta: lähin kohta ei kerro kysytyn henkilön "
+                                     "nimeä, mutta alempana oleva kohta mainitsee sellaisen. Lähimmät kohdat:"),
+                              ("en", "The materials give no certain answer: the closest passage does not give the name "
+                                     "of the person asked for, but a passage further down mentions one. The closest "
+                                     "passages:")):
+        text, _ = render(chosen, [_chunk(0)], Documents(), language, ("holder",),  # type: ignore[arg-type]
+                         missing_shown_below=True)
+        assert text.splitlines()[0] == opening
+
+
 def test_citation_url_prefers_the_documents_address() -> None:
     chunk = _chunk(0, 3).chunk
     assert citation_url("https://www.kuntaliitto.fi/x", chunk) == "https://www.kuntaliitto.fi/x"
