@@ -36,6 +36,7 @@ VOCABULARY_PATH = Path(__file__).with_name("vocabulary.tsv")
 LANGUAGES = {"sv": "swedish", "en": "english"}
 # Shortest first part of a split Swedish compound ("kommun" + "förbundet").
 MIN_COMPOUND_PART = 4
+_VOWELS = frozenset("aeiouyåäö")
 _WORD = re.compile(r"[^\W\d_]+(?:[-:][^\W\d_]+)*|\d+")
 
 
@@ -107,6 +108,8 @@ class Glossary:
         for table in self._phrases.values():
             for entries in table.values():
                 entries.sort(key=lambda entry: -len(entry[0]))
+        self._known = {lang: {stem for entries in table.values() for stems, _ in entries for stem in stems}
+                       for lang, table in self._phrases.items()}
 
     def _add(self, lang: str, stems: tuple[str, ...], finnish: tuple[str, ...]) -> None:
         entries = self._phrases[lang].setdefault(stems[0], [])
@@ -152,12 +155,21 @@ class Glossary:
             stem = again
         return stem
 
+    def _question_stem(self, lang: str, word: str) -> str:
+        """A question word's stem; a Swedish stem no phrase has whose final doubled consonant made single
+        is one of a phrase takes that one, as the uninflected word spells it ("gemensamma" -> "gemensamm"
+        -> "gemensam", like "gemensam"; "programmet" like "program")."""
+        stem = self._stem(lang, word)
+        if lang != "sv" or stem in self._known[lang] or len(stem) < 5 or stem[-1] != stem[-2] or stem[-1] in _VOWELS:
+            return stem
+        return stem[:-1] if stem[:-1] in self._known[lang] else stem
+
     def translate(self, text: str, lang: str) -> Translation:
         """The Finnish terms for the words of ``text`` (a Swedish or English question)."""
         if lang not in LANGUAGES:
             return Translation((), (), ())
         words = _words(text)
-        stems = [self._stem(lang, word.lower()) for word in words]
+        stems = [self._question_stem(lang, word.lower()) for word in words]
         finnish: list[str] = []
         alternatives: list[tuple[str, ...]] = []
         matched: list[str] = []

@@ -146,3 +146,13 @@ def test_words_that_stem_alike_give_the_terms_of_the_one_spelt_most_like_the_que
     shipped = load_glossary()
     assert "järjestää" not in shipped.translate("Which organisations are involved?", "en").finnish
     assert "järjestää" in shipped.translate("Who organised the forum?", "en").finnish
+
+
+def test_a_swedish_stem_with_a_doubled_last_consonant_reaches_the_word_spelt_with_one(tmp_path: Path) -> None:
+    # Snowball leaves "gemensamma" as "gemensamm" and "gemensam" as "gemensam".
+    glossary = Glossary.load(_write(tmp_path / "glossary.tsv", "yhteinen\tgemensam\tcommon", "kesä\tsommar\tsummer",
+                                    "siirtää\tflytta\tmove", "sujua\tflyta\tflow"))
+    assert glossary.translate("Vilka är gemensamma?", "sv").finnish == ("yhteinen",)
+    # Only a stem no phrase has is made single, and only a long one: "flyttas" stays "flytta", "som" stays "som".
+    assert glossary.translate("Vad flyttas?", "sv").finnish == ("siirtää",)
+    assert glossary.translate("som", "sv").finnish == ()
