@@ -14,13 +14,16 @@ job for an accelerator, and such a machine may have torch without this project's
     python -m eval.reader_sweep export --work .kysy-reader --out reader-pairs.npz
     python -m eval.reader_sweep fit reader-pairs.npz --cut 0 --layers 12 --learning-rate 3e-5 --epochs 3
     python -m eval.reader_sweep articles reader-pairs.npz --cut 6 --layers 2 --epochs 2
+    python -m eval.reader_sweep own reader-pairs.npz --epochs 1
 
 ``fit`` fine-tunes layers ``cut .. cut + layers - 1`` and the head (the lower layers frozen, run in
 every step), with ``make train-reader``'s pairs, weights and schedule, and prints each epoch's
 question AUC (answerable against unanswerable, by the best probability among the first four items
 read) and item AUC on squad2fi-qa's dev articles, the question set and the held-out set.
 ``articles`` asks whether more adversarial questions would help: it trains also on the dev articles
-outside one fold of them and scores that fold, fold by fold, beside the reader trained without them.
+outside one fold of them and scores that fold, fold by fold, beside the reader trained without them;
+``own`` does the same with the question set's folds, then trains on the whole question set and scores
+the held-out set.
 The frozen layers run in float32 here, not int8 as in the product; the shipped reader's question AUC
 on dev is 0.6265 on float32 states against 0.6269 on int8 ones. Figures only: nothing here ships.
 """
@@ -222,23 +225,24 @@ def figures(model: Any, pairs: PairSet, device: str) -> dict[str, float | None]:
 def fit(exported: Exported, cut: int, layers: int, *, learning_rate: float, epochs: int, device: str,
         unanswerable_weight: float = 4.0, swap_weight: float = 3.0, seed: int = 17, batch: int = 32,
         head_learning_rate: float = 1e-3, dropout: float = 0.1, weight_decay: float = 0.01, warmup: float = 0.06,
-        dev_rows: np.ndarray | None = None, report: bool = True) -> tuple[Any, list[dict[str, object]]]:
-    """Fine-tune as ``make train-reader`` does (its pairs, weights and schedule); with ``dev_rows``, dev's
-    pairs of those rows are trained on too. Returns the model of the best epoch by dev's question AUC
-    (the last one when ``report`` is off) and each epoch's figures."""
+        also: dict[str, np.ndarray] | None = None, report: bool = True) -> tuple[Any, list[dict[str, object]]]:
+    """Fine-tune as ``make train-reader`` does (its pairs, weights and schedule); ``also`` names rows of
+    other sets' pairs to train on too (``{"dev": rows}``). Returns the model of the best epoch by dev's
+    question AUC (the last one when ``report`` is off) and each epoch's figures."""
     import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    train, swap, dev = (exported.sets[name] for name in ("train", "swap", "dev"))
+    train, swap = exported.sets["train"], exported.sets["swap"]
     sequences = train.sequences + swap.sequences
     labels = np.concatenate([train.labels, swap.labels]).astype(np.float32)
     weights = np.concatenate([np.where(train.answerable[train.example], 1.0, unanswerable_weight),
                               np.full(len(swap.labels), swap_weight)]).astype(np.float32)
-    if dev_rows is not None:
-        sequences = sequences + [dev.sequences[i] for i in dev_rows]
-        labels = np.concatenate([labels, dev.labels[dev_rows].astype(np.float32)])
-        weights = np.concatenate([weights, np.where(dev.answerable[dev.example[dev_rows]], 1.0,
+    for name, rows in (also or {}).items():
+        extra = exported.sets[name]
+        sequences = sequences + [extra.sequences[i] for i in rows]
+        labels = np.concatenate([labels, extra.labels[rows].astype(np.float32)])
+        weights = np.concatenate([weights, np.where(extra.answerable[extra.example[rows]], 1.0,
                                                     unanswerable_weight).astype(np.float32)])
     model = build_model(exported, cut, layers, dropout).to(device)
     head = list(model.head.parameters())
@@ -287,7 +291,7 @@ def articles(exported: Exported, cut: int, layers: int, *, folds: int = 4, **set
     crossed = np.zeros(len(dev.answerable))
     rows_out: list[dict[str, object]] = []
     for fold in range(folds):
-        model, _ = fit(exported, cut, layers, dev_rows=np.nonzero(fold_of[dev.example] != fold)[0], report=False,
+        model, _ = fit(exported, cut, layers, also={"dev": np.nonzero(fold_of[dev.example] != fold)[0]}, report=False,
                        **settings)
         held = fold_of == fold
         crossed[held] = best_read(dev, probabilities(model, dev, settings["device"]))[held]
@@ -298,6 +302,30 @@ def articles(exported: Exported, cut: int, layers: int, *, folds: int = 4, **set
         print(json.dumps(row), flush=True)
     return {"folds": rows_out, "without_dev": auc(base_best, dev.answerable),
             "with_other_dev_articles": auc(crossed, dev.answerable)}
+
+
+def own_folds(exported: Exported, cut: int, layers: int, **settings: Any) -> dict[str, object]:
+    """The question set's folds (its examples' ``group``): the reader trained also on the question set's
+    other folds, scored on each fold, beside the reader trained without them; then trained on the whole
+    question set and scored on the held-out set, which no fit sees."""
+    own, holdout = exported.sets["own"], exported.sets["holdout"]
+    device = settings["device"]
+    base, _ = fit(exported, cut, layers, report=False, **settings)
+    base_best = best_read(own, probabilities(base, own, device))
+    crossed = np.zeros(len(own.answerable))
+    for fold in sorted(set(own.group.tolist())):
+        model, _ = fit(exported, cut, layers, also={"own": np.nonzero(own.group[own.example] != fold)[0]},
+                       report=False, **settings)
+        held = own.group == fold
+        crossed[held] = best_read(own, probabilities(model, own, device))[held]
+    whole, _ = fit(exported, cut, layers, also={"own": np.arange(len(own.labels))}, report=False, **settings)
+    result: dict[str, object] = {"question_set_without": auc(base_best, own.answerable), "question_set_crossed": auc(crossed, own.answerable),
+              "held_out_without": figures(base, holdout, device)["question_auc"],
+              "held_out_trained_on_question_set": figures(whole, holdout, device)["question_auc"],
+              "dev_without": figures(base, exported.sets["dev"], device)["question_auc"],
+              "dev_trained_on_question_set": figures(whole, exported.sets["dev"], device)["question_auc"]}
+    print(json.dumps(result), flush=True)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -312,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.add_argument("--work", type=Path, default=Path(".kysy-reader"))
     out.add_argument("--out", type=Path, default=Path(".kysy-reader/reader-pairs.npz"))
     out.add_argument("--limit", type=int, help="questions of each set (a quick run)")
-    for name in ("fit", "articles"):
+    for name in ("fit", "articles", "own"):
         command = commands.add_parser(name)
         command.add_argument("pairs", type=Path)
         command.add_argument("--cut", type=int, default=6, help="frozen layers")
@@ -336,8 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = {"learning_rate": args.learning_rate, "epochs": args.epochs, "device": device, "seed": args.seed}
     if args.command == "fit":
         result: object = fit(exported, args.cut, args.layers, **settings)[1]
-    else:
+    elif args.command == "articles":
         result = articles(exported, args.cut, args.layers, **settings)
+    else:
+        result = own_folds(exported, args.cut, args.layers, **settings)
     print(json.dumps(result), flush=True)
     if args.report:
         args.report.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

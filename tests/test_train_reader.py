@@ -105,7 +105,7 @@ def test_the_sweep_exports_the_training_pairs_and_fits_a_whole_reader_whose_froz
         sample: dict[str, Path]) -> None:
     import torch
 
-    from eval.reader_sweep import Exported, build_model, export, fit
+    from eval.reader_sweep import Exported, build_model, export, fit, own_folds
     from eval.train_reader import SHAPE as PRODUCT_SHAPE
     from eval.train_reader import build, pairs
     from ingest.embed_onnx import OnnxE5Embedder
@@ -140,3 +140,10 @@ def test_the_sweep_exports_the_training_pairs_and_fits_a_whole_reader_whose_froz
     assert torch.equal(after["frozen.1.q.weight"], before["frozen.1.q.weight"])  # frozen stays frozen
     assert not torch.equal(after["layers.0.q.weight"], before["layers.0.q.weight"])  # the top layer learned
     assert float(after["head.weight"].abs().sum()) > 0
+
+    # Trained also on the other folds of the question set, and then on the whole of it.
+    own = own_folds(exported, 2, 1, learning_rate=1e-4, epochs=1, device="cpu", batch=8)
+    assert set(own) == {"question_set_without", "question_set_crossed", "held_out_without",
+                        "held_out_trained_on_question_set", "dev_without", "dev_trained_on_question_set"}
+    assert all(value is None or 0.0 <= float(value) <= 1.0 for value in own.values())  # type: ignore[arg-type]
+    assert own["question_set_crossed"] is not None  # the sample's question set has both kinds
