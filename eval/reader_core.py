@@ -1,5 +1,5 @@
 """The reader's pieces that need nothing but numpy and torch: one fine-tuned layer, the training
-batches, and the AUC its figures are read in.
+batches and loop, and the AUC its figures are read in.
 
 ``eval/reader_fit.py`` (``make train-reader``) and ``eval/reader_sweep.py`` (shapes compared on any
 torch device, where the product's own packages need not be installed) share them. torch is imported
@@ -9,6 +9,7 @@ only where a layer is built: the figures and batches work without it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,50 @@ def warmup_then_linear(steps: int, warmup: float) -> Any:
     """The learning-rate factor of step ``k``: rising over the first ``warmup`` share, then falling to 0."""
     warm = max(1, int(warmup * steps))
     return lambda step: min((step + 1) / warm, max(0.0, (steps - step) / max(1, steps - warm)))
+
+
+def fine_tune(module: Any, lengths: np.ndarray, labels: np.ndarray, weights: np.ndarray,
+              inputs: Callable[[np.ndarray], tuple[Any, ...]], *, epochs: int, batch: int, learning_rate: float,
+              head_learning_rate: float, weight_decay: float, warmup: float, seed: int, device: str = "cpu",
+              after_epoch: Callable[[int, Any], float] | None = None,
+              on_step: Callable[[int], None] | None = None) -> Any:
+    """Fine-tune ``module`` (its ``head`` at ``head_learning_rate``, every other trainable parameter at
+    ``learning_rate``) on weighted binary labels: ``epochs`` passes in batches of similar ``lengths``, the
+    learning rate warming up then falling to 0, ``inputs(rows)`` the module's arguments for those rows.
+    Returns the module of the best epoch by ``after_epoch(epoch, module)`` (higher is better), else the last
+    one; ``on_step(steps)`` is called after each of the ``steps`` steps."""
+    import copy
+
+    import torch
+
+    head = list(module.head.parameters())
+    body = [p for name, p in module.named_parameters() if p.requires_grad and not name.startswith("head.")]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": learning_rate}, {"params": head, "lr": head_learning_rate}],
+                                  weight_decay=weight_decay)
+    rng = np.random.default_rng(seed)
+    plan = [batches(lengths, batch, rng) for _ in range(epochs)]
+    steps = sum(len(epoch) for epoch in plan)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear(steps, warmup))
+    loss_of = torch.nn.BCEWithLogitsLoss(reduction="none")
+    best: tuple[float, Any] | None = None
+    for epoch, epoch_batches in enumerate(plan):
+        module.train()
+        for rows in epoch_batches:
+            target = torch.from_numpy(labels[rows].astype(np.float32)).to(device)
+            weight = torch.from_numpy(weights[rows].astype(np.float32)).to(device)
+            loss = (loss_of(module(*inputs(rows)), target) * weight).sum() / float(weights[rows].sum())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if on_step is not None:
+                on_step(steps)
+        module.eval()
+        if after_epoch is not None:
+            figure = after_epoch(epoch, module)
+            if best is None or figure > best[0]:
+                best = (figure, copy.deepcopy(module))
+    return best[1] if best is not None else module
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:

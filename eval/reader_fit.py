@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from assistant.reader import LAYER_PARTS, ReaderShape
-from eval.reader_core import batches, make_layer, warmup_then_linear
+from eval.reader_core import fine_tune, make_layer
 from ingest.e5_format import E5File
 from ingest.embed_onnx import OnnxE5Embedder
 
@@ -164,8 +164,6 @@ def fit(states: FrozenStates, labels: np.ndarray, weights: np.ndarray, tensors: 
         after_epoch: Callable[[int, Any], float] | None = None, progress: Progress | None = None) -> Any:
     """Fine-tune the top layers and the head on ``states``; returns the module of the best epoch by
     ``after_epoch(epoch, module)`` (a figure on held-out pairs; higher is better), else the last one."""
-    import copy
-
     import torch
 
     report = progress or (lambda stage, advance, total: None)
@@ -173,35 +171,12 @@ def fit(states: FrozenStates, labels: np.ndarray, weights: np.ndarray, tensors: 
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(settings.threads)
     module = build_module(tensors, shape, heads, eps, settings.dropout)
-    head = list(module.head.parameters())
-    body = [p for name, p in module.named_parameters() if not name.startswith("head.")]
-    optimizer = torch.optim.AdamW([{"params": body, "lr": settings.learning_rate},
-                                   {"params": head, "lr": settings.head_learning_rate}],
-                                  weight_decay=settings.weight_decay)
-    rng = np.random.default_rng(settings.seed)
     lengths = np.array([states.length(i) for i in range(len(states))])
-    plan = [batches(lengths, settings.batch, rng) for _ in range(settings.epochs)]
-    steps = sum(len(epoch) for epoch in plan)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear(steps, settings.warmup))
-    loss_of = torch.nn.BCEWithLogitsLoss(reduction="none")
-    best: tuple[float, Any] | None = None
-    for epoch, epoch_batches in enumerate(plan):
-        module.train()
-        for rows in epoch_batches:
-            x, n = padded(states, rows)
-            loss = (loss_of(module(x, n), torch.from_numpy(labels[rows].astype(np.float32)))
-                    * torch.from_numpy(weights[rows].astype(np.float32))).sum() / float(weights[rows].sum())
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            report("fine-tuning", 1, steps)
-        module.eval()
-        if after_epoch is not None:
-            figure = after_epoch(epoch, module)
-            if best is None or figure > best[0]:
-                best = (figure, copy.deepcopy(module))
-    return best[1] if best is not None else module
+    return fine_tune(module, lengths, labels, weights, lambda rows: padded(states, rows), epochs=settings.epochs,
+                     batch=settings.batch, learning_rate=settings.learning_rate,
+                     head_learning_rate=settings.head_learning_rate, weight_decay=settings.weight_decay,
+                     warmup=settings.warmup, seed=settings.seed, after_epoch=after_epoch,
+                     on_step=lambda steps: report("fine-tuning", 1, steps))
 
 
 def logits(module: Any, states: FrozenStates, rows: Sequence[int] | None = None, batch: int = 64) -> np.ndarray:

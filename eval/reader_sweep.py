@@ -31,18 +31,17 @@ on dev is 0.6265 on float32 states against 0.6269 on int8 ones. Figures only: no
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eval.reader_core import auc, batches, make_layer, warmup_then_linear
+from eval.reader_core import auc, fine_tune, make_layer
 from ingest.e5_format import dequantize_q4
 
 SETS = ("train", "swap", "dev", "own", "holdout")
@@ -232,7 +231,6 @@ def fit(exported: Exported, cut: int, layers: int, *, learning_rate: float, epoc
     import torch
 
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     train, swap = exported.sets["train"], exported.sets["swap"]
     sequences = train.sequences + swap.sequences
     labels = np.concatenate([train.labels, swap.labels]).astype(np.float32)
@@ -245,39 +243,39 @@ def fit(exported: Exported, cut: int, layers: int, *, learning_rate: float, epoc
         weights = np.concatenate([weights, np.where(extra.answerable[extra.example[rows]], 1.0,
                                                     unanswerable_weight).astype(np.float32)])
     model = build_model(exported, cut, layers, dropout).to(device)
-    head = list(model.head.parameters())
-    body = [p for name, p in model.named_parameters() if p.requires_grad and not name.startswith("head.")]
-    optimizer = torch.optim.AdamW([{"params": body, "lr": learning_rate}, {"params": head, "lr": head_learning_rate}],
-                                  weight_decay=weight_decay)
-    lengths = np.array([len(s) for s in sequences])
-    plan = [batches(lengths, batch, rng) for _ in range(epochs)]
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear(sum(map(len, plan)), warmup))
-    loss_of = torch.nn.BCEWithLogitsLoss(reduction="none")
-    best: tuple[float, Any] | None = None
     history: list[dict[str, object]] = []
-    for epoch, epoch_batches in enumerate(plan, start=1):
-        model.train()
-        started = time.perf_counter()
-        for rows in epoch_batches:
-            weight = torch.from_numpy(weights[rows]).to(device)
-            loss = (loss_of(model(*_batch(sequences, rows, device)), torch.from_numpy(labels[rows]).to(device))
-                    * weight).sum() / weight.sum()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-        if not report:
-            continue
-        row: dict[str, object] = {"cut": cut, "layers": layers, "learning_rate": learning_rate, "epoch": epoch,
-                                  "seconds": round(time.perf_counter() - started, 1)}
+    mark = [time.perf_counter()]  # when the epoch's training started
+
+    def after_epoch(epoch: int, module: Any) -> float:
+        row: dict[str, object] = {"cut": cut, "layers": layers, "learning_rate": learning_rate, "epoch": epoch + 1,
+                                  "seconds": round(time.perf_counter() - mark[0], 1)}
         for name in ("dev", "own", "holdout"):
-            row |= {f"{name}_{key}": value for key, value in figures(model, exported.sets[name], device).items()}
+            row |= {f"{name}_{key}": value for key, value in figures(module, exported.sets[name], device).items()}
         history.append(row)
         print(json.dumps(row), flush=True)
-        figure = float(row["dev_question_auc"] or 0.0)  # type: ignore[arg-type]
-        if best is None or figure > best[0]:
-            best = (figure, copy.deepcopy(model))
-    return (best[1] if best is not None else model), history
+        mark[0] = time.perf_counter()
+        return float(row["dev_question_auc"] or 0.0)  # type: ignore[arg-type]
+
+    lengths = np.array([len(s) for s in sequences])
+    fitted = fine_tune(model, lengths, labels, weights, lambda rows: _batch(sequences, rows, device), epochs=epochs,
+                       batch=batch, learning_rate=learning_rate, head_learning_rate=head_learning_rate,
+                       weight_decay=weight_decay, warmup=warmup, seed=seed, device=device,
+                       after_epoch=after_epoch if report else None)
+    return fitted, history
+
+
+def _crossed(exported: Exported, cut: int, layers: int, name: str, fold_of: np.ndarray, folds: Iterable[int],
+             settings: dict[str, Any]) -> np.ndarray:
+    """Each question of set ``name``'s best probability read by the reader trained also on that set's pairs
+    outside the question's fold (``fold_of``, per question)."""
+    pairs = exported.sets[name]
+    crossed = np.zeros(len(pairs.answerable))
+    for fold in folds:
+        model, _ = fit(exported, cut, layers, also={name: np.nonzero(fold_of[pairs.example] != fold)[0]},
+                       report=False, **settings)
+        held = fold_of == fold
+        crossed[held] = best_read(pairs, probabilities(model, pairs, settings["device"]))[held]
+    return crossed
 
 
 def articles(exported: Exported, cut: int, layers: int, *, folds: int = 4, **settings: Any) -> dict[str, object]:
@@ -288,19 +286,15 @@ def articles(exported: Exported, cut: int, layers: int, *, folds: int = 4, **set
     fold_of = np.array([names.index(g) % folds for g in dev.group])
     base, _ = fit(exported, cut, layers, **settings)
     base_best = best_read(dev, probabilities(base, dev, settings["device"]))
-    crossed = np.zeros(len(dev.answerable))
-    rows_out: list[dict[str, object]] = []
+    crossed = _crossed(exported, cut, layers, "dev", fold_of, range(folds), settings)
+    rows: list[dict[str, object]] = []
     for fold in range(folds):
-        model, _ = fit(exported, cut, layers, also={"dev": np.nonzero(fold_of[dev.example] != fold)[0]}, report=False,
-                       **settings)
         held = fold_of == fold
-        crossed[held] = best_read(dev, probabilities(model, dev, settings["device"]))[held]
-        row: dict[str, object] = {"fold": fold, "questions": int(held.sum()), "unanswerable": int((~dev.answerable[held]).sum()),
-               "without_dev": auc(base_best[held], dev.answerable[held]),
-               "with_other_dev_articles": auc(crossed[held], dev.answerable[held])}
-        rows_out.append(row)
-        print(json.dumps(row), flush=True)
-    return {"folds": rows_out, "without_dev": auc(base_best, dev.answerable),
+        rows.append({"fold": fold, "questions": int(held.sum()), "unanswerable": int((~dev.answerable[held]).sum()),
+                     "without_dev": auc(base_best[held], dev.answerable[held]),
+                     "with_other_dev_articles": auc(crossed[held], dev.answerable[held])})
+        print(json.dumps(rows[-1]), flush=True)
+    return {"folds": rows, "without_dev": auc(base_best, dev.answerable),
             "with_other_dev_articles": auc(crossed, dev.answerable)}
 
 
@@ -308,28 +302,21 @@ def own_folds(exported: Exported, cut: int, layers: int, **settings: Any) -> dic
     """The question set's folds (its examples' ``group``): the reader trained also on the question set's
     other folds, scored on each fold, beside the reader trained without them; then trained on the whole
     question set and scored on the held-out set, which no fit sees."""
-    own, holdout = exported.sets["own"], exported.sets["holdout"]
+    own, holdout, dev = exported.sets["own"], exported.sets["holdout"], exported.sets["dev"]
     device = settings["device"]
     base, _ = fit(exported, cut, layers, report=False, **settings)
-    base_best = best_read(own, probabilities(base, own, device))
-    crossed = np.zeros(len(own.answerable))
-    for fold in sorted(set(own.group.tolist())):
-        model, _ = fit(exported, cut, layers, also={"own": np.nonzero(own.group[own.example] != fold)[0]},
-                       report=False, **settings)
-        held = own.group == fold
-        crossed[held] = best_read(own, probabilities(model, own, device))[held]
+    crossed = _crossed(exported, cut, layers, "own", own.group, sorted(set(own.group.tolist())), settings)
     whole, _ = fit(exported, cut, layers, also={"own": np.arange(len(own.labels))}, report=False, **settings)
-    result: dict[str, object] = {"question_set_without": auc(base_best, own.answerable), "question_set_crossed": auc(crossed, own.answerable),
-              "held_out_without": figures(base, holdout, device)["question_auc"],
-              "held_out_trained_on_question_set": figures(whole, holdout, device)["question_auc"],
-              "dev_without": figures(base, exported.sets["dev"], device)["question_auc"],
-              "dev_trained_on_question_set": figures(whole, exported.sets["dev"], device)["question_auc"]}
-    print(json.dumps(result), flush=True)
-    return result
+    return {"question_set_without": auc(best_read(own, probabilities(base, own, device)), own.answerable),
+            "question_set_crossed": auc(crossed, own.answerable),
+            "held_out_without": figures(base, holdout, device)["question_auc"],
+            "held_out_trained_on_question_set": figures(whole, holdout, device)["question_auc"],
+            "dev_without": figures(base, dev, device)["question_auc"],
+            "dev_trained_on_question_set": figures(whole, dev, device)["question_auc"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``export``, ``fit`` or ``articles``; the figures as JSON lines on stdout."""
+    """``export``, ``fit``, ``articles`` or ``own``; the figures as JSON lines on stdout."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     out = commands.add_parser("export", help="write the pairs and the weights they need")
