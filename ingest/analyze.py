@@ -23,7 +23,14 @@ logger = logging.getLogger(__name__)
 
 _WORD_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:\n]")
-_SEGMENT_RE = re.compile(r"\+([^+(]*)(?:\(([^)]*)\))?")
+# A segment of Voikko's WORDBASES: "+surface(base)", any further "(...)" after the base annotating a
+# derivation that has no surface of its own ("+valmistel(valmistaa)(+la)+u(+u)").
+_SEGMENT_RE = re.compile(r"\+([^+(]*)(?:\(([^)]*)\))?(?:\([^)]*\))*")
+# A code's letters before its digits ("TE24", "TE2024": the "TE" a question writes as "TE-uudistus").
+_CODE_LETTERS = re.compile(r"^([^\W\d_]{2,})\d")
+# An acronym: a short word in capitals ("TE" of "TE-palvelut"), kept where its lower-case form is a
+# stopword ("te") that would drop it.
+ACRONYM_MAX = 4
 _CACHE_SIZE = 200_000
 PREFIX_LEN = 5
 # Letters that Finnish words lack: a word holding one is a foreign name or word, not a typo.
@@ -72,6 +79,17 @@ def _scan(text: str) -> Iterator[_Token]:
         initial = last_end == 0 or bool(_SENTENCE_END.search(gap))
         last_end = match.end()
         yield _Token(match.group().replace("\u2010", "-").replace("\u2011", "-"), initial)
+
+
+def is_acronym(text: str) -> bool:
+    """Whether ``text`` (as written) is an acronym: two to ``ACRONYM_MAX`` letters, all capitals ("TE", "EU")."""
+    return 2 <= len(text) <= ACRONYM_MAX and text.isalpha() and text.isupper()
+
+
+def code_letters(word: str) -> list[str]:
+    """The letters a code starts with ("te24" -> ["te"]; "2024" and "h1n1"'s single "h" -> [])."""
+    found = _CODE_LETTERS.match(word)
+    return [found.group(1).lower()] if found else []
 
 
 def prefix_stem(word: str) -> str | None:
@@ -207,13 +225,18 @@ class BaseAnalyzer:
     def content_lemmas(self, text: str) -> set[str]:
         """The preferred lemma of each content word: no compound parts, prefix stems or stopwords.
 
-        A code joined to a word ("TE2024-uudistuksen") gives the code and the word's lemma.
+        A code joined to a word ("TE2024-uudistuksen") gives the code, its letters ("te") and the word's
+        lemma; a word an acronym starts ("TE-palvelujen", "HYTE-rakenne") is one word, and gives its acronym
+        too ("te": a stopword as a word of its own).
         """
         lemmas: set[str] = set()
-        for token in word_tokens(text):
+        for scanned in _scan(text):
+            token = scanned.text.lower()
             coded = any(ch.isdigit() for ch in token) and "-" in token.strip("-")
             for word in filter(None, token.split("-") if coded else [token]):
                 self._add_content_lemma(word, lemmas)
+            if not coded and "-" in token.strip("-") and is_acronym(scanned.text.split("-")[0]):
+                lemmas.add(token.split("-")[0])
         return lemmas
 
     def _add_content_lemma(self, word: str, lemmas: set[str]) -> None:
@@ -221,6 +244,7 @@ class BaseAnalyzer:
             return
         if any(ch.isdigit() for ch in word):
             lemmas.add(word)
+            lemmas.update(code_letters(word))
             return
         analysis = self._analyze(word)
         if analysis.known:
@@ -240,24 +264,31 @@ class BaseAnalyzer:
         # Spelling suggestions only where the text reads as Finnish (or is a single word),
         # so Swedish and English words are not "corrected" into Finnish ones.
         may_suggest = known * 2 >= len(scanned) or len(scanned) == 1
+        # Acronyms only in a text that is not itself written in capitals (a slide's "ETELÄ-KARJALA JA LAPPI")
+        acronyms = sum(1 for token in scanned if token.text.isupper()) * 2 <= len(scanned) or len(scanned) == 1
         groups = []
         for token, analysis in zip(scanned, analyses, strict=True):
-            group = self._word_terms(token, analysis, stop, may_suggest)
+            group = self._word_terms(token, analysis, stop, may_suggest, acronyms)
             if group:
                 groups.append(group)
         return groups
 
-    def _word_terms(self, token: _Token, analysis: WordAnalysis, stop: frozenset[str], may_suggest: bool) -> list[str]:
+    def _word_terms(self, token: _Token, analysis: WordAnalysis, stop: frozenset[str], may_suggest: bool,
+                    acronyms: bool = True) -> list[str]:
         word = token.text.lower()
+        acronym = acronyms and is_acronym(token.text)
         if any(ch.isdigit() for ch in word):
-            # a code with a word attached ("te24-uudistuksen") is indexed whole and by its pieces
-            return self._hyphenated_terms(word, stop, may_suggest) if "-" in word.strip("-") else [word]
+            # a code with a word attached ("te24-uudistuksen") is indexed whole and by its pieces; a code
+            # by its letters too ("te24": "te", which "TE-uudistus" asks for)
+            if "-" in word.strip("-"):
+                return self._hyphenated_terms(token.text, stop, may_suggest, acronyms)
+            return [word, *code_letters(word)]
         if analysis.known:
-            return self._known_terms(word, analysis, stop)
+            return self._known_terms(word, analysis, stop) or ([word] if acronym else [])
         if word in stopwords.ALL or word in stop:
-            return []
+            return [word] if acronym else []
         if "-" in word:
-            return self._hyphenated_terms(word, stop, may_suggest)
+            return self._hyphenated_terms(token.text, stop, may_suggest, acronyms)
         terms = [word]
         stem = prefix_stem(word)
         if stem:
@@ -279,11 +310,11 @@ class BaseAnalyzer:
                 terms.append(stem)
         return list(dict.fromkeys(terms))
 
-    def _hyphenated_terms(self, word: str, stop: frozenset[str], may_suggest: bool) -> list[str]:
-        terms = [word]
-        for piece in word.split("-"):
+    def _hyphenated_terms(self, text: str, stop: frozenset[str], may_suggest: bool, acronyms: bool) -> list[str]:
+        terms = [text.lower()]
+        for piece in text.split("-"):
             token = _Token(piece, sentence_initial=False)
-            terms.extend(self._word_terms(token, self._analyze(piece), stop, may_suggest))
+            terms.extend(self._word_terms(token, self._analyze(piece.lower()), stop, may_suggest, acronyms))
         return list(dict.fromkeys(terms))
 
 

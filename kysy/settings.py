@@ -152,7 +152,7 @@ class Settings(BaseSettings):
         " quoted item is from joins at this score.",
     )
     answer_part_floor: float = Field(
-        default=0.05, ge=0, le=1.01,
+        default=0.2, ge=0, le=1.01,
         description="Each part of a question of several parts brings its own best item when that scores this"
         " against the part.",
     )

@@ -88,11 +88,27 @@ def test_unknown_hyphenated_word_is_split_and_kept_whole(voikko: VoikkoAnalyzer)
 def test_a_code_joined_to_a_word_is_indexed_whole_and_by_its_pieces(voikko: VoikkoAnalyzer) -> None:
     terms = voikko.terms("TE24-uudistuksen valmistelussa")
     assert {"te24-uudistuksen", "te24", "uudistus"} <= set(terms)
-    assert voikko.content_lemmas("TE2024-uudistuksen yhteydessä") == {"te2024", "uudistus", "yhteys"}
+    assert voikko.content_lemmas("TE2024-uudistuksen yhteydessä") == {"te2024", "te", "uudistus", "yhteys"}
+
+
+def test_an_acronym_is_kept_and_meets_the_code_it_abbreviates(voikko: VoikkoAnalyzer) -> None:
+    # "TE" of "TE-palvelujen" is no pronoun "te" (a stopword), and it meets "TE24" and "TE2024"
+    question = voikko.query_terms("Miten TE-palvelujen uudistus liittyy yhdyspintoihin?")
+    assert "te" in question and "te" in voikko.terms("TE24-uudistuksen valmistelussa")
+    assert "te" in voikko.terms("TE2024 -uudistus")
+    assert {"te", "te-palvelujen"} <= voikko.content_lemmas("TE-palvelujen uudistus")
+    assert "te" not in voikko.terms("Te olette tervetulleita.")  # the pronoun stays a stopword
+    assert "ja" not in voikko.terms("ETELÄ-KARJALA JA LAPPI")  # a line in capitals has no acronyms
+    assert "te" in voikko.terms("TE")
+
+
+def test_a_derivation_noted_twice_has_one_surface() -> None:
+    # Voikko notes "valmistelu" as valmistaa + la + u: the second note has no surface of its own
+    assert compound_parts("+valmistel(valmistaa)(+la)+u(+u)") == ["valmistaa", "valmistelu"]
 
 
 def test_numbers_and_codes_stay_raw(voikko: VoikkoAnalyzer) -> None:
-    assert voikko.terms("127 000 asukasta vuonna 2024, te2024") == ["127", "000", "asukas", "vuosi", "2024", "te2024"]
+    assert voikko.terms("127 000 asukasta vuonna 2024, te2024") == ["127", "000", "asukas", "vuosi", "2024", "te2024", "te"]
 
 
 def test_misspelt_finnish_word_gains_the_suggested_lemma(voikko: VoikkoAnalyzer) -> None:
