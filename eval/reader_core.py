@@ -1,5 +1,6 @@
-"""The reader's pieces that need nothing but numpy and torch: one fine-tuned layer, the training
-batches and loop, and the AUC its figures are read in.
+"""The reader's pieces that need nothing but numpy and torch: one fine-tuned layer, the top (fine-tuned
+layers, pooling and head) over the frozen states, the training batches and loop, and the AUC its figures
+are read in.
 
 ``eval/reader_fit.py`` (``make train-reader``) and ``eval/reader_sweep.py`` (shapes compared on any
 torch device, where the product's own packages need not be installed) share them. torch is imported
@@ -61,6 +62,52 @@ def make_layer(tensors: dict[str, np.ndarray], index: int, heads: int, eps: floa
             return self.oln(self.drop(self.fo(inner)) + x)  # type: ignore[no-any-return]
 
     return Layer()
+
+
+def make_top(tensors: dict[str, np.ndarray], first: int, count: int, heads: int, eps: float, dropout: float,
+             head: tuple[np.ndarray, float] | None = None) -> Any:
+    """The fine-tuned layers ``first .. first + count - 1`` (``layers``) and the head (``head``: a zero one
+    unless ``head`` gives its weights and bias) over frozen states; called on states and lengths, the logits
+    (``top_logits``)."""
+    import torch
+
+    class Top(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.ModuleList(make_layer(tensors, i, heads, eps, dropout)
+                                              for i in range(first, first + count))
+            self.head = torch.nn.Linear(2 * len(tensors[f"l{first}.q.b"]), 1)
+            torch.nn.init.zeros_(self.head.weight)
+            torch.nn.init.zeros_(self.head.bias)
+            if head is not None:
+                self.head.weight.data.copy_(torch.tensor(head[0]).view(1, -1))
+                self.head.bias.data.fill_(head[1])
+
+        def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            return top_logits(self.layers, self.head, states, lengths)
+
+    return Top()
+
+
+def attention_mask(lengths: Any, tokens: int) -> tuple[Any, Any]:
+    """Which of ``tokens`` positions each pair fills (``lengths``), and the additive attention mask of that."""
+    import torch
+
+    valid = torch.arange(tokens, device=lengths.device)[None, :] < lengths[:, None]
+    return valid, torch.where(valid, 0.0, -10000.0)[:, None, None, :]
+
+
+def top_logits(layers: Any, head: Any, states: Any, lengths: Any) -> Any:
+    """The reader's logit of each pair: ``layers`` over its states, then ``head`` over the first token's
+    state and the mean over the pair's tokens."""
+    import torch
+
+    valid, mask = attention_mask(lengths, states.shape[1])
+    x = states
+    for layer in layers:
+        x = layer(x, mask)
+    mean = (x * valid[..., None]).sum(1) / lengths[:, None]
+    return head(torch.cat([x[:, 0], mean], dim=-1)).squeeze(-1)
 
 
 def batches(lengths: np.ndarray, size: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from assistant.reader import LAYER_PARTS, ReaderShape
-from eval.reader_core import fine_tune, make_layer
+from eval.reader_core import fine_tune, make_top
 from ingest.e5_format import E5File
 from ingest.embed_onnx import OnnxE5Embedder
 
@@ -116,36 +116,8 @@ def initial_tensors(e5: E5File, shape: ReaderShape) -> dict[str, np.ndarray]:
 
 def build_module(tensors: dict[str, np.ndarray], shape: ReaderShape, heads: int, eps: float, dropout: float,
                  head: tuple[np.ndarray, float] | None = None) -> Any:
-    """The torch module of the fine-tuned layers and the head (imported here: answering needs no torch)."""
-    import torch
-
-    class Top(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.layers = torch.nn.ModuleList(make_layer(tensors, i, heads, eps, dropout)
-                                              for i in range(shape.cut, shape.cut + shape.layers))
-            width = 2 * len(tensors[f"l{shape.cut}.q.b"])
-            self.head = torch.nn.Linear(width, 1)
-            torch.nn.init.zeros_(self.head.weight)
-            torch.nn.init.zeros_(self.head.bias)
-            if head is not None:
-                self.head.weight.data.copy_(torch.tensor(head[0]).view(1, -1))
-                self.head.bias.data.fill_(head[1])
-
-        def features(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-            positions = torch.arange(states.shape[1])[None, :]
-            valid = positions < lengths[:, None]
-            mask = torch.where(valid, 0.0, -10000.0)[:, None, None, :]
-            x = states
-            for layer in self.layers:
-                x = layer(x, mask)
-            mean = (x * valid[..., None]).sum(1) / lengths[:, None]
-            return torch.cat([x[:, 0], mean], dim=-1)
-
-        def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-            return self.head(self.features(states, lengths)).squeeze(-1)  # type: ignore[no-any-return]
-
-    return Top()
+    """The torch module of the fine-tuned layers and the head (``make_top``; answering needs no torch)."""
+    return make_top(tensors, shape.cut, shape.layers, heads, eps, dropout, head)
 
 
 def padded(states: FrozenStates, rows: Sequence[int] | np.ndarray) -> tuple[Any, Any]:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.reader_core import auc, fine_tune, make_layer
+from eval.reader_core import attention_mask, auc, fine_tune, make_layer, make_top, top_logits
 from ingest.e5_format import dequantize_q4
 
 SETS = ("train", "swap", "dev", "own", "holdout")
@@ -161,23 +161,17 @@ def build_model(exported: Exported, cut: int, layers: int, dropout: float) -> An
             self.frozen = torch.nn.ModuleList(make_layer(weights, i, heads, eps, 0.0) for i in range(cut))
             for module in (self.norm, self.frozen):
                 module.requires_grad_(False)
-            self.layers = torch.nn.ModuleList(make_layer(weights, i, heads, eps, dropout) for i in range(cut, cut + layers))
-            self.head = torch.nn.Linear(2 * hidden, 1)
-            torch.nn.init.zeros_(self.head.weight)
-            torch.nn.init.zeros_(self.head.bias)
+            top = make_top(weights, cut, layers, heads, eps, dropout)  # make train-reader's layers and head
+            self.layers, self.head = top.layers, top.head
 
         def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
             tokens = ids.shape[1]
-            valid = torch.arange(tokens, device=ids.device)[None] < lengths[:, None]
-            mask = torch.where(valid, 0.0, -10000.0)[:, None, None, :]
+            _, mask = attention_mask(lengths, tokens)
             with torch.no_grad():
                 x = self.norm(self.word[ids] + self.position[:tokens][None] + self.token_type)
                 for layer in self.frozen:
                     x = layer.eval()(x, mask)
-            for layer in self.layers:
-                x = layer(x, mask)
-            mean = (x * valid[..., None]).sum(1) / lengths[:, None]
-            return self.head(torch.cat([x[:, 0], mean], -1)).squeeze(-1)  # type: ignore[no-any-return]
+            return top_logits(self.layers, self.head, x, lengths)  # type: ignore[no-any-return]
 
     return Reader()
 
