@@ -89,6 +89,7 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.holdout12.jsonl --out eval/runs/holdout12
 	$(BIN)/kysy eval --questions eval/questions.holdout13.jsonl --out eval/runs/holdout13
 	$(BIN)/kysy eval --questions eval/questions.holdout14.jsonl --out eval/runs/holdout14
+	$(BIN)/kysy eval --questions eval/questions.holdout15.jsonl --out eval/runs/holdout15
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

@@ -12,7 +12,10 @@ among them: "kuka" and "kenen" are answered as often by a body or a role written
 Asking who holds a role of ``words/roles.txt`` ("Kuka on ohjausryhmän puheenjohtaja?") is another
 matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. So is a *day*
 ("Minä päivänä ...?"), which a month or a season does not answer, and a *town* ("Missä kaupungissa
-...?"), which only a place's name answers: "missä" alone asks as often "missä vaiheessa". A question that
+...?"), which only a place's name answers: "missä" alone asks as often "missä vaiheessa". So does "mikä"
+before a noun of a locality (``words/localities.txt``) in its own case and number, or in the plural elative
+("Mikä kaupunki ...?", "Minkä kunnan ...?", "Mikä Etelä-Karjalan kunnista ...?"), while "Mikä kuntien rooli
+...?" asks none. A question that
 names places and asks beyond them ("Etelä-Karjalan ja Lapin lisäksi", "besides": ``words/besides.txt``)
 asks for a town too: a place it does not name itself. Asking how to reach someone ("Miten otan
 yhteyttä?") asks a contact; asking whom ("Keneen otan yhteyttä?", "Who should we contact?") asks a person.
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from assistant.entities import is_place_name
 from assistant.lexicon import word_set, word_table
 from assistant.query import Query
-from ingest.analyze import Analyzer, word_tokens
+from ingest.analyze import Analyzer, WordAnalysis, word_tokens
 
 # A part of a question has at least this many words ("... ja milloin?" adds a kind, not a part).
 PART_WORDS = 3
@@ -95,6 +98,8 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
         kinds |= {"place", "town"}  # "Mikä on kolmas alue Etelä-Karjalan ja Lapin lisäksi?" asks for another place
     if analyzer is not None and _asks_plural(tokens, analyzer):
         kinds.add("list")
+    if analyzer is not None and _asks_locality(tokens, analyzer):
+        kinds |= {"place", "town"}  # "Mikä kaupunki ...?", "Mikä Etelä-Karjalan kunnista ...?"
     if {"much", "money"} <= kinds:  # "Paljonko jäsenmaksu on?" asks a sum of money; "Kuka maksaa?" does not
         kinds.add("amount")
     kinds -= {"much", "money"}
@@ -195,6 +200,32 @@ def question_kinds(tokens: Sequence[str]) -> set[str]:
         else:
             i += 1
     return kinds
+
+
+def _asks_locality(tokens: Sequence[str], analyzer: Analyzer) -> bool:
+    """Whether a question word "mikä" is followed (past a genitive: "Mikä Etelä-Karjalan kunnista") by a noun of
+    ``words/localities.txt`` in its own case and number ("Minkä kaupungin") or in the plural elative ("kunnista")."""
+    localities = word_set("localities")
+    for i, word in enumerate(tokens[:-1]):
+        asking = analyzer.analyze_word(word)
+        if "mikä" not in asking.lemmas or "asemosana" not in asking.classes:
+            continue
+        following = analyzer.analyze_word(tokens[i + 1])
+        if following.case == "omanto" and not following.plural and i + 2 < len(tokens) and not _is_locality(
+                following, localities):
+            following = analyzer.analyze_word(tokens[i + 2])
+        if not _is_locality(following, localities):
+            continue
+        if (following.case, following.plural) == (asking.case, asking.plural) and not asking.plural:
+            return True
+        if following.case == "sisaeronto" and following.plural:
+            return True
+    return False
+
+
+def _is_locality(analysis: WordAnalysis, localities: frozenset[str]) -> bool:
+    """Whether a word is a noun of a locality (its base form among ``localities``)."""
+    return "nimisana" in analysis.classes and bool(set(analysis.lemmas[:1]) & localities)
 
 
 def _asks_plural(tokens: Sequence[str], analyzer: Analyzer) -> bool:

@@ -195,6 +195,26 @@ def test_a_town_asked_is_one_fact_a_place_name_answers() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "asks_town"),
+    [
+        ("Mikä kaupunki on pilotin keskuskaupunki?", True),  # "mikä" and a locality in its case and number
+        ("Minkä kaupungin kanssa yhteistyötä tehdään?", True),
+        ("Millä paikkakunnalla foorumi pidetään?", True),  # a compound by its last part
+        ("Mikä keskuskaupunki on mukana?", True),
+        ("Mikä Etelä-Karjalan kunnista jäi pois pilotista?", True),  # "which of them", past a genitive
+        ("Mikä kunnista on suurin?", True),
+        ("Mikä kuntien rooli on hyte-työssä?", False),  # another case: the municipalities' role
+        ("Mikä on kuntien tehtävä?", False),
+        ("Mitkä kunnat ovat mukana?", False),  # a plural asks for a list, not one town
+        ("Minkä kunnan asukkaat vastasivat kyselyyn eniten?", True),
+        ("Mitä kunnissa tehdään?", False),
+    ],
+)
+def test_which_town_asks_for_a_town(question: str, asks_town: bool) -> None:
+    assert ("town" in _intent(question).fact) is asks_town
+
+
+@pytest.mark.parametrize(
     ("question", "language", "kinds"),
     [
         ("Paljonko Kuntaliiton jäsenmaksu on kunnille?", "fi", {"count", "amount"}),  # "maksu" as a compound part
@@ -206,6 +226,11 @@ def test_a_town_asked_is_one_fact_a_place_name_answers() -> None:
         ("Paljonko kuntia on mukana?", "fi", {"count"}),
         ("Kuinka monta kertaa enemmän öljystä piti maksaa?", "fi", {"count"}),  # how many, not how much
         ("Kuinka monta palkallista lomapäivää on?", "fi", {"count"}),
+        ("Kuinka suurella summalla ministeriö rahoittaa projektia?", "fi", {"count", "amount"}),  # how large a sum
+        ("Kuinka suuren rahasumman hanke sai?", "fi", {"count", "amount"}),  # "summa" as a compound part
+        ("How large a sum does the ministry grant?", "en", {"count", "amount"}),
+        ("Hur stor summa beviljar ministeriet?", "sv", {"count", "amount"}),
+        ("Kuinka suuri on Lapin väestöpohja?", "fi", {"count"}),  # how large without money asks a count
     ],
 )
 def test_how_much_with_a_word_of_money_asks_an_amount(question: str, language: str, kinds: set[str]) -> None:
