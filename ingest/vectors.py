@@ -62,6 +62,8 @@ class VectorStore:
     def __init__(self, settings: Settings, embedder: Embedder, client: Any | None = None) -> None:
         self._client = client if client is not None else make_client(settings)
         self.name = collection_name(settings, embedder)
+        # where a write failed, for the user: the Chroma server or the directory on a disk that may be full
+        self.location = settings.chroma_url or str(settings.chroma_path)
         self._collection = self._client.get_or_create_collection(
             name=self.name,
             embedding_function=ChromaEmbeddingFunction(embedder),
@@ -84,7 +86,7 @@ class VectorStore:
         """
         for start in range(0, len(chunks), _WRITE_BATCH):
             part = chunks[start : start + _WRITE_BATCH]
-            with _writing(self.name):
+            with _writing(self.name, self.location):
                 self._collection.upsert(
                     ids=[c.id for c in part],
                     embeddings=vectors[start : start + len(part)],
@@ -96,7 +98,7 @@ class VectorStore:
         """Remove vectors by chunk id (raises StorageError as ``upsert``)."""
         ids = list(ids)
         for start in range(0, len(ids), _WRITE_BATCH):
-            with _writing(self.name):
+            with _writing(self.name, self.location):
                 self._collection.delete(ids=ids[start : start + _WRITE_BATCH])
 
     def vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
@@ -124,14 +126,15 @@ class VectorStore:
 
 
 @contextlib.contextmanager
-def _writing(name: str) -> Iterator[None]:
-    """Chroma's own errors (a full disk comes as an InternalError) as a StorageError for the user."""
+def _writing(name: str, location: str) -> Iterator[None]:
+    """Chroma's own errors (a full disk comes as an InternalError) as a StorageError for the user, naming the
+    store's directory (or server) so that a full disk says which one."""
     from chromadb.errors import ChromaError
 
     try:
         yield
     except ChromaError as exc:
-        raise StorageError(f"cannot write the vector store ({name}): {exc}") from exc
+        raise StorageError(f"cannot write the vector store {location} ({name}): {exc}") from exc
 
 
 def _metadata(chunk: Chunk) -> dict[str, str | int]:

@@ -440,3 +440,23 @@ def test_storage_error_without_mounting(tmp_path: Path) -> None:
     assert result.returncode == 1
     error = json.loads(result.stdout)
     assert error["error"] == "storage_error" and "index.sqlite" in error["message"]
+
+
+
+def test_a_vector_store_write_error_names_the_store(tmp_path: Path) -> None:
+    """Chroma's own error on a write (a full disk reaches it as often as the index) says which store it was."""
+    from chromadb.errors import InternalError
+
+    from kysy.errors import StorageError
+
+    settings = Settings(data_dir=tmp_path / "data")
+    store = VectorStore(settings, make_embedder(settings.embedder))
+
+    class FullDisk:
+        def delete(self, ids: list[str]) -> None:
+            raise InternalError("database or disk is full")
+
+    store._collection = FullDisk()
+    with pytest.raises(StorageError) as caught:
+        store.delete(["a-chunk"])
+    assert str(settings.chroma_path) in str(caught.value) and "disk is full" in str(caught.value)
