@@ -24,7 +24,7 @@ yhteyttä?") asks a contact; asking whom ("Keneen otan yhteyttä?", "Who should 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.entities import is_place_name
@@ -210,10 +210,7 @@ def _asks_locality(tokens: Sequence[str], analyzer: Analyzer) -> bool:
         asking = analyzer.analyze_word(word)
         if "mikä" not in asking.lemmas or "asemosana" not in asking.classes:
             continue
-        following = analyzer.analyze_word(tokens[i + 1])
-        if following.case == "omanto" and not following.plural and i + 2 < len(tokens) and not _is_locality(
-                following, localities):
-            following = analyzer.analyze_word(tokens[i + 2])
+        following = _asked_word(tokens, i, analyzer, lambda genitive: _is_locality(genitive, localities))
         if not _is_locality(following, localities):
             continue
         if (following.case, following.plural) == (asking.case, asking.plural) and not asking.plural:
@@ -228,14 +225,23 @@ def _is_locality(analysis: WordAnalysis, localities: frozenset[str]) -> bool:
     return "nimisana" in analysis.classes and bool(set(analysis.lemmas[:1]) & localities)
 
 
+def _asked_word(tokens: Sequence[str], i: int, analyzer: Analyzer,
+                asked: Callable[[WordAnalysis], bool] = lambda _: False) -> WordAnalysis:
+    """The analysis of the word the question word ``tokens[i]`` asks about: the next word, or the one after it
+    past a singular genitive ("Millä toiminnan tasoilla", "Mikä Etelä-Karjalan kunnista") unless ``asked``
+    takes that genitive itself ("Minkä kaupungin")."""
+    following = analyzer.analyze_word(tokens[i + 1])
+    if following.case == "omanto" and not following.plural and i + 2 < len(tokens) and not asked(following):
+        return analyzer.analyze_word(tokens[i + 2])
+    return following
+
+
 def _asks_plural(tokens: Sequence[str], analyzer: Analyzer) -> bool:
     asking = word_set("asking")
     for i, word in enumerate(tokens[:-1]):
         if word not in asking:
             continue
-        following = analyzer.analyze_word(tokens[i + 1])
-        if following.case == "omanto" and not following.plural and i + 2 < len(tokens):
-            following = analyzer.analyze_word(tokens[i + 2])  # after a genitive: "Millä toiminnan tasoilla"
+        following = _asked_word(tokens, i, analyzer)
         if following.plural and following.case != "keinonto":  # "millä tavoin" asks how
             return True
     return False
