@@ -115,10 +115,8 @@ def held_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | None =
 
 def missing_facts(intent: Intent, texts: Sequence[str], analyzer: Analyzer | None = None) -> frozenset[str]:
     """The one-fact kinds the question asks that none of ``texts`` holds (a missing day is said as a missing date
-    when no date at all is held; when a sum is asked, "Paljonko jäsenmaksu on?", only the sum is)."""
+    when no date at all is held)."""
     missing = set(intent.fact - held_facts(intent, texts, analyzer))
-    if "amount" in intent.fact:
-        missing.discard("count")
     return frozenset(missing - {"day"} if "date" in missing else missing)
 
 

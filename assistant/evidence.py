@@ -125,7 +125,7 @@ def named_sources(query: Query, retrieved: Sequence[ScoredChunk], top_k: int, sn
     from its title or whatever of it the fusion happened to rank first."""
     if per_document <= 0:
         return []
-    matcher = Matcher(query)
+    matcher = Matcher(query, analyzer)
     fits: dict[str, set[str]] = {}  # each concept of the question a document's year or kind covers: those documents
     for term, documents in documents_by_term(snapshot, analyzer).items():
         for concept in matcher.concepts_of(term):
@@ -162,7 +162,7 @@ def gather(
     matcher: Matcher | None = None,
 ) -> Evidence:
     """The candidates of ``retrieved`` with their signals (see the module docstring)."""
-    matcher = matcher or Matcher(query)
+    matcher = matcher or Matcher(query, analyzer)
     weights = concept_weights(query, snapshot.keyword)
     stored = snapshot.sentences([hit.chunk.id for hit in retrieved])
     rows = _rows(query, retrieved, stored, snapshot, analyzer, matcher, weights)

@@ -103,8 +103,9 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
     if {"much", "money"} <= kinds:  # "Paljonko jäsenmaksu on?" asks a sum of money; "Kuka maksaa?" does not
         kinds.add("amount")
     kinds -= {"much", "money"}
-    if "share" in kinds:
-        kinds.discard("count")  # "Kuinka monta prosenttia ...?" is answered by "45 %", which is no count
+    if kinds & {"share", "amount"}:
+        # "Kuinka monta prosenttia ...?" is answered by "45 %", "Paljonko ... maksaa?" by a sum: no other count
+        kinds.discard("count")
     if kinds & {"count", "amount", "share", "duration"}:
         kinds.discard("list")  # "Montako kuntaa ..." wants the number, not the municipalities
     broad = bool(set(tokens) & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)

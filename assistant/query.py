@@ -177,7 +177,13 @@ class QueryBuilder:
         lemmas = {base.get(lemma, lemma) for lemma in lemmas}
         asked_names = (corrected.get(name, name) for name in question_names(text, self.analyzer))
         names |= {base.get(name, name) for name in asked_names} & lemmas
-        concepts = self._concepts(lemmas, self._alternatives(translation))
+        alternatives = self._alternatives(translation)
+        # a word read otherwise too is its concept in either reading ("vainosta": "vainonen" first, "vaino")
+        for source in dict.fromkeys((text, finnish)):
+            for lemma, others in self.analyzer.readings(source).items():
+                if lemma in lemmas:
+                    alternatives[lemma] = alternatives.get(lemma, frozenset()) | others
+        concepts = self._concepts(lemmas, alternatives)
         # the keyword side searches a synonym only for a word the sources never use
         extra = {form for lemma, forms in concepts.items() if not indexed(lemma) for form in forms}
         terms = list(dict.fromkeys([*terms, *base.values(), *sorted(extra)]))

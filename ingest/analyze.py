@@ -48,8 +48,9 @@ class WordAnalysis:
     compound parts and sub-compounds; ``known`` says whether the lemmatiser recognised the word;
     ``plural`` whether every reading is a plural ("tasoilla") and ``case`` the preferred reading's
     case in Voikko's Finnish names ("omanto" is the genitive); ``classes`` and ``numbers`` are the
-    word classes ("nimisana", "paikannimi") and numbers ("singular", "plural") of all its readings.
-    Only Voikko knows these four.
+    word classes ("nimisana", "paikannimi") and numbers ("singular", "plural") of all its readings;
+    ``head`` is the last part of the preferred reading when that reading is a compound
+    ("lauluperinne" -> "perinne", "maakuntaliitto" -> "liitto"), else empty. Only Voikko knows these five.
     """
 
     lemmas: tuple[str, ...]
@@ -59,6 +60,7 @@ class WordAnalysis:
     case: str = ""
     classes: tuple[str, ...] = ()
     numbers: tuple[str, ...] = ()
+    head: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,16 +109,10 @@ class _Member:
     derived: bool = False
 
 
-def compound_parts(wordbases: str) -> list[str]:
-    """Compound parts and contiguous sub-compounds from a Voikko ``WORDBASES`` string.
-
-    A part is the base form in parentheses (``=`` removed), else the surface segment. A
-    derivational piece (paren content starting with ``+``) is not a part of its own: it is glued
-    to the part before it, whose derived surface is a part too ("liit(liittää)+to" -> "liittää", "liitto").
-    Parts shorter than 3 characters are dropped; sub-compounds never cross a hyphen.
-    """
+def _members(wordbases: str) -> list[list[_Member]]:
+    """The hyphen-separated runs of compound members of a Voikko ``WORDBASES`` string."""
     segments = _SEGMENT_RE.findall(wordbases)
-    runs: list[list[_Member]] = [[]]  # hyphen-separated runs of members
+    runs: list[list[_Member]] = [[]]
     for i, (surface, base) in enumerate(segments):
         surface = surface.lower()
         # a bare piece before a derivational ending ("järjeste+t+ty(+ty)") belongs to the derivation
@@ -128,6 +124,18 @@ def compound_parts(wordbases: str) -> list[str]:
             runs[-1][-1] = _Member(last.term, last.surface + surface, bound=False, derived=True)
         else:
             runs[-1].append(_Member(base.replace("=", "").lower() if base else surface, surface, bound=not base))
+    return runs
+
+
+def compound_parts(wordbases: str) -> list[str]:
+    """Compound parts and contiguous sub-compounds from a Voikko ``WORDBASES`` string.
+
+    A part is the base form in parentheses (``=`` removed), else the surface segment. A
+    derivational piece (paren content starting with ``+``) is not a part of its own: it is glued
+    to the part before it, whose derived surface is a part too ("liit(liittää)+to" -> "liittää", "liitto").
+    Parts shorter than 3 characters are dropped; sub-compounds never cross a hyphen.
+    """
+    runs = _members(wordbases)
     parts: list[str] = []
     for member in (member for run in runs for member in run):
         parts.extend(term for term in (member.term, member.surface if member.derived else "") if len(term) >= 3)
@@ -138,6 +146,17 @@ def compound_parts(wordbases: str) -> list[str]:
                 if not run[start + size - 1].bound:
                     parts.append("".join(member.surface for member in run[start : start + size]))
     return list(dict.fromkeys(parts))
+
+
+def compound_head(wordbases: str) -> str:
+    """The last part of a compound's ``WORDBASES`` (a derived part as derived: "liitto", not "liittää");
+    empty when the word has one part or its last part is shorter than 3 letters."""
+    members = [member for run in _members(wordbases) for member in run]
+    if len(members) < 2 or members[-1].bound:
+        return ""
+    last = members[-1]
+    head = last.surface if last.derived else last.term
+    return head if len(head) >= 3 else ""
 
 
 class Analyzer(Protocol):
@@ -155,6 +174,10 @@ class Analyzer(Protocol):
 
     def content_lemmas(self, text: str) -> set[str]:
         """Lemmas of the content words only (one per word, no parts, no prefix stems)."""
+        ...
+
+    def readings(self, text: str) -> dict[str, frozenset[str]]:
+        """Each content lemma of ``text`` whose word has other readings, with their lemmas."""
         ...
 
     def tokens(self, text: str) -> list[str]:
@@ -238,6 +261,23 @@ class BaseAnalyzer:
             if not coded and "-" in token.strip("-") and is_acronym(scanned.text.split("-")[0]):
                 lemmas.add(token.split("-")[0])
         return lemmas
+
+    def readings(self, text: str) -> dict[str, frozenset[str]]:
+        """Each content lemma of ``text`` (``content_lemmas``' preferred reading of a word) whose word the
+        analyzer also reads otherwise, with the other readings' lemmas: "vainosta" is "vainonen" (a surname)
+        first and "vaino" too, "korkein" "korkki" first and "korkea" too."""
+        found: dict[str, set[str]] = {}
+        for scanned in _scan(text):
+            word = scanned.text.lower()
+            if word in _FOREIGN_STOP or any(ch.isdigit() for ch in word):
+                continue
+            analysis = self._analyze(word)
+            if not analysis.known or len(analysis.lemmas) < 2 or analysis.lemmas[0] in _QUERY_STOP:
+                continue
+            others = {lemma for lemma in analysis.lemmas[1:] if lemma not in _QUERY_STOP and len(lemma) >= 3}
+            if others:
+                found.setdefault(analysis.lemmas[0], set()).update(others)
+        return {lemma: frozenset(others) for lemma, others in found.items()}
 
     def _add_content_lemma(self, word: str, lemmas: set[str]) -> None:
         if word in _FOREIGN_STOP:
@@ -386,8 +426,9 @@ class VoikkoAnalyzer(BaseAnalyzer):
         case = str(analyses[0].get("SIJAMUOTO", ""))
         classes = tuple(dict.fromkeys(str(item.get("CLASS", "")) for item in analyses))
         numbers = tuple(dict.fromkeys(str(item["NUMBER"]) for item in analyses if item.get("NUMBER")))
+        head = compound_head(str(analyses[0].get("WORDBASES", "")))
         return WordAnalysis(
-            tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), True, plural, case, classes, numbers
+            tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(parts)), True, plural, case, classes, numbers, head
         )
 
     def _spellings(self, word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:

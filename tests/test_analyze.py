@@ -7,6 +7,7 @@ import pytest
 from ingest.analyze import (
     SimplemmaAnalyzer,
     VoikkoAnalyzer,
+    compound_head,
     compound_parts,
     make_analyzer,
     misspelt_names,
@@ -65,6 +66,29 @@ def test_compound_parts_handle_derivations_and_hyphens() -> None:
     assert compound_parts("+sote(sote)+-+uudist(uudistaa)+us(+us)") == ["sote", "uudistaa", "uudistus"]
     assert compound_parts("+järjeste(järjestää)+t+ty(+ty)") == ["järjestää", "järjestetty"]
     assert "alueyhteis" not in compound_parts("+hyvinvointi(hyvin=vointi)+alue(alue)+yhteis+työ(työ)")
+
+
+def test_a_compound_s_head_is_its_last_part_as_the_word_has_it() -> None:
+    assert compound_head("+laulu(laulu)+perinne(perinne)") == "perinne"
+    assert compound_head("+maa(maa)+kunta(kunta)+liit(liittää)+to(+to)") == "liitto"  # not "kuntaliitto"
+    assert compound_head("+sote(sote)+-+uudist(uudistaa)+us(+us)") == "uudistus"
+    assert compound_head("+perinne(perinne)") == ""  # one part: no head
+    assert compound_head("+hyvinvointi(hyvin=vointi)+alue(alue)+yhteis") == ""  # ends in a bound form
+
+
+def test_the_analysis_names_a_compound_s_head(voikko: VoikkoAnalyzer) -> None:
+    assert voikko.analyze_word("lauluperinnettä").head == "perinne"
+    assert voikko.analyze_word("hyvinvointialueiden").head == "alue"
+    assert voikko.analyze_word("kuuluu").head == ""  # read as "kuulua" first, not as "kuu" + "luu"
+    assert voikko.analyze_word("perinne").head == ""
+
+
+def test_a_word_read_two_ways_gives_its_other_reading(voikko: VoikkoAnalyzer, simple: SimplemmaAnalyzer) -> None:
+    # "vainosta" is the surname "Vainonen" in Voikko's first reading and the noun "vaino" in its second
+    assert voikko.readings("hugenottien vainosta") == {"vainonen": {"vaino"}}
+    assert "vainonen" in voikko.content_lemmas("vainosta")  # the content lemma stays the first reading
+    assert voikko.readings("Milloin kunta perustettiin?") == {}  # a question word is no concept
+    assert simple.readings("hugenottien vainosta") == {}  # one reading per word
 
 
 def test_term_frequency_is_kept_for_repeated_words(voikko: VoikkoAnalyzer) -> None:

@@ -43,6 +43,7 @@ HOLDOUT12 = ROOT / "eval" / "questions.holdout12.jsonl"
 HOLDOUT13 = ROOT / "eval" / "questions.holdout13.jsonl"
 HOLDOUT14 = ROOT / "eval" / "questions.holdout14.jsonl"
 HOLDOUT15 = ROOT / "eval" / "questions.holdout15.jsonl"
+HOLDOUT16 = ROOT / "eval" / "questions.holdout16.jsonl"
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
@@ -50,10 +51,11 @@ MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injecti
 
 @pytest.fixture(scope="module",
                 params=[QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7,
-                        HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15],
+                        HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
+                        HOLDOUT16],
                 ids=["question-set", "holdout", "crosslingual", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
                      "holdout7", "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13",
-                     "holdout14", "holdout15"])
+                     "holdout14", "holdout15", "holdout16"])
 def questions(request: pytest.FixtureRequest) -> list[Question]:
     return load_questions(request.param)
 
@@ -145,7 +147,8 @@ def test_the_fitted_sets_evidence_is_a_sentence_or_a_slide_line(path: Path) -> N
 
 def test_the_unseen_set_is_not_fitted() -> None:
     unseen = {path.relative_to(ROOT) for path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                  HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15)}
+                                                  HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
+                                                  HOLDOUT16)}
     assert unseen.isdisjoint(TRAINING_SETS) and len(TRAINING_SETS) == 5
 
 
@@ -261,7 +264,7 @@ def test_the_holdout_set_asks_of_every_document_and_kind() -> None:
 def test_the_sets_kept_out_of_the_fit_are_known_by_path_and_their_fitted_wordings_counted() -> None:
     assert all(is_fitted_set(ROOT / path) for path in TRAINING_SETS)
     assert not any(is_fitted_set(path) for path in (HOLDOUT4, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-                                                       HOLDOUT15))
+                                                       HOLDOUT15, HOLDOUT16))
     fitted = fitted_wordings()
     assert wording_key("  Mikä on  KUNTALIITTO? ") == "mikä on kuntaliitto?"
     assert len(fitted) > 400 and all(key == wording_key(key) for key in fitted)
