@@ -2,10 +2,11 @@
 
 A question's concept (``Query.lemmas``) is covered by a term that is the lemma, one of its synonyms
 (``synonyms.txt``), or a derivation of either: a term starting with the form's stem, all but its
-last two letters and at least ``STEM_CHARS`` ("rahoittaja" covers "rahoittaa"). A compound covers
-what its last part covers ("lauluperinne" covers "perinne", "hyte-yhteistyö" covers "yhteistyö"):
-the compound names a kind of it. Retrieval, the evidence stage, selection and answerability all use
-this one rule.
+last two letters and at least ``STEM_CHARS`` ("rahoittaja" covers "rahoittaa"). Retrieval, the
+evidence stage, selection and answerability all use this one rule. Given the analyzer, as the evidence
+stage gives it (and selection and answerability read the evidence's coverage), a compound also covers
+what its last part covers ("lauluperinne" covers "perinne", "hyte-yhteistyö" covers "yhteistyö"): the
+compound names a kind of it.
 """
 
 from __future__ import annotations
