@@ -36,7 +36,13 @@ VOCABULARY_PATH = Path(__file__).with_name("vocabulary.tsv")
 LANGUAGES = {"sv": "swedish", "en": "english"}
 # Shortest first part of a split Swedish compound ("kommun" + "förbundet").
 MIN_COMPOUND_PART = 4
-_VOWELS = frozenset("aeiouyåäö")
+_VOWELS = frozenset("aeiouyåäöé")
+# Endings of a Swedish word whose stem ends in a vowel that Snowball leaves on: the plural "-n" and the
+# definite "-na", "-n", "-t" ("teman", "temana", "idén", "temat"); tried longest first.
+SWEDISH_ENDINGS = ("na", "n", "t")
+# The shortest stem that may take a phrase's stem one letter off it (shorter words differ by a letter
+# too often: "land" and "band").
+NEAR_STEM = 8
 _WORD = re.compile(r"[^\W\d_]+(?:[-:][^\W\d_]+)*|\d+")
 
 
@@ -110,6 +116,19 @@ class Glossary:
                 entries.sort(key=lambda entry: -len(entry[0]))
         self._known = {lang: {stem for entries in table.values() for stems, _ in entries for stem in stems}
                        for lang, table in self._phrases.items()}
+        self._by_length, self._words_by_length = self._lengths(closed)
+
+    def _lengths(self, closed: Mapping[str, set[str]]) -> tuple[dict[str, dict[int, list[tuple[str, str]]]], ...]:
+        """The one-word phrases' stems and words, each with its stem, by length and language (no function
+        word's): where a question's stem or word one letter off one of them is looked for."""
+        stems: dict[str, dict[int, list[tuple[str, str]]]] = {lang: {} for lang in LANGUAGES}
+        words: dict[str, dict[int, list[tuple[str, str]]]] = {lang: {} for lang in LANGUAGES}
+        for lang, single in self._single.items():
+            for stem in sorted(set(single) - closed[lang]):
+                stems[lang].setdefault(len(stem), []).append((stem, stem))
+                for form in sorted(self._surface[lang].get(stem, {})):
+                    words[lang].setdefault(len(form), []).append((form, stem))
+        return stems, words
 
     def _add(self, lang: str, stems: tuple[str, ...], finnish: tuple[str, ...]) -> None:
         entries = self._phrases[lang].setdefault(stems[0], [])
@@ -156,13 +175,34 @@ class Glossary:
         return stem
 
     def _question_stem(self, lang: str, word: str) -> str:
-        """A question word's stem; a Swedish stem no phrase has whose final doubled consonant made single
-        is one of a phrase takes that one, as the uninflected word spells it ("gemensamma" -> "gemensamm"
-        -> "gemensam", like "gemensam"; "programmet" like "program")."""
+        """A question word's stem, as a phrase has it where the word's own stem is none of a phrase's:
+
+        - a Swedish stem whose final doubled consonant made single is a phrase's, as the uninflected word
+          spells it ("gemensamma" -> "gemensamm" -> "gemensam", like "gemensam"; "programmet" like "program");
+        - a Swedish word with an ending Snowball leaves on taken off ("teman", "temana" like "tema";
+          "idén" like "idé": ``SWEDISH_ENDINGS``);
+        - a long stem or word one letter off a one-word phrase's, and off no other ("gränsytespecifika" like
+          "gränsytspecifik"; a typo, "cooperaton" like "cooperation"): at least ``NEAR_STEM`` letters.
+        """
         stem = self._stem(lang, word)
-        if lang != "sv" or stem in self._known[lang] or len(stem) < 5 or stem[-1] != stem[-2] or stem[-1] in _VOWELS:
+        known = self._known[lang]
+        if stem in known:
             return stem
-        return stem[:-1] if stem[:-1] in self._known[lang] else stem
+        if lang == "sv":
+            if len(stem) >= 5 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS and stem[:-1] in known:
+                return stem[:-1]
+            for ending in SWEDISH_ENDINGS:
+                base = word[: -len(ending)]
+                if (word.endswith(ending) and len(base) >= 3 and base[-1] in _VOWELS
+                        and (found := self._stem(lang, base)) in known):
+                    return found
+        for text, table in ((stem, self._by_length[lang]), (word, self._words_by_length[lang])):
+            if len(text) >= NEAR_STEM:
+                near = {found for size in (len(text) - 1, len(text), len(text) + 1)
+                        for other, found in table.get(size, ()) if _one_edit(text, other)}
+                if len(near) == 1:
+                    return near.pop()
+        return stem
 
     def translate(self, text: str, lang: str) -> Translation:
         """The Finnish terms for the words of ``text`` (a Swedish or English question)."""
@@ -264,6 +304,18 @@ def _shortest(terms: Sequence[str]) -> tuple[str, ...]:
     return tuple(term for term in terms
                  if not any(other != term and len(other) >= MIN_COMPOUND_PART and other.lower() in term.lower()
                             for other in terms))
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one letter changed, added or left out."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = len(os.path.commonprefix((a, b)))
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :]
 
 
 def _words(text: str) -> list[str]:

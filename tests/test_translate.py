@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.translate import Glossary, load_glossary, untranslated
+from assistant.translate import Glossary, _one_edit, load_glossary, untranslated
 from ingest.analyze import make_analyzer
 from kysy.errors import ConfigError
 
@@ -146,6 +146,39 @@ def test_words_that_stem_alike_give_the_terms_of_the_one_spelt_most_like_the_que
     shipped = load_glossary()
     assert "järjestää" not in shipped.translate("Which organisations are involved?", "en").finnish
     assert "järjestää" in shipped.translate("Who organised the forum?", "en").finnish
+
+
+def test_a_swedish_word_with_an_ending_snowball_leaves_on_reaches_its_phrase(tmp_path: Path) -> None:
+    # Snowball stems "tema" to "tem" but leaves "teman" and "temana"; "idé" stays, and so does "idén".
+    glossary = Glossary.load(_write(tmp_path / "glossary.tsv", "teema\ttema\ttheme", "idea\tidé\tidea",
+                                    "kunta\tkommun\tmunicipality"))
+    for question in ("Vilka teman nämns?", "Vilka är temana?", "Vilket tema?"):
+        assert glossary.translate(question, "sv").finnish == ("teema",), question
+    assert glossary.translate("När uppstod idén?", "sv").finnish == ("idea",)
+    # only after a vowel: "kommunen" is Snowball's already, and "man" no base word
+    assert glossary.translate("I kommunen", "sv").finnish == ("kunta",)
+    assert glossary.translate("Vad gör man?", "sv").finnish == ()
+
+
+def test_a_long_word_one_letter_off_a_single_phrase_reaches_it(tmp_path: Path) -> None:
+    glossary = Glossary.load(_write(tmp_path / "glossary.tsv", "yhdyspintakohtainen\tgränsytspecifik\tinterface-specific",
+                                    "yhteistyö\tsamarbete\tcooperation", "yhteistoiminta\tsamverkan\tcollaboration",
+                                    "kunta\tkommun\tmunicipality", "kunnallinen\tkommunal\tmunicipal"))
+    # a Swedish compound's linking vowel, and typos
+    assert glossary.translate("Vilka gränsytespecifika teman?", "sv").finnish == ("yhdyspintakohtainen",)
+    assert glossary.translate("How does the cooperaton work?", "en").finnish == ("yhteistyö",)
+    assert glossary.translate("Hur fungerar samarbetet?", "sv").finnish == ("yhteistyö",)
+    # a short word is not matched one letter off ("kommon")
+    assert glossary.translate("Vilken kommon?", "sv").finnish == ()
+    # nor a word as near to two phrases
+    twins = Glossary.load(_write(tmp_path / "twins.tsv", "yksi\tett\tstakeholder", "kaksi\ttvå\tstakeholper"))
+    assert twins.translate("the stakeholdp", "en").finnish == ()
+    assert twins.translate("the stakeholdr", "en").finnish == ("yksi",)
+
+
+def test_one_edit() -> None:
+    assert _one_edit("gränsytespecifik", "gränsytspecifik") and _one_edit("abc", "abd") and _one_edit("abcd", "abc")
+    assert not _one_edit("abc", "abc") and not _one_edit("abc", "acb") and not _one_edit("abc", "abcde")
 
 
 def test_a_swedish_stem_with_a_doubled_last_consonant_reaches_the_word_spelt_with_one(tmp_path: Path) -> None:
