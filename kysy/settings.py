@@ -157,7 +157,7 @@ class Settings(BaseSettings):
         " against the part.",
     )
     answer_broad_ratio: float = Field(
-        default=0.5, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+        default=0.3, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )
     answer_section_sentences: int = Field(
         default=3, ge=0, le=10,

@@ -201,8 +201,10 @@ def test_a_missing_fact_on_a_topic_the_materials_cover_is_partial_not_not_found(
     assert model.probability(asked) < model.threshold <= model.probability({**asked, "fact_asked": 0.0})
     assert model.judge(asked, frozenset({"count"})) == Verdict("partial", model.probability(asked), asked, ("count",))
     assert model.judge(asked, frozenset()).status == "not_found"  # below the threshold and no fact missing
-    # far from every passage, the topic itself fails: not found, whatever fact is missing
-    remote = {**asked, "best_similarity": topical["best_similarity"] - 4 * float(model.scale[SIGNALS.index("best_similarity")])}
+    # far from every passage, in its vectors and its words, the topic itself fails: not found, whatever fact
+    # is missing
+    remote = {**asked, **{name: topical[name] - 4 * float(model.scale[SIGNALS.index(name)])
+                          for name in ("best_similarity", "best_lexical")}}
     assert model.judge(remote, frozenset({"count"})).status == "not_found"
 
 

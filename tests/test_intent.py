@@ -126,6 +126,28 @@ def test_a_share_and_a_duration_are_asked_by_their_words(question: str, kinds: s
 
 
 @pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Mikä on Lapin hyvinvointialueen väestöpohja?", "fi"),
+        ("Mikä oli kaupungin väkiluku vuonna 1900?", "fi"),
+        ("Mikä on Etelä-Karjalan henkilöstömäärä?", "fi"),
+        ("Entä asukasluku?", "fi"),
+        ("What is the population of Lapland?", "en"),
+        ("What is the number of employees in South Karelia?", "en"),
+        ("Vad är befolkningsunderlaget i Lappland?", "sv"),
+        ("Hur stort är antalet anställda?", "sv"),
+    ],
+)
+def test_a_measures_noun_asks_a_count(question: str, language: str) -> None:
+    # "Mikä on väestöpohja?" is answered by "Väestöpohja 127 000", and not by the region's priorities
+    assert "count" in _intent(question, language).kinds
+
+
+def test_a_measures_noun_is_no_count_where_a_share_or_a_sum_is_asked() -> None:
+    assert _intent("Kuinka suuri osa väestöpohjasta asuu kaupungeissa?").kinds == {"share"}
+
+
+@pytest.mark.parametrize(
     ("text", "kinds"),
     [
         ("Etelä-Karjala 9 kuntaa", {"count", "place", "town"}),
