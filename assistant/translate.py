@@ -40,8 +40,8 @@ _VOWELS = frozenset("aeiouyåäöé")
 # Endings of a Swedish word whose stem ends in a vowel that Snowball leaves on: the plural "-n" and the
 # definite "-na", "-n", "-t" ("teman", "temana", "idén", "temat"); tried longest first.
 SWEDISH_ENDINGS = ("na", "n", "t")
-# The shortest stem that may take a phrase's stem one letter off it (shorter words differ by a letter
-# too often: "land" and "band").
+# The fewest letters of a question's stem or word that may take a one-word phrase's stem or word one letter
+# off it (shorter words differ by a letter too often: "land" and "band").
 NEAR_STEM = 8
 _WORD = re.compile(r"[^\W\d_]+(?:[-:][^\W\d_]+)*|\d+")
 
