@@ -92,6 +92,7 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.holdout15.jsonl --out eval/runs/holdout15
 	$(BIN)/kysy eval --questions eval/questions.holdout16.jsonl --out eval/runs/holdout16
 	$(BIN)/kysy eval --questions eval/questions.holdout17.jsonl --out eval/runs/holdout17
+	$(BIN)/kysy eval --questions eval/questions.holdout18.jsonl --out eval/runs/holdout18
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

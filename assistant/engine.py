@@ -29,17 +29,33 @@ from ingest.store import Snapshot
 from kysy.models import Answer, ScoredChunk
 from kysy.settings import Settings
 
-# The best items (by score) whose texts must hold an asked fact for the answer not to be partial.
+# The best items (by score) whose texts must hold an asked fact for the answer not to be partial: the lead,
+# and any item scoring at least ``Settings.answer_fact_ratio`` of it (one the ranker can hardly tell from it).
 FACT_ITEMS = 1
+FACT_RATIO: float = Settings.model_fields["answer_fact_ratio"].default
 
 
 def missing_in_best(intent: Intent, evidence: Evidence, scores: np.ndarray, analyzer: Analyzer | None,
-                    parts: Sequence[np.ndarray] = ()) -> frozenset[str]:
-    """The asked fact kinds that the best ``FACT_ITEMS`` items by score do not hold (the answer is partial);
-    for a question of several parts, by the whole question's scores nor by any part's (``parts``)."""
-    best = [evidence.candidates[i].text for ranking in (scores, *parts)
-            for i in np.argsort(-ranking, kind="stable")[:FACT_ITEMS]]
+                    parts: Sequence[np.ndarray] = (), ratio: float = FACT_RATIO) -> frozenset[str]:
+    """The asked fact kinds that neither the best ``FACT_ITEMS`` items by score nor the items scoring ``ratio``
+    of the best and missing none of the question's names it has hold (the answer is partial); for a question
+    of several parts, by the whole question's scores nor by any part's (``parts``). "Kuka Kuntaliiton
+    toimitusjohtaja kutsui ...?" is answered when the item naming Minna Karhunen scores 0.33 against the lead's
+    0.34, which names nobody; "Kuinka monta Lapin kuntaa ...?" is not answered by Etelä-Karjala's "9 kuntaa"."""
+    best = [evidence.candidates[i].text for ranking in (scores, *parts) for i in _near_lead(evidence, ranking, ratio)]
     return missing_facts(intent, best, analyzer)
+
+
+def _near_lead(evidence: Evidence, ranking: np.ndarray, ratio: float) -> list[int]:
+    """The best ``FACT_ITEMS`` items of ``ranking``, and the others scoring at least ``ratio`` of the best that
+    miss no more of the question's names than the best does."""
+    order = [int(i) for i in np.argsort(-ranking, kind="stable")]
+    if not order:
+        return []
+    top = float(ranking[order[0]])
+    names = evidence.candidates[order[0]].feature("names_missing")
+    return order[:FACT_ITEMS] + [i for i in order[FACT_ITEMS:] if float(ranking[i]) >= ratio * top
+                                 and evidence.candidates[i].feature("names_missing") <= names]
 
 
 def order_by_items(retrieved: Sequence[ScoredChunk], evidence: Evidence, scores: np.ndarray) -> list[ScoredChunk]:
@@ -78,6 +94,7 @@ class AnswerEngine:
         self.order_by_items = settings.order_by_items
         self.answerability = Answerability(answerability_model, settings.answerable_threshold)
         self.numbers = SelectionSettings.of(settings)
+        self.fact_ratio = settings.answer_fact_ratio
         self.reader = reader or (Reader.of(settings) if settings.reader else None)
         if self.reader is not None:
             self.answerable_threshold = (settings.answerable_threshold if settings.answerable_threshold is not None
@@ -112,7 +129,7 @@ class AnswerEngine:
         model_scores, scores, reading = self.scores(looked)
         values = signals(query, intent, evidence, model_scores, snapshot.keyword, analyzer)
         parts = [self.scorer.score(part.evidence) for part in looked.parts]
-        missing = missing_in_best(intent, evidence, scores, analyzer, parts)
+        missing = missing_in_best(intent, evidence, scores, analyzer, parts, self.fact_ratio)
         verdict = self.answerability.judge(values, missing)
         if reading is not None and self.reader is not None:
             verdict = gate(verdict, reading, self.reader.threshold, self.answerable_threshold, missing)

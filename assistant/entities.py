@@ -154,7 +154,8 @@ def _has_numeral(text: str, analyzer: Analyzer | None, given: frozenset[str]) ->
         analysis = analyzer.analyze_word(match.group())
         if "lukusana" in analysis.classes and analysis.lemmas:
             lemma = analysis.lemmas[0]
-            if lemma != "yksi" and not lemma.endswith(("s", "inen")) and lemma not in given:
+            # "yhdessä" (together) reads as "yksi" too: no reading of "yksi" counts
+            if "yksi" not in analysis.lemmas and not lemma.endswith(("s", "inen")) and lemma not in given:
                 return True
     return False
 

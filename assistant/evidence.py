@@ -135,6 +135,28 @@ def named_sources(query: Query, retrieved: Sequence[ScoredChunk], top_k: int, sn
     return sorted(extra, key=lambda hit: hit.rank)
 
 
+def named_chunks(query: Query, retrieved: Sequence[ScoredChunk], gathered: int, snapshot: Snapshot,
+                 per_name: int) -> list[ScoredChunk]:
+    """For each name the question mentions (a place, an organisation, a person: ``Query.names``) that none of
+    the first ``gathered`` chunks holds, the first ``per_name`` chunks past them that do, in retrieval order:
+    "Mihin teemoihin Lapin aluepilotti keskittyy?" reads the slide on Lapland's pilot, ranked seventh, and not
+    only the slide of themes that fills the top without naming Lapland."""
+    if per_name <= 0 or not query.names:
+        return []
+    keyword, row_of = snapshot.keyword, snapshot.row_of
+
+    def says(hit: ScoredChunk, name: str) -> bool:
+        row = row_of.get(hit.chunk.id)
+        return row is not None and bool(keyword.matched_terms(row, [name]))
+
+    extra: list[ScoredChunk] = []
+    for name in sorted(query.names):
+        if any(says(hit, name) for hit in [*retrieved[:gathered], *extra]):
+            continue
+        extra += [hit for hit in retrieved[gathered:] if hit not in extra and says(hit, name)][:per_name]
+    return sorted(extra, key=lambda hit: hit.rank)
+
+
 def part_sources(part_rankings: Sequence[Sequence[ScoredChunk]], retrieved: Sequence[ScoredChunk], gathered: int,
                  per_part: int) -> list[ScoredChunk]:
     """The first ``per_part`` chunks of each part's own ranking (``part_rankings``, one per part of a question

@@ -13,9 +13,9 @@ Asking who holds a role of ``words/roles.txt`` ("Kuka on ohjausryhmän puheenjoh
 matter: that asks for a name (the kind *holder*), and it is one of the one-fact kinds. So is a *day*
 ("Minä päivänä ...?"), which a month or a season does not answer, and a *town* ("Missä kaupungissa
 ...?"), which only a place's name answers: "missä" alone asks as often "missä vaiheessa". So does "mikä"
-before a noun of a locality (``words/localities.txt``) in its own case and number, or in the plural elative
-("Mikä kaupunki ...?", "Minkä kunnan ...?", "Mikä Etelä-Karjalan kunnista ...?"), while "Mikä kuntien rooli
-...?" asks none. A question that
+before a noun of a locality (``words/localities.txt``) in its own case and number, in the plural elative
+or in the elative after a numeral's ("Mikä kaupunki ...?", "Minkä kunnan ...?", "Mikä Etelä-Karjalan kunnista
+...?", "Mikä yhdeksästä kunnasta ...?"), while "Mikä kuntien rooli ...?" asks none. A question that
 names places and asks beyond them ("Etelä-Karjalan ja Lapin lisäksi", "besides": ``words/besides.txt``)
 asks for a town too: a place it does not name itself. Asking how to reach someone ("Miten otan
 yhteyttä?") asks a contact; asking whom ("Keneen otan yhteyttä?", "Who should we contact?") asks a person.
@@ -212,6 +212,8 @@ def _asks_locality(tokens: Sequence[str], analyzer: Analyzer) -> bool:
         if "mikä" not in asking.lemmas or "asemosana" not in asking.classes:
             continue
         following = _asked_word(tokens, i, analyzer, lambda genitive: _is_locality(genitive, localities))
+        if _of_counted(tokens, i, analyzer, localities):
+            return True  # "Mikä Etelä-Karjalan yhdeksästä kunnasta ...?": one of the nine
         if not _is_locality(following, localities):
             continue
         if (following.case, following.plural) == (asking.case, asking.plural) and not asking.plural:
@@ -219,6 +221,20 @@ def _asks_locality(tokens: Sequence[str], analyzer: Analyzer) -> bool:
         if following.case == "sisaeronto" and following.plural:
             return True
     return False
+
+
+def _of_counted(tokens: Sequence[str], i: int, analyzer: Analyzer, localities: frozenset[str]) -> bool:
+    """Whether the question word ``tokens[i]`` asks (past a singular genitive) about a numeral in the elative
+    followed by a noun of ``localities`` in the elative: "Mikä Etelä-Karjalan yhdeksästä kunnasta" (one of nine
+    municipalities) asks for a locality as "Mikä Etelä-Karjalan kunnista" does."""
+    j = i + 1
+    if j + 1 < len(tokens) and analyzer.analyze_word(tokens[j]).case == "omanto":
+        j += 1
+    numeral = analyzer.analyze_word(tokens[j])
+    if "lukusana" not in numeral.classes or numeral.case != "sisaeronto" or j + 1 >= len(tokens):
+        return False
+    counted = analyzer.analyze_word(tokens[j + 1])
+    return _is_locality(counted, localities) and counted.case == "sisaeronto"
 
 
 def _is_locality(analysis: WordAnalysis, localities: frozenset[str]) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.engine import AnswerEngine
-from assistant.evidence import Looked, Part, gather, named_sources, part_sources
+from assistant.evidence import Looked, Part, gather, named_chunks, named_sources, part_sources
 from assistant.followup import FollowupResolver, Resolution
 from assistant.generate import Sources
 from assistant.inputs import prepare_question
@@ -162,6 +162,10 @@ class Assistant:
         if own:  # each part's own best passages join the gathered chunks, after the whole question's
             retrieved = _moved_up(retrieved, gathered, own)
             gathered += len(own)
+        named = named_chunks(query, retrieved, gathered, retriever.snapshot, self.settings.named_chunks)
+        if named:  # a name the question mentions is read where the materials say it
+            retrieved = _moved_up(retrieved, gathered, named)
+            gathered += len(named)
         pool = retrieved[:gathered]
         evidence = gather(query, intent, pool, retriever.snapshot, self.analyzer)
         parts = []

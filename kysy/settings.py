@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         description="A year or kind names documents only when it fits at most this many of them ('2024' fits the "
         "year's news and slides; 'uutinen' every news article: too many to be a name).",
     )
+    named_chunks: int = Field(
+        default=1, ge=0, le=10,
+        description="A name the question mentions (a place, an organisation, a person) that none of the chunks the "
+        "answer reads holds adds this many of the retrieved chunks that do; 0 = off.",
+    )
     part_source_chunks: int = Field(
         default=1, ge=0, le=10,
         description="Each part of a question of several parts ('Kuka rahoittaa hanketta, ja mitä se tuottaa?') adds "
@@ -152,12 +157,18 @@ class Settings(BaseSettings):
         " quoted item is from joins at this score.",
     )
     answer_part_floor: float = Field(
-        default=0.3, ge=0, le=1.01,
+        default=0.2, ge=0, le=1.01,
         description="Each part of a question of several parts brings its own best item when that scores this"
         " against the part.",
     )
+    answer_fact_ratio: float = Field(
+        default=0.8, ge=0, le=1.01,
+        description="An asked fact (a count, a date, a name, ...) held by an item scoring this share of the best item's"
+        " score, and missing none of the question's names the best item has, answers as the best item's would;"
+        " 1.01 asks it of the best item alone.",
+    )
     answer_broad_ratio: float = Field(
-        default=0.3, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+        default=1.01, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )
     answer_section_sentences: int = Field(
         default=3, ge=0, le=10,

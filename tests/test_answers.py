@@ -126,6 +126,22 @@ def test_each_part_of_a_question_reads_its_own_best_passage(assistant: Assistant
     assert (SLIDES, 3) in {(c.file, c.page) for c in answer.citations} and "Rahoittajina" in answer.text
 
 
+def test_a_name_the_question_mentions_is_read_where_the_materials_say_it(assistant: Assistant,
+                                                                        corpus_index: Settings) -> None:
+    # The slide of themes ("Mihin yhdyspintakohtaisiin teemoihin halutaan keskittyä?") fills the top without
+    # naming Lapland; the slide on Lapland's pilot is retrieved past the chunks the answer reads.
+    question = "Mihin teemoihin Lapin aluepilotti keskittyy?"
+
+    def read(by: Assistant) -> set[tuple[str, int | None]]:
+        looked = by.look(question)
+        return {(hit.chunk.file, hit.chunk.page) for hit in looked.retrieved[: looked.gathered]}
+
+    assert (SLIDES, 12) not in read(Assistant(corpus_index.model_copy(update={"named_chunks": 0})))
+    assert (SLIDES, 12) in read(assistant)
+    answer = assistant.ask(question)
+    assert answer.citations[0].page == 12 and "Turvallisuus ja varautuminen" in answer.text
+
+
 def test_a_line_of_the_sites_template_is_never_quoted(assistant: Assistant) -> None:
     # the news pages' navigation repeats on three and four of the four pages
     navigation = {"Kuntaliiton asiantuntijat, jotka voivat kertoa lisää", "Löydä lisää sisältöä samoista teemoista"}

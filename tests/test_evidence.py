@@ -1,8 +1,14 @@
-"""Which chunks the evidence stage reads beyond the whole question's best: each part's own best passages."""
+"""Which chunks the evidence stage reads beyond the whole question's best: each part's own best passages, and
+the first passage that holds a name the question mentions."""
 
 from __future__ import annotations
 
-from assistant.evidence import part_sources
+from types import SimpleNamespace
+
+import numpy as np
+
+from assistant.evidence import named_chunks, part_sources
+from ingest.keyword import KeywordIndex
 from kysy.models import Chunk, ScoredChunk
 
 
@@ -37,3 +43,17 @@ def test_a_passage_the_whole_question_did_not_retrieve_or_a_setting_of_zero_adds
     assert part_sources([[hit("x", 1), hit("y", 2)]], WHOLE, 2, 1) == []
     assert part_sources([[hit("c", 1)]], WHOLE, 2, 0) == []
     assert part_sources([], WHOLE, 2, 1) == []
+
+
+def test_a_name_no_read_passage_holds_brings_the_first_retrieved_one_that_does() -> None:
+    terms = {"a": ["teema", "pilotti"], "b": ["teema"], "c": ["lappi", "painopiste"], "d": ["lappi"], "e": ["kunta"]}
+    order = list(terms)
+    snapshot = SimpleNamespace(keyword=KeywordIndex.build([terms[name] for name in order]),
+                               row_of={name: row for row, name in enumerate(order)})
+    query = SimpleNamespace(names=frozenset({"lappi"}), vector=np.zeros(2))
+    assert ids(named_chunks(query, WHOLE, 2, snapshot, 1)) == ["c"]  # type: ignore[arg-type]
+    assert ids(named_chunks(query, WHOLE, 2, snapshot, 2)) == ["c", "d"]  # type: ignore[arg-type]
+    assert named_chunks(query, WHOLE, 3, snapshot, 1) == []  # type: ignore[arg-type]  # a read passage holds it
+    assert named_chunks(query, WHOLE, 2, snapshot, 0) == []  # type: ignore[arg-type]
+    nameless = SimpleNamespace(names=frozenset(), vector=np.zeros(2))
+    assert named_chunks(nameless, WHOLE, 2, snapshot, 1) == []  # type: ignore[arg-type]

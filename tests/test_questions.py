@@ -45,6 +45,7 @@ HOLDOUT14 = ROOT / "eval" / "questions.holdout14.jsonl"
 HOLDOUT15 = ROOT / "eval" / "questions.holdout15.jsonl"
 HOLDOUT16 = ROOT / "eval" / "questions.holdout16.jsonl"
 HOLDOUT17 = ROOT / "eval" / "questions.holdout17.jsonl"
+HOLDOUT18 = ROOT / "eval" / "questions.holdout18.jsonl"
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
@@ -53,10 +54,10 @@ MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injecti
 @pytest.fixture(scope="module",
                 params=[QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7,
                         HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                        HOLDOUT16, HOLDOUT17],
+                        HOLDOUT16, HOLDOUT17, HOLDOUT18],
                 ids=["question-set", "holdout", "crosslingual", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
                      "holdout7", "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13",
-                     "holdout14", "holdout15", "holdout16", "holdout17"])
+                     "holdout14", "holdout15", "holdout16", "holdout17", "holdout18"])
 def questions(request: pytest.FixtureRequest) -> list[Question]:
     return load_questions(request.param)
 
