@@ -36,7 +36,8 @@ def test_reranking_is_off_by_default_and_a_missing_model_is_a_config_error() -> 
 
 
 def test_the_assistant_reranks_the_fused_candidates(corpus_index: Settings) -> None:
-    settings = corpus_index.model_copy(update={"reranker": _model_dir()})
+    # the evidence stage moves up a passage naming Etelä-Karjala when the reranked top lacks one: not here
+    settings = corpus_index.model_copy(update={"reranker": _model_dir(), "named_chunks": 0})
     assistant = Assistant(settings)
     assert isinstance(assistant.reranker, CrossEncoderReranker)
     retrieved = assistant.look("Mikä on Etelä-Karjalan väestöpohja?").retrieved
