@@ -211,8 +211,9 @@ def _asks_locality(tokens: Sequence[str], analyzer: Analyzer) -> bool:
         asking = analyzer.analyze_word(word)
         if "mikä" not in asking.lemmas or "asemosana" not in asking.classes:
             continue
-        following = _asked_word(tokens, i, analyzer, lambda genitive: _is_locality(genitive, localities))
-        if _of_counted(tokens, i, analyzer, localities):
+        at = _asked_index(tokens, i, analyzer, lambda genitive: _is_locality(genitive, localities))
+        following = analyzer.analyze_word(tokens[at])
+        if _of_counted(tokens, at, analyzer, localities):
             return True  # "Mikä Etelä-Karjalan yhdeksästä kunnasta ...?": one of the nine
         if not _is_locality(following, localities):
             continue
@@ -223,17 +224,14 @@ def _asks_locality(tokens: Sequence[str], analyzer: Analyzer) -> bool:
     return False
 
 
-def _of_counted(tokens: Sequence[str], i: int, analyzer: Analyzer, localities: frozenset[str]) -> bool:
-    """Whether the question word ``tokens[i]`` asks (past a singular genitive) about a numeral in the elative
-    followed by a noun of ``localities`` in the elative: "Mikä Etelä-Karjalan yhdeksästä kunnasta" (one of nine
-    municipalities) asks for a locality as "Mikä Etelä-Karjalan kunnista" does."""
-    j = i + 1
-    if j + 1 < len(tokens) and analyzer.analyze_word(tokens[j]).case == "omanto":
-        j += 1
-    numeral = analyzer.analyze_word(tokens[j])
-    if "lukusana" not in numeral.classes or numeral.case != "sisaeronto" or j + 1 >= len(tokens):
+def _of_counted(tokens: Sequence[str], at: int, analyzer: Analyzer, localities: frozenset[str]) -> bool:
+    """Whether the asked word ``tokens[at]`` is a numeral in the elative followed by a noun of ``localities`` in
+    the elative: "Mikä Etelä-Karjalan yhdeksästä kunnasta" (one of nine municipalities) asks for a locality as
+    "Mikä Etelä-Karjalan kunnista" does."""
+    numeral = analyzer.analyze_word(tokens[at])
+    if "lukusana" not in numeral.classes or numeral.case != "sisaeronto" or at + 1 >= len(tokens):
         return False
-    counted = analyzer.analyze_word(tokens[j + 1])
+    counted = analyzer.analyze_word(tokens[at + 1])
     return _is_locality(counted, localities) and counted.case == "sisaeronto"
 
 
@@ -242,15 +240,20 @@ def _is_locality(analysis: WordAnalysis, localities: frozenset[str]) -> bool:
     return "nimisana" in analysis.classes and bool(set(analysis.lemmas[:1]) & localities)
 
 
-def _asked_word(tokens: Sequence[str], i: int, analyzer: Analyzer,
-                asked: Callable[[WordAnalysis], bool] = lambda _: False) -> WordAnalysis:
-    """The analysis of the word the question word ``tokens[i]`` asks about: the next word, or the one after it
+def _asked_index(tokens: Sequence[str], i: int, analyzer: Analyzer,
+                 asked: Callable[[WordAnalysis], bool] = lambda _: False) -> int:
+    """Where the word the question word ``tokens[i]`` asks about stands: the next word, or the one after it
     past a singular genitive ("Millä toiminnan tasoilla", "Mikä Etelä-Karjalan kunnista") unless ``asked``
     takes that genitive itself ("Minkä kaupungin")."""
     following = analyzer.analyze_word(tokens[i + 1])
     if following.case == "omanto" and not following.plural and i + 2 < len(tokens) and not asked(following):
-        return analyzer.analyze_word(tokens[i + 2])
-    return following
+        return i + 2
+    return i + 1
+
+
+def _asked_word(tokens: Sequence[str], i: int, analyzer: Analyzer) -> WordAnalysis:
+    """The analysis of the word the question word ``tokens[i]`` asks about (``_asked_index``)."""
+    return analyzer.analyze_word(tokens[_asked_index(tokens, i, analyzer)])
 
 
 def _asks_plural(tokens: Sequence[str], analyzer: Analyzer) -> bool:

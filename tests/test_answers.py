@@ -111,17 +111,18 @@ def test_each_part_of_a_two_part_question_is_answered(assistant: Assistant) -> N
     assert both.status == "answered" and "Liisa Jurmu" in both.text
 
 
+def _read(by: Assistant, question: str) -> set[tuple[str, int | None]]:
+    """The (file, page) of every chunk the answer to ``question`` reads."""
+    looked = by.look(question)
+    return {(hit.chunk.file, hit.chunk.page) for hit in looked.retrieved[: looked.gathered]}
+
+
 def test_each_part_of_a_question_reads_its_own_best_passage(assistant: Assistant, corpus_index: Settings) -> None:
     # The whole question ranks the funders' slide past the fifth passage; its first part ranks it first.
     question = ("Mitkä tahot rahoittavat projektia, ja ketkä asiantuntijat ovat kommentoineet kuntien keskinäistä "
                 "yhteistyötä?")
-
-    def read(by: Assistant) -> set[tuple[str, int | None]]:
-        looked = by.look(question)
-        return {(hit.chunk.file, hit.chunk.page) for hit in looked.retrieved[: looked.gathered]}
-
-    assert (SLIDES, 3) not in read(Assistant(corpus_index.model_copy(update={"part_source_chunks": 0})))
-    assert (SLIDES, 3) in read(assistant)
+    assert (SLIDES, 3) not in _read(Assistant(corpus_index.model_copy(update={"part_source_chunks": 0})), question)
+    assert (SLIDES, 3) in _read(assistant, question)
     answer = assistant.ask(question)
     assert (SLIDES, 3) in {(c.file, c.page) for c in answer.citations} and "Rahoittajina" in answer.text
 
@@ -131,13 +132,8 @@ def test_a_name_the_question_mentions_is_read_where_the_materials_say_it(assista
     # The slide of themes ("Mihin yhdyspintakohtaisiin teemoihin halutaan keskittyä?") fills the top without
     # naming Lapland; the slide on Lapland's pilot is retrieved past the chunks the answer reads.
     question = "Mihin teemoihin Lapin aluepilotti keskittyy?"
-
-    def read(by: Assistant) -> set[tuple[str, int | None]]:
-        looked = by.look(question)
-        return {(hit.chunk.file, hit.chunk.page) for hit in looked.retrieved[: looked.gathered]}
-
-    assert (SLIDES, 12) not in read(Assistant(corpus_index.model_copy(update={"named_chunks": 0})))
-    assert (SLIDES, 12) in read(assistant)
+    assert (SLIDES, 12) not in _read(Assistant(corpus_index.model_copy(update={"named_chunks": 0})), question)
+    assert (SLIDES, 12) in _read(assistant, question)
     answer = assistant.ask(question)
     assert answer.citations[0].page == 12 and "Turvallisuus ja varautuminen" in answer.text
 
