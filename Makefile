@@ -77,15 +77,15 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout $$folds && \
 	$(BIN)/kysy eval --questions eval/questions.crosslingual.jsonl --out eval/runs/crosslingual $$folds && \
 	$(BIN)/kysy eval --questions eval/questions.holdout2.jsonl --out eval/runs/holdout2 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout3.jsonl --out eval/runs/holdout3 $$folds
-	$(BIN)/kysy eval --questions eval/questions.holdout4.jsonl --out eval/runs/holdout4
-	$(BIN)/kysy eval --questions eval/questions.holdout5.jsonl --out eval/runs/holdout5
-	$(BIN)/kysy eval --questions eval/questions.holdout6.jsonl --out eval/runs/holdout6
-	$(BIN)/kysy eval --questions eval/questions.holdout7.jsonl --out eval/runs/holdout7
-	$(BIN)/kysy eval --questions eval/questions.holdout8.jsonl --out eval/runs/holdout8
-	$(BIN)/kysy eval --questions eval/questions.holdout9.jsonl --out eval/runs/holdout9
-	$(BIN)/kysy eval --questions eval/questions.holdout10.jsonl --out eval/runs/holdout10
-	$(BIN)/kysy eval --questions eval/questions.holdout11.jsonl --out eval/runs/holdout11
+	$(BIN)/kysy eval --questions eval/questions.holdout3.jsonl --out eval/runs/holdout3 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout4.jsonl --out eval/runs/holdout4 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout5.jsonl --out eval/runs/holdout5 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout6.jsonl --out eval/runs/holdout6 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout7.jsonl --out eval/runs/holdout7 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout8.jsonl --out eval/runs/holdout8 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout9.jsonl --out eval/runs/holdout9 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout10.jsonl --out eval/runs/holdout10 $$folds && \
+	$(BIN)/kysy eval --questions eval/questions.holdout11.jsonl --out eval/runs/holdout11 $$folds
 	$(BIN)/kysy eval --questions eval/questions.holdout12.jsonl --out eval/runs/holdout12
 	$(BIN)/kysy eval --questions eval/questions.holdout13.jsonl --out eval/runs/holdout13
 	$(BIN)/kysy eval --questions eval/questions.holdout14.jsonl --out eval/runs/holdout14
@@ -93,6 +93,7 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.holdout16.jsonl --out eval/runs/holdout16
 	$(BIN)/kysy eval --questions eval/questions.holdout17.jsonl --out eval/runs/holdout17
 	$(BIN)/kysy eval --questions eval/questions.holdout18.jsonl --out eval/runs/holdout18
+	$(BIN)/kysy eval --questions eval/questions.holdout19.jsonl --out eval/runs/holdout19
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

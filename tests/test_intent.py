@@ -29,6 +29,11 @@ def _intent(question: str, language: str = "fi"):  # type: ignore[no-untyped-def
         ("Keneen otan yhteyttä, jos haluan mukaan?", {"person"}),  # whom to reach: a name answers it
         ("Who should we contact about the pilots?", {"person"}),
         ("Mikä on projektipäällikön puhelinnumero?", {"contact"}),
+        ("Mistä numerosta tavoitan projektipäällikön?", {"contact"}),  # to reach someone asks a contact
+        ("Mistä hänet tavoittaa?", {"contact"}),
+        ("Miten häneen saa yhteyden?", {"contact"}),
+        ("How can I reach the project manager?", {"contact"}),
+        ("Mitä aluepiloteilla tavoitellaan?", {"list"}),  # "tavoitella" (to aim at) derives from "tavoittaa": no contact
         ("Kuinka suurelle joukolle kysely lähetettiin?", {"count"}),
         ("Mihin kellonaikaan foorumi alkaa?", {"time"}),
         ("Milloin foorumi pidetään?", {"date"}),
