@@ -108,15 +108,16 @@ def is_evidence(candidate: Candidate, looked: Looked, question: Question) -> boo
     pages = question.pages.get(chunk.file, ())
     if chunk.file not in question.sources or (pages and chunk.page not in pages):
         return False
-    item = _words(candidate.text)
-    for passage in question.evidence:
-        if collapse_whitespace(candidate.text) in collapse_whitespace(passage):
-            return True
-        words = _words(passage)
-        shorter = min(len(item), len(words))
-        if shorter and len(item & words) / shorter >= SAME_TEXT:
-            return True
-    return False
+    return any(collapse_whitespace(candidate.text) in collapse_whitespace(passage) or same_text(candidate.text, passage)
+               for passage in question.evidence)
+
+
+def same_text(item: str, passage: str) -> bool:
+    """Whether an item and an evidence passage are the same text: ``SAME_TEXT`` of the shorter one's words
+    (lower-cased) are in both."""
+    words, other = _words(item), _words(passage)
+    shorter = min(len(words), len(other))
+    return bool(shorter) and len(words & other) / shorter >= SAME_TEXT
 
 
 def _words(text: str) -> set[str]:

@@ -24,7 +24,7 @@ from eval.questionset import (
     source_text,
     wording_key,
 )
-from eval.training import SAME_TEXT
+from eval.training import same_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -142,8 +142,8 @@ def test_evidence_passages_are_short(questions: list[Question]) -> None:
 
 @pytest.mark.parametrize("path", TRAINING_SETS, ids=[path.name for path in TRAINING_SETS])
 def test_the_fitted_sets_evidence_is_a_sentence_or_a_slide_line(path: Path) -> None:
-    """A passage of fewer than five words labels items by their words (``SAME_TEXT`` of them); a slide's page
-    keeps that precise, and so does a whole sentence that no other sentence of its text shares that many with."""
+    """A passage of fewer than five words labels items by their words (``same_text``); a slide's page keeps
+    that precise, and so does a whole sentence that no other sentence of its text shares that many with."""
     for question in load_questions(ROOT / path):
         for passage in question.evidence:
             if len(normalize_words(passage)) < 5:
@@ -154,14 +154,8 @@ def test_the_fitted_sets_evidence_is_a_sentence_or_a_slide_line(path: Path) -> N
 
 
 def _sentences_labelled(passage: str, text: str) -> int:
-    """How many sentences of ``text`` share ``SAME_TEXT`` of the shorter one's words with ``passage``."""
-    words = set(normalize_words(passage))
-    count = 0
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
-        own = set(normalize_words(sentence))
-        shorter = min(len(own), len(words))
-        count += bool(shorter) and len(own & words) / shorter >= SAME_TEXT
-    return count
+    """How many sentences of ``text`` the training would take for ``passage`` (``same_text``)."""
+    return sum(same_text(sentence, passage) for sentence in re.split(r"(?<=[.!?])\s+|\n+", text))
 
 
 def test_the_unseen_set_is_not_fitted() -> None:
