@@ -94,6 +94,7 @@ eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy eval --questions eval/questions.holdout17.jsonl --out eval/runs/holdout17
 	$(BIN)/kysy eval --questions eval/questions.holdout18.jsonl --out eval/runs/holdout18
 	$(BIN)/kysy eval --questions eval/questions.holdout19.jsonl --out eval/runs/holdout19
+	$(BIN)/kysy eval --questions eval/questions.holdout20.jsonl --out eval/runs/holdout20
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval

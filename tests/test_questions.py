@@ -49,6 +49,7 @@ HOLDOUT16 = ROOT / "eval" / "questions.holdout16.jsonl"
 HOLDOUT17 = ROOT / "eval" / "questions.holdout17.jsonl"
 HOLDOUT18 = ROOT / "eval" / "questions.holdout18.jsonl"
 HOLDOUT19 = ROOT / "eval" / "questions.holdout19.jsonl"
+HOLDOUT20 = ROOT / "eval" / "questions.holdout20.jsonl"
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
@@ -57,10 +58,10 @@ MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injecti
 @pytest.fixture(scope="module",
                 params=[QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7,
                         HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                        HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19],
+                        HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20],
                 ids=["question-set", "holdout", "crosslingual", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
                      "holdout7", "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13",
-                     "holdout14", "holdout15", "holdout16", "holdout17", "holdout18", "holdout19"])
+                     "holdout14", "holdout15", "holdout16", "holdout17", "holdout18", "holdout19", "holdout20"])
 def questions(request: pytest.FixtureRequest) -> list[Question]:
     return load_questions(request.param)
 
@@ -160,7 +161,7 @@ def _sentences_labelled(passage: str, text: str) -> int:
 
 def test_the_unseen_set_is_not_fitted() -> None:
     unseen = {path.relative_to(ROOT) for path in (HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17,
-                                                  HOLDOUT18, HOLDOUT19)}
+                                                  HOLDOUT18, HOLDOUT19, HOLDOUT20)}
     fitted = {path.relative_to(ROOT) for path in (QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4,
                                                   HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11)}
     assert unseen.isdisjoint(TRAINING_SETS) and set(TRAINING_SETS) == fitted
@@ -278,7 +279,7 @@ def test_the_holdout_set_asks_of_every_document_and_kind() -> None:
 def test_the_sets_kept_out_of_the_fit_are_known_by_path_and_their_fitted_wordings_counted() -> None:
     assert all(is_fitted_set(ROOT / path) for path in TRAINING_SETS)
     assert not any(is_fitted_set(path) for path in (HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17,
-                                                       HOLDOUT18, HOLDOUT19))
+                                                       HOLDOUT18, HOLDOUT19, HOLDOUT20))
     fitted = fitted_wordings()
     assert wording_key("  Mikä on  KUNTALIITTO? ") == "mikä on kuntaliitto?"
     assert len(fitted) > 800 and all(key == wording_key(key) for key in fitted)
@@ -286,6 +287,7 @@ def test_the_sets_kept_out_of_the_fit_are_known_by_path_and_their_fitted_wording
     # puhelinnumero?"): the reports count them and show each set without them
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT12)) == 5
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT19)) == 14
+    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT20)) == 11
 
 
 def test_a_question_asked_word_for_word_by_two_fitted_sets_is_in_one_fold() -> None:
