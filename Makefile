@@ -69,32 +69,21 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# The question set; cross-validated as well when `make train` has left its fold models.
+# The sets `make train` fits on (TRAINING_SETS), cross-validated as well when it has left its fold models;
+# then the held-out sets kept out of every fit.
+FITTED_SETS := fi holdout.fi crosslingual holdout2 holdout3 $(foreach n,4 5 6 7 8 9 10 11,holdout$(n))
+KEPT_OUT_SETS := $(foreach n,12 13 14 15 16 17 18 19 20,holdout$(n))
+
 eval: system-deps $(VENV)/.installed-eval
 	$(BIN)/kysy ingest corpus
 	folds=$$([ -d .kysy-train/folds ] && echo --cv-models .kysy-train/folds); \
-	$(BIN)/kysy eval --questions eval/questions.fi.jsonl --out eval/runs/latest $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout.fi.jsonl --out eval/runs/holdout $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.crosslingual.jsonl --out eval/runs/crosslingual $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout2.jsonl --out eval/runs/holdout2 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout3.jsonl --out eval/runs/holdout3 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout4.jsonl --out eval/runs/holdout4 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout5.jsonl --out eval/runs/holdout5 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout6.jsonl --out eval/runs/holdout6 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout7.jsonl --out eval/runs/holdout7 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout8.jsonl --out eval/runs/holdout8 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout9.jsonl --out eval/runs/holdout9 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout10.jsonl --out eval/runs/holdout10 $$folds && \
-	$(BIN)/kysy eval --questions eval/questions.holdout11.jsonl --out eval/runs/holdout11 $$folds
-	$(BIN)/kysy eval --questions eval/questions.holdout12.jsonl --out eval/runs/holdout12
-	$(BIN)/kysy eval --questions eval/questions.holdout13.jsonl --out eval/runs/holdout13
-	$(BIN)/kysy eval --questions eval/questions.holdout14.jsonl --out eval/runs/holdout14
-	$(BIN)/kysy eval --questions eval/questions.holdout15.jsonl --out eval/runs/holdout15
-	$(BIN)/kysy eval --questions eval/questions.holdout16.jsonl --out eval/runs/holdout16
-	$(BIN)/kysy eval --questions eval/questions.holdout17.jsonl --out eval/runs/holdout17
-	$(BIN)/kysy eval --questions eval/questions.holdout18.jsonl --out eval/runs/holdout18
-	$(BIN)/kysy eval --questions eval/questions.holdout19.jsonl --out eval/runs/holdout19
-	$(BIN)/kysy eval --questions eval/questions.holdout20.jsonl --out eval/runs/holdout20
+	for set in $(FITTED_SETS); do \
+	  out=$${set%.fi}; [ $$out = fi ] && out=latest; \
+	  $(BIN)/kysy eval --questions eval/questions.$$set.jsonl --out eval/runs/$$out $$folds || exit 1; \
+	done
+	for set in $(KEPT_OUT_SETS); do \
+	  $(BIN)/kysy eval --questions eval/questions.$$set.jsonl --out eval/runs/$$set || exit 1; \
+	done
 
 # The squad2fi-qa answer mode on its dev articles, with the BM25 sentence baselines.
 eval-squad: system-deps $(VENV)/.installed-eval
