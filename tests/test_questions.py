@@ -51,8 +51,9 @@ HOLDOUT17 = ROOT / "eval" / "questions.holdout17.jsonl"
 HOLDOUT18 = ROOT / "eval" / "questions.holdout18.jsonl"
 HOLDOUT19 = ROOT / "eval" / "questions.holdout19.jsonl"
 HOLDOUT20 = ROOT / "eval" / "questions.holdout20.jsonl"
+HOLDOUT21 = ROOT / "eval" / "questions.holdout21.jsonl"
 # The held-out sets kept out of every fit (not in TRAINING_SETS).
-KEPT_OUT = (HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20)
+KEPT_OUT = (HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20, HOLDOUT21)
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
@@ -61,10 +62,11 @@ MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injecti
 @pytest.fixture(scope="module",
                 params=[QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7,
                         HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                        HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20],
+                        HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20, HOLDOUT21],
                 ids=["question-set", "holdout", "crosslingual", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
                      "holdout7", "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13",
-                     "holdout14", "holdout15", "holdout16", "holdout17", "holdout18", "holdout19", "holdout20"])
+                     "holdout14", "holdout15", "holdout16", "holdout17", "holdout18", "holdout19", "holdout20",
+                     "holdout21"])
 def questions(request: pytest.FixtureRequest) -> list[Question]:
     return load_questions(request.param)
 
@@ -291,6 +293,7 @@ def test_the_sets_kept_out_of_the_fit_are_known_by_path_and_their_fitted_wording
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT12)) == 5
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT19)) == 14
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT20)) == 11
+    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT21)) == 6
 
 
 def test_a_question_asked_word_for_word_by_two_fitted_sets_is_in_one_fold() -> None:
