@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.admin_token:
         app.include_router(routes_admin.admin_router)
         app.include_router(routes_documents.router)
+    else:
+        app.include_router(routes_admin.disabled_router)
     install_security(app, settings)
     install_openapi(app, settings)
     # Added last, so it runs first: an oversized or slow body is refused before anything reads it.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from kysy.errors import (
     ConfigError,
@@ -92,10 +93,21 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app takes at this path (a 405's ``Allow``; routes of one path
     may be several, e.g. GET and POST with handlers of their own)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _routes(request.app.router.routes):
         if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
             methods |= route.methods
     return sorted(methods)
+
+
+def _routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route of ``routes``, those of an included router too (FastAPI keeps an included router whole, as
+    its ``original_router``, instead of copying its routes into the app's)."""
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from _routes(nested.routes)
+        else:
+            yield route
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,7 +1,7 @@
 """Where a citation points and what it is called: decided once, on the server, for every client.
 
 - ``label``: "sivu 3" for a page, "dia 3" for a slide, "kohta: <heading>" for a part of an unpaged
-  text, in the answer's language.
+  text (the heading of the section that holds the quote: ``section_heading``), in the answer's language.
 - ``url``: always absolute and http(s). A web source links to its own page with a text fragment
   of the quote (``#:~:text=start,end``) so the browser scrolls to the passage; a PDF opens at
   ``#page=N``; a document without a web address links to this service's copy of the file under
@@ -17,7 +17,10 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from ingest.load import web_address
-from kysy.models import Citation, DocumentInfo
+from kysy.models import Chunk, Citation, DocumentInfo
+
+# A Markdown heading line of a chunk's text ("## Yhdyspintafoorumit").
+_HEADING_LINE = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 SLIDE_KINDS = frozenset({"diaesitys", "esitys", "slides", "presentation"})
 # page, slide, part of an unpaged text; and the heading of a source list
@@ -59,7 +62,7 @@ class Links:
 
     base: str
     documents: Mapping[str, DocumentInfo]
-    heading_of: Callable[[str], str] = lambda chunk_id: ""
+    heading_of: Callable[[Citation], str] = lambda citation: ""
     local_file: Callable[[str], str | None] = lambda doc_id: None
 
     def url(self, citation: Citation) -> str | None:
@@ -89,7 +92,7 @@ class Links:
         if citation.page is not None:
             word = slide_word if is_slides(self.documents.get(citation.doc_id), citation.file) else page_word
             return f"{word} {citation.page}"
-        heading = self.heading_of(citation.chunk_id).strip()
+        heading = self.heading_of(citation).strip()
         return f"{part_word}: {heading}" if heading else None
 
     def year(self, citation: Citation) -> int | None:
@@ -128,3 +131,22 @@ def source_list(citations: list[Citation], links: Links, language: str) -> str:
 def _markdown_text(text: str) -> str:
     """``text`` with the characters that would make Markdown of it escaped."""
     return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+
+
+def section_heading(chunk: Chunk | None, quote: str) -> str:
+    """The heading of the section of ``chunk`` that holds ``quote``. A chunk may hold several short sections
+    and its own heading is its first section's: the quote's is the last heading line before it in the chunk's
+    text, unless that line opens the chunk (whose heading path then says more); else the chunk's heading."""
+    if chunk is None:
+        return ""
+    at = chunk.text.find(quote) if quote else -1
+    if at > 0:
+        lines = list(_HEADING_LINE.finditer(chunk.text, 0, at))
+        if lines and lines[-1].start() > 0:
+            return lines[-1].group(1).strip()
+    return chunk.heading
+
+
+def chunk_headings(chunk: Callable[[str], Chunk | None]) -> Callable[[Citation], str]:
+    """``Links.heading_of`` over an index: ``chunk`` finds a chunk by its id (``Snapshot.chunk``)."""
+    return lambda citation: section_heading(chunk(citation.chunk_id), citation.quote)

@@ -60,6 +60,19 @@ _FALLBACK_NOTE = {
     "sv": "Språkmodellen var inte tillgänglig, så svaret består av citat ur källorna.",
     "en": "The language model was not available, so the answer quotes the sources directly.",
 }
+# The reply to a message that asks nothing of the materials (assistant/smalltalk.py).
+_HELP = {
+    "fi": "Vastaan kysymyksiin tämän palvelun aineistosta ja kerron jokaisen vastauksen lähteen (asiakirjan ja "
+          "sivun tai dian). Kysy jotakin, mitä aineisto käsittelee.",
+    "sv": "Jag svarar på frågor om materialet i den här tjänsten och anger källan till varje svar (dokument och "
+          "sida eller bild). Fråga om något som materialet behandlar.",
+    "en": "I answer questions about the materials of this service and give the source of every answer (document "
+          "and page or slide). Ask about something the materials cover.",
+}
+_THANKS = {"fi": "Ole hyvä!", "sv": "Varsågod!", "en": "You're welcome!"}
+_GREETING = {"fi": "Hei!", "sv": "Hej!", "en": "Hello!"}
+_DOCUMENTS = {"fi": "Aineistossa on esimerkiksi:", "sv": "Materialet omfattar till exempel:",
+              "en": "The materials include, for example:"}
 
 
 def _lang(language: str) -> str:
@@ -97,3 +110,15 @@ def quotes_note(language: str) -> str:
 def fallback_note(language: str) -> str:
     """A note that the language model failed and the answer is extractive."""
     return _FALLBACK_NOTE[_lang(language)]
+
+
+def smalltalk_text(kind: str, language: str, titles: Sequence[str], limit: int = 3) -> str:
+    """The reply to a message of ``kind`` (``smalltalk.smalltalk_kind``): thanks back or a greeting, what the assistant
+    answers from, and up to ``limit`` of the documents' ``titles``."""
+    lang = _lang(language)
+    opening = _THANKS[lang] if kind == "thanks" else _GREETING[lang] if kind == "greeting" else ""
+    text = f"{opening} {_HELP[lang]}".strip()
+    shown = list(dict.fromkeys(title for title in titles if title))[:limit]
+    if shown:
+        text += "\n" + _DOCUMENTS[lang] + "\n" + "\n".join(f"- {title}" for title in shown)
+    return text

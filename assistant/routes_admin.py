@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter()
 admin_router = APIRouter(prefix="/api/admin", tags=["admin"])
+# Without an admin token the admin routes do not exist; this says why to a caller (the admin page) that asks.
+disabled_router = APIRouter(prefix="/api/admin")
 
 # Niceness added to the reindex thread's: answering keeps the cores when both want them.
 REINDEX_NICENESS = 10
@@ -207,3 +209,9 @@ async def list_feedback(
         "max_bytes": store.max_bytes,
         "full": store.full,
     }
+
+
+@disabled_router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def admin_disabled(rest: str) -> None:
+    """Every admin path when the server has no admin token: 404 ``admin_disabled``."""
+    raise ApiError(404, "admin_disabled", "the admin API is off: the server has no KYSY_ADMIN_TOKEN set")

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant.app_state import AssistantDep, app_state, client_address, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
-from assistant.links import Links, public_base
+from assistant.links import Links, chunk_headings, public_base
 from assistant.openapi import SSE_EVENT, error_responses
 from assistant.schemas import ChatRequest, ChatResponse, ClientConfig, answer_to_json
 from assistant.service import Assistant
@@ -69,12 +69,8 @@ def links_for(request: Request, assistant: Assistant) -> Links:
     address the request came to."""
     settings = app_state(request).settings
     snapshot = assistant.snapshot
-
-    def heading(chunk_id: str) -> str:
-        chunk = snapshot.chunk(chunk_id)
-        return chunk.heading if chunk else ""
-
-    return Links(public_base(settings.public_url, str(request.base_url)), snapshot.documents, heading)
+    return Links(public_base(settings.public_url, str(request.base_url)), snapshot.documents,
+                 chunk_headings(snapshot.chunk))
 
 
 def charge_for(request: Request, started: float) -> None:

@@ -170,7 +170,7 @@ def _json_safe(meta: dict[str, object]) -> dict[str, object]:
 
 # What ``meta`` always says: what was searched and how long it took. The rest (the refusal's scores and
 # reasoning, why a question was taken as a follow-up, a generator's checks) only with ``debug``.
-PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi")
+PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi", "refusal")
 
 
 def answer_to_json(

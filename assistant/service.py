@@ -21,12 +21,13 @@ from assistant.engine import AnswerEngine
 from assistant.evidence import Looked, Part, gather, named_chunks, named_sources, part_sources
 from assistant.followup import FollowupResolver, Resolution
 from assistant.generate import Sources
-from assistant.inputs import prepare_question
+from assistant.inputs import preamble, prepare_question
 from assistant.intent import part_readings, understand
-from assistant.messages import not_found_text
+from assistant.messages import not_found_text, smalltalk_text
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
 from assistant.retrieve import Retriever, check_top_k
+from assistant.smalltalk import smalltalk_kind
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.embed import Embedder, make_embedder
 from ingest.language import detect_language
@@ -212,10 +213,26 @@ class Assistant:
         if genuine == "":
             answer = Answer(not_found_text(language), (), (), True, language)
             return replace(answer, meta={"query": "", "status": "not_found", "refusal": "injection", "ms": _ms(started)})
-        resolution = self.resolve(genuine or question, history, language)
-        standalone = resolution.standalone
-        looked = self.look(standalone, language, top_k=top_k, retriever=retriever)
+        asked = genuine or question
+        kind = smalltalk_kind(asked, bool(history))
+        if kind is not None:
+            documents = sorted(retriever.snapshot.documents.values(), key=lambda d: (-(d.year or 0), d.title))
+            text = smalltalk_text(kind, language, [d.title for d in documents])
+            answer = Answer(text, (), (), True, language)
+            return replace(answer, meta={"query": "", "status": "not_found", "refusal": "smalltalk", "ms": _ms(started)})
+        resolution = self.resolve(asked, history, language)
+        looked = self.look(resolution.standalone, language, top_k=top_k, retriever=retriever)
         answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, debug=debug)
+        opening, rest = preamble(asked)
+        if answer.status == "not_found" and opening:
+            # An opening that asks nothing ("Hei! Olen kunnan hyte-koordinaattori ja valmistelen esitystä.")
+            # is read as the turn before the question: carried over only when the question leans on it.
+            again = self.resolve(rest, [*history, Turn("user", opening)], language)
+            looked_again = self.look(again.standalone, language, top_k=top_k, retriever=retriever)
+            second = self.engine.answer(looked_again, retriever.snapshot, self.analyzer, language, debug=debug)
+            if second.status != "not_found":
+                resolution, looked, answer = again, looked_again, replace(second, meta={**second.meta, "opening": opening})
+        standalone = resolution.standalone
         if self.generator is not None and answer.status == "answered":
             sources = Sources(retriever.snapshot, self.analyzer, self.embedder)
             answer = self.generator.answer(

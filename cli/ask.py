@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TextIO
 
-from assistant.links import WORDS, Links, public_base
+from assistant.links import WORDS, Links, chunk_headings, public_base
 from assistant.schemas import answer_to_json
 from assistant.service import Assistant
 from ingest.store import Snapshot
@@ -34,15 +34,11 @@ def cli_links(settings: Settings, snapshot: Snapshot) -> Links:
     """Citation links for the terminal: under ``KYSY_PUBLIC_URL`` when set, else ``file://`` links to the
     indexed files (web sources keep their own address either way)."""
 
-    def heading(chunk_id: str) -> str:
-        chunk = snapshot.chunk(chunk_id)
-        return chunk.heading if chunk else ""
-
     def local(doc_id: str) -> str | None:
         path = snapshot.document_path(doc_id)
         return path.resolve().as_uri() if path is not None else None
 
-    return Links(public_base(settings.public_url), snapshot.documents, heading, local)
+    return Links(public_base(settings.public_url), snapshot.documents, chunk_headings(snapshot.chunk), local)
 
 
 def print_answer(answer: Answer, links: Links, out: TextIO) -> None:

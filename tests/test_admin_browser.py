@@ -147,3 +147,22 @@ def test_a_wrong_token_is_told_and_nothing_is_shown(server: dict[str, Any], brow
         expect(page.locator("#panel")).to_be_hidden()
     finally:
         page.context.close()
+
+
+def test_without_an_admin_token_the_page_says_the_admin_is_off(
+    corpus_index: Settings, serve_app: Serve, browser: Browser
+) -> None:
+    settings = corpus_index.model_copy(update={"admin_token": None, "rate_limit_per_minute": 0})
+    with serve_app(create_app(settings)) as base:
+        response = httpx.get(f"{base}/api/admin/documents", timeout=30)
+        assert response.status_code == 404 and response.json()["error"] == "admin_disabled"
+        page = _page(browser)
+        try:
+            page.goto(f"{base}/admin")
+            page.get_by_label("Ylläpidon tunnus").fill("x" * 40)
+            page.keyboard.press("Enter")
+            expect(page.locator("#status")).to_contain_text("Ylläpito ei ole käytössä")
+            expect(page.locator("#status")).to_contain_text("KYSY_ADMIN_TOKEN")
+            expect(page.locator("#panel")).to_be_hidden()
+        finally:
+            page.context.close()

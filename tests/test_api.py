@@ -233,3 +233,14 @@ def test_a_file_replaced_by_a_link_out_of_the_corpus_is_not_served(tmp_path: Any
         original.unlink()
         original.symlink_to(inside)
         assert own.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("GET", "/api/chat", "POST"), ("DELETE", "/api/feedback", "POST"), ("POST", "/readyz", "GET"),
+])
+def test_a_wrong_method_is_405_with_the_methods_the_path_takes(
+    live_server: str, method: str, path: str, allow: str
+) -> None:
+    response = httpx.request(method, f"{live_server}{path}", timeout=30)
+    assert response.status_code == 405 and response.headers["allow"] == allow
+    assert response.json()["error"] == "method_not_allowed"

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.langchain_retriever import KysyRetriever
-from assistant.links import Links, public_base, source_list, text_fragment
+from assistant.links import Links, chunk_headings, public_base, section_heading, source_list, text_fragment
 from assistant.service import Assistant
-from kysy.models import Citation, DocumentInfo
+from kysy.models import Chunk, Citation, DocumentInfo
 from kysy.settings import Settings
 
 PUBLIC = "https://kysy.example.fi"
@@ -41,7 +41,7 @@ def _citation(doc: str, page: int | None, quote: str = "Väestöpohja on noin 12
 
 
 def test_links_point_at_the_page_slide_or_passage() -> None:
-    links = Links(PUBLIC, DOCS, heading_of=lambda chunk_id: "Yhteistyön muodot")
+    links = Links(PUBLIC, DOCS, heading_of=lambda citation: "Yhteistyön muodot")
     assert links.url(_citation("pdf", 9)) == f"{PUBLIC}/api/documents/pdf/file#page=9"
     assert links.url(_citation("ppt", 3)) == f"{PUBLIC}/api/documents/ppt/file"
     web = links.url(_citation("web", None))
@@ -141,3 +141,23 @@ def test_scoring_details_only_with_debug(corpus_index: Settings) -> None:
         debug = client.post("/api/chat", json={"question": POPULATION, "debug": True}).json()["meta"]
     assert not {"signals", "items", "answerable"} & set(plain) and "ms" in plain and plain["query"]
     assert {"signals", "items", "answerable"} <= set(debug)
+
+
+def _chunk(text: str, heading: str) -> Chunk:
+    return Chunk("c", "txt", "muistio.txt", "Muistio", text, None, heading, 0, len(text), "h")
+
+
+def test_a_quote_is_labelled_with_the_heading_of_its_own_section_of_the_chunk() -> None:
+    # a chunk may hold several short sections; its own heading is its first section's
+    two = _chunk("## Käytännön työ voi sujua\n\nMonilla alueilla on hyvää yhteistyötä.\n\n"
+                 "## Yhdyspintatyö vaatii resurssia\n\nTämä näkyy myös yhteistyön etenemisessä.", "Tausta > Käytännön työ voi sujua")
+    assert section_heading(two, "Tämä näkyy myös yhteistyön etenemisessä.") == "Yhdyspintatyö vaatii resurssia"
+    assert section_heading(two, "Monilla alueilla on hyvää yhteistyötä.") == "Tausta > Käytännön työ voi sujua"
+    assert section_heading(two, "Ei tässä kappaleessa.") == "Tausta > Käytännön työ voi sujua"
+    opening = _chunk("Johdanto ilman otsikkoa.\n\n## Yhdyspintafoorumit\n\nJärjestämme foorumeita.", "")
+    assert section_heading(opening, "Järjestämme foorumeita.") == "Yhdyspintafoorumit"
+    assert section_heading(opening, "Johdanto ilman otsikkoa.") == ""
+    assert section_heading(None, "mitä tahansa") == ""
+    citation = Citation(1, "c", "txt", "muistio.txt", "Muistio", None, "Järjestämme foorumeita.", None)
+    links = Links(PUBLIC, DOCS, heading_of=chunk_headings(lambda chunk_id: opening if chunk_id == "c" else None))
+    assert links.label(citation) == "kohta: Yhdyspintafoorumit"

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
 
@@ -275,6 +276,32 @@ def test_question_outside_the_materials_is_answered_plainly_as_not_found(server,
     expect(answer.locator(".not-found-label")).to_have_text("Vastausta ei löytynyt aineistoista")
     expect(answer.locator('[data-kysy="citation"]')).to_have_count(0)
     expect(answer.locator(".answer-text")).to_contain_text("Aineistosta ei löydy vastausta")
+
+
+def test_thanks_gets_a_plain_reply_without_a_not_found_label(server, page) -> None:
+    open_chat(page, server["base"])
+    answer = ask(page, "Kiitos!")
+    expect(answer.locator(".answer-text")).to_contain_text("Ole hyvä!")
+    expect(answer).not_to_have_class(re.compile(r"\bnot-found\b"))
+    expect(answer.locator(".not-found-label")).to_have_count(0)
+    expect(answer.locator('[data-kysy="citation"]')).to_have_count(0)
+
+
+def test_a_paste_over_the_question_limit_is_cut_and_said_so(server, page) -> None:
+    open_chat(page, server["base"])
+    field = page.locator('[data-kysy="widget"] [data-kysy="input"]')
+    note = page.locator('[data-kysy="widget"] [data-kysy="limit-note"]')
+    expect(note).to_be_hidden()
+    field.focus()
+    page.keyboard.insert_text("Mikä on Etelä-Karjalan väestöpohja? " * 100)
+    limit = httpx.get(f"{server['base']}/api/config", timeout=30).json()["max_question_chars"]
+    assert len(field.input_value()) == limit
+    expect(note).to_be_visible()
+    expect(note).to_contain_text(f"Kysymykseen mahtuu {limit} merkkiä")
+    field.fill("Mikä on Etelä-Karjalan väestöpohja?")
+    field.press("End")
+    page.keyboard.type("x")
+    expect(note).to_be_hidden()
 
 
 IN_PANEL = """() => {

@@ -25,9 +25,14 @@
       throw new Error("Tunnus ei kelpaa.");
     }
     if (!response.ok) {
-      let message = `Virhe ${response.status}`;
-      try { message = (await response.json()).message || message; } catch (_) { /* not JSON */ }
-      throw new Error(message);
+      let body = {};
+      try { body = await response.json(); } catch (_) { /* not JSON */ }
+      if (body.error === "admin_disabled") {
+        sessionStorage.removeItem(KEY);
+        show(false);
+        throw new Error("Ylläpito ei ole käytössä: palvelimelle ei ole asetettu ylläpitotunnusta (KYSY_ADMIN_TOKEN).");
+      }
+      throw new Error(body.message || `Virhe ${response.status}`);
     }
     return response;
   }

@@ -41,7 +41,7 @@
       slide: "dia",
       opensNewTab: "avautuu uuteen välilehteen",
       notFound: "Vastausta ei löytynyt aineistoista",
-      partial: "Osittainen vastaus: kysyttyä tietoa ei ole aineistossa",
+      partial: "Osittainen vastaus: aineisto ei kerro varmasti kysyttyä tietoa",
       helpful: "Oliko vastauksesta apua?",
       up: "Hyödyllinen vastaus",
       down: "Ei hyödyllinen vastaus",
@@ -60,6 +60,7 @@
       busy: "Palvelu on juuri nyt ruuhkautunut. Yritä hetken kuluttua uudelleen.",
       serverError: "Palvelussa tapahtui virhe. Yritä uudelleen.",
       tooLong: "Kysymys on liian pitkä. Lyhennä sitä ja lähetä uudelleen.",
+      atLimit: "Kysymykseen mahtuu {n} merkkiä; pidemmästä tekstistä loppu jää pois.",
       invalid: "Kysymystä ei voitu käsitellä. Muokkaa sitä ja lähetä uudelleen.",
       disclaimer: "Tarkista tärkeät tiedot lähteistä.",
     },
@@ -89,7 +90,7 @@
       slide: "bild",
       opensNewTab: "öppnas i en ny flik",
       notFound: "Inget svar hittades i materialet",
-      partial: "Delvis svar: den efterfrågade uppgiften finns inte i materialet",
+      partial: "Delvis svar: materialet anger inte säkert den efterfrågade uppgiften",
       helpful: "Var svaret till hjälp?",
       up: "Användbart svar",
       down: "Inte användbart svar",
@@ -108,6 +109,7 @@
       busy: "Tjänsten är överbelastad just nu. Försök igen om en stund.",
       serverError: "Ett fel uppstod i tjänsten. Försök igen.",
       tooLong: "Frågan är för lång. Förkorta den och skicka igen.",
+      atLimit: "En fråga får ha högst {n} tecken; av en längre text tas resten inte med.",
       invalid: "Frågan kunde inte behandlas. Ändra den och skicka igen.",
       disclaimer: "Kontrollera viktiga uppgifter i källorna.",
     },
@@ -137,7 +139,7 @@
       slide: "slide",
       opensNewTab: "opens in a new tab",
       notFound: "No answer was found in the materials",
-      partial: "Partial answer: the fact asked for is not in the materials",
+      partial: "Partial answer: the materials do not clearly give the fact asked for",
       helpful: "Was this answer helpful?",
       up: "Helpful answer",
       down: "Not a helpful answer",
@@ -156,6 +158,7 @@
       busy: "The service is busy right now. Please try again in a moment.",
       serverError: "Something went wrong in the service. Please try again.",
       tooLong: "The question is too long. Shorten it and send it again.",
+      atLimit: "A question holds at most {n} characters; the rest of a longer text is left out.",
       invalid: "The question could not be processed. Edit it and send it again.",
       disclaimer: "Check important facts in the sources.",
     },
@@ -459,6 +462,8 @@
         if (!response.ok) return;
         const config = await response.json();
         const whole = (value, fallback) => (Number.isInteger(value) && value >= 0 ? value : fallback);
+        const questionChars = whole(config.max_question_chars, 0);
+        if (questionChars > 0) this.input.maxLength = questionChars;
         this.limits = {
           maxHistoryTurns: whole(config.max_history_turns, DEFAULT_LIMITS.maxHistoryTurns),
           maxHistoryMessageChars: whole(config.max_history_message_chars, DEFAULT_LIMITS.maxHistoryMessageChars),
@@ -514,10 +519,12 @@
       this.form = el("form", { class: "composer" }, [
         el("label", { for: "kysy-input", class: "visually-hidden", text: t.inputLabel }), this.input, this.sendButton,
       ]);
+      // Said when a typed or pasted question reaches the input's length limit (the browser drops the rest).
+      this.limitNote = el("p", { class: "limit-note", "data-kysy": "limit-note", role: "status", hidden: true });
       this.panel = el("div", {
         class: "panel", id: "kysy-panel", role: this.floating ? "dialog" : "region",
         "aria-modal": this.floating ? "true" : null, "aria-labelledby": "kysy-title", hidden: this.floating,
-      }, [header, this.log, this.form, el("p", { class: "disclaimer", text: t.disclaimer })]);
+      }, [header, this.log, this.form, this.limitNote, el("p", { class: "disclaimer", text: t.disclaimer })]);
       if (this.floating) {
         this.launcher = el("button", {
           type: "button", class: "launcher", "data-kysy": "launcher", "aria-label": t.open,
@@ -539,6 +546,7 @@
         e.preventDefault();
         this.ask(this.input.value);
       });
+      this.input.addEventListener("input", () => this.showLimit());
       this.input.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
           e.preventDefault();
@@ -558,6 +566,14 @@
           this.trapFocus(e);
         }
       });
+    }
+
+    /** Say so when the question fills the input's limit: a longer paste was cut there. */
+    showLimit() {
+      const limit = this.input.maxLength;
+      const full = limit > 0 && this.input.value.length >= limit;
+      this.limitNote.hidden = !full;
+      this.limitNote.textContent = full ? this.t.atLimit.replace("{n}", String(limit)) : "";
     }
 
     open({ focus = true } = {}) {
@@ -756,7 +772,8 @@
       if (status === "partial") {
         view.msg.classList.add("partial");
         view.bubble.prepend(el("p", { class: "partial-label", "data-kysy": "partial", text: this.t.partial }));
-      } else if (status === "not_found") {
+      } else if (status === "not_found" && !(done.meta && done.meta.refusal === "smalltalk")) {
+        // a reply to thanks or a greeting is no failed search: no "not found" label on it
         view.msg.classList.add("not-found");
         view.bubble.prepend(el("p", { class: "not-found-label", text: this.t.notFound }));
       }
