@@ -4,8 +4,8 @@ What a question asks for comes from its words (``words/question_kinds.txt``: "mo
 "kuka" a person, "mitkä" a list) and, with Voikko, from their base forms (a phrase in any case: "kuinka
 monella alueella" as "kuinka monta") and from a question word before a plural ("Millä tasoilla ..." asks
 for a list: ``words/asking.txt``). A question is *broad* when it asks how or what, or for a list, and
-holds a word of ``words/broad.txt`` ("miten muut alueet", "eri aineistoissa"): its answer draws on
-several sources. The kinds that name one fact (a count, an amount, a share, a duration, a date, a time, a
+holds a word of ``words/broad.txt`` as it stands or by its base form ("miten muut alueet", "eri
+aineistoissa", "mitä eroa", "millaisia eroja"): its answer draws on several sources. The kinds that name one fact (a count, an amount, a share, a duration, a date, a time, a
 year, a way to contact) are the ones whose absence from the evidence makes an answer ``partial``. A person is not
 among them: "kuka" and "kenen" are answered as often by a body or a role written as a common noun
 ("ohjausryhmän hyväksyntä", "ministeriöiden kanssa") as by a name, so a missing name says little.
@@ -108,7 +108,7 @@ def understand(question: str, query: Query, analyzer: Analyzer | None = None) ->
         kinds.discard("count")
     if kinds & {"count", "amount", "share", "duration"}:
         kinds.discard("list")  # "Montako kuntaa ..." wants the number, not the municipalities
-    broad = bool(set(tokens) & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)
+    broad = bool(forms & word_set("broad")) and bool(kinds & {"how", "list", "reason"} or "mitä" in tokens)
     return Intent(query.language, frozenset(kinds), broad, query.names, given_words(question, analyzer),
                   question_parts(question, analyzer))
 

@@ -111,6 +111,16 @@ def test_broad_questions_ask_how_others_did_it() -> None:
     assert not _intent("Montako eri kuntaa on mukana?").broad  # a count is one fact
 
 
+@pytest.mark.parametrize("question", [
+    "Mitä eroa on Etelä-Karjalan ja Lapin pilottien painopisteissä?",  # "eroa": the verb "erota" first
+    "Miten Etelä-Karjalan ja Lapin pilotit eroavat toisistaan?",
+    "Millaisia eroja alueiden välillä on?",
+    "Miten muiden alueiden yhteistyötä voi verrata Lappiin?",
+])
+def test_a_broad_word_counts_in_any_inflection(question: str) -> None:
+    assert _intent(question).broad
+
+
 @pytest.mark.parametrize(
     ("question", "kinds"),
     [
