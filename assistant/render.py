@@ -41,6 +41,7 @@ def render(
     lines = [partial_line(language, missing, shown_below=missing_shown_below) if missing else lead_line(language)]
     shown_heading: set[tuple[int, int]] = set()
     quoted_headings = {(e.candidate.rank, e.candidate.text) for e in chosen if e.candidate.stored.sentence.is_heading}
+    above: tuple[int, str] | None = None  # the heading the list lines just above are shown under
     for entry in ordered:
         item = entry.candidate
         citation = citations.get(item.rank)
@@ -50,11 +51,15 @@ def render(
         if item.stored.sentence.is_list_item or item.place.run >= 0:
             key = (item.rank, item.place.run)
             heading = _lead_in(entry, chosen)
-            if key not in shown_heading and heading and (item.rank, heading) not in quoted_headings:
+            # two lists of one section follow each other under its heading once ("Tausta:" not twice)
+            if (key not in shown_heading and heading and (item.rank, heading) not in quoted_headings
+                    and (item.rank, heading) != above):
                 lines.append(f"{heading}:")
             shown_heading.add(key)
+            above = (item.rank, heading) if heading else above
             lines.append(f"- {item.text} [{citation.n}]")
         else:
+            above = None
             lines.append(f"{item.text} [{citation.n}]")
     note = quotes_note(language)
     return "\n".join(lines + ([note] if note else [])), tuple(citations.values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.evidence import FEATURES, Candidate
 from assistant.layout import Place
@@ -40,6 +40,21 @@ def test_a_list_is_shown_in_source_order_under_its_heading_with_one_citation() -
                                  "Toisen lähteen lause. [2]"]
     assert [(c.n, c.page, c.quote) for c in citations] == [(1, 5, "Kaksi"), (2, None, "Toisen lähteen lause.")]
     assert citations[0].url == "/api/documents/d0/file#page=5"
+
+
+def test_two_lists_of_one_section_in_a_row_are_shown_under_its_heading_once() -> None:
+    def item(ord_: int, text: str, reason: str, run: int, section: int = 2, heading: str = "Tausta") -> Chosen:
+        chosen = _chosen(0, ord_, text, reason, run=run)
+        return Chosen(replace(chosen.candidate, place=Place(section, run, heading)), chosen.score, reason)
+
+    chosen = [item(4, "Kokemuksia hyödynnetään.", "lead", 3), item(0, "Idea syntyi.", "support", 2),
+              item(1, "Kriteerit määriteltiin.", "support", 2), item(3, "Pilotit osa projektia.", "support", -1),
+              item(8, "Kustannuksina oma henkilöstö.", "support", 5, 3, "Periaatteet"),
+              item(9, "Sitoutuminen keskeistä.", "support", 5, 3, "Periaatteet")]
+    text, _ = render(chosen, [_chunk(0, 5)], Documents(), "fi")  # type: ignore[arg-type]
+    assert text.splitlines() == ["Aineiston mukaan:", "Tausta:", "- Kokemuksia hyödynnetään. [1]", "- Idea syntyi. [1]",
+                                 "- Kriteerit määriteltiin. [1]", "Pilotit osa projektia. [1]", "Periaatteet:",
+                                 "- Kustannuksina oma henkilöstö. [1]", "- Sitoutuminen keskeistä. [1]"]
 
 
 def test_a_sentence_a_lead_goes_on_from_comes_before_it() -> None:
