@@ -120,6 +120,22 @@ def preamble(text: str) -> tuple[str, str]:
     return "", text
 
 
+def _within_budget_asking(text: str, budget: int) -> str:
+    """``within_budget`` of ``text``; but a long message whose opening asks nothing keeps its question, and
+    of its opening what fits before it: "Hei! Olen ... (300 characters) ... Mikä on ...?" is searched by its
+    question, not by its first 300 characters."""
+    if len(text) <= budget:
+        return text
+    opening, asked = preamble(text)
+    if not opening or len(asked) >= budget:
+        return within_budget(asked if opening else text, budget)
+    room = budget - len(asked) - 1
+    tail = opening[len(opening) - room:] if room > 0 else ""
+    space = tail.find(" ")
+    tail = tail[space + 1:] if 0 <= space < len(tail) // 2 else tail
+    return f"{tail} {asked}".strip()
+
+
 def prepare_question(question: str, history: Sequence[Turn], settings: Settings) -> tuple[str, list[Turn]]:
     """The question and history as the assistant works on them: checked, normalised, within the budget.
 
@@ -136,7 +152,7 @@ def prepare_question(question: str, history: Sequence[Turn], settings: Settings)
     text = without_markup(text)
     if not text:
         raise InvalidInputError("the question holds only HTML markup and no text to ask")
-    cut = within_budget(text, budget)
+    cut = _within_budget_asking(text, budget)
     if cut != text:
         logger.info("question of %d characters searched by its first %d: %r", len(text), len(cut), text)
     turns = [replace(turn, content=within_budget(without_markup(checked_text(turn.content)), budget)) for turn in history]

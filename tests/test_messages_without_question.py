@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from assistant.inputs import preamble, without_markup
+from assistant.inputs import preamble, prepare_question, without_markup
 from assistant.service import Assistant
 from assistant.smalltalk import smalltalk_kind
 from kysy.models import Answer, Turn
@@ -77,6 +77,19 @@ def test_a_self_introduction_before_the_question_does_not_get_it_refused(assista
     assert answer.status == "answered" and _cites_slide_9(answer)
     assert "127 000" in answer.text and "9 kuntaa" in answer.text
     assert str(answer.meta["query"]).startswith("Voisitko kertoa")
+
+
+def test_a_long_opening_does_not_push_the_question_out_of_the_search_budget(
+    assistant: Assistant, corpus_index: Settings
+) -> None:
+    opening = "Valmistelen valtuustolle laajaa esitystä alueemme yhteistyöstä ja sen kehittämisestä. " * 4
+    message = f"Hei! {opening}Voisitko kertoa, mikä on Etelä-Karjalan väestöpohja?"
+    assert len(message) > corpus_index.question_budget_chars
+    question, _ = prepare_question(message, [], corpus_index)
+    assert question.endswith("Voisitko kertoa, mikä on Etelä-Karjalan väestöpohja?")
+    assert len(question) <= corpus_index.question_budget_chars
+    answer = assistant.ask(message)
+    assert answer.status == "answered" and _cites_slide_9(answer) and "127 000" in answer.text
 
 
 def test_an_opening_the_question_leans_on_is_carried_over(assistant: Assistant) -> None:
