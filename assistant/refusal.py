@@ -42,9 +42,17 @@ def suggest_topics(retrieved: Sequence[ScoredChunk], limit: int = 3) -> tuple[st
     topics: dict[str, str] = {}
     for hit in retrieved:
         heading = hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else hit.chunk.title
-        topic = re.sub(r"\s+", " ", heading).strip(" #:-–—>")
+        topic = _unshouted(re.sub(r"\s+", " ", heading).strip(" #:-–—>"))
         if topic and topic.lower() not in topics:
             topics[topic.lower()] = topic[:1].upper() + topic[1:]
         if len(topics) == limit:
             break
     return tuple(topics.values())
+
+
+def _unshouted(topic: str) -> str:
+    """A heading written in capitals as a name is written ("ETELÄ-KARJALA" -> "Etelä-Karjala"); a heading of
+    several such words as a sentence, its first letter only capital; any other heading as it is."""
+    if not topic.isupper():
+        return topic
+    return topic.title() if " " not in topic else topic[:1] + topic[1:].lower()

@@ -4,15 +4,19 @@ over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
 from assistant.inputs import preamble, prepare_question, without_markup
 from assistant.service import Assistant
 from assistant.smalltalk import smalltalk_kind
+from eval.questionset import load_questions
 from kysy.models import Answer, Turn
 from kysy.settings import Settings
 
+ROOT = Path(__file__).resolve().parent.parent
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 POPULATION = "Mikä on Etelä-Karjalan väestöpohja?"
 
@@ -110,6 +114,9 @@ def test_an_opening_the_question_leans_on_is_carried_over(assistant: Assistant) 
     ("Hei", False, "greeting"),
     ("Hei, kuka olet ja mitä osaat?", False, "greeting"),
     ("Who are you?", False, "help"),
+    ("Mitä osaat kertoa?", False, "help"),
+    ("Vad kan du berätta?", False, "help"),
+    ("Kerro aluepiloteista", False, None),
     ("?", False, "help"),
     ("🤔🤔🤔", True, "help"),
     ("Kuka?", True, None),  # after earlier turns a bare question word is a follow-up
@@ -119,6 +126,12 @@ def test_an_opening_the_question_leans_on_is_carried_over(assistant: Assistant) 
 ])
 def test_small_talk_is_a_message_of_small_talk_words_only(text: str, history: bool, kind: str | None) -> None:
     assert smalltalk_kind(text, history) == kind
+
+
+def test_no_question_of_the_question_sets_is_small_talk() -> None:
+    questions = [q for path in sorted((ROOT / "eval").glob("questions.*.jsonl")) for q in load_questions(path)]
+    assert len(questions) > 1500
+    assert [q.id for q in questions if smalltalk_kind(q.question, bool(q.history))] == []
 
 
 @pytest.mark.parametrize(("text", "language", "opening"), [

@@ -28,3 +28,5 @@ def test_suggested_topics_are_the_nearest_headings_without_repeats() -> None:
 
     topics = suggest_topics([hit("Osa > Lapin pilotti:"), hit("Lapin pilotti"), hit(""), hit("Muu > Foorumit")])
     assert topics == ("Lapin pilotti", "Asiakirja", "Foorumit")
+    assert suggest_topics([hit("ETELÄ-KARJALA"), hit("Osa > YHTEISTYÖN MUODOT"), hit("HYTE-neuvottelut")]) == (
+        "Etelä-Karjala", "Yhteistyön muodot", "HYTE-neuvottelut")
