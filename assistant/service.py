@@ -211,20 +211,17 @@ class Assistant:
         language = detect_language(question)
         genuine = injection_question(question)
         if genuine == "":
-            answer = Answer(not_found_text(language), (), (), True, language)
-            return replace(answer, meta={"query": "", "status": "not_found", "refusal": "injection", "ms": _ms(started)})
+            return _refused(not_found_text(language), language, "injection", started)
         asked = genuine or question
         kind = smalltalk_kind(asked, bool(history))
         if kind is not None:
             documents = sorted(retriever.snapshot.documents.values(), key=lambda d: (-(d.year or 0), d.title))
-            text = smalltalk_text(kind, language, [d.title for d in documents])
-            answer = Answer(text, (), (), True, language)
-            return replace(answer, meta={"query": "", "status": "not_found", "refusal": "smalltalk", "ms": _ms(started)})
+            return _refused(smalltalk_text(kind, language, [d.title for d in documents]), language, "smalltalk", started)
         resolution = self.resolve(asked, history, language)
         looked = self.look(resolution.standalone, language, top_k=top_k, retriever=retriever)
         answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, debug=debug)
-        opening, rest = preamble(asked)
-        if answer.status == "not_found" and opening:
+        opening, rest = preamble(asked) if answer.status == "not_found" else ("", asked)
+        if opening:
             # An opening that asks nothing ("Hei! Olen kunnan hyte-koordinaattori ja valmistelen esitystä.")
             # is read as the turn before the question: carried over only when the question leans on it.
             again = self.resolve(rest, [*history, Turn("user", opening)], language)
@@ -279,6 +276,12 @@ def _pieces(text: str) -> Iterator[str]:
             start = i + 1
     if start < len(text):
         yield text[start:]
+
+
+def _refused(text: str, language: str, refusal: str, started: float) -> Answer:
+    """A message refused before anything is searched (``refusal``: "injection" or "smalltalk"), with ``text``."""
+    answer = Answer(text, (), (), True, language)
+    return replace(answer, meta={"query": "", "status": "not_found", "refusal": refusal, "ms": _ms(started)})
 
 
 def _ms(started: float) -> float:

@@ -68,10 +68,14 @@ def _axe(page: Page) -> list[str]:
     return violations
 
 
-def _sign_in(page: Page, base: str) -> None:
+def _submit_token(page: Page, base: str, token: str) -> None:
     page.goto(f"{base}/admin")
-    page.get_by_label("Ylläpidon tunnus").fill(TOKEN)
+    page.get_by_label("Ylläpidon tunnus").fill(token)
     page.keyboard.press("Enter")
+
+
+def _sign_in(page: Page, base: str) -> None:
+    _submit_token(page, base, TOKEN)
     expect(page.locator("#documents tbody tr")).to_have_count(5, timeout=30_000)
 
 
@@ -140,9 +144,7 @@ def test_upload_and_delete_from_the_page_change_the_answers_live(
 def test_a_wrong_token_is_told_and_nothing_is_shown(server: dict[str, Any], browser: Browser) -> None:
     page = _page(browser)
     try:
-        page.goto(f"{server['base']}/admin")
-        page.get_by_label("Ylläpidon tunnus").fill("x" * 40)
-        page.keyboard.press("Enter")
+        _submit_token(page, server["base"], "x" * 40)
         expect(page.locator("#status")).to_contain_text("Tunnus ei kelpaa")
         expect(page.locator("#panel")).to_be_hidden()
     finally:
@@ -158,9 +160,7 @@ def test_without_an_admin_token_the_page_says_the_admin_is_off(
         assert response.status_code == 404 and response.json()["error"] == "admin_disabled"
         page = _page(browser)
         try:
-            page.goto(f"{base}/admin")
-            page.get_by_label("Ylläpidon tunnus").fill("x" * 40)
-            page.keyboard.press("Enter")
+            _submit_token(page, base, "x" * 40)
             expect(page.locator("#status")).to_contain_text("Ylläpito ei ole käytössä")
             expect(page.locator("#status")).to_contain_text("KYSY_ADMIN_TOKEN")
             expect(page.locator("#panel")).to_be_hidden()

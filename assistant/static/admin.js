@@ -15,22 +15,23 @@
     status.classList.toggle("error", isError);
   }
 
+  /** Forget the token and show the sign-in form again; the error to throw with ``message``. */
+  function signedOut(message) {
+    sessionStorage.removeItem(KEY);
+    show(false);
+    return new Error(message);
+  }
+
   async function call(path, options = {}) {
     const response = await fetch(path, {
       ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${token()}` },
     });
-    if (response.status === 401) {
-      sessionStorage.removeItem(KEY);
-      show(false);
-      throw new Error("Tunnus ei kelpaa.");
-    }
+    if (response.status === 401) throw signedOut("Tunnus ei kelpaa.");
     if (!response.ok) {
       let body = {};
       try { body = await response.json(); } catch (_) { /* not JSON */ }
       if (body.error === "admin_disabled") {
-        sessionStorage.removeItem(KEY);
-        show(false);
-        throw new Error("Ylläpito ei ole käytössä: palvelimelle ei ole asetettu ylläpitotunnusta (KYSY_ADMIN_TOKEN).");
+        throw signedOut("Ylläpito ei ole käytössä: palvelimelle ei ole asetettu ylläpitotunnusta (KYSY_ADMIN_TOKEN).");
       }
       throw new Error(body.message || `Virhe ${response.status}`);
     }
