@@ -14,7 +14,9 @@ The decision reads two readings of the question with the keyword index (no vecto
   the passage the topic words alone find best (the conversation stays on the same passage).
 
 A question that opens as a follow-up ("Entä …", "What about …": ``words/openers.txt``) is one, and so
-is a question with no topic words of its own that the materials hold. Otherwise a merged reading
+are a message that only asks to go on ("kerro lisää", "Tell me more": ``words/go_on.txt``) and a
+question with no topic words of its own that the materials hold, unless it names a place, a person or an
+organisation the materials lack ("Vad är Pirkanmaas budget?" asks of Pirkanmaa, not of the previous topic). Otherwise a merged reading
 must keep the question's own words: ``kept`` at least ``followup_keep_pointing`` of ``alone`` for a
 question that points back (``words/pointing.txt``: "siellä", "niiden", "it"; see ``pointing_word``),
 and at least ``followup_keep`` of it for one that does not, which must also stay on the previous
@@ -38,8 +40,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.entities import periods
 from assistant.lexicon import word_list, word_set, word_table
-from assistant.query import Query, QueryBuilder, concept_weights, holds
+from assistant.query import Query, QueryBuilder, concept_weights, holds, question_names
 from ingest import stopwords
 from ingest.analyze import Analyzer
 from ingest.keyword import KeywordIndex
@@ -57,6 +60,7 @@ _PERSON_CLASSES = frozenset({"etunimi", "sukunimi", "nimi"})
 _NOUN_CLASSES = _NAME_CLASSES | {"nimisana"}
 _ASKS_WHOM = frozenset({"person", "who"})  # question kinds (words/question_kinds.txt) of "kuka", "ketkä"
 _NOT_CONTENT = stopwords.ALL | stopwords.QUESTION_WORDS
+_ASKING = stopwords.QUESTION_WORDS - {"entä"}  # the words that ask ("entä" only opens a follow-up)
 _WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 
 
@@ -73,6 +77,7 @@ class Evidence:
     topic: float
     on_topic_passage: bool = False  # the merged reading's best passage is the topic's own best passage
     words: int = 0  # the question's own content words
+    unheld_name: bool = False  # the question names a place, a person or an organisation the materials lack
 
     def describe(self) -> str:
         """The signals in one line, for ``meta``."""
@@ -132,7 +137,7 @@ class FollowupResolver:
         carried = carried_words(question, topic, self.analyzer)
         if not carried:
             return Resolution(question, question, False, "the previous question adds no topic words")
-        merged = f"{question.strip()} {' '.join(carried)}"
+        merged = " ".join([question.strip(), *asking_words(question, topic), *carried])
         signals = self.evidence(question, " ".join(carried), language)
         if reads_as_followup(signals, *self.thresholds):
             own = "" if signals.own_weight else "no topic words of its own in the materials; "
@@ -160,6 +165,8 @@ class FollowupResolver:
             topic=_share(carried, topic_weights, self.keyword, best) if best is not None else 0.0,
             on_topic_passage=best is not None and topic_rows[:1] == [best],
             words=len(self.analyzer.content_lemmas(question)),
+            unheld_name=any(not self.keyword.document_frequency(name) and not self.keyword.document_frequency(name[:-1])
+                            for name in question_names(question, self.analyzer)),  # "Kuntaliittos" is held
         )
 
     def _held_weights(self, query: Query) -> dict[str, float]:
@@ -174,8 +181,10 @@ class FollowupResolver:
 
 def reads_as_followup(evidence: Evidence, keep: float, keep_pointing: float, topic: float, words: int) -> bool:
     """The decision rule of the module docstring, with its four thresholds."""
-    if evidence.own_weight == 0 or evidence.opener:
+    if evidence.opener:
         return True
+    if evidence.own_weight == 0:  # unless it names something of its own ("Vad är Pirkanmaas budget?")
+        return not evidence.unheld_name
     if evidence.pointing:
         return evidence.kept >= keep_pointing * evidence.alone
     return evidence.on_topic_passage and evidence.kept >= keep * evidence.alone and evidence.topic >= topic \
@@ -193,8 +202,11 @@ def _share(query: Query, weights: Mapping[str, float], keyword: KeywordIndex, ro
 
 
 def opener(question: str) -> str:
-    """The follow-up opening ``question`` starts with (``words/openers.txt``: "entä", "what about"), or ""."""
+    """The follow-up opening ``question`` starts with (``words/openers.txt``: "entä", "what about"), or the whole
+    question when it only asks to go on (``words/go_on.txt``: "kerro lisää", "Tell me more"), or ""."""
     opening = " ".join(match.group().lower() for match in _WORD.finditer(question))
+    if asks_for_more(question):
+        return opening
     return next((entry for entry in word_list("openers") if opening == entry or opening.startswith(entry + " ")), "")
 
 
@@ -240,25 +252,65 @@ def carried_words(question: str, topic: str, analyzer: Analyzer) -> list[str]:
     """The topic words of ``topic`` (an earlier question) that a follow-up ``question`` takes over.
 
     Those are the earlier question's content words, except those the new question already has and,
-    when the new question names its own place or person, the earlier names it replaces:
-    "Entä Lapissa?" after "Mitkä ovat Etelä-Karjalan pilotin painopisteet?" carries
-    "pilotin painopisteet".
+    when the new question names its own place or person, the earlier names it replaces, and when it names
+    its own year, season or month, the earlier ones: "Entä Lapissa?" after "Mitkä ovat Etelä-Karjalan
+    pilotin painopisteet?" carries "pilotin painopisteet", "Entä keväällä?" after "Milloin ovat syksyn
+    yhdyspintafoorumit?" carries "Milloin ovat yhdyspintafoorumit".
     """
     words = [match.group() for match in _WORD.finditer(question)]
-    own_names = {_lemma(word, analyzer) for i, word in enumerate(words) if is_name(word, analyzer, i == 0)}
+    own_names = set() if asks_for_more(question) else {  # "Tell me more" names nothing
+        _lemma(word, analyzer) for i, word in enumerate(words) if is_name(word, analyzer, i == 0)}
+    own_period = bool(periods(question))
     own_lemmas = analyzer.content_lemmas(question)
     skip = _NOT_CONTENT | word_table("pointing").keys() | word_set("openers")
+    asked_more = _go_on_opening(topic)  # "Tell me more Mitkä ovat ..." from a chain: its topic follows
     carried: list[str] = []
     for i, match in enumerate(_WORD.finditer(topic)):
         word = match.group()
-        if word.lower() in skip:
+        if word.lower() in skip or i < asked_more:
             continue
         if own_names and is_name(word, analyzer, i == 0):
             continue  # the new question names its own place or person instead
+        if own_period and periods(word):
+            continue  # or its own year, season or month ("Entä keväällä?" after the autumn's forums)
         if _lemma(word, analyzer) in own_lemmas or word in carried:
             continue
         carried.append(word)
     return carried
+
+
+def asking_words(question: str, topic: str) -> list[str]:
+    """The words that open ``topic`` (an earlier question) up to its first content word, when they start with
+    a question word and ``question`` (a follow-up) names a year, season or month of its own and has no
+    question word: "Entä keväällä?" after "Milloin ovat syksyn yhdyspintafoorumit?" asks "Milloin ovat" too,
+    so it asks for the spring's dates as the earlier question asked for the autumn's, and "Entä vuonna
+    2024?" after "Mitä Kuntaliitto ehdotti vuonna 2022?" asks "Mitä". A follow-up that asks of another
+    thing ("Entä väestöpohja?" after "Montako kuntaa ...?") asks its own question, and one that names
+    another place ("Entä Lapissa?") is told apart by its place already."""
+    if not periods(question) or any(match.group().lower() in _ASKING for match in _WORD.finditer(question)):
+        return []
+    opening: list[str] = []
+    for match in list(_WORD.finditer(topic))[_go_on_opening(topic):]:  # past a "kerro lisää" of a chain
+        word = match.group()
+        if word.lower() not in _NOT_CONTENT or (not opening and word.lower() not in _ASKING):
+            break
+        opening.append(word)
+    return opening
+
+
+def asks_for_more(question: str) -> bool:
+    """Whether ``question`` only asks to go on with the previous topic (``words/go_on.txt``: "kerro lisää")."""
+    return " ".join(match.group().lower() for match in _WORD.finditer(question)) in word_set("go_on")
+
+
+def _go_on_opening(text: str) -> int:
+    """How many of the first words of ``text`` are a request to go on (``words/go_on.txt``), longest first."""
+    words = [match.group().lower() for match in _WORD.finditer(text)]
+    for phrase in sorted(word_list("go_on"), key=lambda entry: -len(entry.split())):
+        size = len(phrase.split())
+        if " ".join(words[:size]) == phrase:
+            return size
+    return 0
 
 
 def is_name(word: str, analyzer: Analyzer, sentence_initial: bool = False) -> bool:

@@ -75,6 +75,19 @@ _DOCUMENTS = {"fi": "Aineistossa on esimerkiksi:", "sv": "Materialet omfattar ti
               "en": "The materials include, for example:"}
 
 
+# The reply to a request to go on ("kerro lisää") when the materials hold nothing past what was quoted already.
+_NO_MORE = {
+    "fi": "Aineistossa ei ole tästä enempää kuin edellä lainattu.",
+    "sv": "Materialet säger inte mer om detta än det som citerades ovan.",
+    "en": "The materials say no more about this than what was quoted above.",
+}
+
+
+def no_more_text(language: str) -> str:
+    """The reply to "kerro lisää" when every passage on the topic was quoted already."""
+    return _NO_MORE[_lang(language)]
+
+
 def _lang(language: str) -> str:
     return language if language in _NOT_FOUND else "fi"
 

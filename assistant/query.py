@@ -40,6 +40,9 @@ MIN_STEM = 3
 MIN_PART = 4
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:\n]")
+# Voikko's class of a place name, and the fewest letters of one read from a word typed in lower case.
+_PLACE_CLASSES = frozenset({"paikannimi"})
+MIN_PLACE_NAME = 3
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,18 @@ class Query:
 
 def question_names(text: str, analyzer: Analyzer) -> set[str]:
     """The lemmas of the words capitalised inside a sentence of the question (not at its start):
-    places, organisations, people. Codes ("TE2024") are not names."""
+    places, organisations, people; and of the words typed in lower case, wherever they stand, that the
+    analyzer reads as nothing but a place name ("mikä on lapin väestöpohja?"). Codes ("TE2024") are not
+    names."""
     names: set[str] = set()
     last_end = 0
     for match in _WORD.finditer(text):
         word, gap = match.group(), text[last_end : match.start()]
         initial = last_end == 0 or bool(_SENTENCE_END.search(gap))
         last_end = match.end()
+        if word.islower() and _only_place_name(word, analyzer):
+            names |= analyzer.content_lemmas(word)
+            continue
         if initial:
             continue
         pieces = word.split("-") if any(ch.isdigit() for ch in word) else [word]
@@ -87,6 +95,13 @@ def question_names(text: str, analyzer: Analyzer) -> set[str]:
             if piece[:1].isupper() and not any(ch.isdigit() for ch in piece):
                 names |= analyzer.content_lemmas(piece)
     return names
+
+
+def _only_place_name(word: str, analyzer: Analyzer) -> bool:
+    """Whether every reading of ``word`` is a place name of at least ``MIN_PLACE_NAME`` letters ("lapin",
+    "oulussa"; not "lahden", also a bay, nor the "iin" of "Gbit/s:iin")."""
+    analysis = analyzer.analyze_word(word)
+    return set(analysis.classes) == _PLACE_CLASSES and all(len(lemma) >= MIN_PLACE_NAME for lemma in analysis.lemmas)
 
 
 def _with_corrections(text: str, corrected: Mapping[str, str]) -> str:

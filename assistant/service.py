@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.engine import AnswerEngine
-from assistant.evidence import Looked, Part, gather, named_chunks, named_sources, part_sources
-from assistant.followup import FollowupResolver, Resolution
+from assistant.evidence import Evidence, Looked, Part, gather, named_chunks, named_sources, part_sources
+from assistant.followup import FollowupResolver, Resolution, asks_for_more
 from assistant.generate import Sources
 from assistant.inputs import preamble, prepare_question
 from assistant.intent import part_readings, understand
-from assistant.messages import not_found_text, smalltalk_text
+from assistant.messages import no_more_text, not_found_text, smalltalk_text
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
 from assistant.retrieve import Retriever, check_top_k
@@ -203,6 +203,7 @@ class Assistant:
         debug: bool = False,
     ) -> Answer:
         """``ask``, reading the model's reply as a stream when ``streaming`` (generative mode only)."""
+        earlier = history  # whole: what "kerro lisää" must not quote again is past the search budget's cut
         question, history = prepare_question(question, history, self.settings)
         self.reload_if_changed()
         started = time.perf_counter()
@@ -219,7 +220,12 @@ class Assistant:
             return _refused(smalltalk_text(kind, language, [d.title for d in documents]), language, "smalltalk", started)
         resolution = self.resolve(asked, history, language)
         looked = self.look(resolution.standalone, language, top_k=top_k, retriever=retriever)
+        said = _said_before(asked, earlier) if resolution.followup else ""
+        if said:  # "kerro lisää": what the materials say past the passages quoted already
+            looked = _unsaid(looked, said)
         answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, debug=debug)
+        if said and answer.status == "not_found":
+            answer = replace(answer, text=no_more_text(language), meta={**answer.meta, "refusal": "no_more"})
         opening, rest = preamble(asked) if answer.status == "not_found" else ("", asked)
         if opening:
             # An opening that asks nothing ("Hei! Olen kunnan hyte-koordinaattori ja valmistelen esitystä.")
@@ -276,6 +282,30 @@ def _pieces(text: str) -> Iterator[str]:
             start = i + 1
     if start < len(text):
         yield text[start:]
+
+
+def _said_before(question: str, history: Sequence[Turn]) -> str:
+    """What the conversation has quoted on its topic, whitespace-collapsed, when ``question`` only asks to go
+    on ("kerro lisää"): the answers since the question that set the topic, each request to go on's as well;
+    else ""."""
+    if not asks_for_more(question):
+        return ""
+    said: list[str] = []
+    for turn in reversed(history):
+        if turn.role == "assistant":
+            said.append(turn.content)
+        elif not asks_for_more(turn.content):
+            break  # the question that set the topic, whose answer is taken already
+    return " ".join(" ".join(said).split())
+
+
+def _unsaid(looked: Looked, said: str) -> Looked:
+    """``looked`` without the candidate items that ``said`` (the previous answer) quoted already."""
+    def fresh(evidence: Evidence) -> Evidence:
+        return replace(evidence, candidates=tuple(c for c in evidence.candidates if " ".join(c.text.split()) not in said))
+
+    return replace(looked, evidence=fresh(looked.evidence),
+                   parts=tuple(replace(part, evidence=fresh(part.evidence)) for part in looked.parts))
 
 
 def _refused(text: str, language: str, refusal: str, started: float) -> Answer:

@@ -4,7 +4,7 @@ saying what the assistant answers from and naming a few of its documents, instea
 share a word with them ("kiitos!" once drew "Tervetuloa tekemään yhteistyötä kanssamme!").
 
 A message is small talk when every word of it is one of ``words/smalltalk.txt`` (or it has no word at
-all). After earlier turns a message with a question word ("Kuka?", "Mitä?") is a follow-up instead and
+all) and it holds no number. After earlier turns a message with a question word ("Kuka?", "Mitä?") is a follow-up instead and
 goes to the follow-up resolver like any other question.
 """
 
@@ -21,6 +21,8 @@ def smalltalk_kind(question: str, followup_possible: bool) -> str | None:
     """``"thanks"``, ``"greeting"`` or ``"help"`` for a message that asks nothing of the materials, else None.
 
     ``followup_possible``: earlier turns exist, so a message with a question word may lean on them."""
+    if any(ch.isdigit() for ch in question):
+        return None  # a number asks about something ("Och 2024?", "Entä 2025?")
     table = word_table("smalltalk")
     words = [word.lower() for word in _WORD.findall(question)]
     if any(word not in table for word in words):

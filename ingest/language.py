@@ -20,10 +20,12 @@ _ENGLISH_SHAPE = re.compile(r"(?:th|wh|sh|ch|w|c|q|x|z|tion|ing|ed)")
 _SWEDISH_SHAPE = re.compile(r"(?:å|sj|skj|tj|ck|rna|rnas|erar|ar$|tet$|ningen$)")
 
 
+# Besides the function words, the words of a short request to go on ("Tell me more", "Berätta mer"),
+# which would otherwise read as Finnish ("me" and "more" are Finnish words as well).
 _FUNCTION_WORDS = {
     "fi": stopwords.FINNISH | (stopwords.QUESTION_WORDS - stopwords.SWEDISH - stopwords.ENGLISH - {"varför", "vems", "vart"}),
-    "sv": stopwords.SWEDISH | {"vad", "vilken", "vilket", "vilka", "vem", "vems", "hur", "varför", "vart"},
-    "en": stopwords.ENGLISH,
+    "sv": stopwords.SWEDISH | {"vad", "vilken", "vilket", "vilka", "vem", "vems", "hur", "varför", "vart", "mer", "berätta"},
+    "en": stopwords.ENGLISH | {"me", "more", "tell"},
 }
 
 

@@ -8,7 +8,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from assistant.followup import Evidence, carried_words, is_name, opener, pointing_word, reads_as_followup
+from assistant.followup import (
+    Evidence,
+    asking_words,
+    carried_words,
+    is_name,
+    opener,
+    pointing_word,
+    reads_as_followup,
+)
 from assistant.service import Assistant
 from ingest.analyze import make_analyzer
 from kysy.models import Answer, Turn
@@ -44,6 +52,29 @@ def _first_source(answer: Answer) -> tuple[str, int | None]:
 def test_a_new_place_replaces_the_previous_one() -> None:
     carried = carried_words("Entä Lapissa?", "Mitkä ovat Etelä-Karjalan pilotin painopisteet?", ANALYZER)
     assert carried == ["pilotin", "painopisteet"]
+
+
+def test_a_new_year_season_or_month_replaces_the_previous_one() -> None:
+    assert carried_words("Entä keväällä?", "Milloin ovat syksyn yhdyspintafoorumit?", ANALYZER) == ["yhdyspintafoorumit"]
+    assert carried_words("Entä vuonna 2024?", "Mitä Kuntaliitto ehdotti vuonna 2022?", ANALYZER) == ["Kuntaliitto", "ehdotti"]
+    # a follow-up that names no period of its own keeps the earlier one
+    assert "syksyn" in carried_words("Entä ikäihmisten palveluista?", "Milloin ovat syksyn yhdyspintafoorumit?", ANALYZER)
+
+
+def test_a_follow_up_naming_another_time_asks_what_the_earlier_question_asked() -> None:
+    assert asking_words("Entä keväällä?", "Milloin ovat syksyn yhdyspintafoorumit?") == ["Milloin", "ovat"]
+    assert asking_words("Entä vuonna 2024?", "Mitä Kuntaliitto ehdotti vuonna 2022?") == ["Mitä"]
+    assert asking_words("Entä väestöpohja?", "Kuinka monta kuntaa Etelä-Karjalassa on?") == []  # another thing asked
+    assert asking_words("Milloin keväällä?", "Milloin ovat syksyn yhdyspintafoorumit?") == []  # its own question word
+    assert asking_words("Entä keväällä?", "Syksyn yhdyspintafoorumit") == []  # the earlier one asked nothing
+
+
+def test_a_message_that_only_asks_to_go_on_is_a_follow_up_that_names_nothing() -> None:
+    assert opener("Kerro lisää!") == "kerro lisää" and opener("Tell me more about it") == "tell me more about it"
+    assert opener("Kerro lisää yhdyspintafoorumeista") == ""  # a topic of its own
+    topic = "Mitkä ovat Lapin pilotin painopisteet?"
+    assert carried_words("Tell me more", topic, ANALYZER) == ["Lapin", "pilotin", "painopisteet"]
+    assert carried_words("Vad betyder det?", f"Tell me more {topic}", ANALYZER) == ["Lapin", "pilotin", "painopisteet"]
 
 
 @pytest.mark.parametrize(
@@ -84,6 +115,11 @@ def test_the_rule_weighs_its_signals() -> None:
     assert not reads_as_followup(Evidence(**{**plain.__dict__, "kept": 0.5}), 0.7, 0.0, 0.9, 50)
     assert reads_as_followup(Evidence(**{**plain.__dict__, "kept": 0.0, "opener": "entä"}), 0.7, 0.0, 0.9, 50)
     assert reads_as_followup(Evidence(**{**plain.__dict__, "own_weight": 0.0, "on_topic_passage": False}),
+                             0.7, 0.0, 0.9, 50)
+    # nothing of its own that the materials hold, but a name of its own that they lack: a new topic
+    assert not reads_as_followup(Evidence(**{**plain.__dict__, "own_weight": 0.0, "unheld_name": True}),
+                                 0.7, 0.0, 0.9, 50)
+    assert reads_as_followup(Evidence(**{**plain.__dict__, "own_weight": 0.0, "unheld_name": True, "opener": "entä"}),
                              0.7, 0.0, 0.9, 50)
     # without a pointing word or an opener, a question spelling out its own topic in many words stands alone
     assert reads_as_followup(Evidence(**{**plain.__dict__, "words": 3}), 0.7, 0.0, 0.9, 3)
@@ -167,3 +203,57 @@ def test_every_interface_carries_the_conversation_the_same_way(
         assert body["citations"][0]["page"] == page
     # The OpenAI message is the answer, then its numbered sources (for clients that show only the text).
     assert completion["choices"][0]["message"]["content"].startswith(plain["answer"] + "\n\n**")
+
+
+def test_a_follow_up_asking_another_season_is_not_answered_with_the_earlier_seasons_dates(assistant: Assistant) -> None:
+    answer = _after(assistant, "Milloin ovat syksyn yhdyspintafoorumit?", "Entä keväällä?")
+    assert answer.meta["followup"] is True and "syksyn" not in answer.meta["standalone_query"]
+    assert answer.status != "answered" and "29.9." not in answer.text
+
+
+def test_a_place_typed_in_lower_case_in_a_follow_up_is_still_another_place(assistant: Assistant) -> None:
+    answer = _after(assistant, POPULATION, "entä lapissa?")
+    assert answer.meta["followup"] is True and answer.status != "answered" and "127 000" not in answer.text
+
+
+@pytest.mark.parametrize(("go_on", "language"), [("Tell me more", "en"), ("Berätta mer", "sv"), ("kerro lisää", "fi")])
+def test_asking_for_more_keeps_the_topic_and_is_answered_in_the_language_asked(
+        assistant: Assistant, go_on: str, language: str) -> None:
+    first = assistant.ask("Mitkä ovat Lapin pilotin painopisteet?")
+    answer = _after(assistant, "Mitkä ovat Lapin pilotin painopisteet?", go_on)
+    assert answer.meta["followup"] is True and "Lapin" in answer.meta["standalone_query"]
+    assert answer.language == language and answer.citations and not _quotes(first) & _quotes(answer)
+
+
+def test_a_question_naming_a_place_the_materials_lack_is_not_read_into_the_previous_topic(assistant: Assistant) -> None:
+    answer = _after(assistant, "Kuinka monta yhdyspintafoorumia syksyllä järjestetään?", "Vad är Pirkanmaas budget?")
+    assert answer.meta["followup"] is False and answer.status == "not_found" and "29.9." not in answer.text
+
+
+def test_a_number_after_an_opener_is_a_follow_up_not_small_talk(assistant: Assistant) -> None:
+    answer = _after(assistant, "Mitä Kuntaliitto ehdotti hyvinvointialueille vuonna 2022?", "Och 2024?")
+    assert answer.meta.get("refusal") != "smalltalk" and answer.meta["followup"] is True
+
+
+def _quotes(answer: Answer) -> set[str]:
+    return {citation.quote for citation in answer.citations}
+
+
+def test_asking_for_more_quotes_what_was_not_quoted_yet(assistant: Assistant) -> None:
+    history: list[Turn] = []
+    quoted: list[set[str]] = []
+    for question in ("Mikä on Etelä-Karjalan väestöpohja?", "kerro lisää", "kerro lisää"):
+        answer = assistant.ask(question, history)
+        assert answer.status == "answered" and answer.citations, answer.text
+        quoted.append(_quotes(answer))
+        history += [Turn("user", question), Turn("assistant", answer.text)]
+    assert not quoted[0] & quoted[1] and not (quoted[0] | quoted[1]) & quoted[2]
+    assert "kuntaa" not in answer.meta["standalone_query"].split()[:2]  # no earlier fact is asked again
+
+
+def test_asking_for_more_when_everything_was_quoted_says_so(assistant: Assistant) -> None:
+    everything = "\n".join(chunk.text for chunk in assistant.snapshot.chunks)
+    history = [Turn("user", POPULATION), Turn("assistant", everything)]
+    for go_on, reply in (("kerro lisää", "Aineistossa ei ole tästä enempää"), ("Tell me more", "say no more")):
+        answer = assistant.ask(go_on, history)
+        assert answer.status == "not_found" and answer.meta["refusal"] == "no_more" and reply in answer.text

@@ -74,6 +74,23 @@ def test_names_are_the_capitalised_words_inside_the_question(assistant: Assistan
     assert question_names("Mikä on väestöpohja? Lopuksi kerro kaikki.", analyzer) == set()
 
 
+def test_a_place_typed_in_lower_case_is_a_name_when_it_can_be_nothing_else(assistant: Assistant) -> None:
+    analyzer = assistant.analyzer
+    if analyzer.name != "voikko":
+        pytest.skip("word classes come from Voikko")
+    assert question_names("mikä on lapin väestöpohja?", analyzer) == {"lappi"}
+    assert question_names("paljonko oulussa on kuntia?", analyzer) == {"oulu"}
+    # "lahden" is a bay as well as a town, and "iin" of "Gbit/s:iin" is no place asked of
+    assert question_names("mikä on lahden väkiluku?", analyzer) == set()
+    assert "ii" not in question_names("Kuinka nopea yhteys oli 100 Gbit/s:iin?", analyzer)
+
+
+def test_a_place_typed_in_lower_case_is_not_answered_with_another_places_figures(assistant: Assistant) -> None:
+    answer = assistant.ask("mikä on lapin väestöpohja?")
+    assert answer.status == "not_found" and "127 000" not in answer.text
+    assert assistant.ask("mikä on etelä-karjalan väestöpohja?").status == "answered"
+
+
 def test_a_query_without_synonyms_has_only_its_own_forms() -> None:
     import numpy as np
 
