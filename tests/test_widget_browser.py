@@ -14,10 +14,12 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +214,8 @@ def test_streamed_answer_cites_the_slide_and_opens_it_at_that_page(server, page,
 
     card = answer.locator('a[data-kysy="citation"]', has_text="dia 9").first
     expect(card).to_be_visible()
+    # Quotes speak in relative time ("ensi vuonna"), so the card says which year the document is from.
+    expect(card.locator(".source-page")).to_have_text("2024, dia 9")
     assert card.get_attribute("target") == "_blank"
     assert card.get_attribute("rel") == "noopener noreferrer"
     _save_screenshot(page, tmp_path)
@@ -520,6 +524,168 @@ def test_error_states_explain_and_retry(server, page) -> None:
     expect(page.locator(".msg.user")).to_have_count(1)
 
 
+def test_failed_attempts_are_replaced_in_place_not_piled_up(server, page) -> None:
+    state = {"mode": "offline"}
+
+    def handle(route: Route) -> None:
+        if state["mode"] == "offline":
+            route.abort("internetdisconnected")
+        elif state["mode"] == "rate":
+            route.fulfill(status=429, headers={"Retry-After": "1"}, json={"error": "rate_limited", "message": "x"})
+        else:
+            route.continue_()
+
+    page.route("**/api/chat", handle)
+    open_chat(page, server["base"])
+    errors = page.locator('[data-kysy="error"]')
+    retries = page.locator('[data-kysy="retry"]')
+    questions = page.locator(".msg.user")
+    for _ in range(2):  # the same question sent again takes the failed attempt's place
+        page.keyboard.type(POPULATION_Q)
+        page.keyboard.press("Enter")
+        expect(errors).to_contain_text("verkkoyhteys")
+        expect(questions).to_have_count(1)
+        expect(errors).to_have_count(1)
+
+    page.keyboard.type("Entä Lapissa?")  # another question: the earlier error stays, its retry goes
+    page.keyboard.press("Enter")
+    expect(errors).to_have_count(2)
+    expect(retries).to_have_count(1)
+    expect(errors.last.locator('[data-kysy="retry"]')).to_have_count(1)
+
+    state["mode"] = "rate"
+    for _ in range(2):  # each retry replaces the error, and waits out the Retry-After again
+        retries.click()
+        expect(errors.last).to_contain_text("1 sekunnin kuluttua")
+        expect(errors).to_have_count(2)
+        expect(retries).to_have_count(1)
+        expect(retries).to_be_disabled()
+        expect(retries).to_be_enabled(timeout=5_000)
+        expect(errors.last).to_contain_text("Voit nyt yrittää uudelleen")
+
+    state["mode"] = "real"
+    retries.click()
+    expect(errors).to_have_count(1)
+    expect(retries).to_have_count(0)
+    expect(page.locator('[data-kysy="answer"] [data-kysy="feedback-up"]')).to_be_visible(timeout=60_000)
+    kinds = page.locator(".log > .msg").evaluate_all("ms => ms.map(m => m.dataset.kysy || m.textContent)")
+    assert kinds == [f"Sinä: {POPULATION_Q}", "error", "Sinä: Entä Lapissa?", "answer"]
+
+
+HUNG_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>Jumissa</title></head>
+<body><main><h1>Palvelin jumissa</h1></main>
+<script src="/widget.js" data-lang="{lang}" data-timeout="1.5" defer></script></body></html>"""
+
+
+class _HungKysy(BaseHTTPRequestHandler):
+    """Serves a page with the widget; its ``/api/chat`` says nothing at all (``mode`` "silent", like a
+    stopped process), starts the event stream with one token and stalls ("stalling"), or answers with a
+    token every 0.5 s for 3 s ("slow"). A hung chat waits until ``release`` is set."""
+
+    release: threading.Event
+    mode: str
+    lang: str
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        files = {"/widget.js": "text/javascript", "/widget.css": "text/css"}
+        if self.path in files:
+            body, kind = (STATIC / self.path[1:]).read_bytes(), files[self.path]
+        elif self.path == "/":
+            body, kind = HUNG_PAGE.format(lang=self.lang).encode(), "text/html; charset=utf-8"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self.mode == "silent":
+            self.release.wait(30)
+            return
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for _ in range(6 if self.mode == "slow" else 1):
+            self.wfile.write(_sse([("token", {"text": "Hidas "})]).encode())
+            self.wfile.flush()
+            time.sleep(0.5)
+        if self.mode == "stalling":
+            self.release.wait(30)
+            return
+        done = {"answer": "Hidas mutta valmis vastaus.", "status": "answered", "not_found": False, "citations": []}
+        self.wfile.write(_sse([("done", done)]).encode())
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+        pass
+
+
+@pytest.fixture
+def hung_kysy(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A ``_HungKysy`` on 127.0.0.1 in the (mode, lang) the test is parametrized with; yields its address."""
+    release = threading.Event()
+    mode, lang = request.param
+    handler = type("Handler", (_HungKysy,), {"release": release, "mode": mode, "lang": lang})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+TIMED_OUT = {"fi": "Palvelu ei vastannut ajoissa. Yritä uudelleen.", "en": "The service did not answer in time."}
+
+
+@pytest.mark.parametrize(
+    "hung_kysy", [("silent", "fi"), ("stalling", "en")], ids=["silent-fi", "stalling-after-a-token-en"], indirect=True,
+)
+def test_a_hung_server_times_out_with_a_retry(page, hung_kysy) -> None:
+    page.goto(hung_kysy + "/")
+    lang = page.locator("html").get_attribute("lang") or "fi"
+    page.locator('[data-kysy="launcher"]').click()
+    page.keyboard.type(POPULATION_Q)
+    page.keyboard.press("Enter")
+    log = page.locator(".log")
+    send = page.locator('[data-kysy="send"]')
+    error = page.locator('[data-kysy="error"]')
+    expect(send).to_have_attribute("aria-disabled", "true")
+    expect(log).to_have_attribute("aria-busy", "true")
+
+    expect(error).to_contain_text(TIMED_OUT[lang], timeout=10_000)
+    expect(send).to_have_attribute("aria-disabled", "false")
+    expect(log).to_have_attribute("aria-busy", "false")
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(0)  # nor is a half-streamed answer left
+
+    error.locator('[data-kysy="retry"]').click()  # the retry hangs too, and its error takes the same place
+    expect(send).to_have_attribute("aria-disabled", "true")
+    expect(error).to_have_count(0)
+    expect(error).to_have_count(1, timeout=10_000)
+    expect(send).to_have_attribute("aria-disabled", "false")
+    expect(page.locator(".msg.user")).to_have_count(1)
+
+
+@pytest.mark.parametrize("hung_kysy", [("slow", "fi")], ids=["slow"], indirect=True)
+def test_a_slow_answer_that_keeps_streaming_is_not_cut_off(page, hung_kysy) -> None:
+    # 3 s in all against a 1.5 s timeout: only a silence that long fails a question.
+    page.goto(hung_kysy + "/")
+    page.locator('[data-kysy="launcher"]').click()
+    page.keyboard.type(POPULATION_Q)
+    page.keyboard.press("Enter")
+    answer = page.locator('[data-kysy="answer"]')
+    expect(answer.locator(".answer-text")).to_have_text("Hidas mutta valmis vastaus.", timeout=10_000)
+    expect(answer).to_have_attribute("aria-busy", "false")
+    expect(page.locator('[data-kysy="error"]')).to_have_count(0)
+
+
 def test_new_conversation_clears_history_and_offers_starters(server, page) -> None:
     bodies: list[dict[str, Any]] = []
     page.on("request", lambda r: bodies.append(json.loads(r.post_data or "{}")) if r.url.endswith("/api/chat") else None)
@@ -539,13 +705,13 @@ def test_new_conversation_clears_history_and_offers_starters(server, page) -> No
 
 EMBED_PAGE = """<!doctype html><html lang="sv"><head><meta charset="utf-8"><title>Inbäddning</title></head>
 <body><main><h1>Inbäddad chatt</h1><div id="chat-here"></div></main>
-<script src="/widget.js" data-kysy-api="" {attrs} defer></script></body></html>"""
+<script src="/widget.js" data-kysy-api="{api}" {attrs} defer></script></body></html>"""
 
 
-def _embed(page: Page, base: str, attrs: str) -> None:
-    """Load a host page on the server's origin whose script tag carries ``attrs``."""
+def _embed(page: Page, base: str, attrs: str, api: str = "") -> None:
+    """Load a host page on the server's origin whose script tag carries ``attrs`` (and ``api`` as its API)."""
     page.route(base + "/embed-test.html", lambda route: route.fulfill(
-        status=200, content_type="text/html; charset=utf-8", body=EMBED_PAGE.format(attrs=attrs)))
+        status=200, content_type="text/html; charset=utf-8", body=EMBED_PAGE.format(api=api, attrs=attrs)))
     page.goto(base + "/embed-test.html")
 
 
@@ -581,7 +747,7 @@ def test_the_conversation_survives_a_reload_and_uusi_keskustelu_clears_it(server
     page.reload()  # the panel opens again with the conversation, and a follow-up still has its topic
     answers = page.locator('[data-kysy="answer"]')
     expect(answers).to_have_count(1)
-    expect(answers.first.locator('[data-kysy="citation"]', has_text="dia 9").first).to_be_visible()
+    expect(answers.first.locator('[data-kysy="citation"]', has_text="2024, dia 9").first).to_be_visible()
     follow = ask(page, "Entä henkilöstön määrä?")
     expect(follow.locator(".answer-text")).to_contain_text("5500")
     assert [turn["content"] for turn in bodies[-1]["history"]][0] == POPULATION_Q

@@ -3,8 +3,9 @@
  * <script src="https://HOST/widget.js" data-kysy-api="https://HOST" data-lang="fi" defer></script>
  *
  * Optional attributes: data-lang (fi | sv | en), data-title, data-accent (a CSS colour with
- * at least 4.5:1 contrast against white), data-position (bottom-right | bottom-left) and
- * data-target="#element-id" (render inline into that element instead of floating).
+ * at least 4.5:1 contrast against white), data-position (bottom-right | bottom-left),
+ * data-target="#element-id" (render inline into that element instead of floating) and
+ * data-timeout (seconds without a byte from the server before a question fails; default 60).
  * Everything lives in an open shadow root; server text only ever reaches the page as text nodes.
  * The conversation is kept per browser tab (sessionStorage), so it survives reloads and moving
  * between pages of the same site; "Uusi keskustelu" starts over. The history sent with a question
@@ -55,6 +56,7 @@
       commentSent: "Kiitos, kommentti lähetetty!",
       retry: "Yritä uudelleen",
       offline: "Yhteyttä palveluun ei saatu. Tarkista verkkoyhteys ja yritä uudelleen.",
+      timeout: "Palvelu ei vastannut ajoissa. Yritä uudelleen.",
       rateLimited: (s) => `Liian monta kysymystä lyhyessä ajassa. Voit kysyä uudelleen ${s} sekunnin kuluttua.`,
       rateLimitedNow: "Liian monta kysymystä lyhyessä ajassa. Voit nyt yrittää uudelleen.",
       busy: "Palvelu on juuri nyt ruuhkautunut. Yritä hetken kuluttua uudelleen.",
@@ -104,6 +106,7 @@
       commentSent: "Tack, kommentaren har skickats!",
       retry: "Försök igen",
       offline: "Ingen anslutning till tjänsten. Kontrollera nätverket och försök igen.",
+      timeout: "Tjänsten svarade inte i tid. Försök igen.",
       rateLimited: (s) => `För många frågor på kort tid. Du kan fråga igen om ${s} sekunder.`,
       rateLimitedNow: "För många frågor på kort tid. Du kan nu försöka igen.",
       busy: "Tjänsten är överbelastad just nu. Försök igen om en stund.",
@@ -153,6 +156,7 @@
       commentSent: "Thank you, the comment was sent!",
       retry: "Try again",
       offline: "Could not reach the service. Check your connection and try again.",
+      timeout: "The service did not answer in time. Please try again.",
       rateLimited: (s) => `Too many questions in a short time. You can ask again in ${s} seconds.`,
       rateLimitedNow: "Too many questions in a short time. You can try again now.",
       busy: "The service is busy right now. Please try again in a moment.",
@@ -165,10 +169,14 @@
   };
 
   const DEFAULT_ACCENT = "#0055a0";
+  // Seconds of silence before a question fails: a hung or stopped server sends nothing, a live one streams tokens.
+  const DEFAULT_TIMEOUT_S = 60;
   // Until the server's own limits arrive from /api/config.
   const DEFAULT_LIMITS = { maxHistoryTurns: 20, maxHistoryMessageChars: 2000 };
   // Turns kept in the tab's storage (and shown again after a reload).
   const MAX_STORED_TURNS = 50;
+  // not_found replies that are no failed search: small talk, and nothing more after "tell me more"
+  const QUIET_REFUSALS = ["smalltalk", "no_more"];
   const STORE_KEY = "kysy-conversation";
   const SLIDE_FILES = /\.(pptx?|odp|key)$/i;
   const SVG_NS = "http://www.w3.org/2000/svg";
@@ -253,8 +261,8 @@
     return Number.isNaN(date) ? 30 : Math.max(1, Math.ceil((date - Date.now()) / 1000));
   }
 
-  /** Server-Sent Events from a fetch Response, as {event, data} objects. */
-  async function* sseEvents(response, signal) {
+  /** Server-Sent Events from a fetch Response, as {event, data} objects; `onData` hears of every read. */
+  async function* sseEvents(response, signal, onData) {
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -279,6 +287,7 @@
     for (;;) {
       if (signal.aborted) return;
       const { value, done } = await reader.read();
+      onData();
       buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
       // A lone trailing "\r" may be the first half of "\r\n": wait for the next chunk.
       const end = done ? buffer.length : buffer.endsWith("\r") ? buffer.length - 1 : buffer.length;
@@ -328,6 +337,12 @@
     }
   }
 
+  /** What a source card shows after the title: the document's year and the page, slide or section. */
+  function sourceMeta(t, citation) {
+    const year = Number.isInteger(citation.year) && citation.year > 0 ? String(citation.year) : "";
+    return [year, pageLabel(t, citation)].filter(Boolean).join(", ");
+  }
+
   function pageLabel(t, citation) {
     if (typeof citation.label === "string" && citation.label) return citation.label; // the server decides
     if (citation.page === null || citation.page === undefined) return "";
@@ -350,6 +365,7 @@
     const lang = Object.prototype.hasOwnProperty.call(STRINGS, attr("data-lang")) ? attr("data-lang") : "fi";
     const t = STRINGS[lang];
     const target = attr("data-target");
+    const timeout = Number(attr("data-timeout"));
     return {
       api,
       lang,
@@ -359,10 +375,11 @@
       customAccent: attr("data-accent") !== "",
       left: attr("data-position") === "bottom-left",
       target: target.startsWith("#") ? document.getElementById(target.slice(1)) : null,
+      timeoutMs: (timeout > 0 ? timeout : DEFAULT_TIMEOUT_S) * 1000,
     };
   }
 
-  /** A failure a user can act on: offline, rate, busy, server, tooLong, invalid. */
+  /** A failure a user can act on: offline, timeout, rate, busy, server, tooLong, invalid. */
   class ChatError extends Error {
     constructor(kind, seconds = 0) {
       super(kind);
@@ -445,6 +462,7 @@
       this.turns = kept.turns;
       this.busy = false;
       this.controller = null;
+      this.failed = null; // the last failed attempt on display: {turn, box, edit}
       this.timers = new Set();
       this.seq = 0;
       this.build();
@@ -637,6 +655,7 @@
       for (const timer of this.timers) clearInterval(timer);
       this.timers.clear();
       this.turns = [];
+      this.failed = null;
       this.store.clear();
       this.log.replaceChildren();
       this.showWelcome();
@@ -660,31 +679,58 @@
       const question = String(raw || "").trim();
       if (!question || this.busy) return;
       this.input.value = "";
-      this.showQuestion(question);
-      this.run({ question, history: boundedHistory(this.turns, this.limits) });
+      this.retire(question);
+      const bubble = this.showQuestion(question);
+      this.run({ question, history: boundedHistory(this.turns, this.limits), bubble });
+    }
+
+    /** A new question ends the last failed attempt: asked again (or edited), it goes; else only its retry does. */
+    retire(question) {
+      const failed = this.failed;
+      this.failed = null;
+      if (!failed) return;
+      if (failed.edit || failed.turn.question === question) {
+        failed.turn.bubble.remove();
+        failed.box.remove();
+      } else {
+        const retry = failed.box.querySelector(".retry");
+        if (retry) retry.remove();
+      }
     }
 
     showQuestion(question) {
       if (this.welcome) this.welcome.remove();
       this.welcome = null;
-      this.log.append(el("div", { class: "msg user" }, [
+      const bubble = el("div", { class: "msg user" }, [
         el("span", { class: "visually-hidden", text: `${this.t.you}: ` }),
         el("p", { class: "bubble", text: question }),
-      ]));
+      ]);
+      this.log.append(bubble);
+      return bubble;
     }
 
-    async run(turn) {
-      const view = this.addAnswer();
+    /** Ask the server; `replace` is the failed attempt's error that this try takes the place of. */
+    async run(turn, replace) {
+      const view = this.addAnswer(replace);
       const controller = new AbortController();
       this.controller = controller;
+      let idle = 0;
+      const wait = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => controller.abort("timeout"), this.cfg.timeoutMs);
+      };
       this.setBusy(true, view);
       this.scrollToEnd(true);
       try {
-        const done = await this.stream(turn, view, controller.signal);
+        wait();
+        const done = await this.stream(turn, view, controller.signal, wait);
         this.finish(turn, view, done);
       } catch (err) {
-        if (!controller.signal.aborted) this.fail(turn, view, err);
+        const { aborted, reason } = controller.signal;
+        if (reason === "timeout") this.fail(turn, view, new ChatError("timeout"));
+        else if (!aborted) this.fail(turn, view, err);
       } finally {
+        clearTimeout(idle);
         if (this.controller === controller) {
           this.controller = null;
           this.setBusy(false, view);
@@ -692,7 +738,7 @@
       }
     }
 
-    addAnswer() {
+    addAnswer(replace) {
       const id = ++this.seq;
       const text = el("div", { class: "answer-text" });
       const thinking = el("p", { class: "thinking" }, [
@@ -702,11 +748,13 @@
       const msg = el("div", { class: "msg assistant", "data-kysy": "answer" }, [
         el("span", { class: "visually-hidden", text: `${this.t.assistant}: ` }), bubble,
       ]);
-      this.log.append(msg);
+      if (replace) replace.replaceWith(msg);
+      else this.log.append(msg);
       return { id, msg, bubble, text, thinking, frame: 0, pending: "" };
     }
 
-    async stream(turn, view, signal) {
+    /** The answer's final `done` payload; `onData` is called whenever the server sends anything. */
+    async stream(turn, view, signal, onData) {
       let response;
       try {
         response = await fetch(`${this.cfg.api}/api/chat`, {
@@ -719,10 +767,11 @@
       } catch (err) {
         throw signal.aborted ? err : new ChatError("offline");
       }
+      onData();
       if (!response.ok || !response.body) throw errorForResponse(response);
       let text = "";
       try {
-        for await (const { event, data } of sseEvents(response, signal)) {
+        for await (const { event, data } of sseEvents(response, signal, onData)) {
           if (event === "token") {
             const piece = parseJson(data).text;
             if (typeof piece === "string") text += piece;
@@ -772,8 +821,8 @@
       if (status === "partial") {
         view.msg.classList.add("partial");
         view.bubble.prepend(el("p", { class: "partial-label", "data-kysy": "partial", text: this.t.partial }));
-      } else if (status === "not_found" && !(done.meta && done.meta.refusal === "smalltalk")) {
-        // a reply to thanks or a greeting is no failed search: no "not found" label on it
+      } else if (status === "not_found" && !(done.meta && QUIET_REFUSALS.includes(done.meta.refusal))) {
+        // a reply to thanks or a greeting, or "nothing more" after "tell me more", is no failed search
         view.msg.classList.add("not-found");
         view.bubble.prepend(el("p", { class: "not-found-label", text: this.t.notFound }));
       }
@@ -790,13 +839,13 @@
       for (const c of citations) {
         const url = safeUrl(c.url, this.cfg.api);
         const title = typeof c.title === "string" && c.title ? c.title : String(c.file || t.source);
-        const page = pageLabel(t, c);
+        const meta = sourceMeta(t, c);
         const body = [
           el("span", { class: "source-num", text: String(c.n), "aria-hidden": "true" }),
           el("span", { class: "source-main" }, [
             el("span", { class: "visually-hidden", text: `${t.source} ${c.n}: ` }),
             el("span", { class: "source-title", text: title, title }),
-            page ? el("span", { class: "source-page", text: page }) : null,
+            meta ? el("span", { class: "source-page", text: meta }) : null,
             typeof c.quote === "string" && c.quote ? el("span", { class: "source-quote", text: `”${c.quote}”` }) : null,
             url ? el("span", { class: "visually-hidden", text: ` (${t.opensNewTab})` }) : null,
           ]),
@@ -807,7 +856,7 @@
           ? el("a", { class: "source", id, href: url, target: "_blank", rel: "noopener noreferrer", "data-kysy": "citation" }, body)
           : el("div", { class: "source", id, tabindex: "-1", "data-kysy": "citation" }, body);
         list.append(el("li", {}, [card]));
-        cards.set(c.n, { card, url, label: `${t.source} ${c.n}: ${title}${page ? `, ${page}` : ""}` });
+        cards.set(c.n, { card, url, label: `${t.source} ${c.n}: ${title}${meta ? `, ${meta}` : ""}` });
       }
       view.msg.append(el("div", { class: "sources" }, [el("h3", { class: "sources-title", text: t.sources }), list]));
       return cards;
@@ -906,9 +955,9 @@
       const group = view.msg.querySelector(".feedback");
       if (!group || !answer) return;
       const lines = citations.map((c) => {
-        const page = pageLabel(t, c);
+        const meta = sourceMeta(t, c);
         const url = safeUrl(c.url, this.cfg.api);
-        return `[${c.n}] ${c.title || c.file || t.source}${page ? `, ${page}` : ""}${url ? ` ${url}` : ""}`;
+        return `[${c.n}] ${c.title || c.file || t.source}${meta ? `, ${meta}` : ""}${url ? ` ${url}` : ""}`;
       });
       const text = lines.length ? `${answer}\n\n${t.sources}:\n${lines.join("\n")}` : answer;
       const status = group.querySelector(".feedback-status");
@@ -928,22 +977,23 @@
       const { t } = this;
       const kind = err instanceof ChatError ? err.kind : "server";
       cancelAnimationFrame(view.frame);
-      view.msg.remove();
-      const messages = { offline: t.offline, busy: t.busy, server: t.serverError, tooLong: t.tooLong, invalid: t.invalid };
+      const messages = { offline: t.offline, timeout: t.timeout, busy: t.busy, server: t.serverError, tooLong: t.tooLong, invalid: t.invalid };
       const text = el("p", { class: "error-text", text: kind === "rate" ? t.rateLimited(err.seconds) : messages[kind] });
       const box = el("div", { class: `msg error error-${kind}`, role: "alert", "data-kysy": "error" }, [text]);
-      this.log.append(box);
+      view.msg.replaceWith(box); // in the attempt's place, so a retry never adds a second error
+      const edit = kind === "tooLong" || kind === "invalid";
+      this.failed = { turn, box, edit };
       this.scrollToEnd(true);
-      if (kind === "tooLong" || kind === "invalid") {
+      if (edit) {
         this.input.value = turn.question; // let the user edit and resend
         return;
       }
       const retry = el("button", { type: "button", class: "retry", "data-kysy": "retry" }, [icon("refresh"), el("span", { text: t.retry })]);
       retry.addEventListener("click", () => {
         if (this.busy) return;
-        box.remove();
+        this.failed = null;
         this.input.focus();
-        this.run(turn);
+        this.run(turn, box);
       });
       box.append(retry);
       if (kind === "rate") this.waitBeforeRetry(retry, text, err.seconds);
@@ -958,7 +1008,7 @@
         clearInterval(timer);
         this.timers.delete(timer);
         retry.disabled = false;
-        text.textContent = this.t.rateLimitedNow;
+        if (retry.isConnected) text.textContent = this.t.rateLimitedNow;
       }, 1000);
       this.timers.add(timer);
     }
