@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from assistant.app_state import AssistantDep, app_state
 from assistant.http_errors import ApiError
@@ -15,6 +16,8 @@ from assistant.openapi import error_responses
 from assistant.schemas import document_file_url
 from assistant.service import Assistant
 from ingest.load import web_address
+from ingest.load_text import decode_text
+from kysy.errors import CorruptDocumentError
 from kysy.models import DocumentInfo
 
 router = APIRouter()
@@ -104,7 +107,7 @@ _FILE = {
     "/api/documents/{doc_id}/file", summary="The original file, shown inline", response_class=FileResponse,
     responses={200: _FILE, **error_responses(404, 503)},
 )
-def get_document_file(doc_id: str, assistant: AssistantDep) -> FileResponse:
+def get_document_file(doc_id: str, assistant: AssistantDep) -> Response:
     """The file the index lists for ``doc_id`` (PDFs open at ``#page=N``); nothing else is ever served."""
     info = _document(assistant, doc_id)
     # Resolved now, at serving time: a file replaced by a link out of the corpus is not served.
@@ -116,10 +119,30 @@ def get_document_file(doc_id: str, assistant: AssistantDep) -> FileResponse:
     headers = {"Cache-Control": "no-cache"}
     if media_type.startswith("text/html"):
         headers["Content-Security-Policy"] = _SANDBOX_CSP
+    if media_type.startswith("text/") and not _is_utf8(path):
+        # a cp1252 or UTF-16 text is served as the UTF-8 text the index was built from, so that what the
+        # browser shows, and the quote a citation link looks for, are the indexed words
+        try:
+            text, _ = decode_text(path.read_bytes(), Path(info.file).name)
+        except (OSError, CorruptDocumentError) as exc:
+            raise ApiError(404, "file_missing", f"the file of {info.file!r} can no longer be read: {exc}") from exc
+        headers["Content-Disposition"] = f"inline; filename*=utf-8''{quote(Path(info.file).name)}"
+        return Response(text.encode("utf-8"), media_type=media_type, headers=headers)
     return FileResponse(
         path, media_type=media_type, filename=Path(info.file).name, content_disposition_type="inline",
         headers=headers,
     )
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the file's bytes are UTF-8 (BOM-less; an unreadable file is left to the file response)."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _static(name: str, cache_control: str) -> FileResponse:

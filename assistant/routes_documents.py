@@ -1,14 +1,14 @@
 """Admin routes for the corpus: list, upload and delete documents, and feedback as CSV.
 
 An upload is parsed first with the same limits as ingest (``ingest/isolate.py``: time, memory,
-pages, file size); only a file that loads is put into ``KYSY_CORPUS_DIR``. Both an upload and a
+pages, file size); only a file that loads is put into ``KYSY_CORPUS_DIR``, a text file as the UTF-8
+that ingest decoded it to. Only a document of the index can be deleted. Both an upload and a
 delete then re-index (as ``POST /api/admin/reindex`` does: a thread of lower priority, the new
 generation swapped in while questions keep being answered from the previous one).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -28,12 +28,23 @@ from assistant.links import is_slides
 from assistant.openapi import error_responses
 from assistant.routes_admin import in_background_thread, reindex_now, require_admin
 from ingest.load import SUPPORTED_SUFFIXES, load_file
+from ingest.load_text import decode_text
 from kysy.errors import KysyError
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 UPLOAD_PATH = "/api/admin/documents"
 _CHUNK = 1 << 20
+# The suffixes whose loaders decode bytes with ``decode_text``: such an upload is stored as the UTF-8 it
+# decoded to, so the file served inline as UTF-8 is the text that was indexed (and `#:~:text=` finds it).
+_TEXT_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm"})
+# A failed upload by kind: the reason ingest gives (its wording is the CLI's too) -> HTTP status, error code.
+_UPLOAD_FAILURES: tuple[tuple[str, int, str], ...] = (
+    ("empty file", 422, "empty_file"),
+    ("not a text file", 422, "not_text"),
+    ("not a readable PDF", 422, "unreadable_pdf"),
+    ("is more than max_file_mb", 413, "too_large"),
+)
 
 
 class DocumentRow(BaseModel):
@@ -98,42 +109,64 @@ def corpus_name(name: str) -> PurePosixPath:
     responses=error_responses(401, 409, 413, 415, 422, 429),
 )
 async def upload_document(request: Request, file: UploadFile = File(...)) -> dict[str, object]:  # noqa: B008
-    """Parse the file with the ingest limits, put it into the corpus and re-index; 422 when it does not load."""
+    """Parse the file with the ingest limits, put it into the corpus and re-index.
+
+    A file that does not load is refused with its name and the reason, and an error code by kind:
+    `empty_file`, `not_text` (binary, or not UTF-8, UTF-16 with a BOM or cp1252), `unreadable_pdf`,
+    `corrupt_document` (any other reason), `parse_limit` (422); `too_large` (413); `unsupported_file` (415).
+    """
     state = app_state(request)
     name = corpus_name(file.filename or "")
     corpus = state.settings.corpus_dir.resolve()
     corpus.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=".upload-", suffix=name.suffix, dir=corpus)
-    temp = Path(temp_name)
+    # A hidden folder (ingest skips it) holding the file under its own name, which is the one ingest's
+    # messages then give.
+    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=corpus))
+    temp = staging / name.name
     try:
-        with os.fdopen(handle, "wb") as out:
+        with temp.open("wb") as out:
             while block := await file.read(_CHUNK):
                 out.write(block)
-        await run_in_threadpool(_check_loads, temp, name.name, state)
+        await run_in_threadpool(_check_loads, temp, state)
         if not state.reindex_lock.acquire(blocking=False):
             raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
         target = corpus / name
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
+        temp.unlink(missing_ok=True)
+        staging.rmdir()
     body = await in_background_thread(lambda: reindex_now(state))
     return {"file": name.as_posix(), **body}
 
 
-def _check_loads(path: Path, name: str, state: AppState) -> None:
-    """Load the file as ingest will (isolated, with its limits).
+def _check_loads(path: Path, state: AppState) -> None:
+    """Store a text file as the UTF-8 ingest decodes it to, then load it as ingest will (isolated, with its
+    limits), so what is checked is what will be indexed.
 
     Raises:
-        ApiError: 422 with the reason when it does not load.
+        ApiError: the reason and its code (``_UPLOAD_FAILURES``) when it does not load.
     """
     try:
-        document = load_file(path, name=name, info=None, settings=state.settings)
+        if path.suffix.lower() in _TEXT_SUFFIXES:
+            data = path.read_bytes()
+            text, _ = decode_text(data, path.name)
+            if text.encode("utf-8") != data:
+                path.write_text(text, encoding="utf-8", newline="")
+        document = load_file(path, name=path.name, info=None, settings=state.settings)
     except KysyError as exc:
-        raise ApiError(422, exc.code, f"{name}: {exc}") from exc
+        raise _upload_error(path.name, exc) from exc
     if not any(page.text.strip() for page in document.pages):
-        raise ApiError(422, "corrupt_document", f"{name}: no text to index")
+        raise ApiError(422, "corrupt_document", f"{path.name}: no text to index")
+
+
+def _upload_error(name: str, exc: KysyError) -> ApiError:
+    """The API error of an upload that did not load: its name once, ingest's reason, a code by kind."""
+    reason = str(exc).removeprefix(f"{name}: ")
+    for marker, status, code in _UPLOAD_FAILURES:
+        if marker in reason:
+            return ApiError(status, code, f"{name}: {reason}")
+    return ApiError(422, exc.code, f"{name}: {reason}")
 
 
 @router.delete(
@@ -141,12 +174,17 @@ def _check_loads(path: Path, name: str, state: AppState) -> None:
     responses=error_responses(401, 404, 409, 415, 422, 429),
 )
 async def delete_document(name: str, request: Request) -> dict[str, object]:
-    """Delete ``name`` (a file of ``KYSY_CORPUS_DIR``) and re-index without it."""
+    """Delete ``name`` (a document of the index, as the list gives it) and re-index without it.
+
+    Any other file of ``KYSY_CORPUS_DIR`` (its README, one that failed to load) is not a document: 404.
+    """
     state = app_state(request)
     corpus = state.settings.corpus_dir.resolve()
-    target = corpus / corpus_name(name)
-    if not target.is_file() or not target.resolve().is_relative_to(corpus):
-        raise ApiError(404, "document_not_found", f"no document {name!r} in the corpus")
+    path = corpus_name(name)
+    target = corpus / path
+    indexed = await _is_indexed(state, path.as_posix())
+    if not indexed or not target.is_file() or not target.resolve().is_relative_to(corpus):
+        raise ApiError(404, "document_not_found", f"no document {name!r} in the index")
     if not state.reindex_lock.acquire(blocking=False):
         raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
     try:
@@ -156,6 +194,12 @@ async def delete_document(name: str, request: Request) -> dict[str, object]:
         raise
     body = await in_background_thread(lambda: reindex_now(state))
     return {"file": name, **body}
+
+
+async def _is_indexed(state: AppState, file: str) -> bool:
+    """Whether the generation in service has a document of this corpus path."""
+    with await state.assistants.lease() as lease:
+        return any(info.file == file for info in lease.assistant.snapshot.documents.values())
 
 
 @router.get(

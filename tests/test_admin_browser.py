@@ -55,8 +55,8 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def _page(browser: Browser, **options: Any) -> Page:
-    context = browser.new_context(locale="fi-FI", viewport={"width": 1280, "height": 900}, **options)
+def _page(browser: Browser, width: int = 1280, **options: Any) -> Page:
+    context = browser.new_context(locale="fi-FI", viewport={"width": width, "height": 900}, **options)
     return context.new_page()
 
 
@@ -124,6 +124,8 @@ def test_upload_and_delete_from_the_page_change_the_answers_live(
         page.get_by_role("button", name="Lähetä").click()
         expect(page.locator("#status")).to_contain_text("poro.txt lisätty", timeout=120_000)
         expect(page.locator('#documents tr[data-file="poro.txt"]')).to_have_count(1)
+        expect(page.locator('#documents tr[data-file="poro.txt"] td').nth(2)).to_have_text("1 sivu")
+        expect(page.locator('#documents tr[data-file$=".pdf"] td').nth(2)).to_have_text("12 diaa")
         answer = httpx.post(f"{base}/api/chat", json={"question": QUESTION}, timeout=60).json()
         assert "4 242" in answer["answer"]
 
@@ -137,6 +139,51 @@ def test_upload_and_delete_from_the_page_change_the_answers_live(
             page.get_by_role("button", name="Lataa kaikki palaute CSV-tiedostona").click()
         path = download.value.path()
         assert path is not None and "Lähde puuttui" in Path(path).read_text(encoding="utf-8-sig")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "told"),
+    [
+        ("tyhja.txt", b"", "tyhja.txt on tyhjä tiedosto."),
+        ("utf16.txt", "Yhteistyösopimus".encode("utf-16-le"), "utf16.txt ei ole tekstitiedosto, tai sen merkistöä"),
+        ("feikki.pdf", b"tavallista tekstia", "feikki.pdf ei ole luettava PDF-tiedosto"),
+        ("ohjelma.exe", b"MZ", "ohjelma.exe: tiedostotyyppiä ei tueta"),
+        ("tyhja.html", b"<html><body></body></html>", "tyhja.html: no text in the HTML"),  # no Finnish: the API's
+    ],
+)
+def test_a_refused_upload_is_told_in_finnish_and_changes_nothing(
+    server: dict[str, Any], browser: Browser, tmp_path: Path, name: str, data: bytes, told: str
+) -> None:
+    (tmp_path / name).write_bytes(data)
+    page = _page(browser)
+    try:
+        _sign_in(page, server["base"])
+        page.get_by_label("Lisää tai korvaa asiakirja", exact=False).set_input_files(str(tmp_path / name))
+        page.get_by_role("button", name="Lähetä").click()
+        expect(page.locator("#status.error")).to_contain_text(told, timeout=60_000)
+        assert page.locator("#status").inner_text().count(name) == 1
+        expect(page.locator("#documents tbody tr")).to_have_count(5)
+    finally:
+        page.context.close()
+
+
+def test_on_a_phone_the_page_does_not_scroll_sideways_and_names_wrap_between_words(
+    server: dict[str, Any], browser: Browser
+) -> None:
+    page = _page(browser, width=375, bypass_csp=True)
+    try:
+        _sign_in(page, server["base"])
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+        split = page.evaluate("""() => [...document.querySelectorAll('#documents td.file')].flatMap(td =>
+          [...td.childNodes].filter(node => node.nodeType === Node.TEXT_NODE).filter(node => {
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1;
+          }).map(node => node.textContent))""")
+        assert split == []  # no part of a name between - _ / . is broken across lines
+        assert _axe(page) == []
     finally:
         page.context.close()
 

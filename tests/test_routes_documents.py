@@ -74,7 +74,7 @@ def test_an_uploaded_document_is_answered_from_and_a_deleted_one_is_gone(server:
         answer = _ask(base)
         assert time.perf_counter() - started < 60
         assert answer["not_found"] is False and "4 242" in str(answer["answer"]), answer
-        assert [c["file"] for c in answer["citations"]] == ["poro.txt"]  # type: ignore[index]
+        assert [c["file"] for c in answer["citations"]] == ["poro.txt"]  # type: ignore[attr-defined]
 
         listed = httpx.get(f"{base}/api/admin/documents", headers=AUTH, timeout=30).json()
         row = next(r for r in listed if r["file"] == "poro.txt")
@@ -92,25 +92,76 @@ def test_an_uploaded_document_is_answered_from_and_a_deleted_one_is_gone(server:
 
 
 @pytest.mark.parametrize(
-    ("name", "data", "status"),
+    ("name", "data", "status", "code", "message"),
     [
-        ("rikki.pdf", b"%PDF-1.7 not really a pdf", 422),
-        ("tyhja.txt", b"", 422),
-        ("ohjelma.exe", b"MZ", 415),
-        ("../ulos.txt", b"teksti", 422),
-        (".piilo.txt", b"teksti", 422),
-        ("iso.txt", b"a " * 700_000, 413),
+        ("rikki.pdf", b"%PDF-1.7 not really a pdf", 422, "unreadable_pdf", "rikki.pdf: not a readable PDF: "),
+        ("feikki.pdf", b"tavallista tekstia eika PDF", 422, "unreadable_pdf", "feikki.pdf: not a readable PDF: "),
+        ("tyhja.txt", b"", 422, "empty_file", "tyhja.txt: empty file"),
+        ("utf16.txt", "Yhteistyösopimus on voimassa.".encode("utf-16-le"), 422, "not_text",
+         "utf16.txt: not a text file (binary data)"),
+        ("ohjelma.exe", b"MZ", 415, "unsupported_file", "'ohjelma.exe' is not one of the supported types"),
+        ("../ulos.txt", b"teksti", 422, "invalid_request", "'../ulos.txt' is not a document name"),
+        (".piilo.txt", b"teksti", 422, "invalid_request", "'.piilo.txt' is not a document name"),
+        ("iso.txt", b"a " * 524_800, 413, "too_large", "iso.txt: 1.0 MiB is more than max_file_mb=1"),
+        ("iso.txt", b"a " * 700_000, 413, "too_large", "the request body is larger than"),  # refused before it is read
     ],
 )
-def test_a_bad_upload_is_refused_and_changes_nothing(
-    server: tuple[str, Settings], name: str, data: bytes, status: int
+def test_a_bad_upload_is_refused_by_kind_and_changes_nothing(
+    server: tuple[str, Settings], name: str, data: bytes, status: int, code: str, message: str
 ) -> None:
     base, settings = server
     before = sorted(p.name for p in settings.corpus_dir.iterdir())
     response = _upload(base, name, data)
     assert response.status_code == status, response.text
-    assert set(response.json()) == {"error", "message"}
+    body = response.json()
+    assert set(body) == {"error", "message"} and body["error"] == code
+    # The name as uploaded, at most once; never the name of the file it was checked in.
+    assert body["message"].startswith(message) and body["message"].count(name) <= 1
+    assert ".upload" not in body["message"]
     assert sorted(p.name for p in settings.corpus_dir.iterdir()) == before
+
+
+def test_a_cp1252_text_is_served_as_the_utf8_text_that_was_indexed(server: tuple[str, Settings]) -> None:
+    base, settings = server
+    sentence = "Yhteistyösopimus solmittiin Kuusamon ja Sallan kesken vuonna 2021."
+    uploaded = _upload(base, "sopimus.txt", f"Yhteistyösopimus\n\n{sentence}\n".encode("cp1252"))
+    assert uploaded.status_code == 201, uploaded.text
+    documents = httpx.get(f"{base}/api/documents", timeout=30).json()
+    document = next(d for d in documents if d["file"] == "sopimus.txt")
+    served = httpx.get(document["file_url"], timeout=30)
+    assert served.headers["content-type"] == "text/plain; charset=utf-8"
+    text = served.content.decode("utf-8")  # strict: every byte is UTF-8
+    indexed = httpx.get(f"{base}/api/documents/{document['id']}", timeout=30).json()["page_texts"][0]["text"]
+    assert text.startswith("Yhteistyösopimus") and sentence in text and sentence in indexed  # `#:~:text=` finds it
+
+    pdf = next(d for d in documents if d["file"].endswith(".pdf"))
+    served_pdf = httpx.get(pdf["file_url"], timeout=30)
+    assert served_pdf.headers["content-type"] == "application/pdf"
+    assert served_pdf.content == (settings.corpus_dir / pdf["file"]).read_bytes()
+
+
+def test_a_cp1252_text_put_in_the_corpus_by_hand_is_served_as_utf8_too(server: tuple[str, Settings]) -> None:
+    base, settings = server
+    sentence = "Sallan ja Kuusamon yhteistyöryhmä kokoontuu neljästi vuodessa."
+    (settings.corpus_dir / "kasin.txt").write_bytes(f"Yhteistyöryhmä\n\n{sentence}\n".encode("cp1252"))
+    assert httpx.post(f"{base}/api/admin/reindex", headers=AUTH, timeout=300).status_code == 200
+    document = next(d for d in httpx.get(f"{base}/api/documents", timeout=30).json() if d["file"] == "kasin.txt")
+    served = httpx.get(document["file_url"], timeout=30)
+    assert served.status_code == 200 and served.headers["content-type"] == "text/plain; charset=utf-8"
+    assert sentence in served.content.decode("utf-8") and "kasin.txt" in served.headers["content-disposition"]
+
+
+def test_only_a_document_of_the_index_can_be_deleted(server: tuple[str, Settings]) -> None:
+    base, settings = server
+    readme = settings.corpus_dir / "README.md"  # the corpus's documentation, on disk but not indexed
+    content = readme.read_bytes()
+    listed = [row["file"] for row in httpx.get(f"{base}/api/admin/documents", headers=AUTH, timeout=30).json()]
+    assert "README.md" not in listed
+    response = httpx.delete(f"{base}/api/admin/documents/README.md", headers=AUTH, timeout=300)
+    assert response.status_code == 404 and response.json()["error"] == "document_not_found"
+    assert readme.read_bytes() == content
+    after = [row["file"] for row in httpx.get(f"{base}/api/admin/documents", headers=AUTH, timeout=30).json()]
+    assert after == listed
 
 
 def test_deleting_what_is_not_there_is_404_and_admin_routes_need_the_token(server: tuple[str, Settings]) -> None:

@@ -5,6 +5,15 @@
   "use strict";
   const KEY = "kysy-admin-token";
   const $ = (id) => document.getElementById(id);
+  const TYPES = "PDF, DOCX, PPTX, TXT, MD tai HTML";
+  // A refused upload by the API's error code, in Finnish; any other code shows the API's own text.
+  const UPLOAD_ERRORS = {
+    empty_file: (name) => `${name} on tyhjä tiedosto.`,
+    not_text: (name) => `${name} ei ole tekstitiedosto, tai sen merkistöä ei tunnistettu. Tallenna se UTF-8-muodossa.`,
+    unreadable_pdf: (name) => `${name} ei ole luettava PDF-tiedosto: se on vaurioitunut tai ei ole PDF.`,
+    too_large: (name) => `${name} on liian suuri.`,
+    unsupported_file: (name) => `${name}: tiedostotyyppiä ei tueta. Sallitut tyypit: ${TYPES}.`,
+  };
   let nextBefore = null;
 
   function token() { return sessionStorage.getItem(KEY) || ""; }
@@ -33,7 +42,9 @@
       if (body.error === "admin_disabled") {
         throw signedOut("Ylläpito ei ole käytössä: palvelimelle ei ole asetettu ylläpitotunnusta (KYSY_ADMIN_TOKEN).");
       }
-      throw new Error(body.message || `Virhe ${response.status}`);
+      const error = new Error(body.message || `Virhe ${response.status}`);
+      error.code = body.error;
+      throw error;
     }
     return response;
   }
@@ -43,6 +54,21 @@
     td.textContent = text == null ? "" : String(text);
     if (className) td.className = className;
     return td;
+  }
+
+  /** A file name that wraps after - _ / and before a dot, inside a word only when one does not fit. */
+  function fileCell(name) {
+    const td = document.createElement("td");
+    td.className = "file";
+    for (const part of name.split(/(?<=[-_/])|(?=\.)/)) td.append(part, document.createElement("wbr"));
+    td.lastChild.remove();
+    return td;
+  }
+
+  /** "1 sivu", "12 sivua", "1 dia", "12 diaa". */
+  function pageCount(count, unit) {
+    const word = unit === "dia" ? "dia" : "sivu";
+    return `${count} ${count === 1 ? word : word + "a"}`;
   }
 
   function show(loggedIn) {
@@ -65,9 +91,8 @@
       remove.addEventListener("click", () => removeDocument(doc.file));
       const actions = document.createElement("td");
       actions.append(remove);
-      const unit = doc.unit === "dia" ? "diaa" : "sivua";
       tr.append(
-        cell(doc.file), cell(doc.title), cell(`${doc.pages} ${unit}`), cell(doc.chunks),
+        fileCell(doc.file), cell(doc.title, "title"), cell(pageCount(doc.pages, doc.unit)), cell(doc.chunks),
         cell(doc.modified ? new Date(doc.modified).toLocaleString("fi-FI") : "–"), actions,
       );
       tr.dataset.file = doc.file;
@@ -123,10 +148,17 @@
     event.preventDefault();
     const input = $("file");
     if (!input.files.length) return;
+    const name = input.files[0].name;
     const form = new FormData();
     form.append("file", input.files[0]);
-    const done = await busy(`Lähetetään ${input.files[0].name} ja indeksoidaan…`, async () =>
-      (await call("/api/admin/documents", { method: "POST", body: form })).json());
+    const done = await busy(`Lähetetään ${name} ja indeksoidaan…`, async () => {
+      try {
+        return await (await call("/api/admin/documents", { method: "POST", body: form })).json();
+      } catch (error) {
+        const finnish = UPLOAD_ERRORS[error.code];
+        throw finnish ? new Error(finnish(name)) : error;
+      }
+    });
     if (done) {
       say(`${done.file} lisätty. Indeksissä on nyt ${done.chunks} tekstikappaletta.`);
       input.value = "";
