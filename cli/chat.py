@@ -1,8 +1,10 @@
 """``kysy chat``: a conversation on the terminal that keeps its history, answers with citations.
 
 Each question is answered with the earlier turns as history, exactly as ``POST /api/chat`` with
-``history`` would; ``/uusi`` (or ``/new``) starts a new conversation, ``/lopeta`` or Ctrl-D ends.
-On a terminal the line editor (readline) gives history and editing of the typed line.
+``history`` would. A line that starts with ``/`` is a command, never a question: ``/uusi`` (or ``/new``)
+starts a new conversation, ``/apua`` (``/help``, ``/?``) lists the commands, ``/lopeta`` or Ctrl-D ends;
+any other ``/word`` is answered with the list. On a terminal the line editor (readline) gives history
+and editing of the typed line.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TextIO
 
 from assistant.service import Assistant
@@ -17,12 +20,23 @@ from cli.ask import cli_links, print_answer
 from kysy.models import Turn
 from kysy.settings import Settings
 
-NEW_COMMANDS = frozenset({"/uusi", "/new", "/ny"})
-QUIT_COMMANDS = frozenset({"/lopeta", "/quit", "/exit", "/avsluta"})
+
+@dataclass(frozen=True)
+class Command:
+    """A chat command: its Finnish name first, then its aliases, and what it does (in Finnish)."""
+
+    names: tuple[str, ...]
+    does: str
+
+
+NEW = Command(("/uusi", "/new", "/ny"), "aloittaa uuden keskustelun")
+HELP = Command(("/apua", "/help", "/?"), "näyttää tämän komentoluettelon")
+QUIT = Command(("/lopeta", "/quit", "/exit", "/avsluta"), "lopettaa keskustelun, kuten Ctrl-D")
+COMMANDS = (NEW, HELP, QUIT)
 PROMPT = "kysy> "
 GREETING = (
     "Kysy: kysy kuntien ja hyvinvointialueiden yhteistyöstä. "
-    "/uusi aloittaa uuden keskustelun, Ctrl-D tai /lopeta lopettaa."
+    "/uusi aloittaa uuden keskustelun, /apua näyttää komennot, Ctrl-D tai /lopeta lopettaa."
 )
 NEW_TEXT = "Uusi keskustelu aloitettu."
 
@@ -60,18 +74,44 @@ def chat(assistant: Assistant, read: Callable[[], str], out: TextIO, *, greet: b
             continue
         if not line:
             continue
-        command = line.lower()
-        if command in QUIT_COMMANDS:
-            return
-        if command in NEW_COMMANDS:
-            history = []
-            out.write(NEW_TEXT + "\n")
+        if line.startswith("/"):
+            command = find_command(line)
+            if command is QUIT:
+                return
+            if command is NEW:
+                history = []
+            out.write(command_reply(line, command) + "\n")
+            out.flush()
             continue
         answer = assistant.ask(line, history[-2 * max_turns :] if max_turns else [])
         print_answer(answer, cli_links(assistant.settings, assistant.snapshot), out)
         out.write("\n")
         out.flush()
         history += [Turn("user", line), Turn("assistant", answer.text)]
+
+
+def find_command(line: str) -> Command | None:
+    """The command a ``/`` line names by its first word (any case), or None when it names none."""
+    word = line.split()[0].lower()
+    return next((command for command in COMMANDS if word in command.names), None)
+
+
+def command_reply(line: str, command: Command | None) -> str:
+    """What the chat writes for a command line: the new-conversation notice or the list of commands."""
+    if command is NEW:
+        return NEW_TEXT
+    listing = help_text()
+    return listing if command is HELP else f"{line.split()[0]} ei ole komento.\n{listing}"
+
+
+def help_text() -> str:
+    """The commands by their Finnish names, each with its English and Swedish aliases."""
+    width = max(len(command.names[0]) for command in COMMANDS)
+    rows = [
+        f"  {command.names[0]:<{width}}  {command.does} (myös {', '.join(command.names[1:])})" for command in COMMANDS
+    ]
+    return "\n".join(["Komennot (suluissa englannin- ja ruotsinkieliset nimet):", *rows,
+                      "Muut rivit ovat kysymyksiä aineistosta."])
 
 
 def _read_line(stream: TextIO) -> Callable[[], str]:

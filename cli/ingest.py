@@ -17,7 +17,10 @@ _STAGES = {"parse": "Reading files", "embed": "Embedding"}
 
 
 def run_ingest(settings: Settings, paths: list[Path], *, rebuild: bool, as_json: bool) -> int:
-    """Run ingestion; exit status 0 = all landed, 2 = some files failed, 1 = fatal (raised)."""
+    """Run ingestion; exit status 0 = all landed, 2 = some files failed, 1 = fatal (raised).
+
+    Files left out on purpose (an unsupported type) are listed as skipped and do not change the status.
+    """
     with progress_bars(_STAGES, quiet=as_json, every_s=settings.progress_log_s) as progress:
         report = ingest_paths(settings, paths, rebuild=rebuild, progress=progress)
     if as_json:
@@ -36,8 +39,11 @@ def _print_summary(console: Console, report: IngestReport) -> None:
         ("removed", report.removed),
     ):
         table.add_row(label, str(len(files)), ", ".join(files[:6]) + (" ..." if len(files) > 6 else ""))
+    table.add_row("skipped", str(len(report.skipped)), "")
     table.add_row("failed", str(len(report.failed)), "")
     console.print(table)
+    for skip in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {skip.file}: {skip.reason}", highlight=False)
     for failure in report.failed:
         console.print(f"[red]failed[/red] {failure.file}: {failure.error}", highlight=False)
     console.print(f"{report.chunks} chunks in the index, {report.seconds:.1f} s")

@@ -88,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the API's JSON response")
     ask.set_defaults(func=_cmd_ask)
 
-    chat = sub.add_parser("chat", help="a conversation on the terminal (/uusi starts over, Ctrl-D quits)")
+    chat = sub.add_parser(
+        "chat", help="a conversation on the terminal (/uusi starts over, /apua lists the commands, Ctrl-D quits)"
+    )
     chat.add_argument("--top-k", type=int, dest="top_k")
     chat.set_defaults(func=_cmd_chat)
 

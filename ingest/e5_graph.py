@@ -114,14 +114,21 @@ def _quantize(model: Any, layers: int) -> bytes:
 
 @contextlib.contextmanager
 def _quiet_root_logger() -> Iterator[None]:
-    """The quantiser logs a line per tensor to the root logger at INFO; keep them out of our logs."""
+    """The quantiser logs a line per tensor to the root logger at INFO, and at WARNING its advice to
+    pre-process models exported elsewhere; keep both out of our logs and off the user's terminal."""
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))
+    # logging.warning() installs a stderr handler on a root logger that has none; a NullHandler stops that.
+    guard = logging.NullHandler() if not root.handlers else None
+    if guard:
+        root.addHandler(guard)
+    root.setLevel(max(level, logging.ERROR))
     try:
         yield
     finally:
         root.setLevel(level)
+        if guard:
+            root.removeHandler(guard)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

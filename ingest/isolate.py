@@ -28,6 +28,7 @@ from kysy.errors import CorruptDocumentError, KysyError, ParseLimitError
 logger = logging.getLogger(__name__)
 
 _KILL_GRACE_S = 5.0
+_PARSER_LOGGERS = ("pypdf",)
 # Where this package can be imported from (the project root, or site-packages).
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,10 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
 
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # The parsers' own warnings about a broken file ("invalid pdf header") would reach the user's
+    # terminal bare; the ingest reports that file's failure once, with the reason, so only errors pass.
+    for name in _PARSER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     while True:
         try:
             func, args = conn.recv()

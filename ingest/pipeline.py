@@ -58,6 +58,14 @@ class FailedFile:
 
 
 @dataclass(frozen=True)
+class SkippedFile:
+    """A file in a scanned directory that ingest leaves out on purpose (not a failure), and why."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class IngestReport:
     """The outcome of one ingestion run."""
 
@@ -69,6 +77,7 @@ class IngestReport:
     chunks: int = 0
     seconds: float = 0.0
     warnings: tuple[str, ...] = field(default=())
+    skipped: tuple[SkippedFile, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """The ``kysy ingest --json`` object."""
@@ -78,44 +87,58 @@ class IngestReport:
             "unchanged": list(self.unchanged),
             "removed": list(self.removed),
             "failed": [{"file": f.file, "error": f.error} for f in self.failed],
+            "skipped": [{"file": f.file, "reason": f.reason} for f in self.skipped],
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
         }
 
 
-def scan(paths: Sequence[Path]) -> tuple[list[SourceFile], set[Path]]:
-    """Find ingestible files under ``paths``; returns them and the directories scanned whole."""
+def scan(paths: Sequence[Path]) -> tuple[list[SourceFile], set[Path], list[SkippedFile]]:
+    """Find ingestible files under ``paths``; returns them, the directories scanned whole and the files
+    in those directories that are left out with a reason a user should see."""
     found: dict[str, SourceFile] = {}
     roots: set[Path] = set()
+    skipped: list[SkippedFile] = []
     for given in paths:
         path = given.resolve()
         if path.is_dir():
             roots.add(path)
             catalog = load_catalog(path)
             for file in sorted(path.rglob("*")):
-                if _wanted(file, path, catalog):
-                    name = file.relative_to(path).as_posix()
+                if _expected_extra(file, path, catalog):
+                    continue
+                name = file.relative_to(path).as_posix()
+                reason = _skip_reason(file, path)
+                if reason:
+                    skipped.append(SkippedFile(name, reason))
+                else:
                     found[name] = SourceFile(name, path, file, catalog.get(name))
         elif path.is_file():
             catalog = load_catalog(path.parent)
             found[path.name] = SourceFile(path.name, path.parent, path, catalog.get(path.name))
         else:
             raise KysyError(f"no such file or directory: {given}")
-    return list(found.values()), roots
+    return list(found.values()), roots, skipped
 
 
-def _wanted(file: Path, root: Path, catalog: dict[str, SourceInfo]) -> bool:
+def _expected_extra(file: Path, root: Path, catalog: dict[str, SourceInfo]) -> bool:
+    """Whether ``file`` is left out without a word: a directory, a hidden file, the corpus's metadata."""
     relative = file.relative_to(root)
-    if any(part.startswith(".") for part in relative.parts) or not file.is_file():
-        return False
-    if file.is_symlink() and not file.resolve().is_relative_to(root):
-        logger.warning("skipping %s: a link that points outside %s", file, root)
-        return False
-    if file.name in METADATA_FILES or file.suffix.lower() not in SUPPORTED_SUFFIXES:
-        return False
+    if any(part.startswith(".") for part in relative.parts) or not file.is_file() or file.name in METADATA_FILES:
+        return True
     # A corpus described by sources.json keeps its own README as documentation, not as a document.
     is_readme = file.name.lower() == "readme.md" and len(relative.parts) == 1
-    return not (is_readme and catalog and relative.as_posix() not in catalog)
+    return bool(is_readme and catalog and relative.as_posix() not in catalog)
+
+
+def _skip_reason(file: Path, root: Path) -> str | None:
+    """Why ingest leaves ``file`` out (the report lists it as skipped, not failed), or None to ingest it."""
+    if file.is_symlink() and not file.resolve().is_relative_to(root):
+        logger.warning("skipping %s: a link that points outside %s", file, root)
+        return f"a link that points outside {root}"
+    if file.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return f"unsupported file type {file.suffix.lower() or '(no suffix)'!r}"
+    return None
 
 
 def _fingerprint(settings: Settings, analyzer: Analyzer, embedder_name: str, late: bool) -> dict[str, str]:
@@ -173,7 +196,7 @@ class _Run:
         self.store = IndexStore(settings.index_path)
 
     def execute(self, paths: Sequence[Path], *, rebuild: bool) -> IngestReport:
-        files, roots = scan(paths)
+        files, roots, skipped = scan(paths)
         manifest = self.store.files()
         meta = _fingerprint(self.settings, self.analyzer, embedder_key(self.embedder), self.late)
         stored_meta = self.store.meta()
@@ -185,7 +208,10 @@ class _Run:
         )
         bundles, failed = self._process(todo)
         if not bundles and not removed and not stale:
-            return IngestReport(unchanged=tuple(unchanged), failed=tuple(failed), chunks=len(self.store.chunk_ids()))
+            return IngestReport(
+                unchanged=tuple(unchanged), failed=tuple(failed), chunks=len(self.store.chunk_ids()),
+                skipped=tuple(skipped),
+            )
         vectors = VectorStore(self.settings, self.embedder)
         self._embed_and_upsert(bundles, vectors)
         old_ids = self.store.chunk_ids([*removed, *(b.record.file for b in bundles)])
@@ -194,7 +220,9 @@ class _Run:
         vectors.delete(sorted((old_ids | vectors.ids()) - live))
         added = tuple(b.record.file for b in bundles if b.record.file not in manifest)
         updated = tuple(b.record.file for b in bundles if b.record.file in manifest)
-        return IngestReport(added, updated, tuple(unchanged), tuple(removed), tuple(failed), len(live))
+        return IngestReport(
+            added, updated, tuple(unchanged), tuple(removed), tuple(failed), len(live), skipped=tuple(skipped)
+        )
 
     def _changed(
         self, files: list[SourceFile], manifest: dict[str, FileRecord], stale: bool

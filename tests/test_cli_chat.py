@@ -91,3 +91,19 @@ def test_chat_reads_piped_questions_as_one_conversation(corpus_index: Settings) 
     first, _, second = result.stdout.partition("Lähteet:")[2].partition("Aineiston mukaan:")
     assert "dia 11" in first
     assert "Turvallisuus ja varautuminen" in second and "dia 12" in second
+
+
+def test_slash_lines_are_commands_never_questions(corpus_index: Settings) -> None:
+    lines = ["/help", "/apua", "/?", "/kuka", "/lopeta", "Mikä on Etelä-Karjalan väestöpohja?"]
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "chat"], cwd=ROOT, env=_env(corpus_index),
+        input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    replies = result.stdout.split("Komennot")
+    assert len(replies) == 5, result.stdout  # /help, /apua, /? and the unknown /kuka each list the commands
+    for listing in replies[1:]:
+        assert all(name in listing for name in ("/uusi", "/new", "/apua", "/help", "/lopeta", "/quit"))
+    assert "/kuka ei ole komento." in replies[3]
+    assert "Aineistosta ei löydy" not in result.stdout and "Vastaan kysymyksiin" not in result.stdout  # none asked
+    assert "127 000" not in result.stdout  # /lopeta ended the conversation before the question
