@@ -36,7 +36,7 @@ _FRAGMENT_SUFFIXES = (".txt", ".md", ".html", ".htm")
 
 def text_fragment(quote_text: str) -> str:
     """``#:~:text=`` for ``quote_text``: the whole quote when short, else its first and last words."""
-    words = re.sub(r"^[-–•]\s+", "", quote_text.strip()).split()
+    words = re.sub(r"^[-–—•]\s*", "", quote_text.strip()).split()
     if not words:
         return ""
     if len(words) <= 2 * FRAGMENT_WORDS:

@@ -19,6 +19,7 @@ from assistant.api import create_app
 from assistant.langchain_retriever import KysyRetriever
 from assistant.links import Links, chunk_headings, public_base, section_heading, source_list, text_fragment
 from assistant.service import Assistant
+from ingest.load_text import read_text_file
 from kysy.models import Chunk, Citation, DocumentInfo
 from kysy.settings import Settings
 
@@ -60,6 +61,20 @@ def test_a_long_quote_is_pointed_at_by_its_first_and_last_words() -> None:
     assert unquote(start) == "Kunnat, hyvinvointialueet ja järjestöt sopivat"
     assert unquote(end) == "miten sote-palvelut ja hyte-työ jatkuvat"
     assert "-" not in end and "%2C" in start, "commas and dashes inside a fragment are encoded"
+
+
+def test_a_quotation_dash_the_ingest_sets_before_a_quote_is_not_looked_for_in_the_source() -> None:
+    # "-Näin suuren ..." in a web text is shown as "— Näin suuren ..."; the link must find the words as written
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    quotes = []
+    for path in sorted(corpus.glob("*.txt")):
+        source = " ".join(path.read_text(encoding="utf-8").split())
+        for page in read_text_file(path, markdown=False)[1]:
+            quotes += [(block, source) for block in page.text.split("\n\n") if block.startswith("— ")]
+    assert len(quotes) >= 5
+    for block, source in quotes:
+        start = unquote(text_fragment(block).removeprefix("#:~:text=").split(",")[0])
+        assert not start.startswith("—") and start in source, block
 
 
 def test_public_base_is_http_only() -> None:
