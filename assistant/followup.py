@@ -16,10 +16,10 @@ The decision reads two readings of the question with the keyword index (no vecto
 A question that opens as a follow-up ("Entä …", "What about …": ``words/openers.txt``) is one, and so
 are a message that only asks to go on ("kerro lisää", "Tell me more": ``words/go_on.txt``) and a
 question with no topic words of its own that the materials hold, unless it names a place, a person or an
-organisation the materials lack ("Vad är Pirkanmaas budget?" asks of Pirkanmaa, not of the previous topic). Otherwise a merged reading
-must keep the question's own words: ``kept`` at least ``followup_keep_pointing`` of ``alone`` for a
-question that points back (``words/pointing.txt``: "siellä", "niiden", "it"; see ``pointing_word``),
-and at least ``followup_keep`` of it for one that does not, which must also stay on the previous
+organisation the materials lack ("Vad är Pirkanmaas budget?" asks of Pirkanmaa, not of the previous
+topic). Otherwise a merged reading must keep the question's own words: ``kept`` at least
+``followup_keep_pointing`` of ``alone`` for a question that points back (``words/pointing.txt``: "siellä",
+"niiden", "it"; see ``pointing_word``), and at least ``followup_keep`` of it for one that does not, which must also stay on the previous
 topic's own passage and find the topic there (``topic`` at least ``followup_topic``): in a small
 collection most passages hold a few common topic words. Such a question must also be short, at most
 ``followup_words`` content words: an elliptical follow-up ("Millä periaatteilla pilotit toimivat?")
@@ -255,7 +255,7 @@ def carried_words(question: str, topic: str, analyzer: Analyzer) -> list[str]:
     when the new question names its own place or person, the earlier names it replaces, and when it names
     its own year, season or month, the earlier ones: "Entä Lapissa?" after "Mitkä ovat Etelä-Karjalan
     pilotin painopisteet?" carries "pilotin painopisteet", "Entä keväällä?" after "Milloin ovat syksyn
-    yhdyspintafoorumit?" carries "Milloin ovat yhdyspintafoorumit".
+    yhdyspintafoorumit?" carries "yhdyspintafoorumit" (and ``asking_words`` "Milloin ovat").
     """
     words = [match.group() for match in _WORD.finditer(question)]
     own_names = set() if asks_for_more(question) else {  # "Tell me more" names nothing
