@@ -8,6 +8,7 @@ free port and drives the demo page like a user would: typing, clicking, keyboard
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -74,18 +75,24 @@ def server(tmp_path_factory: pytest.TempPathFactory, embed_cache: Path) -> Itera
     Yields its base URL and data directory. The session's embedding cache is shared, so the
     corpus is embedded once per test session.
     """
-    data_dir = tmp_path_factory.mktemp("kysy-data")
+    with _served(ROOT / "corpus", tmp_path_factory.mktemp("kysy-data"), embed_cache) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _served(corpus: Path, data_dir: Path, embed_cache: Path) -> Iterator[dict[str, Any]]:
+    """``kysy ingest`` of ``corpus`` into ``data_dir``, then ``kysy serve`` on a free port until the block ends."""
     env = {
         **os.environ,
         "KYSY_DATA_DIR": str(data_dir),
         "KYSY_EMBED_CACHE": str(embed_cache),
-        "KYSY_CORPUS_DIR": str(ROOT / "corpus"),
+        "KYSY_CORPUS_DIR": str(corpus),
         "KYSY_ADMIN_TOKEN": ADMIN_TOKEN,
         "KYSY_RATE_LIMIT_PER_MINUTE": "0",
         "KYSY_LLM_BASE_URL": "",
     }
     ingest = subprocess.run(
-        [sys.executable, "-m", "cli.main", "ingest", str(ROOT / "corpus")],
+        [sys.executable, "-m", "cli.main", "ingest", str(corpus)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     if ingest.returncode != 0:
@@ -289,6 +296,33 @@ def test_thanks_gets_a_plain_reply_without_a_not_found_label(server, page) -> No
     expect(answer).not_to_have_class(re.compile(r"\bnot-found\b"))
     expect(answer.locator(".not-found-label")).to_have_count(0)
     expect(answer.locator('[data-kysy="citation"]')).to_have_count(0)
+
+
+def test_asking_for_more_goes_on_until_the_materials_hold_no_more(tmp_path: Path, embed_cache: Path, page) -> None:
+    # a corpus of one short text: each "kerro lisää" quotes what was not quoted yet, then says there is no more
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "laidun.txt").write_text(
+        "Kuusamon yhteislaidun\n\n"
+        "Kuusamon yhteislaitumella on talvella 4 242 poroa.\n\n"
+        "Laidunta hoitaa paliskunta yhdessä kunnan kanssa, ja sen rajat tarkistetaan joka kevät.\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    data.mkdir()
+    with _served(corpus, data, embed_cache) as served:
+        open_chat(page, served["base"])
+        first = ask(page, "Montako poroa Kuusamon yhteislaitumella on?")
+        expect(first.locator(".answer-text")).to_contain_text("4 242")
+        for _ in range(3):
+            answer = ask(page, "kerro lisää")
+            text = answer.locator(".answer-text").inner_text()
+            if "Aineistossa ei ole tästä enempää" in text:
+                break
+            assert "4 242" not in text, "a request to go on quoted the first answer again"
+        expect(answer.locator(".answer-text")).to_contain_text("Aineistossa ei ole tästä enempää")
+        expect(answer).not_to_have_class(re.compile(r"\bnot-found\b"))
+        expect(answer.locator(".not-found-label")).to_have_count(0)
 
 
 def test_a_paste_over_the_question_limit_is_cut_and_said_so(server, page) -> None:
