@@ -214,6 +214,13 @@ def is_place_name(word: str, analyzer: Analyzer | None) -> bool:
     return analyzer is not None and bool(set(analyzer.analyze_word(word.lower()).classes) & _PLACE_CLASSES)
 
 
+def is_only_place_name(word: str, analyzer: Analyzer, min_letters: int = 3) -> bool:
+    """Whether every reading of ``word`` is a place name of at least ``min_letters`` letters ("lapin",
+    "oulussa"; not "lahden", also a bay, nor the "iin" of "Gbit/s:iin"); never without Voikko's classes."""
+    analysis = analyzer.analyze_word(word.lower())
+    return set(analysis.classes) == _PLACE_CLASSES and all(len(lemma) >= min_letters for lemma in analysis.lemmas)
+
+
 def _has_name(text: str, classes: frozenset[str], analyzer: Analyzer | None, given: frozenset[str]) -> bool:
     if analyzer is None:
         return False

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.entities import is_only_place_name
 from assistant.translate import Glossary, Translation
 from ingest.analyze import Analyzer, misspelt_names, misspelt_words
 from ingest.embed import Embedder
@@ -40,9 +41,6 @@ MIN_STEM = 3
 MIN_PART = 4
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:\n]")
-# Voikko's class of a place name, and the fewest letters of one read from a word typed in lower case.
-_PLACE_CLASSES = frozenset({"paikannimi"})
-MIN_PLACE_NAME = 3
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def question_names(text: str, analyzer: Analyzer) -> set[str]:
         word, gap = match.group(), text[last_end : match.start()]
         initial = last_end == 0 or bool(_SENTENCE_END.search(gap))
         last_end = match.end()
-        if word.islower() and _only_place_name(word, analyzer):
+        if word.islower() and is_only_place_name(word, analyzer):
             names |= analyzer.content_lemmas(word)
             continue
         if initial:
@@ -95,13 +93,6 @@ def question_names(text: str, analyzer: Analyzer) -> set[str]:
             if piece[:1].isupper() and not any(ch.isdigit() for ch in piece):
                 names |= analyzer.content_lemmas(piece)
     return names
-
-
-def _only_place_name(word: str, analyzer: Analyzer) -> bool:
-    """Whether every reading of ``word`` is a place name of at least ``MIN_PLACE_NAME`` letters ("lapin",
-    "oulussa"; not "lahden", also a bay, nor the "iin" of "Gbit/s:iin")."""
-    analysis = analyzer.analyze_word(word)
-    return set(analysis.classes) == _PLACE_CLASSES and all(len(lemma) >= MIN_PLACE_NAME for lemma in analysis.lemmas)
 
 
 def _with_corrections(text: str, corrected: Mapping[str, str]) -> str:

@@ -119,13 +119,7 @@ def get_document_file(doc_id: str, assistant: AssistantDep) -> Response:
     headers = {"Cache-Control": "no-cache"}
     if media_type.startswith("text/html"):
         headers["Content-Security-Policy"] = _SANDBOX_CSP
-    if media_type.startswith("text/") and not _is_utf8(path):
-        # a cp1252 or UTF-16 text is served as the UTF-8 text the index was built from, so that what the
-        # browser shows, and the quote a citation link looks for, are the indexed words
-        try:
-            text, _ = decode_text(path.read_bytes(), Path(info.file).name)
-        except (OSError, CorruptDocumentError) as exc:
-            raise ApiError(404, "file_missing", f"the file of {info.file!r} can no longer be read: {exc}") from exc
+    if media_type.startswith("text/") and (text := _recoded(path, Path(info.file).name)) is not None:
         headers["Content-Disposition"] = f"inline; filename*=utf-8''{quote(Path(info.file).name)}"
         return Response(text.encode("utf-8"), media_type=media_type, headers=headers)
     return FileResponse(
@@ -134,15 +128,26 @@ def get_document_file(doc_id: str, assistant: AssistantDep) -> Response:
     )
 
 
-def _is_utf8(path: Path) -> bool:
-    """Whether the file's bytes are UTF-8 (BOM-less; an unreadable file is left to the file response)."""
+def _recoded(path: Path, name: str) -> str | None:
+    """A cp1252 or UTF-16 text file's text, decoded as the index was built from it (so that what the browser
+    shows, and the quote a citation link looks for, are the indexed words); None for a UTF-8 file, which is
+    served as it is (and for one that cannot be read, left to the file response).
+
+    Raises:
+        ApiError: 404 when the file's bytes no longer decode.
+    """
     try:
-        path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        data.decode("utf-8")
+        return None
     except UnicodeDecodeError:
-        return False
+        pass
     except OSError:
-        return True
-    return True
+        return None
+    try:
+        return decode_text(data, name)[0]
+    except CorruptDocumentError as exc:
+        raise ApiError(404, "file_missing", f"the file of {name!r} can no longer be read: {exc}") from exc
 
 
 def _static(name: str, cache_control: str) -> FileResponse:
