@@ -256,6 +256,70 @@ def test_follow_up_sends_history_and_cites_the_lapland_slide(server, page) -> No
     assert history[1]["content"].strip()
 
 
+FUNDERS_QUOTE = "Rahoittajina Kuntaliitto, Hyvil ja STM."
+LANG_OF_TEXT = """(scope, text) => {
+  const walker = document.createTreeWalker(scope, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.textContent.includes(text)) return node.parentElement.closest('[lang]').getAttribute('lang');
+  }
+  return null;
+}"""
+LANG_OF = "e => e.closest('[lang]').getAttribute('lang')"
+
+
+def _assert_languages(answer: Any, interface: str) -> None:
+    """An English answer to "Who funds the project?": each part carries the language a screen reader should speak."""
+    text = answer.locator(".answer-text")
+    expect(text).to_have_attribute("lang", "en")
+    assert text.evaluate(LANG_OF_TEXT, "According to the materials") == "en"
+    assert text.evaluate(LANG_OF_TEXT, FUNDERS_QUOTE) == "fi"
+    assert text.evaluate(LANG_OF_TEXT, "The quotes are in Finnish") == "en"
+    assert text.locator('[data-kysy="cite"]').first.evaluate(LANG_OF) == interface  # "Source 1: ..." is the widget's
+    card = answer.locator('[data-kysy="citation"]').first
+    expect(card.locator(".source-quote")).to_contain_text(FUNDERS_QUOTE)
+    assert card.locator(".source-quote").evaluate(LANG_OF) == "fi"
+    assert card.locator(".source-title").evaluate(LANG_OF) == "fi"
+    expect(card.locator(".source-page")).to_have_text("2024, slide 3")  # the server labels in the answer's language
+    assert card.locator(".source-page").evaluate(LANG_OF) == "en"
+    assert answer.locator(".sources-title").evaluate(LANG_OF) == interface
+    assert answer.locator('[data-kysy="feedback-down"]').evaluate(LANG_OF) == interface
+
+
+@pytest.mark.parametrize("interface", ["en", "fi"])
+def test_finnish_quotes_in_an_english_answer_are_marked_finnish(server, page, interface) -> None:
+    # WCAG 3.1.2: the answer speaks the question's language, the quotes and titles the materials' Finnish.
+    open_chat(page, server["base"], f"/?lang={interface}")
+    _assert_languages(ask(page, "Who funds the project?"), interface)
+    page.reload()  # a restored conversation keeps the languages
+    answers = page.locator('[data-kysy="answer"]')
+    expect(answers).to_have_count(1)
+    _assert_languages(answers.first, interface)
+
+
+LIST_ANSWER = (
+    "The materials do not give the number. The closest passages:\n"
+    "Painopisteet:\n- Tiedolla johtaminen [1]\n- Yhdyspintatyön seuraava vaihe [1]\n"
+    "The quotes are in Finnish, as in the sources."
+)
+
+
+@pytest.mark.parametrize("mode", ["extractive", "generative"])
+def test_a_quoted_list_and_its_heading_are_marked_finnish(server, page, mode) -> None:
+    # In a quoting answer the source's list heading is Finnish too; a generated answer is all in its own language.
+    citation = {"n": 1, "file": "a.pdf", "title": "Aluepilotit", "page": 9, "label": "slide 9", "quote": "Tiedolla johtaminen"}
+    done = {"answer": LIST_ANSWER, "status": "partial", "not_found": True, "language": "en", "mode": mode,
+            "citations": [citation]}
+    page.route("**/api/chat", lambda route: route.fulfill(
+        status=200, content_type="text/event-stream", body=_sse([("done", done)])))
+    open_chat(page, server["base"])
+    text = ask(page, "How many focus areas are there?").locator(".answer-text")
+    quoted = "fi" if mode == "extractive" else "en"
+    assert text.evaluate(LANG_OF_TEXT, "The closest passages:") == "en"
+    assert text.evaluate(LANG_OF_TEXT, "Painopisteet:") == quoted
+    assert text.locator("li").evaluate_all(f"items => items.map({LANG_OF})") == [quoted, quoted]
+    assert text.evaluate(LANG_OF_TEXT, "The quotes are in Finnish") == "en"
+
+
 def _stored_feedback(server: dict[str, Any]) -> str:
     """Everything the server stored as feedback, read back through the admin API."""
     request = urllib.request.Request(
@@ -278,6 +342,39 @@ def test_feedback_is_sent_and_stored(server, page) -> None:
     stored = _stored_feedback(server)
     assert POPULATION_Q in stored
     assert re.search(r'"up"|\bup\b', stored)
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 320, "height": 256}, {"width": 1280, "height": 800}], ids=["zoom-400-percent", "desktop"],
+)
+def test_the_comment_field_after_a_thumbs_down_is_wholly_in_view(server, browser, viewport) -> None:
+    page = new_page(browser, viewport=viewport)
+    try:
+        open_chat(page, server["base"])
+        ask(page, "Ketkä rahoittavat yhdyspintaprojektia?")
+        answer = ask(page, POPULATION_Q)
+        answer.locator('[data-kysy="feedback-down"]').press("Enter")
+        field = answer.locator('[data-kysy="comment"]')
+        expect(field).to_be_focused()
+        _in_log_view(page, field)
+        assert page.evaluate("window.scrollY") == 0, "showing the comment field scrolled the page behind the panel"
+
+        # Scrolled half out of sight and reached again from its send button, it comes wholly into view again.
+        answer.locator('[data-kysy="comment-send"]').focus()
+        log = page.locator(".log")
+        log.evaluate("(log, field) => { log.scrollTop += field.getBoundingClientRect().top - log.getBoundingClientRect().bottom + 20; }",
+                     field.element_handle())
+        page.keyboard.press("Shift+Tab")
+        expect(field).to_be_focused()
+        _in_log_view(page, field)
+    finally:
+        page.context.close()
+
+
+def _in_log_view(page: Page, locator: Any) -> None:
+    box, log = locator.bounding_box(), page.locator(".log").bounding_box()
+    assert box and log
+    assert box["y"] >= log["y"] - 0.5 and box["y"] + box["height"] <= log["y"] + log["height"] + 0.5, f"{box} not in {log}"
 
 
 def test_question_outside_the_materials_is_answered_plainly_as_not_found(server, page) -> None:
@@ -513,6 +610,38 @@ def test_small_screens_and_200_percent_zoom(server, browser, viewport, motion) -
         expect(answer.locator(".answer-text")).to_contain_text("127 000")
         assert page.evaluate(NO_SIDEWAYS_SCROLL)
         _fits(page, '[data-kysy="input"]', width, height)
+    finally:
+        page.context.close()
+
+
+def test_400_percent_zoom_leaves_the_messages_half_the_panel(server, browser) -> None:
+    # 400 % zoom of a 1280x1024 window is a 320x256 CSS-pixel viewport: the header shrinks to one slim line.
+    page = new_page(browser, viewport={"width": 320, "height": 256}, device_scale_factor=4)
+    try:
+        open_chat(page, server["base"])
+        page.wait_for_function(PANEL_ANIMATIONS.replace(".length", ".length === 0"))
+        panel = page.locator('[role="dialog"]').bounding_box()
+        assert panel == pytest.approx({"x": 0, "y": 0, "width": 320, "height": 256}, abs=0.5)
+        log = page.locator(".log").bounding_box()
+        assert panel and log and log["height"] >= panel["height"] / 2, f"the messages get {log} of {panel}"
+        expect(page.locator(".title")).to_be_visible()
+        for selector in ('[data-kysy="input"]', '[data-kysy="send"]', '[data-kysy="new-conversation"]', '[data-kysy="close"]'):
+            _fits(page, selector, 320, 256)
+        answer = ask(page, POPULATION_Q)
+        expect(answer.locator(".answer-text")).to_contain_text("127 000")
+        assert page.evaluate(NO_SIDEWAYS_SCROLL)
+    finally:
+        page.context.close()
+
+
+def test_the_demo_page_reflows_at_320_px(server, browser) -> None:
+    # WCAG 1.4.10: at 320 CSS px long Finnish compounds ("hyvinvointialueiden") wrap; nothing scrolls sideways.
+    page = new_page(browser, viewport={"width": 320, "height": 640})
+    try:
+        page.goto(server["base"] + "/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        for heading in page.locator("h1, h2").all():
+            assert heading.evaluate("e => e.scrollWidth <= e.clientWidth"), f"{heading.inner_text()!r} is clipped"
     finally:
         page.context.close()
 
@@ -771,6 +900,33 @@ def test_custom_accent_and_left_position(server, page) -> None:
     launcher.click()
     page.keyboard.press("Escape")
     assert _active(page) == "launcher"
+
+
+@pytest.mark.parametrize(
+    ("lang", "open_name", "close_name"),
+    [
+        ("fi", "Avaa Kysy-chat", "Sulje Kysy-chat"),
+        ("sv", "Öppna Kysy-chatten", "Stäng Kysy-chatten"),
+        ("en", "Open the Kysy chat", "Close the Kysy chat"),
+    ],
+)
+def test_the_launcher_is_named_for_what_it_does(server, page, lang, open_name, close_name) -> None:
+    page.goto(f"{server['base']}/?lang={lang}")
+    launcher = page.locator('[data-kysy="launcher"]')
+    expect(launcher).to_have_accessible_name(open_name)
+    launcher.click()
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    expect(launcher).to_have_accessible_name(close_name)  # it shows ✕ and closes the chat now
+    launcher.click()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    expect(launcher).to_have_accessible_name(open_name)
+    launcher.click()
+    page.keyboard.press("Escape")
+    expect(launcher).to_have_accessible_name(open_name)
+    launcher.click()
+    page.reload()  # the panel reopens as it was, and the launcher's name with it
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    expect(launcher).to_have_accessible_name(close_name)
 
 
 def test_the_conversation_survives_a_reload_and_uusi_keskustelu_clears_it(server, page) -> None:

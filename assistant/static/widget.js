@@ -19,7 +19,7 @@
       title: "Kysy yhdyspinnoista",
       subtitle: "Vastaukset Kuntaliiton aineistoista lähteineen",
       open: "Avaa Kysy-chat",
-      close: "Sulje chat",
+      close: "Sulje Kysy-chat",
       newConversation: "Uusi keskustelu",
       log: "Keskustelu",
       inputLabel: "Kirjoita kysymyksesi",
@@ -70,7 +70,7 @@
       title: "Fråga om samarbetet",
       subtitle: "Svar med källor ur Kommunförbundets material",
       open: "Öppna Kysy-chatten",
-      close: "Stäng chatten",
+      close: "Stäng Kysy-chatten",
       newConversation: "Ny konversation",
       log: "Konversation",
       inputLabel: "Skriv din fråga",
@@ -120,7 +120,7 @@
       title: "Ask about cooperation",
       subtitle: "Answers with sources from Kuntaliitto's materials",
       open: "Open the Kysy chat",
-      close: "Close the chat",
+      close: "Close the Kysy chat",
       newConversation: "New conversation",
       log: "Conversation",
       inputLabel: "Type your question",
@@ -179,6 +179,11 @@
   const QUIET_REFUSALS = ["smalltalk", "no_more"];
   const STORE_KEY = "kysy-conversation";
   const SLIDE_FILES = /\.(pptx?|odp|key)$/i;
+  // The materials are Finnish: quotes and titles keep their language whatever the answer's (the server says so too).
+  const SOURCE_LANG = "fi";
+  const LANG_TAG = /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i;
+  const LIST_ITEM = /^\s*[-*•]\s+(.*)$/;
+  const CITED = /\[\d{1,3}\]/;
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ICONS = {
     chat: "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z",
@@ -312,17 +317,20 @@
     }
   }
 
-  /** Render answer text as paragraphs, line breaks and "- " list items; never as HTML or Markdown. */
-  function renderText(container, text, makeMarker) {
+  /** Render answer text as paragraphs, line breaks and "- " list items; never as HTML or Markdown.
+   * With `quoteLang`, the lines that quote a source are marked as being in that language. */
+  function renderText(container, text, makeMarker, quoteLang) {
     container.replaceChildren();
     let para = null;
     let list = null;
-    for (const raw of text.split("\n")) {
-      const item = /^\s*[-*•]\s+(.*)$/.exec(raw);
+    const lines = text.split("\n");
+    lines.forEach((raw, i) => {
+      const item = LIST_ITEM.exec(raw);
+      const lang = quoteLang && quoteLine(lines, i) ? quoteLang : null;
       if (item) {
         para = null;
         if (!list) container.append((list = el("ul")));
-        const li = el("li");
+        const li = el("li", { lang });
         appendInline(li, item[1], makeMarker);
         list.append(li);
       } else if (raw.trim() === "") {
@@ -332,9 +340,18 @@
         list = null;
         if (para) para.append(el("br"));
         else container.append((para = el("p")));
-        appendInline(para, raw, makeMarker);
+        const line = lang ? el("span", { lang }) : para;
+        appendInline(line, raw, makeMarker);
+        if (line !== para) para.append(line);
       }
-    }
+    });
+  }
+
+  /** In a quoting answer a line with [n] is a quote, and so is the source heading ("Tausta:") over a quoted list;
+   * the first line is the answer's own lead-in ("According to the materials:"). */
+  function quoteLine(lines, i) {
+    const next = lines[i + 1] || "";
+    return CITED.test(lines[i]) || (i > 0 && /:\s*$/.test(lines[i]) && LIST_ITEM.test(next) && CITED.test(next));
   }
 
   /** What a source card shows after the title: the document's year and the page, slide or section. */
@@ -408,7 +425,7 @@
 
   const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
-  /** The conversation kept in this tab: [{question, answer, citations, notFound}], oldest first. */
+  /** The conversation kept in this tab: [{question, answer, citations, notFound, status, language, mode}], oldest first. */
   class ConversationStore {
     constructor(api) {
       this.key = `${STORE_KEY}:${api}`;
@@ -500,6 +517,7 @@
         view.msg.setAttribute("aria-busy", "false");
         this.render(view, turn.question, {
           answer: turn.answer, citations: turn.citations, not_found: turn.notFound, status: turn.status,
+          language: turn.language, mode: turn.mode,
         });
       }
       this.scrollToEnd(true);
@@ -598,6 +616,7 @@
       this.panel.hidden = false;
       this.root.classList.add("open");
       this.launcher.setAttribute("aria-expanded", "true");
+      this.launcher.setAttribute("aria-label", this.t.close);
       if (!this.log.firstChild) this.showWelcome();
       this.store.save(this.turns, true);
       this.scrollToEnd(true);
@@ -608,6 +627,7 @@
       this.panel.hidden = true;
       this.root.classList.remove("open");
       this.launcher.setAttribute("aria-expanded", "false");
+      this.launcher.setAttribute("aria-label", this.t.open);
       this.store.save(this.turns, false);
       this.launcher.focus();
     }
@@ -815,8 +835,13 @@
       const answer = typeof done.answer === "string" ? done.answer : "";
       const citations = (Array.isArray(done.citations) ? done.citations : [])
         .filter((c) => c && Number.isInteger(c.n) && c.n > 0);
-      const cards = this.renderSources(view, citations);
-      renderText(view.text, answer, (n) => this.marker(n, cards));
+      // The answer speaks the question's language, which need not be the interface's.
+      const language = typeof done.language === "string" && LANG_TAG.test(done.language) ? done.language : null;
+      const mode = done.mode === "extractive" ? "extractive" : null;
+      const cards = this.renderSources(view, citations, language);
+      if (language) view.text.setAttribute("lang", language);
+      // A quoting answer's quotes are the materials' own words; a generated one says everything in its language.
+      renderText(view.text, answer, (n) => this.marker(n, cards), mode ? SOURCE_LANG : null);
       const status = done.status === "partial" ? "partial" : done.not_found ? "not_found" : "answered";
       if (status === "partial") {
         view.msg.classList.add("partial");
@@ -828,25 +853,28 @@
       }
       this.addFeedback(view, question, answer);
       this.addCopy(view, answer, citations);
-      return { answer, citations, notFound: status !== "answered", status };
+      return { answer, citations, notFound: status !== "answered", status, language, mode };
     }
 
-    renderSources(view, citations) {
+    renderSources(view, citations, language) {
       const { t } = this;
       const cards = new Map();
       if (!citations.length) return cards;
       const list = el("ol", { class: "sources-list" });
       for (const c of citations) {
         const url = safeUrl(c.url, this.cfg.api);
-        const title = typeof c.title === "string" && c.title ? c.title : String(c.file || t.source);
+        const titled = typeof c.title === "string" && c.title !== "";
+        const title = titled ? c.title : String(c.file || t.source);
         const meta = sourceMeta(t, c);
+        const labelled = typeof c.label === "string" && c.label !== ""; // in the answer's language, as the server writes it
         const body = [
           el("span", { class: "source-num", text: String(c.n), "aria-hidden": "true" }),
           el("span", { class: "source-main" }, [
             el("span", { class: "visually-hidden", text: `${t.source} ${c.n}: ` }),
-            el("span", { class: "source-title", text: title, title }),
-            meta ? el("span", { class: "source-page", text: meta }) : null,
-            typeof c.quote === "string" && c.quote ? el("span", { class: "source-quote", text: `”${c.quote}”` }) : null,
+            el("span", { class: "source-title", text: title, title, lang: titled && SOURCE_LANG }),
+            meta ? el("span", { class: "source-page", text: meta, lang: labelled && language }) : null,
+            typeof c.quote === "string" && c.quote
+              ? el("span", { class: "source-quote", text: `”${c.quote}”`, lang: SOURCE_LANG }) : null,
             url ? el("span", { class: "visually-hidden", text: ` (${t.opensNewTab})` }) : null,
           ]),
           url ? icon("link") : null,
@@ -865,7 +893,8 @@
     marker(n, cards) {
       const entry = cards.get(n);
       if (!entry) return null;
-      const attrs = { class: "cite", "aria-label": entry.label, title: entry.label, "data-kysy": "cite" };
+      // The marker's name is in the interface's words, also within a quote.
+      const attrs = { class: "cite", lang: this.cfg.lang, "aria-label": entry.label, title: entry.label, "data-kysy": "cite" };
       const marker = entry.url
         ? el("a", { ...attrs, href: entry.url, target: "_blank", rel: "noopener noreferrer" })
         : el("button", { ...attrs, type: "button" });
@@ -944,6 +973,12 @@
           send.disabled = false;
           status.textContent = t.feedbackFailed;
         }
+      });
+      // The browser's own focus scroll may leave the field half under the composer in a short log:
+      // show the whole form where it fits, and the field itself in any case.
+      field.addEventListener("focus", () => {
+        form.scrollIntoView({ block: "nearest" });
+        field.scrollIntoView({ block: "nearest" });
       });
       view.msg.append(form);
       field.focus();
