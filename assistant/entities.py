@@ -187,9 +187,9 @@ def _has_inner_capital(text: str, analyzer: Analyzer | None, given: frozenset[st
 
 
 # The seasons and months a question or a text names, each by one key whatever its language or form (Swedish
-# seasons in the definite form only: "vår" is also "our").
-_SEASONS = (("spring", r"kevä\w*|spring|våren"), ("summer", r"kesä(?!kuu)\w*|summer|sommaren"),
-            ("autumn", r"syksy\w*|autumn|hösten"), ("winter", r"talv\w*|winter|vintern"))
+# seasons in the definite form, its genitive "höstens", and "i höstas" only: "vår" is also "our").
+_SEASONS = (("spring", r"kevä\w*|spring|vårens?|våras"), ("summer", r"kesä(?!kuu)\w*|summer|sommarens?|somras"),
+            ("autumn", r"syksy\w*|autumn|höstens?|höstas"), ("winter", r"talv\w*|winter|vinterns?|vintras"))
 _PERIOD = re.compile("|".join(
     [rf"(?P<{key}>\b(?:{words})\b)" for key, words in _SEASONS]
     + [rf"(?P<m{n}>\b(?:{fi}kuu\w*|{en}|{sv})\b)" for n, (fi, en, sv) in enumerate(zip(

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.entities import periods
-from assistant.lexicon import word_list, word_set, word_table
+from assistant.lexicon import opening_words, word_set, word_table
 from assistant.query import Query, QueryBuilder, concept_weights, holds, question_names
 from ingest import stopwords
 from ingest.analyze import Analyzer
@@ -204,10 +204,10 @@ def _share(query: Query, weights: Mapping[str, float], keyword: KeywordIndex, ro
 def opener(question: str) -> str:
     """The follow-up opening ``question`` starts with (``words/openers.txt``: "entä", "what about"), or the whole
     question when it only asks to go on (``words/go_on.txt``: "kerro lisää", "Tell me more"), or ""."""
-    opening = " ".join(match.group().lower() for match in _WORD.finditer(question))
-    if asks_for_more(question):
-        return opening
-    return next((entry for entry in word_list("openers") if opening == entry or opening.startswith(entry + " ")), "")
+    words = [match.group().lower() for match in _WORD.finditer(question)]
+    if " ".join(words) in word_set("go_on"):  # asks_for_more, on the words read once
+        return " ".join(words)
+    return " ".join(words[:opening_words(words)])
 
 
 def pointing_word(question: str, analyzer: Analyzer) -> str:
@@ -223,7 +223,10 @@ def pointing_word(question: str, analyzer: Analyzer) -> str:
     words = [match.group() for match in _WORD.finditer(question)]
     for i, word in enumerate(words):
         kind = pointing.get(word.lower())
-        if kind is not None and not any(_stands_for(kind, earlier, j == 0, analyzer) for j, earlier in enumerate(words[:i])):
+        # a Swedish or English word right before it is its verb or preposition ("Who leads them?"), read
+        # without a morphology that could tell a noun: it stands for nothing
+        before = words[:i - 1] if kind == "any" else words[:i]
+        if kind is not None and not any(_stands_for(kind, earlier, j == 0, analyzer) for j, earlier in enumerate(before)):
             return word.lower()
     return ""
 
@@ -236,6 +239,8 @@ def _stands_for(kind: str, word: str, sentence_initial: bool, analyzer: Analyzer
     if lowered in _NOT_CONTENT or word_table("pointing").get(lowered) is not None:
         return False
     analysis = analyzer.analyze_word(lowered)
+    if not analysis.classes and "-" in lowered:  # "hyte-neuvottelut": a compound is what its last part is
+        analysis = analyzer.analyze_word(lowered.rsplit("-", 1)[1])
     if not analysis.classes:  # not analysed (an unknown name such as "Hyvil", or no Voikko)
         return kind == "any" or is_name(word, analyzer, sentence_initial)
     nouns = set(analysis.classes) & _NOUN_CLASSES
@@ -287,7 +292,8 @@ def asking_words(question: str, topic: str) -> list[str]:
     2024?" after "Mitä Kuntaliitto ehdotti vuonna 2022?" asks "Mitä". A follow-up that asks of another
     thing ("Entä väestöpohja?" after "Montako kuntaa ...?") asks its own question, and one that names
     another place ("Entä Lapissa?") is told apart by its place already."""
-    if not periods(question) or any(match.group().lower() in _ASKING for match in _WORD.finditer(question)):
+    own = [match.group().lower() for match in _WORD.finditer(question)][len(opener(question).split()):]
+    if not periods(question) or any(word in _ASKING for word in own):  # "what about" opens, it does not ask
         return []
     opening: list[str] = []
     for match in list(_WORD.finditer(topic))[_go_on_opening(topic):]:  # past a "kerro lisää" of a chain
@@ -306,11 +312,9 @@ def asks_for_more(question: str) -> bool:
 def _go_on_opening(text: str) -> int:
     """How many of the first words of ``text`` are a request to go on (``words/go_on.txt``), longest first."""
     words = [match.group().lower() for match in _WORD.finditer(text)]
-    for phrase in sorted(word_list("go_on"), key=lambda entry: -len(entry.split())):
-        size = len(phrase.split())
-        if " ".join(words[:size]) == phrase:
-            return size
-    return 0
+    phrases = word_set("go_on")
+    longest = max((len(phrase.split()) for phrase in phrases), default=0)
+    return next((size for size in range(min(len(words), longest), 0, -1) if " ".join(words[:size]) in phrases), 0)
 
 
 def is_name(word: str, analyzer: Analyzer, sentence_initial: bool = False) -> bool:

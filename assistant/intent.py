@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.entities import is_place_name
-from assistant.lexicon import word_set, word_table
+from assistant.lexicon import opening_words, word_set, word_table
 from assistant.query import Query
 from ingest.analyze import Analyzer, WordAnalysis, word_tokens
 
@@ -119,12 +119,13 @@ def _main_clauses(tokens: Sequence[str]) -> list[str]:
     person who leads it"), which asks for nothing."""
     asking = word_set("question_words")
     starts = set(_part_starts(tokens))
+    opened = opening_words(tokens)  # "What about spring? When are the forums held": "what about" asks nothing
     kept: list[str] = []
     asked = False
     for i, token in enumerate(tokens):
         if i in starts:
             asked = False  # another part: "Who funds it and what does it produce?"
-        if token in asking:
+        if token in asking and i >= opened:
             if asked:
                 continue
             asked = True

@@ -7,6 +7,7 @@ data a deployer can read and extend, not a set literal in code.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 from kysy.errors import ConfigError
@@ -47,3 +48,11 @@ def word_table(name: str, directory: Path = WORDS_DIR) -> dict[str, str]:
         key, _, value = entry.partition("\t") if "\t" in entry else entry.partition(" ")
         table.setdefault(key.strip(), value.strip())
     return table
+
+
+def opening_words(words: Sequence[str]) -> int:
+    """How many of the first of ``words`` (lower case) are the longest follow-up opening of
+    ``words/openers.txt`` ("and what about", not "and"); 0 without one."""
+    openers = word_set("openers")
+    longest = max((len(opener.split()) for opener in openers), default=0)
+    return next((size for size in range(min(len(words), longest), 0, -1) if " ".join(words[:size]) in openers), 0)

@@ -67,6 +67,16 @@ def test_a_follow_up_naming_another_time_asks_what_the_earlier_question_asked() 
     assert asking_words("Entä väestöpohja?", "Kuinka monta kuntaa Etelä-Karjalassa on?") == []  # another thing asked
     assert asking_words("Milloin keväällä?", "Milloin ovat syksyn yhdyspintafoorumit?") == []  # its own question word
     assert asking_words("Entä keväällä?", "Syksyn yhdyspintafoorumit") == []  # the earlier one asked nothing
+    # an opening of several words asks nothing itself: "what about" is not "what"
+    when = "When are the autumn interface forums held?"
+    assert asking_words("What about spring?", when) == ["When", "are", "the"]
+    assert asking_words("And what about the spring?", when) == ["When", "are", "the"]
+    assert asking_words("What about spring, who speaks?", when) == []  # asks its own question
+
+
+def test_the_longest_opening_is_the_opener() -> None:
+    assert opener("And what about Lapland?") == "and what about" and opener("Och hur är det med Lappland?") == "och"
+    assert opener("Hur är det med Lappland?") == "hur är det med" and opener("Andra frågor?") == ""
 
 
 def test_a_message_that_only_asks_to_go_on_is_a_follow_up_that_names_nothing() -> None:
@@ -90,10 +100,15 @@ def test_a_message_that_only_asks_to_go_on_is_a_follow_up_that_names_nothing() -
         ("Mitä kuntaliitto sanoi ja mitä he tekivät?", "he"),  # a singular noun is not "he"
         ("Ketkä ovat mukana yhdyspintaprojektissa ja rahoittavat sitä?", ""),  # "sitä" is the project
         ("Mikä on Etelä-Karjalan väestöpohja ja paljonko henkilöstöä siellä on?", ""),
+        # a hyphenated compound Voikko does not know is what its last part is: "neuvottelut", plural
+        ("Milloin pidetään hyte-neuvottelut ja ketkä niihin osallistuvat?", ""),
+        ("Milloin pidetään hyte-neuvottelu ja ketkä niihin osallistuvat?", "niihin"),
         ("Mitä Minna Karhunen sanoi siitä, mikä asukkaalle on olennaista?", ""),
         ("How many municipalities are there in South Karelia?", ""),  # "there" points nowhere
         ("Hur många kommuner finns det i Södra Karelen?", ""),
         ("What does it cost?", "it"),
+        ("Who leads them?", "them"),  # a verb right before it stands for nothing
+        ("Which regions are in the pilots and who leads them?", ""),
     ],
 )
 def test_a_pointing_word_points_back_only_without_an_antecedent_in_the_question(question: str, word: str) -> None:

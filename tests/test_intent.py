@@ -66,6 +66,9 @@ def test_what_a_question_asks_for(question: str, kinds: set[str]) -> None:
         ("Who funds the project and when does it end?", "en", {"person", "date"}),
         ("Vad omfattar kartläggningen när samarbetet inleds?", "sv", set()),
         ("Milloin pilotit alkavat ja missä niitä tehdään?", "fi", {"date", "place"}),
+        # a follow-up's opening asks nothing: the question carried after it does
+        ("What about spring? When are the interface forums held", "en", {"date"}),
+        ("Och på våren? När hålls gränsytforum", "sv", {"date"}),
     ],
 )
 def test_a_question_word_of_a_subordinate_clause_asks_nothing(question: str, language: str, kinds: set[str]) -> None:
@@ -324,6 +327,8 @@ def test_a_missing_day_reads_as_a_missing_date() -> None:
     ("Foorumi pidetään lokakuussa, kesäkuussa ei.", {"m10", "m6"}),
     ("What happened in October 2023, and what may follow in winter?", {"m10", "2023", "winter"}),
     ("Vad hände hösten 2024?", {"autumn", "2024"}),
+    ("När hålls höstens gränsytforum, och vad hände i våras?", {"autumn", "spring"}),
+    ("Vad gör vår kommun?", set()),  # "vår" is "our"
     ("Kesällä ja talvella", {"summer", "winter"}),
     ("Kuntien määrä on 12.", set()),
 ])
