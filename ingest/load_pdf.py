@@ -29,8 +29,6 @@ WHITE_LEVEL = 0.92
 FOOTER_SHARE = 0.5
 _NUMBERED_RE = re.compile(r"^\d{1,2}[.)]\s")
 _INVISIBLE_MODES = (3, 7)
-# A line opening with a capitalised label of at most four words and a colon: a field of a slide's table.
-_FIELD_RE = re.compile(r"^[\"'”“„«(]*[A-ZÅÄÖ][^\s:]*(?:\s+[^\s:]+){0,3}:(?:\s|$)")
 
 
 @dataclass
@@ -171,8 +169,6 @@ def _continues(prev: _Line, line: _Line, widest: int) -> bool:
         return True
     if not wrapped:
         return False
-    if _FIELD_RE.match(line.text) and not prev.text.endswith((",", "-", "/")):
-        return False  # a field of its own ("Strateginen yhteistyösopimus: ei" / "”Alasopimukset”: ei")
     # A lone word is a lead-in ("Rahoittajina") that reads with what follows.
     short = len(prev.text) < 0.55 * widest and not prev.text.endswith((",", "-", "/")) and " " in prev.text
     return not (short and line.text[:1].isupper())

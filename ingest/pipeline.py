@@ -31,7 +31,7 @@ from kysy.settings import Settings
 logger = logging.getLogger(__name__)
 
 # Bump when a change to loading, chunking or analysis makes old index rows stale.
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "6"
 METADATA_FILES = {"sources.json"}
 
 
