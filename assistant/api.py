@@ -14,6 +14,7 @@ from assistant.app_state import AppState
 from assistant.http_errors import install_error_handlers
 from assistant.limits import BodySizeLimit
 from assistant.openapi import install_openapi
+from assistant.request_ids import RequestIds
 from assistant.security import install_security
 from ingest.load import web_address
 from kysy.errors import ConfigError, IndexNotBuiltError
@@ -53,13 +54,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     check_settings(settings)
     state = AppState.from_settings(settings)
+    if not settings.corpus_dir.is_dir():
+        logger.warning(
+            "KYSY_CORPUS_DIR %s is not a directory: uploads and reindexing are refused until it exists",
+            settings.corpus_dir,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await run_in_threadpool(state.assistants.refresh)
         except IndexNotBuiltError as exc:
-            logger.warning("starting without an index: %s", exc)
+            # Clients are told no more than the message; the operator also gets where the index was looked for.
+            logger.warning("starting without a usable index at %s: %s", settings.index_path, exc)
         yield
         state.assistants.close()
 
@@ -86,10 +93,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(routes_admin.disabled_router)
     install_security(app, settings)
     install_openapi(app, settings)
-    # Added last, so it runs first: an oversized or slow body is refused before anything reads it.
+    # Added late, so it runs early: an oversized or slow body is refused before anything reads it.
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s,
         larger={routes_documents.UPLOAD_PATH: settings.max_file_mb * 1_000_000 + 100_000},
         upload_timeout_s=settings.upload_timeout_s,
     )
+    # Outermost: every response (a refused body's too) carries the request id, and every failure inside is logged once.
+    app.add_middleware(RequestIds)
     return app

@@ -86,7 +86,9 @@ class Generator:
             base_url=settings.llm_base_url,
             api_key=settings.llm_api_key or "unused",
             timeout=settings.llm_timeout_s,
-            max_retries=1,
+            # No retry: a retry after a timeout doubled the wait before the extractive fallback, so
+            # KYSY_LLM_TIMEOUT_S is the most a model call can make a question wait.
+            max_retries=0,
         )
 
     def _messages(self, question: str, retrieved: Sequence[ScoredChunk], language: str) -> list[dict[str, str]]:

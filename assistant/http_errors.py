@@ -111,7 +111,8 @@ def _routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Make every error of ``app`` a JSON ``{error, message}`` body with the right status."""
+    """Make every error of ``app`` a JSON ``{error, message}`` body with the right status (an unexpected
+    exception: ``assistant/request_ids.py``, which logs it once)."""
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -138,8 +139,3 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
         return error_response(exc.status_code, code, message, headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "the server failed to handle the request; try again later")

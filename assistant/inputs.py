@@ -139,8 +139,9 @@ def _within_budget_asking(text: str, budget: int) -> str:
 def prepare_question(question: str, history: Sequence[Turn], settings: Settings) -> tuple[str, list[Turn]]:
     """The question and history as the assistant works on them: checked, normalised, within the budget.
 
-    The full question is logged when it is cut; what is searched with is its first
-    ``settings.question_budget_chars`` characters (each history message likewise).
+    What is searched with is the question's first ``settings.question_budget_chars`` characters (each
+    history message likewise); a cut is logged with the lengths only, never the text (users' questions
+    stay out of the logs).
 
     Raises:
         InvalidInputError: the question is empty, or it or a history message is not valid text.
@@ -154,6 +155,6 @@ def prepare_question(question: str, history: Sequence[Turn], settings: Settings)
         raise InvalidInputError("the question holds only HTML markup and no text to ask")
     cut = _within_budget_asking(text, budget)
     if cut != text:
-        logger.info("question of %d characters searched by its first %d: %r", len(text), len(cut), text)
+        logger.info("question of %d characters searched by its first %d", len(text), len(cut))
     turns = [replace(turn, content=within_budget(without_markup(checked_text(turn.content)), budget)) for turn in history]
     return cut, turns

@@ -53,9 +53,12 @@ def _descriptions(s: Settings) -> dict[int, str]:
             f"{s.admin_failures_per_minute} wrong admin tokens a minute, are used up; wait `Retry-After` seconds."
         ),
         431: f"`headers_too_large`: the request line and headers are over {s.max_header_bytes} bytes.",
+        500: "`corpus_missing`: the corpus directory (KYSY_CORPUS_DIR) does not exist; `internal_error`: the server "
+        "failed (its log has the request's `X-Request-ID`).",
         503: (
             f"`busy`: {s.max_concurrency} answers are being written (KYSY_MAX_CONCURRENCY) or "
-            f"{s.max_connections} connections are open; `index_not_built`: no index yet. Retry after `Retry-After`."
+            f"{s.max_connections} connections are open; `index_not_built`: no index yet; `index_mismatch`: the "
+            "index was built with another embedder than KYSY_EMBEDDER. Retry after `Retry-After`."
         ),
         507: f"`storage_full`: the feedback store has reached {s.feedback_max_mb} MB (KYSY_FEEDBACK_MAX_MB).",
     }

@@ -18,13 +18,32 @@ from collections.abc import Callable
 from starlette.concurrency import run_in_threadpool
 
 from assistant.service import Assistant, Components
-from kysy.errors import IndexNotBuiltError
+from ingest.embed import embedder_key
+from kysy.errors import IndexMismatchError, IndexNotBuiltError
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # How often (seconds) requests may look for a generation committed by another process.
 CHECK_INTERVAL_S = 2.0
+
+# Said to clients without the index's path, which is the operator's business (the server logs it).
+NO_INDEX = "no index yet: run `kysy ingest corpus` first"
+
+
+def check_embedder(assistant: Assistant) -> None:
+    """Refuse an index whose vectors another embedder made: every answer from it would be silently wrong.
+
+    Raises:
+        IndexMismatchError: naming both embedders and the way out.
+    """
+    built = assistant.snapshot.meta.get("embedder")
+    configured = embedder_key(assistant.embedder)
+    if built and built != configured:
+        raise IndexMismatchError(
+            f"the index was built with the embedder {built} but KYSY_EMBEDDER gives {configured}: "
+            f"run `kysy ingest` to rebuild it with {configured}, or set KYSY_EMBEDDER back"
+        )
 
 
 class _Entry:
@@ -91,7 +110,7 @@ class AssistantPool:
         with self._lock:
             entry = self._current
             if entry is None:
-                raise IndexNotBuiltError(f"no index at {self.settings.index_path}: run `kysy ingest corpus` first")
+                raise IndexNotBuiltError(NO_INDEX)
             entry.leases += 1
             lease = Lease(self, entry)
             check = time.monotonic() - self._checked >= CHECK_INTERVAL_S
@@ -122,8 +141,13 @@ class AssistantPool:
                 if on_disk == current.assistant.snapshot.generation:
                     return on_disk
             if not self.settings.index_path.exists():
-                raise IndexNotBuiltError(f"no index at {self.settings.index_path}: run `kysy ingest corpus` first")
+                raise IndexNotBuiltError(NO_INDEX)
             fresh = _Entry(self._open(current.assistant.components if current else None))
+            try:
+                check_embedder(fresh.assistant)
+            except IndexMismatchError:
+                fresh.assistant.snapshot.close()
+                raise
             with self._lock:
                 old, self._current = self._current, fresh
                 closing = old is not None and self._retire(old)

@@ -7,7 +7,9 @@ import hmac
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,6 +27,9 @@ from kysy.errors import KysyError
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
+# One line per change an admin makes (what, which file, how it ended, from where): kept apart so an
+# operator can route or keep it on its own; `kysy serve` logs it also without -v.
+audit_logger = logging.getLogger("assistant.audit")
 
 router = APIRouter()
 admin_router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -60,7 +65,8 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     """200 with the chunk count and generation of the index on disk now (a generation an ingest has just
-    committed is opened first), else 503."""
+    committed is opened first), else 503: also when the vector store holds fewer vectors than the index
+    has chunks (a backup restored without ``chroma/``), where answers would find nothing."""
     pool = app_state(request).assistants
     try:
         await run_in_threadpool(pool.refresh)
@@ -69,6 +75,12 @@ async def readyz(request: Request) -> JSONResponse:
         return error_response(503, exc.code, str(exc))
     with lease:
         snapshot = lease.assistant.snapshot
+        stored = await run_in_threadpool(lease.assistant.vectors.count)
+        if stored < len(snapshot.chunks):
+            return error_response(503, "vectors_missing", (
+                f"the vector store holds {stored} vectors for the index's {len(snapshot.chunks)} chunks; "
+                "POST /api/admin/reindex (or `kysy ingest <documents>` with the server stopped) embeds them again"
+            ))
         return JSONResponse({
             "status": "ready",
             "chunks": len(snapshot.chunks),
@@ -106,6 +118,39 @@ def require_admin(request: Request) -> None:
         state.admin_failures.spend(client, 1.0)
         logger.warning("wrong admin token from %s", client)
         raise ApiError(401, "unauthorized", "a valid admin token is required", {"WWW-Authenticate": "Bearer"})
+
+
+@contextmanager
+def audited(request: Request, action: str, file: str = "-") -> Iterator[None]:
+    """Log one audit line when the change ``action`` on ``file`` ends: ``done``, or the error code that
+    refused or failed it; with the client address, never the token."""
+    outcome = "failed internal_error"
+    try:
+        yield
+        outcome = "done"
+    except ApiError as exc:
+        outcome = f"refused {exc.status} {exc.code}"
+        raise
+    except KysyError as exc:
+        outcome = f"failed {exc.code}"
+        raise
+    finally:
+        audit_logger.info("admin %s %s: %s (client %s)", action, file, outcome, client_address(request))
+
+
+def corpus_dir(settings: Settings) -> Path:
+    """``KYSY_CORPUS_DIR`` resolved, when it is a directory.
+
+    Raises:
+        ApiError: 500 ``corpus_missing`` otherwise: a mistyped path would be created empty by an upload, and
+            a reindex of nothing would drop every document.
+    """
+    corpus = settings.corpus_dir.resolve()
+    if not corpus.is_dir():
+        raise ApiError(500, "corpus_missing", (
+            f"the corpus directory {corpus} (KYSY_CORPUS_DIR) does not exist; create it or set KYSY_CORPUS_DIR"
+        ))
+    return corpus
 
 
 async def in_background_thread(work: Callable[[], T], niceness: int = REINDEX_NICENESS) -> T:
@@ -170,7 +215,7 @@ def reindex_now(state: AppState) -> dict[str, object]:
 
 @admin_router.post(
     "/reindex", dependencies=[Depends(require_admin)], summary="Ingest the corpus directory again",
-    responses=error_responses(401, 409, 429),
+    responses=error_responses(401, 409, 429, 500),
 )
 async def reindex(request: Request) -> dict[str, object]:
     """Bring the index up to date with ``KYSY_CORPUS_DIR`` and switch to it; 409 while an ingest runs.
@@ -179,9 +224,11 @@ async def reindex(request: Request) -> dict[str, object]:
     from the previous generation, which is closed after its last answer.
     """
     state = app_state(request)
-    if not state.reindex_lock.acquire(blocking=False):
-        raise ApiError(409, "index_locked", "a reindex is already running; wait for it to finish")
-    return await in_background_thread(lambda: reindex_now(state))
+    with audited(request, "reindex"):
+        corpus_dir(state.settings)
+        if not state.reindex_lock.acquire(blocking=False):
+            raise ApiError(409, "index_locked", "a reindex is already running; wait for it to finish")
+        return await in_background_thread(lambda: reindex_now(state))
 
 
 @admin_router.get(

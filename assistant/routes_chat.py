@@ -6,7 +6,10 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
@@ -20,7 +23,7 @@ from assistant.links import Links, chunk_headings, public_base
 from assistant.openapi import SSE_EVENT, error_responses
 from assistant.schemas import ChatRequest, ChatResponse, ClientConfig, answer_to_json
 from assistant.service import Assistant
-from kysy.errors import KysyError
+from kysy.errors import KysyError, ShuttingDownError
 from kysy.models import Answer, Turn
 from kysy.settings import Settings
 
@@ -29,6 +32,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 _END = object()
+_ABANDONED = object()
 
 _ERRORS = error_responses(413, 422, 429, 503)
 _STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
@@ -83,24 +87,84 @@ def wants_event_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
+@dataclass
+class StreamShutdown:
+    """A stream's view of the server stopping: sse-starlette sets ``event`` when uvicorn is told to stop
+    (SIGTERM); the answer then has ``grace_s`` to finish, after which its stream ends with an ``error``
+    event ``shutting_down`` instead of being cut off without a last event."""
+
+    event: anyio.Event
+    grace_s: float
+    deadline: float | None = field(default=None)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> StreamShutdown:
+        """Half of ``KYSY_SHUTDOWN_TIMEOUT_S`` for the answer; the other half is for the last event to be sent
+        and the connection closed before uvicorn cancels what is still running."""
+        return cls(anyio.Event(), settings.shutdown_timeout_s / 2)
+
+    async def expire(self, scope: anyio.CancelScope) -> None:
+        """Cancel ``scope`` once the server is stopping and the grace has passed."""
+        await self.event.wait()
+        if self.deadline is None:
+            self.deadline = anyio.current_time() + self.grace_s
+        await anyio.sleep_until(self.deadline)
+        scope.cancel()
+
+
+async def _next_piece(pieces: Iterator[str | Answer], shutdown: StreamShutdown) -> object:
+    """The next piece from a worker thread, or ``_ABANDONED`` when the shutdown grace ran out first (the
+    thread is left to finish on its own; the process is ending)."""
+    item: object = _ABANDONED
+    failure: Exception | None = None
+    async with anyio.create_task_group() as group:
+
+        async def work() -> None:
+            nonlocal item, failure
+            try:
+                item = await anyio.to_thread.run_sync(next, pieces, _END, abandon_on_cancel=True)
+            except Exception as exc:  # raised as itself below, not inside an exception group
+                failure = exc
+            group.cancel_scope.cancel()
+
+        group.start_soon(work)
+        group.start_soon(shutdown.expire, group.cancel_scope)
+    if failure is not None:
+        raise failure
+    return item
+
+
 async def answer_pieces(
     assistant: Assistant, question: str, history: Sequence[Turn], top_k: int | None, request: Request,
-    *, debug: bool = False,
+    *, debug: bool = False, shutdown: StreamShutdown | None = None,
 ) -> AsyncIterator[str | Answer]:
-    """``Assistant.stream`` run in worker threads; stops (and closes the work) when the client leaves."""
+    """``Assistant.stream`` run in worker threads; stops (and closes the work) when the client leaves.
+
+    Raises:
+        ShuttingDownError: the server is stopping and ``shutdown``'s grace ran out before the answer was done.
+    """
     pieces: Iterator[str | Answer] = assistant.stream(question, history, top_k=top_k, debug=debug)
+    running = False  # a worker thread may still be inside next(pieces): closing it then would fail
     try:
         while True:
             if await request.is_disconnected():
                 logger.info("client left during an answer; stopping it")
                 return
-            item = await run_in_threadpool(next, pieces, _END)
+            if shutdown is None:
+                item = await run_in_threadpool(next, pieces, _END)
+            else:
+                running = True
+                item = await _next_piece(pieces, shutdown)
+                running = item is _ABANDONED
+                if running:
+                    logger.warning("the server is stopping: ending an answer not done in %g s", shutdown.grace_s)
+                    raise ShuttingDownError("the server is shutting down; ask again in a moment")
             if item is _END:
                 return
             yield item  # type: ignore[misc]
     finally:
         close = getattr(pieces, "close", None)
-        if close is not None:
+        if close is not None and not running:
             close()
 
 
@@ -115,11 +179,14 @@ def error_event(exc: Exception) -> ServerSentEvent:
 
 
 async def _chat_events(
-    assistant: Assistant, body: ChatRequest, history: list[Turn], request: Request, slot: Slot, links: Links
+    assistant: Assistant, body: ChatRequest, history: list[Turn], request: Request, slot: Slot, links: Links,
+    shutdown: StreamShutdown,
 ) -> AsyncIterator[ServerSentEvent]:
     started = time.perf_counter()
     try:
-        async for item in answer_pieces(assistant, body.question, history, body.top_k, request, debug=body.debug):
+        async for item in answer_pieces(
+            assistant, body.question, history, body.top_k, request, debug=body.debug, shutdown=shutdown
+        ):
             if isinstance(item, Answer):
                 payload = answer_to_json(
                     item, include_retrieved=body.include_retrieved, links=links, debug=body.debug
@@ -162,11 +229,15 @@ async def chat(
     check_request_size(state.settings, body.question, history)
     slot = state.gate.enter()
     if wants_event_stream(request):
+        shutdown = StreamShutdown.for_settings(state.settings)
         return EventSourceResponse(
-            _chat_events(assistant, body, history, request, slot, links_for(request, assistant)),
+            _chat_events(assistant, body, history, request, slot, links_for(request, assistant), shutdown),
             headers={"Cache-Control": "no-store"},
             # Also frees the place when the stream never starts (the client left at once).
             background=BackgroundTask(slot.release),
+            # The stream ends itself within the grace (StreamShutdown); only past the whole timeout is it cut.
+            shutdown_event=shutdown.event,
+            shutdown_grace_period=state.settings.shutdown_timeout_s,
         )
     started = time.perf_counter()
     try:

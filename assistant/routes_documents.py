@@ -26,7 +26,7 @@ from assistant.app_state import AppState, app_state
 from assistant.http_errors import ApiError
 from assistant.links import is_slides
 from assistant.openapi import error_responses
-from assistant.routes_admin import in_background_thread, reindex_now, require_admin
+from assistant.routes_admin import audited, corpus_dir, in_background_thread, reindex_now, require_admin
 from ingest.load import SUPPORTED_SUFFIXES, load_file
 from ingest.load_text import decode_text
 from kysy.errors import KysyError
@@ -104,39 +104,51 @@ def corpus_name(name: str) -> PurePosixPath:
     return path
 
 
+def upload_name(name: str) -> PurePosixPath:
+    """The name an upload is stored under: a plain file name, put at the top of the corpus (documents in
+    sub-folders come from ``kysy ingest``; the admin page lists and deletes them, but never writes there).
+
+    Raises:
+        ApiError: 422 for a name with a folder in it, as for a hidden, absolute or climbing one; 415 for an
+            unsupported type.
+    """
+    path = corpus_name(name)
+    if len(path.parts) != 1:
+        raise ApiError(422, "invalid_request", f"{name!r} is not a document name; give a plain file name")
+    return path
+
+
 @router.post(
     "/documents", status_code=201, summary="Add or replace a document (multipart field `file`), then re-index",
-    responses=error_responses(401, 409, 413, 415, 422, 429),
+    responses=error_responses(401, 409, 413, 415, 422, 429, 500),
 )
 async def upload_document(request: Request, file: UploadFile = File(...)) -> dict[str, object]:  # noqa: B008
-    """Parse the file with the ingest limits, put it into the corpus and re-index.
+    """Parse the file with the ingest limits, put it at the top of the corpus (a plain file name) and re-index.
 
     A file that does not load is refused with its name and the reason, and an error code by kind:
     `empty_file`, `not_text` (binary, or not UTF-8, UTF-16 with a BOM or cp1252), `unreadable_pdf`,
     `corrupt_document` (any other reason), `parse_limit` (422); `too_large` (413); `unsupported_file` (415).
     """
     state = app_state(request)
-    name = corpus_name(file.filename or "")
-    corpus = state.settings.corpus_dir.resolve()
-    corpus.mkdir(parents=True, exist_ok=True)
-    # A hidden folder (ingest skips it) holding the file under its own name, which is the one ingest's
-    # messages then give.
-    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=corpus))
-    temp = staging / name.name
-    try:
-        with temp.open("wb") as out:
-            while block := await file.read(_CHUNK):
-                out.write(block)
-        await run_in_threadpool(_check_loads, temp, state)
-        if not state.reindex_lock.acquire(blocking=False):
-            raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
-        target = corpus / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-        staging.rmdir()
-    body = await in_background_thread(lambda: reindex_now(state))
+    with audited(request, "upload", file.filename or "-"):
+        name = upload_name(file.filename or "")
+        corpus = corpus_dir(state.settings)
+        # A hidden folder (ingest skips it) holding the file under its own name, which is the one ingest's
+        # messages then give.
+        staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=corpus))
+        temp = staging / name.name
+        try:
+            with temp.open("wb") as out:
+                while block := await file.read(_CHUNK):
+                    out.write(block)
+            await run_in_threadpool(_check_loads, temp, state)
+            if not state.reindex_lock.acquire(blocking=False):
+                raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
+            os.replace(temp, corpus / name)
+        finally:
+            temp.unlink(missing_ok=True)
+            staging.rmdir()
+        body = await in_background_thread(lambda: reindex_now(state))
     return {"file": name.as_posix(), **body}
 
 
@@ -179,20 +191,21 @@ async def delete_document(name: str, request: Request) -> dict[str, object]:
     Any other file of ``KYSY_CORPUS_DIR`` (its README, one that failed to load) is not a document: 404.
     """
     state = app_state(request)
-    corpus = state.settings.corpus_dir.resolve()
-    path = corpus_name(name)
-    target = corpus / path
-    indexed = await _is_indexed(state, path.as_posix())
-    if not indexed or not target.is_file() or not target.resolve().is_relative_to(corpus):
-        raise ApiError(404, "document_not_found", f"no document {name!r} in the index")
-    if not state.reindex_lock.acquire(blocking=False):
-        raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
-    try:
-        target.unlink()
-    except OSError:
-        state.reindex_lock.release()
-        raise
-    body = await in_background_thread(lambda: reindex_now(state))
+    with audited(request, "delete", name):
+        corpus = state.settings.corpus_dir.resolve()
+        path = corpus_name(name)
+        target = corpus / path
+        indexed = await _is_indexed(state, path.as_posix())
+        if not indexed or not target.is_file() or not target.resolve().is_relative_to(corpus):
+            raise ApiError(404, "document_not_found", f"no document {name!r} in the index")
+        if not state.reindex_lock.acquire(blocking=False):
+            raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
+        try:
+            target.unlink()
+        except OSError:
+            state.reindex_lock.release()
+            raise
+        body = await in_background_thread(lambda: reindex_now(state))
     return {"file": name, **body}
 
 

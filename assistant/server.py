@@ -6,10 +6,14 @@ import os
 from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
 from assistant.api import check_settings
+from assistant.request_ids import log_config
 from assistant.transport import KysyConfig
+from ingest.integrity import check_index
+from ingest.lock import SERVE, store_owner_lock
 from kysy.settings import Settings
 
 
@@ -31,6 +35,9 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> KysyConfig:
         "forwarded_allow_ips": settings.forwarded_allow_ips or "127.0.0.1",
         "server_header": False,
         "log_level": "info",
+        "log_config": log_config(LOGGING_CONFIG),  # each request's lines end with its id
+        # Past it, requests still running (a reindex, a streamed answer) are cancelled and the process ends.
+        "timeout_graceful_shutdown": settings.shutdown_timeout_s,
         **overrides,
     }
     return KysyConfig(app, **options)
@@ -39,10 +46,21 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> KysyConfig:
 def run_server(settings: Settings) -> None:
     """Serve until interrupted: one process, or ``settings.workers`` processes sharing the socket.
 
+    With the embedded vector store the server owns the data directory while it runs: a second server or
+    a ``kysy ingest`` on it is refused (``store_owner_lock``).
+
     Raises:
         ConfigError: the settings are not safe to serve with.
+        IndexLockedError: another server or ingest uses the data directory's embedded vector store.
+        IndexDamagedError: the index database is damaged.
     """
     check_settings(settings)
+    with store_owner_lock(settings, SERVE):
+        check_index(settings.index_path)
+        _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
     if settings.workers == 1:
         from assistant.api import create_app
 

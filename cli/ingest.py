@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.progress import progress_bars
+from ingest.lock import INGEST, store_owner_lock
 from ingest.pipeline import IngestReport, ingest_paths
 from kysy.settings import Settings
 
@@ -20,8 +21,12 @@ def run_ingest(settings: Settings, paths: list[Path], *, rebuild: bool, as_json:
     """Run ingestion; exit status 0 = all landed, 2 = some files failed, 1 = fatal (raised).
 
     Files left out on purpose (an unsupported type) are listed as skipped and do not change the status.
+    A server using the data directory's embedded vector store refuses the run (``store_owner_lock``).
     """
-    with progress_bars(_STAGES, quiet=as_json, every_s=settings.progress_log_s) as progress:
+    with (
+        store_owner_lock(settings, INGEST),
+        progress_bars(_STAGES, quiet=as_json, every_s=settings.progress_log_s) as progress,
+    ):
         report = ingest_paths(settings, paths, rebuild=rebuild, progress=progress)
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
@@ -46,5 +51,9 @@ def _print_summary(console: Console, report: IngestReport) -> None:
         console.print(f"[yellow]skipped[/yellow] {skip.file}: {skip.reason}", highlight=False)
     for failure in report.failed:
         console.print(f"[red]failed[/red] {failure.file}: {failure.error}", highlight=False)
+    for warning in report.warnings:
+        console.print(f"[yellow]note[/yellow] {warning}", highlight=False)
+    if report.reembedded:
+        console.print(f"embedded again {report.reembedded} chunks the vector store lacked", highlight=False)
     console.print(f"{report.chunks} chunks in the index, {report.seconds:.1f} s")
     sys.stdout.flush()

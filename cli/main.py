@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kysy.errors import KysyError
-from kysy.settings import Settings
+from kysy.settings import Settings, load_settings, unknown_settings
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
+_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    """CLI flag > env var > default: only flags the user gave override the environment."""
+    """CLI flag > env var > default: only flags the user gave override the environment.
+
+    Raises:
+        ConfigError: a setting has a value Kysy cannot use (one line per bad setting).
+    """
     overrides = {
         key: value
         for key, value in {
@@ -30,7 +36,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         }.items()
         if value is not None
     }
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -52,9 +58,21 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.request_ids import RequestIdFilter
     from assistant.server import run_server
+    from ingest.vectors import make_client
 
-    run_server(_settings(args))
+    settings = _settings(args)
+    if settings.chroma_url:
+        # Refuse to start, in one line, rather than serve 503s: the server never reaches Chroma by itself
+        # later, and a supervisor that restarts it (compose, systemd, Kubernetes) retries until Chroma is up.
+        make_client(settings)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT + "%(request_tag)s"))
+    # Every admin change (upload, delete, reindex) is logged, also without -v.
+    logging.getLogger("assistant.audit").setLevel(logging.INFO)
+    run_server(settings)
     return EXIT_OK
 
 
@@ -138,10 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kysy`` console script."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=logging.INFO if args.verbose else logging.WARNING, format=_LOG_FORMAT, stream=sys.stderr,
     )
+    for warning in unknown_settings(os.environ):
+        print(f"kysy: warning: {warning}", file=sys.stderr)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
@@ -149,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "json", False):
             print(json.dumps({"error": exc.code, "message": str(exc)}, ensure_ascii=False))
         else:
-            print(f"kysy: {exc}", file=sys.stderr)
+            for line in str(exc).splitlines():
+                print(f"kysy: {line}", file=sys.stderr)
         return EXIT_FATAL
     except KeyboardInterrupt:
         print("kysy: interrupted; the previous index is intact, run the command again to finish", file=sys.stderr)

@@ -21,11 +21,12 @@ from ingest.analyze import Analyzer, make_analyzer
 from ingest.chunk import chunk_document, split_sentences
 from ingest.embed import Embedder, SpanEmbedder, embedder_key, make_embedder
 from ingest.embed_cache import EmbeddingCache
+from ingest.integrity import check_index, move_aside
 from ingest.load import SUPPORTED_SUFFIXES, SourceInfo, load_catalog, load_file
 from ingest.lock import writer_lock
 from ingest.store import FileBundle, FileRecord, IndexStore
 from ingest.vectors import VectorStore
-from kysy.errors import KysyError
+from kysy.errors import IndexDamagedError, KysyError
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class IngestReport:
     seconds: float = 0.0
     warnings: tuple[str, ...] = field(default=())
     skipped: tuple[SkippedFile, ...] = ()
+    reembedded: int = 0
 
     def to_json(self) -> dict[str, object]:
         """The ``kysy ingest --json`` object."""
@@ -88,6 +90,8 @@ class IngestReport:
             "removed": list(self.removed),
             "failed": [{"file": f.file, "error": f.error} for f in self.failed],
             "skipped": [{"file": f.file, "reason": f.reason} for f in self.skipped],
+            "reembedded": self.reembedded,
+            "warnings": list(self.warnings),
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
         }
@@ -171,15 +175,18 @@ def ingest_paths(
     """Bring the index up to date with the files under ``paths``.
 
     ``embedder`` is ``KYSY_EMBEDDER``'s by default; a running server passes one of its own, so that
-    its questions never wait for the ingest's embedding.
+    its questions never wait for the ingest's embedding. Chunks of the index whose vectors the vector
+    store lacks (a backup restored without ``chroma/``) are embedded again, also when no file changed.
+    With ``rebuild``, a damaged index is moved aside and built anew.
 
     Raises:
         IndexLockedError: another ingest is running.
+        IndexDamagedError: the index database is damaged (and ``rebuild`` is not given).
         StorageError: the data directory cannot be written.
     """
     started = time.perf_counter()
     with writer_lock(settings.lock_path):
-        run = _Run(settings, progress, embedder)
+        run = _Run(settings, progress, embedder, rebuild=rebuild)
         report = run.execute(paths, rebuild=rebuild)
     return replace(report, seconds=time.perf_counter() - started)
 
@@ -187,13 +194,28 @@ def ingest_paths(
 class _Run:
     """One ingestion run (held under the writer lock)."""
 
-    def __init__(self, settings: Settings, progress: Progress | None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, progress: Progress | None, embedder: Embedder | None = None, *, rebuild: bool = False
+    ) -> None:
         self.settings = settings
         self.progress = progress or (lambda stage, advance, total: None)
+        self.notes: list[str] = []
+        self.store = self._open_index(rebuild)
         self.analyzer = make_analyzer(settings.analyzer)
         self.embedder = embedder or make_embedder(settings.embedder, threads=settings.embed_thread_count)
         self.late = settings.late_chunking and isinstance(self.embedder, SpanEmbedder)
-        self.store = IndexStore(settings.index_path)
+
+    def _open_index(self, rebuild: bool) -> IndexStore:
+        """The index to write; a damaged one is refused, or with ``rebuild`` moved aside for a new one."""
+        path = self.settings.index_path
+        try:
+            check_index(path)
+        except IndexDamagedError as exc:
+            if not rebuild:
+                raise
+            logger.warning("%s", exc)
+            self.notes.append(f"the index was damaged: moved it aside to {move_aside(path).name} and built it anew")
+        return IndexStore(path)
 
     def execute(self, paths: Sequence[Path], *, rebuild: bool) -> IngestReport:
         files, roots, skipped = scan(paths)
@@ -207,22 +229,48 @@ class _Run:
             if name not in {f.name for f in files} and (Path(rec.root) in roots or rebuild)
         )
         bundles, failed = self._process(todo)
+        vectors = VectorStore(self.settings, self.embedder)
+        old_ids = self.store.chunk_ids([*removed, *(b.record.file for b in bundles)])
+        reembedded = self._restore_vectors(vectors, self.store.chunk_ids() - old_ids)
         if not bundles and not removed and not stale:
+            if reembedded:
+                self.store.renew_generation()
             return IngestReport(
                 unchanged=tuple(unchanged), failed=tuple(failed), chunks=len(self.store.chunk_ids()),
-                skipped=tuple(skipped),
+                warnings=tuple(self.notes), skipped=tuple(skipped), reembedded=reembedded,
             )
-        vectors = VectorStore(self.settings, self.embedder)
         self._embed_and_upsert(bundles, vectors)
-        old_ids = self.store.chunk_ids([*removed, *(b.record.file for b in bundles)])
         self.store.commit(remove=removed, add=bundles, meta=meta)
         live = self.store.chunk_ids()
         vectors.delete(sorted((old_ids | vectors.ids()) - live))
         added = tuple(b.record.file for b in bundles if b.record.file not in manifest)
         updated = tuple(b.record.file for b in bundles if b.record.file in manifest)
         return IngestReport(
-            added, updated, tuple(unchanged), tuple(removed), tuple(failed), len(live), skipped=tuple(skipped)
+            added, updated, tuple(unchanged), tuple(removed), tuple(failed), len(live), warnings=tuple(self.notes),
+            skipped=tuple(skipped), reembedded=reembedded,
         )
+
+    def _restore_vectors(self, vectors: VectorStore, kept: set[str]) -> int:
+        """Embed again the ``kept`` chunks of the index whose vectors the vector store lacks (a backup restored
+        without ``chroma/``, a store removed by hand): without them the dense side finds nothing. They come
+        from the index's own rows, so the documents need not be read again, and mostly from the embedding
+        cache. Returns how many were embedded."""
+        missing = kept - vectors.ids()
+        if not missing:
+            return 0
+        chunks = self.store.chunks(missing)
+        logger.warning("the vector store %s lacks %d chunks of the index; embedding them again",
+                       vectors.location, len(chunks))
+        cache = EmbeddingCache(self.settings.embed_cache_path, self.embedder)
+        try:
+            matrix = cache.embed_passages(
+                [c.embed_text for c in chunks], batch_size=self.settings.embed_batch_size,
+                progress=lambda n: self.progress("embed", n, len(chunks)),
+            )
+        finally:
+            cache.close()
+        vectors.upsert(chunks, matrix)
+        return len(chunks)
 
     def _changed(
         self, files: list[SourceFile], manifest: dict[str, FileRecord], stale: bool

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.integrity import damaged, is_damage
 from ingest.keyword import KeywordIndex
 from kysy.errors import IndexNotBuiltError, StorageError
 from kysy.models import Chunk, Document, DocumentInfo, Page, Sentence
@@ -144,6 +145,33 @@ class IndexStore:
         for name in files:
             ids.update(row[0] for row in self._db.execute("SELECT id FROM chunks WHERE file = ?", (name,)))
         return ids
+
+    def chunks(self, ids: Iterable[str]) -> list[Chunk]:
+        """The stored chunks with these ids (those the index holds), in file and position order."""
+        wanted = set(ids)
+        rows = self._db.execute(
+            'SELECT id, doc_id, file, title, text, page, heading, start, "end", content_hash, ord FROM chunks '
+            "ORDER BY file, ord"
+        )
+        return [Chunk(*row) for row in rows if row[0] in wanted]
+
+    def renew_generation(self) -> int:
+        """Commit a new generation number and nothing else, so that servers open the index again (their
+        retrievers read the chunk vectors once per generation).
+
+        Raises:
+            StorageError: the database could not be written.
+        """
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            generation = int(self.meta().get("generation", "0")) + 1
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
+            self._db.execute("COMMIT")
+            return generation
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StorageError(f"cannot write the index {self.path}: {exc}") from exc
 
     def commit(self, *, remove: Sequence[str], add: Sequence[FileBundle], meta: dict[str, str]) -> int:
         """Replace the given files' rows and rebuild the keyword index, atomically.
@@ -275,12 +303,18 @@ class Snapshot:
         self.path = path
         self._db = _connect(path)
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._load()
-            finally:
-                self._db.execute("COMMIT")
+        try:
+            with self._lock:
+                self._db.execute("BEGIN")
+                try:
+                    self._load()
+                finally:
+                    self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if is_damage(exc):
+                raise damaged(path, exc) from None
+            raise
 
     def _load(self) -> None:
         self.meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())

@@ -39,6 +39,13 @@ class IndexNotBuiltError(KysyError):
     code = "index_not_built"
 
 
+class IndexMismatchError(IndexNotBuiltError):
+    """The index was built with another embedder than the one configured: its vectors cannot be compared
+    with the questions' (run ``kysy ingest`` again, or configure the index's embedder)."""
+
+    code = "index_mismatch"
+
+
 class IndexLockedError(KysyError):
     """Another ingestion holds the writer lock."""
 
@@ -51,10 +58,22 @@ class StorageError(KysyError):
     code = "storage_error"
 
 
+class IndexDamagedError(StorageError):
+    """The index database is damaged (a disk fault, a partial copy): ``kysy ingest --rebuild`` rebuilds it."""
+
+    code = "index_damaged"
+
+
 class StorageFullError(StorageError):
     """A store reached its size cap (e.g. the feedback database)."""
 
     code = "storage_full"
+
+
+class ShuttingDownError(KysyError):
+    """The server was told to stop before the answer was finished."""
+
+    code = "shutting_down"
 
 
 class ConfigError(KysyError):

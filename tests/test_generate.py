@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -105,6 +106,22 @@ def test_a_failing_model_falls_back_to_the_extractive_answer(
     answer = assistant.ask(QUESTION)
     assert answer.mode == "extractive" and answer.meta["fallback"] == kind
     assert "Hyvil" in answer.text and answer.citations
+
+
+def test_a_model_that_times_out_is_asked_once_and_waited_for_no_longer_than_the_timeout(
+    assistant: Assistant, llm: tuple[ScriptedLLM, str]
+) -> None:
+    llm[0].status = 500
+    started = time.monotonic()
+    assistant.ask(QUESTION)  # the same work, with a model that fails at once
+    own_work = time.monotonic() - started
+    llm[0].status, llm[0].delay_s = 200, 5.0
+    asked = len(llm[0].requests)
+    started = time.monotonic()
+    answer = assistant.ask(QUESTION)
+    waited = time.monotonic() - started - own_work
+    assert answer.meta["fallback"] == "llm_timeout" and len(llm[0].requests) == asked + 1
+    assert waited < assistant.settings.llm_timeout_s + 0.5, waited
 
 
 def test_streaming_yields_checked_pieces_then_the_answer(assistant: Assistant, llm: tuple[ScriptedLLM, str]) -> None:

