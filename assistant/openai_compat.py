@@ -31,7 +31,7 @@ from assistant.http_errors import ApiError
 from assistant.limits import Slot
 from assistant.links import WORDS, Links, source_list
 from assistant.openapi import SSE_EVENT, error_responses
-from assistant.routes_chat import answer_pieces, charge_for, check_request_size, links_for
+from assistant.routes_chat import StreamShutdown, answer_pieces, charge_for, check_request_size, links_for
 from assistant.schemas import CleanText, answer_to_json, citation_json
 from assistant.service import Assistant
 from ingest.normalize import normalize_input
@@ -161,13 +161,13 @@ def _data(payload: dict[str, object] | str) -> ServerSentEvent:
 
 async def _chunks(
     assistant: Assistant, question: str, history: list[Turn], request: Request, slot: Slot,
-    links: Links, messages: list[ChatMessage],
+    links: Links, messages: list[ChatMessage], shutdown: StreamShutdown,
 ) -> AsyncIterator[ServerSentEvent]:
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     started = time.perf_counter()
     try:
         yield _data(_chunk(completion_id, created, {"role": "assistant", "content": ""}))
-        async for item in answer_pieces(assistant, question, history, None, request):
+        async for item in answer_pieces(assistant, question, history, None, request, shutdown=shutdown):
             if isinstance(item, Answer):
                 sources = source_list(list(item.citations), links, item.language)
                 if sources:
@@ -219,11 +219,15 @@ async def chat_completions(
     links = links_for(request, assistant)
     slot = state.gate.enter()
     if body.stream:
+        shutdown = StreamShutdown.for_settings(state.settings)
         return EventSourceResponse(
-            _chunks(assistant, question, history, request, slot, links, body.messages),
+            _chunks(assistant, question, history, request, slot, links, body.messages, shutdown),
             headers={"Cache-Control": "no-store"},
             sep="\n",
             background=BackgroundTask(slot.release),
+            # as /api/chat: an answer not done within half the shutdown timeout ends with error shutting_down
+            shutdown_event=shutdown.event,
+            shutdown_grace_period=state.settings.shutdown_timeout_s,
         )
     started = time.perf_counter()
     try:

@@ -73,10 +73,19 @@ def test_sigterm_during_a_reindex_ends_the_server_in_time_and_keeps_the_index(se
     assert json.loads(result.stdout)["added"] == ["0-raportti.pdf"]
 
 
-def _events(base: str, into: list[tuple[str, str]], failures: list[Exception]) -> None:
+# The product's own events, and the OpenAI-compatible route's chunks (its error is a chunk of its own)
+ROUTES = {
+    "api-chat": ("/api/chat", {"question": QUESTION}),
+    "openai": ("/v1/chat/completions", {"model": "kysy", "stream": True,
+                                         "messages": [{"role": "user", "content": QUESTION}]}),
+}
+
+
+def _events(base: str, route: str, into: list[tuple[str, str]], failures: list[Exception]) -> None:
     event = ""
+    path, body = ROUTES[route]
     try:
-        with httpx.stream("POST", f"{base}/api/chat", json={"question": QUESTION},
+        with httpx.stream("POST", f"{base}{path}", json=body,
                           headers={"Accept": "text/event-stream"}, timeout=60) as response:
             for line in response.iter_lines():
                 if line.startswith("event:"):
@@ -87,7 +96,9 @@ def _events(base: str, into: list[tuple[str, str]], failures: list[Exception]) -
         failures.append(exc)
 
 
-def test_sigterm_while_an_answer_streams_ends_the_stream_with_a_shutting_down_error(settings: Settings) -> None:
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_sigterm_while_an_answer_streams_ends_the_stream_with_a_shutting_down_error(settings: Settings,
+                                                                                    route: str) -> None:
     script = ScriptedLLM(reply="Etelä-Karjalan väestöpohja on noin 127 000 asukasta [1].", delay_s=60)
     events: list[tuple[str, str]] = []
     failures: list[Exception] = []
@@ -95,7 +106,7 @@ def test_sigterm_while_an_answer_streams_ends_the_stream_with_a_shutting_down_er
         env = {"KYSY_LLM_BASE_URL": f"{llm}/v1", "KYSY_LLM_MODEL": "scripted", "KYSY_LLM_TIMEOUT_S": "120",
                "KYSY_SHUTDOWN_TIMEOUT_S": str(SHUTDOWN_S)}
         with kysy_serve(settings, **env) as served:
-            client = threading.Thread(target=_events, args=(served.base, events, failures))
+            client = threading.Thread(target=_events, args=(served.base, route, events, failures))
             client.start()
             deadline = time.monotonic() + 60
             while not script.requests:  # the answer is being written by the (slow) language model
@@ -105,7 +116,11 @@ def test_sigterm_while_an_answer_streams_ends_the_stream_with_a_shutting_down_er
             client.join(timeout=30)
             stderr = served.process.stderr.read() if served.process.stderr else ""
     assert not failures, failures
-    assert events and events[-1][0] == "error", events
-    assert json.loads(events[-1][1])["error"] == "shutting_down"
+    assert events, events
+    last = json.loads(events[-1][1])
+    if route == "openai":
+        assert last["error"]["code"] == "shutting_down", events
+    else:
+        assert events[-1][0] == "error" and last["error"] == "shutting_down", events
     assert took < SHUTDOWN_S + SLACK_S, f"the server took {took:.1f} s to stop"
     assert "without completing response" not in stderr, stderr
