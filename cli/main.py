@@ -70,8 +70,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdFilter())
         handler.setFormatter(logging.Formatter(_LOG_FORMAT + "%(request_tag)s"))
-    # Every admin change (upload, delete, reindex) is logged, also without -v.
+    # Every admin change (upload, delete, reindex) is logged, also without -v, and so is how far an index
+    # job has come (a line every KYSY_PROGRESS_LOG_S seconds).
     logging.getLogger("assistant.audit").setLevel(logging.INFO)
+    logging.getLogger("assistant.jobs").setLevel(logging.INFO)
     run_server(settings)
     return EXIT_OK
 

@@ -52,6 +52,12 @@ class IndexLockedError(KysyError):
     code = "index_locked"
 
 
+class IngestCancelledError(KysyError):
+    """An ingest was stopped on request between two steps, before its commit: the index is as it was."""
+
+    code = "reindex_cancelled"
+
+
 class StorageError(KysyError):
     """The data directory cannot be written (read-only, disk full...)."""
 

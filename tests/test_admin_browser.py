@@ -3,6 +3,7 @@ read and export feedback; keyboard usable and axe-clean like the widget."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -213,3 +214,58 @@ def test_without_an_admin_token_the_page_says_the_admin_is_off(
             expect(page.locator("#panel")).to_be_hidden()
         finally:
             page.context.close()
+
+
+def _big_document(path: Path, seed: str, sentences: int = 400) -> Path:
+    """A text of its own sentences (never in the session's embedding cache): its job takes some seconds."""
+    lines = [f"{seed} {i}: kohteen {i} kustannusarvio on {i * 41 % 1000} tuhatta euroa ja vastuutaho on tiimi {i % 19}."
+             for i in range(sentences)]
+    path.write_text("Kustannusraportti\n\n" + " ".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_page_follows_an_upload_job_to_its_end_and_cancels_one(
+    server: dict[str, Any], browser: Browser, tmp_path: Path
+) -> None:
+    base = server["base"]
+    page = _page(browser, bypass_csp=True)
+    try:
+        _sign_in(page, base)
+        expect(page.locator("#job")).to_be_hidden()
+        upload = page.get_by_role("button", name="Lähetä")
+        page.get_by_label("Lisää tai korvaa asiakirja", exact=False).set_input_files(
+            str(_big_document(tmp_path / "kustannukset.txt", "Selain")))
+        upload.click()
+        # While it runs: stage and percent, the file listed as waiting, the buttons that change the corpus held.
+        expect(page.locator("#job-text")).to_contain_text(re.compile(r"Lasketaan vektoreita [\d\s]+ / [\d\s]+ \(\d+ %\)"),
+                                                          timeout=60_000)
+        expect(page.locator("#job-text")).to_contain_text("lisätään kustannukset.txt")
+        row = page.locator('#documents tr[data-file="kustannukset.txt"]')
+        expect(row).to_contain_text("Odottaa indeksointia")
+        expect(upload).to_be_disabled()
+        expect(page.get_by_role("button", name="Poista kustannukset.txt")).to_be_disabled()
+        expect(page.locator("#documents tbody tr")).to_have_count(6)  # the list stays readable
+        assert _axe(page) == []
+
+        expect(page.locator("#status")).to_contain_text("kustannukset.txt lisätty. Indeksissä on nyt", timeout=120_000)
+        expect(page.locator("#job")).to_be_hidden()
+        expect(row).to_contain_text("Indeksoitu")
+        expect(upload).to_be_enabled()
+
+        page.get_by_label("Lisää tai korvaa asiakirja", exact=False).set_input_files(
+            str(_big_document(tmp_path / "peruttava.txt", "Peruttava")))
+        upload.click()
+        expect(page.locator("#job-text")).to_contain_text("Lasketaan vektoreita", timeout=60_000)
+        page.get_by_role("button", name="Peruuta indeksointi").click()
+        expect(page.locator("#status")).to_contain_text("Indeksointi peruttiin (lisätään peruttava.txt). Indeksi on ennallaan.",
+                                                        timeout=60_000)
+        expect(page.locator('#documents tr[data-file="peruttava.txt"]')).to_contain_text("Odottaa indeksointia")
+
+        for name, told in (("peruttava.txt", "peruttava.txt poistettu."), ("kustannukset.txt", "kustannukset.txt poistettu.")):
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.get_by_role("button", name=f"Poista {name}").click()
+            expect(page.locator("#status")).to_contain_text(told, timeout=120_000)
+            expect(page.locator(f'#documents tr[data-file="{name}"]')).to_have_count(0)
+        expect(page.locator("#documents tbody tr")).to_have_count(5)
+    finally:
+        page.context.close()

@@ -109,7 +109,7 @@ def test_reindexing_repeatedly_while_clients_ask_fails_no_request(own_index: Set
         with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {TOKEN}"}) as admin:
             while time.monotonic() < deadline:
                 _touch_a_document(settings.corpus_dir, reindexes)
-                response = admin.post(f"{base}/api/admin/reindex")
+                response = admin.post(f"{base}/api/admin/reindex", params={"wait": "true"})
                 assert response.status_code == 200, response.text
                 reindexes += 1
         stop.set()
@@ -129,15 +129,15 @@ def test_reindexing_repeatedly_while_clients_ask_fails_no_request(own_index: Set
 
 
 def test_the_reindex_thread_runs_at_a_lower_priority(own_index: Settings) -> None:
-    import asyncio
-
-    from assistant.routes_admin import REINDEX_NICENESS, in_background_thread
+    from assistant.jobs import REINDEX_NICENESS, start_low_priority_thread
 
     def niceness() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     mine = niceness()
-    assert asyncio.run(in_background_thread(niceness)) == min(19, mine + REINDEX_NICENESS)
+    seen: list[int] = []
+    start_low_priority_thread(lambda: seen.append(niceness())).join(timeout=10)
+    assert seen == [min(19, mine + REINDEX_NICENESS)]
     assert niceness() == mine
 
 

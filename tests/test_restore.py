@@ -74,7 +74,7 @@ def test_the_admin_reindex_brings_the_vectors_back_without_a_restart(restored: S
     with serve_app(create_app(restored)) as base:
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 503
         reindex = httpx.post(
-            f"{base}/api/admin/reindex", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300
+            f"{base}/api/admin/reindex", params={"wait": "true"}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300
         )
         assert reindex.status_code == 200, reindex.text
         assert reindex.json()["reembedded"] > 0

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -50,8 +51,18 @@ def _ask(base: str) -> dict[str, object]:
     return body
 
 
-def _upload(base: str, name: str, data: bytes) -> httpx.Response:
-    return httpx.post(f"{base}/api/admin/documents", files={"file": (name, data)}, headers=AUTH, timeout=300)
+def _upload(base: str, name: str, data: bytes, *, wait: bool = True) -> httpx.Response:
+    params = {"wait": "true"} if wait else {}
+    return httpx.post(f"{base}/api/admin/documents", files={"file": (name, data)}, params=params, headers=AUTH,
+                      timeout=300)
+
+
+def _delete(base: str, name: str) -> httpx.Response:
+    return httpx.delete(f"{base}/api/admin/documents/{name}", params={"wait": "true"}, headers=AUTH, timeout=300)
+
+
+def _reindex(base: str) -> httpx.Response:
+    return httpx.post(f"{base}/api/admin/reindex", params={"wait": "true"}, headers=AUTH, timeout=300)
 
 
 def test_an_uploaded_document_is_answered_from_and_a_deleted_one_is_gone(server: tuple[str, Settings]) -> None:
@@ -83,7 +94,7 @@ def test_an_uploaded_document_is_answered_from_and_a_deleted_one_is_gone(server:
         pdf = next(r for r in listed if r["file"].endswith(".pdf"))
         assert pdf["unit"] == "dia" and pdf["pages"] == 12
 
-        deleted = httpx.delete(f"{base}/api/admin/documents/poro.txt", headers=AUTH, timeout=300)
+        deleted = _delete(base, "poro.txt")
         assert deleted.status_code == 200 and deleted.json()["removed"] == ["poro.txt"]
         assert _ask(base)["not_found"] is True
     finally:
@@ -146,7 +157,7 @@ def test_a_cp1252_text_put_in_the_corpus_by_hand_is_served_as_utf8_too(server: t
     base, settings = server
     sentence = "Sallan ja Kuusamon yhteistyöryhmä kokoontuu neljästi vuodessa."
     (settings.corpus_dir / "kasin.txt").write_bytes(f"Yhteistyöryhmä\n\n{sentence}\n".encode("cp1252"))
-    assert httpx.post(f"{base}/api/admin/reindex", headers=AUTH, timeout=300).status_code == 200
+    assert _reindex(base).status_code == 200
     document = next(d for d in httpx.get(f"{base}/api/documents", timeout=30).json() if d["file"] == "kasin.txt")
     served = httpx.get(document["file_url"], timeout=30)
     assert served.status_code == 200 and served.headers["content-type"] == "text/plain; charset=utf-8"
@@ -195,14 +206,17 @@ def test_every_admin_change_leaves_one_audit_line_without_the_token(
     caplog.set_level(logging.INFO, logger="assistant.audit")
     assert _upload(base, "poro.txt", NEW_DOCUMENT.encode()).status_code == 201
     assert _upload(base, "../ulos.txt", b"teksti").status_code == 422
-    assert httpx.delete(f"{base}/api/admin/documents/poro.txt", headers=AUTH, timeout=300).status_code == 200
-    assert httpx.post(f"{base}/api/admin/reindex", headers=AUTH, timeout=300).status_code == 200
+    assert _delete(base, "poro.txt").status_code == 200
+    assert _reindex(base).status_code == 200
     audit = [r.getMessage() for r in caplog.records if r.name == "assistant.audit"]
-    assert audit == [
-        "admin upload poro.txt: done (client 127.0.0.1)",
+    assert audit == [  # the request starts a job, and the job says how it ended
+        "admin upload poro.txt: accepted, job 1 (client 127.0.0.1)",
+        "admin upload poro.txt: done, job 1 (client 127.0.0.1)",
         "admin upload ../ulos.txt: refused 422 invalid_request (client 127.0.0.1)",
-        "admin delete poro.txt: done (client 127.0.0.1)",
-        "admin reindex -: done (client 127.0.0.1)",
+        "admin delete poro.txt: accepted, job 2 (client 127.0.0.1)",
+        "admin delete poro.txt: done, job 2 (client 127.0.0.1)",
+        "admin reindex -: accepted, job 3 (client 127.0.0.1)",
+        "admin reindex -: done, job 3 (client 127.0.0.1)",
     ]
     assert not any(TOKEN in r.getMessage() for r in caplog.records)
 
@@ -223,3 +237,122 @@ def test_a_missing_corpus_directory_is_reported_and_never_created(
         assert response.status_code == 500 and response.json()["error"] == "corpus_missing"
         assert "KYSY_CORPUS_DIR" in response.json()["message"]
     assert not missing.exists()
+
+
+def _big_document(seed: str, sentences: int = 400) -> bytes:
+    """A text whose sentences are its own (never in the session's embedding cache), so that its job takes a few
+    seconds to embed, with the fact the question asks about at its end."""
+    lines = [f"{seed} {i}: hankkeen {i} talousarvio on {i * 37 % 1000} tuhatta euroa ja sen vastuutaho on ryhmä "
+             f"{i % 23}." for i in range(sentences)]
+    return ("Kuusamon laidunraportti\n\n" + " ".join(lines) + "\n\n" + NEW_DOCUMENT).encode()
+
+
+def _job(base: str) -> dict[str, Any]:
+    response = httpx.get(f"{base}/api/admin/reindex", headers=AUTH, timeout=30)
+    assert response.status_code == 200, response.text
+    job: dict[str, Any] = response.json()
+    return job
+
+
+def _follow(base: str, until: Callable[[dict[str, Any]], bool], limit_s: float = 240) -> list[dict[str, Any]]:
+    """The job's states, polled, up to the first that ``until`` accepts."""
+    seen = [_job(base)]
+    deadline = time.monotonic() + limit_s
+    while not until(seen[-1]):
+        assert time.monotonic() < deadline, seen[-1]
+        time.sleep(0.1)
+        seen.append(_job(base))
+    return seen
+
+
+def _listed(base: str) -> dict[str, dict[str, Any]]:
+    rows = httpx.get(f"{base}/api/admin/documents", headers=AUTH, timeout=30).json()
+    return {row["file"]: row for row in rows}
+
+
+def test_a_big_upload_is_accepted_at_once_and_its_job_shows_progress_then_the_outcome(
+    server: tuple[str, Settings],
+) -> None:
+    base, settings = server
+    assert httpx.get(f"{base}/api/admin/reindex", headers=AUTH, timeout=30).status_code == 204  # no job yet
+    started = time.perf_counter()
+    accepted = _upload(base, "laidunraportti.txt", _big_document("Raportti"), wait=False)
+    assert time.perf_counter() - started < 1.0
+    assert accepted.status_code == 202 and accepted.headers["location"] == "/api/admin/reindex"
+    job = accepted.json()
+    assert (job["action"], job["file"], job["state"], job["result"]) == ("upload", "laidunraportti.txt", "running", None)
+
+    # While the job runs: the list is readable and shows the file waiting; other changes are refused.
+    assert _listed(base)["laidunraportti.txt"]["state"] == "waiting"
+    again = _upload(base, "poro.txt", NEW_DOCUMENT.encode(), wait=False)
+    assert again.status_code == 409 and again.json()["error"] == "index_locked"
+    refused = httpx.post(f"{base}/api/admin/reindex", headers=AUTH, timeout=30)
+    assert refused.status_code == 409 and refused.json()["error"] == "index_locked"
+    assert not (settings.corpus_dir / "poro.txt").exists()
+
+    seen = _follow(base, lambda job: job["state"] != "running")
+    embedding = [s["progress"]["embed"] for s in seen if s["stage"] == "embed"]
+    assert any(0 < step["done"] < step["total"] for step in embedding), seen  # progress seen on its way
+    ended = seen[-1]
+    assert ended["id"] == job["id"] and ended["state"] == "done" and ended["error"] is None, ended
+    assert ended["result"]["added"] == ["laidunraportti.txt"] and ended["finished_at"] >= ended["started_at"]
+    assert ended["progress"]["embed"]["done"] == ended["progress"]["embed"]["total"]
+    assert _listed(base)["laidunraportti.txt"]["state"] == "indexed"
+    answer = _ask(base)
+    assert "4 242" in str(answer["answer"]) and answer["citations"][0]["file"] == "laidunraportti.txt"  # type: ignore[index]
+
+
+def test_a_cancelled_job_leaves_the_index_as_it_was_and_the_file_waiting_and_deletable(
+    server: tuple[str, Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    base, settings = server
+    caplog.set_level(logging.INFO, logger="assistant.audit")
+    nothing = httpx.delete(f"{base}/api/admin/reindex", headers=AUTH, timeout=30)
+    assert nothing.status_code == 404 and nothing.json()["error"] == "job_not_running"
+    before = httpx.get(f"{base}/readyz", timeout=30).json()
+    assert _upload(base, "peruttu.txt", _big_document("Peruttu"), wait=False).status_code == 202
+    _follow(base, lambda job: job["stage"] == "embed" and job["progress"]["embed"]["done"] > 0)
+    cancelling = httpx.delete(f"{base}/api/admin/reindex", headers=AUTH, timeout=30)
+    assert cancelling.status_code == 202 and cancelling.json()["state"] == "cancelling"
+    ended = _follow(base, lambda job: job["state"] not in ("running", "cancelling"), limit_s=30)[-1]
+    assert ended["state"] == "cancelled" and ended["error"]["error"] == "reindex_cancelled" and ended["result"] is None
+
+    assert httpx.get(f"{base}/readyz", timeout=30).json() == before  # same generation, same chunks
+    assert _ask(base)["not_found"] is True
+    row = _listed(base)["peruttu.txt"]
+    assert row["state"] == "waiting" and row["chunks"] == 0 and row["size_bytes"] > 0
+    deleted = httpx.delete(f"{base}/api/admin/documents/peruttu.txt", headers=AUTH, timeout=30)
+    assert deleted.status_code == 200 and deleted.json() == {"file": "peruttu.txt", "indexed": False}
+    assert not (settings.corpus_dir / "peruttu.txt").exists() and "peruttu.txt" not in _listed(base)
+    audit = [r.getMessage() for r in caplog.records if r.name == "assistant.audit"]
+    assert audit == [
+        "admin cancel -: refused 404 job_not_running (client 127.0.0.1)",
+        "admin upload peruttu.txt: accepted, job 1 (client 127.0.0.1)",
+        "admin cancel -: accepted, job 1 (client 127.0.0.1)",
+        "admin upload peruttu.txt: cancelled, job 1 (client 127.0.0.1)",
+        "admin delete peruttu.txt: done (client 127.0.0.1)",
+    ]
+
+
+def test_a_document_left_unindexed_is_listed_waiting_or_failed_and_deletable_but_the_readme_is_not(
+    server: tuple[str, Settings],
+) -> None:
+    base, settings = server
+    corpus = settings.corpus_dir
+    (corpus / "kesken.txt").write_text("Keskeneräinen\n\nTämä tiedosto ei ehtinyt indeksiin.\n", encoding="utf-8")
+    (corpus / "muistio.xyz").write_text("ei asiakirja", encoding="utf-8")  # a type ingest skips
+    listed = _listed(base)
+    assert listed["kesken.txt"]["state"] == "waiting" and listed["kesken.txt"]["reason"] is None
+    assert "README.md" not in listed and "muistio.xyz" not in listed and "sources.json" not in listed
+    for name, code in (("README.md", "document_not_found"), ("muistio.xyz", "unsupported_file")):
+        refused = httpx.delete(f"{base}/api/admin/documents/{name}", headers=AUTH, timeout=30)
+        assert refused.json()["error"] == code and (corpus / name).is_file()
+
+    (corpus / "rikki.pdf").write_bytes(b"%PDF-1.7 not really a pdf")  # put there by hand: ingest cannot read it
+    report = _reindex(base).json()
+    assert report["added"] == ["kesken.txt"] and [f["file"] for f in report["failed"]] == ["rikki.pdf"]
+    listed = _listed(base)
+    assert listed["kesken.txt"]["state"] == "indexed"
+    assert listed["rikki.pdf"]["state"] == "failed" and "not a readable PDF" in listed["rikki.pdf"]["reason"]
+    assert httpx.delete(f"{base}/api/admin/documents/rikki.pdf", headers=AUTH, timeout=30).status_code == 200
+    assert not (corpus / "rikki.pdf").exists() and (corpus / "README.md").is_file()

@@ -55,7 +55,7 @@ def test_sigterm_during_a_reindex_ends_the_server_in_time_and_keeps_the_index(se
     with kysy_serve(settings, **env) as served:
         def reindex() -> None:
             with pytest.raises(httpx.HTTPError):  # the server ends before the reindex does
-                httpx.post(f"{served.base}/api/admin/reindex", headers={"Authorization": f"Bearer {TOKEN}"},
+                httpx.post(f"{served.base}/api/admin/reindex?wait=true", headers={"Authorization": f"Bearer {TOKEN}"},
                            timeout=120).raise_for_status()
 
         client = threading.Thread(target=reindex)

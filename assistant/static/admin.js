@@ -1,5 +1,7 @@
 /* Kysy's admin page: documents (list, upload, delete, reindex) and feedback (paged, CSV).
  * The admin token is asked once and kept in sessionStorage: for this tab only, gone when it closes.
+ * An upload, a delete or a reindex starts an index job on the server; the page follows it (stage and
+ * percent, every second) until it ends, and says how it ended.
  * Server text is only ever set as text (textContent), never as HTML. */
 (() => {
   "use strict";
@@ -13,8 +15,19 @@
     unreadable_pdf: (name) => `${name} ei ole luettava PDF-tiedosto: se on vaurioitunut tai ei ole PDF.`,
     too_large: (name) => `${name} on liian suuri.`,
     unsupported_file: (name) => `${name}: tiedostotyyppiä ei tueta. Sallitut tyypit: ${TYPES}.`,
+    index_locked: () => "Indeksointi on jo käynnissä: yritä uudelleen, kun se on valmis.",
   };
+  // The stages an index job reports (the ingest's own, then the swap to the new index).
+  const STAGES = {
+    start: "Aloitetaan",
+    parse: "Luetaan tiedostoja",
+    embed: "Lasketaan vektoreita",
+    swap: "Otetaan uusi indeksi käyttöön",
+  };
+  const STATES = { indexed: "Indeksoitu", waiting: "Odottaa indeksointia", failed: "Epäonnistui" };
+  const POLL_MS = 1000;
   let nextBefore = null;
+  let jobTimer = null;
 
   function token() { return sessionStorage.getItem(KEY) || ""; }
 
@@ -91,13 +104,104 @@
       remove.addEventListener("click", () => removeDocument(doc.file));
       const actions = document.createElement("td");
       actions.append(remove);
+      const indexed = doc.state === "indexed";
+      const state = doc.state === "failed" ? `${STATES.failed}: ${doc.reason}` : STATES[doc.state] || doc.state;
       tr.append(
-        fileCell(doc.file), cell(doc.title, "title"), cell(pageCount(doc.pages, doc.unit)), cell(doc.chunks),
-        cell(doc.modified ? new Date(doc.modified).toLocaleString("fi-FI") : "–"), actions,
+        fileCell(doc.file), cell(indexed ? doc.title : "–", "title"), cell(indexed ? pageCount(doc.pages, doc.unit) : "–"),
+        cell(indexed ? doc.chunks : "–"), cell(doc.modified ? new Date(doc.modified).toLocaleString("fi-FI") : "–"),
+        cell(state, doc.state === "failed" ? "long failed" : ""), actions,
       );
       tr.dataset.file = doc.file;
+      tr.dataset.state = doc.state;
       body.append(tr);
     }
+    lockChanges(!$("job").hidden);
+  }
+
+  /** While a job runs the corpus cannot change: the buttons that would change it say so and wait. */
+  function lockChanges(locked) {
+    const buttons = [$("upload").querySelector("button"), $("reindex"),
+      ...$("documents").querySelectorAll("tbody button")];
+    for (const button of buttons) {
+      button.disabled = locked;
+      if (locked) button.title = "Indeksointi on käynnissä";
+      else button.removeAttribute("title");
+    }
+  }
+
+  const number = (n) => n.toLocaleString("fi-FI");
+
+  /** What the job does, in words: "lisätään poro.txt", "poistetaan poro.txt", "koko aineisto". */
+  function jobSubject(job) {
+    if (job.action === "upload") return `lisätään ${job.file}`;
+    if (job.action === "delete") return `poistetaan ${job.file}`;
+    return "koko aineisto";
+  }
+
+  /** The running job in the panel: its stage, done/total and percent; the bar follows the stage. */
+  function showJob(job) {
+    const bar = $("job-progress");
+    const step = job.progress[job.stage];
+    let stage = STAGES[job.stage] || job.stage;
+    if (job.stage === "embed" && step && step.done >= step.total) stage = "Tallennetaan indeksiä";
+    let text = `Indeksointi käynnissä (${jobSubject(job)}): ${stage}`;
+    if (step && step.total) {
+      const percent = Math.floor((100 * step.done) / step.total);
+      text += ` ${number(step.done)} / ${number(step.total)} (${percent} %)`;
+      bar.value = percent;
+    } else {
+      bar.removeAttribute("value");
+    }
+    if (job.state === "cancelling") text += ". Peruutetaan…";
+    $("job-text").textContent = text;
+    $("cancel").disabled = job.state === "cancelling";
+    $("job").hidden = false;
+    lockChanges(true);
+  }
+
+  /** How the job ended, in Finnish (the API's own text for a failure). */
+  function outcome(job) {
+    if (job.state === "cancelled") {
+      const left = job.action === "upload" ? ` ${job.file} odottaa indeksointia; voit poistaa sen.` : "";
+      return [`Indeksointi peruttiin (${jobSubject(job)}). Indeksi on ennallaan.${left}`, false];
+    }
+    if (job.state === "failed") return [`Indeksointi epäonnistui (${jobSubject(job)}): ${job.error.message}`, true];
+    const result = job.result;
+    const failed = result.failed.length ? ` Ei voitu indeksoida: ${result.failed.map((f) => f.file).join(", ")}.` : "";
+    const chunks = ` Indeksissä on nyt ${number(result.chunks)} tekstikappaletta.`;
+    if (job.action === "upload") return [`${job.file} lisätty.${chunks}${failed}`, false];
+    if (job.action === "delete") return [`${job.file} poistettu.${chunks}${failed}`, false];
+    return [`Indeksoitu: ${result.added.length} uutta, ${result.updated.length} muuttunutta, ` +
+      `${result.removed.length} poistettua.${failed}`, false];
+  }
+
+  /** Follow the job until it ends, then say how it ended (``announce``) and show the list as it is now. */
+  async function followJob(announce = true) {
+    clearTimeout(jobTimer);
+    let job = null;
+    try {
+      const response = await call("/api/admin/reindex");
+      job = response.status === 204 ? null : await response.json();
+    } catch (error) {
+      say(error.message, true);
+      if (token()) jobTimer = setTimeout(() => followJob(announce), POLL_MS);  // signed out: stop
+      return;
+    }
+    if (job && (job.state === "running" || job.state === "cancelling")) {
+      showJob(job);
+      jobTimer = setTimeout(() => followJob(announce), POLL_MS);
+      return;
+    }
+    $("job").hidden = true;
+    lockChanges(false);
+    if (job && announce) say(...outcome(job));
+    await loadDocuments().catch((error) => say(error.message, true));
+  }
+
+  async function cancelJob() {
+    const job = await busy("Peruutetaan indeksointia…", async () =>
+      (await call("/api/admin/reindex", { method: "DELETE" })).json());
+    if (job) showJob(job);
   }
 
   async function loadFeedback(more = false) {
@@ -121,6 +225,7 @@
 
   async function refresh() {
     await Promise.all([loadDocuments(), loadFeedback()]);
+    followJob(false);
   }
 
   async function busy(message, work) {
@@ -136,10 +241,15 @@
 
   async function removeDocument(file) {
     if (!window.confirm(`Poistetaanko ${file}?`)) return;
-    const done = await busy(`Poistetaan ${file} ja indeksoidaan…`, async () =>
-      (await call(`/api/admin/documents/${encodeURIComponent(file)}`, { method: "DELETE" })).json());
-    if (done) {
-      say(`${file} poistettu. Indeksissä on nyt ${done.chunks} tekstikappaletta.`);
+    const response = await busy(`Poistetaan ${file}…`, () =>
+      call(`/api/admin/documents/${encodeURIComponent(file)}`, { method: "DELETE" }));
+    if (!response) return;
+    if (response.status === 202) {
+      say(`Poistetaan ${file}: indeksoidaan…`);
+      showJob(await response.json());
+      await followJob();
+    } else {  // a file the index never had: nothing to index
+      say(`${file} poistettu.`);
       await loadDocuments();
     }
   }
@@ -151,7 +261,7 @@
     const name = input.files[0].name;
     const form = new FormData();
     form.append("file", input.files[0]);
-    const done = await busy(`Lähetetään ${name} ja indeksoidaan…`, async () => {
+    const job = await busy(`Lähetetään ${name}…`, async () => {
       try {
         return await (await call("/api/admin/documents", { method: "POST", body: form })).json();
       } catch (error) {
@@ -159,19 +269,21 @@
         throw finnish ? new Error(finnish(name)) : error;
       }
     });
-    if (done) {
-      say(`${done.file} lisätty. Indeksissä on nyt ${done.chunks} tekstikappaletta.`);
+    if (job) {
+      say(`${job.file} lähetetty. Indeksoidaan…`);
       input.value = "";
+      showJob(job);
       await loadDocuments();
+      await followJob();
     }
   }
 
   async function reindex() {
-    const done = await busy("Indeksoidaan aineisto uudelleen…", async () =>
+    const job = await busy("Indeksoidaan aineisto uudelleen…", async () =>
       (await call("/api/admin/reindex", { method: "POST" })).json());
-    if (done) {
-      say(`Indeksoitu: ${done.added.length} uutta, ${done.updated.length} muuttunutta, ${done.removed.length} poistettua.`);
-      await loadDocuments();
+    if (job) {
+      showJob(job);
+      await followJob();
     }
   }
 
@@ -204,9 +316,15 @@
     $("login").addEventListener("submit", login);
     $("upload").addEventListener("submit", upload);
     $("reindex").addEventListener("click", reindex);
+    $("cancel").addEventListener("click", cancelJob);
     $("export").addEventListener("click", exportCsv);
     $("more").addEventListener("click", () => busy("Haetaan lisää…", () => loadFeedback(true)).then(() => say("")));
-    $("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); show(false); say("Kirjauduttu ulos."); });
+    $("logout").addEventListener("click", () => {
+      clearTimeout(jobTimer);
+      sessionStorage.removeItem(KEY);
+      show(false);
+      say("Kirjauduttu ulos.");
+    });
     if (token()) {
       busy("Ladataan…", async () => { await refresh(); show(true); say(""); return true; });
     }
