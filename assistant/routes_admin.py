@@ -157,8 +157,17 @@ def job_slot(state: AppState) -> Iterator[JobSlot]:
     """The slot for the next index job, held while the corpus is changed for it.
 
     Raises:
-        ApiError: 409 ``index_locked`` while a job runs.
+        ApiError: 409 ``index_locked`` while a job runs; 409 ``several_workers`` when the server runs several
+            processes on the embedded vector store, which keeps its state in each process: the others would go
+            on answering from a store they no longer understand.
     """
+    settings = state.settings
+    if settings.workers > 1 and not settings.chroma_url:
+        raise ApiError(409, "several_workers", (
+            f"this server runs {settings.workers} processes (KYSY_WORKERS) on the embedded vector store, which "
+            "cannot see each other's changes: stop it, run `kysy ingest`, and start it again, or keep the "
+            "vectors in a Chroma server (KYSY_CHROMA_URL)"
+        ))
     slot = state.jobs.claim()
     if slot is None:
         raise ApiError(409, "index_locked", (

@@ -46,6 +46,23 @@ def server(corpus_index: Settings, serve_app: Serve, tmp_path: Path) -> Iterator
         yield base, settings
 
 
+def test_several_server_processes_on_the_embedded_store_change_no_document(
+        corpus_index: Settings, serve_app: Serve, tmp_path: Path) -> None:
+    # each process keeps the embedded store's state of its own; a change one made would break the others
+    shutil.copytree(corpus_index.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(corpus_index.data_dir, tmp_path / "data")
+    settings = corpus_index.model_copy(update={
+        "data_dir": tmp_path / "data", "corpus_dir": tmp_path / "corpus", "admin_token": TOKEN,
+        "rate_limit_per_minute": 0, "workers": 2,
+    })
+    with serve_app(create_app(settings)) as base:
+        for response in (_upload(base, "poro.txt", NEW_DOCUMENT.encode()),
+                         httpx.post(f"{base}/api/admin/reindex", headers=AUTH, timeout=60)):
+            assert response.status_code == 409 and response.json()["error"] == "several_workers", response.text
+        assert not (tmp_path / "corpus" / "poro.txt").exists()
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
+
+
 def _ask(base: str) -> dict[str, object]:
     body: dict[str, object] = httpx.post(f"{base}/api/chat", json={"question": QUESTION}, timeout=60).json()
     return body
