@@ -49,6 +49,8 @@ MIN_OVERLAP = 0.5
 # or when its vector is this close to one of the source's sentence vectors.
 MIN_SIMILARITY = 0.88
 _CITE = re.compile(r"\[(\d+)\]")
+# A space left before a full stop or comma where a citation marker was taken out
+_SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _TAG = re.compile(r"</?[A-Za-z][^<>\n]*>")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
@@ -191,6 +193,7 @@ def postprocess(text: str, retrieved: Sequence[ScoredChunk], sources: Sources) -
     text = _TAG.sub("", _IMAGE.sub("", text))  # raw HTML (an <img> can leak data) is never passed on
     citations = [_citation(n, hit, sources.snapshot) for n, hit in enumerate(retrieved, start=1)]
     used: dict[int, int] = {}  # source number given to the model -> citation number shown
+    claims: dict[int, list[str]] = {}  # source number -> the kept sentences citing it
     kept: list[str] = []
     dropped_citations: list[int] = []
     uncited: list[str] = []
@@ -201,7 +204,7 @@ def postprocess(text: str, retrieved: Sequence[ScoredChunk], sources: Sources) -
         numbers = [int(n) for n in _CITE.findall(sentence)]
         valid = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(retrieved)]
         dropped_citations.extend(n for n in numbers if not 1 <= n <= len(retrieved))
-        body = _CITE.sub("", sentence).strip()
+        body = _SPACE_BEFORE_STOP.sub(r"\1", _CITE.sub("", sentence)).strip()  # "127 000 [1]." -> "127 000."
         if not re.search(r"\w", body):
             continue
         if not valid:
@@ -212,8 +215,10 @@ def postprocess(text: str, retrieved: Sequence[ScoredChunk], sources: Sources) -
             continue
         for n in valid:
             used.setdefault(n, len(used) + 1)
+            claims.setdefault(n, []).append(body)
         kept.append(_strip_links(body, {citations[n - 1].url or "" for n in valid}) + " " + "".join(f"[{used[n]}]" for n in valid))
-    shown = tuple(replace(citations[n - 1], n=used[n]) for n in used)
+    shown = tuple(replace(citations[n - 1], n=used[n], quote=_quote(claims[n], retrieved[n - 1], sources) or
+                          citations[n - 1].quote) for n in used)
     meta: dict[str, object] = {}
     if dropped_citations:
         meta["dropped_citations"] = sorted(set(dropped_citations))
@@ -222,6 +227,23 @@ def postprocess(text: str, retrieved: Sequence[ScoredChunk], sources: Sources) -
     if unsupported:
         meta["unsupported_sentences"] = unsupported
     return Checked("\n".join(kept), shown, meta)
+
+
+def _quote(claims: Sequence[str], hit: ScoredChunk, sources: Sources) -> str:
+    """The sentence of the cited chunk that best bears out the sentences citing it (most content lemmas and
+    numbers in common; the chunk's first on a tie), so the quote shows what the claim rests on: not "9 kuntaa"
+    for "Etelä-Karjalan väestöpohja on 127 000", whose line is "Väestöpohja 127 000"; "" when none shares any."""
+    analyzer = sources.analyzer
+    said = set().union(*(analyzer.content_lemmas(claim) for claim in claims))
+    numbers = {re.sub(r"\D", "", number) for claim in claims for number in _NUMBER.findall(claim)}
+    best, best_score = "", 0
+    for item in sources.snapshot.sentences([hit.chunk.id])[hit.chunk.id]:
+        text = item.sentence.text
+        score = len(said & analyzer.content_lemmas(text)) + 2 * len(
+            numbers & {re.sub(r"\D", "", number) for number in _NUMBER.findall(text)})
+        if score > best_score:
+            best, best_score = text, score
+    return best
 
 
 def _strip_links(sentence: str, allowed: set[str]) -> str:

@@ -60,6 +60,19 @@ def test_a_good_answer_keeps_its_citations(assistant: Assistant, llm: tuple[Scri
     assert sent[0]["content"] == SYSTEM_PROMPT and '<lähde n="1"' in sent[1]["content"]
 
 
+def test_a_citation_quotes_the_line_its_claim_rests_on_and_leaves_no_space_before_the_stop(
+        assistant: Assistant, llm: tuple[ScriptedLLM, str]) -> None:
+    question = "Mikä on Etelä-Karjalan väestöpohja?"
+    hits = assistant.ranking(question, 5)
+    n = next(n for n, hit in enumerate(hits, start=1) if "Väestöpohja 127 000" in hit.chunk.text)
+    assert not hits[n - 1].chunk.text.lstrip("# ").startswith("Väestöpohja")  # the chunk's first line is another
+    llm[0].reply = f"Etelä-Karjalan väestöpohja on 127 000 [{n}]."
+    answer = assistant.ask(question)
+    assert answer.mode == "generative", answer.meta
+    assert answer.text == "Etelä-Karjalan väestöpohja on 127 000. [1]"
+    assert answer.citations[0].quote == "Väestöpohja 127 000"
+
+
 def test_a_citation_to_a_source_not_given_is_dropped(assistant: Assistant, llm: tuple[ScriptedLLM, str]) -> None:
     n = _source_number(assistant, "Rahoittajina")
     llm[0].reply = f"Rahoittajina ovat Kuntaliitto, Hyvil ja STM [{n}][9]."
