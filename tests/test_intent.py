@@ -51,6 +51,8 @@ def _intent(question: str, language: str = "fi"):  # type: ignore[no-untyped-def
         ("Millä tavoin yhteistyötä tehdään?", set()),  # "millä tavoin" asks how, not for a list
         ("How many municipalities are there?", {"count"}),
         ("Vem finansierar projektet?", {"person"}),
+        ("Hur kontaktar jag Sami Niemi?", {"contact"}),  # the verb in any form asks how to reach
+        ("Vem ska man kontakta om man vill delta?", {"person"}),  # whom to reach
     ],
 )
 def test_what_a_question_asks_for(question: str, kinds: set[str]) -> None:
