@@ -231,12 +231,13 @@ class _Run:
         bundles, failed = self._process(todo)
         vectors = VectorStore(self.settings, self.embedder)
         old_ids = self.store.chunk_ids([*removed, *(b.record.file for b in bundles)])
-        reembedded = self._restore_vectors(vectors, self.store.chunk_ids() - old_ids)
+        indexed = self.store.chunk_ids()
+        reembedded = self._restore_vectors(vectors, indexed - old_ids)
         if not bundles and not removed and not stale:
             if reembedded:
                 self.store.renew_generation()
             return IngestReport(
-                unchanged=tuple(unchanged), failed=tuple(failed), chunks=len(self.store.chunk_ids()),
+                unchanged=tuple(unchanged), failed=tuple(failed), chunks=len(indexed),
                 warnings=tuple(self.notes), skipped=tuple(skipped), reembedded=reembedded,
             )
         self._embed_and_upsert(bundles, vectors)

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence, ValuesView
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,16 +163,10 @@ class IndexStore:
         Raises:
             StorageError: the database could not be written.
         """
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             generation = int(self.meta().get("generation", "0")) + 1
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
-            self._db.execute("COMMIT")
-            return generation
-        except sqlite3.Error as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise StorageError(f"cannot write the index {self.path}: {exc}") from exc
+        return generation
 
     def commit(self, *, remove: Sequence[str], add: Sequence[FileBundle], meta: dict[str, str]) -> int:
         """Replace the given files' rows and rebuild the keyword index, atomically.
@@ -181,8 +176,7 @@ class IndexStore:
         Raises:
             StorageError: the database could not be written (disk full, read-only...).
         """
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             for name in {*remove, *(bundle.record.file for bundle in add)}:
                 self._delete_file(name)
             for bundle in add:
@@ -191,8 +185,19 @@ class IndexStore:
             generation = int(self.meta().get("generation", "0")) + 1
             for key, value in {**meta, "generation": str(generation), "schema": SCHEMA_VERSION}.items():
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        return generation
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: committed when the block ends, rolled back when it fails.
+
+        Raises:
+            StorageError: the database could not be written (disk full, read-only...).
+        """
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
             self._db.execute("COMMIT")
-            return generation
         except sqlite3.Error as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")

@@ -53,9 +53,9 @@ class Served:
 
 
 @contextmanager
-def kysy_serve(settings: Settings, **extra: str) -> Iterator[Served]:
-    """``kysy serve`` on a free port, yielded once it answers ``/healthz`` (ready or not); killed at the end
-    if the test left it running."""
+def kysy_serve(settings: Settings, *, ready: str = "/healthz", **extra: str) -> Iterator[Served]:
+    """``kysy serve`` on a free port, yielded once ``ready`` answers 200 (``/healthz``: up, ready or not;
+    ``/readyz``: answering from an index); killed at the end if the test left it running."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=kysy_env(settings, **extra), cwd=ROOT,
@@ -67,11 +67,11 @@ def kysy_serve(settings: Settings, **extra: str) -> Iterator[Served]:
         while True:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             try:
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                if httpx.get(f"{base}{ready}", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "kysy serve did not start"
+            assert time.monotonic() < deadline, f"kysy serve did not answer {ready}"
             time.sleep(0.1)
         yield Served(base, process)
     finally:

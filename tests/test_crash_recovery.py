@@ -27,7 +27,8 @@ from ingest.pipeline import ingest_paths
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
 from kysy.settings import Settings
-from tests.conftest import CORPUS, free_port
+from tests import kysy_process
+from tests.conftest import CORPUS
 from tests.test_hostile_files import paged_pdf, text_op
 
 pytestmark = pytest.mark.slow
@@ -293,35 +294,15 @@ RESTART_QUESTIONS = (
 
 @contextmanager
 def kysy_serve(settings: Settings) -> Iterator[str]:
-    """``kysy serve`` as a separate process on a free port; stopped with SIGTERM."""
-    port = free_port()
+    """``kysy serve`` as a separate process on a free port, once ready; stopped with SIGTERM."""
     # One public address for both servers, so their citation links are the same whatever their ports.
-    env = {**_env(settings), "KYSY_CORPUS_DIR": str(settings.corpus_dir), "KYSY_RATE_LIMIT_PER_MINUTE": "0",
-           "KYSY_PUBLIC_URL": "https://kysy.example.fi"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "kysy serve did not become ready"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
+    with kysy_process.kysy_serve(settings, ready="/readyz", KYSY_EMBED_BATCH_SIZE=str(settings.embed_batch_size),
+                                 KYSY_PUBLIC_URL="https://kysy.example.fi") as served:
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield served.base
+        finally:
+            with suppress(subprocess.TimeoutExpired):  # killed on leaving kysy_process.kysy_serve
+                served.stop(timeout=30)
 
 
 def _ask_all(base: str) -> list[dict[str, object]]:
