@@ -154,19 +154,27 @@ def _word_matches(keyword_word: str, answer_word: str) -> bool:
 
 
 def keyword_present(keyword: str, answer: str) -> bool:
-    """Tell whether every word of ``keyword`` appears in ``answer`` in some inflected form.
+    """Tell whether ``keyword`` appears in ``answer`` as a phrase: its words in order and next to each other,
+    each in some inflected form ("Kuntien takauskeskus" ~ "Kuntien takauskeskuksen"; not "takauskeskus ...
+    kuntien", nor its words scattered over the answer).
 
     Numbers match exactly after joining thousands separators ("127 000" == "127000", "9" != "19");
     short words (under four letters, e.g. "STM") match exactly; longer words by the stem rule of
     ``_word_matches`` ("Kuntaliitto" ~ "Kuntaliitolla", "hyvinvointialue" ~ "hyvinvointialueiden").
     The rule is a prefix heuristic: a compound starting with the keyword also matches ("kunta" ~
-    "kuntaliitto"), so keywords should be specific words. An empty keyword raises ValueError.
+    "kuntaliitto"), one ending with it does not ("asiantuntija" !~ "erityisasiantuntija"), so keywords
+    should be the words as the source writes them. Punctuation, list bullets and citation markers between
+    the words do not count ("Strateginen yhteistyösopimus: ei"). An empty keyword raises ValueError.
     """
     keyword_words = normalize_words(keyword)
     if not keyword_words:
         raise ValueError(f"keyword has no words: {keyword!r}")
-    answer_words = set(normalize_words(answer))
-    return all(any(_word_matches(word, other) for other in answer_words) for word in keyword_words)
+    answer_words = normalize_words(answer)
+    size = len(keyword_words)
+    return any(
+        all(_word_matches(word, answer_words[start + i]) for i, word in enumerate(keyword_words))
+        for start in range(len(answer_words) - size + 1)
+    )
 
 
 def keyword_recall(keywords: Sequence[str], answer: str) -> float:

@@ -129,6 +129,9 @@ def test_ties_keep_the_callers_order() -> None:
         ("Karhunen", "Karhusen mukaan palvelujen pitää toimia"),
         ("Liisa Jurmu", "ota yhteyttä Liisa Jurmuun"),
         ("27.10.", "Foorumi on 27.10. verkossa."),
+        ("Kuntien takauskeskus", "Keva, Kuntarahoitus, Kuntien takauskeskuksen [2]"),
+        ("Strateginen yhteistyösopimus: ei", "- Strateginen yhteistyösopimus: ei [1]"),
+        ("Sami Niemi", "Sami\nNiemi"),
     ],
 )
 def test_keyword_present_allows_finnish_inflection(keyword: str, answer: str) -> None:
@@ -144,6 +147,12 @@ def test_keyword_present_allows_finnish_inflection(keyword: str, answer: str) ->
         ("Liisa Jurmu", "Liisa kertoo"),
         ("5500", "noin 550 henkilöä"),
         ("kuntalaki", "hallintolaki"),
+        # a keyword of several words is a phrase: its words in order and next to each other
+        ("5500 kuntaa", "9 kuntaa. Väestöpohja 127 000. Henkilöstö, noin 5500"),
+        ("noin 9", "9 kuntaa. Henkilöstö, noin 5500"),
+        ("Niemi Sami", "erityisasiantuntija Sami Niemi"),
+        ("Kuntaliiton Niemi", "Kuntaliiton erityisasiantuntija Sami Niemi"),
+        ("asiantuntija", "erityisasiantuntija Sami Niemi"),
     ],
 )
 def test_keyword_present_rejects_near_misses(keyword: str, answer: str) -> None:
