@@ -27,8 +27,25 @@ _STAGES = {
 }
 
 
+# The flags that only one mode reads: given in another mode they would be silently ignored.
+_MODE_FLAGS = {"dataset": "squad", "corpus": "retrieval", "queries": "retrieval", "qrels": "retrieval",
+               "cv_models": "questions"}
+
+
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
-    """Run ``kysy eval`` in the mode the arguments name; returns the exit status."""
+    """Run ``kysy eval`` in the mode the arguments name; returns the exit status.
+
+    Raises:
+        ConfigError: a flag of another mode was given, or ``--out`` cannot be written.
+    """
+    foreign = [name for name, mode in _MODE_FLAGS.items() if mode != args.mode and getattr(args, name, None) is not None]
+    if foreign:
+        flags = ", ".join(f"--{name.replace('_', '-')} is for `kysy eval {_MODE_FLAGS[name]}`" for name in foreign)
+        raise ConfigError(f"{flags}; this is `kysy eval {args.mode}`, which does not read it")
+    if args.out:
+        from eval.report import check_out_dir
+
+        check_out_dir(Path(args.out))
     if args.mode == "retrieval":
         return _run_beir(settings, args)
     if args.mode == "squad":
@@ -94,13 +111,13 @@ def _run_squad(settings: Settings, args: argparse.Namespace) -> int:
         table.add_column("gold in answer", justify="right")
         table.add_column("mean words", justify="right")
         product = run.summary
-        table.add_row("Kysy", f"{product['gold_in_answer']:.3f}", f"{product['mean_answer_words']:.1f}")
+        table.add_row("Kysy", _fmt(product["gold_in_answer"]), _fmt(product["mean_answer_words"], 1))
         for name, values in run.baselines.items():
-            table.add_row(name, f"{values['gold_in_answer']:.3f}", f"{values['mean_answer_words']:.1f}")
+            table.add_row(name, _fmt(values["gold_in_answer"]), _fmt(values["mean_answer_words"], 1))
         console = Console()
         console.print(table)
-        console.print(f"answerable refused {product['answerable_refused']:.3f}, "
-                      f"unanswerable refused {product['unanswerable_refused']:.3f}")
+        console.print(f"answerable refused {_fmt(product['answerable_refused'])}, "
+                      f"unanswerable refused {_fmt(product['unanswerable_refused'])}")
     return 0
 
 
@@ -144,6 +161,11 @@ def settings_json(settings: Settings) -> dict[str, object]:
     return settings_record(settings)
 
 
+def _fmt(value: object, digits: int = 3) -> str:
+    """A figure for the terminal; "–" where no question qualified for it."""
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
 def _print_retrievers(console: Console, metrics: dict[str, dict[str, float]], caption: str) -> None:
     keys = list(next(iter(metrics.values())).keys()) if metrics else []
     table = Table(title="Retrieval", caption=caption)
@@ -151,7 +173,7 @@ def _print_retrievers(console: Console, metrics: dict[str, dict[str, float]], ca
     for key in keys:
         table.add_column(key, justify="right")
     for name, values in metrics.items():
-        table.add_row(name, *(f"{values[key]:.3f}" for key in keys))
+        table.add_row(name, *(_fmt(values[key]) for key in keys))
     console.print(table)
 
 
@@ -161,9 +183,9 @@ def _print_questions(console: Console, summary: dict[str, object], out: Path | N
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary["answers"].items():  # type: ignore[attr-defined]
-        table.add_row(key, "-" if value is None else f"{value:.3f}")
+        table.add_row(key, _fmt(value))
     for key, value in summary["latency_ms"].items():  # type: ignore[attr-defined]
-        table.add_row(f"latency {key} (ms)", f"{value:.0f}")
+        table.add_row(f"latency {key} (ms)", _fmt(value, 0))
     console.print(table)
     if out:
         console.print(f"report: {Path(out) / 'report.md'}")

@@ -136,19 +136,35 @@ def _parser() -> argparse.ArgumentParser:
     glossary.add_argument("--json", action="store_true", help="print one JSON object")
     glossary.set_defaults(func=_cmd_glossary)
 
-    ev = sub.add_parser("eval", help="evaluate retrieval and answers")
-    ev.add_argument("mode", nargs="?", default="questions", choices=["questions", "retrieval", "squad"])
-    ev.add_argument("--questions", type=Path, default=Path("eval/questions.fi.jsonl"))
+    ev = sub.add_parser(
+        "eval", help="evaluate retrieval and answers",
+        description="questions (default): ask a question set of the index and score retrieval and answers; "
+        "retrieval: a BEIR-style retrieval benchmark; squad: answer squad2fi-qa's questions over its articles. "
+        "README.md \"Evaluation\" documents the question-set format and the figures.",
+    )
+    ev.add_argument("mode", nargs="?", default="questions", choices=["questions", "retrieval", "squad"],
+                    help="what to evaluate (default: questions)")
+    ev.add_argument("--questions", type=Path, default=Path("eval/questions.fi.jsonl"),
+                    help="questions mode: the question set, UTF-8 JSON Lines, one question object a line (id, question, "
+                    "answerable, type, sources, evidence, answer_keywords; optional pages, history), checked against "
+                    "the index before anything is asked (default: eval/questions.fi.jsonl)")
     ev.add_argument("--corpus", type=Path, help="BEIR corpus.jsonl (retrieval mode)")
     ev.add_argument("--queries", type=Path, help="BEIR queries.jsonl (retrieval mode)")
     ev.add_argument("--qrels", type=Path, help="BEIR qrels.tsv (retrieval mode)")
     ev.add_argument("--retrievers", help="comma-separated retriever names")
-    ev.add_argument("--dataset", type=Path, help="the squad2fi-qa folder (squad mode)")
+    ev.add_argument("--dataset", type=Path,
+                    help="squad mode: the squad2fi-qa folder, holding <split>_qa.jsonl.gz and "
+                    "<split>_unanswerable.jsonl.gz (gzipped JSON Lines: id, question, context, doc, para, title, "
+                    "answers.text); its articles are ingested into the data directory")
     ev.add_argument("--cv-models", type=Path, dest="cv_models",
-                    help="folder of make train's fold models: also report the answers cross-validated")
+                    help="questions mode: folder of make train's fold models: also report the answers cross-validated")
     ev.add_argument("--split", default="dev", choices=["train", "dev"], help="squad2fi-qa split (squad mode)")
-    ev.add_argument("--out", type=Path, help="write metrics, per-question results, report and plots here")
-    ev.add_argument("--limit", type=int, help="only the first N questions")
+    ev.add_argument("--out", type=Path, help="write metrics, per-question results, report and plots here "
+                    "(checked writable before anything is asked)")
+    ev.add_argument("--limit", type=int,
+                    help="questions mode: only the first N questions (the whole file is still checked); squad mode: "
+                    "N questions spread over the split (every k-th), and only their articles are ingested; "
+                    "retrieval mode: the first N queries over their relevant passages and some others")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=_cmd_eval)
     return parser

@@ -1,17 +1,20 @@
 """The evaluation question set: a JSONL file of questions with their sources and evidence.
 
-One question per line::
+One question per line (UTF-8, a byte-order mark is accepted, blank lines are skipped)::
 
     {"id": str, "question": str, "history": [str, ...], "answerable": bool,
      "sources": [file, ...], "pages": {file: [page, ...]}, "evidence": [passage, ...],
      "answer_keywords": [str, ...], "type": str}
 
-``history`` (alternating user/assistant turns, oldest first) and ``pages`` are optional.
+``history`` (alternating user/assistant turns, oldest first, ending with the assistant's) and ``pages``
+are optional; ``type`` is one of ``QUESTION_TYPES``. README.md "The question-set format" documents each
+field; ``eval/questioncheck.py`` checks a set against the index before it is asked.
 Evidence passages are verbatim source text after collapsing whitespace runs to one space.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -28,7 +31,32 @@ from kysy.errors import KysyError
 logger = logging.getLogger(__name__)
 
 _REQUIRED = ("id", "question", "answerable", "sources", "evidence", "answer_keywords", "type")
+_OPTIONAL = ("history", "pages")
 _STRING_LISTS = ("sources", "evidence", "answer_keywords", "history")
+# Past this many bad lines the rest of a file's problems are only counted.
+_MAX_ERRORS = 20
+_FORMAT_HINT = "expected JSON Lines: one JSON object per line (not a JSON array, not CSV)"
+
+# The question types the bundled sets use, with what each asks; the report gives its figures per type.
+QUESTION_TYPES = {
+    "fact": "one fact stated in one place",
+    "number": "a number: a count, a sum, a date",
+    "list": "the items of a list",
+    "broad": "a summary of a topic",
+    "multi_doc": "facts from two or more documents",
+    "keyword": "a bare keyword, as typed into a search box",
+    "typo": "a question with typing errors",
+    "synonym": "a question in other words than its source's",
+    "long": "a long question with background",
+    "english": "a question in English",
+    "swedish": "a question in Swedish",
+    "followup": "a follow-up understood only with its history",
+    "topic_switch": "a standalone question after a conversation on another topic",
+    "unanswerable": "the materials do not answer it",
+    "injection": "an attempt to make the assistant leave its instructions",
+}
+# Types that are asked in a conversation: they need a history.
+_CONVERSATION_TYPES = ("followup", "topic_switch")
 
 
 class QuestionSetError(KysyError):
@@ -36,10 +64,25 @@ class QuestionSetError(KysyError):
 
     code = "question_set_error"
 
+    @classmethod
+    def of(cls, problems: list[str]) -> QuestionSetError:
+        """One error of many problems: the first ``_MAX_ERRORS`` one a line, then how many more there are."""
+        shown = problems[:_MAX_ERRORS]
+        if len(problems) > _MAX_ERRORS:
+            shown.append(f"... and {len(problems) - _MAX_ERRORS} more problems")
+        return cls("\n".join(shown))
+
+
+class _NotAnObjectError(QuestionSetError):
+    """A line that is not a JSON object: on the first line, most likely a JSON array or CSV file."""
+
 
 @dataclass(frozen=True)
 class Question:
-    """One evaluation question with what a correct answer must rest on and contain."""
+    """One evaluation question with what a correct answer must rest on and contain.
+
+    ``line`` is the question's line in its file (0 when it was not read from one).
+    """
 
     id: str
     question: str
@@ -50,6 +93,7 @@ class Question:
     type: str
     history: tuple[str, ...] = ()
     pages: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
+    line: int = field(default=0, compare=False)
 
 
 def collapse_whitespace(text: str) -> str:
@@ -60,49 +104,91 @@ def collapse_whitespace(text: str) -> str:
 def load_questions(path: str | Path) -> list[Question]:
     """Read and validate a JSONL question set.
 
-    Blank lines are skipped. Unknown ``type`` values are allowed.
+    Blank lines are skipped and a UTF-8 byte-order mark is accepted. A question asked twice in the same words
+    (and after the same history) under two ids is logged as a warning.
 
     Raises:
-        QuestionSetError: bad JSON, a missing or mistyped field, an answerable question without
-            sources, evidence or keywords, an unanswerable one with any, page numbers for a file
-            not in ``sources``, a repeated id, or a file without questions. The message starts
-            with ``<path>, line <n>:``.
+        QuestionSetError: the file is missing, a directory, unreadable or not UTF-8; or lines with bad JSON,
+            a missing, unknown or mistyped field, an unknown ``type`` (see ``QUESTION_TYPES``), a type its
+            other fields contradict, an answerable question without sources, evidence or keywords, an
+            unanswerable one with any, page numbers for a file not in ``sources``, or a repeated id; or a
+            file without questions. One line per problem, each starting with ``<path>, line <n>:``.
     """
     path = Path(path)
     questions: list[Question] = []
+    errors: list[str] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in _lines(path):
         if not line.strip():
             continue
         try:
-            question = _parse_line(line)
+            question = _parse_line(line, number)
         except QuestionSetError as error:
-            raise QuestionSetError(f"{path}, line {number}: {error}") from None
+            if not questions and not errors and isinstance(error, _NotAnObjectError):
+                raise QuestionSetError(f"{path}, line {number}: {error}; {_FORMAT_HINT}") from None
+            errors.append(f"{path}, line {number}: {error}")
+            continue
         if question.id in seen:
-            raise QuestionSetError(
-                f"{path}, line {number}: id {question.id!r} repeats line {seen[question.id]}"
-            )
-        seen[question.id] = number
+            errors.append(f"{path}, line {number}: id {question.id!r} repeats line {seen[question.id]}")
+        seen.setdefault(question.id, number)
         questions.append(question)
+    if errors:
+        raise QuestionSetError.of(errors)
     if not questions:
         raise QuestionSetError(f"{path}: no questions in the file")
+    _warn_twins(path, questions)
     logger.debug("loaded %d questions from %s", len(questions), path)
     return questions
 
 
-def _parse_line(line: str) -> Question:
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """The numbered lines of a UTF-8 file (a leading byte-order mark dropped).
+
+    Raises:
+        QuestionSetError: the file is missing, a directory or unreadable, or a line is not UTF-8.
+    """
+    if path.is_dir():
+        raise QuestionSetError(f"{path}: is a directory; --questions takes a JSON Lines file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise QuestionSetError(f"{path}: no such question file") from None
+    except OSError as error:
+        raise QuestionSetError(f"{path}: cannot read the question file ({error.strerror or error})") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append((number, raw.decode("utf-8")))
+        except UnicodeDecodeError as error:
+            raise QuestionSetError(f"{path}, line {number}: not UTF-8 (byte 0x{raw[error.start]:02x} at column "
+                                   f"{error.start + 1}); the question file must be UTF-8") from None
+    return lines
+
+
+def _warn_twins(path: Path, questions: list[Question]) -> None:
+    """Log each question asked in the same words, after the same history, as an earlier one under another id."""
+    first: dict[tuple[str, tuple[str, ...]], Question] = {}
+    for question in questions:
+        key = (wording_key(question.question), tuple(wording_key(turn) for turn in question.history))
+        earlier = first.setdefault(key, question)
+        if earlier is not question:
+            logger.warning("%s, line %d: question %r asks the same words as %r (line %d)", path, question.line,
+                           question.id, earlier.id, earlier.line)
+
+
+def _parse_line(line: str, number: int = 0) -> Question:
     """Turn one JSON line into a validated Question."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        raise QuestionSetError(f"bad JSON: {error.msg} at column {error.colno}") from None
+        raise _NotAnObjectError(f"bad JSON: {error.msg} at column {error.colno}") from None
     if not isinstance(record, dict):
-        raise QuestionSetError(f"expected a JSON object, got {type(record).__name__}")
-    missing = [name for name in _REQUIRED if name not in record]
-    if missing:
-        raise QuestionSetError(f"missing field(s): {', '.join(missing)}")
+        raise _NotAnObjectError(f"expected a JSON object, got {type(record).__name__}")
+    _check_fields(record)
     _check_types(record)
     _check_answerability(record)
+    _check_type(record)
     pages = _parse_pages(record.get("pages", {}), record["sources"])
     return Question(
         id=record["id"],
@@ -114,7 +200,23 @@ def _parse_line(line: str) -> Question:
         type=record["type"],
         history=tuple(record.get("history", ())),
         pages=pages,
+        line=number,
     )
+
+
+def _check_fields(record: dict[str, Any]) -> None:
+    """Every required field present and no unknown one (a misspelt field would be ignored)."""
+    known = (*_REQUIRED, *_OPTIONAL)
+    unknown = [name for name in record if name not in known]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+        raise QuestionSetError(f"unknown field(s) {', '.join(hints)}; the fields are {', '.join(known)}")
+    missing = [name for name in _REQUIRED if name not in record]
+    if missing:
+        raise QuestionSetError(f"missing field(s): {', '.join(missing)}")
 
 
 def _check_types(record: dict[str, Any]) -> None:
@@ -140,6 +242,23 @@ def _check_answerability(record: dict[str, Any]) -> None:
         for name in ("sources", "evidence", "answer_keywords"):
             if record[name]:
                 raise QuestionSetError(f"unanswerable question {record['id']!r} must have empty {name}")
+
+
+def _check_type(record: dict[str, Any]) -> None:
+    """A known ``type`` that the question's other fields agree with."""
+    kind = record["type"]
+    if kind not in QUESTION_TYPES:
+        close = difflib.get_close_matches(kind.lower(), QUESTION_TYPES, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise QuestionSetError(f"unknown type {kind!r}{hint}; the types are {', '.join(QUESTION_TYPES)}")
+    if kind == "unanswerable" and record["answerable"]:
+        raise QuestionSetError("type 'unanswerable' needs \"answerable\": false")
+    history = record.get("history", [])
+    if kind in _CONVERSATION_TYPES and not history:
+        raise QuestionSetError(f"type {kind!r} needs a history (the earlier turns of its conversation)")
+    if len(history) % 2:
+        raise QuestionSetError(f"history has {len(history)} turns; it alternates user and assistant turns, "
+                               "oldest first, and ends with the assistant's (an even number)")
 
 
 def _parse_pages(pages: object, sources: list[str]) -> dict[str, tuple[int, ...]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -246,8 +247,17 @@ def _unfitted(figures: dict[str, Any] | None) -> list[str]:
     if not figures:
         return []
     shown = ", ".join(f"{with_plain_name(k)} {_fmt(figures.get(k))}" for k in ANSWER_KEYS)
+    ids = ", ".join(f"`{qid}`" for qid in figures.get("left_out_ids", ()))
     return [f"{figures['left_out']} questions of this set are asked word for word by a set `make train` fits on "
-            f"(`TRAINING_SETS`); without them: {shown}.", ""]
+            f"(`TRAINING_SETS`): {ids}; without them: {shown}.", ""]
+
+
+def citation_place(place: Sequence[Any] | None) -> str:
+    """A first citation as a reader writes it: ``file.txt``, ``file.pdf p. 3``, or ``(nothing)`` for a refusal."""
+    if not place:
+        return "(nothing)"
+    file, page = place
+    return f"{file} p. {page}" if page is not None else str(file)
 
 
 def _wording(summary: dict[str, Any]) -> list[str]:
@@ -259,8 +269,8 @@ def _wording(summary: dict[str, Any]) -> list[str]:
         f"from synonyms.txt, a typo, Kuka/Ketkä): {summary['share']:.3f} kept the first citation ({by_kind}).", "",
     ]
     for failure in summary["failures"]:
-        lines.append(f"- `{failure['id']}` ({failure['kind']}) \"{failure['text']}\": {failure['expected']} -> "
-                     f"{failure['got']}")
+        lines.append(f"- `{failure['id']}` ({failure['kind']}) \"{failure['text']}\": "
+                     f"{citation_place(failure['expected'])} -> {citation_place(failure['got'])}")
     return [*lines, ""]
 
 
@@ -273,7 +283,7 @@ def _invariance(summary: dict[str, Any]) -> list[str]:
         f"{summary['variants']} conversations kept the first citation (file and page) it has with no history.", "",
     ]
     for failure in summary["failures"]:
-        expected, got = failure["expected"], failure["got"]
+        expected, got = citation_place(failure["expected"]), citation_place(failure["got"])
         lines.append(f"- `{failure['id']}` after `{failure['after']}`: {expected} -> {got}; searched "
                      f"\"{failure['standalone_query']}\"")
     return [*lines, ""]
@@ -292,7 +302,7 @@ def question_report(
         "# Evaluation report", "",
         *plain_summary(run.results, metrics),
         f"{metrics['questions']} questions ({metrics['answerable']} answerable), run {metrics['timestamp']}, "
-        f"embedder `{run.settings.get('embedder')}`, analyzer `{run.settings.get('analyzer')}`, "
+        f"embedder `{run.settings.get('embedder')}`, analyzer `{_analyzer(run)}`, "
         f"top_k {run.settings.get('top_k')}.", "",
         "## Retrieval (answerable questions, top 10, same standalone query for every retriever)", "",
         *retriever_table(metrics["retrievers"], previous), "",
@@ -301,8 +311,9 @@ def question_report(
         "## Answers (the product: hybrid retrieval + answering)", "",
         *_answers_table(answers, metrics.get("answers_cross_validated"), metrics["latency_ms"]), "",
         "keyword_recall and citation_precision are means over answerable questions (citation precision over "
-        "those answered with citations); refusal_accuracy is over unanswerable ones. Cross-validated: each "
-        "question answered by the models `make train` fitted without its fold (`kysy eval --cv-models`).", "",
+        "those answered with citations); refusal_accuracy is over unanswerable ones; – where no question "
+        "qualifies." + (" Cross-validated: each question answered by the models `make train` fitted without its "
+                        "fold (`kysy eval --cv-models`)." if metrics.get("answers_cross_validated") else ""), "",
         *_unfitted(metrics.get("answers_without_fitted_wordings")),
         "![latency](latency.png)", "",
         "## By question type", "",
@@ -317,6 +328,25 @@ def question_report(
         *(question_changes(run.results, previous_failures) if previous is not None else []), "",
     ]
     return "\n".join(lines)
+
+
+def _analyzer(run: EvalRun) -> object:
+    """The analyzer that ran (the setting may say only "auto")."""
+    return (run.provenance or {}).get("analyzer", run.settings.get("analyzer"))
+
+
+def check_out_dir(out: Path) -> None:
+    """Make sure ``out`` can be created and written, before a long run writes into it.
+
+    Raises:
+        ConfigError: it cannot (the message names the directory and why).
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc}); choose a writable directory") from None
 
 
 def _per_question(result: QuestionResult) -> dict[str, Any]:

@@ -29,7 +29,16 @@ from eval.metrics import (
     percentile,
     recall_at_k,
 )
-from eval.questionset import Question, fitted_wordings, fold_of, is_fitted_set, load_questions, wording_key
+from eval.questioncheck import index_problems
+from eval.questionset import (
+    Question,
+    QuestionSetError,
+    fitted_wordings,
+    fold_of,
+    is_fitted_set,
+    load_questions,
+    wording_key,
+)
 from eval.variants import summary as variant_summary
 from eval.variants import wording_robustness
 from kysy.errors import ConfigError
@@ -41,6 +50,7 @@ logger = logging.getLogger(__name__)
 _SECRETS = ("llm_api_key", "admin_token")
 RECALL_KS = (1, 3, 5, 10)
 DEPTH = 10
+FOLDS = 5  # make train's cross-validation folds
 ANSWER_KEYS = ("keyword_recall", "citation_precision", "answered_with_citation",
                "refusal_accuracy", "false_refusal_rate")
 
@@ -215,7 +225,8 @@ class EvalRun:
     cross_validated: dict[str, float | None] | None = None
     wording: dict[str, object] | None = None
     cross_validated_retrieval: dict[str, float | None] | None = None  # hybrid, with the fold's models
-    unfitted: dict[str, float | int | None] | None = None  # see ``unfitted_answers``
+    unfitted: dict[str, Any] | None = None  # see ``unfitted_answers``
+    provenance: dict[str, Any] | None = None  # see ``eval/provenance.py``
 
     def latency(self) -> dict[str, float]:
         """p50 and p95 of ``ask()`` in milliseconds."""
@@ -235,6 +246,7 @@ class EvalRun:
             **({"hybrid_cross_validated": self.cross_validated_retrieval} if self.cross_validated_retrieval else {}),
             **({"wording_robustness": self.wording} if self.wording else {}),
             **({"answers_without_fitted_wordings": self.unfitted} if self.unfitted else {}),
+            **({"provenance": self.provenance} if self.provenance else {}),
         }
 
     def by_type(self) -> dict[str, dict[str, Any]]:
@@ -251,17 +263,18 @@ class EvalRun:
         return table
 
 
-def unfitted_answers(results: Sequence[QuestionResult], fitted: frozenset[str]) -> dict[str, float | int | None] | None:
+def unfitted_answers(results: Sequence[QuestionResult], fitted: frozenset[str]) -> dict[str, Any] | None:
     """For a set kept out of the fit: the answer metrics without its questions that a fitted set asks word for
-    word (``fitted``: their ``wording_key``s), and how many were left out; None when none was."""
+    word (``fitted``: their ``wording_key``s), how many were left out and their ids; None when none was."""
     kept = [r for r in results if wording_key(r.question.question) not in fitted]
     if len(kept) == len(results):
         return None
-    return {"left_out": len(results) - len(kept), **answer_metrics(kept)}
+    left_out = [r.question.id for r in results if wording_key(r.question.question) in fitted]
+    return {"left_out": len(left_out), "left_out_ids": left_out, **answer_metrics(kept)}
 
 
 def cross_validated_answers(assistant: Assistant, questions: Sequence[Question], models: Path,
-                            folds: int = 5, progress: Progress | None = None) -> dict[str, float | None]:
+                            folds: int = FOLDS, progress: Progress | None = None) -> dict[str, float | None]:
     """The answer metrics with each question answered by the models fitted without its fold.
 
     ``models`` holds ``item_scorer.<k>.txt`` and ``answerability.<k>.json`` for each fold ``k``
@@ -271,7 +284,7 @@ def cross_validated_answers(assistant: Assistant, questions: Sequence[Question],
 
 
 def cross_validated_results(assistant: Assistant, questions: Sequence[Question], models: Path,
-                            folds: int = 5, progress: Progress | None = None) -> list[QuestionResult]:
+                            folds: int = FOLDS, progress: Progress | None = None) -> list[QuestionResult]:
     """Each question answered, and its sources ranked (``hybrid``: the first ``top_k`` by their best item),
     by the models fitted without its fold (see ``cross_validated_answers``)."""
     from assistant.engine import AnswerEngine
@@ -294,6 +307,18 @@ def cross_validated_results(assistant: Assistant, questions: Sequence[Question],
     return results
 
 
+def _provenance(assistant: Assistant, path: Path, cv_models: Path | None) -> dict[str, Any]:
+    """The run record beside the settings: code version, question file, analyzer, thresholds, model digests."""
+    from eval import provenance
+
+    record = {"code": provenance.code_version(), "questions_file": provenance.question_file(path),
+              **provenance.answering(assistant)}
+    if cv_models:
+        record["cv_models"] = provenance.model_files([cv_models / f"{name}.{k}.{ext}" for k in range(FOLDS)
+                                                      for name, ext in (("item_scorer", "txt"), ("answerability", "json"))])
+    return record
+
+
 def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
                   limit: int | None = None, progress: Progress | None = None, invariance: bool = True,
                   cv_models: Path | None = None) -> EvalRun:
@@ -301,15 +326,22 @@ def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
     whether its standalone questions keep their first citation after unrelated turns. With
     ``cv_models`` (``make train``'s fold models) the answers are also given cross-validated.
 
+    The whole set is checked against the index (``eval/questioncheck.py``) before a question is asked.
+
     Raises:
-        QuestionSetError: the file is malformed. IndexNotBuiltError: nothing ingested yet.
-        ValueError: ``limit`` below 1 or an unknown retriever.
+        QuestionSetError: the file is malformed, or names a source, page or evidence the index does not hold.
+        IndexNotBuiltError: nothing ingested yet. ConfigError: ``limit`` below 1.
     """
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {limit}")
-    questions = load_questions(path)[:limit]
+    loaded = load_questions(path)
     report = progress or (lambda stage, advance, total: None)
     assistant = Assistant(settings)
+    problems = index_problems(path, loaded, assistant.snapshot.chunks, assistant.snapshot.documents.values())
+    if problems:
+        raise QuestionSetError.of(problems)
+    questions = loaded[:limit]
+    record = _provenance(assistant, path, cv_models)
     retriever_set = RetrieverSet(assistant, retrievers, report)
     try:
         assistant.ask(questions[0].question)  # warm caches so the first timing is not an outlier
@@ -325,4 +357,4 @@ def run_questions(settings: Settings, path: Path, retrievers: Sequence[str], *,
     unfitted = None if is_fitted_set(path) else unfitted_answers(results, fitted_wordings())
     return EvalRun(tuple(results), tuple(retrievers), settings_record(settings), checked,
                    answer_metrics(cross) if cross is not None else None, wording,
-                   retrieval_metrics(cross, "hybrid") if cross is not None else None, unfitted)
+                   retrieval_metrics(cross, "hybrid") if cross is not None else None, unfitted, record)

@@ -24,8 +24,9 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ingest.keyword import KeywordIndex
 from kysy.errors import ConfigError
@@ -64,8 +65,13 @@ class SquadQuestion:
 def load_split(dataset: Path, split: str) -> list[SquadQuestion]:
     """The answerable and unanswerable questions of ``split`` ("train" or "dev"), in file order.
 
+    The folder holds ``<split>_qa.jsonl.gz`` and ``<split>_unanswerable.jsonl.gz``: gzipped JSON Lines, one
+    question a line with ``id``, ``question``, ``context``, ``doc``, ``para``, ``title`` and, for an answerable
+    one, ``answers.text``.
+
     Raises:
-        ConfigError: an unknown split or a missing file.
+        ConfigError: an unknown split, a missing file, or a file that is not gzip, not UTF-8 JSON Lines or
+            lacks a field (the message names the file and line).
     """
     if split not in SPLITS:
         raise ConfigError(f"unknown squad2fi-qa split {split!r}: choose from {', '.join(SPLITS)}")
@@ -73,14 +79,40 @@ def load_split(dataset: Path, split: str) -> list[SquadQuestion]:
     for name in SPLITS[split]:
         path = Path(dataset) / f"{name}.jsonl.gz"
         if not path.is_file():
-            raise ConfigError(f"squad2fi-qa file not found: {path}")
+            raise ConfigError(f"squad2fi-qa file not found: {path} (the folder needs {split}_qa.jsonl.gz and "
+                              f"{split}_unanswerable.jsonl.gz)")
+        questions += _read_split_file(path)
+    return questions
+
+
+def _read_split_file(path: Path) -> list[SquadQuestion]:
+    """The questions of one gzipped JSON Lines file of squad2fi-qa."""
+    questions, number = [], 0
+    try:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             for line in handle:
-                row = json.loads(line)
-                answers = tuple(dict.fromkeys(row.get("answers", {}).get("text", [])))
-                questions.append(SquadQuestion(row["id"], row["question"], answers, int(row["doc"]),
-                                               int(row["para"]), row["title"], row["context"]))
+                number += 1  # the line the except clauses name
+                if line.strip():
+                    questions.append(_squad_question(json.loads(line)))
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ConfigError(f"{path}: not a readable gzip file ({exc}); squad2fi-qa files are gzipped JSON Lines") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; squad2fi-qa files are UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}, line {number}: bad JSON ({exc.msg}); expected one JSON object per line") from None
+    except KeyError as exc:
+        raise ConfigError(f"{path}, line {number}: missing field {exc.args[0]!r}; each line needs id, question, "
+                          "context, doc, para, title (and answers.text when answerable)") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}, line {number}: a field has the wrong type ({exc})") from None
     return questions
+
+
+def _squad_question(row: dict[str, Any]) -> SquadQuestion:
+    """One squad2fi-qa row as a question (KeyError, TypeError or ValueError where a field is missing or wrong)."""
+    answers = tuple(dict.fromkeys(row.get("answers", {}).get("text", [])))
+    return SquadQuestion(str(row["id"]), str(row["question"]), answers, int(row["doc"]), int(row["para"]),
+                         str(row["title"]), str(row["context"]))
 
 
 def article_file(doc: int, title: str) -> str:
@@ -139,6 +171,9 @@ class AnswerRecord:
     words: int
     status: str
     gold_rank: int | None = None  # answerable only: the first gold-holding candidate's rank by score (0 = best)
+    question: str = ""
+    answer: str = ""  # the product's answer as shown (empty when refused)
+    gold_answers: tuple[str, ...] = ()
 
 
 def score(question: SquadQuestion, answer: Answer, extra_lines: Sequence[str], gold_rank: int | None = None
@@ -147,7 +182,8 @@ def score(question: SquadQuestion, answer: Answer, extra_lines: Sequence[str], g
     text = quoted_text(answer, extra_lines)
     status = str(answer.meta.get("status", "not_found" if answer.not_found else "answered"))
     return AnswerRecord(question.id, question.answerable, answer.not_found, gold_in(text, question.answers),
-                        word_count(text), status, gold_rank)
+                        word_count(text), status, gold_rank, question.question,
+                        "" if answer.not_found else answer.text, question.answers)
 
 
 def gold_rank(texts: Sequence[str], scores: Sequence[float], answers: Sequence[str]) -> int | None:
@@ -230,7 +266,8 @@ def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | Non
               progress: Progress | None = None) -> SquadRun:
     """Ingest the split's articles into ``settings.data_dir`` (incrementally) and ask every question.
 
-    ``limit`` keeps every n-th question so that both kinds stay represented.
+    ``limit`` keeps every n-th question so that both kinds stay represented, and only their articles are
+    ingested (a later run without it adds the others back).
     """
     from assistant.messages import lead_line, quotes_note
     from assistant.service import Assistant
@@ -239,11 +276,17 @@ def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | Non
 
     report = progress or (lambda stage, advance, total: None)
     questions = load_split(dataset, split)
-    articles = settings.data_dir / f"squad2fi-{split}-articles"
-    write_articles(questions, articles)
-    ingest_paths(settings, [articles])
+    asked = questions
     if limit is not None and 0 < limit < len(questions):
-        questions = questions[:: max(1, len(questions) // limit)][:limit]
+        asked = questions[:: max(1, len(questions) // limit)][:limit]
+    # only the articles the asked questions are about, each whole (every paragraph any question has)
+    docs = {question.doc for question in asked}
+    articles = settings.data_dir / f"squad2fi-{split}-articles"
+    written = write_articles([question for question in questions if question.doc in docs], articles)
+    for stale in set(articles.glob("*.md")) - set(written):  # a fuller earlier run's: ingest drops them
+        stale.unlink()
+    ingest_paths(settings, [articles])
+    questions = asked
     assistant = Assistant(settings)
     extra = [text for lang in ("fi", "sv", "en") for text in (lead_line(lang), quotes_note(lang)) if text]
     records = []
@@ -266,7 +309,7 @@ def write_squad_outputs(run: SquadRun, out: Path, split: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "per_question.jsonl").open("w", encoding="utf-8") as handle:
         for record in run.records:
-            handle.write(json.dumps(record.__dict__, ensure_ascii=False) + "\n")
+            handle.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
     metrics = {"split": split, "product": run.summary, "baselines": run.baselines, "settings": run.settings}
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
     s = run.summary

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
+from assistant.answerability import ANSWERABILITY_MODEL
+from assistant.scoring import ITEM_MODEL
 from cli.main import main
 from eval.questionset import TRAINING_SETS, load_questions
+from eval.report import citation_place
 from ingest.pipeline import ingest_paths
 from kysy.settings import Settings
 
@@ -52,7 +56,7 @@ QUESTIONS = [
 ]
 
 TOP_KEYS = {"retrievers", "answers", "latency_ms", "settings", "questions", "conversation_invariance",
-            "wording_robustness"}
+            "wording_robustness", "provenance"}
 RETRIEVAL_KEYS = {"recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
 ANSWER_KEYS = {"keyword_recall", "citation_precision", "answered_with_citation", "refusal_accuracy",
                "false_refusal_rate", "answerable_auc"}
@@ -76,6 +80,14 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def _eval(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> tuple[int, str]:
     code = main(["--data-dir", str(data), "eval", *args])
     return code, capsys.readouterr().out
+
+
+def _failed(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> str:
+    """What ``kysy eval`` says on stderr when it fails (exit 1, nothing on stdout)."""
+    code = main(["--data-dir", str(data), "eval", *args])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (1, ""), captured.err
+    return captured.err
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +127,7 @@ def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Pa
     assert (out / "recall_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert {"followup", "unanswerable", "fact"} <= set(metrics["by_type"]) and "timestamp" in metrics
+    _assert_reproducible(metrics["provenance"], questions)
 
     rows = [json.loads(line) for line in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [row["id"] for row in rows] == [q["id"] for q in QUESTIONS]
@@ -146,6 +159,8 @@ def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Pa
     assert "recall@1 (oikea lähde ensimmäisenä)" in report and "mrr@10 (kuinka ylhäällä" in report
     first = round(100 * metrics["retrievers"]["hybrid"]["recall@1"])
     assert f"ja ensimmäisenä {first} %:ssa." in summary  # no cross-validated figure without --cv-models
+    assert "Cross-validated" not in report and "cross-validated" not in report
+    assert f"analyzer `{metrics['provenance']['analyzer']}`" in report  # the one that ran, not "auto"
     failing = [row for row in rows if row["failure"]]
     for row in failing:
         assert f"`{row['id']}`" in report
@@ -212,10 +227,110 @@ def test_a_set_kept_out_of_the_fit_is_also_scored_without_the_questions_a_fitted
     assert code == 0
     summary = json.loads(stdout)
     unfitted = summary["answers_without_fitted_wordings"]
-    assert unfitted["left_out"] == 1 and set(unfitted) == ANSWER_KEYS | {"left_out"}
+    assert unfitted["left_out"] == 1 and set(unfitted) == ANSWER_KEYS | {"left_out", "left_out_ids"}
     rows = [json.loads(line) for line in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
     refused = [row["not_found"] for row in rows if not row["answerable"] and row["id"] != "copy-1"]
     assert unfitted["refusal_accuracy"] == pytest.approx(sum(refused) / len(refused))
     assert unfitted["keyword_recall"] == summary["answers"]["keyword_recall"]  # the copy is not answerable
-    assert "1 questions of this set are asked word for word by a set `make train` fits on" in (
-        out / "report.md").read_text(encoding="utf-8")
+    assert unfitted["left_out_ids"] == ["copy-1"]
+    assert "1 questions of this set are asked word for word by a set `make train` fits on (`TRAINING_SETS`): " \
+        "`copy-1`; without them" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def _assert_reproducible(provenance: dict[str, object], questions: Path) -> None:
+    """The run record names the code, the model files and question file by digest, and what actually ran."""
+    code = provenance["code"]
+    assert isinstance(code, dict)
+    assert len(str(code.get("git_commit", ""))) == 40 or code.get("package_version")
+    models = provenance["models"]
+    assert models == {"assistant/models/item_scorer.txt": _sha256(ITEM_MODEL),
+                      "assistant/models/answerability.json": _sha256(ANSWERABILITY_MODEL)}
+    assert provenance["questions_file"] == {"path": str(questions), "resolved": str(questions.resolve()),
+                                            "sha256": _sha256(questions)}
+    threshold = json.loads(ANSWERABILITY_MODEL.read_text(encoding="utf-8"))["threshold"]
+    assert provenance["answerable_threshold"] == {"value": threshold, "from": "assistant/models/answerability.json"}
+    assert provenance["analyzer"] in ("voikko", "simplemma")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_set(path: Path, questions: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8")
+    return path
+
+
+def test_a_set_the_index_does_not_hold_is_refused_before_anything_is_asked(
+        indexed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, _ = indexed
+    wrong = [
+        {**QUESTIONS[0], "sources": ["2024-x.md"]},
+        {**QUESTIONS[1], "sources": ["corpus/karjala.txt"]},  # a corpus/ prefix names the indexed file
+        {**QUESTIONS[2], "evidence": ["Työllisyyspalvelut siirtyvät valtiolle vuoden 2030 lopussa kokonaan."]},
+        QUESTIONS[4],
+    ]
+    questions = _write_set(tmp_path / "questions.jsonl", wrong)
+    out = tmp_path / "run"
+    stderr = _failed(capsys, data, "--questions", str(questions), "--out", str(out))
+    assert stderr.splitlines() == [
+        f"kysy: {questions}, line 1: source '2024-x.md' is not among the indexed documents",
+        f"kysy: {questions}, line 3: evidence 'Työllisyyspalvelut siirtyvät valtiolle vuoden 2030 lopussa…' is not "
+        "found in tyollisyys.txt (no indexed chunk of it holds 80 % of the passage's words)",
+    ]
+    assert not (out / "per_question.jsonl").exists() and not (out / "metrics.json").exists()
+
+
+def test_a_set_without_answerable_questions_shows_dashes(indexed: tuple[Path, Path], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    data, _ = indexed
+    questions = _write_set(tmp_path / "questions.jsonl", [q for q in QUESTIONS if not q["answerable"]])
+    out = tmp_path / "run"
+    code = main(["--data-dir", str(data), "eval", "--questions", str(questions), "--out", str(out),
+                 "--retrievers", "hybrid"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Traceback" not in captured.err
+    hybrid = next(line for line in captured.out.splitlines() if "hybrid" in line and "–" in line)
+    assert hybrid.count("–") == 6  # recall@1/3/5/10, MRR, nDCG: no answerable question to measure
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert set(metrics["retrievers"]["hybrid"].values()) == {None}
+    assert metrics["answers"]["refusal_accuracy"] is not None
+    assert "| keyword_recall (vastauksessa on odotetut asiat) | – |" in (out / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("missing", "missing.jsonl: no such question file"),
+    ("directory", "is a directory; --questions takes a JSON Lines file"),
+    ("latin-1", "line 1: not UTF-8 (byte 0xe4 at column 34); the question file must be UTF-8"),
+    ("json array", "line 1: expected a JSON object, got list; expected JSON Lines: one JSON object per line"),
+])
+def test_a_question_file_that_cannot_be_read_is_a_one_line_error(
+        indexed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, message: str) -> None:
+    data, _ = indexed
+    path = {"missing": tmp_path / "missing.jsonl", "directory": tmp_path, "latin-1": tmp_path / "latin1.jsonl",
+            "json array": tmp_path / "questions.json"}[kind]
+    if kind == "latin-1":  # "Mikä on ..." written in Latin-1
+        path.write_bytes(json.dumps(QUESTIONS[1], ensure_ascii=False).encode("latin-1"))
+    if kind == "json array":
+        path.write_text(json.dumps(QUESTIONS, ensure_ascii=False), encoding="utf-8")
+    stderr = _failed(capsys, data, "--questions", str(path))
+    assert len(stderr.splitlines()) == 1 and message in stderr and stderr.startswith("kysy: ")
+
+
+def test_an_unwritable_out_or_another_modes_flag_stops_before_anything_is_asked(
+        indexed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, questions = indexed
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    for out in ("/proc/nope", str(blocker / "run")):
+        stderr = _failed(capsys, data, "--questions", str(questions), "--out", out)
+        assert stderr.startswith(f"kysy: --out {out}: cannot write there (") and len(stderr.splitlines()) == 1
+    assert "--dataset is for `kysy eval squad`" in _failed(capsys, data, "--questions", str(questions), "--dataset",
+                                                           str(tmp_path))
+
+
+def test_a_first_citation_reads_as_a_place() -> None:
+    assert citation_place(["lappi.txt", None]) == "lappi.txt"
+    assert citation_place(("deck.pdf", 3)) == "deck.pdf p. 3"
+    assert citation_place(None) == "(nothing)"

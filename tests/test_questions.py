@@ -235,12 +235,13 @@ def _write(tmp_path: Path, *lines: str) -> Path:
 
 
 def test_load_questions_parses_a_valid_line(tmp_path: Path) -> None:
-    extra = _record(id="q2", type="oma-tyyppi", history=["Kysymys?", "Vastaus."])
+    extra = _record(id="q2", type="followup", history=["Kysymys?", "Vastaus."])
     path = _write(tmp_path, json.dumps(_record()), "", json.dumps(extra))
     loaded = load_questions(path)
     assert [question.id for question in loaded] == ["q1", "q2"]
     assert loaded[0].pages == {PDF: (9,)}
-    assert loaded[1].history == ("Kysymys?", "Vastaus.") and loaded[1].type == "oma-tyyppi"
+    assert loaded[1].history == ("Kysymys?", "Vastaus.") and loaded[1].type == "followup"
+    assert [question.line for question in loaded] == [1, 3]
 
 
 @pytest.mark.parametrize(
@@ -260,12 +261,72 @@ def test_load_questions_parses_a_valid_line(tmp_path: Path) -> None:
         (json.dumps(_record(id="q2", pages={"muu.txt": [1]})), "line 2: pages names 'muu.txt'"),
         (json.dumps(_record()), "line 2: id 'q1' repeats line 1"),
         ("[1, 2]", "line 2: expected a JSON object"),
+        # a misspelt field would silently leave the keywords unchecked
+        (json.dumps({**_record(id="q2"), "answer_keyword": ["9"]}),
+         r"line 2: unknown field\(s\) 'answer_keyword' \(did you mean answer_keywords\?\)"),
+        (json.dumps(_record(id="q2", type="factoid")), r"line 2: unknown type 'factoid' \(did you mean fact\?\)"),
+        (json.dumps(_record(id="q2", type="oma-tyyppi")), "line 2: unknown type 'oma-tyyppi'; the types are fact, number, "
+         "list, broad, multi_doc, keyword, typo, synonym, long, english, swedish, followup, topic_switch, "
+         "unanswerable, injection$"),
+        (json.dumps(_record(id="q2", type="Fact")), r"line 2: unknown type 'Fact' \(did you mean fact\?\)"),
+        (json.dumps(_record(id="q2", type="unanswerable")), """line 2: type 'unanswerable' needs "answerable": false"""),
+        (json.dumps(_record(id="q2", type="followup")), "line 2: type 'followup' needs a history"),
+        (json.dumps(_record(id="q2", history=["Kysymys?"])), "line 2: history has 1 turns; it alternates"),
     ],
 )
 def test_load_questions_names_the_bad_line(tmp_path: Path, bad_line: str, message: str) -> None:
     path = _write(tmp_path, json.dumps(_record()), bad_line)
     with pytest.raises(QuestionSetError, match=message):
         load_questions(path)
+
+
+def test_every_bad_line_is_reported_on_a_line_of_its_own(tmp_path: Path) -> None:
+    path = _write(tmp_path, json.dumps(_record()), json.dumps(_record(id="q2", type="Fact")),
+                  json.dumps(_record(id="q3")), json.dumps({**_record(id="q4"), "answer_keyword": []}))
+    with pytest.raises(QuestionSetError) as raised:
+        load_questions(path)
+    lines = str(raised.value).splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [f"{path}, line 2", f"{path}, line 4"]
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "questions.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(_record()) + "\n").encode("utf-8"))
+    assert [question.id for question in load_questions(path)] == ["q1"]
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps([_record()], indent=2),  # a JSON array over many lines
+    json.dumps([_record()]),  # a JSON array on one line
+    "id,question,answerable\nq1,Montako kuntaa?,true",  # a CSV file
+])
+def test_a_json_array_or_csv_file_is_told_what_the_format_is(tmp_path: Path, text: str) -> None:
+    with pytest.raises(QuestionSetError, match="line 1: .*expected JSON Lines: one JSON object per line") as raised:
+        load_questions(_write(tmp_path, text))
+    assert len(str(raised.value).splitlines()) == 1
+
+
+def test_a_file_that_cannot_be_read_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(QuestionSetError, match="no such question file"):
+        load_questions(tmp_path / "missing.jsonl")
+    with pytest.raises(QuestionSetError, match="is a directory"):
+        load_questions(tmp_path)
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes((json.dumps(_record()) + "\n").encode("utf-8")
+                       + json.dumps(_record(id="q2", question="Mitä Etelä-Karjalassa?"), ensure_ascii=False).encode("latin-1"))
+    with pytest.raises(QuestionSetError, match="line 2: not UTF-8 .*; the question file must be UTF-8"):
+        load_questions(latin1)
+
+
+def test_the_same_question_under_two_ids_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    twin = _record(id="q2", question="  MONTAKO kuntaa? ")
+    after_history = _record(id="q3", type="followup", history=["Mikä on Lappi?", "Maakunta."])
+    path = _write(tmp_path, json.dumps(_record()), json.dumps(twin), json.dumps(after_history))
+    with caplog.at_level("WARNING", logger="eval.questionset"):
+        assert len(load_questions(path)) == 3
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    # the same words after another history ask something else: only the plain twin is warned of
+    assert warnings == [f"{path}, line 2: question 'q2' asks the same words as 'q1' (line 1)"]
 
 
 def test_load_questions_rejects_an_empty_file(tmp_path: Path) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import pytest
 
-from eval.squad import GOLD_RANKS, gold_rank, run_squad, write_squad_outputs
+from cli.main import main
+from eval.squad import GOLD_RANKS, gold_rank, load_split, run_squad, write_squad_outputs
+from ingest.store import Snapshot
+from kysy.errors import ConfigError
 from kysy.settings import Settings
 from tests.squad_sample import write_sample
 from tests.test_train import ARTICLES, DOCS, OWN, QUESTIONS, UNANSWERABLE
@@ -41,3 +45,41 @@ def test_the_answer_mode_reports_where_the_gold_item_ranks(tmp_path: Path) -> No
     assert "the candidate item holding the gold answer" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))["product"]["gold_item_none"] \
         == s["gold_item_none"]
+    # each row can be inspected: the question, what the product answered, and the gold answers
+    rows = [json.loads(line) for line in (tmp_path / "out" / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
+    first = rows[0]
+    assert (first["question"], first["gold_answers"]) == (QUESTIONS[0][2], [QUESTIONS[0][3]])
+    assert all(row["answer"] == "" for row in rows if row["refused"])
+    found = [row for row in rows if row["gold_in_answer"]]
+    assert found and all(any(gold.lower() in row["answer"].lower() for gold in row["gold_answers"]) for row in found)
+    # --limit asks some questions and ingests only their articles (here the first: Saimaa), in the same data
+    # directory too, where the fuller run left the others
+    limited = run_squad(settings, sample["dataset"], "dev", limit=1)
+    assert [r.question for r in limited.records] == [QUESTIONS[0][2]]
+    snapshot = Snapshot(settings.index_path)
+    assert [info.title for info in snapshot.documents.values()] == ["Saimaa"]
+
+
+def test_the_dataset_files_and_limit_are_told_by_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "<split>_qa.jsonl.gz and <split>_unanswerable.jsonl.gz" in shown
+    assert "squad mode: N questions spread over the split (every k-th), and only their articles are ingested" in shown
+
+
+def test_a_dataset_file_that_is_not_gzip_or_lacks_a_field_is_a_one_line_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = tmp_path / "squad"
+    dataset.mkdir()
+    row = {"id": "q0", "question": "Mikä on Suomen suurin järvi?", "context": "Saimaa on Suomen suurin järvi.",
+           "para": 0, "title": "Saimaa", "answers": {"text": ["Saimaa"], "answer_start": [0]}}
+    (dataset / "dev_qa.jsonl.gz").write_text(json.dumps(row) + "\n", encoding="utf-8")  # not gzipped
+    with pytest.raises(ConfigError, match=r"dev_qa.jsonl.gz: not a readable gzip file .*gzipped JSON Lines"):
+        load_split(dataset, "dev")
+    with gzip.open(dataset / "dev_qa.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")  # no "doc"
+    code = main(["--data-dir", str(tmp_path / "data"), "eval", "squad", "--dataset", str(dataset)])
+    stderr = capsys.readouterr().err
+    assert code == 1 and len(stderr.splitlines()) == 1
+    assert f"{dataset / 'dev_qa.jsonl.gz'}, line 1: missing field 'doc'" in stderr
