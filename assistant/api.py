@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.admin_token and settings.corpus_dir.is_dir():
+            await run_in_threadpool(routes_documents.remove_stale_staging, settings.corpus_dir)
         try:
             await run_in_threadpool(state.assistants.refresh)
         except IndexNotBuiltError as exc:

@@ -38,8 +38,10 @@ RUNNING, CANCELLING, DONE, FAILED, CANCELLED = "running", "cancelling", "done", 
 
 
 def audit(action: str, file: str, outcome: str, client: str) -> None:
-    """Log the audit line of one admin change; with the client address, never the token."""
-    audit_logger.info("admin %s %s: %s (client %s)", action, file, outcome, client)
+    """Log the audit line of one admin change; with the client address, never the token. A name with a character
+    that would not print as itself (a NUL, a line break that would forge a second line) is logged as its repr."""
+    shown = file if file.isprintable() else repr(file)
+    audit_logger.info("admin %s %s: %s (client %s)", action, shown, outcome, client)
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,10 @@ class Jobs:
              report: IngestReport | None) -> None:
         state = DONE if error is None else CANCELLED if isinstance(error, IngestCancelledError) else FAILED
         with self._guard:
-            job = self._job = replace(self._require(job_id), state=state, finished_at=datetime.now(UTC), result=result, error=error)
+            current = self._require(job_id)
+            if state == CANCELLED:
+                error = IngestCancelledError(cancelled_message(current))
+            job = self._job = replace(current, state=state, finished_at=datetime.now(UTC), result=result, error=error)
             if report is not None:
                 self._failures = {failed.file: failed.error for failed in report.failed}
             elif state == FAILED and job.file:
@@ -277,6 +282,19 @@ class Jobs:
             self._logged[stage] = now
             share = 100 * step.done // step.total if step.total else 100
             logger.info("job %d: %s %d/%d (%d %%)", job.id, stage, step.done, step.total, share)
+
+
+def cancelled_message(job: Job) -> str:
+    """What a cancel left: the index as it was, and, for an upload or a delete, the change to the corpus made
+    before the job ran, which stays (the admin list shows it as waiting or changed) until a reindex applies it."""
+    said = "the reindex was cancelled; the index is as it was before it"
+    if job.action == "upload" and job.file:
+        return (f"{said}, but {job.file} is in the corpus directory already (listed as waiting or changed): "
+                "the next reindex indexes it, or delete it")
+    if job.action == "delete" and job.file:
+        return (f"{said} and still has {job.file}, whose file is gone from the corpus directory already (listed as "
+                "changed): the next reindex, or deleting it again, removes it from the index")
+    return said
 
 
 def _settle(future: asyncio.Future[Job], job: Job) -> None:

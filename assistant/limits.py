@@ -78,13 +78,17 @@ def _counted(receive: Receive, limit: int, timeout_s: float) -> Receive:
     """``receive`` that raises 413 once more than ``limit`` bytes came, 408 after ``timeout_s``."""
     total = 0
     deadline = time.monotonic() + timeout_s
+    complete = False
 
     async def counting() -> Message:
-        nonlocal total
+        nonlocal total, complete
+        if complete:  # the body is in: what comes now is the client leaving, which has no deadline
+            return await receive()
         try:
             message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
         except TimeoutError as exc:
             raise ApiError(408, "body_timeout", f"the upload did not arrive within {timeout_s:g} s") from exc
+        complete = message.get("type") != "http.request" or not message.get("more_body", False)
         total += len(message.get("body", b""))
         if total > limit:
             raise ApiError(413, "too_large", f"the upload is larger than {limit} bytes")

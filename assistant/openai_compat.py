@@ -8,6 +8,12 @@ only the message text shows them too (streamed as the last piece of text). The c
 come as a top-level ``sources`` list, and ``kysy`` holds the answer object of ``POST /api/chat``;
 a streamed answer's last chunk carries both. ``usage`` counts words and punctuation marks (Kysy
 has no language-model tokenizer); a model other than ``kysy`` is OpenAI's ``model_not_found``.
+
+The message is Markdown, so the quoted text is escaped as the source titles are: raw HTML (``<img ...>``)
+and link syntax (``[klikkaa](javascript:...)``) in a document show as the text they are, the ``[n]`` markers
+stay as they are. OpenAI clients send the whole conversation every time: beyond ``KYSY_MAX_HISTORY_TURNS``
+earlier messages (or ``KYSY_MAX_HISTORY_CHARS`` of them) the oldest are left out, where ``POST /api/chat``
+answers 413.
 """
 
 from __future__ import annotations
@@ -44,6 +50,11 @@ MODEL_ID = "kysy"
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # Where an earlier answer's source list starts: it is not part of the conversation's words.
 _SOURCES_START = re.compile(r"\n\n\*\*(?:" + "|".join(words[3] for words in WORDS.values()) + r")\*\*\n")
+# A citation marker, kept as it is (unless a link's parenthesis or a reference follows it), or a character that
+# would make HTML, a link or an image of quoted text. Neither spans whitespace, so a streamed answer is escaped
+# piece by piece as the whole answer is.
+_MARKDOWN_SPECIAL = re.compile(r"(\[\d+\](?![(\[:]))|([\\<>\[\]])")
+_ESCAPED = re.compile(r"\\([\\<>\[\]])")
 
 
 class OpenAIError(BaseModel):
@@ -96,8 +107,29 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     dialogue = [m for m in messages if m.role in ("user", "assistant")]
     if not dialogue or dialogue[-1].role != "user" or not normalize_input(dialogue[-1].text()):
         raise ApiError(422, "invalid_request", "the last message must be a non-empty user message (the question)")
-    history = [Turn(role=m.role, content=without_sources(m.text())) for m in dialogue[:-1]]
+    history = [Turn(role=m.role, content=_unescaped(without_sources(m.text())) if m.role == "assistant" else m.text())
+               for m in dialogue[:-1]]
     return dialogue[-1].text(), history
+
+
+def latest_history(history: list[Turn], max_turns: int, max_chars: int) -> list[Turn]:
+    """The latest turns of ``history`` within ``max_turns`` and ``max_chars`` (the oldest are left out)."""
+    kept = history[len(history) - max_turns:] if max_turns else []
+    total = sum(len(turn.content) for turn in kept)
+    while kept and total > max_chars:
+        total -= len(kept.pop(0).content)
+    return kept
+
+
+def markdown_escaped(text: str) -> str:
+    """Answer text as Markdown that shows it as written: ``\\``, ``<``, ``>``, ``[`` and ``]`` escaped (as in a
+    source's title), the citation markers ``[n]`` kept."""
+    return _MARKDOWN_SPECIAL.sub(lambda match: match.group(1) or "\\" + match.group(2), text)
+
+
+def _unescaped(text: str) -> str:
+    """An earlier answer as it was before ``markdown_escaped``."""
+    return _ESCAPED.sub(r"\1", text)
 
 
 def without_sources(text: str) -> str:
@@ -123,7 +155,8 @@ def usage(messages: list[ChatMessage], content: str) -> dict[str, int]:
 def message_text(answer: Answer, links: Links) -> str:
     """The assistant message: the answer, then its numbered sources in Markdown."""
     sources = source_list(list(answer.citations), links, answer.language)
-    return f"{answer.text}\n\n{sources}" if sources else answer.text
+    text = markdown_escaped(answer.text)
+    return f"{text}\n\n{sources}" if sources else text
 
 
 def _completion(
@@ -178,7 +211,7 @@ async def _chunks(
                 last["kysy"] = answer_to_json(item, links=links)
                 yield _data(last)
             else:
-                yield _data(_chunk(completion_id, created, {"content": item}))
+                yield _data(_chunk(completion_id, created, {"content": markdown_escaped(item)}))
         yield _data("[DONE]")
     except Exception as exc:
         code = exc.code if isinstance(exc, KysyError) else "internal_error"
@@ -215,7 +248,9 @@ async def chat_completions(
     if body.model != MODEL_ID:
         return model_not_found(body.model)
     question, history = split_messages(body.messages)
-    check_request_size(state.settings, question, history)
+    settings = state.settings
+    history = latest_history(history, settings.max_history_turns, settings.max_history_chars)
+    check_request_size(settings, question, history)
     links = links_for(request, assistant)
     slot = state.gate.enter()
     if body.stream:

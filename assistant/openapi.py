@@ -59,7 +59,8 @@ def _descriptions(s: Settings) -> dict[int, str]:
         503: (
             f"`busy`: {s.max_concurrency} answers are being written (KYSY_MAX_CONCURRENCY) or "
             f"{s.max_connections} connections are open; `index_not_built`: no index yet; `index_mismatch`: the "
-            "index was built with another embedder than KYSY_EMBEDDER. Retry after `Retry-After`."
+            "index was built with another embedder than KYSY_EMBEDDER. Retry after `Retry-After`. "
+            "`shutting_down`: the server is stopping (an admin request with `wait=true` before its job ended)."
         ),
         507: f"`storage_full`: the feedback store has reached {s.feedback_max_mb} MB (KYSY_FEEDBACK_MAX_MB).",
     }

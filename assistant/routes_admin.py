@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sse_starlette.sse import AppStatus
 from starlette.concurrency import run_in_threadpool
 
 from assistant.app_state import AppState, app_state, client_address, rate_limit
@@ -178,14 +181,50 @@ def job_slot(state: AppState) -> Iterator[JobSlot]:
 
 
 WAIT = Query(default=False, description="Answer when the job has ended, with its result, instead of at once (202).")
+# How often a request waiting for a job looks whether its client has left or the server is stopping.
+WAIT_CHECK_S = 0.5
 
 
-async def job_response(state: AppState, job: Job, wait: bool, status: int = 200) -> JSONResponse:
+def server_stopping() -> bool:
+    """Whether the server has been told to stop (SIGTERM, Ctrl-C). uvicorn's signal handler sets ``should_exit``
+    on its server; sse-starlette, which replaces that handler to end its streams, sets its ``AppStatus``."""
+    if AppStatus.should_exit:
+        return True
+    server = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return bool(getattr(server, "should_exit", False))
+
+
+async def wait_for_job(state: AppState, job: Job, request: Request) -> Job:
+    """The job once it has ended. The waiting stops (the job goes on) when the client leaves, so that nothing
+    holds a request for a client that is gone, or when the server starts to stop, so that its graceful shutdown
+    need not wait out (and then cancel) a request waiting for a job.
+
+    Raises:
+        ApiError: 503 ``shutting_down`` when the server started to stop before the job ended.
+    """
+    ended = asyncio.ensure_future(state.jobs.wait(job.id))
+    try:
+        while not (await asyncio.wait({ended}, timeout=WAIT_CHECK_S))[0]:
+            if server_stopping():
+                raise ApiError(503, "shutting_down", (
+                    f"the server is shutting down before job {job.id} ended; a job cut off leaves the index as it "
+                    "was, and the document list shows what a reindex has still to apply"
+                ))
+            if await request.is_disconnected():
+                logger.info("the client waiting for job %d left; the job goes on", job.id)
+                return job
+        return ended.result()
+    finally:
+        ended.cancel()
+
+
+async def job_response(state: AppState, job: Job, wait: bool, request: Request, status: int = 200) -> JSONResponse:
     """202 with the job just started; with ``wait``, the job's result (``status``) once it has ended, or its
-    error as the synchronous route gave it (a cancel: 409 ``reindex_cancelled``)."""
-    if not wait:
-        return JSONResponse(job.to_json(), status_code=202, headers={"Location": JOB_PATH})
-    ended = await state.jobs.wait(job.id)
+    error as the synchronous route gave it (a cancel: 409 ``reindex_cancelled``; the server stopping first: 503
+    ``shutting_down``)."""
+    ended = await wait_for_job(state, job, request) if wait else job
+    if ended.running:  # not asked to wait, or the client left
+        return JSONResponse(ended.to_json(), status_code=202, headers={"Location": JOB_PATH})
     if ended.error is not None:
         raise ended.error
     return JSONResponse(ended.result, status_code=status)
@@ -209,7 +248,7 @@ async def reindex(request: Request, wait: bool = WAIT) -> JSONResponse:
         with job_slot(state) as slot:
             job = slot.start("reindex", None, client_address(request))
         note.outcome = f"accepted, job {job.id}"
-    return await job_response(state, job, wait)
+    return await job_response(state, job, wait, request)
 
 
 @admin_router.get(
@@ -225,7 +264,8 @@ async def reindex_status(request: Request) -> Response:
 
 @admin_router.delete(
     "/reindex", dependencies=[Depends(require_admin)], status_code=202,
-    summary="Cancel the running index job at its next step; the index stays as it was",
+    summary="Cancel the running index job at its next step; the index stays as it was (a change an upload or a "
+    "delete made to the corpus before the job stays, pending, for the next reindex)",
     responses={200: {"description": "With `wait=true`: the job once it has ended"}, **error_responses(401, 404, 429)},
 )
 async def cancel_reindex(request: Request, wait: bool = WAIT) -> JSONResponse:
@@ -239,7 +279,7 @@ async def cancel_reindex(request: Request, wait: bool = WAIT) -> JSONResponse:
         note.outcome = f"accepted, job {job.id}"
     if not wait:
         return JSONResponse(job.to_json(), status_code=202, headers={"Location": JOB_PATH})
-    return JSONResponse((await state.jobs.wait(job.id)).to_json())
+    return JSONResponse((await wait_for_job(state, job, request)).to_json())
 
 
 @admin_router.get(

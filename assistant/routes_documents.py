@@ -8,16 +8,21 @@ questions keep being answered from the previous one) and answer 202 at once, or 
 
 What can be deleted is what ingest takes for a document (``ingest.pipeline.scan``): a document of the index,
 or a file ingest would index but has not (its job was cut off, cancelled or could not read it), which the
-list shows as waiting or failed. Anything ingest leaves out, such as the corpus's own README beside
-``sources.json``, is never listed nor deleted.
+list shows as waiting or failed. A document whose file differs from the indexed one or is gone (a replace or
+delete whose job was cancelled: the change to the corpus stays until a reindex applies it) is listed as changed.
+Anything ingest leaves out, such as the corpus's own README beside ``sources.json``, is never listed nor deleted.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
+import shutil
 import tempfile
+import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -34,13 +39,24 @@ from assistant.openapi import error_responses
 from assistant.routes_admin import WAIT, audited, corpus_dir, job_response, job_slot, require_admin
 from ingest.load import SUPPORTED_SUFFIXES, load_file
 from ingest.load_text import decode_text
-from ingest.pipeline import scan
+from ingest.pipeline import file_hash, scan
+from ingest.store import FileRecord, Snapshot
 from kysy.errors import KysyError
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 UPLOAD_PATH = "/api/admin/documents"
 _CHUNK = 1 << 20
+# An upload is checked in a hidden folder of the corpus (the scan never enters one; the same file system, so the
+# file is moved into place at once), named for the process so that a restarted server knows which are left over.
+STAGING_PREFIX = ".upload-"
+# The longest file name (in UTF-8 bytes) of the common Linux file systems (ext4, XFS, Btrfs).
+MAX_NAME_BYTES = 255
+# The corpus's own documentation (ingest leaves it out beside sources.json): an upload under its name, in any
+# case, would overwrite it, or be a document that is never indexed.
+_README = "readme.md"
 # The suffixes whose loaders decode bytes with ``decode_text``: such an upload is stored as the UTF-8 it
 # decoded to, so the file served inline as UTF-8 is the text that was indexed (and `#:~:text=` finds it).
 _TEXT_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm"})
@@ -65,8 +81,10 @@ class DocumentRow(BaseModel):
     chunks: int
     size_bytes: int | None
     modified: str | None
-    state: str = "indexed"  # "indexed" | "waiting" (in the corpus, not yet indexed) | "failed"
-    reason: str | None = None  # why a failed one could not be indexed
+    # "indexed" | "waiting" (in the corpus, not yet indexed) | "failed" | "changed" (indexed, but its file differs
+    # or is gone: a change whose job was cancelled or has not run yet; the next reindex applies it)
+    state: str = "indexed"
+    reason: str | None = None  # why a failed one could not be indexed, or what changed
 
 
 @router.get(
@@ -75,23 +93,29 @@ class DocumentRow(BaseModel):
     response_model=list[DocumentRow], responses=error_responses(401, 429, 503),
 )
 async def list_documents(request: Request) -> list[DocumentRow]:
-    """Every document of the generation in service, and every file ingest would index but the index lacks
-    (``waiting``, or ``failed`` with the reason the last ingest gave), by file name."""
+    """Every document of the generation in service (``changed`` when its file differs from the indexed one or
+    is gone), and every file ingest would index but the index lacks (``waiting``, or ``failed`` with the reason
+    the last ingest gave), by file name."""
     state = app_state(request)
-    lease = await state.assistants.lease()
-    with lease:
-        snapshot = lease.assistant.snapshot
-        chunks: dict[str, int] = {}
-        for chunk in snapshot.chunks:
-            chunks[chunk.doc_id] = chunks.get(chunk.doc_id, 0) + 1
-        rows = [
-            _row(info.file, info.title, info.kind, info.year, info.pages, chunks.get(info.id, 0),
-                 snapshot.document_file(info.id), is_slides(info, info.file))
-            for info in snapshot.documents.values()
-        ]
+    with await state.assistants.lease() as lease:
+        return await run_in_threadpool(
+            _listing, lease.assistant.snapshot, state.settings.corpus_dir, state.jobs.failures()
+        )
+
+
+def _listing(snapshot: Snapshot, corpus: Path, failures: dict[str, str]) -> list[DocumentRow]:
+    chunks = Counter(chunk.doc_id for chunk in snapshot.chunks)
+    home = corpus.resolve()
+    rows = []
+    for info in snapshot.documents.values():
+        row = _row(info.file, info.title, info.kind, info.year, info.pages, chunks[info.id],
+                   snapshot.document_file(info.id), is_slides(info, info.file))
+        change = _pending_change(snapshot, info.id, home)
+        if change:
+            row = row.model_copy(update={"state": "changed", "reason": failures.get(info.file) or change})
+        rows.append(row)
     indexed = {row.file for row in rows}
-    failures = state.jobs.failures()
-    for file, path in (await run_in_threadpool(_corpus_documents, state.settings.corpus_dir)).items():
+    for file, path in _corpus_documents(corpus).items():
         if file not in indexed:
             row = _row(file, "", "", None, 0, 0, path, False)
             reason = failures.get(file)
@@ -99,9 +123,30 @@ async def list_documents(request: Request) -> list[DocumentRow]:
     return sorted(rows, key=lambda row: row.file)
 
 
+def _pending_change(snapshot: Snapshot, doc_id: str, corpus: Path) -> str | None:
+    """What differs between a document of the corpus directory as indexed and its file now (a replace or delete
+    whose job was cancelled, or is still running), or None; compared as ingest does: size and time, then hash."""
+    record = snapshot.file_record(doc_id)
+    if record is None or Path(record.root) != corpus:
+        return None  # ingested from elsewhere: a reindex of the corpus directory never touches it
+    path = Path(record.path)
+    try:
+        stat = path.stat()
+        if (stat.st_size, stat.st_mtime_ns) == (record.size, record.mtime_ns) or file_hash(path) == record.content_hash:
+            return None
+    except FileNotFoundError:
+        return "the file is gone from the corpus directory; the next reindex removes it from the index"
+    except OSError as exc:
+        return f"the file cannot be read ({exc.strerror})"
+    return "the file differs from the indexed one; the next reindex indexes it"
+
+
 def _row(file: str, title: str, kind: str, year: int | None, pages: int, chunks: int, path: Path | None,
          slides: bool) -> DocumentRow:
-    stat = path.stat() if path is not None else None
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:  # gone since the scan (a delete meanwhile)
+        stat = None
     modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds") if stat else None
     return DocumentRow(file=file, title=title, kind=kind, year=year, pages=pages, unit="dia" if slides else "sivu",
                        chunks=chunks, size_bytes=stat.st_size if stat else None, modified=modified)
@@ -119,11 +164,19 @@ def corpus_name(name: str) -> PurePosixPath:
     """A document's name inside the corpus: a relative path of plain parts with a supported suffix.
 
     Raises:
-        ApiError: 422 for a hidden, absolute or climbing name, or an unsupported type (415).
+        ApiError: 422 for a hidden, absolute or climbing name, one with a control character or a part longer than
+            ``MAX_NAME_BYTES``; 415 for an unsupported type.
     """
     path = PurePosixPath(name.replace("\\", "/"))
     if not name or path.is_absolute() or any(part in ("", ".", "..") or part.startswith(".") for part in path.parts):
         raise ApiError(422, "invalid_request", f"{name!r} is not a document name; give a plain file name")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+        raise ApiError(422, "invalid_request", f"{name!r} is not a document name: control characters are not allowed")
+    longest = max(len(part.encode("utf-8")) for part in path.parts)
+    if longest > MAX_NAME_BYTES:
+        raise ApiError(422, "invalid_request", (
+            f"the name {name[:40]!r}... is too long: {longest} bytes in UTF-8, and the limit is {MAX_NAME_BYTES}"
+        ))
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise ApiError(415, "unsupported_file", f"{path.name!r} is not one of the supported types ({kinds})")
@@ -131,17 +184,55 @@ def corpus_name(name: str) -> PurePosixPath:
 
 
 def upload_name(name: str) -> PurePosixPath:
-    """The name an upload is stored under: a plain file name, put at the top of the corpus (documents in
-    sub-folders come from ``kysy ingest``; the admin page lists and deletes them, but never writes there).
+    """The name an upload is stored under: a plain file name in NFC (a name typed on a Mac, "äiti.txt" decomposed,
+    is the same document as one typed elsewhere), put at the top of the corpus (documents in sub-folders come
+    from ``kysy ingest``; the admin page lists and deletes them, but never writes there).
 
     Raises:
-        ApiError: 422 for a name with a folder in it, as for a hidden, absolute or climbing one; 415 for an
-            unsupported type.
+        ApiError: 422 for a name with a folder in it, as for a hidden, absolute, climbing or too long one, or one
+            with a control character; 422 for README.md, the corpus's own documentation beside sources.json; 415
+            for an unsupported type.
     """
-    path = corpus_name(name)
+    path = corpus_name(unicodedata.normalize("NFC", name))
     if len(path.parts) != 1:
         raise ApiError(422, "invalid_request", f"{name!r} is not a document name; give a plain file name")
+    if path.name.lower() == _README:
+        raise ApiError(422, "invalid_request", (
+            f"{name!r} is the name of the corpus's own README, which is not indexed as a document; "
+            "give the document another name"
+        ))
     return path
+
+
+def remove_stale_staging(corpus: Path) -> None:
+    """Remove the staging folders that uploads of a process no longer running (this server before a crash or
+    restart) left in ``corpus``; a running process's own are left alone."""
+    for folder in corpus.glob(f"{STAGING_PREFIX}*"):
+        owner = folder.name.removeprefix(STAGING_PREFIX).partition("-")[0]
+        if owner.isdigit() and int(owner) != os.getpid() and _running(int(owner)):
+            continue
+        logger.info("removing %s, left by an upload that did not finish", folder)
+        _remove_staging(folder)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by another user
+        return True
+    return True
+
+
+def _remove_staging(folder: Path) -> None:
+    """Remove an upload's staging folder with whatever is in it; a failure is logged, never raised over the
+    upload's own outcome."""
+
+    def report(_function: object, path: str, _info: object) -> None:
+        logger.warning("could not remove %s of an upload's staging folder", path, exc_info=True)
+
+    shutil.rmtree(folder, onerror=report)
 
 
 @router.post(
@@ -168,7 +259,7 @@ async def upload_document(
         corpus = corpus_dir(state.settings)
         # A hidden folder (ingest skips it) holding the file under its own name, which is the one ingest's
         # messages then give.
-        staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=corpus))
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=corpus))
         temp = staging / name.name
         try:
             with temp.open("wb") as out:
@@ -179,10 +270,9 @@ async def upload_document(
                 os.replace(temp, corpus / name)
                 job = slot.start("upload", name.as_posix(), client_address(request))
         finally:
-            temp.unlink(missing_ok=True)
-            staging.rmdir()
+            _remove_staging(staging)
         note.outcome = f"accepted, job {job.id}"
-    return await job_response(state, job, wait, status=201)
+    return await job_response(state, job, wait, request, status=201)
 
 
 def _check_loads(path: Path, state: AppState) -> None:
@@ -201,6 +291,10 @@ def _check_loads(path: Path, state: AppState) -> None:
         document = load_file(path, name=path.name, info=None, settings=state.settings)
     except KysyError as exc:
         raise _upload_error(path.name, exc) from exc
+    except Exception as exc:  # a loader's own failure: this file is refused, as ingest would skip it
+        logger.warning("upload %r could not be read", path.name, exc_info=True)
+        raise ApiError(422, "corrupt_document",
+                       f"{path.name}: could not be read ({type(exc).__name__}: {exc})") from exc
     if not any(page.text.strip() for page in document.pages):
         raise ApiError(422, "corrupt_document", f"{path.name}: no text to index")
 
@@ -224,32 +318,38 @@ def _upload_error(name: str, exc: KysyError) -> ApiError:
 async def delete_document(name: str, request: Request, wait: bool = WAIT) -> JSONResponse:
     """Delete ``name`` (as the list gives it) and re-index without it; 409 ``index_locked`` while a job runs.
 
-    A file the index lacks (listed as waiting or failed) is only removed: the index never had it. Any file
-    ingest leaves out (the corpus's README beside ``sources.json``, a hidden or unsupported one) is not a
-    document: 404.
+    A file the index lacks (listed as waiting or failed) is only removed: the index never had it. A document the
+    index has whose file is gone already (listed as changed: a delete whose job was cancelled) gets the job
+    alone. Any file ingest leaves out (the corpus's README beside ``sources.json``, a hidden or unsupported
+    one) is not a document: 404.
     """
     state = app_state(request)
     with audited(request, "delete", name) as note:
         corpus = state.settings.corpus_dir.resolve()
         path = corpus_name(name)
         target = corpus / path
-        indexed = await _is_indexed(state, path.as_posix())
-        waiting = not indexed and path.as_posix() in await run_in_threadpool(_corpus_documents, corpus)
-        if not (indexed or waiting) or not target.is_file() or not target.resolve().is_relative_to(corpus):
+        record = await _indexed_record(state, path.as_posix())
+        waiting = record is None and path.as_posix() in await run_in_threadpool(_corpus_documents, corpus)
+        present = target.is_file() and target.resolve().is_relative_to(corpus)
+        gone = record is not None and Path(record.root) == corpus and not os.path.lexists(target)
+        if not (record is not None or waiting) or not (present or gone):
             raise ApiError(404, "document_not_found", f"no document {name!r} in the index or the corpus directory")
         with job_slot(state) as slot:
-            target.unlink()
+            if present:
+                target.unlink()
             if waiting:
                 return JSONResponse({"file": name, "indexed": False})
             job = slot.start("delete", name, client_address(request))
         note.outcome = f"accepted, job {job.id}"
-    return await job_response(state, job, wait)
+    return await job_response(state, job, wait, request)
 
 
-async def _is_indexed(state: AppState, file: str) -> bool:
-    """Whether the generation in service has a document of this corpus path."""
+async def _indexed_record(state: AppState, file: str) -> FileRecord | None:
+    """What the generation in service remembers of the document of this corpus path, or None."""
     with await state.assistants.lease() as lease:
-        return any(info.file == file for info in lease.assistant.snapshot.documents.values())
+        snapshot = lease.assistant.snapshot
+        found = next((doc_id for doc_id, info in snapshot.documents.items() if info.file == file), None)
+        return None if found is None else snapshot.file_record(found)
 
 
 @router.get(

@@ -145,9 +145,13 @@ def _extract(path: Path, suffix: str, settings: Settings) -> tuple[str | None, l
         title, pages = reader(path, settings)
         return title, pages, []
     if suffix in (".html", ".htm"):
+        from ingest.isolate import run_isolated
         from ingest.load_html import read_html
 
-        title, page = read_html(path)
+        # In the worker, as a PDF is: a page of a thousand nested tables takes cubic time to walk.
+        title, page = run_isolated(
+            read_html, path, timeout_s=settings.parse_timeout_s, memory_mb=settings.parse_memory_mb
+        )
         return title, [page], []
     return read_text_file(path, markdown=suffix == ".md")
 

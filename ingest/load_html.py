@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,11 @@ def _table_blocks(tag: Any) -> list[str]:
     return ["\n".join(rows)] if rows else []
 
 
-def _blocks(tag: Any) -> list[str]:
-    """Walk block elements in document order; inline runs inside containers become paragraphs."""
+_BLOCK_TAGS = _CONTAINERS | _PARAGRAPHS | set(_HEADINGS) | {"ul", "ol", "table", "li"}
+
+
+def _leaf_blocks(tag: Any) -> list[str] | None:
+    """The blocks of a heading, list, table or paragraph; None for a container, whose children are walked."""
     name = tag.name
     if name in _HEADINGS:
         text = _text(tag)
@@ -80,21 +84,45 @@ def _blocks(tag: Any) -> list[str]:
     if name in _PARAGRAPHS:
         text = _text(tag)
         return [text] if text else []
+    return None
+
+
+def _flush(inline: list[str], blocks: list[str]) -> None:
+    """End an inline run: it becomes a paragraph unless blank."""
+    text = re.sub(r"\s+", " ", "".join(inline)).strip()
+    if text:
+        blocks.append(text)
+    inline.clear()
+
+
+def _blocks(root: Any) -> list[str]:
+    """Walk block elements in document order; inline runs inside containers become paragraphs.
+
+    The walk keeps its own stack rather than recursing, so that a page nested thousands of elements
+    deep parses as any other (Python's recursion limit is about a thousand frames).
+    """
+    leaf = _leaf_blocks(root)
+    if leaf is not None:
+        return leaf
     blocks: list[str] = []
-    inline: list[str] = []
-    for child in tag.children:
-        child_name = getattr(child, "name", None)
-        if child_name is None or (
-            child_name not in _CONTAINERS | _PARAGRAPHS | set(_HEADINGS) | {"ul", "ol", "table", "li"}
-        ):
-            inline.append(child.get_text(" ") if child_name else str(child))
+    stack: list[tuple[Iterator[Any], list[str]]] = [(iter(root.children), [])]
+    while stack:
+        children, inline = stack[-1]
+        child = next(children, None)
+        if child is None:
+            _flush(inline, blocks)
+            stack.pop()
             continue
-        if "".join(inline).strip():
-            blocks.append(re.sub(r"\s+", " ", "".join(inline)).strip())
-        inline = []
-        blocks.extend(_blocks(child))
-    if "".join(inline).strip():
-        blocks.append(re.sub(r"\s+", " ", "".join(inline)).strip())
+        name = getattr(child, "name", None)
+        if name is None or name not in _BLOCK_TAGS:
+            inline.append(child.get_text(" ") if name else str(child))
+            continue
+        _flush(inline, blocks)
+        leaf = _leaf_blocks(child)
+        if leaf is None:
+            stack.append((iter(child.children), []))
+        else:
+            blocks.extend(leaf)
     return blocks
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -108,7 +109,7 @@ def scan(paths: Sequence[Path]) -> tuple[list[SourceFile], set[Path], list[Skipp
         if path.is_dir():
             roots.add(path)
             catalog = load_catalog(path)
-            for file in sorted(path.rglob("*")):
+            for file in _walk(path):
                 if _expected_extra(file, path, catalog):
                     continue
                 name = file.relative_to(path).as_posix()
@@ -123,6 +124,17 @@ def scan(paths: Sequence[Path]) -> tuple[list[SourceFile], set[Path], list[Skipp
         else:
             raise KysyError(f"no such file or directory: {given}")
     return list(found.values()), roots, skipped
+
+
+def _walk(root: Path) -> list[Path]:
+    """The files under ``root``, in path order, found without descending into hidden folders (an upload's
+    staging folder among them) and without failing on a folder that disappears meanwhile (``os.walk``
+    passes over a folder it cannot list, as ``rglob`` passed over one it may not read)."""
+    found: list[Path] = []
+    for folder, folders, files in os.walk(root):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found.extend(Path(folder, name) for name in files if not name.startswith("."))
+    return sorted(found)
 
 
 def _expected_extra(file: Path, root: Path, catalog: dict[str, SourceInfo]) -> bool:
@@ -145,6 +157,15 @@ def _skip_reason(file: Path, root: Path) -> str | None:
     return None
 
 
+def _unreadable(name: str, exc: Exception) -> FailedFile:
+    """The failure of a file that could not be read for a reason no loader gives on purpose (a file gone
+    since the scan, a parser's own error), logged with its traceback for the operator."""
+    reason = f"{name}: could not be read ({type(exc).__name__}: {exc})"
+    logger.warning("skipping %s", reason)
+    logger.debug("reading %s failed", name, exc_info=exc)
+    return FailedFile(name, reason)
+
+
 def _fingerprint(settings: Settings, analyzer: Analyzer, embedder_name: str, late: bool) -> dict[str, str]:
     chunking = (
         f"{settings.chunk_target_words}/{settings.chunk_max_words}/"
@@ -156,7 +177,8 @@ def _fingerprint(settings: Settings, analyzer: Analyzer, embedder_name: str, lat
     }
 
 
-def _file_hash(path: Path) -> str:
+def file_hash(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes, read a block at a time (what the manifest compares)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -223,12 +245,13 @@ class _Run:
         meta = _fingerprint(self.settings, self.analyzer, embedder_key(self.embedder), self.late)
         stored_meta = self.store.meta()
         stale = rebuild or any(stored_meta.get(k) != v for k, v in meta.items())
-        todo, unchanged = self._changed(files, manifest, stale)
+        todo, unchanged, unread = self._changed(files, manifest, stale)
         removed = sorted(
             name for name, rec in manifest.items()
             if name not in {f.name for f in files} and (Path(rec.root) in roots or rebuild)
         )
         bundles, failed = self._process(todo)
+        failed = [*unread, *failed]
         vectors = VectorStore(self.settings, self.embedder)
         old_ids = self.store.chunk_ids([*removed, *(b.record.file for b in bundles)])
         indexed = self.store.chunk_ids()
@@ -275,16 +298,22 @@ class _Run:
 
     def _changed(
         self, files: list[SourceFile], manifest: dict[str, FileRecord], stale: bool
-    ) -> tuple[list[tuple[SourceFile, FileRecord]], list[str]]:
+    ) -> tuple[list[tuple[SourceFile, FileRecord]], list[str], list[FailedFile]]:
+        """The files to (re)ingest, those unchanged, and those that could not be read (gone since the scan)."""
         todo: list[tuple[SourceFile, FileRecord]] = []
         unchanged: list[str] = []
+        unread: list[FailedFile] = []
         for source in files:
-            stat = source.path.stat()
-            old = manifest.get(source.name)
-            if old and not stale and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
-                unchanged.append(source.name)
+            try:
+                stat = source.path.stat()
+                old = manifest.get(source.name)
+                if old and not stale and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
+                    unchanged.append(source.name)
+                    continue
+                digest = file_hash(source.path)
+            except OSError as exc:
+                unread.append(_unreadable(source.name, exc))
                 continue
-            digest = _file_hash(source.path)
             record = FileRecord(
                 source.name, str(source.root), str(source.path), stat.st_size, stat.st_mtime_ns, digest, ""
             )
@@ -292,7 +321,7 @@ class _Run:
                 unchanged.append(source.name)
             else:
                 todo.append((source, record))
-        return todo, unchanged
+        return todo, unchanged, unread
 
     def _process(
         self, todo: list[tuple[SourceFile, FileRecord]]
@@ -305,6 +334,8 @@ class _Run:
             except KysyError as exc:
                 logger.warning("skipping %s: %s", source.name, exc)
                 failed.append(FailedFile(source.name, str(exc)))
+            except Exception as exc:  # a loader's own failure costs this file, never the rest of the run
+                failed.append(_unreadable(source.name, exc))
             self.progress("parse", 1, len(todo))
         return bundles, failed
 

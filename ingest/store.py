@@ -339,11 +339,14 @@ class Snapshot:
         self.chunk_terms: Mapping[str, tuple[str, ...]] = ChunkTerms(self._db, self._lock, self.row_of)
         self.documents: dict[str, DocumentInfo] = {}
         self._paths: dict[str, tuple[Path, Path]] = {}
+        self._records: dict[str, FileRecord] = {}
         for row in self._db.execute(
-            "SELECT doc_id, file, title, url, kind, content_hash, pages, year, publisher, path, root FROM files"
+            "SELECT doc_id, file, title, url, kind, content_hash, pages, year, publisher, path, root, size, mtime_ns "
+            "FROM files"
         ):
             self.documents[row[0]] = DocumentInfo(*row[:9])
             self._paths[row[0]] = (Path(row[9]), Path(row[10]))
+            self._records[row[0]] = FileRecord(row[1], row[10], row[9], row[11], row[12], row[5], row[0])
         self.template_lines = self._template_lines()
 
     def _template_lines(self) -> frozenset[str]:
@@ -399,6 +402,10 @@ class Snapshot:
         """Where the original file was ingested from."""
         found = self._paths.get(doc_id)
         return found[0] if found else None
+
+    def file_record(self, doc_id: str) -> FileRecord | None:
+        """What the index remembers of the file a document was ingested from (where, its size, time and hash)."""
+        return self._records.get(doc_id)
 
     def document_file(self, doc_id: str) -> Path | None:
         """The original file as it resolves now, or None when it is gone or now resolves outside the

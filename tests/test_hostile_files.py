@@ -160,6 +160,11 @@ def write_hostile(corpus: Path, outside: Path) -> None:
         ).encode(),
         "..%2f..%2fetc%2fpasswd.txt": b"Piilotiedosto\n\nPisteella alkava nimi on piilotiedosto.\n",
         "%2e%2e%2f%2e%2e%2fetc%2fpasswd.txt": b"Polkunimi\n\nTiedoston nimi muistuttaa polkua, sisalto on tavallinen.\n",
+        # deeper than Python's recursion limit: read as any page, not a failure of the whole run
+        "syva.html": (
+            "<html><body>" + "<div>" * 5000 + "<p>Syvä sivu kertoo kuntien yhteistyöstä.</p>" + "</div>" * 5000
+            + "</body></html>"
+        ).encode(),
     }
     for name, data in files.items():
         (corpus / name).write_bytes(data)
@@ -254,7 +259,8 @@ def test_no_file_fails_without_being_named(hostile_run: HostileRun) -> None:
 
 def test_good_and_sane_files_in_the_same_run_land(hostile_run: HostileRun) -> None:
     report = hostile_run.report
-    landed = {"tyollisyys.txt", "latin1.txt", "nakymaton.txt", "raportti-2000.pdf", "%2e%2e%2f%2e%2e%2fetc%2fpasswd.txt"}
+    landed = {"tyollisyys.txt", "latin1.txt", "nakymaton.txt", "raportti-2000.pdf", "%2e%2e%2f%2e%2e%2fetc%2fpasswd.txt",
+              "syva.html"}
     assert set(report.added) == landed
     assert set(report.unchanged) == set(GOOD)
     snapshot = Snapshot(hostile_run.settings.index_path)

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from html import escape as html_escape
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
+from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
+
+from assistant.api import create_app
+from ingest.pipeline import ingest_paths
+from kysy.settings import Settings
 
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 QUESTION = "Mikä on Etelä-Karjalan väestöpohja?"
@@ -72,3 +83,59 @@ def test_earlier_messages_are_the_history(client: openai.OpenAI) -> None:
 def test_a_conversation_that_does_not_end_with_a_question_is_refused(client: openai.OpenAI) -> None:
     with pytest.raises(openai.UnprocessableEntityError):
         client.chat.completions.create(model="kysy", messages=[{"role": "system", "content": "Olet apuri."}])
+
+
+def test_a_conversation_longer_than_the_history_limit_keeps_its_latest_turns(
+    client: openai.OpenAI, live_server: str
+) -> None:
+    # OpenAI clients send the whole conversation each time; the product's own route keeps its 413.
+    earlier: list[dict[str, str]] = []
+    for n in range(12):  # 24 earlier messages, over KYSY_MAX_HISTORY_TURNS (20)
+        earlier += [{"role": "user", "content": f"Kysymys {n} kuntien yhteistyöstä?"},
+                    {"role": "assistant", "content": f"Vastaus {n} [1]."}]
+    completion = client.chat.completions.create(
+        model="kysy", messages=[*earlier, {"role": "user", "content": QUESTION}]  # type: ignore[list-item]
+    )
+    assert "127 000" in (completion.choices[0].message.content or "")
+    own = httpx.post(f"{live_server}/api/chat", json={"question": QUESTION, "history": earlier}, timeout=60)
+    assert own.status_code == 413 and own.json()["error"] == "history_too_long"
+
+
+HOSTILE = "<img src=x onerror=alert(3)>"
+HOSTILE_LINK = "[klikkaa](javascript:alert(2))"
+
+
+@pytest.fixture(scope="module")
+def hostile_text_app(tmp_path_factory: pytest.TempPathFactory, embed_cache: Path) -> Iterator[TestClient]:
+    """An app over one document whose text holds raw HTML and a Markdown link to a script."""
+    root = tmp_path_factory.mktemp("markdown")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "ohje.txt").write_text(
+        f"Yhteistyöohje\n\nKunnan ja hyvinvointialueen yhteistyöstä kerrotaan kuvassa {HOSTILE} ja linkissä "
+        f"{HOSTILE_LINK}.\n\nYhteistyöryhmä kokoontuu neljästi vuodessa.\n", encoding="utf-8")
+    settings = Settings(data_dir=root / "data", corpus_dir=corpus, rate_limit_per_minute=0, embed_cache=embed_cache)
+    ingest_paths(settings, [corpus])
+    with TestClient(create_app(settings)) as own:
+        yield own
+
+
+def test_quoted_html_and_links_show_as_the_text_they_are_in_the_markdown_message(
+    hostile_text_app: TestClient,
+) -> None:
+    question = "Missä kunnan ja hyvinvointialueen yhteistyöstä kerrotaan?"
+    body = {"model": "kysy", "messages": [{"role": "user", "content": question}]}
+    completion = hostile_text_app.post("/v1/chat/completions", json=body).json()
+    content = completion["choices"][0]["message"]["content"]
+    assert HOSTILE in completion["kysy"]["answer"] and "[1]" in content  # quoted, and its marker kept
+    html = MarkdownIt("commonmark").render(content)  # as a chat client renders the message
+    assert "<img" not in html and 'href="javascript' not in html
+    assert html_escape(HOSTILE, quote=False) in html and HOSTILE_LINK in html  # shown as written
+    streamed = hostile_text_app.post("/v1/chat/completions", json={**body, "stream": True}).text
+    chunks = [json.loads(line[6:]) for line in streamed.splitlines() if line.startswith("data: {")]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices")) == content
+    # sent back as history, the earlier answer is what was said: asking on finds nothing new rather than it again
+    again = hostile_text_app.post("/v1/chat/completions", json={"model": "kysy", "messages": [
+        *body["messages"], {"role": "assistant", "content": content}, {"role": "user", "content": "Kerro lisää"},
+    ]}).json()
+    assert HOSTILE not in again["kysy"]["answer"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from ingest.embed import make_embedder
 from ingest.lock import writer_lock
-from ingest.pipeline import ingest_paths
+from ingest.pipeline import ingest_paths, scan
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
 from kysy.errors import IndexLockedError, IndexNotBuiltError
@@ -131,6 +133,41 @@ def test_a_broken_file_is_reported_and_the_others_still_land(tmp_path: Path, set
     failed = {f.file: f.error for f in report.failed}
     assert set(failed) == {"rikki.pdf", "tyhja.txt"}
     assert all(reason for reason in failed.values())
+
+
+def test_a_file_no_loader_can_handle_fails_alone_with_its_reason(tmp_path: Path, settings: Settings) -> None:
+    # A name in Latin-1 bytes (copied from an old share) is not UTF-8: loading it fails in no loader's own terms.
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    odd = os.fsdecode(b"\xe4iti.txt")
+    (corpus / odd).write_text("Äiti\n\nTeksti äideistä ja kunnista.\n", encoding="utf-8")
+    report = ingest_paths(settings, [corpus])
+    assert sorted(report.added) == ["uutinen-0.txt", "uutinen-1.txt"]
+    [failed] = report.failed
+    assert failed.file == odd and "could not be read (UnicodeEncodeError" in failed.error
+    assert {c.file for c in Snapshot(settings.index_path).chunks} == {"uutinen-0.txt", "uutinen-1.txt"}
+
+
+def test_hidden_folders_are_not_walked_so_one_vanishing_meanwhile_breaks_no_scan(tmp_path: Path) -> None:
+    # An upload's staging folder (corpus/.upload-*) comes and goes while the admin list or a job scans the corpus.
+    corpus = _corpus(tmp_path / "corpus", files=2)
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            staging = corpus / ".upload-churn"
+            for i in range(5):
+                (staging / f"{i}" / "a" / "b" / "c").mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+
+    churner = threading.Thread(target=churn)
+    churner.start()
+    try:
+        for _ in range(300):
+            found, _, skipped = scan([corpus])
+            assert sorted(f.name for f in found) == ["uutinen-0.txt", "uutinen-1.txt"] and not skipped
+    finally:
+        stop.set()
+        churner.join()
 
 
 def test_a_file_that_breaks_later_keeps_its_previous_version(tmp_path: Path, settings: Settings) -> None:

@@ -373,3 +373,71 @@ def test_a_document_left_unindexed_is_listed_waiting_or_failed_and_deletable_but
     assert listed["rikki.pdf"]["state"] == "failed" and "not a readable PDF" in listed["rikki.pdf"]["reason"]
     assert httpx.delete(f"{base}/api/admin/documents/rikki.pdf", headers=AUTH, timeout=30).status_code == 200
     assert not (corpus / "rikki.pdf").exists() and (corpus / "README.md").is_file()
+
+
+def _cancel_during_embedding(base: str) -> dict[str, Any]:
+    """Cancel the running job once it embeds; the job as it ended."""
+    _follow(base, lambda job: job["stage"] == "embed" and job["progress"]["embed"]["done"] > 0)
+    assert httpx.delete(f"{base}/api/admin/reindex", headers=AUTH, timeout=30).status_code == 202
+    ended = _follow(base, lambda job: job["state"] not in ("running", "cancelling"), limit_s=30)[-1]
+    assert ended["state"] == "cancelled", ended
+    return ended
+
+
+def test_a_cancelled_delete_leaves_the_document_listed_changed_and_deletable(server: tuple[str, Settings]) -> None:
+    base, settings = server
+    assert _upload(base, "poro.txt", NEW_DOCUMENT.encode()).status_code == 201
+    # A file put in by hand gives the delete's job something to embed, and so a step to be cancelled at.
+    (settings.corpus_dir / "kasin.txt").write_bytes(_big_document("Käsin"))
+    deleting = httpx.delete(f"{base}/api/admin/documents/poro.txt", headers=AUTH, timeout=30)
+    assert deleting.status_code == 202, deleting.text
+    ended = _cancel_during_embedding(base)
+    assert not (settings.corpus_dir / "poro.txt").exists()
+    message = ended["error"]["message"]
+    assert "still has poro.txt" in message and "the next reindex, or deleting it again, removes it" in message
+
+    row = _listed(base)["poro.txt"]
+    assert row["state"] == "changed" and "gone from the corpus directory" in row["reason"]
+    assert row["chunks"] >= 1 and row["size_bytes"] is None
+    again = _delete(base, "poro.txt")  # the file is gone already: the job alone takes it out of the index
+    assert again.status_code == 200 and again.json()["removed"] == ["poro.txt"], again.text
+    assert "poro.txt" not in _listed(base)
+    assert "poro.txt" not in {c["file"] for c in _ask(base)["citations"]}  # type: ignore[attr-defined]
+
+
+def test_a_cancelled_replace_is_listed_changed_and_the_cancel_says_the_change_is_pending(
+    server: tuple[str, Settings],
+) -> None:
+    base, settings = server
+    assert _upload(base, "poro.txt", NEW_DOCUMENT.encode()).status_code == 201
+    replacing = _upload(base, "poro.txt", _big_document("Korvaava"), wait=False)
+    assert replacing.status_code == 202, replacing.text
+    ended = _cancel_during_embedding(base)
+    message = ended["error"]["message"]
+    assert "poro.txt is in the corpus directory already" in message and "the next reindex indexes it" in message
+
+    row = _listed(base)["poro.txt"]
+    assert row["state"] == "changed" and "differs from the indexed one" in row["reason"]
+    assert row["size_bytes"] == (settings.corpus_dir / "poro.txt").stat().st_size
+    report = _reindex(base).json()
+    assert report["updated"] == ["poro.txt"] and _listed(base)["poro.txt"]["state"] == "indexed"
+
+
+def test_a_client_that_stops_waiting_for_its_job_is_let_go_and_the_job_goes_on(
+    server: tuple[str, Settings], caplog: pytest.LogCaptureFixture,
+) -> None:
+    base, _ = server
+    caplog.set_level(logging.INFO, logger="assistant.routes_admin")
+    with pytest.raises(httpx.ReadTimeout):
+        _upload_with_timeout(base, "lahtija.txt", _big_document("Lähtijä"), timeout=1.0)
+    deadline = time.monotonic() + 10
+    while not any("left; the job goes on" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "the request went on waiting for a client that had left"
+        time.sleep(0.1)
+    ended = _follow(base, lambda job: job["state"] != "running")[-1]
+    assert ended["state"] == "done" and ended["result"]["added"] == ["lahtija.txt"]
+
+
+def _upload_with_timeout(base: str, name: str, data: bytes, *, timeout: float) -> httpx.Response:
+    return httpx.post(f"{base}/api/admin/documents", files={"file": (name, data)}, params={"wait": "true"},
+                      headers=AUTH, timeout=httpx.Timeout(60, read=timeout))

@@ -24,7 +24,10 @@
     embed: "Lasketaan vektoreita",
     swap: "Otetaan uusi indeksi käyttöön",
   };
-  const STATES = { indexed: "Indeksoitu", waiting: "Odottaa indeksointia", failed: "Epäonnistui" };
+  const STATES = {
+    indexed: "Indeksoitu", waiting: "Odottaa indeksointia", failed: "Epäonnistui",
+    changed: "Muuttunut, odottaa indeksointia",  // indexed, but its file differs or is gone (a cancelled job)
+  };
   const POLL_MS = 1000;
   let nextBefore = null;
   let jobTimer = null;
@@ -104,12 +107,13 @@
       remove.addEventListener("click", () => removeDocument(doc.file));
       const actions = document.createElement("td");
       actions.append(remove);
-      const indexed = doc.state === "indexed";
-      const state = doc.state === "failed" ? `${STATES.failed}: ${doc.reason}` : STATES[doc.state] || doc.state;
+      const indexed = doc.state === "indexed" || doc.state === "changed";
+      const state = doc.state === "failed" || doc.state === "changed"
+        ? `${STATES[doc.state]}: ${doc.reason}` : STATES[doc.state] || doc.state;
       tr.append(
         fileCell(doc.file), cell(indexed ? doc.title : "–", "title"), cell(indexed ? pageCount(doc.pages, doc.unit) : "–"),
         cell(indexed ? doc.chunks : "–"), cell(doc.modified ? new Date(doc.modified).toLocaleString("fi-FI") : "–"),
-        cell(state, doc.state === "failed" ? "long failed" : ""), actions,
+        cell(state, doc.state === "failed" ? "long failed" : doc.state === "changed" ? "long" : ""), actions,
       );
       tr.dataset.file = doc.file;
       tr.dataset.state = doc.state;
@@ -162,7 +166,11 @@
   /** How the job ended, in Finnish (the API's own text for a failure). */
   function outcome(job) {
     if (job.state === "cancelled") {
-      const left = job.action === "upload" ? ` ${job.file} odottaa indeksointia; voit poistaa sen.` : "";
+      // The change made to the aineisto before the job stays: the next reindex applies it.
+      const left = {
+        upload: ` ${job.file} on jo aineistossa ja odottaa indeksointia; voit poistaa sen.`,
+        delete: ` ${job.file} on jo poistettu aineistosta, mutta se on yhä indeksissä; seuraava indeksointi poistaa sen.`,
+      }[job.action] || "";
       return [`Indeksointi peruttiin (${jobSubject(job)}). Indeksi on ennallaan.${left}`, false];
     }
     if (job.state === "failed") return [`Indeksointi epäonnistui (${jobSubject(job)}): ${job.error.message}`, true];
