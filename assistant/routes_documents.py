@@ -39,7 +39,7 @@ from assistant.openapi import error_responses
 from assistant.routes_admin import WAIT, audited, corpus_dir, job_response, job_slot, require_admin
 from ingest.load import SUPPORTED_SUFFIXES, load_file
 from ingest.load_text import decode_text
-from ingest.pipeline import file_hash, scan
+from ingest.pipeline import file_hash, printable_name, scan
 from ingest.store import FileRecord, Snapshot
 from kysy.errors import KysyError
 
@@ -117,8 +117,9 @@ def _listing(snapshot: Snapshot, corpus: Path, failures: dict[str, str]) -> list
     indexed = {row.file for row in rows}
     for file, path in _corpus_documents(corpus).items():
         if file not in indexed:
-            row = _row(file, "", "", None, 0, 0, path, False)
-            reason = failures.get(file)
+            shown = printable_name(file)  # a name that is no UTF-8 fails in ingest under this name
+            row = _row(shown, "", "", None, 0, 0, path, False)
+            reason = failures.get(shown)
             rows.append(row.model_copy(update={"state": "failed" if reason else "waiting", "reason": reason}))
     return sorted(rows, key=lambda row: row.file)
 

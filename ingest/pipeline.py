@@ -157,13 +157,23 @@ def _skip_reason(file: Path, root: Path) -> str | None:
     return None
 
 
+def printable_name(name: str) -> str:
+    """A file name as text: the bytes of a name that is not UTF-8 (kept by the file system's surrogate escapes)
+    shown as U+FFFD, so that it can be logged, listed and sent as JSON."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _unreadable(name: str, exc: Exception) -> FailedFile:
     """The failure of a file that could not be read for a reason no loader gives on purpose (a file gone
     since the scan, a parser's own error), logged with its traceback for the operator."""
-    reason = f"{name}: could not be read ({type(exc).__name__}: {exc})"
+    shown = printable_name(name)
+    if shown != name:  # bytes that are no UTF-8 (a name copied from an old share): nothing can quote it
+        reason = f"{shown}: the file name is not UTF-8; rename the file to index it"
+    else:
+        reason = f"{name}: could not be read ({type(exc).__name__}: {exc})"
     logger.warning("skipping %s", reason)
-    logger.debug("reading %s failed", name, exc_info=exc)
-    return FailedFile(name, reason)
+    logger.debug("reading %s failed", shown, exc_info=exc)
+    return FailedFile(shown, reason)
 
 
 def _fingerprint(settings: Settings, analyzer: Analyzer, embedder_name: str, late: bool) -> dict[str, str]:

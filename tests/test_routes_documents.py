@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import shutil
 import threading
 import time
@@ -373,6 +374,22 @@ def test_a_document_left_unindexed_is_listed_waiting_or_failed_and_deletable_but
     assert listed["rikki.pdf"]["state"] == "failed" and "not a readable PDF" in listed["rikki.pdf"]["reason"]
     assert httpx.delete(f"{base}/api/admin/documents/rikki.pdf", headers=AUTH, timeout=30).status_code == 200
     assert not (corpus / "rikki.pdf").exists() and (corpus / "README.md").is_file()
+
+
+def test_a_file_whose_name_is_not_utf8_is_listed_and_fails_alone_with_a_reason_to_rename_it(
+    server: tuple[str, Settings],
+) -> None:
+    base, settings = server
+    odd = os.fsdecode(b"\xe4iti.txt")  # Latin-1 bytes, copied from an old share
+    (settings.corpus_dir / odd).write_text("Äiti\n\nTeksti äideistä ja kunnista.\n", encoding="utf-8")
+    listed = _listed(base)
+    assert listed["\ufffditi.txt"]["state"] == "waiting"
+    report = _reindex(base).json()
+    assert report["added"] == [] and len(report["failed"]) == 1
+    listed = _listed(base)
+    assert listed["\ufffditi.txt"]["state"] == "failed"
+    assert listed["\ufffditi.txt"]["reason"] == "\ufffditi.txt: the file name is not UTF-8; rename the file to index it"
+    assert all(row["state"] == "indexed" for name, row in listed.items() if name != "\ufffditi.txt")
 
 
 def _cancel_during_embedding(base: str) -> dict[str, Any]:
