@@ -152,7 +152,7 @@ class Jobs:
         self._slot = threading.Lock()  # held from a claim to the end of the job it starts
         self._guard = threading.Lock()  # guards the fields below
         self._job: Job | None = None
-        self._failures: dict[str, str] = {}
+        self._failures: dict[str, str] | None = None  # None until a job of this process has ended
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Job]]] = []
         self._cancel = threading.Event()
         self._ids = itertools.count(1)
@@ -164,10 +164,11 @@ class Jobs:
         with self._guard:
             return self._job
 
-    def failures(self) -> dict[str, str]:
-        """Corpus files the last ingest could not index, with the reason."""
+    def failures(self) -> dict[str, str] | None:
+        """Corpus files the last job's ingest could not index, with the reason; None before a job of this process
+        has ended (the index keeps what the ingest before it found: ``Snapshot.failed_files``)."""
         with self._guard:
-            return dict(self._failures)
+            return None if self._failures is None else dict(self._failures)
 
     def claim(self) -> JobSlot | None:
         """The slot for the next job, or None while a job runs."""
@@ -237,7 +238,7 @@ class Jobs:
             if report is not None:
                 self._failures = {failed.file: failed.error for failed in report.failed}
             elif state == FAILED and job.file:
-                self._failures[job.file] = str(error)
+                self._failures = {**(self._failures or {}), job.file: str(error)}
             waiters, self._waiters = self._waiters, []
         self._slot.release()
         outcome = "done" if error is None else state if state == CANCELLED else f"failed {error.code}"

@@ -98,8 +98,10 @@ async def list_documents(request: Request) -> list[DocumentRow]:
     the last ingest gave), by file name."""
     state = app_state(request)
     with await state.assistants.lease() as lease:
+        snapshot = lease.assistant.snapshot
+        failures = state.jobs.failures()  # the last job's; before one, what the ingest before this process found
         return await run_in_threadpool(
-            _listing, lease.assistant.snapshot, state.settings.corpus_dir, state.jobs.failures()
+            _listing, snapshot, state.settings.corpus_dir, snapshot.failed_files if failures is None else failures
         )
 
 

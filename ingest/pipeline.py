@@ -266,6 +266,7 @@ class _Run:
         old_ids = self.store.chunk_ids([*removed, *(b.record.file for b in bundles)])
         indexed = self.store.chunk_ids()
         reembedded = self._restore_vectors(vectors, indexed - old_ids)
+        self.store.record_failures({f.file: f.error for f in failed})
         if not bundles and not removed and not stale:
             if reembedded:
                 self.store.renew_generation()

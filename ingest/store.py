@@ -27,6 +27,8 @@ from kysy.models import Chunk, Document, DocumentInfo, Page, Sentence
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
+# The meta key holding the files the last ingest could not index, with the reasons (JSON).
+FAILED_KEY = "failed_files"
 # A line that ends no sentence, word for word in this many documents of one format and in this share of them, is
 # the site's template (``Snapshot.template_lines``).
 TEMPLATE_DOCUMENTS = 3
@@ -167,6 +169,19 @@ class IndexStore:
             generation = int(self.meta().get("generation", "0")) + 1
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
         return generation
+
+    def record_failures(self, failed: Mapping[str, str]) -> None:
+        """Keep the files the last ingest could not index, with each reason (``FAILED_KEY`` of the meta), so
+        that the admin list can say why after a restart too; no new generation.
+
+        Raises:
+            StorageError: the database could not be written.
+        """
+        value = json.dumps(dict(sorted(failed.items())), ensure_ascii=False)
+        if self.meta().get(FAILED_KEY, "{}") == value:
+            return
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (FAILED_KEY, value))
 
     def commit(self, *, remove: Sequence[str], add: Sequence[FileBundle], meta: dict[str, str]) -> int:
         """Replace the given files' rows and rebuild the keyword index, atomically.
@@ -348,6 +363,16 @@ class Snapshot:
             self._paths[row[0]] = (Path(row[9]), Path(row[10]))
             self._records[row[0]] = FileRecord(row[1], row[10], row[9], row[11], row[12], row[5], row[0])
         self.template_lines = self._template_lines()
+
+    @property
+    def failed_files(self) -> dict[str, str]:
+        """The files the last ingest of this index could not index, with the reasons (as this generation saw
+        them)."""
+        try:
+            found = json.loads(self.meta.get(FAILED_KEY, "{}"))
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
     def _template_lines(self) -> frozenset[str]:
         """The lines of the site's template: an item (a line, a list item, a heading) that ends in no full stop,

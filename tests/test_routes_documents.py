@@ -21,6 +21,8 @@ from fastapi import FastAPI
 
 from assistant.api import create_app
 from assistant.feedback import FeedbackStore
+from ingest.pipeline import ingest_paths
+from ingest.store import Snapshot
 from kysy.settings import Settings
 
 TOKEN = "documents-admin-token-" + "d" * 20
@@ -390,6 +392,29 @@ def test_a_file_whose_name_is_not_utf8_is_listed_and_fails_alone_with_a_reason_t
     assert listed["\ufffditi.txt"]["state"] == "failed"
     assert listed["\ufffditi.txt"]["reason"] == "\ufffditi.txt: the file name is not UTF-8; rename the file to index it"
     assert all(row["state"] == "indexed" for name, row in listed.items() if name != "\ufffditi.txt")
+
+
+def test_why_a_file_failed_is_listed_after_a_restart_and_gone_once_it_is_fixed(
+    corpus_index: Settings, serve_app: Serve, tmp_path: Path,
+) -> None:
+    # `make serve` ingests with the command line, then starts the server: the reason must reach its list
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpus_index.corpus_dir, corpus)
+    shutil.copytree(corpus_index.data_dir, tmp_path / "data")
+    settings = corpus_index.model_copy(update={
+        "data_dir": tmp_path / "data", "corpus_dir": corpus, "admin_token": TOKEN, "rate_limit_per_minute": 0,
+    })
+    (corpus / "rikki.pdf").write_bytes(b"%PDF-1.7 not really a pdf")
+    report = ingest_paths(settings, [corpus])
+    assert [f.file for f in report.failed] == ["rikki.pdf"]
+    assert "not a readable PDF" in Snapshot(settings.index_path).failed_files["rikki.pdf"]
+    with serve_app(create_app(settings)) as base:
+        listed = _listed(base)
+    assert listed["rikki.pdf"]["state"] == "failed" and "not a readable PDF" in listed["rikki.pdf"]["reason"]
+
+    (corpus / "rikki.pdf").unlink()
+    assert ingest_paths(settings, [corpus]).failed == ()
+    assert Snapshot(settings.index_path).failed_files == {}
 
 
 def _cancel_during_embedding(base: str) -> dict[str, Any]:
