@@ -260,6 +260,7 @@ class SquadRun:
     summary: dict[str, float | int | None]
     baselines: dict[str, dict[str, float | None]]
     settings: dict[str, object]
+    provenance: dict[str, object] | None = None  # see ``eval/provenance.py``
 
 
 def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | None = None,
@@ -271,6 +272,7 @@ def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | Non
     """
     from assistant.messages import lead_line, quotes_note
     from assistant.service import Assistant
+    from eval import provenance
     from eval.runner import settings_record
     from ingest.pipeline import ingest_paths
 
@@ -301,7 +303,11 @@ def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | Non
     snapshot = assistant.snapshot
     stored = snapshot.sentences([chunk.id for chunk in snapshot.chunks])
     bm25 = SentenceBM25([item.sentence.text for items in stored.values() for item in items])
-    return SquadRun(tuple(records), summarize(records), baseline(questions, bm25), settings_record(settings))
+    record = {"code": provenance.code_version(),
+              "dataset": {f"{split}_{kind}": provenance.sha256_of(dataset / f"{split}_{kind}.jsonl.gz")
+                          for kind in ("qa", "unanswerable")},
+              **provenance.answering(assistant)}
+    return SquadRun(tuple(records), summarize(records), baseline(questions, bm25), settings_record(settings), record)
 
 
 def write_squad_outputs(run: SquadRun, out: Path, split: str) -> None:
@@ -310,7 +316,8 @@ def write_squad_outputs(run: SquadRun, out: Path, split: str) -> None:
     with (out / "per_question.jsonl").open("w", encoding="utf-8") as handle:
         for record in run.records:
             handle.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
-    metrics = {"split": split, "product": run.summary, "baselines": run.baselines, "settings": run.settings}
+    metrics = {"split": split, "product": run.summary, "baselines": run.baselines, "settings": run.settings,
+               **({"provenance": run.provenance} if run.provenance else {})}
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
     s = run.summary
     rows = [("Kysy (the product)", s["gold_in_answer"], s["mean_answer_words"])]

@@ -43,8 +43,13 @@ def test_the_answer_mode_reports_where_the_gold_item_ranks(tmp_path: Path) -> No
     assert all(r.gold_in_answer for r in answerable if r.gold_rank == 0 and not r.refused and r.status == "answered")
     write_squad_outputs(run, tmp_path / "out", "dev")
     assert "the candidate item holding the gold answer" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))["product"]["gold_item_none"] \
-        == s["gold_item_none"]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["product"]["gold_item_none"] == s["gold_item_none"]
+    # the run record beside the settings: the code, the dataset's files and the models answered with
+    record = metrics["provenance"]
+    assert set(record["dataset"]) == {"dev_qa", "dev_unanswerable"} and record["analyzer"] in ("voikko", "simplemma")
+    assert set(record["models"]) == {"assistant/models/item_scorer.txt", "assistant/models/answerability.json"}
+    assert record["code"]
     # each row can be inspected: the question, what the product answered, and the gold answers
     rows = [json.loads(line) for line in (tmp_path / "out" / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
     first = rows[0]
