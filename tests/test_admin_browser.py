@@ -76,8 +76,12 @@ def _submit_token(page: Page, base: str, token: str) -> None:
 
 
 def _sign_in(page: Page, base: str) -> None:
+    _sign_in_with(page, base, 5)
+
+
+def _sign_in_with(page: Page, base: str, documents: int) -> None:
     _submit_token(page, base, TOKEN)
-    expect(page.locator("#documents tbody tr")).to_have_count(5, timeout=30_000)
+    expect(page.locator("#documents tbody tr")).to_have_count(documents, timeout=30_000)
 
 
 def test_the_admin_page_is_html_and_axe_clean_signed_out_and_in(server: dict[str, Any], browser: Browser) -> None:
@@ -269,3 +273,25 @@ def test_the_page_follows_an_upload_job_to_its_end_and_cancels_one(
         expect(page.locator("#documents tbody tr")).to_have_count(5)
     finally:
         page.context.close()
+
+
+def test_a_document_whose_file_changed_since_indexing_is_shown_as_changed(
+    server: dict[str, Any], browser: Browser
+) -> None:
+    # a file edited in the corpus directory (or a replace whose job was cancelled) waits for the next reindex
+    base, auth = server["base"], {"Authorization": f"Bearer {TOKEN}"}
+    name = "muistio.txt"
+    uploaded = httpx.post(f"{base}/api/admin/documents?wait=true", headers=auth, timeout=300,
+                          files={"file": (name, "Muistio\n\nKokous pidetään torstaina.\n".encode())})
+    assert uploaded.status_code == 201, uploaded.text
+    page = _page(browser)
+    try:
+        (server["settings"].corpus_dir / name).write_text("Muistio\n\nKokous siirtyy perjantaille.\n", encoding="utf-8")
+        _sign_in_with(page, base, 6)
+        row = page.locator(f'#documents tr[data-file="{name}"]')
+        expect(row).to_have_attribute("data-state", "changed")
+        expect(row.locator("td").nth(5)).to_contain_text("Muuttunut, odottaa indeksointia: the file differs")
+        expect(row.locator("td").nth(1)).to_have_text("Muistio")  # still indexed: its title and pages are shown
+    finally:
+        page.context.close()
+        assert httpx.delete(f"{base}/api/admin/documents/{name}?wait=true", headers=auth, timeout=300).status_code == 200
