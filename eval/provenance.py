@@ -4,23 +4,15 @@ applied)."""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ingest.pipeline import file_hash
+
 _ROOT = Path(__file__).resolve().parent.parent
-
-
-def sha256_of(path: Path) -> str:
-    """The hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def code_version(root: Path = _ROOT) -> dict[str, object]:
@@ -45,7 +37,7 @@ def _git(root: Path, *args: str) -> str:
 
 def model_files(paths: Sequence[Path]) -> dict[str, str]:
     """``{path: sha256}`` of the model files a run used (paths relative to the repository where they lie in it)."""
-    return {_shown(path): sha256_of(path) for path in paths if path.is_file()}
+    return {_shown(path): file_hash(path) for path in paths if path.is_file()}
 
 
 def _shown(path: Path) -> str:
@@ -55,7 +47,7 @@ def _shown(path: Path) -> str:
 
 def question_file(path: Path) -> dict[str, str]:
     """The question file as given, resolved, and its SHA-256."""
-    return {"path": str(path), "resolved": str(path.resolve()), "sha256": sha256_of(path)}
+    return {"path": str(path), "resolved": str(path.resolve()), "sha256": file_hash(path)}
 
 
 def answering(assistant: Any) -> dict[str, Any]:

@@ -300,6 +300,16 @@ def is_fitted_set(path: Path, root: Path = _ROOT) -> bool:
     return any(path.resolve() == (root / fitted).resolve() for fitted in TRAINING_SETS)
 
 
+# The cross-validation folds of the fitted sets: ``make train`` fits one model per fold, and
+# ``kysy eval --cv-models`` answers each question with the model of its own fold.
+FOLDS = 5
+
+
+def fold_models(models: Path, fold: int) -> tuple[Path, Path]:
+    """The item model and the answerability model ``make train`` fitted without ``fold``, in ``models``."""
+    return models / f"item_scorer.{fold}.txt", models / f"answerability.{fold}.json"
+
+
 def fold_of(question: Question, folds: int) -> int:
     """The cross-validation fold of a question: fixed by its wording (``wording_key``), whichever set, id or
     line it has, so that ``make train`` and ``kysy eval --cv-models`` put it in the same fold and two sets

@@ -31,9 +31,11 @@ from eval.metrics import (
 )
 from eval.questioncheck import index_problems
 from eval.questionset import (
+    FOLDS,
     Question,
     QuestionSetError,
     fitted_wordings,
+    fold_models,
     fold_of,
     is_fitted_set,
     load_questions,
@@ -50,7 +52,6 @@ logger = logging.getLogger(__name__)
 _SECRETS = ("llm_api_key", "admin_token")
 RECALL_KS = (1, 3, 5, 10)
 DEPTH = 10
-FOLDS = 5  # make train's cross-validation folds
 ANSWER_KEYS = ("keyword_recall", "citation_precision", "answered_with_citation",
                "refusal_accuracy", "false_refusal_rate")
 
@@ -291,8 +292,7 @@ def cross_validated_results(assistant: Assistant, questions: Sequence[Question],
 
     report = progress or (lambda stage, advance, total: None)
     shipped = assistant.engine
-    engines = [AnswerEngine(assistant.settings, models / f"item_scorer.{k}.txt", models / f"answerability.{k}.json")
-               for k in range(folds)]
+    engines = [AnswerEngine(assistant.settings, *fold_models(models, k)) for k in range(folds)]
     results = []
     try:
         for question in questions:
@@ -314,8 +314,7 @@ def _provenance(assistant: Assistant, path: Path, cv_models: Path | None) -> dic
     record = {"code": provenance.code_version(), "questions_file": provenance.question_file(path),
               **provenance.answering(assistant)}
     if cv_models:
-        record["cv_models"] = provenance.model_files([cv_models / f"{name}.{k}.{ext}" for k in range(FOLDS)
-                                                      for name, ext in (("item_scorer", "txt"), ("answerability", "json"))])
+        record["cv_models"] = provenance.model_files([path for k in range(FOLDS) for path in fold_models(cv_models, k)])
     return record
 
 

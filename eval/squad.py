@@ -274,7 +274,7 @@ def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | Non
     from assistant.service import Assistant
     from eval import provenance
     from eval.runner import settings_record
-    from ingest.pipeline import ingest_paths
+    from ingest.pipeline import file_hash, ingest_paths
 
     report = progress or (lambda stage, advance, total: None)
     questions = load_split(dataset, split)
@@ -304,7 +304,7 @@ def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | Non
     stored = snapshot.sentences([chunk.id for chunk in snapshot.chunks])
     bm25 = SentenceBM25([item.sentence.text for items in stored.values() for item in items])
     record = {"code": provenance.code_version(),
-              "dataset": {f"{split}_{kind}": provenance.sha256_of(dataset / f"{split}_{kind}.jsonl.gz")
+              "dataset": {f"{split}_{kind}": file_hash(dataset / f"{split}_{kind}.jsonl.gz")
                           for kind in ("qa", "unanswerable")},
               **provenance.answering(assistant)}
     return SquadRun(tuple(records), summarize(records), baseline(questions, bm25), settings_record(settings), record)

@@ -52,7 +52,7 @@ from eval.fit import (
     write_json,
 )
 from eval.metrics import keyword_present
-from eval.questionset import TRAINING_SETS, load_questions
+from eval.questionset import FOLDS, TRAINING_SETS, fold_models, load_questions
 from eval.squad import gold_in, load_split, quoted_text, word_count, write_articles
 from eval.training import Example, own_examples, squad_examples, stack
 from ingest.analyze import Analyzer, make_analyzer
@@ -63,7 +63,6 @@ from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-FOLDS = 5
 SQUAD_FOLDS = 2
 # Own-set candidate rows weigh this many squad rows: the domain's structure is learnt from few questions.
 OWN_WEIGHT = 5.0
@@ -394,8 +393,9 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     write_json(out / "training.json", report)
     folds.mkdir(parents=True, exist_ok=True)
     for fold, (item, answer) in enumerate(zip(items.folds, answering.folds, strict=True)):
-        (folds / f"item_scorer.{fold}.txt").write_text(item, encoding="utf-8")
-        write_json(folds / f"answerability.{fold}.json", answer)
+        item_path, answer_path = fold_models(folds, fold)
+        item_path.write_text(item, encoding="utf-8")
+        write_json(answer_path, answer)
     return report
 
 
