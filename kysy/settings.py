@@ -163,7 +163,7 @@ class Settings(BaseSettings):
         default=0.6, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )
     answer_cover_floor: float = Field(
-        default=0.1, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
+        default=0.2, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
     )
     answer_source_floor: float = Field(
         default=0.005, ge=0, le=1.01,
@@ -171,7 +171,7 @@ class Settings(BaseSettings):
         " quoted item is from joins at this score.",
     )
     answer_part_floor: float = Field(
-        default=0.05, ge=0, le=1.01,
+        default=0.2, ge=0, le=1.01,
         description="Each part of a question of several parts brings its own best item when that scores this"
         " against the part.",
     )
@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         " 1.01 asks it of the best item alone.",
     )
     answer_broad_ratio: float = Field(
-        default=0.5, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+        default=0.3, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )
     answer_section_sentences: int = Field(
         default=3, ge=0, le=10,
