@@ -22,7 +22,7 @@ from assistant.evidence import Evidence, Looked, Part, gather, named_chunks, nam
 from assistant.followup import FollowupResolver, Resolution, asks_for_more
 from assistant.generate import Sources
 from assistant.inputs import preamble, prepare_question
-from assistant.intent import part_readings, understand
+from assistant.intent import FACT_KINDS, part_readings, understand
 from assistant.messages import no_more_text, not_found_text, smalltalk_text
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
@@ -300,11 +300,14 @@ def _said_before(question: str, history: Sequence[Turn]) -> str:
 
 
 def _unsaid(looked: Looked, said: str) -> Looked:
-    """``looked`` without the candidate items that ``said`` (the previous answer) quoted already."""
+    """``looked`` without the candidate items that ``said`` (the previous answer) quoted already, asking no one
+    fact: "kerro lisää" after "Mikä on Etelä-Karjalan väestöpohja?" asks what else the materials say, not the
+    number the previous answer gave, so no answer to it is partial for lacking a number."""
     def fresh(evidence: Evidence) -> Evidence:
         return replace(evidence, candidates=tuple(c for c in evidence.candidates if " ".join(c.text.split()) not in said))
 
-    return replace(looked, evidence=fresh(looked.evidence),
+    return replace(looked, intent=replace(looked.intent, kinds=looked.intent.kinds - FACT_KINDS),
+                   evidence=fresh(looked.evidence),
                    parts=tuple(replace(part, evidence=fresh(part.evidence)) for part in looked.parts))
 
 

@@ -214,8 +214,9 @@ def test_a_missing_fact_on_a_topic_the_materials_cover_is_partial_not_not_found(
     assert model.judge(asked, frozenset({"count"})) == Verdict("partial", model.probability(asked), asked, ("count",))
     assert model.judge(asked, frozenset()).status == "not_found"  # below the threshold and no fact missing
     # far from every passage, in its vectors and its words, the topic itself fails: not found, whatever fact
-    # is missing
-    remote = {**asked, **{name: topical[name] - 4 * float(model.scale[SIGNALS.index(name)])
+    # is missing (five of the signals' scales below their means; the models fitted on thirteen sets already
+    # failed the topic at four, those fitted on twenty-one at five)
+    remote = {**asked, **{name: topical[name] - 5 * float(model.scale[SIGNALS.index(name)])
                           for name in ("best_similarity", "best_lexical")}}
     assert model.judge(remote, frozenset({"count"})).status == "not_found"
 
