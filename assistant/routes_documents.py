@@ -135,7 +135,7 @@ def _pending_change(snapshot: Snapshot, doc_id: str, corpus: Path) -> str | None
     path = Path(record.path)
     try:
         stat = path.stat()
-        if (stat.st_size, stat.st_mtime_ns) == (record.size, record.mtime_ns) or file_hash(path) == record.content_hash:
+        if record.same_stat(stat) or file_hash(path) == record.content_hash:
             return None
     except FileNotFoundError:
         return "the file is gone from the corpus directory; the next reindex removes it from the index"

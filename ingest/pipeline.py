@@ -318,7 +318,7 @@ class _Run:
             try:
                 stat = source.path.stat()
                 old = manifest.get(source.name)
-                if old and not stale and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
+                if old and not stale and old.same_stat(stat):
                     unchanged.append(source.name)
                     continue
                 digest = file_hash(source.path)
