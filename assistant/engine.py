@@ -2,9 +2,10 @@
 
 ``Assistant.look`` runs the stages up to the evidence (``assistant/service.py``); the engine scores
 the candidates (``scoring.py``), judges whether and how far they answer (``answerability.py``),
-chooses the quoted items (``select.py``) and lays them out (``render.py``). With ``debug`` the
-answer's ``meta`` lists every quoted item with its score and the reason it was added, and the
-answerability signals.
+chooses the quoted items (``select.py``) and lays them out (``render.py``); the breadth model
+(``breadth.py``) says whether the question needs several documents before the items are chosen. With
+``debug`` the answer's ``meta`` lists every quoted item with its score and the reason it was added, the
+answerability signals and the breadth model's probability.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answerability import ANSWERABILITY_MODEL, Answerability, Verdict, missing_facts, signals
+from assistant.breadth import BREADTH_MODEL, Breadth
 from assistant.evidence import Evidence, Looked
 from assistant.intent import Intent
 from assistant.messages import not_found_text
@@ -83,14 +85,17 @@ class Judged:
     verdict: Verdict
     chosen: tuple[Chosen, ...]
     reading: Reading | None = None
+    breadth: float | None = None  # the breadth model's probability that the question needs several documents
 
 
 class AnswerEngine:
-    """Scores, judges, selects and renders; holds the two learned models."""
+    """Scores, judges, selects and renders; holds the learned models."""
 
     def __init__(self, settings: Settings, item_model: Path = ITEM_MODEL,
-                 answerability_model: Path = ANSWERABILITY_MODEL, reader: Reader | None = None) -> None:
+                 answerability_model: Path = ANSWERABILITY_MODEL, breadth_model: Path = BREADTH_MODEL,
+                 reader: Reader | None = None) -> None:
         self.scorer = ItemScorer(item_model)
+        self.breadth = Breadth.load(breadth_model)
         self.order_by_items = settings.order_by_items
         self.answerability = Answerability(answerability_model, settings.answerable_threshold)
         self.numbers = SelectionSettings.of(settings)
@@ -126,6 +131,10 @@ class AnswerEngine:
     def judge(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer) -> Judged:
         """Score the candidates of ``looked``, judge whether they answer, and select the quoted items."""
         query, intent, evidence = looked.query, looked.intent, looked.evidence
+        breadth = None
+        if self.breadth is not None:
+            breadth = self.breadth.probability(query, intent)
+            intent = self.breadth.applied(intent, breadth)
         model_scores, scores, reading = self.scores(looked)
         values = signals(query, intent, evidence, model_scores, snapshot.keyword, analyzer)
         parts = [self.scorer.score(part.evidence) for part in looked.parts]
@@ -137,7 +146,7 @@ class AnswerEngine:
             verdict = Verdict("not_found", 0.0, values)
         chosen = () if verdict.status == "not_found" else tuple(
             select(evidence, scores, intent, self.numbers, list(zip((p.intent for p in looked.parts), parts, strict=True))))
-        return Judged(scores, verdict, chosen, reading)
+        return Judged(scores, verdict, chosen, reading, breadth)
 
     def answer(self, looked: Looked, snapshot: Snapshot, analyzer: Analyzer, language: str,
                *, debug: bool = False) -> Answer:
@@ -151,6 +160,8 @@ class AnswerEngine:
             meta["reader"] = round(judged.reading.best, 4)  # the best item's probability of answering
         if debug:
             meta["signals"] = {name: round(value, 4) for name, value in verdict.signals.items()}
+            if judged.breadth is not None:
+                meta["breadth"] = round(judged.breadth, 4)
             meta["items"] = [{"text": c.candidate.text, "score": round(c.score, 4), "reason": c.reason,
                               "file": retrieved[c.candidate.rank].chunk.file,
                               "page": retrieved[c.candidate.rank].chunk.page} for c in judged.chosen]

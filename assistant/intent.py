@@ -45,7 +45,9 @@ class Intent:
 
     ``kinds``: any of list, count, amount, share, duration, date, day, time, year, person, who, holder, contact,
     place, town, reason, how ("who" marks a plural "ketkä" that asks for a list).
-    ``broad``: the answer should draw on several sources. ``names``: the lemmas of the places,
+    ``broad``: the answer should draw on several sources (by ``words/broad.txt`` here; the answer engine
+    also makes it so when the breadth model, ``assistant/breadth.py``, says the question needs several
+    documents). ``names``: the lemmas of the places,
     organisations and people it names (from the prepared ``Query``). ``given``: what the question
     itself states (its numbers and the first letters of its words), which an answer must go beyond:
     "Kuka johtaa Lapin pilottia?" is not answered by a line that names only Lappi. ``parts``: the

@@ -1,4 +1,5 @@
-"""Fitting the answer engine's models: the item scorer (LightGBM) and answerability (logistic regression).
+"""Fitting the answer engine's models: the item scorer (LightGBM), answerability and breadth (logistic
+regressions).
 
 Both are deterministic: fixed seeds, LightGBM's deterministic row-wise mode, scikit-learn's lbfgs.
 The item scorer is written in LightGBM's text format, answerability as JSON coefficients that
@@ -16,7 +17,11 @@ from typing import Any
 import numpy as np
 
 from assistant.answerability import SIGNALS
+from assistant.breadth import SIGNALS as BREADTH_SIGNALS
+from assistant.breadth import Breadth, breadth_signals
 from assistant.evidence import FEATURES
+from assistant.intent import Intent
+from assistant.query import Query
 from assistant.scoring import MEMBER_SEPARATOR, load_rankers, mean_raw, shares
 
 ITEM_PARAMS: dict[str, object] = {
@@ -38,6 +43,11 @@ ITEM_PARAMS: dict[str, object] = {
 ITEM_ROUNDS = 200
 # Rankers fitted with these seeds (each its own rows and features sampled) are averaged.
 ITEM_SEEDS = (7, 8, 9, 10, 11)
+# The breadth model's lemmas are those of at least this many training questions; its regularisation and
+# threshold (the probability at which a question is taken to need several documents).
+BREADTH_MIN_QUESTIONS = 3
+BREADTH_C = 0.3
+BREADTH_THRESHOLD = 0.5
 
 
 def fit_items(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, weights: np.ndarray | None = None) -> str:
@@ -106,6 +116,30 @@ def threshold_for(probabilities: Sequence[np.ndarray], answerable: Sequence[np.n
                for p, a, limit, f in zip(probabilities, answerable, limits, fixed, strict=True)):
             best = max(best, float(threshold))
     return best
+
+
+def fit_breadth(questions: Sequence[tuple[Query, Intent]], several: Sequence[bool]) -> Breadth:
+    """The breadth model (``assistant/breadth.py``) fitted on questions labelled by whether their evidence is in
+    two or more documents."""
+    from sklearn.linear_model import LogisticRegression
+
+    counts: dict[str, int] = {}
+    for query, _ in questions:
+        for term in set(query.terms):
+            counts[term] = counts.get(term, 0) + 1
+    vocabulary = sorted(term for term, count in counts.items() if count >= BREADTH_MIN_QUESTIONS)
+    index = {term: i for i, term in enumerate(vocabulary)}
+    rows = np.zeros((len(questions), len(vocabulary) + len(BREADTH_SIGNALS)))
+    for row, (query, intent) in enumerate(questions):
+        for term in set(query.terms) & index.keys():
+            rows[row, index[term]] = 1.0
+        rows[row, len(vocabulary):] = breadth_signals(query, intent)
+    labels = np.asarray(several, dtype=int)
+    if len(set(labels.tolist())) < 2:  # one kind of question only (a tiny sample): the same answer for every question
+        return Breadth(vocabulary, [0.0] * rows.shape[1], 30.0 if labels.any() else -30.0, BREADTH_THRESHOLD)
+    model = LogisticRegression(C=BREADTH_C, max_iter=5000, solver="lbfgs")
+    model.fit(rows, labels)
+    return Breadth(vocabulary, model.coef_[0].tolist(), float(model.intercept_[0]), BREADTH_THRESHOLD)
 
 
 def write_json(path: Path, value: object) -> None:

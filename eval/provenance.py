@@ -53,12 +53,13 @@ def question_file(path: Path) -> dict[str, str]:
 def answering(assistant: Any) -> dict[str, Any]:
     """The models, analyzer and thresholds ``assistant`` (an ``assistant.service.Assistant``) answers with."""
     from assistant.answerability import ANSWERABILITY_MODEL
+    from assistant.breadth import BREADTH_MODEL
     from assistant.reader import READER_CONFIG, READER_MODEL
     from assistant.scoring import ITEM_MODEL
 
     settings, engine = assistant.settings, assistant.engine
     record: dict[str, Any] = {"analyzer": assistant.analyzer.name}
-    models = [ITEM_MODEL, ANSWERABILITY_MODEL]
+    models = [ITEM_MODEL, ANSWERABILITY_MODEL, BREADTH_MODEL]
     if engine.reader is not None:
         models += [READER_MODEL, READER_CONFIG]
         value = float(engine.answerable_threshold)

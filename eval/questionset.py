@@ -305,9 +305,9 @@ def is_fitted_set(path: Path, root: Path = _ROOT) -> bool:
 FOLDS = 5
 
 
-def fold_models(models: Path, fold: int) -> tuple[Path, Path]:
-    """The item model and the answerability model ``make train`` fitted without ``fold``, in ``models``."""
-    return models / f"item_scorer.{fold}.txt", models / f"answerability.{fold}.json"
+def fold_models(models: Path, fold: int) -> tuple[Path, Path, Path]:
+    """The item, answerability and breadth models ``make train`` fitted without ``fold``, in ``models``."""
+    return models / f"item_scorer.{fold}.txt", models / f"answerability.{fold}.json", models / f"breadth.{fold}.json"
 
 
 def fold_of(question: Question, folds: int) -> int:

@@ -278,8 +278,8 @@ def cross_validated_answers(assistant: Assistant, questions: Sequence[Question],
                             folds: int = FOLDS, progress: Progress | None = None) -> dict[str, float | None]:
     """The answer metrics with each question answered by the models fitted without its fold.
 
-    ``models`` holds ``item_scorer.<k>.txt`` and ``answerability.<k>.json`` for each fold ``k``
-    (written by ``make train``); a question is in the fold its wording gives (``fold_of``).
+    ``models`` holds ``item_scorer.<k>.txt``, ``answerability.<k>.json`` and ``breadth.<k>.json`` for each
+    fold ``k`` (written by ``make train``); a question is in the fold its wording gives (``fold_of``).
     """
     return answer_metrics(cross_validated_results(assistant, questions, models, folds, progress))
 

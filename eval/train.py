@@ -10,11 +10,14 @@
 3. Answerability (logistic regression) on question-level signals from those out-of-fold scores;
    its threshold is the highest that refuses at most ``--max-refused`` of the answerable dev
    questions and ``--max-refused-own`` of the own answerable questions.
-4. The selection numbers (``answer_*``) by coordinate ascent on a small grid: the most gold answers
+4. Breadth (logistic regression over the question's lemmas and intent, ``assistant/breadth.py``) on the own
+   set's answerable questions, labelled by whether their evidence is in two or more files; each own question's
+   intent is made broad by the model fitted without its fold (dev's by the final model) for step 5.
+5. The selection numbers (``answer_*``) by coordinate ascent on a small grid: the most gold answers
    on dev plus keyword recall and citation precision on the own set, with dev answers of at most ``--max-words`` words on
    average and the own set's citation precision at least ``--min-precision`` (out-of-fold scores).
 
-Writes ``assistant/models/item_scorer.txt``, ``answerability.json`` and ``training.json`` (the chosen
+Writes ``assistant/models/item_scorer.txt``, ``answerability.json``, ``breadth.json`` and ``training.json`` (the chosen
 numbers and every figure, in-sample and cross-validated side by side), and under ``--work/folds/``
 the models of each fold of the own set (fitted without it), with which ``kysy eval --cv-models``
 reports the question set cross-validated.
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answerability import SIGNALS, signals
+from assistant.breadth import Breadth
 from assistant.engine import missing_in_best
 from assistant.messages import lead_line
 from assistant.render import render
@@ -46,6 +50,7 @@ from assistant.service import Assistant
 from eval.fit import (
     answerable_probability,
     fit_answerability,
+    fit_breadth,
     fit_items,
     predict_items,
     threshold_for,
@@ -244,6 +249,52 @@ def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float,
     return AnswerabilityModels(final, tuple(folds), probability)
 
 
+@dataclass(frozen=True)
+class BreadthModels:
+    """The breadth model on the whole own set and one per own-set fold (fitted without it)."""
+
+    final: Breadth
+    folds: tuple[Breadth, ...]
+
+
+def breadth_models(own: Sequence[Example]) -> BreadthModels:
+    """Fit breadth on the own set's answerable questions, labelled by whether their evidence is in two or more
+    files (see ``assistant/breadth.py``)."""
+    labelled = [e for e in own if e.answerable and e.sources]
+
+    def fitted(examples: Sequence[Example]) -> Breadth:
+        return fit_breadth([(e.looked.query, e.looked.intent) for e in examples],
+                           [len(set(e.sources)) >= 2 for e in examples])
+
+    return BreadthModels(fitted(labelled), tuple(fitted([e for e in labelled if e.group != fold])
+                                                 for fold in range(FOLDS)))
+
+
+def broadened(sets: Sets, models: BreadthModels, *, in_sample: bool = False) -> Sets:
+    """``sets`` with each dev and own example's intent made broad where breadth says its question needs several
+    documents: an own question's by the model fitted without its fold (``in_sample``: the final model), dev's by
+    the final model."""
+    def one(example: Example, model: Breadth) -> Example:
+        looked = example.looked
+        intent = model.applied(looked.intent, model.probability(looked.query, looked.intent))
+        return example if intent == looked.intent else replace(example, looked=replace(looked, intent=intent))
+
+    return replace(sets, dev=[one(e, models.final) for e in sets.dev],
+                   own=[one(e, models.final if in_sample else models.folds[e.group]) for e in sets.own])
+
+
+def breadth_figures(sets: Sets, broad: Sets) -> dict[str, float]:
+    """How often the own set's answerable questions whose evidence is in two or more files are made broad
+    (recall), how many of those made broad are (precision), out of fold, and the share of dev questions made
+    broad."""
+    own = [(len(set(e.sources)) >= 2, b.looked.intent.broad)
+           for e, b in zip(sets.own, broad.own, strict=True) if e.answerable and e.sources]
+    several = [made for needs, made in own if needs]
+    made = [needs for needs, made in own if made]
+    return {"own_recall": _mean([float(m) for m in several]), "own_precision": _mean([float(n) for n in made]),
+            "dev_broad": _mean([float(e.looked.intent.broad) for e in broad.dev])}
+
+
 def is_partial(example: Example, scores: np.ndarray, parts: Sequence[np.ndarray] = ()) -> bool:
     """Whether the engine would answer partially: an asked fact missing from the best items (of the whole
     question and of each of its parts, scored ``parts``)."""
@@ -364,10 +415,13 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     scores = items.scores
     in_sample = {e.id: predict_items(items.final, e.features) for e in sets.own}
     answering = answerability(sets, scores, max_refused, max_refused_own, items.parts)
+    breadth = breadth_models(sets.own)
+    broad = broadened(sets, breadth)
     base = SelectionSettings.of(Settings())
-    numbers, figures = selection(sets, scores, base, max_words, min_precision, items.parts, precision_weight)
-    dev = [e for e in sets.dev if e.answerable]
-    own = [e for e in sets.own if e.answerable and e.truth]
+    numbers, figures = selection(broad, scores, base, max_words, min_precision, items.parts, precision_weight)
+    in_sample_sets = broadened(sets, breadth, in_sample=True)
+    dev = [e for e in in_sample_sets.dev if e.answerable]
+    own = [e for e in in_sample_sets.own if e.answerable and e.truth]
     in_sample_parts = {e.id: tuple(predict_items(items.final, part.evidence.matrix()) for part in e.looked.parts)
                        for e in sets.own}
     in_sample_figures = selection_figures(dev, own, {**scores, **in_sample}, numbers,
@@ -379,6 +433,8 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
                       "min_precision": min_precision, "precision_weight": precision_weight},
         "selection": {f"answer_{name}": getattr(numbers, name) for name in GRID},
         "answerable_threshold": threshold,
+        "breadth": {"cross_validated": breadth_figures(sets, broad),
+                    "in_sample": breadth_figures(sets, in_sample_sets)},
         "lead_is_evidence": {"own_cross_validated": lead_figures(sets.own, scores),
                              "own_in_sample": lead_figures(sets.own, in_sample),
                              "squad_dev": lead_figures(sets.dev, scores)},
@@ -390,12 +446,14 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     out.mkdir(parents=True, exist_ok=True)
     (out / "item_scorer.txt").write_text(items.final, encoding="utf-8")
     write_json(out / "answerability.json", answering.final)
+    write_json(out / "breadth.json", breadth.final.to_json())
     write_json(out / "training.json", report)
     folds.mkdir(parents=True, exist_ok=True)
-    for fold, (item, answer) in enumerate(zip(items.folds, answering.folds, strict=True)):
-        item_path, answer_path = fold_models(folds, fold)
+    for fold, (item, answer, wide) in enumerate(zip(items.folds, answering.folds, breadth.folds, strict=True)):
+        item_path, answer_path, breadth_path = fold_models(folds, fold)
         item_path.write_text(item, encoding="utf-8")
         write_json(answer_path, answer)
+        write_json(breadth_path, wide.to_json())
     return report
 
 

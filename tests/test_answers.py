@@ -4,6 +4,7 @@ small fixtures)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -299,6 +300,42 @@ def test_a_document_named_by_its_year_gives_its_best_passages_to_read(assistant:
     assert assistant.look("Mitä uutisissa kerrotaan aluepiloteista?").gathered == top_k
     off = Assistant(corpus_index.model_copy(update={"named_source_chunks": 0}))
     assert off.look("Kuinka kauan yhdyspintaprojekti jatkuu vuoden 2024 uutisen mukaan?").gathered == top_k
+
+
+def test_questions_whose_evidence_is_in_several_documents_are_read_as_needing_them(assistant: Assistant) -> None:
+    # the shipped breadth model ranks the question set's questions with evidence in two or more files above the
+    # others, and `meta` shows its probability when debug is asked
+    questions = [q for q in load_questions(ROOT / "eval" / "questions.fi.jsonl") if q.answerable and not q.history]
+    model = assistant.engine.breadth
+    assert model is not None
+    probability = {}
+    for question in questions:
+        looked = assistant.look(question.question)
+        probability[question.id] = model.probability(looked.query, looked.intent)
+    several = [probability[q.id] for q in questions if len(set(q.sources)) >= 2]
+    single = [probability[q.id] for q in questions if len(set(q.sources)) == 1]
+    pairs = [(a > b) + 0.5 * (a == b) for a in several for b in single]
+    assert len(several) >= 10 and sum(pairs) / len(pairs) >= 0.8
+    answer = assistant.ask(questions[0].question, debug=True)
+    assert answer.meta["breadth"] == pytest.approx(probability[questions[0].id], abs=1e-4)
+
+
+def test_a_question_read_as_needing_several_documents_hears_another_source(corpus_index: Settings,
+                                                                           tmp_path: Path) -> None:
+    from assistant.breadth import SIGNALS as BREADTH_SIGNALS
+    from assistant.breadth import Breadth
+    from assistant.engine import AnswerEngine
+
+    always = tmp_path / "breadth.json"  # a model that reads every question as needing several documents
+    always.write_text(json.dumps(Breadth([], [0.0] * len(BREADTH_SIGNALS), 30.0, 0.5).to_json()), encoding="utf-8")
+    wide, plain = Assistant(corpus_index), Assistant(corpus_index)
+    wide.use_engine(AnswerEngine(corpus_index, breadth_model=always))
+    plain.use_engine(AnswerEngine(corpus_index, breadth_model=tmp_path / "none.json"))
+    question = "Mitä yhdyspintatyöstä kerrotaan?"
+    broad, narrow = wide.ask(question, debug=True), plain.ask(question, debug=True)
+    assert "another source" in [item["reason"] for item in broad.meta["items"]]  # type: ignore[union-attr]
+    assert "another source" not in [item["reason"] for item in narrow.meta["items"]]  # type: ignore[union-attr]
+    assert "breadth" not in narrow.meta and broad.meta["breadth"] == 1.0
 
 
 def test_debug_shows_why_each_item_was_quoted(assistant: Assistant) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answerability import ANSWERABILITY_MODEL
+from assistant.breadth import BREADTH_MODEL
 from assistant.scoring import ITEM_MODEL
 from cli.main import main
 from eval.questionset import TRAINING_SETS, load_questions
@@ -244,7 +245,8 @@ def _assert_reproducible(provenance: dict[str, object], questions: Path) -> None
     assert len(str(code.get("git_commit", ""))) == 40 or code.get("package_version")
     models = provenance["models"]
     assert models == {"assistant/models/item_scorer.txt": _sha256(ITEM_MODEL),
-                      "assistant/models/answerability.json": _sha256(ANSWERABILITY_MODEL)}
+                      "assistant/models/answerability.json": _sha256(ANSWERABILITY_MODEL),
+                      "assistant/models/breadth.json": _sha256(BREADTH_MODEL)}
     assert provenance["questions_file"] == {"path": str(questions), "resolved": str(questions.resolve()),
                                             "sha256": _sha256(questions)}
     threshold = json.loads(ANSWERABILITY_MODEL.read_text(encoding="utf-8"))["threshold"]

@@ -48,7 +48,8 @@ def test_the_answer_mode_reports_where_the_gold_item_ranks(tmp_path: Path) -> No
     # the run record beside the settings: the code, the dataset's files and the models answered with
     record = metrics["provenance"]
     assert set(record["dataset"]) == {"dev_qa", "dev_unanswerable"} and record["analyzer"] in ("voikko", "simplemma")
-    assert set(record["models"]) == {"assistant/models/item_scorer.txt", "assistant/models/answerability.json"}
+    assert set(record["models"]) == {"assistant/models/item_scorer.txt", "assistant/models/answerability.json",
+                                     "assistant/models/breadth.json"}
     assert record["code"]
     # each row can be inspected: the question, what the product answered, and the gold answers
     rows = [json.loads(line) for line in (tmp_path / "out" / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]

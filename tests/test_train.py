@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answerability import Answerability
+from assistant.breadth import Breadth
 from assistant.engine import AnswerEngine
 from assistant.scoring import ItemScorer
 from assistant.service import Assistant
@@ -91,20 +92,24 @@ def test_training_writes_models_that_answer_and_the_same_models_twice(sample: di
     questions = _split(sample["questions"])
     report = train(sample["dataset"], sample["corpus"], questions, sample["work"], first)
     train(sample["dataset"], sample["corpus"], questions, sample["work"], second)
-    for name in ("item_scorer.txt", "answerability.json", "training.json"):
+    for name in ("item_scorer.txt", "answerability.json", "breadth.json", "training.json"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assert report["examples"] == {"train": 15, "dev": 15, "own": 6}
     assert {"cross_validated", "in_sample"} <= set(report["answers"])  # type: ignore[arg-type]
     assert report["objective"]["precision_weight"] == 1.0  # type: ignore[index]
     for fold in range(5):
-        assert (sample["work"] / "folds" / f"item_scorer.{fold}.txt").is_file()
+        for name in (f"item_scorer.{fold}.txt", f"answerability.{fold}.json", f"breadth.{fold}.json"):
+            assert (sample["work"] / "folds" / name).is_file(), name
     ItemScorer(first / "item_scorer.txt")
     Answerability(first / "answerability.json")
+    assert Breadth.load(first / "breadth.json") is not None
+    assert set(report["breadth"]["cross_validated"]) == {"own_recall", "own_precision", "dev_broad"}  # type: ignore[index]
 
     settings = Settings(data_dir=sample["work"] / "corpus", corpus_dir=sample["corpus"],
                         embed_cache=sample["work"] / "embeddings.sqlite", llm_base_url="")
     assistant = Assistant(settings)
-    assistant.use_engine(AnswerEngine(settings, first / "item_scorer.txt", first / "answerability.json"))
+    assistant.use_engine(AnswerEngine(settings, first / "item_scorer.txt", first / "answerability.json",
+                                      first / "breadth.json"))
     answer = assistant.ask("Mikä on Etelä-Karjalan väestöpohja?")
     assert answer.citations and answer.citations[0].file == "karjala.txt"
 
