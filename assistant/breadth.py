@@ -12,7 +12,8 @@ two or more files. A question is *broad* (``Intent.broad``) when the model's pro
 file's threshold, or when it holds a word of ``words/broad.txt`` ("miten muut alueet").
 
 The file (``assistant/models/breadth.json``) holds the vocabulary, the coefficients, the intercept and the
-threshold. No file, no model: the word list alone decides, as before the model.
+threshold (``KYSY_BREADTH_THRESHOLD`` overrides it; 1.01 turns the model off). No file, no model: the word
+list alone decides.
 """
 
 from __future__ import annotations
@@ -53,13 +54,15 @@ class Breadth:
         self.threshold = threshold
 
     @classmethod
-    def load(cls, path: Path = BREADTH_MODEL) -> Breadth | None:
-        """The model in ``path``; None when there is no such file."""
+    def load(cls, path: Path = BREADTH_MODEL, threshold: float | None = None) -> Breadth | None:
+        """The model in ``path`` (with ``threshold`` instead of the file's when given); None when there is no such
+        file."""
         if not path.is_file():
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(data["vocabulary"], data["coefficients"], float(data["intercept"]), float(data["threshold"]))
+            return cls(data["vocabulary"], data["coefficients"], float(data["intercept"]),
+                       float(data["threshold"]) if threshold is None else threshold)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"cannot load the breadth model {path}: {exc}; rebuild it with `make train`") from exc
 

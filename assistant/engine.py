@@ -95,7 +95,7 @@ class AnswerEngine:
                  answerability_model: Path = ANSWERABILITY_MODEL, breadth_model: Path = BREADTH_MODEL,
                  reader: Reader | None = None) -> None:
         self.scorer = ItemScorer(item_model)
-        self.breadth = Breadth.load(breadth_model)
+        self.breadth = Breadth.load(breadth_model, settings.breadth_threshold)
         self.order_by_items = settings.order_by_items
         self.answerability = Answerability(answerability_model, settings.answerable_threshold)
         self.numbers = SelectionSettings.of(settings)

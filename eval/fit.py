@@ -1,9 +1,9 @@
 """Fitting the answer engine's models: the item scorer (LightGBM), answerability and breadth (logistic
 regressions).
 
-Both are deterministic: fixed seeds, LightGBM's deterministic row-wise mode, scikit-learn's lbfgs.
-The item scorer is written in LightGBM's text format, answerability as JSON coefficients that
-``assistant/answerability.py`` applies with numpy alone.
+All are deterministic: fixed seeds, LightGBM's deterministic row-wise mode, scikit-learn's lbfgs.
+The item scorer is written in LightGBM's text format, answerability and breadth as JSON coefficients that
+``assistant/answerability.py`` and ``assistant/breadth.py`` apply without scikit-learn.
 """
 
 from __future__ import annotations

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         description="Refuse (not found) below this answerability probability; empty = the threshold `make train` chose."
         " Higher refuses more unanswerable and more answerable questions (README: choosing the refusal trade-off).",
     )
+    breadth_threshold: float | None = Field(
+        default=None, ge=0, le=1.01,
+        description="A question whose breadth probability (assistant/breadth.py) reaches this is answered from several"
+        " sources; empty = the threshold of the model file; 1.01 = never by the model.",
+    )
     # Answering (assistant/select.py): fitted by `make train` on held-out questions
     answer_max_items: int = Field(default=6, ge=1, le=50, description="Items an answer quotes beyond its list.")
     answer_list_items: int = Field(default=12, ge=1, le=100, description="Items of the lead's list quoted at most.")

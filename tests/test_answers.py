@@ -336,6 +336,9 @@ def test_a_question_read_as_needing_several_documents_hears_another_source(corpu
     assert "another source" in [item["reason"] for item in broad.meta["items"]]  # type: ignore[union-attr]
     assert "another source" not in [item["reason"] for item in narrow.meta["items"]]  # type: ignore[union-attr]
     assert "breadth" not in narrow.meta and broad.meta["breadth"] == 1.0
+    off = Assistant(corpus_index.model_copy(update={"breadth_threshold": 1.01}))  # the setting turns the model off
+    off.use_engine(AnswerEngine(off.settings, breadth_model=always))
+    assert "another source" not in [item["reason"] for item in off.ask(question, debug=True).meta["items"]]  # type: ignore[union-attr]
 
 
 def test_debug_shows_why_each_item_was_quoted(assistant: Assistant) -> None:
