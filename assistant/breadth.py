@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from assistant.intent import Intent
 from assistant.query import Query
@@ -39,6 +41,15 @@ def breadth_signals(query: Query, intent: Intent) -> list[float]:
     return [float(len(intent.parts)), float(len(query.terms)), float(intent.asks("list")), float(intent.asks("how"))]
 
 
+def breadth_row(query: Query, intent: Intent, index: Mapping[str, int]) -> np.ndarray:
+    """The model's features of a question: 1 for each lemma of the vocabulary (``index``: lemma -> column) it
+    holds, then its intent signals; the same row for fitting (``eval/fit.py``) and for answering."""
+    row = np.zeros(len(index) + len(SIGNALS))
+    row[[index[term] for term in set(query.terms) if term in index]] = 1.0
+    row[len(index):] = breadth_signals(query, intent)
+    return row
+
+
 class Breadth:
     """The model: ``probability(query, intent)`` that the question needs several documents; ``applied``
     marks the intent broad when it does."""
@@ -48,8 +59,9 @@ class Breadth:
         if len(coefficients) != len(vocabulary) + len(SIGNALS):
             raise ConfigError(f"the breadth model has {len(coefficients)} coefficients for {len(vocabulary)} lemmas "
                               f"and {len(SIGNALS)} signals; rebuild it with `make train`")
+        self.vocabulary = tuple(vocabulary)
         self.index = {lemma: i for i, lemma in enumerate(vocabulary)}
-        self.coefficients = list(coefficients)
+        self.coefficients = np.asarray(coefficients, dtype=np.float64)
         self.intercept = intercept
         self.threshold = threshold
 
@@ -68,16 +80,12 @@ class Breadth:
 
     def to_json(self) -> dict[str, object]:
         """The model as ``breadth.json`` holds it."""
-        vocabulary = sorted(self.index, key=self.index.__getitem__)
-        return {"vocabulary": vocabulary, "signals": list(SIGNALS), "coefficients": self.coefficients,
-                "intercept": self.intercept, "threshold": self.threshold}
+        return {"vocabulary": list(self.vocabulary), "signals": list(SIGNALS),
+                "coefficients": self.coefficients.tolist(), "intercept": self.intercept, "threshold": self.threshold}
 
     def probability(self, query: Query, intent: Intent) -> float:
         """The probability that the question's answer is in two or more documents."""
-        lemmas = {self.index[term] for term in set(query.terms) if term in self.index}
-        tail = len(self.index)
-        value = self.intercept + sum(self.coefficients[i] for i in lemmas)
-        value += sum(c * s for c, s in zip(self.coefficients[tail:], breadth_signals(query, intent), strict=True))
+        value = self.intercept + float(self.coefficients @ breadth_row(query, intent, self.index))
         return 1.0 / (1.0 + math.exp(-value)) if value > -500 else 0.0
 
     def applied(self, intent: Intent, probability: float) -> Intent:

@@ -18,7 +18,7 @@ import numpy as np
 
 from assistant.answerability import SIGNALS
 from assistant.breadth import SIGNALS as BREADTH_SIGNALS
-from assistant.breadth import Breadth, breadth_signals
+from assistant.breadth import Breadth, breadth_row
 from assistant.evidence import FEATURES
 from assistant.intent import Intent
 from assistant.query import Query
@@ -129,11 +129,8 @@ def fit_breadth(questions: Sequence[tuple[Query, Intent]], several: Sequence[boo
             counts[term] = counts.get(term, 0) + 1
     vocabulary = sorted(term for term, count in counts.items() if count >= BREADTH_MIN_QUESTIONS)
     index = {term: i for i, term in enumerate(vocabulary)}
-    rows = np.zeros((len(questions), len(vocabulary) + len(BREADTH_SIGNALS)))
-    for row, (query, intent) in enumerate(questions):
-        for term in set(query.terms) & index.keys():
-            rows[row, index[term]] = 1.0
-        rows[row, len(vocabulary):] = breadth_signals(query, intent)
+    rows = np.array([breadth_row(query, intent, index) for query, intent in questions]).reshape(
+        len(questions), len(vocabulary) + len(BREADTH_SIGNALS))
     labels = np.asarray(several, dtype=int)
     if len(set(labels.tolist())) < 2:  # one kind of question only (a tiny sample): the same answer for every question
         return Breadth(vocabulary, [0.0] * rows.shape[1], 30.0 if labels.any() else -30.0, BREADTH_THRESHOLD)
