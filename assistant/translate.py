@@ -174,8 +174,17 @@ class Glossary:
             stem = again
         return stem
 
-    def _question_stem(self, lang: str, word: str) -> str:
-        """A question word's stem, as a phrase has it where the word's own stem is none of a phrase's:
+    def _question_stems(self, lang: str, word: str) -> tuple[str, ...]:
+        """A question word's stem in phrases (its own where some phrase has it, else ``_question_stem``'s), then
+        ``_question_stem``'s where that differs: the own stem may only continue phrases ("gränsytan" of
+        "specifik för gränsytan") and the other start one ("gränsytan" as "gränsyta")."""
+        own = self._stem(lang, word)
+        other = self._question_stem(lang, word, own)
+        first = own if own in self._known[lang] else other
+        return (first,) if other == first else (first, other)
+
+    def _question_stem(self, lang: str, word: str, stem: str | None = None) -> str:
+        """A question word's stem, as a phrase has it where the word's own stem (``stem``) starts no phrase:
 
         - a Swedish stem whose final doubled consonant made single is a phrase's, as the uninflected word
           spells it ("gemensamma" -> "gemensamm" -> "gemensam", like "gemensam"; "programmet" like "program");
@@ -184,9 +193,9 @@ class Glossary:
         - a long stem or word one letter off a one-word phrase's, and off no other ("gränsytespecifika" like
           "gränsytspecifik"; a typo, "cooperaton" like "cooperation"): at least ``NEAR_STEM`` letters.
         """
-        stem = self._stem(lang, word)
+        stem = stem or self._stem(lang, word)
         known = self._known[lang]
-        if stem in known:
+        if stem in self._phrases[lang]:
             return stem
         if lang == "sv":
             if len(stem) >= 5 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS and stem[:-1] in known:
@@ -209,16 +218,20 @@ class Glossary:
         if lang not in LANGUAGES:
             return Translation((), (), ())
         words = _words(text)
-        stems = [self._question_stem(lang, word.lower()) for word in words]
+        options = [self._question_stems(lang, word.lower()) for word in words]
+        stems = [own for own, *_ in options]
         finnish: list[str] = []
         alternatives: list[tuple[str, ...]] = []
         matched: list[str] = []
         unmatched: list[str] = []
         i = 0
         while i < len(stems):
-            found = self._match(lang, stems, i)
+            found, stem = None, stems[i]
+            for stem in options[i]:
+                if (found := self._match(lang, [*stems[:i], stem, *stems[i + 1:]], i)) is not None:
+                    break
             if found is not None and found[0] == 1:
-                found = 1, self._closest_words(lang, stems[i], words[i].lower(), found[1])
+                found = 1, self._closest_words(lang, stem, words[i].lower(), found[1])
             exact = self._exact[lang].get(words[i].lower())
             if exact is not None and (found is None or found[0] == 1):
                 found = 1, tuple(dict.fromkeys((*(found[1] if found else ()), *exact)))

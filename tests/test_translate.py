@@ -194,3 +194,17 @@ def test_a_swedish_stem_with_a_doubled_last_consonant_reaches_the_word_spelt_wit
     # Only a stem no phrase has is made single, and only a long one: "flyttas" stays "flytta", "som" stays "som".
     assert glossary.translate("Vad flyttas?", "sv").finnish == ("siirtää",)
     assert glossary.translate("som", "sv").finnish == ()
+
+
+def test_a_word_that_only_continues_a_phrase_still_starts_the_phrase_of_its_base_form(tmp_path: Path) -> None:
+    # "gränsytan" is a word of the phrase "specifik för gränsytan", so its own stem is a phrase's; no phrase
+    # starts with it, so the question's "gränsytan" is read as "gränsyta" there, and in the phrase as itself.
+    glossary = Glossary.load(_write(tmp_path / "glossary.tsv", "yhdyspinta\tgränsyta\tinterface",
+                                    "yhdyspintakohtainen\tspecifik för gränsytan\tinterface-specific",
+                                    "kunta\tkommun\tmunicipality"))
+    assert glossary.translate("Vad är gränsytan?", "sv").finnish == ("yhdyspinta",)
+    assert glossary.translate("Vad är specifik för gränsytan?", "sv").finnish == ("yhdyspintakohtainen",)
+    assert glossary.translate("gränsytan i kommunen", "sv").finnish == ("yhdyspinta", "kunta")
+    # the shipped glossary and vocabulary hold both
+    shipped = load_glossary()
+    assert "yhdyspinta" in shipped.translate("Vad är gränsytan mellan kommunen och välfärdsområdet?", "sv").finnish
