@@ -28,7 +28,11 @@ Named steps, in order:
    (a heading names what its section says, "Käytännön työ voi sujua, vaikka strategiatason yhteistyö on
    alkuvaiheessa", and says little itself);
 8. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
-   ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``).
+   ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``);
+9. ``the sentence after``: for a question asking how or why (``Intent.kinds``: "miten", "miksi", "hur",
+   "why") or a broad one, the ``next_sentences`` prose sentences that follow each quoted prose sentence in its
+   section, while the answer has fewer than ``max_items`` items: an explanation runs on over sentences that
+   the ranker, reading each alone, scores low, and they cite no further source.
 
 The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on held-out questions.
 """
@@ -49,6 +53,8 @@ from kysy.settings import Settings
 
 # Two items whose vectors are this close say the same thing; the second is not quoted.
 NEAR_DUPLICATE = 0.95
+# The kinds of question an explanation answers (``words/question_kinds.txt``): how and why.
+EXPLAINED = frozenset({"how", "reason"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class SelectionSettings:
     source_floor: float = 1.01
     part_floor: float = 1.01
     section_sentences: int = 0
+    next_sentences: int = 0
 
     @classmethod
     def of(cls, settings: Settings) -> SelectionSettings:
@@ -81,7 +88,7 @@ class SelectionSettings:
         return cls(settings.answer_support_ratio, settings.answer_support_floor, settings.answer_broad_ratio,
                    settings.answer_max_items, settings.answer_list_items, settings.answer_cover_floor,
                    settings.answer_other_ratio, settings.answer_source_floor, settings.answer_part_floor,
-                   settings.answer_section_sentences)
+                   settings.answer_section_sentences, settings.answer_next_sentences)
 
 
 def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: SelectionSettings,
@@ -135,7 +142,10 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
     place = _by_place(candidates)
     chosen += _sections(chosen, candidates, scores, taken, numbers.section_sentences, place)
-    return chosen + _continuations(chosen, candidates, scores, taken, place)
+    chosen += _continuations(chosen, candidates, scores, taken, place)
+    if intent.broad or intent.kinds & EXPLAINED:
+        chosen += _following(chosen, candidates, scores, taken, place, numbers.next_sentences, limit)
+    return chosen
 
 
 def _sections(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
@@ -155,6 +165,31 @@ def _sections(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores:
             if i not in taken and not _introduces(candidates[i]):
                 added.append(Chosen(candidates[i], float(scores[i]), "the section of a quoted heading"))
                 taken.add(i)
+    return added
+
+
+def _following(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
+               place: dict[tuple[int, int], int], most: int, limit: int) -> list[Chosen]:
+    """The ``most`` prose sentences after each quoted prose sentence, in its section and not quoted yet, in the
+    order the sentences were quoted, while the answer has fewer than ``limit`` items (``place``: ``_by_place``
+    of the candidates)."""
+    added: list[Chosen] = []
+    for entry in chosen:
+        item = entry.candidate
+        if item.place.run >= 0 or item.stored.sentence.is_heading:
+            continue
+        for step in range(1, most + 1):
+            i = place.get((item.rank, item.stored.sentence.ord + step))
+            if len(chosen) + len(added) >= limit or i is None:
+                break
+            other = candidates[i]
+            if (other.place.run >= 0 or other.stored.sentence.is_heading or other.place.section != item.place.section
+                    or _introduces(other) or other.template):
+                break
+            if i in taken or _duplicate(other, [*chosen, *added]):
+                continue
+            added.append(Chosen(other, float(scores[i]), "the sentence after a quoted one"))
+            taken.add(i)
     return added
 
 

@@ -193,6 +193,11 @@ class Settings(BaseSettings):
         default=3, ge=0, le=10,
         description="A quoted heading brings this many of the first sentences of the section it opens (0 = none).",
     )
+    answer_next_sentences: int = Field(
+        default=1, ge=0, le=10,
+        description="For a question asking how or why, or a broad one, each quoted prose sentence brings this many"
+        " of the sentences after it in its section, up to answer_max_items items (0 = none).",
+    )
     # The reader (assistant/reader.py): a cross-encoder fitted by `make train-reader`
     reader: bool = Field(
         default=False, description="Read the best items against the question: re-rank them and refuse near misses."

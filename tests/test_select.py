@@ -261,3 +261,31 @@ def test_a_line_of_the_sites_template_is_never_quoted() -> None:
     items = [item(0, 0, "Tausta:", introduces=True), item(0, 1, "Yksi", run=1), navigation]
     assert chosen(items, [0.1, 0.5, 0.9], LIST) == [("Yksi", "lead")]
     assert chosen([navigation], [0.9]) == []
+
+
+def test_a_how_or_why_question_brings_the_sentence_after_each_quoted_one() -> None:
+    items = [item(0, 0, "Yhteistyö käynnistetään kartoituksella."), item(0, 1, "Kartoitus tehdään haastatteluin."),
+             item(0, 2, "Sitten sovitaan tavoitteista."), item(0, 3, "Seuraava osio", is_heading=True),
+             item(0, 4, "Toisen osion lause.")]
+    scores = [0.9, 0.01, 0.01, 0.01, 0.01]
+    how = Intent("fi", frozenset({"how"}), False, frozenset())
+    one = replace(NUMBERS, next_sentences=1)
+    picked = [(c.candidate.text, c.reason) for c in select(Evidence(tuple(items), {}), np.array(scores), how, one)]
+    assert picked == [("Yhteistyö käynnistetään kartoituksella.", "lead"),
+                      ("Kartoitus tehdään haastatteluin.", "the sentence after a quoted one")]
+    two = replace(NUMBERS, next_sentences=2)
+    picked = [c.candidate.text for c in select(Evidence(tuple(items), {}), np.array(scores), how, two)]
+    assert picked == ["Yhteistyö käynnistetään kartoituksella.", "Kartoitus tehdään haastatteluin.",
+                      "Sitten sovitaan tavoitteista."]
+    # not past the section, not for a question asking no explanation, not with next_sentences 0
+    last = [(c.candidate.text, c.reason) for c in select(Evidence(tuple(items), {}), np.array([0.01, 0.01, 0.9, 0.01, 0.01]), how, one)]
+    assert last == [("Sitten sovitaan tavoitteista.", "lead")]
+    assert [c.reason for c in select(Evidence(tuple(items), {}), np.array(scores), PLAIN, one)] == ["lead"]
+    assert [c.reason for c in select(Evidence(tuple(items), {}), np.array(scores), BROAD, one)][1:] == [
+        "the sentence after a quoted one"]
+    assert [c.reason for c in select(Evidence(tuple(items), {}), np.array(scores), how, NUMBERS)] == ["lead"]
+    # a list item brings none, and the answer stops at max_items
+    listed = [item(0, 0, "Kohta", run=0), item(0, 1, "Lause listan jälkeen.")]
+    assert [c.reason for c in select(Evidence(tuple(listed), {}), np.array([0.9, 0.01]), how, one)] == ["lead"]
+    full = replace(one, max_items=1)
+    assert [c.reason for c in select(Evidence(tuple(items), {}), np.array(scores), how, full)] == ["lead"]
