@@ -219,7 +219,7 @@ class Glossary:
             return Translation((), (), ())
         words = _words(text)
         options = [self._question_stems(lang, word.lower()) for word in words]
-        stems = [own for own, *_ in options]
+        stems = [first for first, *_ in options]
         finnish: list[str] = []
         alternatives: list[tuple[str, ...]] = []
         matched: list[str] = []
