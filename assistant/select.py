@@ -40,8 +40,9 @@ The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -157,11 +158,7 @@ def _sections(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores:
         item = entry.candidate
         if not item.stored.sentence.is_heading or item.place.run >= 0:
             continue
-        ord_ = item.stored.sentence.ord
-        for step in range(1, most + 1):
-            i = place.get((item.rank, ord_ + step))
-            if i is None or candidates[i].stored.sentence.is_heading or candidates[i].place.run >= 0:
-                break
+        for i in islice(_prose_after(item, candidates, place), most):
             if i not in taken and not _introduces(candidates[i]):
                 added.append(Chosen(candidates[i], float(scores[i]), "the section of a quoted heading"))
                 taken.add(i)
@@ -178,12 +175,9 @@ def _following(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores
         item = entry.candidate
         if item.place.run >= 0 or item.stored.sentence.is_heading:
             continue
-        for step in range(1, most + 1):
-            i = place.get((item.rank, item.stored.sentence.ord + step))
-            if len(chosen) + len(added) >= limit or i is None:
-                break
+        for i in islice(_prose_after(item, candidates, place), most):
             other = candidates[i]
-            if (other.place.run >= 0 or other.stored.sentence.is_heading or other.place.section != item.place.section
+            if (len(chosen) + len(added) >= limit or other.place.section != item.place.section
                     or _introduces(other) or other.template):
                 break
             if i in taken or _duplicate(other, [*chosen, *added]):
@@ -191,6 +185,16 @@ def _following(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores
             added.append(Chosen(other, float(scores[i]), "the sentence after a quoted one"))
             taken.add(i)
     return added
+
+
+def _prose_after(item: Candidate, candidates: Sequence[Candidate], place: dict[tuple[int, int], int]) -> Iterator[int]:
+    """The candidates right after ``item`` in its chunk, in order, up to the next heading, list item or gap."""
+    ord_ = item.stored.sentence.ord + 1
+    while (i := place.get((item.rank, ord_))) is not None:
+        if candidates[i].stored.sentence.is_heading or candidates[i].place.run >= 0:
+            return
+        yield i
+        ord_ += 1
 
 
 def _whole_lists(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, intent: Intent,

@@ -228,7 +228,7 @@ class Glossary:
         while i < len(stems):
             found, stem = None, stems[i]
             for stem in options[i]:
-                if (found := self._match(lang, [*stems[:i], stem, *stems[i + 1:]], i)) is not None:
+                if (found := self._match(lang, (stem, *stems[i + 1:]), 0)) is not None:
                     break
             if found is not None and found[0] == 1:
                 found = 1, self._closest_words(lang, stem, words[i].lower(), found[1])
