@@ -15,7 +15,8 @@
    intent is made broad by the model fitted without its fold (dev's by the final model) for step 5.
 5. The selection numbers (``answer_*``) by coordinate ascent on a small grid: the most gold answers
    on dev plus keyword recall and citation precision on the own set, with dev answers of at most ``--max-words`` words on
-   average and the own set's citation precision at least ``--min-precision`` (out-of-fold scores).
+   average (over the dev questions the engine answers at the threshold of step 3, as ``make eval-squad`` counts them)
+   and the own set's citation precision at least ``--min-precision`` (out-of-fold scores).
 
 Writes ``assistant/models/item_scorer.txt``, ``answerability.json``, ``breadth.json`` and ``training.json`` (the chosen
 numbers and every figure, in-sample and cross-validated side by side), and under ``--work/folds/``
@@ -33,7 +34,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -321,7 +322,8 @@ def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings
 
 def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings, max_words: float,
               min_precision: float = 0.8, parts: Mapping[str, Sequence[np.ndarray]] | None = None,
-              precision_weight: float = PRECISION_WEIGHT) -> tuple[SelectionSettings, dict[str, float]]:
+              precision_weight: float = PRECISION_WEIGHT, answered: Collection[str] | None = None,
+              ) -> tuple[SelectionSettings, dict[str, float]]:
     """The numbers with the most dev gold answers plus own keyword recall plus ``precision_weight`` times own
     citation precision (out of fold: a quote more must bring more key facts than it costs in wrong sources),
     with dev answers of at most ``max_words`` words on average and own citation precision at least
@@ -336,7 +338,7 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
 
     def value(numbers: SelectionSettings) -> float:
         if numbers not in seen:
-            seen[numbers] = selection_figures(dev, own, scores, numbers, parts)
+            seen[numbers] = selection_figures(dev, own, scores, numbers, parts, answered)
         figures = seen[numbers]
         if figures["dev_mean_words"] > max_words or figures["own_citation_precision"] < min_precision:
             return figures["own_citation_precision"] - 2.0  # out of bounds: the most precise first
@@ -359,14 +361,19 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
 
 def selection_figures(dev: Sequence[Example], own: Sequence[Example], scores: dict[str, np.ndarray],
                       numbers: SelectionSettings, parts: Mapping[str, Sequence[np.ndarray]] | None = None,
-                      ) -> dict[str, float]:
-    """Gold answers and words on dev; keyword recall and citation precision on the own set."""
+                      answered: Collection[str] | None = None) -> dict[str, float]:
+    """Gold answers and words on dev; keyword recall and citation precision on the own set.
+
+    The words are counted as ``make eval-squad`` counts them: over the dev questions the engine answers
+    (``answered``: their ids; all of ``dev`` when not given), since a refused or partial answer says no more
+    for quoting less."""
     parts = parts or {}
     dev_answers = [answer_text(e, scores[e.id], numbers, parts.get(e.id, ()))[0] for e in dev]
     own_answers = [answer_text(e, scores[e.id], numbers, parts.get(e.id, ())) for e in own]
+    counted = [t for t, e in zip(dev_answers, dev, strict=True) if answered is None or e.id in answered]
     return {
         "dev_gold_in_answer": _mean([gold_in(t, e.truth) for t, e in zip(dev_answers, dev, strict=True)]),
-        "dev_mean_words": _mean([word_count(t) for t in dev_answers]),
+        "dev_mean_words": _mean([word_count(t) for t in counted]),
         "own_keyword_recall": _mean([_mean([keyword_present(k, text) for k in e.truth])
                                      for (text, _), e in zip(own_answers, own, strict=True)]),
         "own_citation_precision": _mean([_mean(relevant) for _, relevant in own_answers if relevant]),
@@ -375,6 +382,15 @@ def selection_figures(dev: Sequence[Example], own: Sequence[Example], scores: di
 
 def _mean(values: Sequence[float]) -> float:
     return round(float(np.mean(values)), 4) if len(values) else 0.0
+
+
+def answered_ids(examples: Sequence[Example], probability: dict[str, float], threshold: float,
+                 scores: dict[str, np.ndarray], parts: Mapping[str, Sequence[np.ndarray]] | None = None,
+                 ) -> frozenset[str]:
+    """The answerable examples the engine answers at ``threshold``: neither refused nor partial."""
+    parts = parts or {}
+    return frozenset(e.id for e in examples if e.answerable and probability[e.id] >= threshold
+                     and not is_partial(e, scores[e.id], parts.get(e.id, ())))
 
 
 def refusal_figures(examples: Sequence[Example], probability: dict[str, float], threshold: float,
@@ -418,15 +434,17 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     breadth = breadth_models(sets.own)
     broad = broadened(sets, breadth)
     base = SelectionSettings.of(Settings())
-    numbers, figures = selection(broad, scores, base, max_words, min_precision, items.parts, precision_weight)
+    threshold = float(answering.final["threshold"])  # type: ignore[arg-type]
+    answered = answered_ids(sets.dev, answering.probability, threshold, scores, items.parts)
+    numbers, figures = selection(broad, scores, base, max_words, min_precision, items.parts, precision_weight,
+                                 answered)
     in_sample_sets = broadened(sets, breadth, in_sample=True)
     dev = [e for e in in_sample_sets.dev if e.answerable]
     own = [e for e in in_sample_sets.own if e.answerable and e.truth]
     in_sample_parts = {e.id: tuple(predict_items(items.final, part.evidence.matrix()) for part in e.looked.parts)
                        for e in sets.own}
     in_sample_figures = selection_figures(dev, own, {**scores, **in_sample}, numbers,
-                                          {**items.parts, **in_sample_parts})
-    threshold = float(answering.final["threshold"])  # type: ignore[arg-type]
+                                          {**items.parts, **in_sample_parts}, answered)
     report = {
         "examples": {name: len(getattr(sets, name)) for name in ("train", "dev", "own")},
         "objective": {"max_refused": max_refused, "max_refused_own": max_refused_own, "max_words": max_words,

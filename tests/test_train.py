@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.answerability import Answerability
@@ -112,6 +113,31 @@ def test_training_writes_models_that_answer_and_the_same_models_twice(sample: di
                                       first / "breadth.json"))
     answer = assistant.ask("Mikä on Etelä-Karjalan väestöpohja?")
     assert answer.citations and answer.citations[0].file == "karjala.txt"
+
+
+@pytest.mark.slow
+def test_dev_words_are_counted_over_the_questions_the_engine_answers(sample: dict[str, Path]) -> None:
+    """The selection's word bound reads the words as `make eval-squad` does: a refused question's quotes,
+    which nobody is shown, do not count."""
+    from assistant.select import SelectionSettings
+    from eval.squad import word_count
+    from eval.train import answer_text, answered_ids, build, is_partial, selection_figures
+
+    sets = build(sample["dataset"], sample["corpus"], _split(sample["questions"]), sample["work"])
+    dev = [e for e in sets.dev if e.answerable]
+    scores = {e.id: np.linspace(1.0, 0.0, len(e.labels)) for e in [*sets.dev, *sets.own]}
+    numbers = SelectionSettings.of(Settings())
+    words = {e.id: word_count(answer_text(e, scores[e.id], numbers)[0]) for e in dev}
+    whole = [e.id for e in dev if not is_partial(e, scores[e.id])]  # asking no fact the best items lack
+    first = whole[0]
+    assert selection_figures(dev, [], scores, numbers)["dev_mean_words"] == pytest.approx(
+        sum(words.values()) / len(words), abs=1e-4)
+    assert selection_figures(dev, [], scores, numbers, answered={first})["dev_mean_words"] == words[first]
+
+    probability = {e.id: 0.9 if e.id == first else 0.1 for e in sets.dev}
+    assert answered_ids(sets.dev, probability, 0.5, scores) == {first}
+    assert answered_ids(sets.dev, probability, 0.05, scores) == set(whole)
+    assert len(whole) < len(dev)  # a partial answer is not counted either
 
 
 def test_the_shipped_numbers_are_those_make_train_chose() -> None:
