@@ -63,12 +63,13 @@ HOLDOUT29 = ROOT / "eval" / "questions.holdout29.jsonl"
 HOLDOUT30 = ROOT / "eval" / "questions.holdout30.jsonl"
 HOLDOUT31 = ROOT / "eval" / "questions.holdout31.jsonl"
 HOLDOUT32 = ROOT / "eval" / "questions.holdout32.jsonl"
+HOLDOUT33 = ROOT / "eval" / "questions.holdout33.jsonl"
 # The sets `make train` fits on (TRAINING_SETS), and the held-out sets kept out of every fit.
 FITTED = (QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8,
           HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18,
           HOLDOUT19)
 KEPT_OUT = (HOLDOUT20, HOLDOUT21, HOLDOUT22, HOLDOUT23, HOLDOUT24, HOLDOUT25, HOLDOUT26, HOLDOUT27, HOLDOUT28,
-            HOLDOUT29, HOLDOUT30, HOLDOUT31, HOLDOUT32)
+            HOLDOUT29, HOLDOUT30, HOLDOUT31, HOLDOUT32, HOLDOUT33)
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
@@ -372,6 +373,7 @@ def test_the_sets_kept_out_of_the_fit_are_known_by_path_and_their_fitted_wording
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT30)) == 12
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT31)) == 13
     assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT32)) == 10
+    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT33)) == 14
 
 
 def test_a_question_asked_word_for_word_by_two_fitted_sets_is_in_one_fold() -> None:
