@@ -70,6 +70,9 @@ FITTED = (QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOU
           HOLDOUT19)
 KEPT_OUT = (HOLDOUT20, HOLDOUT21, HOLDOUT22, HOLDOUT23, HOLDOUT24, HOLDOUT25, HOLDOUT26, HOLDOUT27, HOLDOUT28,
             HOLDOUT29, HOLDOUT30, HOLDOUT31, HOLDOUT32, HOLDOUT33)
+# How many questions of each set kept out a fitted set asks word for word (its "fitted twins").
+FITTED_TWINS = {HOLDOUT20: 12, HOLDOUT21: 10, HOLDOUT22: 15, HOLDOUT23: 10, HOLDOUT24: 6, HOLDOUT25: 5, HOLDOUT26: 4,
+                HOLDOUT27: 5, HOLDOUT28: 7, HOLDOUT29: 8, HOLDOUT30: 12, HOLDOUT31: 13, HOLDOUT32: 10, HOLDOUT33: 14}
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
@@ -360,20 +363,8 @@ def test_the_sets_kept_out_of_the_fit_are_known_by_path_and_their_fitted_wording
     assert len(fitted) > 1200 and all(key == wording_key(key) for key in fitted)
     # independent writers ask some questions in the very same words ("Mikä on projektipäällikkö Liisa Jurmun
     # puhelinnumero?"): the reports count them and show each set without them
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT20)) == 12
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT21)) == 10
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT22)) == 15
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT23)) == 10
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT24)) == 6
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT25)) == 5
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT26)) == 4
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT27)) == 5
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT28)) == 7
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT29)) == 8
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT30)) == 12
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT31)) == 13
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT32)) == 10
-    assert sum(wording_key(q.question) in fitted for q in load_questions(HOLDOUT33)) == 14
+    twins = {path.name: sum(wording_key(q.question) in fitted for q in load_questions(path)) for path in KEPT_OUT}
+    assert twins == {path.name: count for path, count in FITTED_TWINS.items()}
 
 
 def test_a_question_asked_word_for_word_by_two_fitted_sets_is_in_one_fold() -> None:
