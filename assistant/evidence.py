@@ -5,6 +5,9 @@ of the retrieved chunks, with its place in the chunk's structure (``assistant/la
 signals, the features of the scoring and answerability models, are:
 
 - ``similarity``: the item's vector against the question's, and ``similarity_gap`` to the best item;
+  ``context_similarity`` (and ``context_gap``) the same for the item read under its document's title and
+  its heading (its second stored vector, ``ingest.pipeline.in_context``; an index without one gives
+  ``similarity``): a slide line or a list item with its slide's or section's subject;
 - ``lexical``: the idf-weighted share of the question's concepts in the item, its headings and its
   document's title, year and kind ("vuoden 2023 uutisessa", "diaesityksen mukaan": ``document_terms``;
   ``assistant/matcher.py``), and ``lexical_gap`` to the best candidate's;
@@ -51,7 +54,7 @@ _BY_TERM: weakref.WeakKeyDictionary[Snapshot, tuple[Analyzer, dict[str, frozense
 # Letters of a word that ``prefix_bm25`` compares (a stemmer-free match, robust to unknown words).
 PREFIX = 5
 FEATURES = (
-    "similarity", "similarity_gap", "lexical", "lexical_gap", "lexical_own", "own_gap", "heading_lexical",
+    "similarity", "similarity_gap", "context_similarity", "context_gap", "lexical", "lexical_gap", "lexical_own", "own_gap", "heading_lexical",
     "neighbour", "rarest", "bm25", "prefix_bm25", "chunk_score", "chunk_rank", "chunk_dense", "chunk_coverage", "position",
     "is_list_item", "is_heading", "is_lead_in", "words", "enumerates", "kind_match", "kind_asked", "names_missing",
     "question_concepts", "asks_list",
@@ -191,6 +194,7 @@ def gather(
     if not rows:
         return Evidence((), weights)
     similarity = np.array([row.similarity for row in rows])
+    best_context = max(row.context for row in rows)
     best_lexical = max(row.lexical for row in rows)
     best_own = max(row.own for row in rows)
     bm25 = _bm25(list(query.terms), [row.item.terms for row in rows])
@@ -207,6 +211,8 @@ def gather(
         features = (
             row.similarity,
             float(similarity.max() - row.similarity),
+            row.context,
+            best_context - row.context,
             row.lexical,
             best_lexical - row.lexical,
             row.own,
@@ -245,6 +251,7 @@ class _Row:
     place: Place
     terms: frozenset[str]
     similarity: float
+    context: float
     lexical: float
     own: float
     heading: float
@@ -277,12 +284,14 @@ def _rows(
             covered = matcher.covered(terms)
             covered_names = covered | terms
             neighbour = max(own[max(0, i - 1) : i] + own[i + 1 : i + 2], default=0.0)
+            similarity = float(item.vector @ query.vector) if item.vector is not None else 0.0
             rows.append(_Row(
                 rank=rank,
                 item=item,
                 place=place,
                 terms=terms,
-                similarity=float(item.vector @ query.vector) if item.vector is not None else 0.0,
+                similarity=similarity,
+                context=float(item.context @ query.vector) if item.context is not None else similarity,
                 lexical=matcher.share(terms, weights),
                 own=own[i],
                 heading=matcher.share({*headings[place.heading], *title}, weights),

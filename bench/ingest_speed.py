@@ -1,8 +1,8 @@
 """Ingestion speed: is ingestion embedding-bound, and how fast is a re-run over an unchanged corpus?
 
 ``ingest_throughput`` runs a full ``ingest --rebuild`` with an EMPTY embedding cache, then runs the
-raw embedder alone on exactly the texts the pipeline embedded (chunk ``embed_text`` + sentences,
-deduplicated as the cache does, in batches of ``embed_batch_size``; with late chunking the sentences
+raw embedder alone on exactly the texts the pipeline embedded (chunk ``embed_text`` + sentences + the
+sentences under their title and heading, ``ingest.pipeline.in_context``, deduplicated as the cache does, in batches of ``embed_batch_size``; with late chunking the sentences
 come from their chunk's pass, so only the chunks are embedded). Their ratio says how much of
 ingestion is embedding. ``reingest_unchanged`` times the no-op run over 1,000 small documents.
 """
@@ -25,7 +25,7 @@ from ingest.chunk import chunk_document, split_sentences
 from ingest.embed import Embedder, SpanEmbedder, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.load import load_file
-from ingest.pipeline import ingest_paths
+from ingest.pipeline import in_context, ingest_paths
 from ingest.store import Snapshot
 from kysy.settings import Settings
 
@@ -71,12 +71,16 @@ class Throughput:
 
 
 def _embedded_texts(settings: Settings) -> tuple[list[str], list[str], int, int]:
-    """Unique chunk texts and sentence texts in the index, as the pipeline embedded them; documents, pages."""
+    """Unique chunk texts and sentence texts in the index (each sentence alone and, where it has a context vector,
+    under its title and heading), as the pipeline embedded them; documents, pages."""
     snapshot = Snapshot(settings.index_path)
     try:
         chunk_texts = [chunk.embed_text for chunk in snapshot.chunks]
-        stored = snapshot.sentences([chunk.id for chunk in snapshot.chunks])
+        titles = {chunk.id: chunk.title for chunk in snapshot.chunks}
+        stored = snapshot.sentences(list(titles))
         sentence_texts = [item.sentence.text for items in stored.values() for item in items]
+        sentence_texts += [in_context(titles[cid], item.sentence) for cid, items in stored.items() for item in items
+                           if item.context is not None]
         pages = sum(info.pages for info in snapshot.documents.values())
         documents = len(snapshot.documents)
     finally:

@@ -146,10 +146,11 @@ def run_ingest(report: Report, options: Options) -> None:
         report.add(Row(
             f"ingest / raw embedder throughput, {label}", ">= 0.90", float(t["ratio"]), None,  # type: ignore[arg-type]
             "x", float(t["ratio"]) >= 0.9,  # type: ignore[arg-type]
-            f"{t['documents']} docs, {t['pages']} pages, {t['chunks']} chunks + {t['sentences']} sentences; "
+            f"{t['documents']} docs, {t['pages']} pages, {t['chunks']} chunks + {t['sentences']} sentence texts "
+            "(alone and in context); "
             f"ingest {t['ingest_s']:.1f} s = {t['chunks_per_s']:.2f} chunks/s, {t['pages_per_s']:.2f} pages/s, "
             f"{t['texts_per_s']:.1f} texts/s; raw {t['raw_embed_s']:.1f} s = {t['raw_texts_per_s']:.1f} texts/s, "
-            + (f"{t['raw_sentences_per_s']:.1f} sentences/s, " if t["raw_sentences_per_s"] else "sentences pooled "
+            + (f"{t['raw_sentences_per_s']:.1f} sentence texts/s, " if t["raw_sentences_per_s"] else "sentences pooled "
                "from their chunks' pass, ")
             + f"{t['raw_chunks_per_s']:.2f} chunks/s",
         ))
@@ -162,7 +163,7 @@ def run_ingest(report: Report, options: Options) -> None:
         "Ingest throughput: a full `ingest --rebuild` with an EMPTY embedding cache (given the bench's loaded "
         "and warmed embedder, as a running server gives its own: loading the model is in neither timing), then the raw embedder "
         f"({base.embedder} passages, batches of embed_batch_size) on exactly the unique texts the pipeline "
-        "embedded (chunk embed_text; + sentences unless late chunking pools them from their chunk). Ratio = raw seconds / ingest seconds. Finlex sample: the first "
+        "embedded (chunk embed_text; + sentences, each alone and under its title and heading, unless late chunking pools them from their chunk). Ratio = raw seconds / ingest seconds. Finlex sample: the first "
         f"{options.finlex_docs} documents of statutes_2024 and kho_decisions_2021_2025 interleaved."
     )
     report.notes.append(

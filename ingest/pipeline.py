@@ -28,12 +28,13 @@ from ingest.lock import writer_lock
 from ingest.store import FileBundle, FileRecord, IndexStore
 from ingest.vectors import VectorStore
 from kysy.errors import IndexDamagedError, KysyError
+from kysy.models import Sentence
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # Bump when a change to loading, chunking or analysis makes old index rows stale.
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"
 METADATA_FILES = {"sources.json"}
 
 
@@ -381,27 +382,36 @@ class _Run:
         try:
             if self.late:
                 chunk_vectors, sentence_vectors = self._embed_late(bundles, cache)
+                context_vectors = None  # a pooled vector is already read in its chunk
             else:
-                chunk_vectors, sentence_vectors = self._embed_apart(bundles, cache)
+                chunk_vectors, sentence_vectors, context_vectors = self._embed_apart(bundles, cache)
         finally:
             cache.close()
         vectors.upsert(chunks, chunk_vectors)
         offset = 0
         for i, bundle in enumerate(bundles):
             n = len(bundle.sentences)
-            bundles[i] = replace(bundle, sentence_vectors=sentence_vectors[offset : offset + n])
+            bundles[i] = replace(
+                bundle, sentence_vectors=sentence_vectors[offset : offset + n],
+                context_vectors=None if context_vectors is None else context_vectors[offset : offset + n],
+            )
             offset += n
 
-    def _embed_apart(self, bundles: list[FileBundle], cache: EmbeddingCache) -> tuple[np.ndarray, np.ndarray]:
-        """Chunks, then every sentence again on its own."""
+    def _embed_apart(
+        self, bundles: list[FileBundle], cache: EmbeddingCache
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Chunks, then every sentence again on its own and once more under its title and heading."""
         texts = [c.embed_text for b in bundles for c in b.chunks]
         chunk_count = len(texts)
-        texts += [x.text for b in bundles for x in b.sentences]
+        titles = {c.id: c.title for b in bundles for c in b.chunks}
+        own = [x.text for b in bundles for x in b.sentences]
+        texts += own + [in_context(titles.get(x.chunk_id, ""), x) for b in bundles for x in b.sentences]
         total = len(texts)
         matrix = cache.embed_passages(
             texts, batch_size=self.settings.embed_batch_size, progress=lambda n: self.progress("embed", n, total)
         )
-        return matrix[:chunk_count], matrix[chunk_count:]
+        split = chunk_count + len(own)
+        return matrix[:chunk_count], matrix[chunk_count:split], matrix[split:]
 
     def _embed_late(self, bundles: list[FileBundle], cache: EmbeddingCache) -> tuple[np.ndarray, np.ndarray]:
         """Chunks, each sentence's vector pooled from its chunk's token states (one pass)."""
@@ -433,3 +443,10 @@ class _Run:
             at += len(bundle.chunks)
         dim = self.embedder.dim
         return chunk_vectors, np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+
+
+def in_context(title: str, sentence: Sentence) -> str:
+    """A sentence as its context vector reads it: its document's title and its heading first, as a chunk's
+    embedded text has them, so a slide line or a list item carries its slide's or section's subject."""
+    context = " > ".join(part for part in (title, sentence.heading) if part and part != sentence.text)
+    return f"{context}\n{sentence.text}" if context else sentence.text

@@ -56,7 +56,7 @@ CREATE INDEX IF NOT EXISTS chunks_file ON chunks (file, ord);
 CREATE TABLE IF NOT EXISTS sentences (
     chunk_id TEXT NOT NULL, ord INTEGER NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL,
     "end" INTEGER NOT NULL, is_list_item INTEGER NOT NULL, heading TEXT NOT NULL, terms TEXT NOT NULL,
-    vector BLOB, PRIMARY KEY (chunk_id, ord)
+    vector BLOB, context BLOB, PRIMARY KEY (chunk_id, ord)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
@@ -91,15 +91,17 @@ class FileBundle:
     sentences: tuple[Sentence, ...]
     sentence_terms: tuple[tuple[str, ...], ...]
     sentence_vectors: np.ndarray | None
+    context_vectors: np.ndarray | None = None  # each sentence read under its title and heading (``in_context``)
 
 
 @dataclass(frozen=True)
 class StoredSentence:
-    """A sentence with its precomputed analysis and (optional) vector."""
+    """A sentence with its precomputed analysis and (optional) vectors: its own, and read in its context."""
 
     sentence: Sentence
     terms: tuple[str, ...]
     vector: np.ndarray | None
+    context: np.ndarray | None = None
 
 
 # The sentences table's is_list_item column says what kind of unit a sentence is.
@@ -110,6 +112,14 @@ def _kind_code(sentence: Sentence) -> int:
     if sentence.is_heading:
         return _HEADING
     return _LIST_ITEM if sentence.is_list_item else _PROSE
+
+
+def _blob(vectors: np.ndarray | None, row: int) -> bytes | None:
+    return None if vectors is None else vectors[row].astype(np.float16).tobytes()
+
+
+def _vector(blob: bytes | None) -> np.ndarray | None:
+    return None if blob is None else np.frombuffer(blob, dtype=np.float16).astype(np.float32)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -128,6 +138,9 @@ class IndexStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = _connect(path)
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sentences)")}
+            if "context" not in columns:  # an index written before sentences had a context vector
+                self._db.execute("ALTER TABLE sentences ADD COLUMN context BLOB")
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the index {path}: {exc}") from exc
 
@@ -250,11 +263,11 @@ class IndexStore:
             [(c.id, c.doc_id, c.file, c.ord, c.title, c.text, c.page, c.heading, c.start, c.end,
               c.content_hash, " ".join(terms)) for c, terms in zip(bundle.chunks, bundle.chunk_terms, strict=True)],
         )
-        vectors = bundle.sentence_vectors
+        vectors, contexts = bundle.sentence_vectors, bundle.context_vectors
         self._db.executemany(
-            "INSERT OR REPLACE INTO sentences VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO sentences VALUES (?,?,?,?,?,?,?,?,?,?)",
             [(s.chunk_id, s.ord, s.text, s.start, s.end, _kind_code(s), s.heading, " ".join(terms),
-              None if vectors is None else vectors[i].astype(np.float16).tobytes())
+              _blob(vectors, i), _blob(contexts, i))
              for i, (s, terms) in enumerate(zip(bundle.sentences, bundle.sentence_terms, strict=True))],
         )
 
@@ -347,6 +360,8 @@ class Snapshot:
         if "generation" not in self.meta:
             raise IndexNotBuiltError(f"the index at {self.path} is empty: run `kysy ingest corpus` first")
         self.generation = int(self.meta["generation"])
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(sentences)")}
+        self._context = "context" if "context" in columns else "NULL"  # an index written before context vectors
         blobs = dict(self._db.execute("SELECT name, data FROM blobs").fetchall())
         self.keyword = KeywordIndex.from_bytes(blobs["keyword"])
         order: list[str] = json.loads(blobs["keyword_ids"])
@@ -409,14 +424,13 @@ class Snapshot:
         marks = ",".join("?" * len(chunk_ids))
         with self._lock:
             rows = self._db.execute(
-                'SELECT chunk_id, ord, text, start, "end", is_list_item, heading, terms, vector '
+                f'SELECT chunk_id, ord, text, start, "end", is_list_item, heading, terms, vector, {self._context} '
                 f"FROM sentences WHERE chunk_id IN ({marks}) ORDER BY chunk_id, ord",
                 list(chunk_ids),
             ).fetchall()
-        for cid, ord_, text, start, end, kind, heading, terms, blob in rows:
-            vector = None if blob is None else np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+        for cid, ord_, text, start, end, kind, heading, terms, blob, context in rows:
             sentence = Sentence(cid, ord_, text, start, end, kind == _LIST_ITEM, heading, kind == _HEADING)
-            result[cid].append(StoredSentence(sentence, tuple(terms.split()), vector))
+            result[cid].append(StoredSentence(sentence, tuple(terms.split()), _vector(blob), _vector(context)))
         return result
 
     def pages(self, doc_id: str) -> list[Page]:

@@ -337,3 +337,52 @@ def test_late_chunking_embeds_each_chunk_once_and_pools_its_sentences(tmp_path: 
     assert separate.keys() == vectors.keys()
     # pooled from the chunk or embedded alone, a sentence's vector points the same way
     assert min(float(np.dot(vectors[k], separate[k])) for k in vectors) > 0.8  # type: ignore[arg-type]
+
+
+def test_every_sentence_also_gets_a_vector_read_under_its_title_and_heading(tmp_path: Path, settings: Settings) -> None:
+    import numpy as np
+
+    from ingest.pipeline import in_context
+
+    corpus = _corpus(tmp_path / "corpus", files=1)
+    ingest_paths(settings, [corpus])
+    snapshot = Snapshot(settings.index_path)
+    try:
+        titles = {c.id: c.title for c in snapshot.chunks}
+        stored = [s for rows in snapshot.sentences(list(titles)).values() for s in rows]
+    finally:
+        snapshot.close()
+    assert stored and all(s.vector is not None and s.context is not None for s in stored)
+    embedder = make_embedder(settings.embedder)
+    first = stored[0]
+    text = in_context(titles[first.sentence.chunk_id], first.sentence)
+    assert text.startswith(titles[first.sentence.chunk_id]) and text.endswith(first.sentence.text)
+    # the stored context vector is the contextual text's passage vector (float16 in the index), not the item's own
+    assert float(np.dot(first.context, embedder.embed_passages([text])[0])) > 0.999  # type: ignore[arg-type]
+    assert float(np.dot(first.context, first.vector)) < 0.99  # type: ignore[arg-type]
+
+
+def test_an_index_written_before_context_vectors_is_read_and_migrated(tmp_path: Path, settings: Settings) -> None:
+    import sqlite3
+
+    from assistant.service import Assistant
+    from ingest.store import IndexStore
+
+    ingest_paths(settings, [_corpus(tmp_path / "corpus", files=1)])
+    db = sqlite3.connect(settings.index_path)
+    db.execute("ALTER TABLE sentences DROP COLUMN context")
+    db.commit()
+    db.close()
+    old = Snapshot(settings.index_path)
+    try:
+        stored = [s for rows in old.sentences([c.id for c in old.chunks]).values() for s in rows]
+    finally:
+        old.close()
+    assert stored and all(s.vector is not None and s.context is None for s in stored)
+    # it still answers, the item's own vector standing in for the missing one
+    answer = Assistant(settings).ask("Miten Etelä-Karjalassa on tehty yhdyspintatyötä?")
+    assert not answer.not_found and "ilman erillisiä sopimuksia" in answer.text
+    IndexStore(settings.index_path).close()  # the writer adds the column; the next ingest fills it
+    db = sqlite3.connect(settings.index_path)
+    assert "context" in {row[1] for row in db.execute("PRAGMA table_info(sentences)")}
+    db.close()
