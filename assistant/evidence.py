@@ -54,8 +54,9 @@ _BY_TERM: weakref.WeakKeyDictionary[Snapshot, tuple[Analyzer, dict[str, frozense
 # Letters of a word that ``prefix_bm25`` compares (a stemmer-free match, robust to unknown words).
 PREFIX = 5
 FEATURES = (
-    "similarity", "similarity_gap", "context_similarity", "context_gap", "lexical", "lexical_gap", "lexical_own", "own_gap", "heading_lexical",
-    "neighbour", "rarest", "bm25", "prefix_bm25", "chunk_score", "chunk_rank", "chunk_dense", "chunk_coverage", "position",
+    "similarity", "similarity_gap", "context_similarity", "context_gap", "lexical", "lexical_gap", "lexical_own",
+    "own_gap", "heading_lexical", "neighbour", "rarest", "bm25", "prefix_bm25", "chunk_score", "chunk_rank",
+    "chunk_dense", "chunk_coverage", "position",
     "is_list_item", "is_heading", "is_lead_in", "words", "enumerates", "kind_match", "kind_asked", "names_missing",
     "question_concepts", "asks_list",
 )

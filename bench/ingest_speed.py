@@ -2,9 +2,10 @@
 
 ``ingest_throughput`` runs a full ``ingest --rebuild`` with an EMPTY embedding cache, then runs the
 raw embedder alone on exactly the texts the pipeline embedded (chunk ``embed_text`` + sentences + the
-sentences under their title and heading, ``ingest.pipeline.in_context``, deduplicated as the cache does, in batches of ``embed_batch_size``; with late chunking the sentences
-come from their chunk's pass, so only the chunks are embedded). Their ratio says how much of
-ingestion is embedding. ``reingest_unchanged`` times the no-op run over 1,000 small documents.
+sentences under their title and heading, ``ingest.pipeline.in_context``, deduplicated as the cache does,
+in batches of ``embed_batch_size``; with late chunking the sentences come from their chunk's pass, so only
+the chunks are embedded). Their ratio says how much of ingestion is embedding. ``reingest_unchanged`` times
+the no-op run over 1,000 small documents.
 """
 
 from __future__ import annotations
