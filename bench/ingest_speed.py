@@ -124,8 +124,8 @@ def ingest_throughput(
 class _RandomEmbedder:
     """Stands in for the real model when only the cache needs filling: seeded random unit vectors."""
 
-    def __init__(self, name: str, dim: int) -> None:
-        self.name, self.dim = name, dim
+    def __init__(self, name: str, dim: int, version: str = "") -> None:
+        self.name, self.dim, self.version = name, dim, version  # filed under the real model's key
         self._rng = np.random.default_rng(11)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -152,8 +152,11 @@ def prewarm_cache(settings: Settings, paths: Sequence[Path]) -> int:
             min_words=settings.chunk_min_words, overlap_words=settings.chunk_overlap_words,
         )
         texts += [chunk.embed_text for chunk in chunks]
-        texts += [sentence.text for chunk in chunks for sentence in split_sentences(chunk)]
-    cache = EmbeddingCache(settings.embed_cache_path, _RandomEmbedder(real.name, real.dim))  # type: ignore[arg-type]
+        sentences = [(chunk.title, sentence) for chunk in chunks for sentence in split_sentences(chunk)]
+        texts += [sentence.text for _, sentence in sentences]
+        texts += [in_context(title, sentence) for title, sentence in sentences]
+    stand_in = _RandomEmbedder(real.name, real.dim, getattr(real, "version", ""))
+    cache = EmbeddingCache(settings.embed_cache_path, stand_in)  # type: ignore[arg-type]
     try:
         cache.embed_passages(texts, batch_size=512)
     finally:

@@ -127,3 +127,26 @@ def test_report_rows_carry_their_verdicts() -> None:
     text = render_text(report)
     assert "met" in text and "NOT MET" in text
     assert report.to_json()["rows"][1]["p95"] == 2.5  # type: ignore[index]
+
+
+def test_the_prewarmed_cache_holds_every_text_the_first_ingest_embeds(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bench.finlex import write_documents
+    from bench.ingest_speed import prewarm_cache
+
+    paths = write_documents(finlex_records(5), tmp_path / "docs", max_words=60)
+    settings = Settings(data_dir=tmp_path / "data")
+    prewarm_cache(settings, paths)
+
+    def filed() -> list[tuple[str, int]]:
+        db = sqlite3.connect(settings.embed_cache_path)
+        try:
+            return db.execute("SELECT model, COUNT(*) FROM embeddings GROUP BY model").fetchall()
+        finally:
+            db.close()
+
+    before = filed()
+    report = ingest_paths(settings, [tmp_path / "docs"])
+    # the chunks, the sentences and the sentences in context were all there, under the real model's key
+    assert report.failed == () and len(before) == 1 and filed() == before
