@@ -384,26 +384,32 @@ def _mean(values: Sequence[float]) -> float:
     return round(float(np.mean(values)), 4) if len(values) else 0.0
 
 
+def outcomes(examples: Sequence[Example], probability: dict[str, float], threshold: float,
+             scores: dict[str, np.ndarray], parts: Mapping[str, Sequence[np.ndarray]] | None = None,
+             ) -> dict[str, str]:
+    """Each example's outcome at ``threshold``, as the engine gives it: "not_found", "partial" or "answered"."""
+    parts = parts or {}
+    return {e.id: "not_found" if probability[e.id] < threshold
+            else "partial" if is_partial(e, scores[e.id], parts.get(e.id, ())) else "answered" for e in examples}
+
+
 def answered_ids(examples: Sequence[Example], probability: dict[str, float], threshold: float,
                  scores: dict[str, np.ndarray], parts: Mapping[str, Sequence[np.ndarray]] | None = None,
                  ) -> frozenset[str]:
     """The answerable examples the engine answers at ``threshold``: neither refused nor partial."""
-    parts = parts or {}
-    return frozenset(e.id for e in examples if e.answerable and probability[e.id] >= threshold
-                     and not is_partial(e, scores[e.id], parts.get(e.id, ())))
+    outcome = outcomes(examples, probability, threshold, scores, parts)
+    return frozenset(e.id for e in examples if e.answerable and outcome[e.id] == "answered")
 
 
 def refusal_figures(examples: Sequence[Example], probability: dict[str, float], threshold: float,
                     scores: dict[str, np.ndarray], parts: Mapping[str, Sequence[np.ndarray]] | None = None,
                     ) -> dict[str, float]:
     """Answerable and unanswerable questions refused at ``threshold`` (not found, or partial)."""
-    parts = parts or {}
-    held = {e.id: is_partial(e, scores[e.id], parts.get(e.id, ())) for e in examples}
-    refused = {e.id: bool(probability[e.id] < threshold or held[e.id]) for e in examples}
-    partial = [float(probability[e.id] >= threshold and held[e.id]) for e in examples]
-    return {"answerable_refused": _mean([float(refused[e.id]) for e in examples if e.answerable]),
-            "unanswerable_refused": _mean([float(refused[e.id]) for e in examples if not e.answerable]),
-            "partial": _mean(partial)}
+    outcome = outcomes(examples, probability, threshold, scores, parts)
+    refused = {e.id: float(outcome[e.id] != "answered") for e in examples}
+    return {"answerable_refused": _mean([refused[e.id] for e in examples if e.answerable]),
+            "unanswerable_refused": _mean([refused[e.id] for e in examples if not e.answerable]),
+            "partial": _mean([float(outcome[e.id] == "partial") for e in examples])}
 
 
 def lead_figures(examples: Sequence[Example], scores: dict[str, np.ndarray]) -> float:
