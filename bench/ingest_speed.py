@@ -26,7 +26,7 @@ from ingest.chunk import chunk_document, split_sentences
 from ingest.embed import Embedder, SpanEmbedder, make_embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.load import load_file
-from ingest.pipeline import in_context, ingest_paths
+from ingest.pipeline import ingest_paths, passage_texts
 from ingest.store import Snapshot
 from kysy.settings import Settings
 
@@ -76,12 +76,10 @@ def _embedded_texts(settings: Settings) -> tuple[list[str], list[str], int, int]
     under its title and heading), as the pipeline embedded them; documents, pages."""
     snapshot = Snapshot(settings.index_path)
     try:
-        chunk_texts = [chunk.embed_text for chunk in snapshot.chunks]
-        titles = {chunk.id: chunk.title for chunk in snapshot.chunks}
-        stored = snapshot.sentences(list(titles))
-        sentence_texts = [item.sentence.text for items in stored.values() for item in items]
-        sentence_texts += [in_context(titles[cid], item.sentence) for cid, items in stored.items() for item in items
-                           if item.context is not None]
+        stored = snapshot.sentences([chunk.id for chunk in snapshot.chunks])
+        items = [item for rows in stored.values() for item in rows]
+        chunk_texts, sentence_texts, context = passage_texts(snapshot.chunks, [item.sentence for item in items])
+        sentence_texts += [text for text, item in zip(context, items, strict=True) if item.context is not None]
         pages = sum(info.pages for info in snapshot.documents.values())
         documents = len(snapshot.documents)
     finally:
@@ -151,10 +149,8 @@ def prewarm_cache(settings: Settings, paths: Sequence[Path]) -> int:
             document, target_words=settings.chunk_target_words, max_words=settings.chunk_max_words,
             min_words=settings.chunk_min_words, overlap_words=settings.chunk_overlap_words,
         )
-        texts += [chunk.embed_text for chunk in chunks]
-        sentences = [(chunk.title, sentence) for chunk in chunks for sentence in split_sentences(chunk)]
-        texts += [sentence.text for _, sentence in sentences]
-        texts += [in_context(title, sentence) for title, sentence in sentences]
+        for part in passage_texts(chunks, [sentence for chunk in chunks for sentence in split_sentences(chunk)]):
+            texts += part
     stand_in = _RandomEmbedder(real.name, real.dim, getattr(real, "version", ""))
     cache = EmbeddingCache(settings.embed_cache_path, stand_in)  # type: ignore[arg-type]
     try:

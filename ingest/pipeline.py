@@ -28,7 +28,7 @@ from ingest.lock import writer_lock
 from ingest.store import FileBundle, FileRecord, IndexStore
 from ingest.vectors import VectorStore
 from kysy.errors import IndexDamagedError, KysyError
-from kysy.models import Sentence
+from kysy.models import Chunk, Sentence
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -401,17 +401,15 @@ class _Run:
         self, bundles: list[FileBundle], cache: EmbeddingCache
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Chunks, then every sentence again on its own and once more under its title and heading."""
-        texts = [c.embed_text for b in bundles for c in b.chunks]
-        chunk_count = len(texts)
-        titles = {c.id: c.title for b in bundles for c in b.chunks}
-        own = [x.text for b in bundles for x in b.sentences]
-        texts += own + [in_context(titles.get(x.chunk_id, ""), x) for b in bundles for x in b.sentences]
+        chunk_texts, own, context = passage_texts([c for b in bundles for c in b.chunks],
+                                                  [x for b in bundles for x in b.sentences])
+        texts = chunk_texts + own + context
         total = len(texts)
         matrix = cache.embed_passages(
             texts, batch_size=self.settings.embed_batch_size, progress=lambda n: self.progress("embed", n, total)
         )
-        split = chunk_count + len(own)
-        return matrix[:chunk_count], matrix[chunk_count:split], matrix[split:]
+        split = len(chunk_texts) + len(own)
+        return matrix[: len(chunk_texts)], matrix[len(chunk_texts) : split], matrix[split:]
 
     def _embed_late(self, bundles: list[FileBundle], cache: EmbeddingCache) -> tuple[np.ndarray, np.ndarray]:
         """Chunks, each sentence's vector pooled from its chunk's token states (one pass)."""
@@ -443,6 +441,14 @@ class _Run:
             at += len(bundle.chunks)
         dim = self.embedder.dim
         return chunk_vectors, np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+
+
+def passage_texts(chunks: Sequence[Chunk], sentences: Sequence[Sentence]) -> tuple[list[str], list[str], list[str]]:
+    """What ingestion embeds as passages when sentences are embedded apart: each chunk's ``embed_text``, each
+    sentence alone, and each sentence in its context (``in_context``), in the order given."""
+    titles = {c.id: c.title for c in chunks}
+    return ([c.embed_text for c in chunks], [x.text for x in sentences],
+            [in_context(titles.get(x.chunk_id, ""), x) for x in sentences])
 
 
 def in_context(title: str, sentence: Sentence) -> str:
