@@ -122,6 +122,11 @@ def _vector(blob: bytes | None) -> np.ndarray | None:
     return None if blob is None else np.frombuffer(blob, dtype=np.float16).astype(np.float32)
 
 
+def _has_context(db: sqlite3.Connection) -> bool:
+    """Whether the index's sentences table has the context vector column."""
+    return "context" in {row[1] for row in db.execute("PRAGMA table_info(sentences)")}
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
@@ -138,8 +143,7 @@ class IndexStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = _connect(path)
             self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sentences)")}
-            if "context" not in columns:  # an index written before sentences had a context vector
+            if not _has_context(self._db):  # an index written before sentences had a context vector
                 self._db.execute("ALTER TABLE sentences ADD COLUMN context BLOB")
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the index {path}: {exc}") from exc
@@ -360,8 +364,7 @@ class Snapshot:
         if "generation" not in self.meta:
             raise IndexNotBuiltError(f"the index at {self.path} is empty: run `kysy ingest corpus` first")
         self.generation = int(self.meta["generation"])
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(sentences)")}
-        self._context = "context" if "context" in columns else "NULL"  # an index written before context vectors
+        self._context = "context" if _has_context(self._db) else "NULL"  # an index written before context vectors
         blobs = dict(self._db.execute("SELECT name, data FROM blobs").fetchall())
         self.keyword = KeywordIndex.from_bytes(blobs["keyword"])
         order: list[str] = json.loads(blobs["keyword_ids"])
