@@ -74,6 +74,7 @@ class Candidate:
     covers: frozenset[str] = frozenset()  # the question's concepts the item's own words cover
     source: frozenset[str] = frozenset()  # the question's concepts its document's year and kind cover
     template: bool = False  # a line of the site's template (``Snapshot.template_lines``): never quoted
+    document: str = ""  # the id of the document its chunk is from
 
     @property
     def text(self) -> str:
@@ -241,7 +242,7 @@ def gather(
         )
         candidates.append(Candidate(row.rank, row.item, row.place, row.terms, features,
                                     matcher.covered(row.item.terms), row.source,
-                                    text in snapshot.template_lines))
+                                    text in snapshot.template_lines, hit.chunk.doc_id))
     return Evidence(tuple(candidates), weights)
 
 

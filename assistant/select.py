@@ -14,7 +14,10 @@ Named steps, in order:
 3. ``support``: other items scoring at least ``support_ratio`` of the lead (``other_ratio`` for an
    item of another passage: each further source is a citation that may be off the point) and
    ``support_floor``, best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
-   each further source scoring ``broad_ratio`` of the lead, so that several sources speak;
+   each further source scoring ``broad_ratio`` of the lead, so that several sources speak, and then the best item of
+   each document no quoted item is from scoring ``document_ratio`` of the lead (``another document``: a further
+   passage of the lead's document is another source but not another document, and a question the breadth model
+   reads as needing several documents is answered from them);
 4. ``whole lists``: for a question asking for a list (or a broad one), a list two of whose items are quoted
    is quoted whole;
 5. ``parts``: for a question of several parts ("Milloin uudistus tulee voimaan ja miten se liittyy
@@ -82,6 +85,7 @@ class SelectionSettings:
     part_floor: float = 1.01
     section_sentences: int = 0
     next_sentences: int = 0
+    document_ratio: float = 1.01
 
     @classmethod
     def of(cls, settings: Settings) -> SelectionSettings:
@@ -89,7 +93,7 @@ class SelectionSettings:
         return cls(settings.answer_support_ratio, settings.answer_support_floor, settings.answer_broad_ratio,
                    settings.answer_max_items, settings.answer_list_items, settings.answer_cover_floor,
                    settings.answer_other_ratio, settings.answer_source_floor, settings.answer_part_floor,
-                   settings.answer_section_sentences, settings.answer_next_sentences)
+                   settings.answer_section_sentences, settings.answer_next_sentences, settings.answer_document_ratio)
 
 
 def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: SelectionSettings,
@@ -138,6 +142,8 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
         chosen.append(Chosen(candidate, score, reason))
         taken.add(i)
         sources.add(candidate.rank)
+    if intent.broad:
+        chosen += _documents(order, candidates, scores, taken, chosen, numbers.document_ratio * top)
     chosen += _whole_lists(chosen, candidates, scores, intent, taken, numbers.list_items)
     chosen += _parts(intent.parts, parts, candidates, taken, chosen, numbers)
     chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
@@ -147,6 +153,25 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     if intent.broad or intent.kinds & EXPLAINED:
         chosen += _following(chosen, candidates, scores, taken, place, numbers.next_sentences, limit)
     return chosen
+
+
+def _documents(order: Sequence[int], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
+               chosen: Sequence[Chosen], least: float) -> list[Chosen]:
+    """For a broad question, the best item of each document no quoted item is from, scoring at least ``least``."""
+    quoted = {entry.candidate.document for entry in chosen}
+    added: list[Chosen] = []
+    for i in order:
+        candidate, score = candidates[i], float(scores[i])
+        if score < least:
+            break
+        if i in taken or candidate.document in quoted or _introduces(candidate) or candidate.template:
+            continue
+        if _duplicate(candidate, [*chosen, *added]):
+            continue
+        added.append(Chosen(candidate, score, "another document"))
+        taken.add(i)
+        quoted.add(candidate.document)
+    return added
 
 
 def _sections(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],

@@ -86,6 +86,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "cover_floor": (0.05, 0.1, 0.2, 0.4, 1.01),
     "source_floor": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 1.01),
     "broad_ratio": (0.05, 0.1, 0.2, 0.3, 0.5, 1.01),
+    "document_ratio": (0.05, 0.1, 0.2, 0.3, 0.5, 1.01),
     "part_floor": (0.05, 0.1, 0.2, 0.3, 0.5, 1.01),
     "section_sentences": (0, 1, 2, 3),
 }

@@ -187,7 +187,12 @@ class Settings(BaseSettings):
         " 1.01 asks it of the best item alone.",
     )
     answer_broad_ratio: float = Field(
-        default=0.2, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+        default=0.5, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+    )
+    answer_document_ratio: float = Field(
+        default=0.1, ge=0, le=1.01,
+        description="A broad question takes the best item of each document not quoted yet scoring this share of the"
+        " lead's score (1.01 = none).",
     )
     answer_section_sentences: int = Field(
         default=3, ge=0, le=10,

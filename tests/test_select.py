@@ -21,11 +21,12 @@ BROAD = Intent("fi", frozenset({"how"}), True, frozenset())
 
 
 def item(rank: int, ord_: int, text: str, *, run: int = -1, introduces: bool = False, heading: str = "H",
-         vector: float | None = None, section: int = 0, is_heading: bool = False) -> Candidate:
+         vector: float | None = None, section: int = 0, is_heading: bool = False, document: str = "") -> Candidate:
     sentence = Sentence(f"c{rank}", ord_, text, 0, len(text), is_list_item=run >= 0, heading=heading,
                         is_heading=is_heading)
     stored = StoredSentence(sentence, (), None if vector is None else np.array([vector, 1 - vector]))
-    return Candidate(rank, stored, Place(section, run, heading, introduces), frozenset(), (0.0,) * len(FEATURES))
+    return Candidate(rank, stored, Place(section, run, heading, introduces), frozenset(), (0.0,) * len(FEATURES),
+                     document=document)
 
 
 def chosen(candidates: list[Candidate], scores: list[float], intent: Intent = PLAIN) -> list[tuple[str, str]]:
@@ -165,6 +166,22 @@ def test_a_broad_question_hears_another_source() -> None:
     items = [item(0, 0, "Etelä-Karjalassa näin."), item(0, 1, "Etelä-Karjalassa myös näin."), item(1, 0, "Lapissa toisin.")]
     assert ("Lapissa toisin.", "another source") in chosen(items, [0.9, 0.7, 0.35], BROAD)
     assert ("Lapissa toisin.", "another source") not in chosen(items, [0.9, 0.7, 0.35])
+
+
+def test_a_broad_question_hears_each_further_document_whose_best_item_scores_enough() -> None:
+    items = [item(0, 0, "Etelä-Karjalassa näin.", document="a"), item(1, 0, "Etelä-Karjalassa myös näin.", document="a"),
+             item(2, 0, "Lapissa toisin.", document="b"), item(3, 0, "Lapissa vielä.", document="b"),
+             item(4, 0, "Kainuussa ei juuri.", document="c")]
+    numbers = replace(NUMBERS, broad_ratio=1.01, document_ratio=0.1)
+
+    def picked(intent: Intent) -> list[tuple[str, str]]:
+        evidence = Evidence(tuple(items), {})
+        return [(c.candidate.text, c.reason) for c in select(evidence, np.array([0.9, 0.5, 0.1, 0.095, 0.05]), intent,
+                                                             numbers)]
+
+    # document b's best item (0.1 >= 0.1 x 0.9) speaks, once; a's is quoted already, c's scores too little
+    assert picked(BROAD) == [("Etelä-Karjalassa näin.", "lead"), ("Lapissa toisin.", "another document")]
+    assert picked(PLAIN) == [("Etelä-Karjalassa näin.", "lead")]
 
 
 def test_a_sentence_that_goes_on_from_a_quoted_one_comes_with_it() -> None:
