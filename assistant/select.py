@@ -15,9 +15,9 @@ Named steps, in order:
    item of another passage: each further source is a citation that may be off the point) and
    ``support_floor``, best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
    each further source scoring ``broad_ratio`` of the lead, so that several sources speak, and then the best item of
-   each document no quoted item is from scoring ``document_ratio`` of the lead (``another document``: a further
-   passage of the lead's document is another source but not another document, and a question the breadth model
-   reads as needing several documents is answered from them);
+   each document no quoted item is from scoring ``document_ratio`` of the lead, for at most ``max_items`` further
+   documents (``another document``: a further passage of the lead's document is another source but not another
+   document, and a question the breadth model reads as needing several documents is answered from them);
 4. ``whole lists``: for a question asking for a list (or a broad one), a list two of whose items are quoted
    is quoted whole;
 5. ``parts``: for a question of several parts ("Milloin uudistus tulee voimaan ja miten se liittyy
@@ -143,7 +143,7 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
         taken.add(i)
         sources.add(candidate.rank)
     if intent.broad:
-        chosen += _documents(order, candidates, scores, taken, chosen, numbers.document_ratio * top)
+        chosen += _documents(order, candidates, scores, taken, chosen, numbers.document_ratio * top, numbers.max_items)
     chosen += _whole_lists(chosen, candidates, scores, intent, taken, numbers.list_items)
     chosen += _parts(intent.parts, parts, candidates, taken, chosen, numbers)
     chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
@@ -156,13 +156,14 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
 
 
 def _documents(order: Sequence[int], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
-               chosen: Sequence[Chosen], least: float) -> list[Chosen]:
-    """For a broad question, the best item of each document no quoted item is from, scoring at least ``least``."""
+               chosen: Sequence[Chosen], least: float, most: int) -> list[Chosen]:
+    """For a broad question, the best item of each document no quoted item is from, scoring at least ``least``,
+    for at most ``most`` further documents (a large collection may hold many a document scoring that much)."""
     quoted = {entry.candidate.document for entry in chosen}
     added: list[Chosen] = []
     for i in order:
         candidate, score = candidates[i], float(scores[i])
-        if score < least:
+        if score < least or len(added) >= most:
             break
         if i in taken or candidate.document in quoted or _introduces(candidate) or candidate.template:
             continue

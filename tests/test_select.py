@@ -184,6 +184,16 @@ def test_a_broad_question_hears_each_further_document_whose_best_item_scores_eno
     assert picked(PLAIN) == [("Etelä-Karjalassa näin.", "lead")]
 
 
+def test_a_broad_question_hears_at_most_max_items_further_documents() -> None:
+    items = [item(i, 0, f"Alue {i}.", document=f"d{i}") for i in range(6)]
+    evidence = Evidence(tuple(items), {})
+    picked = select(evidence, np.array([0.9, 0.5, 0.4, 0.3, 0.2, 0.15]), BROAD,
+                    replace(NUMBERS, broad_ratio=1.01, document_ratio=0.1, max_items=3))
+    assert [(c.candidate.text, c.reason) for c in picked] == [
+        ("Alue 0.", "lead"), ("Alue 1.", "another document"), ("Alue 2.", "another document"),
+        ("Alue 3.", "another document")]
+
+
 def test_a_sentence_that_goes_on_from_a_quoted_one_comes_with_it() -> None:
     items = [item(0, 0, "Kunnat tekevät yhteistyötä."), item(0, 1, "Lisäksi alue tukee niitä."), item(0, 2, "Muuta.")]
     assert chosen(items, [0.9, 0.01, 0.02])[1] == ("Lisäksi alue tukee niitä.", "continues")
