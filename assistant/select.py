@@ -165,7 +165,7 @@ def _documents(order: Sequence[int], candidates: Sequence[Candidate], scores: np
         candidate, score = candidates[i], float(scores[i])
         if score < least or len(added) >= most:
             break
-        if i in taken or candidate.document in quoted or _introduces(candidate) or candidate.template:
+        if i in taken or candidate.document in quoted or _introduces(candidate):  # a template line is taken
             continue
         if _duplicate(candidate, [*chosen, *added]):
             continue
