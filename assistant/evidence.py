@@ -29,6 +29,7 @@ signals, the features of the scoring and answerability models, are:
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ from assistant.entities import KINDS, holds
 from assistant.intent import Intent
 from assistant.layout import Place, layout
 from assistant.lexicon import word_set
-from assistant.matcher import Matcher
+from assistant.matcher import Matcher, weighted_share
 from assistant.query import Query, concept_weights
 from ingest import stopwords
 from ingest.analyze import Analyzer, word_tokens
@@ -53,6 +54,8 @@ _BY_TERM: weakref.WeakKeyDictionary[Snapshot, tuple[Analyzer, dict[str, frozense
 
 # Letters of a word that ``prefix_bm25`` compares (a stemmer-free match, robust to unknown words).
 PREFIX = 5
+# Item texts whose word prefixes and listing words are kept between questions (a text is a few hundred bytes).
+TEXT_CACHE = 65536
 FEATURES = (
     "similarity", "similarity_gap", "context_similarity", "context_gap", "lexical", "lexical_gap", "lexical_own",
     "own_gap", "heading_lexical", "neighbour", "rarest", "bm25", "prefix_bm25", "chunk_score", "chunk_rank",
@@ -203,7 +206,6 @@ def gather(
     prefix_bm25 = _bm25(_prefixes(query.text), [_prefixes(row.item.sentence.text) for row in rows])
     best_chunk = max((hit.score for hit in retrieved), default=1.0) or 1.0
     asked = intent.kinds & set(KINDS)
-    coordinators = word_set("coordinators")
     candidates = []
     for i, row in enumerate(rows):
         text = row.item.sentence.text
@@ -233,7 +235,7 @@ def gather(
             float(row.item.sentence.is_heading),
             float(row.place.introduces or text.rstrip().endswith(":")),
             math.log1p(words),
-            math.log1p(text.count(",") + sum(1 for token in word_tokens(text) if token in coordinators)),
+            math.log1p(_joins(text)),
             float(any(holds(kind, text, analyzer, intent.given) for kind in asked)) if asked else 0.0,
             float(bool(asked)),
             row.names_missing,
@@ -241,7 +243,7 @@ def gather(
             float(intent.asks("list")),
         )
         candidates.append(Candidate(row.rank, row.item, row.place, row.terms, features,
-                                    matcher.covered(row.item.terms), row.source,
+                                    row.concepts, row.source,
                                     text in snapshot.template_lines, hit.chunk.doc_id))
     return Evidence(tuple(candidates), weights)
 
@@ -262,6 +264,7 @@ class _Row:
     position: float
     names_missing: float
     source: frozenset[str]
+    concepts: frozenset[str]  # the question's concepts the item's own terms cover
 
 
 def _rows(
@@ -272,18 +275,25 @@ def _rows(
     for rank, hit in enumerate(retrieved):
         items = stored.get(hit.chunk.id, [])
         places = layout(hit.chunk, items)
-        title = analyzer.content_lemmas(hit.chunk.title) | analyzer.content_lemmas(hit.chunk.heading)
+        title = set(_lemmas(analyzer, hit.chunk.title) | _lemmas(analyzer, hit.chunk.heading))
         document = document_terms(snapshot.documents.get(hit.chunk.doc_id), analyzer)
         title |= document
         source = matcher.covered(document)
-        headings: dict[str, set[str]] = {}
-        own = [matcher.share(item.terms, weights) for item in items]
+        title_covered = matcher.covered(title)
+        # What a section's heading (with the title) covers, worked out once per heading: an item's coverage
+        # is its own terms' and its heading's together.
+        headings: dict[str, tuple[frozenset[str], frozenset[str], float]] = {}
+        concepts = [matcher.covered(item.terms) for item in items]
+        own = [weighted_share(covered, weights) for covered in concepts]
         rarest_weight = max(weights.values(), default=0.0) or 1.0
         for i, (item, place) in enumerate(zip(items, places, strict=True)):
             if place.heading not in headings:
-                headings[place.heading] = analyzer.content_lemmas(place.heading)
-            terms = frozenset({*item.terms, *headings[place.heading], *title})
-            covered = matcher.covered(terms)
+                lemmas = _lemmas(analyzer, place.heading)
+                heading_covered = matcher.covered(lemmas) | title_covered
+                headings[place.heading] = (lemmas, heading_covered, weighted_share(heading_covered, weights))
+            heading_lemmas, heading_covered, heading_share = headings[place.heading]
+            terms = frozenset({*item.terms, *heading_lemmas, *title})
+            covered = concepts[i] | heading_covered
             covered_names = covered | terms
             neighbour = max(own[max(0, i - 1) : i] + own[i + 1 : i + 2], default=0.0)
             similarity = float(item.vector @ query.vector) if item.vector is not None else 0.0
@@ -294,15 +304,16 @@ def _rows(
                 terms=terms,
                 similarity=similarity,
                 context=float(item.context @ query.vector) if item.context is not None else similarity,
-                lexical=matcher.share(terms, weights),
+                lexical=weighted_share(covered, weights),
                 own=own[i],
-                heading=matcher.share({*headings[place.heading], *title}, weights),
+                heading=heading_share,
                 neighbour=neighbour,
                 rarest=max((weights[c] for c in covered if c in weights), default=0.0) / rarest_weight,
                 position=i / max(1, len(items) - 1),
                 names_missing=(sum(1 for name in query.names if name not in covered_names) / len(query.names)
                                if query.names else 0.0),
                 source=source,
+                concepts=concepts[i],
             ))
     return rows
 
@@ -334,9 +345,23 @@ def document_terms(info: DocumentInfo | None, analyzer: Analyzer) -> set[str]:
     return terms
 
 
-def _prefixes(text: str) -> list[str]:
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _lemmas(analyzer: Analyzer, text: str) -> frozenset[str]:
+    """``analyzer.content_lemmas`` of a title or heading, kept between questions."""
+    return frozenset(analyzer.content_lemmas(text))
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _prefixes(text: str) -> tuple[str, ...]:
     """The text's words cut to ``PREFIX`` letters, stopwords left out: matching without any analysis."""
-    return [word[:PREFIX] for word in word_tokens(text) if word not in stopwords.ALL]
+    return tuple(word[:PREFIX] for word in word_tokens(text) if word not in stopwords.ALL)
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _joins(text: str) -> int:
+    """How many commas and coordinating words ("ja", "sekä", ...) ``text`` holds: the parts it lists."""
+    coordinators = word_set("coordinators")
+    return text.count(",") + sum(1 for token in word_tokens(text) if token in coordinators)
 
 
 def _bm25(terms: Sequence[str], item_terms: Sequence[Sequence[str]]) -> np.ndarray:

@@ -23,6 +23,7 @@ yhteyttä?") asks a contact; asking whom ("Keneen otan yhteyttä?", "Who should 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -188,10 +189,16 @@ def given_words(question: str, analyzer: Analyzer | None = None) -> frozenset[st
     return frozenset(given)
 
 
+@functools.lru_cache(maxsize=8)
+def _longest_phrase(name: str) -> int:
+    """The most words a key of ``word_table(name)`` has (1 for an empty table)."""
+    return max((len(phrase.split()) for phrase in word_table(name)), default=1)
+
+
 def question_kinds(tokens: Sequence[str]) -> set[str]:
     """The kinds the phrases of ``words/question_kinds.txt`` found among ``tokens`` (longest phrase first)."""
     table = word_table("question_kinds")
-    longest = max((len(phrase.split()) for phrase in table), default=1)
+    longest = _longest_phrase("question_kinds")
     kinds: set[str] = set()
     i = 0
     while i < len(tokens):

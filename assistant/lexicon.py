@@ -7,8 +7,9 @@ data a deployer can read and extend, not a set literal in code.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 from kysy.errors import ConfigError
 
@@ -32,13 +33,15 @@ def word_list(name: str, directory: Path = WORDS_DIR) -> tuple[str, ...]:
     return tuple(dict.fromkeys(entry for entry in entries if entry))
 
 
+@functools.lru_cache(maxsize=32)
 def word_set(name: str, directory: Path = WORDS_DIR) -> frozenset[str]:
-    """``word_list`` as a set, for membership tests."""
+    """``word_list`` as a set, for membership tests (built once)."""
     return frozenset(word_list(name, directory))
 
 
-def word_table(name: str, directory: Path = WORDS_DIR) -> dict[str, str]:
-    """``word_list`` entries of the form "key value" as a mapping (a lone key maps to "").
+@functools.lru_cache(maxsize=32)
+def word_table(name: str, directory: Path = WORDS_DIR) -> Mapping[str, str]:
+    """``word_list`` entries of the form "key value" as a read-only mapping (a lone key maps to ""), built once.
 
     The key and the value are separated by a tab when the entry has one (a key of several words:
     "kuinka monta<TAB>count"), else by the first space.
@@ -47,7 +50,7 @@ def word_table(name: str, directory: Path = WORDS_DIR) -> dict[str, str]:
     for entry in word_list(name, directory):
         key, _, value = entry.partition("\t") if "\t" in entry else entry.partition(" ")
         table.setdefault(key.strip(), value.strip())
-    return table
+    return MappingProxyType(table)
 
 
 def opening_words(words: Sequence[str]) -> int:

@@ -68,8 +68,12 @@ class Matcher:
 
     def share(self, terms: Iterable[str], weights: Mapping[str, float]) -> float:
         """The weighted share of the concepts in ``weights`` that ``terms`` cover (0 without weights)."""
-        total = sum(weights.values())
-        if not total:
-            return 0.0
-        covered = self.covered(terms)
-        return sum(weight for concept, weight in weights.items() if concept in covered) / total
+        return weighted_share(self.covered(terms), weights)
+
+
+def weighted_share(covered: frozenset[str], weights: Mapping[str, float]) -> float:
+    """The weighted share of the concepts in ``weights`` that are in ``covered`` (0 without weights)."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    return sum(weight for concept, weight in weights.items() if concept in covered) / total
