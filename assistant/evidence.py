@@ -52,6 +52,9 @@ from kysy.models import DocumentInfo, ScoredChunk
 # ``documents_by_term`` of each live snapshot.
 _BY_TERM: weakref.WeakKeyDictionary[Snapshot, tuple[Analyzer, dict[str, frozenset[str]]]] = weakref.WeakKeyDictionary()
 
+# ``_lemmas`` of each live analyzer: a title's or heading's content lemmas.
+_LEMMAS: weakref.WeakKeyDictionary[Analyzer, dict[str, frozenset[str]]] = weakref.WeakKeyDictionary()
+
 # Letters of a word that ``prefix_bm25`` compares (a stemmer-free match, robust to unknown words).
 PREFIX = 5
 # Item texts whose word prefixes and listing words are kept between questions (a text is a few hundred bytes).
@@ -345,10 +348,17 @@ def document_terms(info: DocumentInfo | None, analyzer: Analyzer) -> set[str]:
     return terms
 
 
-@functools.lru_cache(maxsize=TEXT_CACHE)
 def _lemmas(analyzer: Analyzer, text: str) -> frozenset[str]:
-    """``analyzer.content_lemmas`` of a title or heading, kept between questions."""
-    return frozenset(analyzer.content_lemmas(text))
+    """``analyzer.content_lemmas`` of a title or heading, kept between questions (per analyzer, while it lives)."""
+    cache = _LEMMAS.get(analyzer)
+    if cache is None:
+        cache = _LEMMAS.setdefault(analyzer, {})
+    found = cache.get(text)
+    if found is None:
+        if len(cache) >= TEXT_CACHE:
+            cache.clear()
+        found = cache[text] = frozenset(analyzer.content_lemmas(text))
+    return found
 
 
 @functools.lru_cache(maxsize=TEXT_CACHE)

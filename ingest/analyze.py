@@ -164,10 +164,6 @@ class Analyzer(Protocol):
 
     name: str
 
-    def __hash__(self) -> int:
-        """Hashable by identity: what an analyzer made of a text may be kept per analyzer."""
-        ...
-
     def terms(self, text: str) -> list[str]:
         """Index terms for BM25, repeated per occurrence."""
         ...

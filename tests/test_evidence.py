@@ -3,11 +3,15 @@ the first passage that holds a name the question mentions."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
 
+from assistant import evidence
 from assistant.evidence import named_chunks, part_sources
+from ingest.analyze import SimplemmaAnalyzer
 from ingest.keyword import KeywordIndex
 from kysy.models import Chunk, ScoredChunk
 
@@ -57,3 +61,15 @@ def test_a_name_no_read_passage_holds_brings_the_first_retrieved_one_that_does()
     assert named_chunks(query, WHOLE, 2, snapshot, 0) == []  # type: ignore[arg-type]
     nameless = SimpleNamespace(names=frozenset(), vector=np.zeros(2))
     assert named_chunks(nameless, WHOLE, 2, snapshot, 1) == []  # type: ignore[arg-type]
+
+
+def test_a_headings_lemmas_are_kept_between_questions_without_keeping_the_analyzer_alive() -> None:
+    analyzer = SimplemmaAnalyzer()
+    heading = "Hyvinvoinnin ja terveyden edistäminen"
+    first = evidence._lemmas(analyzer, heading)
+    assert first == frozenset(analyzer.content_lemmas(heading))
+    assert evidence._lemmas(analyzer, heading) is first
+    gone = weakref.ref(analyzer)
+    del analyzer
+    gc.collect()
+    assert gone() is None
