@@ -349,10 +349,14 @@ def document_terms(info: DocumentInfo | None, analyzer: Analyzer) -> set[str]:
 
 
 def _lemmas(analyzer: Analyzer, text: str) -> frozenset[str]:
-    """``analyzer.content_lemmas`` of a title or heading, kept between questions (per analyzer, while it lives)."""
-    cache = _LEMMAS.get(analyzer)
-    if cache is None:
-        cache = _LEMMAS.setdefault(analyzer, {})
+    """``analyzer.content_lemmas`` of a title or heading, kept between questions (per analyzer, while it lives;
+    an analyzer that cannot be referenced weakly analyses every time)."""
+    try:
+        cache = _LEMMAS.get(analyzer)
+        if cache is None:
+            cache = _LEMMAS.setdefault(analyzer, {})
+    except TypeError:
+        return frozenset(analyzer.content_lemmas(text))
     found = cache.get(text)
     if found is None:
         if len(cache) >= TEXT_CACHE:

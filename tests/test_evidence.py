@@ -73,3 +73,8 @@ def test_a_headings_lemmas_are_kept_between_questions_without_keeping_the_analyz
     del analyzer
     gc.collect()
     assert gone() is None
+
+
+def test_a_heading_is_analysed_each_time_for_an_analyzer_that_cannot_be_referenced_weakly() -> None:
+    plain = SimpleNamespace(content_lemmas=lambda text: {"hyvinvointi", "edistäminen"})
+    assert evidence._lemmas(plain, "Hyvinvoinnin edistäminen") == frozenset({"hyvinvointi", "edistäminen"})  # type: ignore[arg-type]
