@@ -278,9 +278,8 @@ def _rows(
     for rank, hit in enumerate(retrieved):
         items = stored.get(hit.chunk.id, [])
         places = layout(hit.chunk, items)
-        title = set(_lemmas(analyzer, hit.chunk.title) | _lemmas(analyzer, hit.chunk.heading))
         document = document_terms(snapshot.documents.get(hit.chunk.doc_id), analyzer)
-        title |= document
+        title = _lemmas(analyzer, hit.chunk.title) | _lemmas(analyzer, hit.chunk.heading) | document
         source = matcher.covered(document)
         title_covered = matcher.covered(title)
         # What a section's heading (with the title) covers, worked out once per heading: an item's coverage
