@@ -436,6 +436,26 @@ class Snapshot:
             result[cid].append(StoredSentence(sentence, tuple(terms.split()), _vector(blob), _vector(context)))
         return result
 
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each chunk's sentence vectors for dense search, in order, as an (n, d) float32 array: a sentence's
+        context vector (read under its title and heading) where the index has one, else its own vector. A chunk
+        none of whose sentences has a vector is left out."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT chunk_id, vector, {self._context} FROM sentences WHERE chunk_id IN ({marks}) "
+                "ORDER BY chunk_id, ord",
+                list(chunk_ids),
+            ).fetchall()
+        found: dict[str, list[np.ndarray]] = {}
+        for cid, blob, context in rows:
+            vector = _vector(context if context is not None else blob)
+            if vector is not None:
+                found.setdefault(cid, []).append(vector)
+        return {cid: np.vstack(vectors) for cid, vectors in found.items()}
+
     def pages(self, doc_id: str) -> list[Page]:
         """The normalised page texts of a document."""
         with self._lock:

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="Up to this many chunks, dense search compares the question with every chunk vector (exact and "
         "the same in every process); above it, Chroma's approximate HNSW index answers.",
     )
+    dense_sentence_weight: float = Field(
+        default=0.75, ge=0, le=1,
+        description="Dense search reads the chunks nearest by their own vector again by their sentences' vectors (each "
+        "sentence read under its title and heading): a chunk's dense score is this share of its best sentence's "
+        "similarity plus the rest of its own vector's. 0 ranks by the chunk's vector alone.",
+    )
     keyword_weight: float = Field(default=2.0, ge=0)
     fusion: str = Field(default="score", pattern="^(score|rrf)$", description="score | rrf")
     reranker: str = Field(default="", description="Path to a sentence-transformers CrossEncoder; empty = off.")
@@ -171,7 +177,7 @@ class Settings(BaseSettings):
         default=0.2, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
     )
     answer_source_floor: float = Field(
-        default=0.02, ge=0, le=1.01,
+        default=0.005, ge=0, le=1.01,
         description="An item of a document the question names by year or kind (\"vuoden 2023 uutisessa\") that no"
         " quoted item is from joins at this score.",
     )
@@ -187,10 +193,10 @@ class Settings(BaseSettings):
         " 1.01 asks it of the best item alone.",
     )
     answer_broad_ratio: float = Field(
-        default=0.5, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+        default=0.3, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )
     answer_document_ratio: float = Field(
-        default=0.1, ge=0, le=1.01,
+        default=0.2, ge=0, le=1.01,
         description="A broad question takes the best item of each document not quoted yet scoring this share of the"
         " lead's score (1.01 = none).",
     )

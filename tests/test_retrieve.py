@@ -152,7 +152,8 @@ def test_a_retriever_built_from_parts_ranks_as_the_products(assistant: Assistant
     from assistant.retrieve import ChunkIndex, Retriever
 
     snapshot = assistant.snapshot
-    parts = ChunkIndex(tuple(snapshot.chunks), snapshot.keyword)
+    sentences = snapshot.sentence_vectors([chunk.id for chunk in snapshot.chunks])
+    parts = ChunkIndex(tuple(snapshot.chunks), snapshot.keyword, sentences)
     rebuilt = Retriever(parts, assistant.vectors, assistant.embedder, assistant.analyzer, assistant.settings)
     for question in ("Mikä on Etelä-Karjalan väestöpohja?", "Ketkä rahoittavat yhdyspintaprojektia?"):
         query = assistant.retriever.prepare(question)
@@ -204,3 +205,79 @@ def test_exact_dense_search_agrees_with_chroma_and_is_the_same_in_every_process(
     runs = {subprocess.run([sys.executable, "-c", script, str(corpus_index.data_dir), *questions], capture_output=True,
                            text=True, check=True).stdout for _ in range(2)}
     assert len(runs) == 1 and runs.pop().count("(") == 3 * 20
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    return matrix / np.linalg.norm(matrix, axis=-1, keepdims=True)
+
+
+def test_the_index_gives_each_chunk_its_sentences_vectors(assistant: Assistant) -> None:
+    snapshot = assistant.snapshot
+    ids = [chunk.id for chunk in snapshot.chunks[:4]]
+    vectors = snapshot.sentence_vectors([*ids, "no-such-chunk"])
+    assert set(vectors) == set(ids)
+    for cid in ids:
+        stored = snapshot.sentences([cid])[cid]
+        assert vectors[cid].shape == (len(stored), 384) and vectors[cid].dtype == np.float32
+        # each row is the sentence read under its title and heading, where the index has that vector
+        assert np.allclose(vectors[cid][0], stored[0].context if stored[0].context is not None else stored[0].vector)
+    assert snapshot.sentence_vectors([]) == {}
+
+
+def test_a_chunks_dense_score_blends_its_best_sentence_with_its_own_vector(assistant: Assistant) -> None:
+    retriever = assistant.retriever
+    weight = assistant.settings.dense_sentence_weight
+    assert 0 < weight <= 1
+    chunks, matrix = retriever._chunk_vectors()
+    query = retriever.prepare("Mikä on Etelä-Karjalan väestöpohja?")
+    vector = _unit(np.asarray(query.vector, dtype=np.float32))
+    sentences = assistant.snapshot.sentence_vectors([chunk.id for chunk in chunks])
+    expected = {chunk.id: (1 - weight) * float(matrix[i] @ vector) + weight * float(np.max(_unit(sentences[chunk.id]) @ vector))
+                for i, chunk in enumerate(chunks)}
+    found = retriever.dense(query, 10)
+    assert [hit.chunk.id for hit in found] == sorted(expected, key=lambda cid: (-expected[cid], cid))[:10]
+    assert all(hit.score == pytest.approx(expected[hit.chunk.id], abs=1e-5) for hit in found)
+    assert found[0].chunk.page == 9  # Etelä-Karjala's slide
+
+
+def test_weight_zero_ranks_by_the_chunk_vector_alone_and_so_does_an_index_without_sentences(
+        assistant: Assistant) -> None:
+    from assistant.retrieve import ChunkIndex, Retriever
+
+    settings = assistant.settings.model_copy(update={"dense_sentence_weight": 0.0})
+    alone = Retriever(assistant.snapshot, assistant.vectors, assistant.embedder, assistant.analyzer, settings)
+    bare = Retriever(ChunkIndex(tuple(assistant.snapshot.chunks), assistant.snapshot.keyword), assistant.vectors,
+                     assistant.embedder, assistant.analyzer, assistant.settings)
+    chunks, matrix = alone._chunk_vectors()
+    for question in ("Mikä on Etelä-Karjalan väestöpohja?", "Miten hyte-yhteistyö on järjestetty?"):
+        query = alone.prepare(question)
+        similarity = matrix @ _unit(np.asarray(query.vector, dtype=np.float32))
+        order = [chunks[i].id for i in sorted(range(len(chunks)), key=lambda i: (-similarity[i], chunks[i].id))][:8]
+        assert [hit.chunk.id for hit in alone.dense(query, 8)] == order
+        assert [hit.chunk.id for hit in bare.dense(query, 8)] == order
+
+
+def test_sentence_vectors_kept_between_questions_are_bounded(assistant: Assistant,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant import retrieve
+    from assistant.retrieve import Retriever
+
+    monkeypatch.setattr(retrieve, "SENTENCE_CACHE", 5)
+    retriever = Retriever(assistant.snapshot, assistant.vectors, assistant.embedder, assistant.analyzer,
+                          assistant.settings)
+    reads: list[int] = []
+    original = assistant.snapshot.sentence_vectors
+
+    def counted(chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        reads.append(len(chunk_ids))
+        return original(chunk_ids)
+
+    monkeypatch.setattr(retriever.snapshot, "sentence_vectors", counted)
+    query = retriever.prepare("Mikä on Etelä-Karjalan väestöpohja?")
+    first = retriever.dense(query, 3)
+    assert reads == [len(assistant.snapshot.chunks)]  # every chunk of the small index, read once
+    assert len(retriever._sentences) == len(assistant.snapshot.chunks)  # one question's chunks are all kept
+    ids = [chunk.id for chunk in assistant.snapshot.chunks[:3]]
+    retriever._sentence_matrices(ids)
+    assert len(retriever._sentences) == 5 and list(retriever._sentences)[-3:] == ids
+    assert [hit.chunk.id for hit in retriever.dense(query, 3)] == [hit.chunk.id for hit in first]
