@@ -203,17 +203,17 @@ class Retriever(Generic[ChunksT]):
             raise ConfigError("this retriever has no vector store: keyword search only")
         weight = self.settings.dense_sentence_weight
         depth = max(top_k, SENTENCE_RESCORE) if weight > 0 else top_k
+        vector = _unit(query.vector)
         if len(self.snapshot.chunks) <= self.settings.dense_exact_max:
-            hits = self._exact_dense(query, depth)
+            hits = self._exact_dense(vector, depth)
         else:
             hits = self._store_dense(query, depth)
-        return (self._by_sentences(query, hits, weight) if weight > 0 else hits)[:top_k]
+        return (self._by_sentences(vector, hits, weight) if weight > 0 else hits)[:top_k]
 
-    def _by_sentences(self, query: Query, hits: Sequence[ScoredChunk], weight: float) -> list[ScoredChunk]:
-        """``hits`` scored again: ``weight`` of each chunk's best sentence similarity plus the rest of its own
-        (a chunk without sentence vectors keeps its own); best first, ties by chunk id."""
-        vector = np.asarray(query.vector, dtype=np.float32)
-        vector = vector / (np.linalg.norm(vector) or 1.0)
+    def _by_sentences(self, vector: np.ndarray, hits: Sequence[ScoredChunk], weight: float) -> list[ScoredChunk]:
+        """``hits`` scored again against the question's unit ``vector``: ``weight`` of each chunk's best sentence
+        similarity plus the rest of its own (a chunk without sentence vectors keeps its own); best first, ties by
+        chunk id."""
         matrices = self._sentence_matrices([hit.chunk.id for hit in hits])
         scored = []
         for hit in hits:
@@ -233,10 +233,7 @@ class Retriever(Generic[ChunksT]):
                 found = self.snapshot.sentence_vectors(missing)
                 for cid in missing:
                     matrix = found.get(cid)
-                    if matrix is not None:
-                        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                        matrix = np.asarray(matrix / np.where(norms == 0, 1.0, norms), dtype=np.float32)
-                    self._sentences[cid] = matrix
+                    self._sentences[cid] = _unit_rows(matrix) if matrix is not None else None
             result = {}
             for cid in chunk_ids:
                 self._sentences.move_to_end(cid)
@@ -258,13 +255,13 @@ class Retriever(Generic[ChunksT]):
                 break
         return hits
 
-    def _exact_dense(self, query: Query, top_k: int) -> list[ScoredChunk]:
-        """Every chunk of the snapshot by cosine similarity (ties by chunk id), the best ``top_k``."""
+    def _exact_dense(self, vector: np.ndarray, top_k: int) -> list[ScoredChunk]:
+        """Every chunk of the snapshot by cosine similarity with the question's unit ``vector`` (ties by chunk id),
+        the best ``top_k``."""
         chunks, matrix = self._chunk_vectors()
         if not chunks:
             return []
-        vector = np.asarray(query.vector, dtype=np.float32)
-        similarity = matrix @ (vector / (np.linalg.norm(vector) or 1.0))
+        similarity = matrix @ vector
         if top_k < len(chunks):  # the best top_k and everything tied with the last of them
             kth = np.partition(similarity, len(chunks) - top_k)[len(chunks) - top_k]
             head = np.flatnonzero(similarity >= kth)
@@ -282,8 +279,7 @@ class Retriever(Generic[ChunksT]):
                 assert self.vectors is not None
                 by_id = {chunk.id: chunk for chunk in self.snapshot.chunks}
                 ids, matrix = self.vectors.vectors(sorted(by_id))
-                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                self._exact = ([by_id[i] for i in ids], matrix / np.where(norms == 0, 1.0, norms))
+                self._exact = ([by_id[i] for i in ids], _unit_rows(matrix))
             return self._exact
 
     def _keyword(self, query: Query, top_k: int) -> list[ScoredChunk]:
@@ -309,6 +305,18 @@ class Retriever(Generic[ChunksT]):
 
     def _size(self) -> int:
         return max(1, len(self.snapshot.chunks))
+
+
+def _unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``vector`` as float32 at unit length (a zero vector stays zero)."""
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / (np.linalg.norm(vector) or 1.0)
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row of ``matrix`` at unit length, as float32 (a zero row stays zero)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.asarray(matrix / np.where(norms == 0, 1.0, norms), dtype=np.float32)
 
 
 def add_coverage(
