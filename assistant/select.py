@@ -12,8 +12,9 @@ Named steps, in order:
    fact (a count, a date, ...: ``Intent.fact``); a line introduces the lists of the sub-sections that
    follow it directly too (a slide's groups under their own headings);
 3. ``support``: other items scoring at least ``support_ratio`` of the lead (``other_ratio`` for an
-   item of another passage: each further source is a citation that may be off the point) and
-   ``support_floor``, best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
+   item of another passage: each further source is a citation that may be off the point), ``support_floor``
+   and ``word_rate`` per word of the item (a long sentence must be likelier to answer than a short one to be
+   worth its words), best first; a broad question ("miten muut alueet ...", ``Intent.broad``) also takes the best item of
    each further source scoring ``broad_ratio`` of the lead, so that several sources speak, and then the best item of
    each document no quoted item is from scoring ``document_ratio`` of the lead, for at most ``max_items`` further
    documents (``another document``: a further passage of the lead's document is another source but not another
@@ -86,6 +87,7 @@ class SelectionSettings:
     section_sentences: int = 0
     next_sentences: int = 0
     document_ratio: float = 1.01
+    word_rate: float = 0.0
 
     @classmethod
     def of(cls, settings: Settings) -> SelectionSettings:
@@ -93,7 +95,8 @@ class SelectionSettings:
         return cls(settings.answer_support_ratio, settings.answer_support_floor, settings.answer_broad_ratio,
                    settings.answer_max_items, settings.answer_list_items, settings.answer_cover_floor,
                    settings.answer_other_ratio, settings.answer_source_floor, settings.answer_part_floor,
-                   settings.answer_section_sentences, settings.answer_next_sentences, settings.answer_document_ratio)
+                   settings.answer_section_sentences, settings.answer_next_sentences, settings.answer_document_ratio,
+                   settings.answer_word_rate)
 
 
 def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: SelectionSettings,
@@ -131,7 +134,7 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
         if i in taken or _introduces(candidate):
             continue
         same = candidate.rank == candidates[lead].rank
-        if score >= (support if same else other):
+        if score >= (support if same else other) and score >= numbers.word_rate * len(candidate.text.split()):
             reason = "support"
         elif intent.broad and candidate.rank not in sources and score >= numbers.broad_ratio * top:
             reason = "another source"

@@ -81,6 +81,7 @@ PRECISION_WEIGHT = 1.0
 GRID: dict[str, tuple[float, ...]] = {
     "support_ratio": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
     "support_floor": (0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 1.0),
+    "word_rate": (0.0, 0.002, 0.003, 0.005, 0.0075, 0.01),
     "other_ratio": (0.2, 0.4, 0.6, 0.8, 1.0),
     "max_items": (1, 2, 3, 4, 5, 6),
     "cover_floor": (0.05, 0.1, 0.2, 0.4, 1.01),

@@ -169,9 +169,12 @@ class Settings(BaseSettings):
     answer_support_ratio: float = Field(
         default=0.1, ge=0, le=1, description="An item joins the lead when it scores this share of the lead's score"
     )
-    answer_support_floor: float = Field(default=0.05, ge=0, le=1, description="... and at least this score.")
+    answer_support_floor: float = Field(default=0.01, ge=0, le=1, description="... and at least this score.")
+    answer_word_rate: float = Field(
+        default=0.003, ge=0, le=1, description="... and at least this score for each of its words (0 = any length)."
+    )
     answer_other_ratio: float = Field(
-        default=0.6, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
+        default=0.4, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )
     answer_cover_floor: float = Field(
         default=0.2, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."

@@ -89,6 +89,16 @@ def test_support_needs_both_the_ratio_and_the_floor() -> None:
     assert chosen(low, [0.25, 0.19]) == [("Paras.", "lead")]  # 0.19 is below the floor
 
 
+def test_support_needs_its_score_for_each_of_its_words() -> None:
+    per_word = replace(NUMBERS, word_rate=0.1)
+    long = "Pitkä lause, jossa on monta sanaa ja vähän sanottavaa."  # 10 words: needs 1.0
+    items = [item(0, 0, "Paras."), item(0, 1, long), item(0, 2, "Lyhyt kolmen sanan lause.")]  # the last: 4 words
+    evidence = Evidence(tuple(items), {})
+    picked = [(c.candidate.text, c.reason) for c in select(evidence, np.array([0.9, 0.7, 0.6]), PLAIN, per_word)]
+    assert picked == [("Paras.", "lead"), ("Lyhyt kolmen sanan lause.", "support")]
+    assert chosen(items, [0.9, 0.7, 0.6])[:2] == [("Paras.", "lead"), (long, "support")]  # rate 0: any length
+
+
 def test_another_passage_needs_a_score_closer_to_the_lead() -> None:
     strict = replace(NUMBERS, other_ratio=0.9)
     items = [item(0, 0, "Paras."), item(0, 1, "Saman kohdan toinen."), item(1, 0, "Toisen kohdan.")]
