@@ -14,6 +14,7 @@ from kysy.errors import KysyError
 from kysy.settings import Settings, load_settings, unknown_settings
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 _LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
@@ -191,6 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kysy: interrupted; the previous index is intact, run the command again to finish", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output has gone (`kysy ask ... | head -3`): stop quietly, as shell tools do, with
+        # standard output pointed at nothing so that the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -47,6 +47,19 @@ def test_ask_json_is_the_api_object(corpus_index: Settings) -> None:
     assert cli == api
 
 
+def test_ask_into_a_closed_pipe_stops_quietly(corpus_index: Settings) -> None:
+    # `kysy ask ... | head -1`: the reader goes away before the answer is written.
+    env = {**os.environ, "KYSY_DATA_DIR": str(corpus_index.data_dir),
+           "KYSY_EMBED_CACHE": str(corpus_index.embed_cache_path)}
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", "ask", QUESTION], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
 def test_ask_without_an_index_fails_with_a_hint(tmp_path: Path) -> None:
     result = _kysy(Settings(data_dir=tmp_path / "none"), "ask", QUESTION)
     assert result.returncode == 1 and "kysy ingest" in result.stderr and result.stdout == ""
