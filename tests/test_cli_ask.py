@@ -17,12 +17,14 @@ QUESTION = "Mikä on Etelä-Karjalan väestöpohja?"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _env(settings: Settings, **extra_env: str) -> dict[str, str]:
+    return {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir), "KYSY_EMBED_CACHE": str(settings.embed_cache_path),
+            "KYSY_PUBLIC_URL": settings.public_url, **extra_env}
+
+
 def _kysy(settings: Settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KYSY_DATA_DIR": str(settings.data_dir), "KYSY_EMBED_CACHE": str(settings.embed_cache_path),
-           "KYSY_PUBLIC_URL": settings.public_url, **extra_env}
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=_env(settings, **extra_env),
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_ask_prints_the_answer_and_its_sources(corpus_index: Settings) -> None:
@@ -49,9 +51,7 @@ def test_ask_json_is_the_api_object(corpus_index: Settings) -> None:
 
 def test_ask_into_a_closed_pipe_stops_quietly(corpus_index: Settings) -> None:
     # `kysy ask ... | head -1`: the reader goes away before the answer is written.
-    env = {**os.environ, "KYSY_DATA_DIR": str(corpus_index.data_dir),
-           "KYSY_EMBED_CACHE": str(corpus_index.embed_cache_path)}
-    process = subprocess.Popen([sys.executable, "-m", "cli.main", "ask", QUESTION], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", "ask", QUESTION], cwd=ROOT, env=_env(corpus_index),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     process.stdout.close()
