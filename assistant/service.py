@@ -40,6 +40,36 @@ logger = logging.getLogger(__name__)
 
 # How often (seconds) a request may look for a newer index generation on disk.
 _RELOAD_CHECK_S = 2.0
+# What ``Assistant.warm`` asks: any question runs every stage of answering.
+WARM_UP_QUESTION = "Miten kunnat ja hyvinvointialueet tekevät yhteistyötä?"
+
+
+class SharedEngine:
+    """The answer engine with its learned models, built on first use and then shared by every generation's
+    assistant (its models do not depend on the index). Built lazily: ``Assistant.look`` needs none, so training
+    gathers evidence before any model exists."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engine: AnswerEngine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        """Whether the engine has been built."""
+        return self._engine is not None
+
+    def get(self) -> AnswerEngine:
+        """The engine, built now if it is not yet.
+
+        Raises:
+            ConfigError: a model file is missing or does not fit the features (run ``make train``).
+        """
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = AnswerEngine(self._settings)
+        return self._engine
 
 
 @dataclass(frozen=True)
@@ -51,6 +81,7 @@ class Components:
     vectors: VectorStore
     generator: Any
     reranker: Any
+    engine: SharedEngine
 
     @classmethod
     def load(cls, settings: Settings) -> Components:
@@ -62,6 +93,7 @@ class Components:
             vectors=VectorStore(settings, embedder),
             generator=_make_generator(settings),
             reranker=make_reranker(settings.reranker),
+            engine=SharedEngine(settings),
         )
 
 
@@ -127,16 +159,23 @@ class Assistant:
 
     @property
     def engine(self) -> AnswerEngine:
-        """The answer engine with its learned models, loaded on first use (``look`` needs none).
+        """The answer engine with its learned models (``use_engine``'s, else the components' shared one, built
+        on first use: ``look`` needs none).
 
         Raises:
             ConfigError: a model file is missing or does not fit the features (run ``make train``).
         """
-        if self._engine is None:
-            with self._lock:
-                if self._engine is None:
-                    self._engine = AnswerEngine(self.settings)
-        return self._engine
+        return self._engine or self.components.engine.get()
+
+    def warm(self) -> None:
+        """Answer one question extractively, so that the first real question pays neither for loading the
+        engine's models nor for this snapshot's and the embedder's first use.
+
+        Raises:
+            ConfigError: a model file is missing or does not fit the features (run ``make train``).
+        """
+        looked = self.look(WARM_UP_QUESTION)
+        self.engine.answer(looked, self.snapshot, self.analyzer, "fi")
 
     def look(
         self, standalone: str, language: str | None = None, *, top_k: int | None = None, retriever: Retriever | None = None

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from assistant.api import create_app
 from assistant.pool import AssistantPool
 from ingest.pipeline import ingest_paths
+from kysy.errors import ConfigError
 from kysy.settings import Settings
 
 QUESTION = "Mikä on Etelä-Karjalan väestöpohja?"
@@ -56,11 +57,33 @@ def test_a_lease_keeps_its_generation_open_across_a_swap(own_index: Settings) ->
     with pool.acquire() as second:
         assert second.assistant is not old and second.assistant.snapshot.generation == new_generation
         assert second.assistant.embedder is old.embedder, "models are loaded once, not per generation"
+        assert second.assistant.engine is old.engine, "the answer engine too"
     first.release()
     first.release()  # idempotent
     assert list(pool.closed_generations) == [old.snapshot.generation]
     pool.close()
     assert list(pool.closed_generations) == [old.snapshot.generation, new_generation]
+
+
+def test_a_generation_is_warmed_before_it_is_served(own_index: Settings) -> None:
+    pool = AssistantPool(own_index)
+    with pool.acquire() as lease:
+        # no question has been asked, yet the engine's models are loaded
+        assert lease.assistant.components.engine.built
+    pool.close()
+
+
+def test_a_server_without_the_engines_models_starts_and_each_question_says_what_is_missing(
+        own_index: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def missing(settings: Settings) -> None:
+        raise ConfigError("assistant/models/item_scorer.txt is missing: run `make train`")
+
+    monkeypatch.setattr("assistant.service.AnswerEngine", missing)
+    with caplog.at_level("WARNING", logger="assistant.pool"), TestClient(create_app(own_index)) as client:
+        assert client.get("/readyz").status_code == 200
+        assert any("make train" in record.getMessage() for record in caplog.records)
+        response = client.post("/api/chat", json={"question": QUESTION})
+        assert response.status_code >= 500 and "make train" in response.text
 
 
 def test_a_generation_committed_elsewhere_is_picked_up_in_the_background(own_index: Settings) -> None:
