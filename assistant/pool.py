@@ -157,10 +157,10 @@ class AssistantPool:
             fresh = _Entry(self._open(current.assistant.components if current else None))
             try:
                 check_embedder(fresh.assistant)
-            except IndexMismatchError:
+                _warm(fresh.assistant)
+            except Exception:
                 fresh.assistant.snapshot.close()
                 raise
-            _warm(fresh.assistant)
             with self._lock:
                 old, self._current = self._current, fresh
                 closing = old is not None and self._retire(old)
