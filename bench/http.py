@@ -10,12 +10,14 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from bench.client import load_questions
 from bench.machine import process_rss_mb
 from bench.report import median, percentile
 from bench.server import kysy_server
@@ -52,6 +54,7 @@ class HttpResult:
     """Everything one server measured (raw samples in ms, throughput in requests/s)."""
 
     startup_s: list[float]
+    first_question_ms: float
     sequential_ms: list[float]
     sequential_errors: int
     load: dict[str, object]
@@ -81,6 +84,7 @@ class HttpResult:
             "sse_errors": self.sse_errors,
             "rss_mb": self.rss_mb,
             "peak_rss_mb": self.peak_rss_mb,
+            "first_question_ms": self.first_question_ms,
             "startup_median_s": median(self.startup_s),
             "startup_max_s": max(self.startup_s),
         }
@@ -95,6 +99,15 @@ def measure_startup(data_dir: Path, log_dir: Path, plan: HttpPlan) -> list[float
     return times
 
 
+def first_question_ms(url: str, question: str) -> float:
+    """Milliseconds a server takes over the first question it is asked once ``/readyz`` says it is ready:
+    what its first user waits."""
+    started = time.perf_counter()
+    response = httpx.post(f"{url}/api/chat", json={"question": question}, timeout=120)
+    response.raise_for_status()
+    return (time.perf_counter() - started) * 1000
+
+
 def measure_http(data_dir: Path, log_dir: Path, plan: HttpPlan,
                  progress: Callable[[str], None] = lambda _: None) -> HttpResult:
     """Start a server on ``data_dir`` and run the sequential, concurrent and streaming clients."""
@@ -102,7 +115,9 @@ def measure_http(data_dir: Path, log_dir: Path, plan: HttpPlan,
     startups = measure_startup(data_dir, log_dir, plan) if plan.starts > 1 else []
     with kysy_server(data_dir, log_dir, workers=plan.workers, env=plan.env) as server:
         startups.append(server.startup_s)
-        progress(f"server ready in {server.startup_s:.2f} s at {server.url}; {plan.sequential} sequential requests")
+        first = first_question_ms(server.url, load_questions(1)[0])
+        progress(f"server ready in {server.startup_s:.2f} s at {server.url}, its first answer in {first:.0f} ms; "
+                 f"{plan.sequential} sequential requests")
         seq = run_client("seq", server.url, "-n", str(plan.sequential), *q)
         progress(f"{plan.clients} clients for {plan.seconds:g} s")
         load = run_client("load", server.url, "--clients", str(plan.clients), "--seconds", str(plan.seconds), *q)
@@ -111,6 +126,7 @@ def measure_http(data_dir: Path, log_dir: Path, plan: HttpPlan,
         rss, peak = process_rss_mb(server.pid)
     return HttpResult(
         startup_s=startups,
+        first_question_ms=first,
         sequential_ms=list(seq["latencies_ms"]),  # type: ignore[call-overload]
         sequential_errors=len(seq["errors"]),  # type: ignore[arg-type]
         load=load,
