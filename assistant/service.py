@@ -168,14 +168,13 @@ class Assistant:
         return self._engine or self.components.engine.get()
 
     def warm(self) -> None:
-        """Answer one question extractively, so that the first real question pays neither for loading the
-        engine's models nor for this snapshot's and the embedder's first use.
+        """Answer one question as any is answered, but never by the language model, so that the first real
+        question pays neither for loading the engine's models nor for this snapshot's and the embedder's first use.
 
         Raises:
             ConfigError: a model file is missing or does not fit the features (run ``make train``).
         """
-        looked = self.look(WARM_UP_QUESTION)
-        self.engine.answer(looked, self.snapshot, self.analyzer, "fi")
+        self.respond(WARM_UP_QUESTION, generate=False)
 
     def look(
         self, standalone: str, language: str | None = None, *, top_k: int | None = None, retriever: Retriever | None = None
@@ -239,9 +238,10 @@ class Assistant:
 
     def respond(
         self, question: str, history: Sequence[Turn] = (), *, top_k: int | None = None, streaming: bool = False,
-        debug: bool = False,
+        debug: bool = False, generate: bool = True,
     ) -> Answer:
-        """``ask``, reading the model's reply as a stream when ``streaming`` (generative mode only)."""
+        """``ask``, reading the model's reply as a stream when ``streaming`` (generative mode only); with
+        ``generate`` off, the extractive answer even when a language model is set."""
         earlier = history  # whole: what "kerro lisää" must not quote again is past the search budget's cut
         question, history = prepare_question(question, history, self.settings)
         self.reload_if_changed()
@@ -275,7 +275,7 @@ class Assistant:
             if second.status != "not_found":
                 resolution, looked, answer = again, looked_again, replace(second, meta={**second.meta, "opening": opening})
         standalone = resolution.standalone
-        if self.generator is not None and answer.status == "answered":
+        if generate and self.generator is not None and answer.status == "answered":
             sources = Sources(retriever.snapshot, self.analyzer, self.embedder)
             answer = self.generator.answer(
                 standalone, answer.retrieved, language, fallback=answer, sources=sources, streaming=streaming

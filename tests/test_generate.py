@@ -156,3 +156,11 @@ def test_the_model_condenses_a_follow_up(assistant: Assistant, llm: tuple[Script
     answer = assistant.ask("Entä Lapissa?", history)
     assert answer.meta["query"] == "Mitkä ovat Lapin pilotin painopisteet?"
     assert answer.citations and answer.citations[0].page == 12
+
+
+def test_warming_asks_the_model_nothing(assistant: Assistant, llm: tuple[ScriptedLLM, str]) -> None:
+    asked = len(llm[0].requests)
+    assistant.warm()
+    assert len(llm[0].requests) == asked
+    assistant.ask(QUESTION)  # the model is there: a question answered goes to it
+    assert len(llm[0].requests) > asked
