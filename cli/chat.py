@@ -10,15 +10,20 @@ and editing of the typed line.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
 from assistant.service import Assistant
 from cli.ask import cli_links, print_answer
+from kysy.errors import KysyError
 from kysy.models import Turn
 from kysy.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,17 +53,34 @@ def run_chat(settings: Settings, *, max_turns: int | None = None) -> int:
         IndexNotBuiltError: there is no index yet (the CLI prints the message and exits 1).
     """
     assistant = Assistant(settings)
+    warming = threading.Thread(target=_warm, args=(assistant,), name="kysy-chat-warm", daemon=True)
+    warming.start()  # while the first question is being typed
     interactive = sys.stdin.isatty()
     if interactive:
         with contextlib.suppress(ImportError):  # line editing and the up arrow for earlier questions
             import readline  # noqa: F401
     read = (lambda: input(PROMPT)) if interactive else _read_line(sys.stdin)
-    chat(assistant, read, sys.stdout, greet=interactive, max_turns=max_turns or settings.max_history_turns)
+    try:
+        chat(assistant, read, sys.stdout, greet=interactive, max_turns=max_turns or settings.max_history_turns,
+             ready=warming.join)
+    finally:
+        warming.join()  # the models are not torn down under a running question at exit
     return 0
 
 
-def chat(assistant: Assistant, read: Callable[[], str], out: TextIO, *, greet: bool, max_turns: int) -> None:
-    """The conversation loop: ``read`` returns the next line and raises EOFError at the end."""
+def _warm(assistant: Assistant) -> None:
+    """Load the answer engine and answer one question (``Assistant.warm``), so the first real answer is as quick
+    as the rest. A failure is left to the first question, which reports it."""
+    try:
+        assistant.warm()
+    except KysyError as exc:
+        logger.debug("warming failed: %s", exc)
+
+
+def chat(assistant: Assistant, read: Callable[[], str], out: TextIO, *, greet: bool, max_turns: int,
+         ready: Callable[[], None] = lambda: None) -> None:
+    """The conversation loop: ``read`` returns the next line and raises EOFError at the end; ``ready`` is
+    called before each question is answered (``run_chat`` waits there for its warming to end)."""
     if greet:
         out.write(GREETING + "\n")
     history: list[Turn] = []
@@ -83,6 +105,7 @@ def chat(assistant: Assistant, read: Callable[[], str], out: TextIO, *, greet: b
             out.write(command_reply(line, command) + "\n")
             out.flush()
             continue
+        ready()
         answer = assistant.ask(line, history[-2 * max_turns :] if max_turns else [])
         print_answer(answer, cli_links(assistant.settings, assistant.snapshot), out)
         out.write("\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import select
@@ -10,6 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from assistant.service import Assistant
+from cli.chat import run_chat
 from kysy.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,3 +112,29 @@ def test_slash_lines_are_commands_never_questions(corpus_index: Settings) -> Non
     assert "/kuka ei ole komento." in replies[3]
     assert "Aineistosta ei löydy" not in result.stdout and "Vastaan kysymyksiin" not in result.stdout  # none asked
     assert "127 000" not in result.stdout  # /lopeta ended the conversation before the question
+
+
+def test_chat_warms_the_engine_while_the_first_question_is_typed(
+    corpus_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    warm, ask = Assistant.warm, Assistant.ask
+
+    def warming(self: Assistant) -> None:
+        events.append("warming")
+        warm(self)
+        events.append("warm")
+
+    def asking(self: Assistant, *args: object, **kwargs: object) -> object:
+        events.append("asked")
+        return ask(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Assistant, "warm", warming)
+    monkeypatch.setattr(Assistant, "ask", asking)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Ketkä rahoittavat yhdyspintaprojektia?\n"))
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert run_chat(corpus_index) == 0
+    # The question waits for the warming begun at start-up instead of loading the engine beside it.
+    assert events == ["warming", "warm", "asked"]
+    assert "Hyvil" in out.getvalue() and "dia 3" in out.getvalue()
