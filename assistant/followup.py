@@ -93,6 +93,9 @@ class Resolution:
     standalone: str
     followup: bool
     reason: str
+    # A follow-up only by sharing the previous topic's passage (no opener, no pointing word, topic words of its
+    # own): the weakest reading, which ``Assistant.respond`` drops when its answer only repeats the previous one.
+    by_topic: bool = False
 
 
 class FollowupResolver:
@@ -141,7 +144,8 @@ class FollowupResolver:
         signals = self.evidence(question, " ".join(carried), language)
         if reads_as_followup(signals, *self.thresholds):
             own = "" if signals.own_weight else "no topic words of its own in the materials; "
-            return Resolution(question, merged, True, own + signals.describe())
+            by_topic = not signals.opener and not signals.pointing and signals.own_weight > 0
+            return Resolution(question, merged, True, own + signals.describe(), by_topic)
         return Resolution(question, question, False, "stands alone; " + signals.describe())
 
     def evidence(self, question: str, topic: str, language: str | None = None) -> Evidence:

@@ -27,7 +27,7 @@ from assistant.messages import no_more_text, not_found_text, smalltalk_text
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
 from assistant.retrieve import Retriever, check_top_k
-from assistant.smalltalk import smalltalk_kind
+from assistant.smalltalk import smalltalk_kind, smalltalk_language
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.embed import Embedder, make_embedder
 from ingest.language import detect_language
@@ -255,6 +255,7 @@ class Assistant:
         asked = genuine or question
         kind = smalltalk_kind(asked, bool(history))
         if kind is not None:
+            language = smalltalk_language(asked) or language
             documents = sorted(retriever.snapshot.documents.values(), key=lambda d: (-(d.year or 0), d.title))
             return _refused(smalltalk_text(kind, language, [d.title for d in documents]), language, "smalltalk", started)
         resolution = self.resolve(asked, history, language)
@@ -265,6 +266,17 @@ class Assistant:
         answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, debug=debug)
         if said and answer.status == "not_found":
             answer = replace(answer, text=no_more_text(language), meta={**answer.meta, "refusal": "no_more"})
+        if resolution.by_topic and _repeats(answer, earlier):
+            # Read on the previous topic, the question only got the previous answer's first quote again: a
+            # question of its own on the same material ("Which regions are in the pilots?" after "Who funds the
+            # project?"), answered as asked unless the materials have nothing for it alone.
+            looked_alone = self.look(asked, language, top_k=top_k, retriever=retriever)
+            alone = self.engine.answer(looked_alone, retriever.snapshot, self.analyzer, language, debug=debug)
+            if alone.status != "not_found":
+                reason = "stands alone: read as a follow-up it repeated the previous answer's first quote; "
+                resolution = replace(resolution, standalone=asked, followup=False, by_topic=False,
+                                     reason=reason + resolution.reason)
+                looked, answer = looked_alone, alone
         opening, rest = preamble(asked) if answer.status == "not_found" else ("", asked)
         if opening:
             # An opening that asks nothing ("Hei! Olen kunnan hyte-koordinaattori ja valmistelen esitystä.")
@@ -323,23 +335,25 @@ def _pieces(text: str) -> Iterator[str]:
         yield text[start:]
 
 
+def _repeats(answer: Answer, history: Sequence[Turn]) -> bool:
+    """Whether ``answer``'s first quote is in the last answer of ``history`` already."""
+    last = next((turn.content for turn in reversed(history) if turn.role == "assistant"), "")
+    if answer.status == "not_found" or not answer.citations or not last:
+        return False
+    return " ".join(answer.citations[0].quote.split()) in " ".join(last.split())
+
+
 def _said_before(question: str, history: Sequence[Turn]) -> str:
-    """What the conversation has quoted on its topic, whitespace-collapsed, when ``question`` only asks to go
-    on ("kerro lisää"): the answers since the question that set the topic, each request to go on's as well;
+    """What the conversation has quoted, whitespace-collapsed, when ``question`` only asks to go on ("kerro
+    lisää"): every earlier answer, so that going on never quotes again what an earlier topic's answer gave;
     else ""."""
     if not asks_for_more(question):
         return ""
-    said: list[str] = []
-    for turn in reversed(history):
-        if turn.role == "assistant":
-            said.append(turn.content)
-        elif not asks_for_more(turn.content):
-            break  # the question that set the topic, whose answer is taken already
-    return " ".join(" ".join(said).split())
+    return " ".join(" ".join(turn.content for turn in history if turn.role == "assistant").split())
 
 
 def _unsaid(looked: Looked, said: str) -> Looked:
-    """``looked`` without the candidate items that ``said`` (the previous answer) quoted already, asking no one
+    """``looked`` without the candidate items that ``said`` (the earlier answers) quoted already, asking no one
     fact: "kerro lisää" after "Mikä on Etelä-Karjalan väestöpohja?" asks what else the materials say, not the
     number the previous answer gave, so no answer to it is partial for lacking a number."""
     def fresh(evidence: Evidence) -> Evidence:

@@ -272,3 +272,36 @@ def test_asking_for_more_when_everything_was_quoted_says_so(assistant: Assistant
     for go_on, reply in (("kerro lisää", "Aineistossa ei ole tästä enempää"), ("Tell me more", "say no more")):
         answer = assistant.ask(go_on, history)
         assert answer.status == "not_found" and answer.meta["refusal"] == "no_more" and reply in answer.text
+
+
+@pytest.mark.parametrize(("earlier", "question"), [
+    ("Who funds the project?", "Which regions are in the pilots?"),
+    ("Vem finansierar projektet?", "Vilka regioner deltar i pilotprojekten?"),
+])
+def test_a_question_of_its_own_on_the_same_slide_is_not_answered_with_the_previous_quote_again(
+        assistant: Assistant, earlier: str, question: str) -> None:
+    previous = assistant.ask(earlier)
+    answer = _after(assistant, earlier, question)
+    assert answer.meta["followup"] is False and answer.meta["standalone_query"] == question
+    assert "repeated the previous answer" in answer.meta["followup_reason"]
+    assert not _quotes(previous) & {answer.citations[0].quote}
+    assert _first_source(answer) == _first_source(assistant.ask(question))
+
+
+def test_an_elliptic_question_on_the_previous_slide_stays_a_follow_up_when_it_brings_something_new(
+        assistant: Assistant) -> None:
+    answer = _after(assistant, "Mitkä ovat Lapin pilotin painopisteet?", "Keneen voin olla yhteydessä pilotista?")
+    assert answer.meta["followup"] is True and "Lapin" in answer.meta["standalone_query"]
+    assert _first_source(answer)[1] == 12 and "Sami Niemi" in answer.text
+
+
+def test_asking_for_more_quotes_nothing_an_earlier_topic_quoted(assistant: Assistant) -> None:
+    history: list[Turn] = []
+    quoted: set[str] = set()
+    for question in ("Mitkä muut lait yhdistävät kuntia ja hyvinvointialueita kuntalain lisäksi?",
+                     "Mitkä toimijat ovat jo lain nojalla sekä kuntien että hyvinvointialueiden yhteisiä?"):
+        answer = assistant.ask(question, history)
+        quoted |= _quotes(answer)
+        history += [Turn("user", question), Turn("assistant", answer.text)]
+    answer = assistant.ask("Tell me more", history)
+    assert answer.citations and not quoted & _quotes(answer)
