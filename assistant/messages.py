@@ -69,6 +69,17 @@ _HELP = {
     "en": "I answer questions about the materials of this service and give the source of every answer (document "
           "and page or slide). Ask about something the materials cover.",
 }
+# The reply to "mitä tarkoitat?": the answers are the materials' own words, which their sources show in context.
+_CLARIFY = {
+    "fi": "Vastaukseni ovat suoria lainauksia aineistosta, joten en selitä niitä omin sanoin. Numeroitu lähde vie "
+          "kohtaan, josta lainaus on, ja näyttää sen asiayhteyden. Voit myös kysyä tarkemmin tai pyytää: kerro lisää.",
+    "sv": "Mina svar är direkta citat ur materialet, så jag förklarar dem inte med egna ord. Den numrerade källan "
+          "leder till stället där citatet står och visar sammanhanget. Du kan också fråga mer precist eller be: "
+          "berätta mer.",
+    "en": "My answers quote the materials word for word, so I do not explain them in my own words. Each numbered "
+          "source opens the place the quote comes from and shows it in context. You can also ask more precisely or "
+          "say: tell me more.",
+}
 _THANKS = {"fi": "Ole hyvä!", "sv": "Varsågod!", "en": "You're welcome!"}
 _GREETING = {"fi": "Hei!", "sv": "Hej!", "en": "Hello!"}
 _DOCUMENTS = {"fi": "Aineistossa on esimerkiksi:", "sv": "Materialet omfattar till exempel:",
@@ -127,8 +138,10 @@ def fallback_note(language: str) -> str:
 
 def smalltalk_text(kind: str, language: str, titles: Sequence[str], limit: int = 3) -> str:
     """The reply to a message of ``kind`` (``smalltalk.smalltalk_kind``): thanks back or a greeting, what the assistant
-    answers from, and up to ``limit`` of the documents' ``titles``."""
+    answers from, and up to ``limit`` of the documents' ``titles``; to "mitä tarkoitat?" what its answers are."""
     lang = _lang(language)
+    if kind == "clarify":
+        return _CLARIFY[lang]
     opening = _THANKS[lang] if kind == "thanks" else _GREETING[lang] if kind == "greeting" else ""
     text = f"{opening} {_HELP[lang]}".strip()
     shown = list(dict.fromkeys(title for title in titles if title))[:limit]

@@ -123,6 +123,10 @@ def test_an_opening_the_question_leans_on_is_carried_over(assistant: Assistant) 
     ("Kuka rahoittaa?", False, None),
     ("Mitä osaat kertoa aluepiloteista?", False, None),
     ("Hei, mikä on Etelä-Karjalan väestöpohja?", False, None),
+    ("mitä tarkoitat?", True, "clarify"),  # after an answer as well: it asks what the assistant meant
+    ("What do you mean by that?", True, "clarify"),
+    ("Vad menar du?", False, "clarify"),
+    ("Mitä tarkoittaa yhdyspinta?", True, None),
 ])
 def test_small_talk_is_a_message_of_small_talk_words_only(text: str, history: bool, kind: str | None) -> None:
     assert smalltalk_kind(text, history) == kind
@@ -140,6 +144,8 @@ def test_no_question_of_the_question_sets_is_small_talk() -> None:
     ("Tack så mycket", "sv", "Varsågod!"),
     ("Who are you?", "en", "I answer questions"),
     ("?", "fi", "Vastaan kysymyksiin"),
+    ("Hej!", "sv", "Hej!"),  # a Swedish greeting, although Voikko knows the word
+    ("Hei!", "fi", "Hei!"),
 ])
 def test_small_talk_gets_a_reply_in_its_language_and_no_quotes(
     assistant: Assistant, text: str, language: str, opening: str
@@ -148,6 +154,20 @@ def test_small_talk_gets_a_reply_in_its_language_and_no_quotes(
     assert answer.text.startswith(opening) and answer.language == language
     assert answer.citations == () and answer.status == "not_found" and answer.meta["refusal"] == "smalltalk"
     assert "Kuntien ja hyvinvointialueiden yhteistyö ja yhdyspinnat" in answer.text  # a document's title
+
+
+@pytest.mark.parametrize(("text", "language", "reply"), [
+    ("mitä tarkoitat?", "fi", "suoria lainauksia"), ("What do you mean?", "en", "word for word"),
+    ("Vad menar du med det?", "sv", "direkta citat"),
+])
+def test_asking_what_the_assistant_meant_is_told_what_its_answers_are(
+    assistant: Assistant, text: str, language: str, reply: str
+) -> None:
+    history = [Turn("user", "Kuka rahoittaa yhdyspintaprojektia?"),
+               Turn("assistant", assistant.ask("Kuka rahoittaa yhdyspintaprojektia?").text)]
+    answer = assistant.ask(text, history)
+    assert answer.meta["refusal"] == "smalltalk" and answer.citations == () and answer.language == language
+    assert reply in answer.text and "tarkoitetaan" not in answer.text  # no definition sharing the word
 
 
 def test_thanks_after_an_answer_is_small_talk_and_a_bare_question_word_a_follow_up(assistant: Assistant) -> None:
