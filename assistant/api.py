@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant import openai_compat, routes_admin, routes_chat, routes_docs, routes_documents
 from assistant.app_state import AppState
+from assistant.head import HeadAsGet
 from assistant.http_errors import install_error_handlers
 from assistant.limits import BodySizeLimit
 from assistant.openapi import install_openapi
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(routes_documents.router)
     else:
         app.include_router(routes_admin.disabled_router)
+    # Added first, so it runs last, next to the routes: everything outside it (the access log too) sees HEAD.
+    app.add_middleware(HeadAsGet)
     install_security(app, settings)
     install_openapi(app, settings)
     # Added late, so it runs early: an oversized or slow body is refused before anything reads it.

@@ -93,11 +93,13 @@ def validation_message(exc: RequestValidationError) -> str:
 
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app takes at this path (a 405's ``Allow``; routes of one path
-    may be several, e.g. GET and POST with handlers of their own)."""
+    may be several, e.g. GET and POST with handlers of their own), and HEAD where GET is (``assistant/head.py``)."""
     methods: set[str] = set()
     for route in _routes(request.app.router.routes):
         if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
             methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")
     return sorted(methods)
 
 

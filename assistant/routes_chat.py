@@ -201,14 +201,18 @@ async def _chat_events(
         charge_for(request, started)
 
 
-@router.get("/api/config", response_model=ClientConfig, summary="The limits a chat client keeps to")
+@router.get(
+    "/api/config", response_model=ClientConfig, summary="The limits a chat client keeps to, and whether the admin is on"
+)
 async def client_config(request: Request) -> JSONResponse:
-    """What a client needs to build a valid request: the question and history limits."""
+    """What a client needs to build a valid request: the question and history limits; and for the admin page,
+    whether the admin is on (so that it can say at once when it is not)."""
     settings = app_state(request).settings
     config = ClientConfig(
         max_question_chars=settings.max_question_chars,
         max_history_turns=settings.max_history_turns,
         max_history_message_chars=settings.max_history_message_chars,
+        admin=bool(settings.admin_token),
     )
     return JSONResponse(config.model_dump(), headers={"Cache-Control": "public, max-age=300"})
 

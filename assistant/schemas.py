@@ -101,11 +101,13 @@ class ChatResponse(BaseModel):
 
 
 class ClientConfig(BaseModel):
-    """``GET /api/config``: the limits a chat client keeps its requests within."""
+    """``GET /api/config``: the limits a chat client keeps its requests within, and whether the admin is on."""
 
     max_question_chars: int
     max_history_turns: int = Field(description="Earlier messages (user and assistant) sent with a question.")
     max_history_message_chars: int = Field(description="Each earlier message is cut to this many characters.")
+    # No secret: without a token every /api/admin/... path answers 404 admin_disabled to anyone who asks.
+    admin: bool = Field(description="Whether the admin page and API are on (KYSY_ADMIN_TOKEN is set).")
 
 
 class ErrorBody(BaseModel):

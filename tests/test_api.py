@@ -236,11 +236,31 @@ def test_a_file_replaced_by_a_link_out_of_the_corpus_is_not_served(tmp_path: Any
 
 
 @pytest.mark.parametrize(("method", "path", "allow"), [
-    ("GET", "/api/chat", "POST"), ("DELETE", "/api/feedback", "POST"), ("POST", "/readyz", "GET"),
+    ("GET", "/api/chat", "POST"), ("DELETE", "/api/feedback", "POST"), ("POST", "/readyz", "GET, HEAD"),
+    ("HEAD", "/v1/chat/completions", "POST"),
 ])
 def test_a_wrong_method_is_405_with_the_methods_the_path_takes(
     live_server: str, method: str, path: str, allow: str
 ) -> None:
     response = httpx.request(method, f"{live_server}{path}", timeout=30)
     assert response.status_code == 405 and response.headers["allow"] == allow
-    assert response.json()["error"] == "method_not_allowed"
+    assert method == "HEAD" or response.json()["error"] == "method_not_allowed"
+
+
+def test_head_answers_as_get_does_without_the_body(live_server: str) -> None:
+    documents = httpx.get(f"{live_server}/api/documents", timeout=30).json()
+    files = [f"/api/documents/{d['id']}/file" for d in documents]  # the PDF (a file response) and the texts
+    paths = [*files, f"/api/documents/{documents[0]['id']}", "/api/documents", "/", "/admin", "/widget.js",
+             "/favicon.ico", "/api/config", "/v1/models", "/healthz", "/readyz", "/openapi.json"]
+    for path in paths:
+        got = httpx.get(f"{live_server}{path}", timeout=30)
+        head = httpx.head(f"{live_server}{path}", timeout=30)
+        assert got.status_code == head.status_code == 200, (path, head.status_code, head.headers.get("allow"))
+        assert head.content == b"", path
+        differ = {"date", "x-request-id"}
+        assert {k: v for k, v in head.headers.items() if k not in differ} == {
+            k: v for k, v in got.headers.items() if k not in differ
+        }, path
+        assert head.headers.get("content-length", str(len(got.content))) == str(len(got.content)), path
+    missing = httpx.head(f"{live_server}/api/documents/nope/file", timeout=30)
+    assert missing.status_code == 404 and missing.content == b""

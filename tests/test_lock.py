@@ -45,6 +45,10 @@ def test_while_a_server_serves_a_second_server_and_a_cli_ingest_are_refused(sett
         error = json.loads(ingest.stdout)
         assert error["error"] == "index_locked" and "POST /api/admin/reindex" in error["message"]
         assert str(served.process.pid) in error["message"]
+        plain = kysy(settings, "ingest", str(settings.corpus_dir))  # as README says: one line, the code with --json
+        assert plain.returncode == 1 and not plain.stdout.strip()
+        line = _one_line(plain.stderr)
+        assert line.startswith(f"kysy: kysy serve (pid {served.process.pid}) is using") and "/api/admin/reindex" in line
         answer = httpx.post(f"{served.base}/api/chat", json={"question": QUESTION}, timeout=60)
         assert answer.status_code == 200 and answer.json()["not_found"] is False
         served.stop()

@@ -320,7 +320,18 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  /** Whether the server has the admin on (GET /api/config); when it cannot be asked, assumed on, and the
+   * sign-in tells what is wrong. */
+  async function adminOn() {
+    try {
+      const response = await fetch("/api/config", { cache: "no-cache" });
+      return !response.ok || (await response.json()).admin !== false;
+    } catch (_) {
+      return true;
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", async () => {
     $("login").addEventListener("submit", login);
     $("upload").addEventListener("submit", upload);
     $("reindex").addEventListener("click", reindex);
@@ -333,6 +344,12 @@
       show(false);
       say("Kirjauduttu ulos.");
     });
+    if (!(await adminOn())) {  // said at once, instead of after a token typed in vain
+      sessionStorage.removeItem(KEY);
+      $("off").hidden = false;
+      return;
+    }
+    $("login").hidden = false;
     if (token()) {
       busy("Ladataan…", async () => { await refresh(); show(true); say(""); return true; });
     }
