@@ -371,6 +371,37 @@ def test_the_comment_field_after_a_thumbs_down_is_wholly_in_view(server, browser
         page.context.close()
 
 
+def test_enter_sends_the_comment_as_typed_and_a_draft_survives_a_reload(server, page) -> None:
+    sent: list[dict[str, Any]] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}")) if r.url.endswith("/api/feedback") else None)
+    question = "Miten aluepiloteissa toimitaan?"
+    open_chat(page, server["base"])
+    ask(page, question).locator('[data-kysy="feedback-down"]').click()
+    expect(page.locator('[data-kysy="comment"]')).to_be_focused()
+    page.keyboard.type("Vuosi puuttuu,")
+    page.reload()  # an unsent comment is kept with the conversation, and so is the thumbs down
+    answer = page.locator('[data-kysy="answer"]').first
+    field = answer.locator('[data-kysy="comment"]')
+    expect(answer.locator('[data-kysy="feedback-down"]')).to_have_attribute("aria-pressed", "true")
+    expect(field).to_have_value("Vuosi puuttuu,")
+    field.click()
+    page.keyboard.press("End")
+    page.keyboard.press("Shift+Enter")  # a new line in the comment
+    page.keyboard.type("ja lähde on vanha.")
+    page.keyboard.press("Enter")  # sends it
+    expect(answer.locator(".feedback-status")).to_have_text("Kiitos, kommentti lähetetty!")
+    expect(field).to_have_count(0)
+    assert page.evaluate(IN_PANEL), "focus left the panel with the sent comment"
+
+    typed = "Vuosi puuttuu,\nja lähde on vanha."
+    assert [body.get("comment") for body in sent] == [None, typed]  # the thumbs down itself has no (empty) comment
+    stored = [item for item in json.loads(_stored_feedback(server))["items"] if item["question"] == question]
+    assert [(item["rating"], item["comment"]) for item in stored] == [("down", typed), ("down", None)]  # newest first
+    page.reload()  # a sent comment does not come back
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(1)
+    expect(page.locator('[data-kysy="comment"]')).to_have_count(0)
+
+
 def _in_log_view(page: Page, locator: Any) -> None:
     box, log = locator.bounding_box(), page.locator(".log").bounding_box()
     assert box and log
@@ -467,6 +498,20 @@ def test_keyboard_only_use(server, page) -> None:
     expect(page.locator('[role="dialog"]')).to_be_hidden()
     assert _active(page) == "launcher"
     expect(page.locator('[data-kysy="launcher"]')).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_panel_reopened_by_a_reload_takes_the_focus_and_keeps_it(server, page) -> None:
+    # The panel is a modal dialog: restored open, it must not leave focus on the page behind it.
+    open_chat(page, server["base"])
+    ask(page, POPULATION_Q)
+    page.reload()
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(1)
+    expect(page.locator('[data-kysy="input"]')).to_be_focused()
+    at_end = "e => e.scrollHeight > e.clientHeight && e.scrollHeight - e.scrollTop - e.clientHeight < 2"
+    assert page.locator(".log").evaluate(at_end), "the restored conversation should show its latest answer"
+    for key in ["Tab"] * 12 + ["Shift+Tab"] * 4:
+        page.keyboard.press(key)
+        assert page.evaluate(IN_PANEL), f"focus left the reopened chat panel after {key}"
 
 
 AXE_RUN = """async () => {
@@ -630,6 +675,45 @@ def test_400_percent_zoom_leaves_the_messages_half_the_panel(server, browser) ->
         answer = ask(page, POPULATION_Q)
         expect(answer.locator(".answer-text")).to_contain_text("127 000")
         assert page.evaluate(NO_SIDEWAYS_SCROLL)
+    finally:
+        page.context.close()
+
+
+SLASHED = "Yhteistyöfoorumit/verkostot/työryhmät/toimikunnat: HYTE-johtoryhmä (maakunnallinen)"
+LINES_OF_WORD = """(scope, word) => {
+  const walker = document.createTreeWalker(scope, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.textContent.indexOf(word);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + word.length);
+    return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+  }
+  return 0;
+}"""
+
+
+def test_long_finnish_words_break_only_where_they_must_on_a_phone(server, browser) -> None:
+    # A slide's "foorumit/verkostot/työryhmät" wraps after a slash, not inside "työryhmät"; a word wider than
+    # the bubble still breaks, and nothing scrolls sideways.
+    too_long = "Hyvinvointialueyhteistyöneuvottelukuntatyöryhmäsuunnitelmaluonnos"
+    citation = {"n": 1, "file": "a.pdf", "title": "Aluepilotit", "page": 10, "label": "dia 10", "quote": SLASHED}
+    done = {"answer": f"Aineiston mukaan:\n- {SLASHED} [1]\n- {too_long} [1]", "status": "answered",
+            "not_found": False, "language": "fi", "mode": "extractive", "citations": [citation]}
+    page = new_page(browser, viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
+    page.route("**/api/chat", lambda route: route.fulfill(
+        status=200, content_type="text/event-stream", body=_sse([("done", done)])))
+    try:
+        open_chat(page, server["base"])
+        answer = ask(page, "Miten muut alueet ovat järjestäneet hyte-yhteistyön?")
+        for part in (".answer-text", ".source-quote"):
+            scope = answer.locator(part)
+            for word in ("Yhteistyöfoorumit/", "verkostot/", "työryhmät/", "toimikunnat:", "HYTE-", "johtoryhmä"):
+                assert scope.evaluate(LINES_OF_WORD, word) == 1, f"{word!r} is broken across lines in {part}"
+        assert answer.locator(".answer-text").evaluate(LINES_OF_WORD, too_long) > 1
+        assert page.evaluate(NO_SIDEWAYS_SCROLL)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         page.context.close()
 
@@ -867,14 +951,16 @@ def test_new_conversation_clears_history_and_offers_starters(server, page) -> No
 
 
 EMBED_PAGE = """<!doctype html><html lang="sv"><head><meta charset="utf-8"><title>Inbäddning</title></head>
-<body><main><h1>Inbäddad chatt</h1><div id="chat-here"></div></main>
+<body><main><h1>Inbäddad chatt</h1><div id="chat-here" style="{style}"></div></main>
 <script src="/widget.js" data-kysy-api="{api}" {attrs} defer></script></body></html>"""
 
 
-def _embed(page: Page, base: str, attrs: str, api: str = "") -> None:
-    """Load a host page on the server's origin whose script tag carries ``attrs`` (and ``api`` as its API)."""
+def _embed(page: Page, base: str, attrs: str, api: str = "", style: str = "") -> None:
+    """Load a host page on the server's origin whose script tag carries ``attrs`` (and ``api`` as its API);
+    ``style`` is the inline style of its ``#chat-here`` element."""
+    body = EMBED_PAGE.format(api=api, attrs=attrs, style=style)
     page.route(base + "/embed-test.html", lambda route: route.fulfill(
-        status=200, content_type="text/html; charset=utf-8", body=EMBED_PAGE.format(api=api, attrs=attrs)))
+        status=200, content_type="text/html; charset=utf-8", body=body))
     page.goto(base + "/embed-test.html")
 
 
@@ -888,6 +974,28 @@ def test_inline_mode_language_title_and_unreadable_accent(server, page) -> None:
     # Yellow fails 4.5:1 against white text, so the default blue is kept.
     header = page.locator(".header").evaluate("e => getComputedStyle(e).backgroundColor")
     assert header == "rgb(0, 85, 160)"
+
+
+@pytest.mark.parametrize(
+    ("style", "height"),
+    [("width: 600px; height: 500px; border: 1px solid #ccc", 500), ("width: 600px", 600)],
+    ids=["element-600x500", "element-without-a-height"],
+)
+def test_inline_chat_fills_its_element_and_scrolls_inside_it(server, page, style, height) -> None:
+    # The integrator sizes the element; one without a height of its own gets 600 px, not a page that grows.
+    _embed(page, server["base"], 'data-lang="fi" data-target="#chat-here"', style=style)
+    target, panel, log = page.locator("#chat-here"), page.locator(".panel"), page.locator(".log")
+    expect(page.locator(".starter").first).to_be_visible()
+    for question in ("Ketkä rahoittavat yhdyspintaprojektia?", POPULATION_Q):
+        ask(page, question)
+        inner = target.evaluate("e => { const r = e.getBoundingClientRect(); return {x: r.x + e.clientLeft, "
+                                "y: r.y + e.clientTop, width: e.clientWidth, height: e.clientHeight}; }")
+        assert inner == pytest.approx({**inner, "width": 600, "height": height}, abs=0.5)
+        assert panel.bounding_box() == pytest.approx(inner, abs=0.5), "the chat does not fill its element"
+        field = page.locator('[data-kysy="input"]').bounding_box()
+        assert field and field["y"] + field["height"] <= inner["y"] + inner["height"], "the input left the element"
+    assert log.evaluate("e => e.scrollHeight > e.clientHeight"), "the answers should scroll inside the element"
+    assert page.evaluate("document.documentElement.scrollHeight") <= 800, "the page grew with the conversation"
 
 
 def test_custom_accent_and_left_position(server, page) -> None:

@@ -184,6 +184,8 @@
   const LANG_TAG = /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i;
   const LIST_ITEM = /^\s*[-*•]\s+(.*)$/;
   const CITED = /\[\d{1,3}\]/;
+  // After a slash between letters ("foorumit/verkostot"), where browsers do not wrap by themselves.
+  const SLASH_BREAK = /(?<=\p{L}\/)(?=\p{L})/u;
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ICONS = {
     chat: "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z",
@@ -313,8 +315,19 @@
     for (const part of parts) {
       const m = /^\[(\d{1,3})\]$/.exec(part);
       const marker = m && makeMarker ? makeMarker(Number(m[1])) : null;
-      parent.append(marker || document.createTextNode(part));
+      if (marker) parent.append(marker);
+      else appendBreakable(parent, part);
     }
+  }
+
+  /** Add text to `parent` with a line break opportunity (<wbr>) after each slash between words, so that
+   * "yhteistyöfoorumit/verkostot/työryhmät" wraps at a slash rather than inside a word; returns `parent`. */
+  function appendBreakable(parent, text) {
+    text.split(SLASH_BREAK).forEach((piece, i) => {
+      if (i > 0) parent.append(el("wbr"));
+      parent.append(document.createTextNode(piece));
+    });
+    return parent;
   }
 
   /** Render answer text as paragraphs, line breaks and "- " list items; never as HTML or Markdown.
@@ -425,7 +438,8 @@
 
   const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
-  /** The conversation kept in this tab: [{question, answer, citations, notFound, status, language, mode}], oldest first. */
+  /** The conversation kept in this tab, oldest first: [{question, answer, citations, notFound, status, language, mode}],
+   * and what the user did to an answer: `rating` ("up" | "down") and `draft`, a comment typed but not yet sent. */
   class ConversationStore {
     constructor(api) {
       this.key = `${STORE_KEY}:${api}`;
@@ -488,7 +502,7 @@
       this.loadLimits();
       if (this.turns.length) this.restore();
       else if (!this.floating) this.showWelcome();
-      if (this.floating && kept.open) this.open({ focus: false });
+      if (this.floating && kept.open) this.open(); // focused once the styles have come (reveal, in build)
     }
 
     async loadLimits() {
@@ -515,22 +529,51 @@
         const view = this.addAnswer();
         view.thinking.remove();
         view.msg.setAttribute("aria-busy", "false");
+        view.kept = turn;
         this.render(view, turn.question, {
           answer: turn.answer, citations: turn.citations, not_found: turn.notFound, status: turn.status,
           language: turn.language, mode: turn.mode,
         });
+        this.restoreFeedback(view, turn);
       }
       this.scrollToEnd(true);
     }
 
+    /** Show again what the user did to a kept answer: the thumb pressed, and a comment not sent yet. */
+    restoreFeedback(view, turn) {
+      if (turn.rating === "up" || turn.rating === "down") {
+        view.msg.querySelector(`[data-kysy="feedback-${turn.rating}"]`).setAttribute("aria-pressed", "true");
+      }
+      if (typeof turn.draft === "string") this.addComment(view, turn.question, turn.answer, { draft: turn.draft, restored: true });
+    }
+
+    /** Keep a change to an answer's turn (its rating, an unsent comment) in the tab's storage. */
+    keep(view, change) {
+      const kept = { ...view.kept, ...change };
+      this.turns = this.turns.map((turn) => (turn === view.kept ? kept : turn));
+      view.kept = kept;
+      this.save();
+    }
+
+    save() {
+      this.store.save(this.turns, this.floating ? !this.panel.hidden : false);
+    }
+
     build() {
       const { t, cfg } = this;
-      this.host = el("div", { class: "kysy-widget", "data-kysy": "widget" });
+      this.host = el("div", { class: this.floating ? "kysy-widget" : "kysy-widget kysy-inline", "data-kysy": "widget" });
       this.shadow = this.host.attachShadow({ mode: "open" });
       const css = el("link", { rel: "stylesheet", href: `${cfg.api}/widget.css` });
       const classes = ["kysy", this.floating ? "floating" : "inline", cfg.left ? "left" : ""];
       this.root = el("div", { class: classes.join(" ").trim(), lang: cfg.lang, hidden: true });
-      const reveal = () => (this.root.hidden = false);
+      const reveal = () => {
+        if (!this.root.hidden) return;
+        this.root.hidden = false;
+        if (this.panel.hidden) return;
+        // A conversation restored while hidden could not be scrolled, nor a dialog restored open take the focus.
+        this.scrollToEnd(true);
+        if (this.floating) this.input.focus();
+      };
       css.addEventListener("load", reveal);
       css.addEventListener("error", reveal);
       setTimeout(reveal, 3000);
@@ -612,7 +655,7 @@
       this.limitNote.textContent = full ? this.t.atLimit.replace("{n}", String(limit)) : "";
     }
 
-    open({ focus = true } = {}) {
+    open() {
       this.panel.hidden = false;
       this.root.classList.add("open");
       this.launcher.setAttribute("aria-expanded", "true");
@@ -620,7 +663,7 @@
       if (!this.log.firstChild) this.showWelcome();
       this.store.save(this.turns, true);
       this.scrollToEnd(true);
-      if (focus) this.input.focus();
+      this.input.focus();
     }
 
     close() {
@@ -825,8 +868,9 @@
       cancelAnimationFrame(view.frame);
       view.thinking.remove();
       const shown = this.render(view, turn.question, done);
-      this.turns = [...this.turns, { question: turn.question, ...shown }].slice(-MAX_STORED_TURNS);
-      this.store.save(this.turns, this.floating ? !this.panel.hidden : false);
+      view.kept = { question: turn.question, ...shown };
+      this.turns = [...this.turns, view.kept].slice(-MAX_STORED_TURNS);
+      this.save();
       this.scrollToEnd(false);
     }
 
@@ -874,7 +918,7 @@
             el("span", { class: "source-title", text: title, title, lang: titled && SOURCE_LANG }),
             meta ? el("span", { class: "source-page", text: meta, lang: labelled && language }) : null,
             typeof c.quote === "string" && c.quote
-              ? el("span", { class: "source-quote", text: `”${c.quote}”`, lang: SOURCE_LANG }) : null,
+              ? appendBreakable(el("span", { class: "source-quote", lang: SOURCE_LANG }), `”${c.quote}”`) : null,
             url ? el("span", { class: "visually-hidden", text: ` (${t.opensNewTab})` }) : null,
           ]),
           url ? icon("link") : null,
@@ -927,11 +971,12 @@
           const response = await fetch(`${this.cfg.api}/api/feedback`, {
             method: "POST",
             headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ question, answer, rating, comment: "" }),
+            body: JSON.stringify({ question, answer, rating }), // no comment: one, if any, follows on its own
             credentials: "omit",
           });
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
           status.textContent = t.thanks;
+          this.keep(view, { rating });
         } catch {
           button.setAttribute("aria-pressed", "false");
           status.textContent = t.feedbackFailed;
@@ -940,24 +985,29 @@
       up.addEventListener("click", () => rate("up", up, down));
       down.addEventListener("click", async () => {
         await rate("down", down, up);
-        if (down.getAttribute("aria-pressed") === "true") this.addComment(view, question, answer, status);
+        if (down.getAttribute("aria-pressed") === "true") this.addComment(view, question, answer);
       });
       view.msg.append(el("div", { class: "feedback", role: "group", "aria-label": t.helpful }, [
         el("span", { class: "feedback-label", text: t.helpful, "aria-hidden": "true" }), up, down, status,
       ]));
     }
 
-    /** A free-text comment after a thumbs down, sent as its own piece of feedback. */
-    addComment(view, question, answer, status) {
+    /** A free-text comment after a thumbs down, sent as its own piece of feedback: Enter sends it, Shift+Enter
+     * starts a new line. Until it is sent, what is typed is kept with the conversation (`draft`). */
+    addComment(view, question, answer, { draft = "", restored = false } = {}) {
       const { t } = this;
       if (view.msg.querySelector(".comment")) return;
+      const status = view.msg.querySelector(".feedback-status");
+      const down = view.msg.querySelector('[data-kysy="feedback-down"]');
       const id = `kysy-comment-${view.id}`;
-      const field = el("textarea", { id, rows: "2", maxlength: "2000", "data-kysy": "comment" });
+      const field = el("textarea", { id, rows: "2", maxlength: "2000", "data-kysy": "comment", enterkeyhint: "send" });
+      field.value = draft;
       const send = el("button", { type: "button", class: "comment-send", "data-kysy": "comment-send", text: t.commentSend });
       const form = el("div", { class: "comment" }, [el("label", { for: id, text: t.commentLabel }), field, send]);
-      send.addEventListener("click", async () => {
+      const submit = async () => {
         const comment = field.value.trim();
         if (!comment) { field.focus(); return; }
+        if (send.disabled) return; // already on its way
         send.disabled = true;
         try {
           const response = await fetch(`${this.cfg.api}/api/feedback`, {
@@ -967,13 +1017,24 @@
             credentials: "omit",
           });
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
+          const focused = form.contains(this.shadow.activeElement);
           form.remove();
+          this.keep(view, { draft: null });
           status.textContent = t.commentSent;
+          if (focused) down.focus(); // the field is gone: not to the page behind the panel
         } catch {
           send.disabled = false;
           status.textContent = t.feedbackFailed;
         }
+      };
+      send.addEventListener("click", submit);
+      field.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+          e.preventDefault();
+          submit();
+        }
       });
+      field.addEventListener("input", () => this.keep(view, { draft: field.value }));
       // The browser's own focus scroll may leave the field half under the composer in a short log:
       // show the whole form where it fits, and the field itself in any case.
       field.addEventListener("focus", () => {
@@ -981,6 +1042,8 @@
         field.scrollIntoView({ block: "nearest" });
       });
       view.msg.append(form);
+      if (restored) return;
+      this.keep(view, { draft });
       field.focus();
     }
 
