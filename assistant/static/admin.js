@@ -76,7 +76,10 @@
   function fileCell(name) {
     const td = document.createElement("td");
     td.className = "file";
-    for (const part of name.split(/(?<=[-_/])|(?=\.)/)) td.append(part, document.createElement("wbr"));
+    // No lookbehind in the pattern: Safari before 16.4 would refuse the whole script.
+    for (const part of name.replace(/[-_/]/g, "$&\n").replace(/\./g, "\n.").split("\n")) {
+      td.append(part, document.createElement("wbr"));
+    }
     td.lastChild.remove();
     return td;
   }

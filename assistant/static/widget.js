@@ -184,8 +184,9 @@
   const LANG_TAG = /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i;
   const LIST_ITEM = /^\s*[-*•]\s+(.*)$/;
   const CITED = /\[\d{1,3}\]/;
-  // After a slash between letters ("foorumit/verkostot"), where browsers do not wrap by themselves.
-  const SLASH_BREAK = /(?<=\p{L}\/)(?=\p{L})/u;
+  // A slash between letters ("foorumit/verkostot"), after which browsers do not wrap by themselves (no
+  // lookbehind: Safari before 16.4 would refuse the whole script).
+  const SLASH_BREAK = /\p{L}\/(?=\p{L})/gu;
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ICONS = {
     chat: "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z",
@@ -323,10 +324,13 @@
   /** Add text to `parent` with a line break opportunity (<wbr>) after each slash between words, so that
    * "yhteistyöfoorumit/verkostot/työryhmät" wraps at a slash rather than inside a word; returns `parent`. */
   function appendBreakable(parent, text) {
-    text.split(SLASH_BREAK).forEach((piece, i) => {
-      if (i > 0) parent.append(el("wbr"));
-      parent.append(document.createTextNode(piece));
-    });
+    let start = 0;
+    for (const match of text.matchAll(SLASH_BREAK)) {
+      const end = match.index + match[0].length;
+      parent.append(document.createTextNode(text.slice(start, end)), el("wbr"));
+      start = end;
+    }
+    parent.append(document.createTextNode(text.slice(start)));
     return parent;
   }
 
