@@ -1077,3 +1077,9 @@ def test_the_history_sent_is_bounded_by_the_servers_limits(server, page) -> None
     assert len(history) == limits["max_history_turns"]
     assert history[-1] == {"role": "assistant", "content": "x" * limits["max_history_message_chars"]}
     assert history[-2] == {"role": "user", "content": "Kysymys 39?"}
+
+
+def test_the_scripts_use_no_lookbehind_which_older_safari_refuses() -> None:
+    # A lookbehind pattern ("(?<=", "(?<!") is a syntax error in Safari before 16.4: the whole script would not run.
+    for script in sorted(STATIC.glob("*.js")):
+        assert not re.search(r"\(\?<[=!]", script.read_text(encoding="utf-8")), script.name
