@@ -14,6 +14,7 @@ from assistant.app_state import AppState
 from assistant.head import HeadAsGet
 from assistant.http_errors import install_error_handlers
 from assistant.limits import BodySizeLimit
+from assistant.openai_errors import OpenAIErrorShape
 from assistant.openapi import install_openapi
 from assistant.request_ids import RequestIds
 from assistant.security import install_security
@@ -106,4 +107,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Outermost: every response (a refused body's too) carries the request id, and every failure inside is logged once.
     app.add_middleware(RequestIds)
+    # Around all of it: every error under /v1/, whoever answered it, in OpenAI's shape.
+    app.add_middleware(OpenAIErrorShape)
     return app

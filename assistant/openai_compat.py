@@ -36,6 +36,7 @@ from assistant.app_state import AssistantDep, app_state, rate_limit
 from assistant.http_errors import ApiError
 from assistant.limits import Slot
 from assistant.links import WORDS, Links, source_list
+from assistant.openai_errors import OpenAIError, openai_error
 from assistant.openapi import SSE_EVENT, error_responses
 from assistant.routes_chat import StreamShutdown, answer_pieces, charge_for, check_request_size, links_for
 from assistant.schemas import CleanText, answer_to_json, citation_json
@@ -55,12 +56,6 @@ _SOURCES_START = re.compile(r"\n\n\*\*(?:" + "|".join(words[3] for words in WORD
 # piece by piece as the whole answer is.
 _MARKDOWN_SPECIAL = re.compile(r"(\[\d+\](?![(\[:]))|([\\<>\[\]])")
 _ESCAPED = re.compile(r"\\([\\<>\[\]])")
-
-
-class OpenAIError(BaseModel):
-    """The body of an OpenAI-style error (``{"error": {...}}``)."""
-
-    error: dict[str, str | None]
 
 
 class ContentPart(BaseModel):
@@ -139,10 +134,8 @@ def without_sources(text: str) -> str:
 
 def model_not_found(model: str) -> JSONResponse:
     """OpenAI's answer to a model it does not have (so OpenAI clients raise their ``NotFoundError``)."""
-    return JSONResponse({"error": {
-        "message": f"The model `{model}` does not exist; this service offers `{MODEL_ID}`.",
-        "type": "invalid_request_error", "param": "model", "code": "model_not_found",
-    }}, status_code=404)
+    message = f"The model `{model}` does not exist; this service offers `{MODEL_ID}`."
+    return JSONResponse(openai_error(404, "model_not_found", message, param="model"), status_code=404)
 
 
 def usage(messages: list[ChatMessage], content: str) -> dict[str, int]:
@@ -216,7 +209,7 @@ async def _chunks(
     except Exception as exc:
         code = exc.code if isinstance(exc, KysyError) else "internal_error"
         message = str(exc) if isinstance(exc, KysyError) else "the answer failed; try again later"
-        yield _data({"error": {"message": message, "type": "server_error", "code": code}})
+        yield _data(openai_error(500, code, message))
     finally:
         slot.release()
         charge_for(request, started)

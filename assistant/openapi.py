@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from assistant.openai_errors import PREFIX as OPENAI_PREFIX
+from assistant.openai_errors import OpenAIError, OpenAIErrorDetail
 from assistant.schemas import ErrorBody
 from kysy.settings import Settings
 
@@ -85,11 +87,15 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
 def complete_schema(schema: dict[str, Any], settings: Settings) -> None:
     """Add the errors every request can meet and the limits of ``settings`` to ``schema`` (in place)."""
     descriptions = _descriptions(settings)
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
-    schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
-        "ErrorBody", ErrorBody.model_json_schema()
-    )
+    models = schema.setdefault("components", {}).setdefault("schemas", {})
+    models.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    for name, model in (("OpenAIError", OpenAIError), ("OpenAIErrorDetail", OpenAIErrorDetail)):
+        models.setdefault(name, model.model_json_schema(ref_template="#/components/schemas/{model}"))
+    models["OpenAIError"].pop("$defs", None)
     for path, methods in schema.get("paths", {}).items():
+        # Every error under /v1/ is OpenAI's {"error": {...}} (assistant/openai_errors.py), the others {error, message}.
+        shape = "OpenAIError" if path.startswith(OPENAI_PREFIX) else "ErrorBody"
+        error = {"application/json": {"schema": {"$ref": f"#/components/schemas/{shape}"}}}
         for method, operation in methods.items():
             common = {400, 431, 503} | ({408, 413} if method in ("post", "put", "patch", "delete") else set())
             responses = operation.setdefault("responses", {})
@@ -97,7 +103,7 @@ def complete_schema(schema: dict[str, Any], settings: Settings) -> None:
                 declared = responses.get(str(status), {})
                 if declared.get("description") not in (None, "Error", "Validation Error"):
                     continue  # a route's own error with its own shape (e.g. OpenAI's model_not_found)
-                # Every other error body is {error, message}: also FastAPI's own 422 entry says so.
+                # Every other error is in the path's shape: also FastAPI's own 422 entry says so.
                 entry = responses[str(status)] = {"description": descriptions.get(status, "Error"), "content": error}
                 if status in (429, 503):
                     entry["headers"] = _RETRY_AFTER
@@ -107,7 +113,6 @@ def complete_schema(schema: dict[str, Any], settings: Settings) -> None:
     schema["components"]["securitySchemes"] = {
         "adminToken": {"type": "http", "scheme": "bearer", "description": "KYSY_ADMIN_TOKEN (at least 32 characters)"}
     }
-    models = schema["components"]["schemas"]
     for unused in ("HTTPValidationError", "ValidationError"):
         models.pop(unused, None)
     _limits(models, settings)

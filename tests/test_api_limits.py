@@ -109,7 +109,9 @@ def test_rate_limit_answers_429_with_retry_after(corpus_index: Settings) -> None
         # Health checks are never limited.
         assert all(limited.get("/healthz").status_code == 200 for _ in range(5))
         openai = limited.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]})
-        assert openai.status_code == 429
+        assert openai.status_code == 429 and 1 <= int(openai.headers["retry-after"]) <= 30
+        assert openai.json()["error"] | {"message": ""} == {  # OpenAI's shape under /v1/
+            "message": "", "type": "rate_limit_error", "param": None, "code": "rate_limited"}
 
 
 def test_concurrency_cap_refuses_at_once_with_503(corpus_index: Settings) -> None:
@@ -123,7 +125,8 @@ def test_concurrency_cap_refuses_at_once_with_503(corpus_index: Settings) -> Non
             _assert_error(busy, 503, "busy")
             assert busy.headers["retry-after"] == "1" and elapsed < 1.0
             openai = capped.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]})
-            assert openai.status_code == 503
+            assert openai.status_code == 503 and openai.headers["retry-after"] == "1"
+            assert (openai.json()["error"]["type"], openai.json()["error"]["code"]) == ("server_error", "busy")
             assert capped.get("/healthz").status_code == 200
         finally:
             slot.release()

@@ -81,8 +81,26 @@ def test_earlier_messages_are_the_history(client: openai.OpenAI) -> None:
 
 
 def test_a_conversation_that_does_not_end_with_a_question_is_refused(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.UnprocessableEntityError) as refused:
         client.chat.completions.create(model="kysy", messages=[{"role": "system", "content": "Olet apuri."}])
+    assert (refused.value.code, refused.value.type) == ("invalid_request", "invalid_request_error")
+
+
+def test_every_error_under_v1_is_in_openais_shape_and_the_own_routes_keep_theirs(live_server: str) -> None:
+    too_long = {"role": "user", "content": "Kuka rahoittaa projektia? " * 200}
+    for method, path, body, status, code in [
+        ("POST", "/v1/chat/completions", {"model": "kysy", "messages": [too_long]}, 413, "question_too_long"),
+        ("POST", "/v1/chat/completions", {"model": "kysy"}, 422, "invalid_request"),
+        ("GET", "/v1/completions", None, 404, "not_found"),
+        ("DELETE", "/v1/models", None, 405, "method_not_allowed"),
+    ]:
+        response = httpx.request(method, f"{live_server}{path}", json=body, timeout=30)
+        error = response.json()["error"]
+        assert response.status_code == status and set(error) == {"message", "type", "param", "code"}, response.text
+        assert error["code"] == code and error["message"] and error["type"] == "invalid_request_error"
+        assert int(response.headers["content-length"]) == len(response.content)
+    own = httpx.post(f"{live_server}/api/chat", json={"question": too_long["content"]}, timeout=30)
+    assert own.status_code == 413 and own.json() == {"error": "question_too_long", "message": own.json()["message"]}
 
 
 def test_a_conversation_longer_than_the_history_limit_keeps_its_latest_turns(
