@@ -1083,3 +1083,44 @@ def test_the_scripts_use_no_lookbehind_which_older_safari_refuses() -> None:
     # A lookbehind pattern ("(?<=", "(?<!") is a syntax error in Safari before 16.4: the whole script would not run.
     for script in sorted(STATIC.glob("*.js")):
         assert not re.search(r"\(\?<[=!]", script.read_text(encoding="utf-8")), script.name
+
+
+class _HostPage(BaseHTTPRequestHandler):
+    """An integrator's page on an origin of its own (another port of 127.0.0.1) that embeds the widget."""
+
+    body = b""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+        pass
+
+
+def test_a_page_of_another_origin_that_cors_refuses_tells_the_integrator_in_the_console(server, page) -> None:
+    # The server allows no other origin (KYSY_CORS_ORIGINS is empty): the user sees "offline", as a page cannot
+    # tell a CORS refusal from a network failure, and the console names the setting and the page's origin.
+    body = (f'<!doctype html><html lang="fi"><head><meta charset="utf-8"><title>Kunta</title></head><body>'
+            f'<div id="chat-here" style="height: 500px"></div><script src="{server["base"]}/widget.js" '
+            f'data-kysy-api="{server["base"]}" data-target="#chat-here" defer></script></body></html>').encode()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_HostPage,), {"body": body}))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    host = f"http://127.0.0.1:{httpd.server_address[1]}"
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
+    try:
+        page.goto(host + "/")
+        page.locator('[data-kysy="input"]').click()
+        page.keyboard.type(POPULATION_Q)
+        page.keyboard.press("Enter")
+        expect(page.locator('[data-kysy="error"]')).to_contain_text("Yhteyttä palveluun ei saatu", timeout=30_000)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    hints = [text for text in warnings if "KYSY_CORS_ORIGINS" in text]
+    assert len(hints) == 1 and host in hints[0] and server["base"] in hints[0], warnings

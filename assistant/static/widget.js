@@ -522,8 +522,19 @@
           maxHistoryMessageChars: whole(config.max_history_message_chars, DEFAULT_LIMITS.maxHistoryMessageChars),
         };
       } catch {
-        /* keep the defaults */
+        this.warnCrossOrigin(); // and keep the defaults
       }
+    }
+
+    /** For the integrator: a request to another origin that fails outright may have been refused by CORS, which a
+     * page cannot tell from a network failure (the user sees "offline"); say once, in the console, what allows it. */
+    warnCrossOrigin() {
+      const api = new URL(this.cfg.api || "/", window.location.href).origin;
+      const page = window.location.origin;
+      if (this.warnedCrossOrigin || api === page) return;
+      this.warnedCrossOrigin = true;
+      console.warn(`Kysy: ${api} could not be reached from ${page}. If the service is running, its ` +
+        `KYSY_CORS_ORIGINS must list ${page}.`);
     }
 
     /** Show the kept conversation again (after a reload or on another page of the site). */
@@ -832,7 +843,9 @@
           signal,
         });
       } catch (err) {
-        throw signal.aborted ? err : new ChatError("offline");
+        if (signal.aborted) throw err;
+        this.warnCrossOrigin();
+        throw new ChatError("offline");
       }
       onData();
       if (!response.ok || !response.body) throw errorForResponse(response);
