@@ -266,12 +266,17 @@ class Assistant:
         answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, debug=debug)
         if said and answer.status == "not_found":
             answer = replace(answer, text=no_more_text(language), meta={**answer.meta, "refusal": "no_more"})
+
+        def read_again(standalone: str) -> tuple[Looked, Answer]:
+            """Another reading of the question, looked up and answered as the first one was."""
+            again = self.look(standalone, language, top_k=top_k, retriever=retriever)
+            return again, self.engine.answer(again, retriever.snapshot, self.analyzer, language, debug=debug)
+
         if resolution.by_topic and _repeats(answer, earlier):
             # Read on the previous topic, the question only got the previous answer's first quote again: a
             # question of its own on the same material ("Which regions are in the pilots?" after "Who funds the
             # project?"), answered as asked unless the materials have nothing for it alone.
-            looked_alone = self.look(asked, language, top_k=top_k, retriever=retriever)
-            alone = self.engine.answer(looked_alone, retriever.snapshot, self.analyzer, language, debug=debug)
+            looked_alone, alone = read_again(asked)
             if alone.status != "not_found":
                 reason = "stands alone: read as a follow-up it repeated the previous answer's first quote; "
                 resolution = replace(resolution, standalone=asked, followup=False, by_topic=False,
@@ -282,8 +287,7 @@ class Assistant:
             # An opening that asks nothing ("Hei! Olen kunnan hyte-koordinaattori ja valmistelen esitystä.")
             # is read as the turn before the question: carried over only when the question leans on it.
             again = self.resolve(rest, [*history, Turn("user", opening)], language)
-            looked_again = self.look(again.standalone, language, top_k=top_k, retriever=retriever)
-            second = self.engine.answer(looked_again, retriever.snapshot, self.analyzer, language, debug=debug)
+            looked_again, second = read_again(again.standalone)
             if second.status != "not_found":
                 resolution, looked, answer = again, looked_again, replace(second, meta={**second.meta, "opening": opening})
         standalone = resolution.standalone
