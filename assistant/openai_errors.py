@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel, Field
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFIX = "/v1/"
@@ -93,7 +93,7 @@ class OpenAIErrorShape:
 
 
 def _is_json(message: Message) -> bool:
-    return any(name == b"content-type" and value.startswith(b"application/json") for name, value in message["headers"])
+    return Headers(scope=message).get("content-type", "").startswith("application/json")
 
 
 def _rewritten(status: int, body: bytes) -> bytes | None:
