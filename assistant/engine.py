@@ -166,7 +166,9 @@ class AnswerEngine:
                               "file": retrieved[c.candidate.rank].chunk.file,
                               "page": retrieved[c.candidate.rank].chunk.page} for c in judged.chosen]
         if verdict.status == "not_found":
-            text = not_found_text(language, suggest_topics(retrieved))
+            topics = suggest_topics(retrieved)
+            meta["suggestions"] = list(topics)  # the nearest topics, for a client to offer as questions
+            text = not_found_text(language, topics)
             return Answer(text, (), sources, True, language, "extractive", meta, status="not_found")
         # A partial answer's opening must not deny a fact that one of its own quotes holds.
         shown = bool(verdict.missing) and bool(set(verdict.missing) - missing_facts(

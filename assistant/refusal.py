@@ -41,13 +41,33 @@ def suggest_topics(retrieved: Sequence[ScoredChunk], limit: int = 3) -> tuple[st
     """Headings (else document titles) of the nearest chunks, cleaned and without repeats."""
     topics: dict[str, str] = {}
     for hit in retrieved:
-        heading = hit.chunk.heading.split(" > ")[-1] if hit.chunk.heading else hit.chunk.title
-        topic = _unshouted(re.sub(r"\s+", " ", heading).strip(" #:-–—>"))
+        topic = _topic(hit.chunk.heading) if hit.chunk.heading else _clean(hit.chunk.title)
         if topic and topic.lower() not in topics:
             topics[topic.lower()] = topic[:1].upper() + topic[1:]
         if len(topics) == limit:
             break
     return tuple(topics.values())
+
+
+def _topic(heading: str) -> str:
+    """A heading path's last part; a one-word part ("Tausta", "Periaatteet") says little alone, so it comes
+    after its parent ("Aluepilotoinnit: Tausta"), or gives way to a parent that already names it
+    ("Lähtökohtia Etelä-Karjalan pilottiin" over "ETELÄ-KARJALA")."""
+    parts = [part for part in (_clean(p) for p in heading.split(" > ")) if part]
+    if not parts:
+        return ""
+    last = parts[-1]
+    if len(parts) == 1 or " " in last:
+        return last
+    parent = parts[-2]
+    if last.lower()[:5] in parent.lower():
+        return parent
+    return f"{parent}: {last}"
+
+
+def _clean(heading: str) -> str:
+    """A heading without surrounding marks and repeated spaces, and not in capitals."""
+    return _unshouted(re.sub(r"\s+", " ", heading).strip(" #:-–—>"))
 
 
 def _unshouted(topic: str) -> str:

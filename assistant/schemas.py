@@ -171,8 +171,9 @@ def _json_safe(meta: dict[str, object]) -> dict[str, object]:
 
 
 # What ``meta`` always says: what was searched and how long it took. The rest (the refusal's scores and
-# reasoning, why a question was taken as a follow-up, a generator's checks) only with ``debug``.
-PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi", "refusal")
+# reasoning, why a question was taken as a follow-up, a generator's checks) only with ``debug``. A "not found"
+# answer's ``suggestions`` are the nearest topics it names, for a client to offer as questions.
+PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi", "refusal", "suggestions")
 
 
 def answer_to_json(

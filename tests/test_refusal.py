@@ -27,6 +27,16 @@ def test_suggested_topics_are_the_nearest_headings_without_repeats() -> None:
         return ScoredChunk(chunk, 1.0, 1, "hybrid")
 
     topics = suggest_topics([hit("Osa > Lapin pilotti:"), hit("Lapin pilotti"), hit(""), hit("Muu > Foorumit")])
-    assert topics == ("Lapin pilotti", "Asiakirja", "Foorumit")
+    assert topics == ("Lapin pilotti", "Asiakirja", "Muu: Foorumit")
     assert suggest_topics([hit("ETELÄ-KARJALA"), hit("Osa > YHTEISTYÖN MUODOT"), hit("HYTE-neuvottelut")]) == (
         "Etelä-Karjala", "Yhteistyön muodot", "HYTE-neuvottelut")
+
+
+def test_a_one_word_topic_comes_with_its_parent_heading() -> None:
+    def hit(heading: str) -> ScoredChunk:
+        chunk = Chunk(heading, "d", "f.pdf", "Diat", "teksti", 5, heading, 0, 6, "h")
+        return ScoredChunk(chunk, 1.0, 1, "hybrid")
+
+    assert suggest_topics([hit("Aluepilotoinnit > Tausta"), hit("Lähtökohtia Etelä-Karjalan pilottiin > ETELÄ-KARJALA"),
+                           hit("Tausta")]) == (
+        "Aluepilotoinnit: Tausta", "Lähtökohtia Etelä-Karjalan pilottiin", "Tausta")

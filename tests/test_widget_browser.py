@@ -417,6 +417,25 @@ def test_question_outside_the_materials_is_answered_plainly_as_not_found(server,
     expect(answer.locator(".answer-text")).to_contain_text("Aineistosta ei löydy vastausta")
 
 
+def test_the_topics_a_not_found_answer_names_can_be_asked_with_a_click(server, page) -> None:
+    open_chat(page, server["base"])
+    answer = ask(page, "Mikä on Marsin pääkaupunki?")
+    topics = answer.locator('[data-kysy="topic"]')
+    expect(topics.first).to_be_visible()
+    names = [name.strip() for name in topics.all_inner_texts()]
+    assert 1 <= len(names) <= 3 and all(names), names
+    topics.first.focus()
+    page.keyboard.press("Enter")  # a real button: the keyboard asks it too
+    expect(page.locator(".msg.user .bubble").last).to_have_text(names[0])
+    asked = page.locator('[data-kysy="answer"]').nth(1)
+    expect(asked.locator('[data-kysy="feedback-up"]')).to_be_visible(timeout=60_000)
+    expect(asked).not_to_have_class(re.compile(r"\bnot-found\b"))  # a topic of the materials is answered
+    expect(asked.locator('[data-kysy="citation"]').first).to_be_visible()
+    page.reload()  # the kept conversation offers its topics again
+    expect(page.locator('[data-kysy="answer"]')).to_have_count(2)
+    expect(page.locator('[data-kysy="answer"]').first.locator('[data-kysy="topic"]')).to_have_count(len(names))
+
+
 def test_thanks_gets_a_plain_reply_without_a_not_found_label(server, page) -> None:
     open_chat(page, server["base"])
     answer = ask(page, "Kiitos!")

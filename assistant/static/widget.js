@@ -364,6 +364,12 @@
     });
   }
 
+  /** The nearest topics a "not found" answer names (`meta.suggestions`), as strings. */
+  function suggestedTopics(done) {
+    const topics = done.meta && Array.isArray(done.meta.suggestions) ? done.meta.suggestions : [];
+    return topics.filter((topic) => typeof topic === "string" && topic.trim()).map((topic) => topic.trim()).slice(0, 3);
+  }
+
   /** In a quoting answer a line with [n] is a quote, and so is the source heading ("Tausta:") over a quoted list;
    * the first line is the answer's own lead-in ("According to the materials:"). */
   function quoteLine(lines, i) {
@@ -442,7 +448,8 @@
 
   const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
-  /** The conversation kept in this tab, oldest first: [{question, answer, citations, notFound, status, language, mode}],
+  /** The conversation kept in this tab, oldest first: [{question, answer, citations, notFound, status, language, mode,
+   * topics}],
    * and what the user did to an answer: `rating` ("up" | "down") and `draft`, a comment typed but not yet sent. */
   class ConversationStore {
     constructor(api) {
@@ -547,7 +554,7 @@
         view.kept = turn;
         this.render(view, turn.question, {
           answer: turn.answer, citations: turn.citations, not_found: turn.notFound, status: turn.status,
-          language: turn.language, mode: turn.mode,
+          language: turn.language, mode: turn.mode, meta: { suggestions: turn.topics },
         });
         this.restoreFeedback(view, turn);
       }
@@ -912,9 +919,27 @@
         view.msg.classList.add("not-found");
         view.bubble.prepend(el("p", { class: "not-found-label", text: this.t.notFound }));
       }
+      const topics = status === "not_found" ? suggestedTopics(done) : [];
+      this.offerTopics(view.text, topics);
       this.addFeedback(view, question, answer);
       this.addCopy(view, answer, citations);
-      return { answer, citations, notFound: status !== "answered", status, language, mode };
+      return { answer, citations, notFound: status !== "answered", status, language, mode, topics };
+    }
+
+    /** The topics a "not found" answer lists become buttons that ask about them. */
+    offerTopics(container, topics) {
+      if (!topics.length) return;
+      for (const li of container.querySelectorAll("li")) {
+        const topic = li.textContent.trim();
+        if (!topics.includes(topic)) continue;
+        const button = el("button", { type: "button", class: "topic", "data-kysy": "topic", text: topic });
+        button.addEventListener("click", () => {
+          this.ask(topic);
+          this.input.focus();
+        });
+        li.replaceChildren(button);
+        li.parentElement.classList.add("topics");
+      }
     }
 
     renderSources(view, citations, language) {
