@@ -154,7 +154,7 @@ class QueryBuilder:
 
         ``embed=False`` is for keyword-only uses: the vector is then zeros.
         """
-        language = language or detect_language(text, self.analyzer)
+        language = language or detect_language(text, self.analyzer, self.glossary.languages_of)
         indexed = self.keyword.document_frequency
         translation = self.glossary.translate(text, language)
         finnish = translation.text

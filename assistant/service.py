@@ -248,7 +248,7 @@ class Assistant:
         started = time.perf_counter()
         retriever = self.retriever
         top_k = check_top_k(top_k or self.settings.top_k)
-        language = detect_language(question)
+        language = detect_language(question, glossed=retriever.queries.glossary.languages_of)
         genuine = injection_question(question)
         if genuine == "":
             return _refused(not_found_text(language), language, "injection", started)

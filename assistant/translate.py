@@ -116,6 +116,7 @@ class Glossary:
                 entries.sort(key=lambda entry: -len(entry[0]))
         self._known = {lang: {stem for entries in table.values() for stems, _ in entries for stem in stems}
                        for lang, table in self._phrases.items()}
+        self._closed = closed
         self._by_length, self._words_by_length = self._lengths(closed)
 
     def _lengths(self, closed: Mapping[str, set[str]]) -> tuple[dict[str, dict[int, list[tuple[str, str]]]], ...]:
@@ -157,6 +158,13 @@ class Glossary:
         """Every Finnish term some Swedish or English phrase leads to."""
         return frozenset(term for table in self._phrases.values() for entries in table.values()
                          for _, terms in entries for term in terms)
+
+    def languages_of(self, word: str) -> tuple[str, ...]:
+        """The languages (of "sv", "en") whose glossary phrases hold ``word``, by its stem; none for a
+        function word of the language. The language detector's evidence for a question without function words."""
+        word = word.lower()
+        return tuple(lang for lang in LANGUAGES
+                     if (stem := self._stem(lang, word)) in self._known[lang] and stem not in self._closed[lang])
 
     def stems(self, text: str, lang: str) -> tuple[str, ...]:
         """Lower-cased Snowball stems of the words of ``text``."""

@@ -1,13 +1,16 @@
 """Language of a short question: Finnish, Swedish or English (Finnish when unsure).
 
 Signals: function and question words of each language, letters (å is Swedish, ä/ö and double
-vowels lean Finnish), Finnish case endings, and how many words the analyzer recognises as Finnish.
+vowels lean Finnish), Finnish case endings, how many words the analyzer recognises as Finnish, and,
+where the caller has a glossary, its Swedish or English words among those it does not ("South
+Karelia population" has no function word to tell it by).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Sequence
 
 from ingest import stopwords
 from ingest.analyze import Analyzer, make_analyzer, word_tokens
@@ -17,6 +20,7 @@ LANGUAGES = ("fi", "sv", "en")
 _FINNISH_ENDING = re.compile(r"(?:ssa|ssä|sta|stä|lla|llä|lta|ltä|lle|ksi|nen|sen|iden|ien|aan|ään|tta|ttä|mme|vat|vät)$")
 _DOUBLE_VOWEL = re.compile(r"(?:aa|ee|ii|oo|uu|yy|ää|öö)")
 _ENGLISH_SHAPE = re.compile(r"(?:th|wh|sh|ch|w|c|q|x|z|tion|ing|ed)")
+_CASED_WORD = re.compile(r"[^\W\d_][\w-]*")
 _SWEDISH_SHAPE = re.compile(r"(?:å|sj|skj|tj|ck|rna|rnas|erar|ar$|tet$|ningen$)")
 
 
@@ -48,19 +52,30 @@ def _shape_scores(word: str) -> tuple[float, float, float]:
     return fi, sv, en
 
 
-def language_scores(text: str, analyzer: Analyzer | None = None) -> dict[str, float]:
-    """Evidence for each language in ``text``; higher is more likely."""
+# What a glossary says of a word: the languages (of "sv", "en") whose terms it is one of.
+Glossed = Callable[[str], Sequence[str]]
+
+
+def language_scores(text: str, analyzer: Analyzer | None = None, glossed: Glossed | None = None) -> dict[str, float]:
+    """Evidence for each language in ``text``; higher is more likely. A word the analyzer does not know as
+    Finnish and ``glossed`` finds among a language's glossary terms weighs as a known Finnish word does."""
     analyzer = analyzer or _default_analyzer()
     scores = dict.fromkeys(LANGUAGES, 0.0)
-    for word in word_tokens(text):
-        if any(ch.isdigit() for ch in word):
+    words = word_tokens(text)
+    names = _names(text, words)
+    for word in words:
+        if any(ch.isdigit() for ch in word) or word in names:
             continue
         lists = [lang for lang, words in _FUNCTION_WORDS.items() if word in words]
         for lang in lists:
             scores[lang] += 2.0 / len(lists)
         in_sv, in_en = "sv" in lists, "en" in lists
-        if not (in_sv or in_en) and analyzer.analyze_word(word).known:
-            scores["fi"] += 1.5
+        if not (in_sv or in_en):
+            if analyzer.analyze_word(word).known:
+                scores["fi"] += 1.5
+            elif not lists and glossed is not None and (found := [lang for lang in glossed(word) if lang in scores]):
+                for lang in found:
+                    scores[lang] += 1.5 / len(found)
         fi, sv, en = _shape_scores(word)
         scores["fi"] += fi
         scores["sv"] += sv
@@ -68,9 +83,17 @@ def language_scores(text: str, analyzer: Analyzer | None = None) -> dict[str, fl
     return scores
 
 
-def detect_language(text: str, analyzer: Analyzer | None = None) -> str:
+def _names(text: str, words: Sequence[str]) -> set[str]:
+    """The words capitalised after the first: names ("Kuntaliitto", "Lappland"), which any language's question
+    may use, so they are no evidence of one (unless the question is nothing but names)."""
+    cased = _CASED_WORD.findall(text)
+    names = {word.lower() for word in cased[1:] if word[:1].isupper()}
+    return names if set(words) - names else set()
+
+
+def detect_language(text: str, analyzer: Analyzer | None = None, glossed: Glossed | None = None) -> str:
     """Return "fi", "sv" or "en" for ``text`` (typically a short question); "fi" when unsure."""
-    scores = language_scores(text, analyzer)
+    scores = language_scores(text, analyzer, glossed)
     best = max(scores.values())
     if best <= 0 or scores["fi"] >= best:
         return "fi"

@@ -267,6 +267,17 @@ def test_swedish_and_english_questions_are_answered_in_their_language(assistant:
         assert (answer.citations[0].file, answer.citations[0].page) == (SLIDES, 3) and "Hyvil" in answer.text
 
 
+def test_a_keyword_query_in_english_or_swedish_is_read_and_answered_in_its_language(assistant: Assistant) -> None:
+    # no function word to tell the language by: the glossary's words do, and the quote answers it
+    english = assistant.ask("south karelia population")
+    swedish = assistant.ask("befolkningsunderlag södra karelen")
+    for answer in (english, swedish):
+        assert (SLIDES, 9) in {(c.file, c.page) for c in answer.citations[:1]}, answer.text
+        assert "127 000" in answer.text
+    assert english.language == "en" and english.text.splitlines()[0] == "According to the materials:"
+    assert swedish.language == "sv" and swedish.text.splitlines()[0] == "Enligt materialet:"
+
+
 def test_the_sources_are_listed_by_their_best_item(assistant: Assistant, corpus_index: Settings) -> None:
     question = "Mitkä alueet ovat mukana aluepiloteissa?"
     looked = assistant.look(question)
@@ -398,3 +409,11 @@ def test_the_documents_a_year_or_kind_names_are_indexed_once_per_snapshot(assist
     assert files["diaesitys"] == files["esitys"] == {"2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"}
     assert len(files["uutinen"]) == 3
     assert documents_by_term(snapshot, assistant.analyzer) is by_term  # built once, read by every question
+
+
+def test_a_population_asked_by_another_word_finds_the_population_base(assistant: Assistant) -> None:
+    # "asukasluku", "asukasmäärä", "väkiluku" and "väestöpohja" name one measure (synonyms.txt)
+    for question in ("Mikä on Etelä-Karjalan asukasluku?", "etelä-karjalan asukasmäärä?", "Etelä-Karjalan väkiluku"):
+        answer = assistant.ask(question)
+        assert answer.status == "answered" and "127 000" in answer.text, (question, answer.text)
+        assert (answer.citations[0].file, answer.citations[0].page) == (SLIDES, 9)
