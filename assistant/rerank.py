@@ -28,10 +28,21 @@ class CrossEncoderReranker:
 
     def __init__(self, model_path: str, *, max_candidates: int = MAX_CANDIDATES) -> None:
         if not Path(model_path).exists():
-            raise ConfigError(f"reranker model {model_path!r} does not exist; set KYSY_RERANKER to a CrossEncoder directory")
+            raise ConfigError(
+                f"KYSY_RERANKER={model_path!r}: the model does not exist; set it to a CrossEncoder directory, "
+                "or leave it empty for no reranking"
+            )
         from sentence_transformers import CrossEncoder
 
-        self.model = CrossEncoder(model_path, num_labels=1, device="cpu")
+        try:
+            self.model = CrossEncoder(model_path, num_labels=1, device="cpu")
+        except Exception as exc:
+            # Loading fails in many ways (no config, an unknown architecture, missing or damaged weights), all
+            # of them a setting pointing at something that is no CrossEncoder: the operator gets one line.
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(
+                f"KYSY_RERANKER={model_path!r}: cannot load a CrossEncoder from it ({reason})"
+            ) from exc
         self.max_candidates = max_candidates
         self._lock = threading.Lock()
 

@@ -93,7 +93,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kysy", description="Cited answers over the yhdyspinnat materials.")
-    parser.add_argument("--data-dir", type=Path, help="index directory (env KYSY_DATA_DIR, default .kysy)")
+    # Text, not Path: Path("") is ".", and an empty --data-dir "$DIR" must be refused as KYSY_DATA_DIR= is.
+    parser.add_argument("--data-dir", help="index directory (env KYSY_DATA_DIR, default .kysy)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -189,9 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in str(exc).splitlines():
                 print(f"kysy: {line}", file=sys.stderr)
         return EXIT_FATAL
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C; SIGTERM too while ingesting (``cli.ingest.Terminated``)
         print("kysy: interrupted; the previous index is intact, run the command again to finish", file=sys.stderr)
-        return 130
+        return int(getattr(exc, "exit_status", 130))
     except BrokenPipeError:
         # The reader of the output has gone (`kysy ask ... | head -3`): stop quietly, as shell tools do, with
         # standard output pointed at nothing so that the interpreter's last flush does not fail again.

