@@ -244,6 +244,7 @@ async def chat_completions(
     settings = state.settings
     history = latest_history(history, settings.max_history_turns, settings.max_history_chars)
     check_request_size(settings, question, history)
+    state.assistants.require_vectors()  # as /api/chat: no wrong "not found" from a store without its vectors
     links = links_for(request, assistant)
     slot = state.gate.enter()
     if body.stream:

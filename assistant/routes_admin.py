@@ -22,7 +22,7 @@ from assistant.http_errors import ApiError, error_response
 from assistant.jobs import Job, JobSlot, audit
 from assistant.openapi import error_responses
 from assistant.schemas import FeedbackCreated, FeedbackRequest
-from kysy.errors import KysyError
+from kysy.errors import KysyError, VectorsMissingError, VectorsUnreachableError
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -58,8 +58,10 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     """200 with the chunk count and generation of the index on disk now (a generation an ingest has just
-    committed is opened first), else 503: also when the vector store holds fewer vectors than the index
-    has chunks (a backup restored without ``chroma/``), where answers would find nothing."""
+    committed is opened first), else 503 with the reason: also ``vectors_missing`` when the vector store holds
+    fewer vectors than the index has chunks (a backup restored without ``chroma/``, a Chroma server started again
+    on an empty directory), where answers would find nothing, and ``vectors_unreachable`` when the Chroma server
+    cannot be reached. The vector count is also the verdict ``/api/chat`` reads (``AssistantPool.check_vectors``)."""
     pool = app_state(request).assistants
     try:
         await run_in_threadpool(pool.refresh)
@@ -68,12 +70,10 @@ async def readyz(request: Request) -> JSONResponse:
         return error_response(503, exc.code, str(exc))
     with lease:
         snapshot = lease.assistant.snapshot
-        stored = await run_in_threadpool(lease.assistant.vectors.count)
-        if stored < len(snapshot.chunks):
-            return error_response(503, "vectors_missing", (
-                f"the vector store holds {stored} vectors for the index's {len(snapshot.chunks)} chunks; "
-                "POST /api/admin/reindex (or `kysy ingest <documents>` with the server stopped) embeds them again"
-            ))
+        try:
+            await run_in_threadpool(pool.check_vectors, lease.assistant)
+        except (VectorsMissingError, VectorsUnreachableError) as exc:
+            return error_response(503, exc.code, str(exc))
         return JSONResponse({
             "status": "ready",
             "chunks": len(snapshot.chunks),

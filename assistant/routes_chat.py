@@ -21,6 +21,7 @@ from assistant.http_errors import ApiError
 from assistant.limits import Slot
 from assistant.links import Links, chunk_headings, public_base
 from assistant.openapi import SSE_EVENT, error_responses
+from assistant.pool import reaching_vectors, store_failure
 from assistant.schemas import ChatRequest, ChatResponse, ClientConfig, answer_to_json
 from assistant.service import Assistant
 from kysy.errors import KysyError, ShuttingDownError
@@ -195,7 +196,7 @@ async def _chat_events(
             else:
                 yield ServerSentEvent(data=json.dumps({"text": item}, ensure_ascii=False), event="token")
     except Exception as exc:
-        yield error_event(exc)
+        yield error_event(store_failure(exc, app_state(request).settings, len(assistant.snapshot.chunks)) or exc)
     finally:
         slot.release()
         charge_for(request, started)
@@ -227,10 +228,13 @@ async def client_config(request: Request) -> JSONResponse:
 async def chat(
     body: ChatRequest, request: Request, assistant: AssistantDep
 ) -> JSONResponse | EventSourceResponse:
-    """Answer ``body.question`` (a follow-up of ``body.history``) with numbered citations."""
+    """Answer ``body.question`` (a follow-up of ``body.history``) with numbered citations; 503 as ``/readyz``
+    while the vector store lacks the index's vectors (an answer would be a wrong "not found") or cannot be
+    reached when the answer needs it."""
     state = app_state(request)
     history = [turn.to_turn() for turn in body.history]
     check_request_size(state.settings, body.question, history)
+    state.assistants.require_vectors()
     slot = state.gate.enter()
     if wants_event_stream(request):
         shutdown = StreamShutdown.for_settings(state.settings)
@@ -245,7 +249,10 @@ async def chat(
         )
     started = time.perf_counter()
     try:
-        answer = await run_in_threadpool(assistant.ask, body.question, history, top_k=body.top_k, debug=body.debug)
+        with reaching_vectors(state.settings, len(assistant.snapshot.chunks)):
+            answer = await run_in_threadpool(
+                assistant.ask, body.question, history, top_k=body.top_k, debug=body.debug
+            )
     finally:
         slot.release()
         charge_for(request, started)

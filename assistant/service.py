@@ -29,10 +29,11 @@ from assistant.rerank import make_reranker
 from assistant.retrieve import Retriever, check_top_k
 from assistant.smalltalk import smalltalk_kind, smalltalk_language
 from ingest.analyze import Analyzer, make_analyzer
-from ingest.embed import Embedder, make_embedder
+from ingest.embed import Embedder, embedder_key, make_embedder
 from ingest.language import detect_language
 from ingest.store import Snapshot
 from ingest.vectors import VectorStore
+from kysy.errors import IndexMismatchError
 from kysy.models import Answer, ScoredChunk, Turn
 from kysy.settings import Settings
 
@@ -42,6 +43,22 @@ logger = logging.getLogger(__name__)
 _RELOAD_CHECK_S = 2.0
 # What ``Assistant.warm`` asks: any question runs every stage of answering.
 WARM_UP_QUESTION = "Miten kunnat ja hyvinvointialueet tekevät yhteistyötä?"
+
+
+def check_embedder(snapshot: Snapshot, embedder: Embedder) -> None:
+    """Refuse an index whose vectors another embedder made: every answer from it would be silently wrong
+    ("not found" for what the materials say), from the server, the CLI and the LangChain retriever alike.
+
+    Raises:
+        IndexMismatchError: naming both embedders and the way out.
+    """
+    built = snapshot.meta.get("embedder")
+    configured = embedder_key(embedder)
+    if built and built != configured:
+        raise IndexMismatchError(
+            f"the index was built with the embedder {built} but KYSY_EMBEDDER gives {configured}: "
+            f"run `kysy ingest` to rebuild it with {configured}, or set KYSY_EMBEDDER back"
+        )
 
 
 class SharedEngine:
@@ -103,7 +120,8 @@ class Assistant:
     By default it follows the index: a request swaps in a newer generation when an ingest has
     committed one. With ``follow_index=False`` it stays on the snapshot it opened (the server's
     ``AssistantPool`` then opens a new assistant per generation and closes the old one after its
-    last request).
+    last request). Opening an index that another embedder built raises ``IndexMismatchError``
+    (``check_embedder``), and so does a newer generation of one.
     """
 
     def __init__(self, settings: Settings, components: Components | None = None, *, follow_index: bool = True) -> None:
@@ -125,6 +143,11 @@ class Assistant:
 
     def _open_retriever(self) -> Retriever:
         snapshot = Snapshot(self.settings.index_path)
+        try:
+            check_embedder(snapshot, self.embedder)
+        except IndexMismatchError:
+            snapshot.close()
+            raise
         return Retriever(snapshot, self.vectors, self.embedder, self.analyzer, self.settings)
 
     @property

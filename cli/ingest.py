@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from rich.console import Console
 from rich.table import Table
@@ -17,13 +21,38 @@ from kysy.settings import Settings
 _STAGES = {"parse": "Reading files", "embed": "Embedding"}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``docker stop``, a supervisor stopping the job) raised where the ingest is, as Ctrl-C
+    raises ``KeyboardInterrupt``: the run stops as cleanly (nothing committed, the lock and the parse worker
+    let go) and says the same, instead of the process ending bare. ``kysy`` exits with ``exit_status``, what a
+    shell reports for a process that SIGTERM ended."""
+
+    exit_status = 128 + signal.SIGTERM
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``Terminated`` in the main thread (the CLI's)."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_ingest(settings: Settings, paths: list[Path], *, rebuild: bool, as_json: bool) -> int:
     """Run ingestion; exit status 0 = all landed, 2 = some files failed, 1 = fatal (raised).
 
     Files left out on purpose (an unsupported type) are listed as skipped and do not change the status.
     A server using the data directory's embedded vector store refuses the run (``store_owner_lock``).
+    SIGTERM stops it as Ctrl-C does (``Terminated``).
     """
     with (
+        sigterm_as_interrupt(),
         store_owner_lock(settings, INGEST),
         progress_bars(_STAGES, quiet=as_json, every_s=settings.progress_log_s) as progress,
     ):

@@ -46,6 +46,21 @@ class IndexMismatchError(IndexNotBuiltError):
     code = "index_mismatch"
 
 
+class VectorsMissingError(IndexNotBuiltError):
+    """The vector store holds fewer vectors than the index has chunks (a backup restored without ``chroma/``, a
+    Chroma server started again on an empty directory): dense search would miss passages, and questions the
+    materials answer would be refused (run ``kysy ingest`` again: it embeds them again)."""
+
+    code = "vectors_missing"
+
+
+class VectorsUnreachableError(IndexNotBuiltError):
+    """The vector store cannot be reached (the Chroma server is down): the index cannot be searched until it is
+    back. Not a fault of the request, and not a full disk: the service is not ready, as without an index."""
+
+    code = "vectors_unreachable"
+
+
 class IndexLockedError(KysyError):
     """Another ingestion holds the writer lock."""
 
