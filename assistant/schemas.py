@@ -172,8 +172,9 @@ def _json_safe(meta: dict[str, object]) -> dict[str, object]:
 
 # What ``meta`` always says: what was searched and how long it took. The rest (the refusal's scores and
 # reasoning, why a question was taken as a follow-up, a generator's checks) only with ``debug``. A "not found"
-# answer's ``suggestions`` are the nearest topics it names, for a client to offer as questions.
-PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi", "refusal", "suggestions")
+# answer's ``suggestions`` are the nearest topics it names, for a client to offer as questions; ``fallback``
+# says why a generative answer is the extractive one instead (the model failed, or its text did not hold).
+PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi", "refusal", "suggestions", "fallback")
 
 
 def answer_to_json(

