@@ -68,6 +68,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # Refuse to start, in one line, rather than serve 503s: the server never reaches Chroma by itself
         # later, and a supervisor that restarts it (compose, systemd, Kubernetes) retries until Chroma is up.
         make_client(settings)
+    if settings.reranker:
+        from assistant.rerank import make_reranker
+
+        make_reranker(settings.reranker)  # one that cannot be loaded stops here in one line, not in the app's start-up
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdFilter())
         handler.setFormatter(logging.Formatter(_LOG_FORMAT + "%(request_tag)s"))

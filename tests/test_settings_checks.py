@@ -163,3 +163,12 @@ def test_the_cli_reports_a_reranker_that_cannot_load_in_one_line(tmp_path: Path)
     error = json.loads(result.stdout)
     assert result.returncode == 1 and error["error"] == "config_error"
     assert error["message"].startswith(f"KYSY_RERANKER='{model}': cannot load")
+
+
+def test_serve_refuses_a_reranker_that_cannot_load_before_it_starts(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    env = {"KYSY_DATA_DIR": str(tmp_path / "data"), "KYSY_RERANKER": str(model), "KYSY_PORT": "1"}
+    result = _kysy(tmp_path, "serve", **env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"kysy: KYSY_RERANKER='{model}': cannot load"), result.stderr
