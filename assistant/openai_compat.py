@@ -38,6 +38,7 @@ from assistant.limits import Slot
 from assistant.links import WORDS, Links, source_list
 from assistant.openai_errors import OpenAIError, openai_error
 from assistant.openapi import SSE_EVENT, error_responses
+from assistant.pool import reaching_vectors
 from assistant.routes_chat import StreamShutdown, answer_pieces, charge_for, check_request_size, links_for
 from assistant.schemas import CleanText, answer_to_json, citation_json
 from assistant.service import Assistant
@@ -260,7 +261,8 @@ async def chat_completions(
         )
     started = time.perf_counter()
     try:
-        answer = await run_in_threadpool(assistant.ask, question, history)
+        with reaching_vectors(settings, len(assistant.snapshot.chunks)):  # a Chroma server down: 503, as /api/chat
+            answer = await run_in_threadpool(assistant.ask, question, history)
     finally:
         slot.release()
         charge_for(request, started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -84,3 +85,18 @@ def live_server(corpus_index: Settings) -> Iterator[str]:
 def embed_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One embedding cache file for the whole session, so tests never embed the same text twice."""
     return tmp_path_factory.getbasetemp() / "emb.sqlite"
+
+
+def cached_embeddings(path: Path) -> int:
+    """How many vectors the embedding cache at ``path`` holds (0 before it exists or while it is being created),
+    read without taking a writer's lock: how far an ingest running in another process has come."""
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return int(db.execute("SELECT count(*) FROM embeddings").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
+

@@ -9,7 +9,6 @@ import logging
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from ingest.store import Snapshot
 from ingest.vectors import VectorStore
 from kysy.settings import Settings
 from tests import kysy_process
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, cached_embeddings
 from tests.test_hostile_files import paged_pdf, text_op
 
 pytestmark = pytest.mark.slow
@@ -114,18 +113,6 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def _cache_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return int(db.execute("SELECT count(*) FROM embeddings").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        db.close()
 
 
 def _wait_for(process: subprocess.Popen[str], condition: Callable[[], bool], timeout: float = 120) -> bool:
@@ -220,17 +207,17 @@ def test_kill_9_while_parsing_a_slow_pdf(tmp_path: Path, reference: tuple[Path, 
 def test_kill_9_while_embedding(tmp_path: Path, reference: tuple[Path, set[str], Path]) -> None:
     stage = _prepare(tmp_path, reference, cold=True)
     cache = stage.settings.embed_cache_path
-    base_rows = _cache_rows(cache)
+    base_rows = cached_embeddings(cache)
     before_ids = {c.id for c in Snapshot(stage.settings.index_path).chunks}
     before_answers = _answers(stage.settings)
     process = _start_ingest(stage.settings, stage.corpus)
-    reached = _wait_for(process, lambda: _cache_rows(cache) > base_rows)
+    reached = _wait_for(process, lambda: cached_embeddings(cache) > base_rows)
     assert reached, "the ingest ended before embedding anything new"
     _kill(process)
-    rows = _cache_rows(cache)
+    rows = cached_embeddings(cache)
     assert rows > base_rows, "the batches embedded before the kill stay cached"
     assert _after_kill_then_finish(stage, before_ids, before_answers, reference[1]) == "before commit"
-    assert _cache_rows(cache) > rows
+    assert cached_embeddings(cache) > rows
 
 
 @pytest.mark.timeout(300)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,22 +15,11 @@ import pytest
 from ingest.pipeline import ingest_paths
 from ingest.store import Snapshot
 from kysy.settings import Settings
+from tests.conftest import cached_embeddings
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS = ("työllisyys", "liikunta", "kulttuuri", "asuminen", "nuoret", "ikääntyneet", "kotoutuminen",
           "ympäristö", "liikenne", "opetus", "terveys", "turvallisuus")
-
-
-def _cache_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return int(db.execute("SELECT count(*) FROM embeddings").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        db.close()
 
 
 def _ingest(settings: Settings, corpus: Path) -> subprocess.Popen[str]:
@@ -57,11 +45,11 @@ def test_sigterm_while_embedding_stops_as_ctrl_c_does(tmp_path: Path) -> None:
     for i, topic in enumerate(TOPICS):
         body = " ".join(f"Alueella {i} {topic} on yhteinen asia ja siitä sovitaan kohdassa {j}." for j in range(10))
         (corpus / f"lisa-{i:02d}.txt").write_text(f"Lisäys {topic}\n\n{body}\n", encoding="utf-8")
-    cached = _cache_rows(settings.embed_cache_path)
+    cached = cached_embeddings(settings.embed_cache_path)
 
     process = _ingest(settings, corpus)
     deadline = time.monotonic() + 240
-    while _cache_rows(settings.embed_cache_path) == cached:
+    while cached_embeddings(settings.embed_cache_path) == cached:
         assert process.poll() is None, process.stderr.read() if process.stderr else "the ingest ended early"
         assert time.monotonic() < deadline, "the ingest embedded nothing new"
         time.sleep(0.005)

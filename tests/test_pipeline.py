@@ -22,6 +22,7 @@ from ingest.store import Snapshot
 from ingest.vectors import VectorStore
 from kysy.errors import IndexLockedError, IndexNotBuiltError
 from kysy.settings import Settings
+from tests.conftest import cached_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -260,16 +261,6 @@ def test_cli_json_output_and_exit_status(tmp_path: Path, settings: Settings) -> 
     assert ok.returncode == 0 and json.loads(ok.stdout)["unchanged"] == ["uutinen-0.txt"]
 
 
-def _cache_rows(path: Path) -> int:
-    import sqlite3
-
-    try:
-        with sqlite3.connect(path, timeout=1) as db:
-            return int(db.execute("SELECT count(*) FROM embeddings").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
 def test_kill_9_during_embedding_keeps_the_previous_index_and_the_next_run_completes(
     tmp_path: Path, settings: Settings
 ) -> None:
@@ -287,7 +278,7 @@ def test_kill_9_during_embedding_keeps_the_previous_index_and_the_next_run_compl
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
-    while _cache_rows(private.embed_cache) < 20 and process.poll() is None and time.monotonic() < deadline:
+    while cached_embeddings(private.embed_cache) < 20 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)

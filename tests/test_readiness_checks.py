@@ -188,6 +188,9 @@ def test_a_chroma_server_down_or_emptied_is_a_503_with_the_reason_until_ingest_b
         streamed = per_question.post("/api/chat", json={"question": QUESTION},
                                      headers={"Accept": "text/event-stream"})
         assert "event: error" in streamed.text and '"error": "vectors_unreachable"' in streamed.text
+        completion = per_question.post("/v1/chat/completions",
+                                       json={"model": "kysy", "messages": [{"role": "user", "content": QUESTION}]})
+        assert completion.status_code == 503 and completion.json()["error"]["code"] == "vectors_unreachable"
         # The vectors read when the generation was opened still answer: nothing is wrong with these answers.
         assert client.post("/api/chat", json={"question": QUESTION}).status_code == 200
 
