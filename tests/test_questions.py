@@ -71,18 +71,26 @@ HOLDOUT37 = ROOT / "eval" / "questions.holdout37.jsonl"
 HOLDOUT38 = ROOT / "eval" / "questions.holdout38.jsonl"
 HOLDOUT39 = ROOT / "eval" / "questions.holdout39.jsonl"
 HOLDOUT40 = ROOT / "eval" / "questions.holdout40.jsonl"
+HOLDOUT41 = ROOT / "eval" / "questions.holdout41.jsonl"
+# Short questions as a chat box gets them (2 to 7 words, keyword queries, lower case, a typo or two).
+HOLDOUT42 = ROOT / "eval" / "questions.holdout42.jsonl"
+HOLDOUT43 = ROOT / "eval" / "questions.holdout43.jsonl"
+HOLDOUT44 = ROOT / "eval" / "questions.holdout44.jsonl"
+HOLDOUT45 = ROOT / "eval" / "questions.holdout45.jsonl"
+HOLDOUT46 = ROOT / "eval" / "questions.holdout46.jsonl"
+SHORT = (HOLDOUT42, HOLDOUT43, HOLDOUT44, HOLDOUT45, HOLDOUT46)
 # The sets `make train` fits on (TRAINING_SETS), and the held-out sets kept out of every fit.
 FITTED = (QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8,
           HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18,
-          HOLDOUT19)
+          HOLDOUT19, HOLDOUT43, HOLDOUT44)
 KEPT_OUT = (HOLDOUT20, HOLDOUT21, HOLDOUT22, HOLDOUT23, HOLDOUT24, HOLDOUT25, HOLDOUT26, HOLDOUT27, HOLDOUT28,
             HOLDOUT29, HOLDOUT30, HOLDOUT31, HOLDOUT32, HOLDOUT33, HOLDOUT34, HOLDOUT35, HOLDOUT36,
-            HOLDOUT37, HOLDOUT38, HOLDOUT39, HOLDOUT40)
+            HOLDOUT37, HOLDOUT38, HOLDOUT39, HOLDOUT40, HOLDOUT41, HOLDOUT42, HOLDOUT45, HOLDOUT46)
 # How many questions of each set kept out a fitted set asks word for word (its "fitted twins").
 FITTED_TWINS = {HOLDOUT20: 12, HOLDOUT21: 10, HOLDOUT22: 15, HOLDOUT23: 10, HOLDOUT24: 6, HOLDOUT25: 5, HOLDOUT26: 4,
                 HOLDOUT27: 5, HOLDOUT28: 7, HOLDOUT29: 8, HOLDOUT30: 12, HOLDOUT31: 13, HOLDOUT32: 10, HOLDOUT33: 14,
                 HOLDOUT34: 7, HOLDOUT35: 17, HOLDOUT36: 12, HOLDOUT37: 11, HOLDOUT38: 15,
-                HOLDOUT39: 15, HOLDOUT40: 6}
+                HOLDOUT39: 15, HOLDOUT40: 6, HOLDOUT41: 12, HOLDOUT42: 13, HOLDOUT45: 6, HOLDOUT46: 7}
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
@@ -187,6 +195,14 @@ def _sentences_labelled(passage: str, text: str) -> int:
     ``passage`` (``same_text``)."""
     whole = Chunk("source", "doc", "source.txt", "", text, None, "", 0, len(text), "")
     return sum(same_text(sentence.text, passage) for sentence in split_sentences(whole))
+
+
+def test_the_short_sets_ask_as_a_chat_box_is_asked() -> None:
+    for path in SHORT:
+        questions = load_questions(path)
+        assert len(questions) == 60 and all(2 <= len(q.question.split()) <= 7 for q in questions), path.name
+        assert sum(q.question == q.question.lower() for q in questions) >= 5  # some typed all in lower case
+        assert sum(not q.question.rstrip().endswith("?") for q in questions) >= 5  # some without a question mark
 
 
 def test_the_unseen_set_is_not_fitted() -> None:
