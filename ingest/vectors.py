@@ -7,6 +7,7 @@ downloading default is never used.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -26,10 +27,21 @@ logger = logging.getLogger(__name__)
 _WRITE_BATCH = 2000
 
 
+# Chroma takes 3 to 512 characters of [a-zA-Z0-9._-] that start and end with a letter or digit; names are kept
+# to 60 (as they always were), so a long embedder name (a model's path) is cut.
+_NAME_LENGTH = 60
+
+
 def collection_name(settings: Settings, embedder: Embedder) -> str:
-    """One collection per embedder, so vectors of different models never mix."""
+    """One collection per embedder, so vectors of different models never mix. A name past ``_NAME_LENGTH`` (a
+    sentence-transformers model named by a long path) is cut and ends in a hash of the whole embedder name: cut
+    alone it could end in "-", which Chroma refuses, and two models in one deep directory would share it."""
     slug = re.sub(r"[^a-zA-Z0-9]+", "-", embedder.name).strip("-").lower()
-    return f"{settings.collection}-{slug}"[:60]
+    name = f"{settings.collection}-{slug}"
+    if len(name) <= _NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(embedder.name.encode("utf-8")).hexdigest()[:8]
+    return f"{name[: _NAME_LENGTH - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 def make_client(settings: Settings) -> Any:
