@@ -18,8 +18,8 @@ from assistant.openai_errors import OpenAIErrorShape
 from assistant.openapi import install_openapi
 from assistant.request_ids import RequestIds
 from assistant.security import install_security
-from ingest.load import web_address
 from kysy.errors import ConfigError, IndexNotBuiltError
+from kysy.models import web_address
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)

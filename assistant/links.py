@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from ingest.load import web_address
-from kysy.models import Chunk, Citation, DocumentInfo
+from kysy.models import Chunk, Citation, DocumentInfo, web_address
 
 # A Markdown heading line of a chunk's text ("## Yhdyspintafoorumit").
 _HEADING_LINE = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)

@@ -15,10 +15,9 @@ from assistant.links import public_base
 from assistant.openapi import error_responses
 from assistant.schemas import document_file_url
 from assistant.service import Assistant
-from ingest.load import web_address
 from ingest.load_text import decode_text
 from kysy.errors import CorruptDocumentError
-from kysy.models import DocumentInfo
+from kysy.models import DocumentInfo, web_address
 
 router = APIRouter()
 

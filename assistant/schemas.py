@@ -13,8 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from assistant.inputs import not_blank, valid_text
 from assistant.links import Links
-from ingest.load import web_address
-from kysy.models import Answer, Citation, ScoredChunk, Turn
+from kysy.models import Answer, Citation, ScoredChunk, Turn, web_address
 
 MAX_COMMENT_CHARS = 2000
 MAX_FEEDBACK_QUESTION_CHARS = 10_000

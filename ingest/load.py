@@ -14,13 +14,12 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ingest.load_text import read_text_file
 from ingest.normalize import invisible_chars, normalize_text
 from ingest.sanitize import strip_instructions
 from kysy.errors import CorruptDocumentError, ParseLimitError, UnsupportedFileError
-from kysy.models import Document, Page, content_hash
+from kysy.models import Document, Page, content_hash, web_address
 from kysy.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,17 +52,6 @@ class SourceInfo:
     kind: str | None = None
     year: int | None = None
     publisher: str | None = None
-
-
-def web_address(url: str | None) -> str | None:
-    """``url`` when it is an absolute http(s) address, else None: no ``javascript:``, ``data:`` or
-    ``file:`` link ever reaches a user."""
-    if not url:
-        return None
-    parsed = urlsplit(url.strip())
-    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
-        return None
-    return url.strip()
 
 
 def _catalog_url(entry: dict[str, object], path: Path) -> str | None:

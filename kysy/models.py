@@ -8,12 +8,28 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 
 def content_hash(text: str | bytes) -> str:
     """Return the hex SHA-256 of ``text`` (UTF-8 encoded when a string)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()
+
+
+def web_address(url: str | None) -> str | None:
+    """``url`` (stripped) when it is an absolute http(s) address with a host, else None: no ``javascript:``,
+    ``data:`` or ``file:`` link ever reaches a user, and a setting that must name a site names one."""
+    if not url:
+        return None
+    try:
+        parsed = urlsplit(url.strip())
+        host = parsed.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    if parsed.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return url.strip()
 
 
 @dataclass(frozen=True)

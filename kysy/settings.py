@@ -13,7 +13,6 @@ import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
-from urllib.parse import urlsplit
 
 import annotated_types
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
@@ -21,6 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kysy.errors import ConfigError
+from kysy.models import web_address
 
 ENV_PREFIX = "KYSY_"
 # The embedders ingest/embed.py builds (``make_embedder``): checked here, so a wrong name stops every command
@@ -346,7 +346,7 @@ class Settings(BaseSettings):
     @field_validator("public_url", "llm_base_url")
     @classmethod
     def _web_address(cls, value: str, info: ValidationInfo) -> str:
-        if value.strip() and not _is_web_address(value):
+        if value.strip() and not web_address(value):
             raise ValueError(f"must be an http(s) address such as {_URL_EXAMPLES[str(info.field_name)]}")
         return value
 
@@ -433,15 +433,6 @@ class Settings(BaseSettings):
     def feedback_path(self) -> Path:
         """The SQLite file holding user feedback."""
         return self.data_dir / "feedback.sqlite"
-
-
-def _is_web_address(url: str) -> bool:
-    """Whether ``url`` is an absolute http(s) address with a host."""
-    try:
-        parsed = urlsplit(url.strip())
-        return parsed.scheme.lower() in ("http", "https") and bool(parsed.hostname)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return False
 
 
 def _origin(entry: str) -> str | None:
