@@ -62,9 +62,22 @@ class CrossEncoderReranker:
         return reranked + [replace(hit, rank=len(reranked) + n) for n, hit in enumerate(tail, start=1)]
 
 
+_LOADED: dict[str, CrossEncoderReranker] = {}
+_LOADING = threading.Lock()
+
+
 def make_reranker(model_path: str) -> CrossEncoderReranker | None:
-    """The configured reranker, or None when ``model_path`` is empty (the default)."""
+    """The configured reranker, or None when ``model_path`` is empty (the default). Loaded once per process, as
+    the embedder is: ``kysy serve`` loads it before it starts (one that cannot be loaded stops it in one line),
+    and the server's app, in the same process, takes that one.
+
+    Raises:
+        ConfigError: the path holds no CrossEncoder.
+    """
     if not model_path:
         return None
-    logger.info("reranking with the cross-encoder at %s", model_path)
-    return CrossEncoderReranker(model_path)
+    with _LOADING:
+        if model_path not in _LOADED:
+            logger.info("reranking with the cross-encoder at %s", model_path)
+            _LOADED[model_path] = CrossEncoderReranker(model_path)
+        return _LOADED[model_path]

@@ -71,7 +71,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if settings.reranker:
         from assistant.rerank import make_reranker
 
-        make_reranker(settings.reranker)  # one that cannot be loaded stops here in one line, not in the app's start-up
+        # One that cannot be loaded stops here in one line, not in the app's start-up (which takes this one).
+        make_reranker(settings.reranker)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdFilter())
         handler.setFormatter(logging.Formatter(_LOG_FORMAT + "%(request_tag)s"))

@@ -40,6 +40,8 @@ def test_the_assistant_reranks_the_fused_candidates(corpus_index: Settings) -> N
     settings = corpus_index.model_copy(update={"reranker": _model_dir(), "named_chunks": 0})
     assistant = Assistant(settings)
     assert isinstance(assistant.reranker, CrossEncoderReranker)
+    # loaded once per process: `kysy serve`'s check before it starts and its app share one model
+    assert make_reranker(_model_dir()) is assistant.reranker
     retrieved = assistant.look("Mikä on Etelä-Karjalan väestöpohja?").retrieved
     scores = [dict(hit.scores)["rerank"] for hit in retrieved]
     assert scores == sorted(scores, reverse=True)
