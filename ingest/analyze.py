@@ -69,9 +69,11 @@ class _Token:
     sentence_initial: bool
 
 
-def word_tokens(text: str) -> list[str]:
-    """Split ``text`` into lower-cased word tokens (letters and digits, internal hyphens kept)."""
-    return [match.group().lower().replace("\u2010", "-").replace("\u2011", "-") for match in _WORD_RE.finditer(text)]
+def word_tokens(text: str, *, keep_case: bool = False) -> list[str]:
+    """Split ``text`` into lower-cased word tokens (letters and digits, internal hyphens kept); as written
+    with ``keep_case``."""
+    tokens = (match.group().replace("\u2010", "-").replace("\u2011", "-") for match in _WORD_RE.finditer(text))
+    return list(tokens) if keep_case else [token.lower() for token in tokens]
 
 
 def _scan(text: str) -> Iterator[_Token]:

@@ -20,7 +20,6 @@ LANGUAGES = ("fi", "sv", "en")
 _FINNISH_ENDING = re.compile(r"(?:ssa|ssä|sta|stä|lla|llä|lta|ltä|lle|ksi|nen|sen|iden|ien|aan|ään|tta|ttä|mme|vat|vät)$")
 _DOUBLE_VOWEL = re.compile(r"(?:aa|ee|ii|oo|uu|yy|ää|öö)")
 _ENGLISH_SHAPE = re.compile(r"(?:th|wh|sh|ch|w|c|q|x|z|tion|ing|ed)")
-_CASED_WORD = re.compile(r"[^\W\d_][\w-]*")
 _SWEDISH_SHAPE = re.compile(r"(?:å|sj|skj|tj|ck|rna|rnas|erar|ar$|tet$|ningen$)")
 
 
@@ -61,9 +60,9 @@ def language_scores(text: str, analyzer: Analyzer | None = None, glossed: Glosse
     Finnish and ``glossed`` finds among a language's glossary terms weighs as a known Finnish word does."""
     analyzer = analyzer or _default_analyzer()
     scores = dict.fromkeys(LANGUAGES, 0.0)
-    words = word_tokens(text)
-    names = _names(text, words)
-    for word in words:
+    written = word_tokens(text, keep_case=True)
+    names = _names(written)
+    for word in (token.lower() for token in written):
         if any(ch.isdigit() for ch in word) or word in names:
             continue
         lists = [lang for lang, words in _FUNCTION_WORDS.items() if word in words]
@@ -83,12 +82,12 @@ def language_scores(text: str, analyzer: Analyzer | None = None, glossed: Glosse
     return scores
 
 
-def _names(text: str, words: Sequence[str]) -> set[str]:
-    """The words capitalised after the first: names ("Kuntaliitto", "Lappland"), which any language's question
-    may use, so they are no evidence of one (unless the question is nothing but names)."""
-    cased = _CASED_WORD.findall(text)
-    names = {word.lower() for word in cased[1:] if word[:1].isupper()}
-    return names if set(words) - names else set()
+def _names(written: Sequence[str]) -> set[str]:
+    """The words (``written`` as they are) capitalised after the first: names ("Kuntaliitto", "Lappland"), which
+    any language's question may use, so they are no evidence of one (unless the question is nothing but names)."""
+    words = [token for token in written if token[:1].isalpha()]
+    names = {word.lower() for word in words[1:] if word[:1].isupper()}
+    return names if {token.lower() for token in written} - names else set()
 
 
 def detect_language(text: str, analyzer: Analyzer | None = None, glossed: Glossed | None = None) -> str:
