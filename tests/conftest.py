@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -100,3 +104,32 @@ def cached_embeddings(path: Path) -> int:
     finally:
         db.close()
 
+
+class ChromaServer:
+    """A real ``chroma run`` on one port of 127.0.0.1, stopped and started again at will (on another directory)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, path: Path) -> None:
+        chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+        self.process = subprocess.Popen(
+            [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "chroma run ended at start"
+            try:
+                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        pytest.fail("chroma run did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)

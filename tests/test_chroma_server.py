@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from assistant.retrieve import Retriever
@@ -21,6 +15,7 @@ from ingest.store import Snapshot
 from ingest.vectors import VectorStore
 from kysy.errors import ConfigError, StorageError
 from kysy.settings import Settings
+from tests.conftest import ChromaServer, free_port
 
 TEXTS = {
     "pilotit.txt": "Aluepilotit\n\nEtelä-Karjalan ja Lapin pilotit tukevat strategista yhteistyötä.\n",
@@ -28,36 +23,14 @@ TEXTS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    process = subprocess.Popen(
-        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = ChromaServer()
+    server.start(tmp_path_factory.mktemp("chroma-server"))
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("chroma run did not start within 60 s")
-        yield url
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        server.stop()
 
 
 def test_ingest_and_dense_search_through_a_chroma_server(tmp_path: Path, chroma_url: str) -> None:
@@ -85,7 +58,7 @@ def test_ingest_and_dense_search_through_a_chroma_server(tmp_path: Path, chroma_
 
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", chroma_url=f"http://127.0.0.1:{_free_port()}")
+    settings = Settings(data_dir=tmp_path / "data", chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StorageError, match="Chroma server"):
         VectorStore(settings, make_embedder(settings.embedder))
 

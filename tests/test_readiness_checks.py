@@ -9,11 +9,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,7 +23,7 @@ from ingest.pipeline import ingest_paths
 from ingest.vectors import VectorStore
 from kysy.errors import IndexMismatchError
 from kysy.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import ChromaServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = {
@@ -121,36 +119,6 @@ def test_answering_asks_the_vector_store_nothing_for_readiness(
         assert all(answer.status_code == 200 for answer in answers)
         assert len(counted) == opened
         assert client.get("/readyz").status_code == 200 and len(counted) == opened + 1
-
-
-class ChromaServer:
-    """A real ``chroma run`` on one port of 127.0.0.1, stopped and started again at will (on another directory)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, path: Path) -> None:
-        chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-        self.process = subprocess.Popen(
-            [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "chroma run ended at start"
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        pytest.fail("chroma run did not start within 60 s")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
 
 
 @pytest.fixture()
