@@ -717,14 +717,7 @@
     showWelcome() {
       const { t } = this;
       const starters = el("ul", { class: "starters", "aria-labelledby": "kysy-starters" });
-      for (const question of t.starters) {
-        const button = el("button", { type: "button", class: "starter", text: question });
-        button.addEventListener("click", () => {
-          this.ask(question);
-          this.input.focus();
-        });
-        starters.append(el("li", {}, [button]));
-      }
+      for (const question of t.starters) starters.append(el("li", {}, [this.askButton(question, "starter")]));
       this.welcome = el("div", { class: "welcome" }, [
         el("p", { class: "welcome-text", text: t.welcome }),
         el("p", { class: "starters-title", id: "kysy-starters", text: t.suggestions }),
@@ -926,18 +919,23 @@
       return { answer, citations, notFound: status !== "answered", status, language, mode, topics };
     }
 
+    /** A button that asks `question` (an example question, a topic), with the focus back in the input. */
+    askButton(question, kind) {
+      const button = el("button", { type: "button", class: kind, "data-kysy": kind, text: question });
+      button.addEventListener("click", () => {
+        this.ask(question);
+        this.input.focus();
+      });
+      return button;
+    }
+
     /** The topics a "not found" answer lists become buttons that ask about them. */
     offerTopics(container, topics) {
       if (!topics.length) return;
       for (const li of container.querySelectorAll("li")) {
         const topic = li.textContent.trim();
         if (!topics.includes(topic)) continue;
-        const button = el("button", { type: "button", class: "topic", "data-kysy": "topic", text: topic });
-        button.addEventListener("click", () => {
-          this.ask(topic);
-          this.input.focus();
-        });
-        li.replaceChildren(button);
+        li.replaceChildren(this.askButton(topic, "topic"));
         li.parentElement.classList.add("topics");
       }
     }
