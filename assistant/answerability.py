@@ -25,7 +25,7 @@ import numpy as np
 from assistant.entities import holds, is_place_name, periods
 from assistant.evidence import Evidence
 from assistant.intent import Intent
-from assistant.query import Query
+from assistant.query import Query, held_frequency
 from assistant.scoring import MODELS_DIR
 from ingest.analyze import Analyzer
 from ingest.keyword import KeywordIndex
@@ -64,7 +64,7 @@ def signals(
     weights = evidence.weights
     total = sum(weights.values()) or 1.0
     named = set().union(*(c.source for c in candidates))  # "uutisessa": no text says it, a document's kind does
-    held = named | {c for c in weights if any(keyword.document_frequency(form) for form in query.variants(c))}
+    held = named | {c for c in weights if any(held_frequency(form, keyword) for form in query.variants(c))}
     texts = [c.text for c in best]
     numbers = set(_NUMBER.findall(query.text))
     best_text = " ".join(texts + [" ".join(c.terms) for c in best])

@@ -12,9 +12,12 @@ compound names a kind of it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from assistant.query import Query
 from ingest.analyze import Analyzer
+
+if TYPE_CHECKING:  # the query module reads the index's words by this module's stem rule
+    from assistant.query import Query
 
 STEM_CHARS = 6
 # The shortest last piece of a hyphenated word read as its head ("sote-uudistus" -> "uudistus").

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.entities import is_only_place_name
+from assistant.matcher import stem
 from assistant.translate import Glossary, Translation
 from ingest.analyze import Analyzer, misspelt_names, misspelt_words
 from ingest.embed import Embedder
@@ -114,7 +115,8 @@ def _cased(original: str, replacement: str) -> str:
 
 def concept_weights(query: Query, keyword: KeywordIndex) -> dict[str, float]:
     """idf weight of each of the question's concepts: that of the question's own word when the index
-    holds it, else that of its most common synonym there (a lemma nothing holds weighs as a one-chunk term).
+    holds it, else that of its most common synonym there, else that of the words the matcher reads as it
+    (``held_frequency``; a lemma nothing holds weighs as a one-chunk term).
 
     In the lemmas' sorted order: every share summed over these weights then adds in the same order in every
     process (a set's order follows the process's string hashing, and a sum's last bit its order).
@@ -123,8 +125,18 @@ def concept_weights(query: Query, keyword: KeywordIndex) -> dict[str, float]:
     weights = {}
     for lemma in sorted(query.lemmas):
         held = [keyword.idf(form) for form in query.synonyms.get(lemma, ()) if indexed(form)]
-        weights[lemma] = keyword.idf(lemma) if indexed(lemma) or not held else min(held)
+        weights[lemma] = (keyword.idf(lemma) if indexed(lemma) else min(held) if held
+                          else keyword.idf_of(held_frequency(lemma, keyword)))
     return weights
+
+
+def held_frequency(form: str, keyword: KeywordIndex) -> int:
+    """How many chunks hold ``form``, or where none holds it whole, a word the matcher reads as it (its stem
+    rule, ``assistant/matcher.py``): the index keeps a word Voikko does not know as written
+    ("hyte-koordinaattorien"), and that word covers the question's "hyte-koordinaattori" in every item."""
+    found = keyword.document_frequency(form)
+    prefix = stem(form) if not found else None
+    return keyword.prefix_frequency(prefix) if prefix else found
 
 
 def holds(query: Query, lemma: str, terms: Collection[str]) -> bool:

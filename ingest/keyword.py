@@ -7,6 +7,8 @@ positions of the documents given to ``build`` (the store maps them to chunk ids)
 
 from __future__ import annotations
 
+import bisect
+import functools
 import io
 import json
 import logging
@@ -120,7 +122,31 @@ class KeywordIndex:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency: ln(1 + N / df); a term no document holds weighs as a one-document term."""
-        return math.log(1 + max(1, len(self)) / max(1, self.document_frequency(term)))
+        return self.idf_of(self.document_frequency(term))
+
+    def idf_of(self, frequency: int) -> float:
+        """The inverse document frequency of a term ``frequency`` documents hold (as ``idf``)."""
+        return math.log(1 + max(1, len(self)) / max(1, frequency))
+
+    @functools.cached_property
+    def _sorted_terms(self) -> tuple[list[str], list[int]]:
+        order = sorted(range(len(self._vocabulary)), key=self._vocabulary.__getitem__)
+        return [self._vocabulary[i] for i in order], order
+
+    def prefix_frequency(self, prefix: str) -> int:
+        """How many documents contain a term starting with ``prefix`` (0 for an empty prefix)."""
+        if not prefix:
+            return 0
+        terms, ids = self._sorted_terms
+        start = bisect.bisect_left(terms, prefix)
+        end = start
+        while end < len(terms) and terms[end].startswith(prefix):
+            end += 1
+        if end - start == 1:
+            return self.document_frequency(terms[start])
+        weights = self._weights
+        docs = [weights.indices[weights.indptr[i]:weights.indptr[i + 1]] for i in ids[start:end]]
+        return int(np.unique(np.concatenate(docs)).size) if docs else 0
 
     def matched_terms(self, row: int, terms: Sequence[str]) -> set[str]:
         """The distinct ``terms`` that occur in document ``row``.

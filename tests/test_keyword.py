@@ -103,3 +103,16 @@ def test_document_frequency_counts_documents_not_occurrences() -> None:
     assert index.document_frequency("kunta") == 2
     assert index.document_frequency("alue") == 1
     assert index.document_frequency("tuntematon") == 0
+
+
+def test_prefix_frequency_counts_the_documents_of_every_term_the_prefix_starts() -> None:
+    index = KeywordIndex.build([["hyte-koordinaattorien", "kunta"], ["hyte-koordinaattorit", "hyte-koordinaattorien"],
+                                ["hyte"], ["koordinaattori"]])
+    assert index.prefix_frequency("hyte-koordinaatto") == 2  # two terms, two documents, one of them holding both
+    assert index.prefix_frequency("hyte-koordinaattorien") == 2
+    assert index.prefix_frequency("hyte") == 3
+    assert index.prefix_frequency("kunta") == 1 and index.prefix_frequency("kuntaliitto") == 0
+    assert index.prefix_frequency("") == 0
+    assert index.idf_of(2) == index.idf("hyte-koordinaattorien")
+    restored = KeywordIndex.from_bytes(index.to_bytes())
+    assert restored.prefix_frequency("hyte-koordinaatto") == 2
