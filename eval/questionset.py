@@ -280,7 +280,7 @@ def _parse_pages(pages: object, sources: list[str]) -> dict[str, tuple[int, ...]
 # eval/ stay out of every fit.
 TRAINING_SETS = tuple(Path("eval") / name for name in (
     "questions.fi.jsonl", "questions.holdout.fi.jsonl", "questions.crosslingual.jsonl", "questions.holdout2.jsonl",
-    "questions.holdout3.jsonl", *(f"questions.holdout{n}.jsonl" for n in (*range(4, 20), 43, 44))))
+    "questions.holdout3.jsonl", *(f"questions.holdout{n}.jsonl" for n in (*range(4, 20), 43, 44, 49))))
 _ROOT = Path(__file__).resolve().parent.parent
 
 

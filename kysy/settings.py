@@ -181,21 +181,21 @@ class Settings(BaseSettings):
     )
     answer_support_floor: float = Field(default=0.01, ge=0, le=1, description="... and at least this score.")
     answer_word_rate: float = Field(
-        default=0.002, ge=0, le=1, description="... and at least this score for each of its words (0 = any length)."
+        default=0.003, ge=0, le=1, description="... and at least this score for each of its words (0 = any length)."
     )
     answer_other_ratio: float = Field(
-        default=0.6, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
+        default=0.4, ge=0, le=1, description="The share of the lead's score an item of another passage needs."
     )
     answer_cover_floor: float = Field(
         default=0.2, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
     )
     answer_source_floor: float = Field(
-        default=0.2, ge=0, le=1.01,
+        default=0.05, ge=0, le=1.01,
         description="An item of a document the question names by year or kind (\"vuoden 2023 uutisessa\") that no"
         " quoted item is from joins at this score.",
     )
     answer_part_floor: float = Field(
-        default=0.1, ge=0, le=1.01,
+        default=0.3, ge=0, le=1.01,
         description="Each part of a question of several parts brings its own best item when that scores this"
         " against the part.",
     )
