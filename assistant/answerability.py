@@ -152,10 +152,12 @@ class Answerability:
         A question whose asked fact is missing is ``partial``, not ``not_found``, when its topic alone would
         pass: its probability read as if it asked no one fact (``fact_asked`` and ``fact_held`` 0) reaches
         the threshold. "Paljonko pilottiin osallistuminen maksaa?" then shows what the materials say of
-        the costs, with no sum, instead of a list of topics.
+        the costs, with no sum, instead of a list of topics. A question none of whose words the sources hold
+        (``unseen`` 1: "Vad är Pirkanmaas budget?") has no topic there, and is ``not_found``.
         """
         probability = self.probability(values)
-        if probability < self.threshold and not (missing and self.probability(_as_topic(values)) >= self.threshold):
+        topic = bool(missing) and values["unseen"] < 1.0 and self.probability(_as_topic(values)) >= self.threshold
+        if probability < self.threshold and not topic:
             return Verdict("not_found", probability, values)
         if missing:
             return Verdict("partial", probability, values, tuple(sorted(missing)))
