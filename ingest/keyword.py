@@ -142,11 +142,12 @@ class KeywordIndex:
         end = start
         while end < len(terms) and terms[end].startswith(prefix):
             end += 1
-        if end - start == 1:
-            return self.document_frequency(terms[start])
-        weights = self._weights
-        docs = [weights.indices[weights.indptr[i]:weights.indptr[i + 1]] for i in ids[start:end]]
+        docs = [self._postings(term_id) for term_id in ids[start:end]]
         return int(np.unique(np.concatenate(docs)).size) if docs else 0
+
+    def _postings(self, term_id: int) -> np.ndarray:
+        """The sorted rows of the documents holding term ``term_id``."""
+        return self._weights.indices[self._weights.indptr[term_id] : self._weights.indptr[term_id + 1]]
 
     def matched_terms(self, row: int, terms: Sequence[str]) -> set[str]:
         """The distinct ``terms`` that occur in document ``row``.
@@ -156,13 +157,12 @@ class KeywordIndex:
         """
         if not 0 <= row < len(self):
             raise IndexError(f"row must be 0..{len(self) - 1}, got {row}")
-        weights = self._weights
         found: set[str] = set()
         for term in dict.fromkeys(terms):
             term_id = self._term_ids.get(term)
             if term_id is None:
                 continue
-            docs = weights.indices[weights.indptr[term_id] : weights.indptr[term_id + 1]]
+            docs = self._postings(term_id)
             position = np.searchsorted(docs, row)
             if position < len(docs) and docs[position] == row:
                 found.add(term)
