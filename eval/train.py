@@ -18,6 +18,9 @@
    average (over the dev questions the engine answers at the threshold of step 3, as ``make eval-squad`` counts them)
    and the own set's citation precision at least ``--min-precision`` (out-of-fold scores).
 
+6. The same choice of threshold and numbers made again on each half of dev's articles, the other half scored
+   (``article_figures``): what the choice made on dev is worth on articles it never saw.
+
 Writes ``assistant/models/item_scorer.txt``, ``answerability.json``, ``breadth.json`` and ``training.json`` (the chosen
 numbers and every figure, in-sample and cross-validated side by side), and under ``--work/folds/``
 the models of each fold of the own set (fitted without it), with which ``kysy eval --cv-models``
@@ -70,6 +73,9 @@ from kysy.settings import Settings
 logger = logging.getLogger(__name__)
 
 SQUAD_FOLDS = 2
+# Halves of squad2fi-qa's dev articles for ``article_figures``: the threshold and the selection numbers chosen on
+# one half, the other half scored.
+DEV_ARTICLE_FOLDS = 2
 # Own-set candidate rows weigh this many squad rows: the domain's structure is learnt from few questions.
 OWN_WEIGHT = 5.0
 # Own questions weigh this many squad questions in answerability: what a near miss looks like in the
@@ -78,6 +84,11 @@ OWN_ANSWERABILITY_WEIGHT = 20.0
 # What the own set's citation precision weighs in the selection numbers' objective, against dev's gold answers
 # and the own set's key facts (1 each).
 PRECISION_WEIGHT = 1.0
+# What one example's answer under one set of selection numbers gives the selection's figures: a dev question's
+# (whether the gold answer is in it, (its words,)), an own question's (the share of its key facts, whether each
+# cited passage holds its evidence).
+Found = tuple[float, tuple[float, ...]]
+FoundCache = dict[tuple[str, SelectionSettings], Found]
 GRID: dict[str, tuple[float, ...]] = {
     "support_ratio": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
     "support_floor": (0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 1.0),
@@ -325,14 +336,14 @@ def answer_text(example: Example, scores: np.ndarray, numbers: SelectionSettings
 def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings, max_words: float,
               min_precision: float = 0.8, parts: Mapping[str, Sequence[np.ndarray]] | None = None,
               precision_weight: float = PRECISION_WEIGHT, answered: Collection[str] | None = None,
-              ) -> tuple[SelectionSettings, dict[str, float]]:
+              cache: FoundCache | None = None) -> tuple[SelectionSettings, dict[str, float]]:
     """The numbers with the most dev gold answers plus own keyword recall plus ``precision_weight`` times own
     citation precision (out of fold: a quote more must bring more key facts than it costs in wrong sources),
     with dev answers of at most ``max_words`` words on average and own citation precision at least
     ``min_precision``.
 
     Coordinate ascent over ``GRID`` (each number in turn, three times over) from each of ``STARTS``; the
-    best end wins.
+    best end wins. ``cache`` is ``selection_figures``'s, shared by searches over the same scores.
     """
     dev = [e for e in sets.dev if e.answerable]
     own = [e for e in sets.own if e.answerable and e.truth]
@@ -340,7 +351,7 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
 
     def value(numbers: SelectionSettings) -> float:
         if numbers not in seen:
-            seen[numbers] = selection_figures(dev, own, scores, numbers, parts, answered)
+            seen[numbers] = selection_figures(dev, own, scores, numbers, parts, answered, cache)
         figures = seen[numbers]
         if figures["dev_mean_words"] > max_words or figures["own_citation_precision"] < min_precision:
             return figures["own_citation_precision"] - 2.0  # out of bounds: the most precise first
@@ -361,29 +372,87 @@ def selection(sets: Sets, scores: dict[str, np.ndarray], base: SelectionSettings
     return best, seen[best]
 
 
+def answer_found(example: Example, scores: dict[str, np.ndarray], numbers: SelectionSettings,
+                 parts: Mapping[str, Sequence[np.ndarray]], cache: FoundCache) -> Found:
+    """What ``example``'s answer under ``numbers`` gives the figures (``Found``), kept in ``cache``."""
+    key = (example.id, numbers)
+    if key not in cache:
+        text, relevant = answer_text(example, scores[example.id], numbers, parts.get(example.id, ()))
+        cache[key] = ((_mean([keyword_present(k, text) for k in example.truth]), tuple(relevant))
+                      if example.source == "own" else (float(gold_in(text, example.truth)), (word_count(text),)))
+    return cache[key]
+
+
 def selection_figures(dev: Sequence[Example], own: Sequence[Example], scores: dict[str, np.ndarray],
                       numbers: SelectionSettings, parts: Mapping[str, Sequence[np.ndarray]] | None = None,
-                      answered: Collection[str] | None = None) -> dict[str, float]:
+                      answered: Collection[str] | None = None, cache: FoundCache | None = None) -> dict[str, float]:
     """Gold answers and words on dev; keyword recall and citation precision on the own set.
 
     The words are counted as ``make eval-squad`` counts them: over the dev questions the engine answers
     (``answered``: their ids; all of ``dev`` when not given), since a refused or partial answer says no more
-    for quoting less."""
+    for quoting less. ``cache`` keeps each example's part of the figures under each numbers, for the next call with
+    the same scores and parts."""
     parts = parts or {}
-    dev_answers = [answer_text(e, scores[e.id], numbers, parts.get(e.id, ()))[0] for e in dev]
-    own_answers = [answer_text(e, scores[e.id], numbers, parts.get(e.id, ())) for e in own]
-    counted = [t for t, e in zip(dev_answers, dev, strict=True) if answered is None or e.id in answered]
+    found = cache if cache is not None else {}
+    dev_found = [answer_found(e, scores, numbers, parts, found) for e in dev]
+    own_found = [answer_found(e, scores, numbers, parts, found) for e in own]
     return {
-        "dev_gold_in_answer": _mean([gold_in(t, e.truth) for t, e in zip(dev_answers, dev, strict=True)]),
-        "dev_mean_words": _mean([word_count(t) for t in counted]),
-        "own_keyword_recall": _mean([_mean([keyword_present(k, text) for k in e.truth])
-                                     for (text, _), e in zip(own_answers, own, strict=True)]),
-        "own_citation_precision": _mean([_mean(relevant) for _, relevant in own_answers if relevant]),
+        "dev_gold_in_answer": _mean([gold for gold, _ in dev_found]),
+        "dev_mean_words": _mean([words for (_, (words,)), e in zip(dev_found, dev, strict=True)
+                                 if answered is None or e.id in answered]),
+        "own_keyword_recall": _mean([share for share, _ in own_found]),
+        "own_citation_precision": _mean([_mean(relevant) for _, relevant in own_found if relevant]),
     }
 
 
 def _mean(values: Sequence[float]) -> float:
     return round(float(np.mean(values)), 4) if len(values) else 0.0
+
+
+def article_figures(sets: Sets, broad: Sets, probability: dict[str, float], scores: dict[str, np.ndarray],
+                    parts: Mapping[str, Sequence[np.ndarray]], base: SelectionSettings,
+                    chosen: tuple[float, SelectionSettings], *, max_refused: float, max_refused_own: float, max_words: float, min_precision: float,
+                    precision_weight: float, cache: FoundCache | None = None) -> dict[str, dict[str, float]]:
+    """squad2fi-qa's dev answers as ``make eval-squad`` counts them, with the threshold and the selection numbers
+    ``chosen`` on every dev article (``in_sample``) and, for each half of the articles, chosen again on the other
+    half (``held_out``): what the choice is worth on articles it never saw.
+
+    The same steps as ``fit_all`` choose them (``threshold_for``, then ``selection`` from ``base`` over the answered
+    questions), with the own set as it is; the scored half's questions are pooled. A refused question's answer holds no gold answer,
+    a partial one's quotes may; words are counted over the questions answered.
+    """
+    articles = sorted({e.group for e in sets.dev})
+    own_p = np.array([probability[e.id] for e in sets.own])
+    own_y = np.array([e.answerable for e in sets.own])
+    own_partial = np.array([is_partial(e, scores[e.id], parts.get(e.id, ())) for e in sets.own])
+    found: FoundCache = cache if cache is not None else {}
+    rows: dict[str, list[tuple[bool, str, bool, int]]] = {"in_sample": [], "held_out": []}
+    for half in range(min(DEV_ARTICLE_FOLDS, len(articles))):
+        held = set(articles[half::DEV_ARTICLE_FOLDS])
+        choose = [e for e in sets.dev if e.group not in held]
+        threshold = threshold_for(
+            [np.array([probability[e.id] for e in choose]), own_p],
+            [np.array([e.answerable for e in choose]), own_y], [max_refused, max_refused_own],
+            [np.array([is_partial(e, scores[e.id], parts.get(e.id, ())) for e in choose]), own_partial])
+        answered = answered_ids(choose, probability, threshold, scores, parts)
+        numbers, _ = selection(replace(broad, dev=[e for e in broad.dev if e.group not in held]), scores, base,
+                               max_words, min_precision, parts, precision_weight, answered, found)
+        scored = [(e, wide) for e, wide in zip(sets.dev, broad.dev, strict=True) if e.group in held]
+        for name, (t, n) in (("in_sample", chosen), ("held_out", (threshold, numbers))):
+            outcome = outcomes([e for e, _ in scored], probability, t, scores, parts)
+            for e, wide in scored:
+                gold, (words,) = answer_found(wide, scores, n, parts, found) if e.answerable else (0.0, (0,))
+                rows[name].append((e.answerable, outcome[e.id], bool(gold), int(words)))
+    return {name: {
+        "gold_in_answer": _mean([float(gold and outcome != "not_found") for answerable, outcome, gold, _ in pooled
+                                 if answerable]),
+        "mean_words": _mean([float(words) for answerable, outcome, _, words in pooled
+                             if answerable and outcome == "answered"]),
+        "answerable_refused": _mean([float(outcome != "answered") for answerable, outcome, _, _ in pooled
+                                     if answerable]),
+        "unanswerable_refused": _mean([float(outcome != "answered") for answerable, outcome, _, _ in pooled
+                                       if not answerable]),
+    } for name, pooled in rows.items()}
 
 
 def outcomes(examples: Sequence[Example], probability: dict[str, float], threshold: float,
@@ -444,8 +513,13 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     base = SelectionSettings.of(Settings())
     threshold = float(answering.final["threshold"])  # type: ignore[arg-type]
     answered = answered_ids(sets.dev, answering.probability, threshold, scores, items.parts)
+    found: FoundCache = {}  # the out-of-fold scores' answers, for every search below
     numbers, figures = selection(broad, scores, base, max_words, min_precision, items.parts, precision_weight,
-                                 answered)
+                                 answered, found)
+    articles = article_figures(sets, broad, answering.probability, scores, items.parts, base, (threshold, numbers),
+                               max_refused=max_refused, max_refused_own=max_refused_own, max_words=max_words,
+                               min_precision=min_precision, precision_weight=precision_weight, cache=found)
+    found.clear()
     in_sample_sets = broadened(sets, breadth, in_sample=True)
     dev = [e for e in in_sample_sets.dev if e.answerable]
     own = [e for e in in_sample_sets.own if e.answerable and e.truth]
@@ -468,6 +542,7 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
         "refusal": {"own_cross_validated": refusal_figures(sets.own, answering.probability, threshold, scores,
                                                            items.parts),
                     "squad_dev": refusal_figures(sets.dev, answering.probability, threshold, scores, items.parts)},
+        "squad_dev_articles": articles,
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "item_scorer.txt").write_text(items.final, encoding="utf-8")

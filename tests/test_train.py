@@ -105,6 +105,14 @@ def test_training_writes_models_that_answer_and_the_same_models_twice(sample: di
     Answerability(first / "answerability.json")
     assert Breadth.load(first / "breadth.json") is not None
     assert set(report["breadth"]["cross_validated"]) == {"own_recall", "own_precision", "dev_broad"}  # type: ignore[index]
+    articles = report["squad_dev_articles"]
+    assert set(articles) == {"in_sample", "held_out"}  # type: ignore[arg-type]
+    for name in ("answerable_refused", "unanswerable_refused"):  # every article, with the choice made on all of them
+        assert articles["in_sample"][name] == pytest.approx(report["refusal"]["squad_dev"][name], abs=1e-4)  # type: ignore[index]
+    # a refused question's answer holds no gold answer, which the selection's own figure does not count
+    assert articles["in_sample"]["gold_in_answer"] <= report["answers"]["cross_validated"]["dev_gold_in_answer"] + 1e-4  # type: ignore[index]
+    for figures in articles.values():  # type: ignore[union-attr]
+        assert set(figures) == {"gold_in_answer", "mean_words", "answerable_refused", "unanswerable_refused"}
 
     settings = Settings(data_dir=sample["work"] / "corpus", corpus_dir=sample["corpus"],
                         embed_cache=sample["work"] / "embeddings.sqlite", llm_base_url="")
