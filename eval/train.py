@@ -390,8 +390,8 @@ def selection_figures(dev: Sequence[Example], own: Sequence[Example], scores: di
 
     The words are counted as ``make eval-squad`` counts them: over the dev questions the engine answers
     (``answered``: their ids; all of ``dev`` when not given), since a refused or partial answer says no more
-    for quoting less. ``cache`` keeps each example's part of the figures under each numbers, for the next call with
-    the same scores and parts."""
+    for quoting less. ``cache`` keeps each example's part of the figures under each set of numbers, for the next
+    call with the same scores and parts."""
     parts = parts or {}
     found = cache if cache is not None else {}
     dev_found = [answer_found(e, scores, numbers, parts, found) for e in dev]
@@ -411,15 +411,16 @@ def _mean(values: Sequence[float]) -> float:
 
 def article_figures(sets: Sets, broad: Sets, probability: dict[str, float], scores: dict[str, np.ndarray],
                     parts: Mapping[str, Sequence[np.ndarray]], base: SelectionSettings,
-                    chosen: tuple[float, SelectionSettings], *, max_refused: float, max_refused_own: float, max_words: float, min_precision: float,
-                    precision_weight: float, cache: FoundCache | None = None) -> dict[str, dict[str, float]]:
+                    chosen: tuple[float, SelectionSettings], *, max_refused: float, max_refused_own: float,
+                    max_words: float, min_precision: float, precision_weight: float, cache: FoundCache | None = None,
+                    ) -> dict[str, dict[str, float]]:
     """squad2fi-qa's dev answers as ``make eval-squad`` counts them, with the threshold and the selection numbers
     ``chosen`` on every dev article (``in_sample``) and, for each half of the articles, chosen again on the other
     half (``held_out``): what the choice is worth on articles it never saw.
 
-    The same steps as ``fit_all`` choose them (``threshold_for``, then ``selection`` from ``base`` over the answered
-    questions), with the own set as it is; the scored half's questions are pooled. A refused question's answer holds no gold answer,
-    a partial one's quotes may; words are counted over the questions answered.
+    The same steps as ``fit_all`` choose them (``threshold_for``, then ``selection`` from ``base`` over the
+    answered questions), with the own set as it is; the scored halves' questions are pooled. A refused question's
+    answer holds no gold answer, a partial one's quotes may; words are counted over the questions answered.
     """
     articles = sorted({e.group for e in sets.dev})
     own_p = np.array([probability[e.id] for e in sets.own])
