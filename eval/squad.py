@@ -261,6 +261,30 @@ class SquadRun:
     baselines: dict[str, dict[str, float | None]]
     settings: dict[str, object]
     provenance: dict[str, object] | None = None  # see ``eval/provenance.py``
+    other_articles: dict[str, float] | None = None  # see ``chosen_on_other_articles``
+
+
+def chosen_on_other_articles(settings: Settings, split: str,
+                             training: Path | None = None) -> dict[str, float] | None:
+    """``make train``'s dev figures with the threshold and the selection numbers chosen on the other half of the
+    articles (``training.json``'s ``squad_dev_articles``): what the choice made on dev is worth on articles it did
+    not see. None unless ``split`` is dev and the engine answers with the threshold and numbers that training chose
+    (no ``answerable_threshold`` or other ``answer_*`` setting, no reader)."""
+    if split != "dev" or settings.answerable_threshold is not None or settings.reader:
+        return None
+    if training is None:
+        from assistant.scoring import MODELS_DIR
+
+        training = MODELS_DIR / "training.json"
+    try:
+        report = json.loads(training.read_text(encoding="utf-8"))
+        figures = report["squad_dev_articles"]["held_out"]
+        chosen = report["selection"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if any(getattr(settings, name, None) != value for name, value in chosen.items()):
+        return None
+    return {name: float(value) for name, value in figures.items()}
 
 
 def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | None = None,
@@ -307,7 +331,8 @@ def run_squad(settings: Settings, dataset: Path, split: str, *, limit: int | Non
               "dataset": {f"{split}_{kind}": file_hash(dataset / f"{split}_{kind}.jsonl.gz")
                           for kind in ("qa", "unanswerable")},
               **provenance.answering(assistant)}
-    return SquadRun(tuple(records), summarize(records), baseline(questions, bm25), settings_record(settings), record)
+    return SquadRun(tuple(records), summarize(records), baseline(questions, bm25), settings_record(settings), record,
+                    chosen_on_other_articles(settings, split))
 
 
 def write_squad_outputs(run: SquadRun, out: Path, split: str) -> None:
@@ -317,7 +342,8 @@ def write_squad_outputs(run: SquadRun, out: Path, split: str) -> None:
         for record in run.records:
             handle.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
     metrics = {"split": split, "product": run.summary, "baselines": run.baselines, "settings": run.settings,
-               **({"provenance": run.provenance} if run.provenance else {})}
+               **({"provenance": run.provenance} if run.provenance else {}),
+               **({"chosen_on_other_articles": run.other_articles} if run.other_articles else {})}
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
     s = run.summary
     rows = [("Kysy (the product)", s["gold_in_answer"], s["mean_answer_words"])]
@@ -336,6 +362,15 @@ def write_squad_outputs(run: SquadRun, out: Path, split: str) -> None:
         + f"; no candidate holds it {_fmt(s['gold_item_none'])}; refused with it first "
         f"{_fmt(s['refused_with_gold_item_first'])}", "",
     ]
+    if run.other_articles:
+        o = run.other_articles
+        lines += [
+            "These articles choose the answerability threshold and the selection numbers (`make train`). Chosen "
+            "again on one half of them and scored on the other, both ways (`training.json`, from the training's "
+            f"own rebuild of each answer): gold answer in the answer {_fmt(o['gold_in_answer'])} at "
+            f"{_fmt(o['mean_words'], 1)} words, answerable questions refused {_fmt(o['answerable_refused'])}, "
+            f"unanswerable questions refused {_fmt(o['unanswerable_refused'])}.", "",
+        ]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -26,6 +26,22 @@ def test_the_gold_item_rank_is_the_first_holder_by_score() -> None:
     assert gold_rank([], [], ["480"]) is None
 
 
+def test_the_choice_on_other_articles_is_reported_only_for_the_numbers_it_was_made_for(tmp_path: Path) -> None:
+    from eval.squad import chosen_on_other_articles
+
+    training = tmp_path / "training.json"
+    training.write_text(json.dumps({"selection": {"answer_max_items": Settings().answer_max_items},
+                                    "squad_dev_articles": {"held_out": {"gold_in_answer": 0.5, "mean_words": 30.0}}}),
+                        encoding="utf-8")
+    assert chosen_on_other_articles(Settings(), "dev", training) == {"gold_in_answer": 0.5, "mean_words": 30.0}
+    assert chosen_on_other_articles(Settings(), "train", training) is None
+    assert chosen_on_other_articles(Settings(answerable_threshold=0.3), "dev", training) is None
+    assert chosen_on_other_articles(Settings(answer_max_items=Settings().answer_max_items + 1), "dev", training) is None
+    assert chosen_on_other_articles(Settings(), "dev", tmp_path / "missing.json") is None
+    training.write_text("{}", encoding="utf-8")  # trained before the halves were measured
+    assert chosen_on_other_articles(Settings(), "dev", training) is None
+
+
 def test_the_answer_mode_reports_where_the_gold_item_ranks(tmp_path: Path) -> None:
     (tmp_path / "sample").mkdir()
     sample = write_sample(tmp_path / "sample", ARTICLES, QUESTIONS, UNANSWERABLE, DOCS, OWN)
@@ -51,6 +67,13 @@ def test_the_answer_mode_reports_where_the_gold_item_ranks(tmp_path: Path) -> No
     assert set(record["models"]) == {"assistant/models/item_scorer.txt", "assistant/models/answerability.json",
                                      "assistant/models/breadth.json"}
     assert record["code"]
+    # dev chose the shipped threshold and numbers: the report says what the choice gave on articles it did not see
+    training = json.loads((Path(__file__).resolve().parent.parent / "assistant" / "models" / "training.json")
+                          .read_text(encoding="utf-8"))
+    held_out = training["squad_dev_articles"]["held_out"]
+    assert metrics["chosen_on_other_articles"] == held_out
+    assert f"gold answer in the answer {held_out['gold_in_answer']:.3f}" in (tmp_path / "out" / "report.md").read_text(
+        encoding="utf-8")
     # each row can be inspected: the question, what the product answered, and the gold answers
     rows = [json.loads(line) for line in (tmp_path / "out" / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
     first = rows[0]
