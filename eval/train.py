@@ -216,13 +216,35 @@ def question_signals(example: Example, scores: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Refusals:
+    """What a threshold is chosen from: each dev and own example's probability of being answerable (own: out of
+    fold), whether it is, and whether the engine answers it partially whatever the threshold (``is_partial``)."""
+
+    dev_p: np.ndarray
+    dev_y: np.ndarray
+    dev_partial: np.ndarray
+    own_p: np.ndarray
+    own_y: np.ndarray
+    own_partial: np.ndarray
+
+    def threshold(self, max_refused: float, max_refused_own: float, dev: np.ndarray | None = None,
+                  own: np.ndarray | None = None) -> float:
+        """``threshold_for`` over the dev and own examples kept by the masks ``dev`` and ``own`` (all when None)."""
+        dev = np.ones(len(self.dev_y), dtype=bool) if dev is None else dev
+        own = np.ones(len(self.own_y), dtype=bool) if own is None else own
+        return threshold_for([self.dev_p[dev], self.own_p[own]], [self.dev_y[dev], self.own_y[own]],
+                             [max_refused, max_refused_own], [self.dev_partial[dev], self.own_partial[own]])
+
+
+@dataclass(frozen=True)
 class AnswerabilityModels:
-    """The answerability model on all data, one per own-set fold, and every example's probability
-    (own questions: from the model fitted without their fold)."""
+    """The answerability model on all data, one per own-set fold, every example's probability
+    (own questions: from the model fitted without their fold), and what their thresholds were chosen from."""
 
     final: dict[str, object]
     folds: tuple[dict[str, object], ...]
     probability: dict[str, float]
+    refusals: Refusals
 
 
 def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float, max_refused_own: float,
@@ -252,15 +274,13 @@ def answerability(sets: Sets, scores: dict[str, np.ndarray], max_refused: float,
         folds.append(model)
     final = fitted(np.ones(len(own_y), dtype=bool))
     dev_p = answerable_probability(final, dev_x)
-    final["threshold"] = threshold_for([dev_p, own_oof], [dev_y, own_y], [max_refused, max_refused_own],
-                                       [partial["dev"], partial["own"]])
+    refusals = Refusals(dev_p, dev_y, partial["dev"], own_oof, own_y, partial["own"])
+    final["threshold"] = refusals.threshold(max_refused, max_refused_own)
     for fold, model in enumerate(folds):  # each fold's threshold is chosen without that fold's questions
-        keep = groups != fold
-        model["threshold"] = threshold_for([dev_p, own_oof[keep]], [dev_y, own_y[keep]],
-                                           [max_refused, max_refused_own], [partial["dev"], partial["own"][keep]])
+        model["threshold"] = refusals.threshold(max_refused, max_refused_own, own=groups != fold)
     probability = {e.id: float(p) for e, p in zip(sets.dev, dev_p, strict=True)}
     probability.update((e.id, float(p)) for e, p in zip(sets.own, own_oof, strict=True))
-    return AnswerabilityModels(final, tuple(folds), probability)
+    return AnswerabilityModels(final, tuple(folds), probability, refusals)
 
 
 @dataclass(frozen=True)
@@ -409,7 +429,7 @@ def _mean(values: Sequence[float]) -> float:
     return round(float(np.mean(values)), 4) if len(values) else 0.0
 
 
-def article_figures(sets: Sets, broad: Sets, probability: dict[str, float], scores: dict[str, np.ndarray],
+def article_figures(sets: Sets, broad: Sets, answering: AnswerabilityModels, scores: dict[str, np.ndarray],
                     parts: Mapping[str, Sequence[np.ndarray]], base: SelectionSettings,
                     chosen: tuple[float, SelectionSettings], *, max_refused: float, max_refused_own: float,
                     max_words: float, min_precision: float, precision_weight: float, cache: FoundCache | None = None,
@@ -418,23 +438,19 @@ def article_figures(sets: Sets, broad: Sets, probability: dict[str, float], scor
     ``chosen`` on every dev article (``in_sample``) and, for each half of the articles, chosen again on the other
     half (``held_out``): what the choice is worth on articles it never saw.
 
-    The same steps as ``fit_all`` choose them (``threshold_for``, then ``selection`` from ``base`` over the
+    The same steps as ``fit_all`` choose them (``Refusals.threshold``, then ``selection`` from ``base`` over the
     answered questions), with the own set as it is; the scored halves' questions are pooled. A refused question's
     answer holds no gold answer, a partial one's quotes may; words are counted over the questions answered.
     """
     articles = sorted({e.group for e in sets.dev})
-    own_p = np.array([probability[e.id] for e in sets.own])
-    own_y = np.array([e.answerable for e in sets.own])
-    own_partial = np.array([is_partial(e, scores[e.id], parts.get(e.id, ())) for e in sets.own])
+    groups = np.array([e.group for e in sets.dev])
+    probability = answering.probability
     found: FoundCache = cache if cache is not None else {}
     rows: dict[str, list[tuple[bool, str, bool, int]]] = {"in_sample": [], "held_out": []}
     for half in range(min(DEV_ARTICLE_FOLDS, len(articles))):
         held = set(articles[half::DEV_ARTICLE_FOLDS])
         choose = [e for e in sets.dev if e.group not in held]
-        threshold = threshold_for(
-            [np.array([probability[e.id] for e in choose]), own_p],
-            [np.array([e.answerable for e in choose]), own_y], [max_refused, max_refused_own],
-            [np.array([is_partial(e, scores[e.id], parts.get(e.id, ())) for e in choose]), own_partial])
+        threshold = answering.refusals.threshold(max_refused, max_refused_own, dev=~np.isin(groups, list(held)))
         answered = answered_ids(choose, probability, threshold, scores, parts)
         numbers, _ = selection(replace(broad, dev=[e for e in broad.dev if e.group not in held]), scores, base,
                                max_words, min_precision, parts, precision_weight, answered, found)
@@ -517,7 +533,7 @@ def fit_all(sets: Sets, out: Path, folds: Path, *, max_refused: float = 0.05, ma
     found: FoundCache = {}  # the out-of-fold scores' answers, for every search below
     numbers, figures = selection(broad, scores, base, max_words, min_precision, items.parts, precision_weight,
                                  answered, found)
-    articles = article_figures(sets, broad, answering.probability, scores, items.parts, base, (threshold, numbers),
+    articles = article_figures(sets, broad, answering, scores, items.parts, base, (threshold, numbers),
                                max_refused=max_refused, max_refused_own=max_refused_own, max_words=max_words,
                                min_precision=min_precision, precision_weight=precision_weight, cache=found)
     found.clear()
