@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import PurePath
 
 _CITATION_MARKER = re.compile(r"\[\d+(?:\s*[,-]\s*\d+)*\]")
@@ -20,8 +21,13 @@ _THOUSANDS = re.compile(r"(?<=\d)[ \u00a0\u202f\u2009,](?=\d{3}(?!\d))")
 # Case endings after a colon on abbreviations: "STM:n", "KuntaTV:n", "EU:ssa".
 _COLON_ENDING = re.compile(r"(?<=[^\W\d_]):[^\W\d_]{1,4}(?![^\W_])")
 _WORD = re.compile(r"[^\W_]+")
+_DOUBLED = re.compile(r"(.)\1+")
 _MIN_STEM = 4
 _MAX_ENDING = 3
+# Texts, words and key facts whose reading is kept between calls: training scores the same answers' key facts
+# under every set of selection numbers it tries, and most answers come out the same under many of them.
+_CACHED = 1 << 16
+_CACHED_TEXTS = 1 << 14
 
 
 def normalize_words(text: str) -> list[str]:
@@ -37,6 +43,18 @@ def normalize_words(text: str) -> list[str]:
     text = _THOUSANDS.sub("", text)
     text = _COLON_ENDING.sub("", text)
     return _WORD.findall(text.casefold())
+
+
+@lru_cache(maxsize=_CACHED_TEXTS)
+def _words(text: str) -> tuple[str, ...]:
+    """``normalize_words`` of a text, kept."""
+    return tuple(normalize_words(text))
+
+
+@lru_cache(maxsize=_CACHED_TEXTS)
+def _word_counts(text: str) -> Counter[str]:
+    """How often each of a text's words occurs in it, kept (read only: a missing word counts 0, stored nowhere)."""
+    return Counter(_words(text))
 
 
 def is_relevant(
@@ -57,9 +75,9 @@ def is_relevant(
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if PurePath(chunk_file).name not in {PurePath(source).name for source in sources}:
         return False
-    chunk_words = Counter(normalize_words(chunk_text))
+    chunk_words = _word_counts(chunk_text)
     for passage in evidence:
-        passage_words = Counter(normalize_words(passage))
+        passage_words = _word_counts(passage)
         total = sum(passage_words.values())
         if total == 0:
             continue
@@ -128,9 +146,15 @@ def ndcg_at_k(relevance: Sequence[bool], k: int, n_relevant: int | None = None) 
     return gained / ideal
 
 
+@lru_cache(maxsize=_CACHED)
 def _stem_key(word: str) -> str:
     """Fold doubled letters, so consonant gradation (Lappi/Lapin, Kuntaliitto/-liitolla) aligns."""
-    return re.sub(r"(.)\1+", r"\1", word)
+    return _DOUBLED.sub(r"\1", word)
+
+
+@lru_cache(maxsize=_CACHED)
+def _has_digit(word: str) -> bool:
+    return any(ch.isdigit() for ch in word)
 
 
 def _word_matches(keyword_word: str, answer_word: str) -> bool:
@@ -142,7 +166,7 @@ def _word_matches(keyword_word: str, answer_word: str) -> bool:
     """
     if keyword_word == answer_word:
         return True
-    if any(ch.isdigit() for ch in keyword_word + answer_word) or len(keyword_word) < _MIN_STEM:
+    if _has_digit(keyword_word) or _has_digit(answer_word) or len(keyword_word) < _MIN_STEM:
         return False
     key, other = _stem_key(keyword_word), _stem_key(answer_word)
     shared = 0
@@ -153,6 +177,7 @@ def _word_matches(keyword_word: str, answer_word: str) -> bool:
     return shared >= max(_MIN_STEM, len(key) - _MAX_ENDING)
 
 
+@lru_cache(maxsize=_CACHED)
 def keyword_present(keyword: str, answer: str) -> bool:
     """Tell whether ``keyword`` appears in ``answer`` as a phrase: its words in order and next to each other,
     each in some inflected form ("Kuntien takauskeskus" ~ "Kuntien takauskeskuksen"; not "takauskeskus ...
@@ -166,10 +191,10 @@ def keyword_present(keyword: str, answer: str) -> bool:
     should be the words as the source writes them. Punctuation, list bullets and citation markers between
     the words do not count ("Strateginen yhteistyösopimus: ei"). An empty keyword raises ValueError.
     """
-    keyword_words = normalize_words(keyword)
+    keyword_words = _words(keyword)
     if not keyword_words:
         raise ValueError(f"keyword has no words: {keyword!r}")
-    answer_words = normalize_words(answer)
+    answer_words = _words(answer)
     size = len(keyword_words)
     return any(
         all(_word_matches(word, answer_words[start + i]) for i, word in enumerate(keyword_words))
