@@ -448,13 +448,13 @@ def article_figures(sets: Sets, broad: Sets, answering: AnswerabilityModels, sco
     found: FoundCache = cache if cache is not None else {}
     rows: dict[str, list[tuple[bool, str, bool, int]]] = {"in_sample": [], "held_out": []}
     for half in range(min(DEV_ARTICLE_FOLDS, len(articles))):
-        held = set(articles[half::DEV_ARTICLE_FOLDS])
-        choose = [e for e in sets.dev if e.group not in held]
-        threshold = answering.refusals.threshold(max_refused, max_refused_own, dev=~np.isin(groups, list(held)))
+        chooses = ~np.isin(groups, articles[half::DEV_ARTICLE_FOLDS])  # the other half's questions
+        choose = [e for e, kept in zip(sets.dev, chooses, strict=True) if kept]
+        threshold = answering.refusals.threshold(max_refused, max_refused_own, dev=chooses)
         answered = answered_ids(choose, probability, threshold, scores, parts)
-        numbers, _ = selection(replace(broad, dev=[e for e in broad.dev if e.group not in held]), scores, base,
-                               max_words, min_precision, parts, precision_weight, answered, found)
-        scored = [(e, wide) for e, wide in zip(sets.dev, broad.dev, strict=True) if e.group in held]
+        numbers, _ = selection(replace(broad, dev=[e for e, kept in zip(broad.dev, chooses, strict=True) if kept]),
+                               scores, base, max_words, min_precision, parts, precision_weight, answered, found)
+        scored = [(e, wide) for e, wide, kept in zip(sets.dev, broad.dev, chooses, strict=True) if not kept]
         for name, (t, n) in (("in_sample", chosen), ("held_out", (threshold, numbers))):
             outcome = outcomes([e for e, _ in scored], probability, t, scores, parts)
             for e, wide in scored:
