@@ -40,7 +40,7 @@ import numpy as np
 from assistant.entities import KINDS, holds
 from assistant.intent import Intent
 from assistant.layout import Place, layout
-from assistant.lexicon import word_set
+from assistant.lexicon import word_list, word_set
 from assistant.matcher import Matcher, weighted_share
 from assistant.query import Query, concept_weights
 from ingest import stopwords
@@ -91,6 +91,27 @@ class Candidate:
         """One signal by name."""
         return self.features[FEATURES.index(name)]
 
+    @functools.cached_property
+    def introduces(self) -> bool:
+        """A lead-in ("Periaatteet:"), or a line outside a list that asks ("Mihin teemoihin halutaan keskittyä?": a
+        slide's question opens what follows it and answers nothing itself; a list item that asks, "Yhteistyön
+        johtamisen haaste: kuka johtaa?", states a finding)."""
+        text = self.text.rstrip()
+        return self.place.introduces or text.endswith(":") or (text.endswith("?") and self.place.run < 0)
+
+    @functools.cached_property
+    def goes_on(self) -> bool:
+        """Whether the item opens by going on from the sentence before it or pointing back to it ("Lisäksi ...",
+        "Tästä esimerkkinä ...": ``words/continuations.txt``, matched on its first three words)."""
+        start = " ".join(self.text.lower().lstrip("—–- ").split()[:3])
+        return any(start == opening or start.startswith(opening + " ") or start.startswith(opening + ",")
+                   for opening in word_list("continuations"))
+
+    @functools.cached_property
+    def folded(self) -> str:
+        """The item's text as two items are compared for saying the same (case and outer spaces aside)."""
+        return self.text.strip().lower()
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -102,6 +123,42 @@ class Evidence:
     def matrix(self) -> np.ndarray:
         """The candidates' features as an (n, len(FEATURES)) float array."""
         return np.array([c.features for c in self.candidates], dtype=np.float64).reshape(-1, len(FEATURES))
+
+    # The candidates' structure, worked out once per question: the selection reads it under every set of
+    # numbers it is tried with (``make train``), and it depends on none of them.
+
+    @functools.cached_property
+    def by_place(self) -> Mapping[tuple[int, int], int]:
+        """Each candidate's index by its place: its chunk's rank and its order in the chunk."""
+        return {(c.rank, c.stored.sentence.ord): i for i, c in enumerate(self.candidates)}
+
+    @functools.cached_property
+    def by_chunk(self) -> Mapping[int, tuple[int, ...]]:
+        """The candidates' indices by their chunk's rank, in item order."""
+        chunks: dict[int, list[int]] = {}
+        for i, candidate in enumerate(self.candidates):
+            chunks.setdefault(candidate.rank, []).append(i)
+        return {rank: tuple(indices) for rank, indices in chunks.items()}
+
+    @functools.cached_property
+    def template(self) -> frozenset[int]:
+        """The indices of the lines of the site's template (``Candidate.template``)."""
+        return frozenset(i for i, candidate in enumerate(self.candidates) if candidate.template)
+
+    @functools.cached_property
+    def signatures(self) -> frozenset[int]:
+        """The list items that sign a passage (a slide's closing lines): a way to reach someone ("p. 358 50 5899
+        187", an e-mail address) and the short item naming whom right before it. A prose sentence never signs
+        ("väkiluku 12 345 678" is no phone number)."""
+        items = {(c.rank, c.stored.sentence.ord): c for c in self.candidates if c.place.run >= 0}
+        contacts = {key for key, c in items.items() if holds("contact", c.text)}
+
+        def signs(item: Candidate) -> bool:
+            key, after = (item.rank, item.stored.sentence.ord), (item.rank, item.stored.sentence.ord + 1)
+            return key in contacts or (after in contacts and items[after].place.run == item.place.run
+                                       and len(item.text.split()) <= 3)
+
+        return frozenset(i for i, candidate in enumerate(self.candidates) if candidate.place.run >= 0 and signs(candidate))
 
 
 @dataclass(frozen=True)

@@ -44,16 +44,14 @@ The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
 import numpy as np
 
-from assistant.entities import holds
 from assistant.evidence import Candidate, Evidence
 from assistant.intent import Intent
-from assistant.lexicon import word_list
 from kysy.settings import Settings
 
 # Two items whose vectors are this close say the same thing; the second is not quoted.
@@ -109,18 +107,18 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     if not candidates:
         return []
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
-    template = frozenset(i for i, candidate in enumerate(candidates) if candidate.template)
-    signed = _signatures(candidates, intent)
+    template = evidence.template
+    # a passage's signature is quoted only when a person or a contact is asked
+    signed = frozenset() if intent.kinds & {"contact", "person", "holder"} else evidence.signatures
     hidden = signed | template
-    leads = ([i for i in order if not _introduces(candidates[i]) and i not in hidden]
-             or [i for i in order if i not in template])
-    if not leads:
+    lead = next((i for i in order if not candidates[i].introduces and i not in hidden),
+                next((i for i in order if i not in template), None))
+    if lead is None:
         return []
-    lead = leads[0]
     chosen = [Chosen(candidates[lead], float(scores[lead]), "lead")]
     # a signature is never quoted unless a person or a contact is asked; a line of the site's template never
     taken = {lead} | hidden
-    chosen += _members(lead, candidates, scores, intent, taken, numbers.list_items)
+    chosen += _members(lead, evidence, scores, intent, taken, numbers.list_items)
     limit = max(numbers.max_items, len(chosen))
     top = float(scores[lead])
     sources = {candidates[lead].rank}
@@ -131,7 +129,7 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
         candidate, score = candidates[i], float(scores[i])
         if len(chosen) >= limit or score < lowest:
             break
-        if i in taken or _introduces(candidate):
+        if i in taken or candidate.introduces:
             continue
         same = candidate.rank == candidates[lead].rank
         if score >= (support if same else other) and score >= numbers.word_rate * len(candidate.text.split()):
@@ -147,10 +145,10 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
         sources.add(candidate.rank)
     if intent.broad:
         chosen += _documents(order, candidates, scores, taken, chosen, numbers.document_ratio * top, numbers.max_items)
-    chosen += _whole_lists(chosen, candidates, scores, intent, taken, numbers.list_items)
-    chosen += _parts(intent.parts, parts, candidates, taken, chosen, numbers)
+    chosen += _whole_lists(chosen, evidence, scores, intent, taken, numbers.list_items)
+    chosen += _parts(intent.parts, parts, evidence, taken, chosen, numbers)
     chosen += _covering(order, candidates, scores, taken, chosen, evidence.weights, numbers, limit)
-    place = _by_place(candidates)
+    place = evidence.by_place
     chosen += _sections(chosen, candidates, scores, taken, numbers.section_sentences, place)
     chosen += _continuations(chosen, candidates, scores, taken, place)
     if intent.broad or intent.kinds & EXPLAINED:
@@ -168,7 +166,7 @@ def _documents(order: Sequence[int], candidates: Sequence[Candidate], scores: np
         candidate, score = candidates[i], float(scores[i])
         if score < least or len(added) >= most:
             break
-        if i in taken or candidate.document in quoted or _introduces(candidate):  # a template line is taken
+        if i in taken or candidate.document in quoted or candidate.introduces:  # a template line is taken
             continue
         if _duplicate(candidate, [*chosen, *added]):
             continue
@@ -179,26 +177,26 @@ def _documents(order: Sequence[int], candidates: Sequence[Candidate], scores: np
 
 
 def _sections(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
-              most: int, place: dict[tuple[int, int], int]) -> list[Chosen]:
+              most: int, place: Mapping[tuple[int, int], int]) -> list[Chosen]:
     """For a quoted heading outside a list, the first ``most`` prose sentences of the section it opens, up to
-    the next heading or list (``place``: ``_by_place`` of the candidates)."""
+    the next heading or list (``place``: ``Evidence.by_place``)."""
     added: list[Chosen] = []
     for entry in chosen:
         item = entry.candidate
         if not item.stored.sentence.is_heading or item.place.run >= 0:
             continue
         for i in islice(_prose_after(item, candidates, place), most):
-            if i not in taken and not _introduces(candidates[i]):
+            if i not in taken and not candidates[i].introduces:
                 added.append(Chosen(candidates[i], float(scores[i]), "the section of a quoted heading"))
                 taken.add(i)
     return added
 
 
 def _following(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
-               place: dict[tuple[int, int], int], most: int, limit: int) -> list[Chosen]:
+               place: Mapping[tuple[int, int], int], most: int, limit: int) -> list[Chosen]:
     """The ``most`` prose sentences after each quoted prose sentence, in its section and not quoted yet, in the
-    order the sentences were quoted, while the answer has fewer than ``limit`` items (``place``: ``_by_place``
-    of the candidates)."""
+    order the sentences were quoted, while the answer has fewer than ``limit`` items (``place``:
+    ``Evidence.by_place``)."""
     added: list[Chosen] = []
     for entry in chosen:
         item = entry.candidate
@@ -207,7 +205,7 @@ def _following(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores
         for i in islice(_prose_after(item, candidates, place), most):
             other = candidates[i]
             if (len(chosen) + len(added) >= limit or other.place.section != item.place.section
-                    or _introduces(other) or other.template):
+                    or other.introduces or other.template):
                 break
             if i in taken or _duplicate(other, [*chosen, *added]):
                 continue
@@ -216,7 +214,8 @@ def _following(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores
     return added
 
 
-def _prose_after(item: Candidate, candidates: Sequence[Candidate], place: dict[tuple[int, int], int]) -> Iterator[int]:
+def _prose_after(item: Candidate, candidates: Sequence[Candidate],
+                 place: Mapping[tuple[int, int], int]) -> Iterator[int]:
     """The candidates right after ``item`` in its chunk, in order, up to the next heading, list item or gap."""
     ord_ = item.stored.sentence.ord + 1
     while (i := place.get((item.rank, ord_))) is not None:
@@ -226,7 +225,7 @@ def _prose_after(item: Candidate, candidates: Sequence[Candidate], place: dict[t
         ord_ += 1
 
 
-def _whole_lists(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray, intent: Intent,
+def _whole_lists(chosen: Sequence[Chosen], evidence: Evidence, scores: np.ndarray, intent: Intent,
                  taken: set[int], most: int) -> list[Chosen]:
     """For a question asking for a list (or a broad one), a list two of whose items are quoted is quoted whole,
     at most ``most`` of it: the slide's other priorities, not the four that happened to score."""
@@ -238,21 +237,23 @@ def _whole_lists(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scor
     for (rank, run), quoted in runs.items():
         if quoted < 2:
             continue
-        for i in _run(rank, run, candidates)[:most]:
-            if i not in taken and not _duplicate(candidates[i], [*chosen, *added]):
-                added.append(Chosen(candidates[i], float(scores[i]), "the rest of a quoted list"))
+        for i in _run(rank, run, evidence)[:most]:
+            candidate = evidence.candidates[i]
+            if i not in taken and not _duplicate(candidate, [*chosen, *added]):
+                added.append(Chosen(candidate, float(scores[i]), "the rest of a quoted list"))
                 taken.add(i)
     return added
 
 
-def _parts(texts: Sequence[str], parts: Sequence[tuple[Intent, np.ndarray]], candidates: Sequence[Candidate],
+def _parts(texts: Sequence[str], parts: Sequence[tuple[Intent, np.ndarray]], evidence: Evidence,
            taken: set[int], chosen: Sequence[Chosen], numbers: SelectionSettings) -> list[Chosen]:
     """For each part of the question, its own best item with its list (as the lead's, read with what the
     part asks), when that item scores ``part_floor`` against the part; an item an earlier step quoted
     already (as support, say) is not quoted twice, but its list still comes with it."""
+    candidates = evidence.candidates
     added: list[Chosen] = []
     for text, (part, scores) in zip(texts, parts, strict=False):
-        best = next((int(i) for i in np.argsort(-scores, kind="stable") if not _introduces(candidates[int(i)])), None)
+        best = next((int(i) for i in np.argsort(-scores, kind="stable") if not candidates[int(i)].introduces), None)
         if best is None or float(scores[best]) < numbers.part_floor:
             continue
         quoted = any(entry.candidate is candidates[best] for entry in [*chosen, *added])
@@ -261,33 +262,16 @@ def _parts(texts: Sequence[str], parts: Sequence[tuple[Intent, np.ndarray]], can
                 continue
             added.append(Chosen(candidates[best], float(scores[best]), f"answers the part \"{text}\""))
             taken.add(best)
-        added += _members(best, candidates, scores, part, taken, numbers.list_items)
+        added += _members(best, evidence, scores, part, taken, numbers.list_items)
     return added
 
 
-def _members(item: int, candidates: Sequence[Candidate], scores: np.ndarray, intent: Intent, taken: set[int],
+def _members(item: int, evidence: Evidence, scores: np.ndarray, intent: Intent, taken: set[int],
              most: int) -> list[Chosen]:
     """The members of ``item``'s list (``_list_of``) not quoted yet, at most ``most`` of the list."""
-    members = [i for i in _list_of(item, candidates, intent)[:most] if i not in taken]
+    members = [i for i in _list_of(item, evidence, intent)[:most] if i not in taken]
     taken.update(members)
-    return [Chosen(candidates[i], float(scores[i]), "list") for i in members]
-
-
-def _signatures(candidates: Sequence[Candidate], intent: Intent) -> frozenset[int]:
-    """The list items that sign a passage (a slide's closing lines): a way to reach someone ("p. 358 50 5899 187",
-    an e-mail address) and the short item naming whom right before it. None when the question asks for a person
-    or a contact; a prose sentence never signs ("väkiluku 12 345 678" is no phone number)."""
-    if intent.kinds & {"contact", "person", "holder"}:
-        return frozenset()
-    items = {(c.rank, c.stored.sentence.ord): c for c in candidates if c.place.run >= 0}
-    contacts = {key for key, c in items.items() if holds("contact", c.text)}
-
-    def signs(item: Candidate) -> bool:
-        key, after = (item.rank, item.stored.sentence.ord), (item.rank, item.stored.sentence.ord + 1)
-        return key in contacts or (after in contacts and items[after].place.run == item.place.run
-                                   and len(item.text.split()) <= 3)
-
-    return frozenset(i for i, candidate in enumerate(candidates) if candidate.place.run >= 0 and signs(candidate))
+    return [Chosen(evidence.candidates[i], float(scores[i]), "list") for i in members]
 
 
 def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.ndarray, taken: set[int],
@@ -311,7 +295,7 @@ def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.
                 reason = f"from the source {concept} names"
             else:
                 continue
-            if i not in taken and not _introduces(candidate) and not _duplicate(candidate, [*chosen, *added]):
+            if i not in taken and not candidate.introduces and not _duplicate(candidate, [*chosen, *added]):
                 added.append(Chosen(candidate, score, reason))
                 taken.add(i)
                 shown |= candidate.covers | candidate.source
@@ -319,28 +303,20 @@ def _covering(order: Sequence[int], candidates: Sequence[Candidate], scores: np.
     return added
 
 
-def _introduces(candidate: Candidate) -> bool:
-    """A lead-in ("Periaatteet:"), or a line outside a list that asks ("Mihin teemoihin halutaan keskittyä?": a
-    slide's question opens what follows it and answers nothing itself; a list item that asks, "Yhteistyön
-    johtamisen haaste: kuka johtaa?", states a finding)."""
-    text = candidate.text.rstrip()
-    return candidate.place.introduces or text.endswith(":") or (text.endswith("?") and candidate.place.run < 0)
-
-
-def _list_of(lead: int, candidates: Sequence[Candidate], intent: Intent) -> list[int]:
+def _list_of(lead: int, evidence: Evidence, intent: Intent) -> list[int]:
     """The members of the list the lead belongs to or introduces (in source order), when it matters."""
-    item = candidates[lead]
+    item = evidence.candidates[lead]
     if item.place.run >= 0:
-        siblings = [i for i in _run(item.rank, item.place.run, candidates) if i != lead]
+        siblings = [i for i in _run(item.rank, item.place.run, evidence) if i != lead]
         return siblings if intent.asks("list") or intent.broad else siblings[:2]  # else its nearest siblings
-    if intent.asks("list") or _introduces(item) or not intent.fact:
-        return _nested(item, [i for i, c in enumerate(candidates) if c.rank == item.rank], candidates)
+    if intent.asks("list") or item.introduces or not intent.fact:
+        return _nested(item, evidence.by_chunk.get(item.rank, ()), evidence.candidates)
     return []
 
 
-def _run(rank: int, run: int, candidates: Sequence[Candidate]) -> list[int]:
+def _run(rank: int, run: int, evidence: Evidence) -> list[int]:
     """The items of one list (``run``) of the chunk ranked ``rank``, in source order."""
-    return [i for i, c in enumerate(candidates) if c.rank == rank and c.place.run == run]
+    return [i for i in evidence.by_chunk.get(rank, ()) if evidence.candidates[i].place.run == run]
 
 
 def _nested(lead: Candidate, same_chunk: Sequence[int], candidates: Sequence[Candidate]) -> list[int]:
@@ -360,10 +336,9 @@ def _nested(lead: Candidate, same_chunk: Sequence[int], candidates: Sequence[Can
 
 
 def _continuations(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray,
-                   taken: set[int], place: dict[tuple[int, int], int]) -> list[Chosen]:
+                   taken: set[int], place: Mapping[tuple[int, int], int]) -> list[Chosen]:
     """Sentences that go on from a quoted prose sentence, and the sentence a quoted one goes on from
-    (``place``: ``_by_place`` of the candidates)."""
-    openings = word_list("continuations")
+    (``place``: ``Evidence.by_place``)."""
     added: list[Chosen] = []
     for entry in chosen:
         item = entry.candidate
@@ -376,29 +351,18 @@ def _continuations(chosen: Sequence[Chosen], candidates: Sequence[Candidate], sc
                 continue
             continuing = goes_on if goes_on is not None else candidates[i]
             other = candidates[i]
-            if other.place.run < 0 and not other.stored.sentence.is_heading and _continues(continuing.text, openings):
+            if other.place.run < 0 and not other.stored.sentence.is_heading and continuing.goes_on:
                 added.append(Chosen(other, float(scores[i]), "continues"))
                 taken.add(i)
     return added
 
 
-def _by_place(candidates: Sequence[Candidate]) -> dict[tuple[int, int], int]:
-    """Each candidate's index by its place: its chunk's rank and its order in the chunk."""
-    return {(c.rank, c.stored.sentence.ord): i for i, c in enumerate(candidates)}
-
-
-def _continues(text: str, openings: Sequence[str]) -> bool:
-    start = " ".join(text.lower().lstrip("—–- ").split()[:3])
-    return any(start == opening or start.startswith(opening + " ") or start.startswith(opening + ",")
-               for opening in openings)
-
-
 def _duplicate(candidate: Candidate, chosen: Sequence[Chosen]) -> bool:
-    text = candidate.text.strip().lower()
+    text = candidate.folded
     vector = candidate.stored.vector
     for entry in chosen:
         other = entry.candidate
-        if other.text.strip().lower() == text:
+        if other.folded == text:
             return True
         if vector is not None and other.stored.vector is not None and float(vector @ other.stored.vector) > NEAR_DUPLICATE:
             return True
