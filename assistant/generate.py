@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant.messages import fallback_note
-from assistant.render import citation_url
+from assistant.render import citation_url, passage_language
 from ingest.analyze import Analyzer
 from ingest.embed import Embedder
 from ingest.store import Snapshot
@@ -291,4 +291,5 @@ def _citation(n: int, hit: ScoredChunk, snapshot: Snapshot) -> Citation:
     info = snapshot.documents.get(chunk.doc_id)
     stored = snapshot.sentences([chunk.id])[chunk.id]
     quote = stored[0].sentence.text if stored else chunk.text[:200]
-    return Citation(n, chunk.id, chunk.doc_id, chunk.file, chunk.title, chunk.page, quote, citation_url(info.url if info else None, chunk))
+    return Citation(n, chunk.id, chunk.doc_id, chunk.file, chunk.title, chunk.page, quote,
+                    citation_url(info.url if info else None, chunk), passage_language(chunk.text))

@@ -3,7 +3,8 @@
 - ``label``: "sivu 3" for a page, "dia 3" for a slide, "kohta: <heading>" for a part of an unpaged
   text (the heading of the section that holds the quote: ``section_heading``), in the answer's language.
 - ``url``: always absolute and http(s). A web source links to its own page with a text fragment
-  of the quote (``#:~:text=start,end``) so the browser scrolls to the passage; a PDF opens at
+  of each line the answer quotes from it (``#:~:text=start,end&text=...``) so the browser scrolls to the
+  passage and marks every quoted line; a PDF opens at
   ``#page=N``; a document without a web address links to this service's copy of the file under
   ``KYSY_PUBLIC_URL`` (or, for an HTTP request without it, the address the request came to).
 """
@@ -30,20 +31,26 @@ WORDS = {
 }
 # A quote longer than this many words is pointed at by its first and last words (textStart,textEnd).
 FRAGMENT_WORDS = 5
+# At most this many of a source's quoted lines are marked by its link (an answer quotes a few).
+FRAGMENT_QUOTES = 8
 _FRAGMENT_SUFFIXES = (".txt", ".md", ".html", ".htm")
 
 
-def text_fragment(quote_text: str) -> str:
-    """``#:~:text=`` for ``quote_text``: the whole quote when short, else its first and last words."""
-    words = re.sub(r"^[-–—•]\s*", "", quote_text.strip()).split()
-    if not words:
-        return ""
-    if len(words) <= 2 * FRAGMENT_WORDS:
-        parts = [" ".join(words)]
-    else:
-        parts = [" ".join(words[:FRAGMENT_WORDS]), " ".join(words[-FRAGMENT_WORDS:])]
-    # Inside a fragment "-", "," and "&" have meanings of their own: percent-encode them too.
-    return "#:~:text=" + ",".join(quote(part, safe="").replace("-", "%2D") for part in parts)
+def text_fragment(*quote_texts: str) -> str:
+    """``#:~:text=`` for each of ``quote_texts`` (``&text=`` between them; the first ``FRAGMENT_QUOTES``, once
+    each): the whole quote when short, else its first and last words."""
+    directives = []
+    for quote_text in dict.fromkeys(quote_texts):
+        words = re.sub(r"^[-–—•]\s*", "", quote_text.strip()).split()
+        if not words:
+            continue
+        if len(words) <= 2 * FRAGMENT_WORDS:
+            parts = [" ".join(words)]
+        else:
+            parts = [" ".join(words[:FRAGMENT_WORDS]), " ".join(words[-FRAGMENT_WORDS:])]
+        # Inside a fragment "-", "," and "&" have meanings of their own: percent-encode them too.
+        directives.append(",".join(quote(part, safe="").replace("-", "%2D") for part in parts))
+    return "#:~:text=" + "&text=".join(directives[:FRAGMENT_QUOTES]) if directives else ""
 
 
 def is_slides(info: DocumentInfo | None, file: str) -> bool:
@@ -72,7 +79,7 @@ class Links:
         if web:
             if is_pdf:
                 return f"{web}#page={citation.page}" if citation.page else web
-            return web.split("#", 1)[0] + text_fragment(citation.quote)
+            return web.split("#", 1)[0] + text_fragment(*(citation.quotes or (citation.quote,)))
         if self.base:
             url = f"{self.base}/api/documents/{citation.doc_id}/file"
         else:
@@ -82,7 +89,7 @@ class Links:
         if citation.page and is_pdf:
             return f"{url}#page={citation.page}"
         if PurePosixPath(citation.file.lower()).suffix in _FRAGMENT_SUFFIXES:
-            return url + text_fragment(citation.quote)
+            return url + text_fragment(*(citation.quotes or (citation.quote,)))
         return url
 
     def label(self, citation: Citation, language: str = "fi") -> str | None:

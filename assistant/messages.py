@@ -51,10 +51,17 @@ _FACTS = {
 }
 _AND = {"fi": "eikä", "sv": "eller", "en": "or"}
 _QUOTES_NOTE = {
-    "fi": "",
-    "sv": "Citaten är på finska, som källorna.",
-    "en": "The quotes are in Finnish, as in the sources.",
+    "fi": "Lainaukset ovat {languages}, kuten lähteissä.",
+    "sv": "Citaten är på {languages}, som källorna.",
+    "en": "The quotes are in {languages}, as in the sources.",
 }
+# The sources' languages as each note names them, and the word that joins the last two.
+_LANGUAGE_NAMES = {
+    "fi": {"fi": "suomeksi", "sv": "ruotsiksi", "en": "englanniksi"},
+    "sv": {"fi": "finska", "sv": "svenska", "en": "engelska"},
+    "en": {"fi": "Finnish", "sv": "Swedish", "en": "English"},
+}
+_LANGUAGES_AND = {"fi": "ja", "sv": "och", "en": "and"}
 _FALLBACK_NOTE = {
     "fi": "Kielimalli ei ollut käytettävissä, joten vastaus on koottu suoraan lähteistä.",
     "sv": "Språkmodellen var inte tillgänglig, så svaret består av citat ur källorna.",
@@ -126,9 +133,17 @@ def partial_line(language: str, missing: Sequence[str], *, shown_below: bool = F
     return (_PARTIAL_SHOWN if shown_below else _PARTIAL)[lang].format(what=what)
 
 
-def quotes_note(language: str) -> str:
-    """A short note that quotes stay in the source language (empty for Finnish)."""
-    return _QUOTES_NOTE.get(language, "")
+def quotes_note(language: str, quoted: Sequence[str] = ("fi",)) -> str:
+    """A short note that the quotes stay in their sources' languages (``quoted``: each quote's), naming them; empty
+    when every quote is in the answer's language ("The quotes are in Finnish, as in the sources.")."""
+    lang = _lang(language)
+    names = _LANGUAGE_NAMES[lang]
+    languages = [quote for quote in dict.fromkeys(quoted) if quote in names]
+    if all(quote == lang for quote in languages):
+        return ""
+    said = [names[quote] for quote in languages]
+    joined = said[0] if len(said) == 1 else f"{', '.join(said[:-1])} {_LANGUAGES_AND[lang]} {said[-1]}"
+    return _QUOTES_NOTE[lang].format(languages=joined)
 
 
 def fallback_note(language: str) -> str:

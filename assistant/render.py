@@ -2,17 +2,21 @@
 
 Layout only, no choosing: the lead (or the lead's list, in the source's order) comes first, then
 the other items per source in document order; list items are shown as ``- item [n]`` under their
-heading or lead-in when two or more of them are quoted; a sentence that goes on from another comes
-after it. Each source gets one number, its citation quoting its best item. A ``partial`` answer
+heading or lead-in when two or more of them are quoted, and a lone list item right after another list's
+lines under its own heading (or as a line of its own), so that it does not read as one of them; a sentence
+that goes on from another comes after it. Each source gets one number, its citation quoting its best item. A ``partial`` answer
 opens by saying which fact the materials do not give.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import replace
 
 from assistant.messages import lead_line, partial_line, quotes_note
 from assistant.select import Chosen
+from ingest.language import detect_language
 from ingest.store import Snapshot
 from kysy.models import Chunk, Citation, ScoredChunk
 
@@ -42,8 +46,10 @@ def render(
     shown_heading: set[tuple[int, int]] = set()
     quoted_headings = {(e.candidate.rank, e.candidate.text) for e in chosen if e.candidate.stored.sentence.is_heading}
     above: tuple[int, str] | None = None  # the heading the list lines just above are shown under
+    shown: dict[int, list[str]] = {}  # each source's quoted items, as shown
     for entry in ordered:
         item = entry.candidate
+        shown.setdefault(item.rank, []).append(item.text)
         citation = citations.get(item.rank)
         if citation is None:
             best = next(e for e in chosen if e.candidate.rank == item.rank)
@@ -51,6 +57,15 @@ def render(
         if item.stored.sentence.is_list_item or item.place.run >= 0:
             key = (item.rank, item.place.run)
             heading = _lead_in(entry, chosen)
+            own = item.place.heading.rstrip(":").strip()
+            if not heading and above is not None and above != (item.rank, own):
+                # under the list lines above it would read as one of them (slide 9's "Väestöpohja 127 000" under
+                # slide 12's "Painopisteet Lapin pilotissa:"): its own heading, or a line of its own
+                if not own:
+                    above = None
+                    lines.append(f"{item.text} [{citation.n}]")
+                    continue
+                heading = own
             # two lists of one section follow each other under its heading once ("Tausta:" not twice)
             if (key not in shown_heading and heading and (item.rank, heading) not in quoted_headings
                     and (item.rank, heading) != above):
@@ -61,8 +76,9 @@ def render(
         else:
             above = None
             lines.append(f"{item.text} [{citation.n}]")
-    note = quotes_note(language)
-    return "\n".join(lines + ([note] if note else [])), tuple(citations.values())
+    note = quotes_note(language, [citation.language for citation in citations.values()])
+    return "\n".join(lines + ([note] if note else [])), tuple(replace(citation, quotes=tuple(shown[rank]))
+                                                           for rank, citation in citations.items())
 
 
 def _lead_in(entry: Chosen, chosen: Sequence[Chosen]) -> str:
@@ -86,7 +102,14 @@ def _citation(n: int, chunk: Chunk, entry: Chosen, snapshot: Snapshot) -> Citati
         page=chunk.page,
         quote=entry.candidate.text,
         url=citation_url(info.url if info else None, chunk),
+        language=passage_language(chunk.text),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def passage_language(text: str) -> str:
+    """The language of a cited passage ("fi", "sv" or "en"; Finnish when unsure), which its quotes are in."""
+    return detect_language(text)
 
 
 def citation_url(document_url: str | None, chunk: Chunk) -> str:

@@ -71,6 +71,8 @@ class CitationOut(BaseModel):
     year: int | None = None
     quote: str
     url: str | None = Field(description="Absolute http(s) address: the page or slide, or the quoted passage.")
+    language: str = Field("fi", description='The language of the quoted passage, which the quote is in: "fi", "sv" '
+                                            'or "en" (Finnish when unsure).')
 
 
 class RetrievedOut(BaseModel):
@@ -153,6 +155,7 @@ def citation_json(citation: Citation, links: Links | None = None, language: str 
         year=links.year(citation) if links else None,
         quote=citation.quote,
         url=url or citation.url,
+        language=citation.language,
     ).model_dump()
 
 

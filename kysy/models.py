@@ -126,6 +126,8 @@ class Citation:
     page: int | None
     quote: str
     url: str | None
+    language: str = "fi"  # the quoted passage's language ("fi", "sv" or "en"): the quote is in it
+    quotes: tuple[str, ...] = ()  # every item the answer quotes from the passage, as shown (``quote``: its best)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def test_chat_answers_with_the_documented_shape(client: TestClient) -> None:
     assert body["status"] == "answered"
     assert body["citations"], body
     for citation in body["citations"]:
-        assert set(citation) == {"n", "file", "title", "page", "label", "year", "quote", "url"}
+        assert set(citation) == {"n", "file", "title", "page", "label", "year", "quote", "url", "language"}
         assert f"[{citation['n']}]" in body["answer"]
 
 

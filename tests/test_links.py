@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -53,6 +54,18 @@ def test_links_point_at_the_page_slide_or_passage() -> None:
     assert links.label(_citation("pdf", 9)) == "sivu 9" and links.label(_citation("ppt", 3)) == "dia 3"
     assert links.label(_citation("ppt", 3), "sv") == "bild 3" and links.label(_citation("pdf", 2), "en") == "page 2"
     assert links.label(_citation("txt", None)) == "kohta: Yhteistyön muodot"
+
+
+def test_a_link_marks_every_line_the_answer_quotes_from_its_source() -> None:
+    lines = ("Väestöpohja on noin 127 000 asukasta.", "Kunnista mukana 8/9, kompakti ja yhtenäinen alue kokeilla.")
+    citation = replace(_citation("web", None, lines[0]), quotes=(*lines, lines[0]))
+    web = Links(PUBLIC, DOCS).url(citation)
+    assert web is not None and web.startswith("https://www.kuntaliitto.fi/sivu#:~:text=")
+    directives = web.split("#:~:text=", 1)[1].split("&text=")
+    assert [unquote(d) for d in directives] == list(lines)  # once each, in the order shown
+    assert Links(PUBLIC, DOCS).url(replace(citation, quotes=())) == Links(PUBLIC, DOCS).url(_citation("web", None, lines[0]))
+    assert text_fragment(*(f"Rivi {i}." for i in range(20))).count("&text=") == 7  # at most eight lines
+    assert text_fragment("", " ") == ""
 
 
 def test_a_long_quote_is_pointed_at_by_its_first_and_last_words() -> None:

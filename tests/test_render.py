@@ -57,11 +57,48 @@ def test_two_lists_of_one_section_in_a_row_are_shown_under_its_heading_once() ->
                                  "- Kustannuksina oma henkilöstö. [1]", "- Sitoutuminen keskeistä. [1]"]
 
 
+def test_a_lone_list_item_after_another_passages_list_is_not_shown_as_one_of_its_items() -> None:
+    chosen = [_chosen(0, 1, "Turvallisuus ja varautuminen", "lead", run=0, heading="Painopisteet Lapin pilotissa:"),
+              _chosen(0, 2, "Hyte-roolit", "list", run=0, heading="Painopisteet Lapin pilotissa:"),
+              _chosen(1, 3, "Väestöpohja 127 000", "support", run=0, heading="Etelä-Karjalan pilotti")]
+    text, citations = render(chosen, [_chunk(0, 12), _chunk(1, 9)], Documents(), "fi")  # type: ignore[arg-type]
+    # each citation keeps every line quoted from its passage, as shown (its link marks them all)
+    assert [c.quotes for c in citations] == [("Turvallisuus ja varautuminen", "Hyte-roolit"), ("Väestöpohja 127 000",)]
+    assert text.splitlines() == ["Aineiston mukaan:", "Painopisteet Lapin pilotissa:",
+                                 "- Turvallisuus ja varautuminen [1]", "- Hyte-roolit [1]", "Etelä-Karjalan pilotti:",
+                                 "- Väestöpohja 127 000 [2]"]
+    headless = [*chosen[:2], _chosen(1, 3, "Väestöpohja 127 000", "support", run=0, heading="")]
+    text, _ = render(headless, [_chunk(0, 12), _chunk(1, 9)], Documents(), "fi")  # type: ignore[arg-type]
+    assert text.splitlines()[-1] == "Väestöpohja 127 000 [2]"
+    # after prose, a lone list item stays a list item without a heading of its own
+    text, _ = render([_chosen(0, 0, "Lause.", "lead"), chosen[2]], [_chunk(0), _chunk(1)], Documents(), "fi")  # type: ignore[arg-type]
+    assert text.splitlines()[1:] == ["Lause. [1]", "- Väestöpohja 127 000 [2]"]
+
+
 def test_a_sentence_a_lead_goes_on_from_comes_before_it() -> None:
     chosen = [_chosen(0, 1, "Lisäksi näin.", "lead"), _chosen(0, 0, "Ensin näin.", "continues")]
     text, _ = render(chosen, [_chunk(0)], Documents(), "en")  # type: ignore[arg-type]
     assert text.splitlines() == ["According to the materials:", "Ensin näin. [1]", "Lisäksi näin. [1]",
                                  "The quotes are in Finnish, as in the sources."]
+
+
+def test_the_quotes_note_names_the_languages_the_cited_passages_are_in() -> None:
+    swedish = "Samarbetsavtalet i Testby undertecknades 1.4.2025 och gäller tills vidare."
+    finnish = "Yhteistyösopimus allekirjoitettiin huhtikuussa, ja se on voimassa toistaiseksi."
+    retrieved = [replace(_chunk(0), chunk=replace(_chunk(0).chunk, text=swedish)),
+                 replace(_chunk(1), chunk=replace(_chunk(1).chunk, text=finnish))]
+    alone = [_chosen(0, 0, swedish, "lead")]
+    both = [*alone, _chosen(1, 0, finnish, "support")]
+    notes = {(language, len(chosen)): render(chosen, retrieved, Documents(), language)[0].splitlines()[-1]  # type: ignore[arg-type]
+             for language in ("fi", "sv", "en") for chosen in (alone, both)}
+    assert notes == {("fi", 1): "Lainaukset ovat ruotsiksi, kuten lähteissä.",
+                     ("fi", 2): "Lainaukset ovat ruotsiksi ja suomeksi, kuten lähteissä.",
+                     ("sv", 1): f"{swedish} [1]",  # a Swedish answer quoting Swedish says nothing of it
+                     ("sv", 2): "Citaten är på svenska och finska, som källorna.",
+                     ("en", 1): "The quotes are in Swedish, as in the sources.",
+                     ("en", 2): "The quotes are in Swedish and Finnish, as in the sources."}
+    _, citations = render(both, retrieved, Documents(), "en")  # type: ignore[arg-type]
+    assert [c.language for c in citations] == ["sv", "fi"]
 
 
 def test_a_partial_answer_says_which_fact_is_missing() -> None:

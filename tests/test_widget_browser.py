@@ -320,6 +320,37 @@ def test_a_quoted_list_and_its_heading_are_marked_finnish(server, page, mode) ->
     assert text.evaluate(LANG_OF_TEXT, "The quotes are in Finnish") == "en"
 
 
+MIXED_ANSWER = (
+    "According to the materials:\n"
+    "Yhteistyösopimus allekirjoitettiin. [1]\n"
+    "Prioriteringar:\n- Hälsofrämjande [2]\n- Beredskap [2]\n"
+    "The quotes are in Finnish and Swedish, as in the sources."
+)
+
+
+def test_each_quote_is_marked_in_the_language_of_the_source_it_cites(server, page) -> None:
+    # a Swedish source's lines, its list heading and its card speak Swedish; a citation without a language, Finnish
+    citations = [{"n": 1, "file": "a.txt", "title": "Sopimus", "page": None, "label": None,
+                  "quote": "Yhteistyösopimus allekirjoitettiin."},
+                 {"n": 2, "file": "b.txt", "title": "Avtalet", "page": None, "label": None,
+                  "quote": "Hälsofrämjande", "language": "sv"}]
+    done = {"answer": MIXED_ANSWER, "status": "answered", "not_found": False, "language": "en", "mode": "extractive",
+            "citations": citations}
+    page.route("**/api/chat", lambda route: route.fulfill(
+        status=200, content_type="text/event-stream", body=_sse([("done", done)])))
+    open_chat(page, server["base"])
+    answer = ask(page, "What was agreed?")
+    text = answer.locator(".answer-text")
+    assert text.evaluate(LANG_OF_TEXT, "According to the materials") == "en"
+    assert text.evaluate(LANG_OF_TEXT, "Yhteistyösopimus") == "fi"
+    assert text.evaluate(LANG_OF_TEXT, "Prioriteringar:") == "sv"
+    assert text.locator("li").evaluate_all(f"items => items.map({LANG_OF})") == ["sv", "sv"]
+    assert text.evaluate(LANG_OF_TEXT, "The quotes are in Finnish and Swedish") == "en"
+    cards = answer.locator('[data-kysy="citation"]')
+    assert [cards.nth(i).locator(".source-quote").evaluate(LANG_OF) for i in range(2)] == ["fi", "sv"]
+    assert cards.nth(1).locator(".source-title").evaluate(LANG_OF) == "sv"
+
+
 def _stored_feedback(server: dict[str, Any]) -> str:
     """Everything the server stored as feedback, read back through the admin API."""
     request = urllib.request.Request(

@@ -179,7 +179,8 @@
   const QUIET_REFUSALS = ["smalltalk", "no_more"];
   const STORE_KEY = "kysy-conversation";
   const SLIDE_FILES = /\.(pptx?|odp|key)$/i;
-  // The materials are Finnish: quotes and titles keep their language whatever the answer's (the server says so too).
+  // Quotes and titles keep their source's language whatever the answer's: a citation's `language`, else Finnish,
+  // the bundled materials' (the server's note says so too).
   const SOURCE_LANG = "fi";
   const LANG_TAG = /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i;
   const LIST_ITEM = /^\s*[-*•]\s+(.*)$/;
@@ -335,7 +336,8 @@
   }
 
   /** Render answer text as paragraphs, line breaks and "- " list items; never as HTML or Markdown.
-   * With `quoteLang`, the lines that quote a source are marked as being in that language. */
+   * With `quoteLang` (a source's number -> its language), the lines that quote a source are marked as being in
+   * the language of the source they cite (a heading over a quoted list, in its first item's). */
   function renderText(container, text, makeMarker, quoteLang) {
     container.replaceChildren();
     let para = null;
@@ -343,7 +345,7 @@
     const lines = text.split("\n");
     lines.forEach((raw, i) => {
       const item = LIST_ITEM.exec(raw);
-      const lang = quoteLang && quoteLine(lines, i) ? quoteLang : null;
+      const lang = quoteLang && quoteLine(lines, i) ? quoteLang(citedNumber(raw) || citedNumber(lines[i + 1])) : null;
       if (item) {
         para = null;
         if (!list) container.append((list = el("ul")));
@@ -375,6 +377,18 @@
   function quoteLine(lines, i) {
     const next = lines[i + 1] || "";
     return CITED.test(lines[i]) || (i > 0 && /:\s*$/.test(lines[i]) && LIST_ITEM.test(next) && CITED.test(next));
+  }
+
+  /** The number of the first source a line cites ("... [2]" -> 2), or 0. */
+  function citedNumber(line) {
+    const found = CITED.exec(line || "");
+    return found ? Number(found[0].slice(1, -1)) : 0;
+  }
+
+  /** A citation's language as the server gives it, else the materials' own. */
+  function sourceLang(citation) {
+    return citation && typeof citation.language === "string" && LANG_TAG.test(citation.language)
+      ? citation.language : SOURCE_LANG;
   }
 
   /** What a source card shows after the title: the document's year and the page, slide or section. */
@@ -902,7 +916,8 @@
       const cards = this.renderSources(view, citations, language);
       if (language) view.text.setAttribute("lang", language);
       // A quoting answer's quotes are the materials' own words; a generated one says everything in its language.
-      renderText(view.text, answer, (n) => this.marker(n, cards), mode ? SOURCE_LANG : null);
+      const byNumber = new Map(citations.map((c) => [c.n, c]));
+      renderText(view.text, answer, (n) => this.marker(n, cards), mode ? (n) => sourceLang(byNumber.get(n)) : null);
       const status = done.status === "partial" ? "partial" : done.not_found ? "not_found" : "answered";
       if (status === "partial") {
         view.msg.classList.add("partial");
@@ -955,10 +970,10 @@
           el("span", { class: "source-num", text: String(c.n), "aria-hidden": "true" }),
           el("span", { class: "source-main" }, [
             el("span", { class: "visually-hidden", text: `${t.source} ${c.n}: ` }),
-            el("span", { class: "source-title", text: title, title, lang: titled && SOURCE_LANG }),
+            el("span", { class: "source-title", text: title, title, lang: titled && sourceLang(c) }),
             meta ? el("span", { class: "source-page", text: meta, lang: labelled && language }) : null,
             typeof c.quote === "string" && c.quote
-              ? appendBreakable(el("span", { class: "source-quote", lang: SOURCE_LANG }), `”${c.quote}”`) : null,
+              ? appendBreakable(el("span", { class: "source-quote", lang: sourceLang(c) }), `”${c.quote}”`) : null,
             url ? el("span", { class: "visually-hidden", text: ` (${t.opensNewTab})` }) : null,
           ]),
           url ? icon("link") : null,
