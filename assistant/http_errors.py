@@ -79,6 +79,12 @@ def kysy_status(exc: KysyError) -> int:
     return 500
 
 
+# What a request body must be, said when it is none, a form, or JSON that is not an object.
+_NOT_AN_OBJECT = "send a JSON object as the request body, with Content-Type: application/json"
+# What Starlette's request parsing says of a body it cannot decode (not UTF-8): FastAPI makes it a 400.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 def validation_message(exc: RequestValidationError) -> str:
     """One readable line from pydantic's error list, e.g. ``body.question: String should have at least 1 character``."""
     parts = []
@@ -87,6 +93,8 @@ def validation_message(exc: RequestValidationError) -> str:
         msg = error.get("msg", "invalid value")
         if error.get("type") == "json_invalid":
             loc, msg = "", "the request body is not valid JSON"
+        elif tuple(error.get("loc", ())) == ("body",):  # no body, a form, or JSON that is no object
+            loc, msg = "", _NOT_AN_OBJECT if error.get("type") != "missing" else "the request body is empty; " + _NOT_AN_OBJECT
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request"
 
@@ -135,6 +143,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:  # as any other body that is not JSON
+            return error_response(422, "invalid_request", "the request body is not valid JSON (it must be UTF-8)")
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code
         if exc.status_code == 404 and message == "Not Found":

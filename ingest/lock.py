@@ -56,7 +56,8 @@ def store_owner_lock(settings: Settings, role: str) -> Iterator[None]:
     def refusal(holder: str) -> str:
         pid, _, other = holder.partition(" ")
         if other == SERVE and role == INGEST:
-            advice = "re-index through its POST /api/admin/reindex, or stop it first"
+            advice = ("stop it and ingest again (make serve ingests what changed as it starts), or, if it was started "
+                      "with KYSY_ADMIN_TOKEN set, re-index through its POST /api/admin/reindex")
         elif other == SERVE:
             advice = "stop it first, or keep the vectors in a Chroma server (KYSY_CHROMA_URL) for several servers"
         else:

@@ -54,6 +54,20 @@ def test_history_over_the_limit_is_413(client: TestClient) -> None:
     assert client.post("/api/chat", json={"question": QUESTION, "history": history[:20]}).status_code == 200
 
 
+@pytest.mark.parametrize(("body", "content_type", "says"), [
+    (b'{"question": "Mik', "application/json", "the request body is not valid JSON"),
+    ('{"question": "Mitä hyvinvointialue tekee?"}'.encode("latin-1"), "application/json", "it must be UTF-8"),
+    (b"question=Mit%C3%A4", "application/x-www-form-urlencoded", "send a JSON object"),
+    (json.dumps({"question": QUESTION}).encode(), "text/plain", "Content-Type: application/json"),
+    ('["Mikä on hyte?"]'.encode(), "application/json", "send a JSON object"),
+    (b"", "application/json", "the request body is empty"),
+], ids=["broken", "latin-1", "form", "text-plain", "array", "empty"])
+def test_a_body_that_is_no_json_object_says_what_to_send(live_server: str, body: bytes, content_type: str,
+                                                          says: str) -> None:
+    response = httpx.post(f"{live_server}/api/chat", content=body, headers={"content-type": content_type}, timeout=30)
+    assert says in _assert_error(response, 422, "invalid_request")["message"]
+
+
 def test_body_over_the_limit_is_refused_before_it_is_read(live_server: str) -> None:
     payload = json.dumps({"question": "a" * 300_000}).encode()
     _assert_error(httpx.post(f"{live_server}/api/chat", content=payload,
