@@ -3,9 +3,11 @@
 Layout only, no choosing: the lead (or the lead's list, in the source's order) comes first, then
 the other items per source in document order; list items are shown as ``- item [n]`` under their
 heading or lead-in when two or more of them are quoted, and a lone list item right after another list's
-lines under its own heading (or as a line of its own), so that it does not read as one of them; a sentence
-that goes on from another comes after it. Each source gets one number, its citation quoting its best item. A ``partial`` answer
-opens by saying which fact the materials do not give.
+lines under its own heading (or as a line of its own), so that it does not read as one of them; a quoted
+heading right over the item that follows it in its source is shown as that item's label ("Heading:", no
+number); a sentence that goes on from another comes after it. Each source gets one number, its citation
+quoting its best item (a heading only when nothing else of it is quoted). A ``partial`` answer opens by
+saying which fact the materials do not give.
 """
 
 from __future__ import annotations
@@ -47,12 +49,14 @@ def render(
     quoted_headings = {(e.candidate.rank, e.candidate.text) for e in chosen if e.candidate.stored.sentence.is_heading}
     above: tuple[int, str] | None = None  # the heading the list lines just above are shown under
     shown: dict[int, list[str]] = {}  # each source's quoted items, as shown
-    for entry in ordered:
+    for index, entry in enumerate(ordered):
         item = entry.candidate
         shown.setdefault(item.rank, []).append(item.text)
         citation = citations.get(item.rank)
         if citation is None:
-            best = next(e for e in chosen if e.candidate.rank == item.rank)
+            # its card quotes the source's best item that states something: a heading only when nothing else is quoted
+            ranked = [e for e in chosen if e.candidate.rank == item.rank]
+            best = next((e for e in ranked if not e.candidate.stored.sentence.is_heading), ranked[0])
             citation = citations[item.rank] = _citation(len(citations) + 1, retrieved[item.rank].chunk, best, snapshot)
         if item.stored.sentence.is_list_item or item.place.run >= 0:
             key = (item.rank, item.place.run)
@@ -75,7 +79,14 @@ def render(
             lines.append(f"- {item.text} [{citation.n}]")
         else:
             above = None
-            lines.append(f"{item.text} [{citation.n}]")
+            after = ordered[index + 1].candidate if index + 1 < len(ordered) else None
+            if (item.stored.sentence.is_heading and after is not None and after.rank == item.rank
+                    and after.stored.sentence.ord == item.stored.sentence.ord + 1):
+                # a heading right over what it opens is its label, not a statement of its own
+                label = item.text.rstrip()
+                lines.append(label if label.endswith((":", "?", "!", ".")) else f"{label}:")
+            else:
+                lines.append(f"{item.text} [{citation.n}]")
     note = quotes_note(language, [citation.language for citation in citations.values()])
     return "\n".join(lines + ([note] if note else [])), tuple(replace(citation, quotes=tuple(shown[rank]))
                                                            for rank, citation in citations.items())

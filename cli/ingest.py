@@ -18,7 +18,7 @@ from ingest.lock import INGEST, store_owner_lock
 from ingest.pipeline import IngestReport, ingest_paths
 from kysy.settings import Settings
 
-_STAGES = {"parse": "Reading files", "embed": "Embedding"}
+_STAGES = {"parse": "Reading files", "embed": "Embedding passages and sentences"}
 
 
 class Terminated(KeyboardInterrupt):

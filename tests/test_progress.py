@@ -32,4 +32,4 @@ def test_kysy_ingest_to_a_log_writes_progress_lines(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "cli.main", "ingest", str(corpus)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "Reading files: 1/1 (100 %)" in run.stderr and "Embedding: " in run.stderr
+    assert "Reading files: 1/1 (100 %)" in run.stderr and "Embedding passages and sentences: " in run.stderr

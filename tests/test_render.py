@@ -75,6 +75,24 @@ def test_a_lone_list_item_after_another_passages_list_is_not_shown_as_one_of_its
     assert text.splitlines()[1:] == ["Lause. [1]", "- Väestöpohja 127 000 [2]"]
 
 
+def test_a_quoted_heading_over_the_sentence_after_it_is_its_label() -> None:
+    def heading(rank: int, ord_: int, text: str) -> Chosen:
+        chosen = _chosen(rank, ord_, text, "lead")
+        sentence = replace(chosen.candidate.stored.sentence, is_heading=True)
+        return replace(chosen, candidate=replace(chosen.candidate, stored=StoredSentence(sentence, (), None)))
+
+    chosen = [heading(0, 3, "Yhteistyön muodot"), _chosen(0, 4, "Kunnat ja alue sopivat foorumeista.", "the section"),
+              heading(1, 0, "Mitä yhdyspinnat ovat?"), _chosen(1, 1, "Yhdyspinnat ovat yhteisiä tehtäviä.", "support"),
+              heading(2, 5, "Lopuksi"), _chosen(2, 7, "Kaukana otsikosta.", "support")]
+    text, citations = render(chosen, [_chunk(0), _chunk(1), _chunk(2)], Documents(), "fi")  # type: ignore[arg-type]
+    assert text.splitlines() == ["Aineiston mukaan:", "Yhteistyön muodot:", "Kunnat ja alue sopivat foorumeista. [1]",
+                                 "Mitä yhdyspinnat ovat?", "Yhdyspinnat ovat yhteisiä tehtäviä. [2]",
+                                 "Lopuksi [3]", "Kaukana otsikosta. [3]"]  # not right over it: quoted as it is
+    # a card quotes what the source states, not its heading
+    assert [c.quote for c in citations] == ["Kunnat ja alue sopivat foorumeista.", "Yhdyspinnat ovat yhteisiä tehtäviä.",
+                                            "Kaukana otsikosta."]
+
+
 def test_a_sentence_a_lead_goes_on_from_comes_before_it() -> None:
     chosen = [_chosen(0, 1, "Lisäksi näin.", "lead"), _chosen(0, 0, "Ensin näin.", "continues")]
     text, _ = render(chosen, [_chunk(0)], Documents(), "en")  # type: ignore[arg-type]

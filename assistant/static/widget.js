@@ -372,11 +372,11 @@
     return topics.filter((topic) => typeof topic === "string" && topic.trim()).map((topic) => topic.trim()).slice(0, 3);
   }
 
-  /** In a quoting answer a line with [n] is a quote, and so is the source heading ("Tausta:") over a quoted list;
+  /** In a quoting answer a line with [n] is a quote, and so is a source's heading ("Tausta:") over a quoted line;
    * the first line is the answer's own lead-in ("According to the materials:"). */
   function quoteLine(lines, i) {
     const next = lines[i + 1] || "";
-    return CITED.test(lines[i]) || (i > 0 && /:\s*$/.test(lines[i]) && LIST_ITEM.test(next) && CITED.test(next));
+    return CITED.test(lines[i]) || (i > 0 && /:\s*$/.test(lines[i]) && CITED.test(next));
   }
 
   /** The number of the first source a line cites ("... [2]" -> 2), or 0. */
