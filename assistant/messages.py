@@ -138,10 +138,10 @@ def quotes_note(language: str, quoted: Sequence[str] = ("fi",)) -> str:
     when every quote is in the answer's language ("The quotes are in Finnish, as in the sources.")."""
     lang = _lang(language)
     names = _LANGUAGE_NAMES[lang]
-    languages = [quote for quote in dict.fromkeys(quoted) if quote in names]
-    if all(quote == lang for quote in languages):
+    languages = [code for code in dict.fromkeys(quoted) if code in names]
+    if all(code == lang for code in languages):
         return ""
-    said = [names[quote] for quote in languages]
+    said = [names[code] for code in languages]
     joined = said[0] if len(said) == 1 else f"{', '.join(said[:-1])} {_LANGUAGES_AND[lang]} {said[-1]}"
     return _QUOTES_NOTE[lang].format(languages=joined)
 
