@@ -76,10 +76,11 @@ class Links:
         info = self.documents.get(citation.doc_id)
         is_pdf = citation.file.lower().endswith(".pdf")
         web = web_address(info.url if info else None)
+        quoted = citation.quotes or (citation.quote,)  # every line the answer quotes from the source
         if web:
             if is_pdf:
                 return f"{web}#page={citation.page}" if citation.page else web
-            return web.split("#", 1)[0] + text_fragment(*(citation.quotes or (citation.quote,)))
+            return web.split("#", 1)[0] + text_fragment(*quoted)
         if self.base:
             url = f"{self.base}/api/documents/{citation.doc_id}/file"
         else:
@@ -89,7 +90,7 @@ class Links:
         if citation.page and is_pdf:
             return f"{url}#page={citation.page}"
         if PurePosixPath(citation.file.lower()).suffix in _FRAGMENT_SUFFIXES:
-            return url + text_fragment(*(citation.quotes or (citation.quote,)))
+            return url + text_fragment(*quoted)
         return url
 
     def label(self, citation: Citation, language: str = "fi") -> str | None:
