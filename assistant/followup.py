@@ -14,10 +14,12 @@ The decision reads two readings of the question with the keyword index (no vecto
   the passage the topic words alone find best (the conversation stays on the same passage).
 
 A question that opens as a follow-up ("Entä …", "What about …": ``words/openers.txt``) is one, and so
-are a message that only asks to go on ("kerro lisää", "Tell me more": ``words/go_on.txt``) and a
-question with no topic words of its own that the materials hold, unless it names a place, a person or an
+are a message that only asks to go on ("kerro lisää", "Tell me more": ``words/go_on.txt``), a question that
+asks what came later or earlier with at most ``TIME_WORDS`` content words besides ("Mitä tapahtui
+myöhemmin?": ``words/time_direction.txt``, answered from other years' documents by ``assistant/timeline.py``)
+and a question with no topic words of its own that the materials hold, unless it names a place, a person or an
 organisation the materials lack ("Vad är Pirkanmaas budget?" asks of Pirkanmaa, not of the previous
-topic). Otherwise a merged reading must keep the question's own words: ``kept`` at least
+topic). Such a phrase that points back ("sittemmin", "since then") counts as a pointing word. Otherwise a merged reading must keep the question's own words: ``kept`` at least
 ``followup_keep_pointing`` of ``alone`` for a question that points back (``words/pointing.txt``: "siellä",
 "niiden", "it"; see ``pointing_word``), and at least ``followup_keep`` of it for one that does not, which must also stay on the previous
 topic's own passage and find the topic there (``topic`` at least ``followup_topic``): in a small
@@ -43,6 +45,7 @@ from typing import Any
 from assistant.entities import periods
 from assistant.lexicon import opening_words, word_set, word_table
 from assistant.query import Query, QueryBuilder, concept_weights, holds, question_names
+from assistant.timeline import points_back, time_direction, without_phrase
 from ingest import stopwords
 from ingest.analyze import Analyzer
 from ingest.keyword import KeywordIndex
@@ -53,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 # Passages of the alone reading searched for the question's own words.
 ALONE_PASSAGES = 3
+# Content words besides its phrase asking later or earlier (``words/time_direction.txt``) that leave a question
+# elliptic ("Mitä tapahtui myöhemmin?", "Miten asia on edennyt?"); "hyte kenen vastuulla nyt" names its topic.
+TIME_WORDS = 1
 # Earlier user turns whose topics are followed (a chain of follow-ups).
 CHAIN_TURNS = 3
 _NAME_CLASSES = frozenset({"paikannimi", "etunimi", "sukunimi", "nimi"})
@@ -78,10 +84,14 @@ class Evidence:
     on_topic_passage: bool = False  # the merged reading's best passage is the topic's own best passage
     words: int = 0  # the question's own content words
     unheld_name: bool = False  # the question names a place, a person or an organisation the materials lack
+    # asks later or earlier with at most ``TIME_WORDS`` content words besides ("Mitä tapahtui myöhemmin?")
+    elliptic_time: bool = False
 
     def describe(self) -> str:
         """The signals in one line, for ``meta``."""
         words = [f"{name} {value!r}" for name, value in (("opens with", self.opener), ("points back with", self.pointing)) if value]
+        if self.elliptic_time:
+            words.append("asks later or earlier in few words")
         return ", ".join([*words, f"alone={self.alone:.2f} kept={self.kept:.2f} topic={self.topic:.2f} words={self.words}"])
 
 
@@ -161,7 +171,7 @@ class FollowupResolver:
         topic_rows = self._rows(carried, 1)
         return Evidence(
             opener=opener(question),
-            pointing=pointing_word(question, self.analyzer),
+            pointing=pointing_word(question, self.analyzer) or points_back(question),
             own_weight=sum(own_weights.values()),
             topic_weight=sum(topic_weights.values()),
             alone=alone,
@@ -169,6 +179,8 @@ class FollowupResolver:
             topic=_share(carried, topic_weights, self.keyword, best) if best is not None else 0.0,
             on_topic_passage=best is not None and topic_rows[:1] == [best],
             words=len(self.analyzer.content_lemmas(question)),
+            elliptic_time=bool(time_direction(question))
+            and len(self.analyzer.content_lemmas(without_phrase(question))) <= TIME_WORDS,
             unheld_name=any(not self.keyword.document_frequency(name) and not self.keyword.document_frequency(name[:-1])
                             for name in question_names(question, self.analyzer)),  # "Kuntaliittos" is held
         )
@@ -185,7 +197,7 @@ class FollowupResolver:
 
 def reads_as_followup(evidence: Evidence, keep: float, keep_pointing: float, topic: float, words: int) -> bool:
     """The decision rule of the module docstring, with its four thresholds."""
-    if evidence.opener:
+    if evidence.opener or evidence.elliptic_time:
         return True
     if evidence.own_weight == 0:  # unless it names something of its own ("Vad är Pirkanmaas budget?")
         return not evidence.unheld_name
@@ -269,7 +281,7 @@ def carried_words(question: str, topic: str, analyzer: Analyzer) -> list[str]:
     words = [match.group() for match in _WORD.finditer(question)]
     own_names = set() if asks_for_more(question) else {  # "Tell me more" names nothing
         _lemma(word, analyzer) for i, word in enumerate(words) if is_name(word, analyzer, i == 0)}
-    own_period = bool(periods(question))
+    own_period = bool(periods(question)) or bool(time_direction(question))  # "sen jälkeen": not the earlier years
     own_lemmas = analyzer.content_lemmas(question)
     skip = _NOT_CONTENT | word_table("pointing").keys() | word_set("openers")
     asked_more = _go_on_opening(topic)  # "Tell me more Mitkä ovat ..." from a chain: its topic follows

@@ -101,6 +101,45 @@ _NO_MORE = {
 }
 
 
+# The reply to a follow-up asking what came later (earlier) than the sources quoted, when the materials hold
+# nothing on the topic from a later (earlier) year (assistant/timeline.py).
+_NO_LATER = {
+    "later": {
+        "fi": "Aineistossa ei ole aiheesta vuoden {year} jälkeistä tietoa: edellä lainatut lähteet ovat sen uusimmat.",
+        "sv": "Materialet har inga uppgifter om detta från tiden efter {year}: källorna som citerades ovan är dess "
+              "senaste.",
+        "en": "The materials hold nothing on this later than {year}: the sources quoted above are their latest.",
+    },
+    "earlier": {
+        "fi": "Aineistossa ei ole aiheesta vuotta {year} vanhempaa tietoa: edellä lainatut lähteet ovat sen vanhimmat.",
+        "sv": "Materialet har inga uppgifter om detta från tiden före {year}: källorna som citerades ovan är dess "
+              "äldsta.",
+        "en": "The materials hold nothing on this earlier than {year}: the sources quoted above are their earliest.",
+    },
+}
+
+
+# The line that introduces the quotes of an answer from the documents of a later (earlier) year.
+_PERIOD_LEAD = {
+    "later": {"fi": "Vuoden {year} jälkeisten lähteiden mukaan:", "sv": "Enligt källor från tiden efter {year}:",
+              "en": "According to sources later than {year}:"},
+    "earlier": {"fi": "Vuotta {year} vanhempien lähteiden mukaan:", "sv": "Enligt källor från tiden före {year}:",
+                "en": "According to sources earlier than {year}:"},
+}
+
+
+def period_line(language: str, direction: str, year: int) -> str:
+    """``lead_line`` of an answer from the documents of a later (``direction`` "later") or earlier year than
+    ``year``."""
+    return _PERIOD_LEAD[direction][_lang(language)].format(year=year)
+
+
+def no_later_text(language: str, direction: str, year: int) -> str:
+    """The reply to a follow-up asking what came after (``direction`` "later") or before ("earlier") ``year``, the
+    edge of the sources quoted, when no document of a later (earlier) year answers it."""
+    return _NO_LATER[direction][_lang(language)].format(year=year)
+
+
 def no_more_text(language: str) -> str:
     """The reply to "kerro lisää" when every passage on the topic was quoted already."""
     return _NO_MORE[_lang(language)]

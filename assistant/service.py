@@ -23,11 +23,19 @@ from assistant.followup import FollowupResolver, Resolution, asks_for_more
 from assistant.generate import Sources
 from assistant.inputs import preamble, prepare_question
 from assistant.intent import FACT_KINDS, part_readings, understand
-from assistant.messages import no_more_text, not_found_text, smalltalk_text
+from assistant.messages import (
+    lead_line,
+    no_later_text,
+    no_more_text,
+    not_found_text,
+    period_line,
+    smalltalk_text,
+)
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
-from assistant.retrieve import Retriever, check_top_k
+from assistant.retrieve import MAX_DEPTH, Retriever, check_top_k
 from assistant.smalltalk import smalltalk_kind, smalltalk_language
+from assistant.timeline import LATER, Period, beyond, quoted_documents, time_direction
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.embed import Embedder, embedder_key, make_embedder
 from ingest.language import detect_language
@@ -41,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 # How often (seconds) a request may look for a newer index generation on disk.
 _RELOAD_CHECK_S = 2.0
+# How much deeper than usual the fused ranking is read when only some documents' passages may be read.
+WITHIN_DEPTH = 4
 # What ``Assistant.warm`` asks: any question runs every stage of answering.
 WARM_UP_QUESTION = "Miten kunnat ja hyvinvointialueet tekevät yhteistyötä?"
 
@@ -200,16 +210,26 @@ class Assistant:
         self.respond(WARM_UP_QUESTION, generate=False)
 
     def look(
-        self, standalone: str, language: str | None = None, *, top_k: int | None = None, retriever: Retriever | None = None
+        self, standalone: str, language: str | None = None, *, top_k: int | None = None, retriever: Retriever | None = None,
+        documents: frozenset[str] | None = None,
     ) -> Looked:
         """Prepare, retrieve and gather the evidence of a standalone question: every stage before scoring.
 
-        The answer engine, the evaluation and the training of its models all start from this.
+        The answer engine, the evaluation and the training of its models all start from this. With
+        ``documents`` (ids), only those documents' passages are read: the fused ranking is taken
+        ``WITHIN_DEPTH`` times as deep and the others' passages left out.
         """
         retriever = retriever or self.retriever
         top_k = check_top_k(top_k or self.settings.top_k)
         query = retriever.prepare(standalone, language)
-        retrieved = self._rerank(standalone, retriever.hybrid(query, max(top_k, self.settings.candidates)))
+        depth = max(top_k, self.settings.candidates)
+        if documents is None:
+            hits = retriever.hybrid(query, depth)
+        else:
+            deep = retriever.ranking(query, "hybrid", min(MAX_DEPTH, depth * WITHIN_DEPTH))
+            hits = [replace(hit, rank=rank) for rank, hit in
+                    enumerate((hit for hit in deep if hit.chunk.doc_id in documents), start=1)][:depth]
+        retrieved = self._rerank(standalone, hits)
         extra = named_sources(query, retrieved, top_k, retriever.snapshot, self.analyzer,
                               self.settings.named_source_chunks, self.settings.named_source_documents)
         if extra:  # the named documents' best passages join the gathered chunks, right after the first top_k
@@ -237,15 +257,20 @@ class Assistant:
             parts.append(Part(part_intent, gather(part_query, part_intent, pool, retriever.snapshot, self.analyzer)))
         return Looked(query, tuple(retrieved), intent, evidence, len(pool), tuple(parts))
 
-    def ranking(self, standalone: str, depth: int, language: str | None = None) -> list[ScoredChunk]:
+    def ranking(self, standalone: str, depth: int, language: str | None = None,
+                documents: frozenset[str] | None = None) -> list[ScoredChunk]:
         """The sources of a standalone question in the order an answer lists them, ``depth`` deep: the chunks
-        read by their best item (``AnswerEngine.ranking``), then the fused order."""
+        read by their best item (``AnswerEngine.ranking``), then the fused order; with ``documents``, only
+        theirs (as ``look`` reads them)."""
         retriever = self.retriever
-        looked = self.look(standalone, language, retriever=retriever)
+        looked = self.look(standalone, language, retriever=retriever, documents=documents)
         ranked = self.engine.ranking(looked)
         if depth > len(ranked):
             seen = {hit.chunk.id for hit in ranked}
-            deeper = [hit for hit in retriever.ranking(looked.query, "hybrid", depth) if hit.chunk.id not in seen]
+            fused = retriever.ranking(looked.query, "hybrid", depth if documents is None
+                                      else min(MAX_DEPTH, depth * WITHIN_DEPTH))
+            deeper = [hit for hit in fused if hit.chunk.id not in seen
+                      and (documents is None or hit.chunk.doc_id in documents)]
             ranked += [replace(hit, rank=rank) for rank, hit in enumerate(deeper, start=len(ranked) + 1)]
         return ranked[:depth]
 
@@ -282,13 +307,16 @@ class Assistant:
             documents = sorted(retriever.snapshot.documents.values(), key=lambda d: (-(d.year or 0), d.title))
             return _refused(smalltalk_text(kind, language, [d.title for d in documents]), language, "smalltalk", started)
         resolution = self.resolve(asked, history, language)
-        looked = self.look(resolution.standalone, language, top_k=top_k, retriever=retriever)
+        period = self.period(asked, earlier, language, retriever) if resolution.followup else None
+        looked = self.look(resolution.standalone, language, top_k=top_k, retriever=retriever,
+                           documents=None if period is None else period.documents)
         said = _said_before(asked, earlier) if resolution.followup else ""
         if said:  # "kerro lisää": what the materials say past the passages quoted already
             looked = _unsaid(looked, said)
         answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, debug=debug)
         if said and answer.status == "not_found":
             answer = replace(answer, text=no_more_text(language), meta={**answer.meta, "refusal": "no_more"})
+        answer = _within(period, answer, language)  # "Entä mitä sen jälkeen on tapahtunut?"
 
         def read_again(standalone: str) -> tuple[Looked, Answer]:
             """Another reading of the question, looked up and answered as the first one was."""
@@ -331,6 +359,25 @@ class Assistant:
         if looked.query.finnish:
             meta["query_fi"] = looked.query.finnish  # the glossary's Finnish words for a Swedish or English question
         return replace(answer, meta=meta)
+
+    def period(self, question: str, history: Sequence[Turn], language: str, retriever: Retriever) -> Period | None:
+        """For a follow-up that asks what came later or earlier than the previous answer ("Entä mitä sen jälkeen
+        on tapahtunut?": ``assistant/timeline.py``), the documents of a later (earlier) year than those it
+        quoted; None for any other question, or when no year is known of what was quoted."""
+        direction = time_direction(question)
+        if not direction:
+            return None
+        snapshot = retriever.snapshot
+        last = next((turn.content for turn in reversed(history) if turn.role == "assistant"), "")
+        shown = quoted_documents(last, snapshot, retriever.queries)
+        asked = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
+        if not shown and asked:  # not quoted word for word: the documents the previous question is answered from
+            resolver = FollowupResolver(retriever.queries, snapshot.keyword, self.analyzer, self.settings)
+            topic = resolver.topic_of(asked)
+            previous = self.engine.answer(self.look(topic, language, retriever=retriever), snapshot, self.analyzer,
+                                          language)
+            shown = frozenset(citation.doc_id for citation in previous.citations)
+        return beyond(direction, shown, snapshot.documents)
 
     def resolve(self, question: str, history: Sequence[Turn], language: str | None = None) -> Resolution:
         """Whether ``question`` leans on ``history``, and the question to search (``assistant/followup.py``)."""
@@ -389,6 +436,25 @@ def _unsaid(looked: Looked, said: str) -> Looked:
     return replace(looked, intent=replace(looked.intent, kinds=looked.intent.kinds - FACT_KINDS),
                    evidence=fresh(looked.evidence),
                    parts=tuple(replace(part, evidence=fresh(part.evidence)) for part in looked.parts))
+
+
+def _within(period: Period | None, answer: Answer, language: str) -> Answer:
+    """An answer from the documents of ``period`` that says which years its quotes are from, or that says the
+    materials hold nothing later (earlier) on the topic (without "not found" topics: those would be the other
+    years', which were not searched); ``answer`` itself without a period."""
+    if period is None:
+        return answer
+    meta = {**answer.meta, "period": period.meta()}
+    if answer.status == "not_found":
+        text = no_later_text(language, period.direction, period.year)
+        meta = {key: value for key, value in meta.items() if key != "suggestions"}
+        meta["refusal"] = "no_later" if period.direction == LATER else "no_earlier"
+        return Answer(text, (), answer.retrieved, True, language, meta=meta, status="not_found")
+    lead = lead_line(language) + "\n"
+    if answer.text.startswith(lead):
+        answer = replace(answer, text=period_line(language, period.direction, period.year) + "\n"
+                         + answer.text[len(lead):])
+    return replace(answer, meta=meta)
 
 
 def _refused(text: str, language: str, refusal: str, started: float) -> Answer:

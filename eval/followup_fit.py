@@ -1,12 +1,13 @@
 """Fitting the follow-up thresholds on the question set's conversation cases, with cross-validation.
 
 Every ``followup`` case of the question set should be read as a follow-up, and every ``topic_switch``
-case as a standalone question; so should every answerable standalone question of the five fitted sets
-asked after an unrelated earlier question of its set (drawn as in ``eval/invariance.py``, with another seed). For each case the
-keyword evidence of ``assistant/followup.py`` is computed once; the thresholds are then chosen on a
-grid for the best balanced accuracy (the mean of the two classes' accuracies, as standalone pairs
-far outnumber follow-ups), in-sample and by k-fold cross-validation (fit on the other folds, score
-the held-out fold), so the figure that is reported is one no threshold was fitted on.
+case as a standalone question; so should every answerable standalone question of the sets `make train` fits
+on (``TRAINING_SETS``) asked after an unrelated earlier question of its set (drawn as in
+``eval/invariance.py``, with another seed). For each case the keyword evidence of ``assistant/followup.py``
+is computed once; the thresholds are then chosen on a grid for the best balanced accuracy (the mean of the
+two classes' accuracies, as standalone pairs far outnumber follow-ups), in-sample and by k-fold
+cross-validation (fit on the other folds, score the held-out fold), so the figure that is reported is one no
+threshold was fitted on.
 
     python -m eval.followup_fit  # or --questions SET.jsonl ...
 """

@@ -1,7 +1,9 @@
 """The question-set evaluation: every retriever over the same questions, then the product's answers.
 
 Every retriever is given the same standalone query the product searched for a follow-up
-(``meta.standalone_query``), so the comparison is about retrieval alone. Answers come from ``Assistant.ask`` (the product, hybrid).
+(``meta.standalone_query``), and for a follow-up asking what came later or earlier the same documents
+(``meta.period``: ``assistant/timeline.py``), so the comparison is about retrieval alone. Answers come from
+``Assistant.ask`` (the product, hybrid).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from assistant.service import Assistant
+from assistant.timeline import within
 from eval.baselines import RetrieverSet
 from eval.invariance import InvarianceReport, conversation_invariance
 from eval.metrics import (
@@ -136,7 +139,8 @@ def evaluate_question(assistant: Assistant, retrievers: RetrieverSet, question: 
     """Rank with every retriever, ask the product, and score the answer."""
     result = answered(assistant, question)
     query = assistant.retriever.prepare(result.standalone)
-    ranked = {name: _rank(retrievers.search(name, query, DEPTH), question) for name in retrievers.names}
+    documents = within(result.answer.meta, assistant.snapshot.documents)  # "Entä sen jälkeen?": what it read
+    ranked = {name: _rank(retrievers.search(name, query, DEPTH, documents), question) for name in retrievers.names}
     failure = _failure(question, ranked, result.answer, result.cited_relevant, result.keyword_misses)
     return replace(result, ranked=ranked, reachable=reachable, failure=failure)
 
@@ -298,7 +302,8 @@ def cross_validated_results(assistant: Assistant, questions: Sequence[Question],
         for question in questions:
             assistant.use_engine(engines[fold_of(question, folds)])
             result = answered(assistant, question)
-            ranked = {"hybrid": _rank(assistant.ranking(result.standalone, DEPTH), question)}
+            documents = within(result.answer.meta, assistant.snapshot.documents)
+            ranked = {"hybrid": _rank(assistant.ranking(result.standalone, DEPTH, None, documents), question)}
             reachable = {"hybrid": _relevant_in(assistant.snapshot.chunks, question)}
             results.append(replace(result, ranked=ranked, reachable=reachable))
             report("cross-validate", 1, len(questions))

@@ -476,6 +476,20 @@ def test_thanks_gets_a_plain_reply_without_a_not_found_label(server, page) -> No
     expect(answer.locator('[data-kysy="citation"]')).to_have_count(0)
 
 
+def test_what_happened_after_quotes_later_sources_then_says_there_are_none(server, page) -> None:
+    open_chat(page, server["base"])
+    first = ask(page, "Mitä Kuntaliitto ehdotti hyvinvointialueille vuonna 2022?")
+    expect(first.locator('[data-kysy="citation"]').first).to_contain_text("2022")
+    later = ask(page, "Entä mitä siitä on tapahtunut sen jälkeen?")
+    titles = later.locator('[data-kysy="citation"]')
+    expect(titles.first).to_be_visible()
+    assert all("2022" not in text for text in titles.all_inner_texts()), titles.all_inner_texts()
+    last = ask(page, "Entä sen jälkeen?")
+    expect(last.locator(".answer-text")).to_contain_text("vuoden 2024 jälkeistä tietoa")
+    expect(last).not_to_have_class(re.compile(r"\bnot-found\b"))
+    expect(last.locator('[data-kysy="citation"]')).to_have_count(0)
+
+
 def test_asking_for_more_goes_on_until_the_materials_hold_no_more(tmp_path: Path, embed_cache: Path, page) -> None:
     # a corpus of one short text: each "kerro lisää" quotes what was not quoted yet, then says there is no more
     corpus = tmp_path / "corpus"

@@ -175,8 +175,9 @@
   const DEFAULT_LIMITS = { maxHistoryTurns: 20, maxHistoryMessageChars: 2000 };
   // Turns kept in the tab's storage (and shown again after a reload).
   const MAX_STORED_TURNS = 50;
-  // not_found replies that are no failed search: small talk, and nothing more after "tell me more"
-  const QUIET_REFUSALS = ["smalltalk", "no_more"];
+  // not_found replies that are no failed search: small talk, nothing more after "tell me more", nothing later
+  // (earlier) than the sources quoted after "what happened after that?"
+  const QUIET_REFUSALS = ["smalltalk", "no_more", "no_later", "no_earlier"];
   const STORE_KEY = "kysy-conversation";
   const SLIDE_FILES = /\.(pptx?|odp|key)$/i;
   // Quotes and titles keep their source's language whatever the answer's: a citation's `language`, else Finnish,
@@ -923,7 +924,7 @@
         view.msg.classList.add("partial");
         view.bubble.prepend(el("p", { class: "partial-label", "data-kysy": "partial", text: this.t.partial }));
       } else if (status === "not_found" && !(done.meta && QUIET_REFUSALS.includes(done.meta.refusal))) {
-        // a reply to thanks or a greeting, or "nothing more" after "tell me more", is no failed search
+        // a reply to thanks or a greeting, "nothing more" after "tell me more" or "nothing later", is no failed search
         view.msg.classList.add("not-found");
         view.bubble.prepend(el("p", { class: "not-found-label", text: this.t.notFound }));
       }

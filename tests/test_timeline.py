@@ -1,0 +1,190 @@
+"""Follow-ups asking what came later or earlier than the previous answer's sources (``assistant/timeline.py``), on the
+bundled corpus: a 2022 news item, a 2023 web page and news item, and a 2024 news item and slide deck."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.followup import carried_words
+from assistant.service import Assistant
+from assistant.timeline import (
+    EARLIER,
+    LATER,
+    beyond,
+    points_back,
+    quoted_documents,
+    side,
+    time_direction,
+    within,
+    without_phrase,
+)
+from eval.baselines import RetrieverSet
+from eval.questionset import load_questions
+from eval.runner import evaluate_question
+from ingest.analyze import make_analyzer
+from kysy.models import Answer, Turn
+from kysy.settings import Settings
+
+ANALYZER = make_analyzer()
+PROPOSAL = "Mitä Kuntaliitto ehdotti hyvinvointialueille vuonna 2022?"
+NEWS_2022 = "2022-kuntaliitto-ehdottaa-hyvinvointialueille-yhteistyota.txt"
+
+
+@pytest.fixture(scope="module")
+def assistant(corpus_index: Settings) -> Assistant:
+    return Assistant(corpus_index)
+
+
+def _year(assistant: Assistant, file: str) -> int | None:
+    return next(doc.year for doc in assistant.snapshot.documents.values() if doc.file == file)
+
+
+def _conversation(assistant: Assistant, *questions: str) -> list[Answer]:
+    history: list[Turn] = []
+    answers = []
+    for question in questions:
+        answers.append(assistant.ask(question, history))
+        history += [Turn("user", question), Turn("assistant", answers[-1].text)]
+    return answers
+
+
+@pytest.mark.parametrize(("question", "direction"), [
+    ("Entä mitä siitä on tapahtunut sen jälkeen?", LATER),
+    ("Mikä on tilanne nyt?", LATER),
+    ("Miten asia on edennyt?", LATER),
+    ("What happened after that?", LATER),
+    ("Vad har hänt sedan dess?", LATER),
+    ("Entä sitä ennen?", EARLIER),
+    ("What was done before that?", EARLIER),
+    ("Vad gjordes tidigare?", EARLIER),
+    ("Entä Lapissa?", ""),
+    ("Ketkä rahoittavat yhdyspintaprojektia?", ""),
+    ("Mitä tapahtuu ennakoinnissa?", ""),  # "ennen" only as a whole word
+    ("Mikä vastuu kunnille jää sen jälkeen, kun sote-tehtävät siirtyivät?", ""),  # says when, asks nothing later
+    ("Mitä tehtiin ennen kuin alueet aloittivat?", ""),
+    ("Mitä tapahtui vuoden 2023 jälkeen?", ""),  # its own year says after what
+    ("Pitääkö tuo yhä paikkansa?", LATER),
+    ("Onko se ollut esillä myöhemminkin?", LATER),  # a clitic
+])
+def test_the_direction_is_read_from_whole_words(question: str, direction: str) -> None:
+    assert time_direction(question) == direction
+
+
+def test_a_phrase_relative_to_the_previous_turn_points_back() -> None:
+    assert points_back("Miten asia on sittemmin edennyt?") == "sittemmin"
+    assert points_back("What has happened since then?") == "since then"
+    assert points_back("Mikä on tilanne nyt?") == ""  # "now" also stands in questions of their own
+
+
+def test_the_phrase_is_left_out_to_count_the_other_words() -> None:
+    assert without_phrase("Miten asia on edennyt?") == "Miten asia on"
+    assert without_phrase("Mitä siitä on tapahtunut sen jälkeen?") == "Mitä siitä on tapahtunut"
+    assert without_phrase("Ketkä rahoittavat?") == "Ketkä rahoittavat?"
+    assert without_phrase("Onko se ollut esillä myöhemminkin?") == "Onko se ollut esillä"
+
+
+@pytest.mark.parametrize("question", ["Mitä tapahtui myöhemmin?", "Miten asia on edennyt?", "Entä nyt?"])
+def test_a_short_question_asking_later_is_a_follow_up(assistant: Assistant, question: str) -> None:
+    answer = _conversation(assistant, PROPOSAL, question)[-1]
+    assert answer.meta["followup"] is True and answer.meta["period"]["year"] == 2022
+
+
+def test_a_short_question_naming_its_topic_with_now_stands_alone(assistant: Assistant) -> None:
+    answer = _conversation(assistant, "Ketkä rahoittavat yhdyspintaprojektia?", "hyte kenen vastuulla nyt")[-1]
+    assert answer.meta["followup"] is False and "period" not in answer.meta
+
+
+def test_a_follow_up_asking_later_does_not_carry_the_earlier_year() -> None:
+    carried = carried_words("Entä mitä sen jälkeen on tapahtunut?", PROPOSAL, ANALYZER)
+    assert "2022" not in carried and "Kuntaliitto" in carried
+
+
+def test_the_documents_beyond_are_those_of_a_later_or_earlier_year(assistant: Assistant) -> None:
+    documents = assistant.snapshot.documents
+    by_file = {doc.file: doc.id for doc in documents.values()}
+    later = beyond(LATER, {by_file[NEWS_2022]}, documents)
+    assert later is not None and later.year == 2022
+    assert {documents[doc].year for doc in later.documents} == {2023, 2024}
+    earlier = beyond(EARLIER, {by_file[NEWS_2022]}, documents)
+    assert earlier is not None and earlier.documents == frozenset()
+    assert beyond(LATER, {"no such document"}, documents) is None
+
+
+def test_the_quoted_documents_are_found_by_their_lines(assistant: Assistant) -> None:
+    answer = assistant.ask(PROPOSAL)
+    found = quoted_documents(answer.text, assistant.snapshot, assistant.retriever.queries)
+    assert found == {citation.doc_id for citation in answer.citations}
+    assert quoted_documents("Aineiston mukaan:\nJotain aivan muuta kuin aineistossa sanotaan [1]", assistant.snapshot,
+                            assistant.retriever.queries) == frozenset()
+
+
+def test_what_happened_after_is_answered_from_later_documents(assistant: Assistant) -> None:
+    first, later = _conversation(assistant, PROPOSAL, "Entä mitä siitä on tapahtunut sen jälkeen?")
+    assert {citation.file for citation in first.citations} == {NEWS_2022}
+    assert later.status == "answered" and later.citations, later.text
+    assert all((_year(assistant, citation.file) or 0) > 2022 for citation in later.citations)
+    assert later.meta["period"] == {"direction": LATER, "year": 2022, "documents": 4}
+    assert "2022" not in later.meta["standalone_query"]
+    assert later.text.startswith("Vuoden 2022 jälkeisten lähteiden mukaan:\n")
+
+
+def test_nothing_later_than_the_newest_sources_is_said_plainly(assistant: Assistant) -> None:
+    answers = _conversation(assistant, PROPOSAL, "Entä mitä siitä on tapahtunut sen jälkeen?", "Entä sen jälkeen?")
+    last = answers[-1]
+    assert last.status == "not_found" and not last.citations
+    assert last.meta["refusal"] == "no_later" and "vuoden 2024 jälkeistä" in last.text
+
+
+@pytest.mark.parametrize(("question", "words"), [
+    ("Entä sitä ennen?", "vuotta 2022 vanhempaa"),
+    ("What about before that?", "earlier than 2022"),
+])
+def test_nothing_earlier_than_the_oldest_sources_is_said_plainly(assistant: Assistant, question: str,
+                                                                 words: str) -> None:
+    last = _conversation(assistant, PROPOSAL, question)[-1]
+    assert last.status == "not_found" and last.meta["refusal"] == "no_earlier" and words in last.text
+
+
+def test_a_summary_in_own_words_is_placed_by_answering_the_previous_question_again(assistant: Assistant) -> None:
+    history = [Turn("user", PROPOSAL), Turn("assistant", "Kuntaliitto kutsui alueet yhteistyöhön [1].")]
+    answer = assistant.ask("Miten asia on sittemmin edennyt?", history)
+    assert answer.meta["period"]["year"] == 2022 and answer.citations, answer.text
+    assert all((_year(assistant, citation.file) or 0) > 2022 for citation in answer.citations)
+
+
+def test_a_question_that_stands_alone_is_not_filtered(assistant: Assistant) -> None:
+    question = "Mitä Kuntaliitto ehdotti hyvinvointialueille nyt?"  # its own topic: no follow-up, no period
+    answer = _conversation(assistant, "Ketkä rahoittavat yhdyspintaprojektia?", question)[-1]
+    assert answer.meta["followup"] is False and "period" not in answer.meta
+
+
+def test_an_answers_period_names_the_documents_it_was_read_from(assistant: Assistant) -> None:
+    documents = assistant.snapshot.documents
+    assert within({"period": {"direction": LATER, "year": 2022, "documents": 4}}, documents) == side(
+        LATER, 2022, documents)
+    assert {documents[doc].year for doc in side(EARLIER, 2024, documents)} == {2022, 2023}
+    assert side(LATER, 2024, documents) == frozenset()
+    assert within({"status": "answered"}, documents) is None
+
+
+def test_the_evaluation_ranks_only_what_a_period_follow_up_reads(assistant: Assistant, tmp_path: Path) -> None:
+    case = {"id": "later-1", "question": "Entä mitä sen jälkeen on tapahtunut?", "answerable": True,
+            "history": [PROPOSAL, "Kuntaliitto kutsui hyvinvointialueiden puheenjohtajat yhteiseen tilaisuuteen [1]."],
+            "sources": ["2024-yhdyspintatyo-jatkuu-aktiivisena.txt"], "evidence": [
+                "Kuntien ja hyvinvointialueiden yhdyspintatyö jatkuu aktiivisena"],
+            "answer_keywords": ["jatkuu"], "type": "followup"}
+    path = tmp_path / "questions.jsonl"
+    path.write_text(json.dumps(case, ensure_ascii=False) + "\n", encoding="utf-8")
+    names = ("hybrid", "fusion", "dense", "bm25-lemma", "langchain-naive")
+    retrievers = RetrieverSet(assistant, names)
+    try:
+        result = evaluate_question(assistant, retrievers, load_questions(path)[0], {})
+    finally:
+        retrievers.close()
+    assert result.answer.meta["period"]["year"] == 2022
+    for name in names:
+        files = {item.file for item in result.ranked[name]}
+        assert files and NEWS_2022 not in files, name
