@@ -32,9 +32,9 @@ QUOTE_PASSAGES = 3
 _WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 _MARKER = re.compile(r"\s*\[\d{1,3}\]")
 _BULLET = re.compile(r"^\s*(?:[-*•—–]\s+)?")
-# The words after which a phrase ("sen jälkeen, kun ...", "ennen kuin ...") says when something else happened.
 # A clitic ending a word ("myöhemminkin", "nytkään"): the word matches a phrase without it.
 _CLITIC = re.compile(r"(?<=\w{3})(?:kin|kaan|kään)$")
+# The words after which a phrase ("sen jälkeen, kun ...", "ennen kuin ...") says when something else happened.
 _CONJUNCTIONS = (["kun"], ["kuin"], ["when"], ["då"], ["än"])
 
 
