@@ -175,8 +175,10 @@ def _json_safe(meta: dict[str, object]) -> dict[str, object]:
 # What ``meta`` always says: what was searched and how long it took. The rest (the refusal's scores and
 # reasoning, why a question was taken as a follow-up, a generator's checks) only with ``debug``. A "not found"
 # answer's ``suggestions`` are the nearest topics it names, for a client to offer as questions; ``fallback``
-# says why a generative answer is the extractive one instead (the model failed, or its text did not hold).
-PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi", "refusal", "suggestions", "fallback")
+# says why a generative answer is the extractive one instead (the model failed, or its text did not hold);
+# ``period`` which years a follow-up asking later or earlier was answered from (``assistant/timeline.py``).
+PUBLIC_META = ("ms", "query", "standalone_query", "followup", "query_fi", "refusal", "suggestions", "fallback",
+               "period")
 
 
 def answer_to_json(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from assistant.followup import carried_words
@@ -188,3 +189,15 @@ def test_the_evaluation_ranks_only_what_a_period_follow_up_reads(assistant: Assi
     for name in names:
         files = {item.file for item in result.ranked[name]}
         assert files and NEWS_2022 not in files, name
+
+
+def test_the_api_says_which_years_it_read_and_when_there_are_none(live_server: str) -> None:
+    history = [{"role": "user", "content": PROPOSAL},
+               {"role": "assistant", "content": "Kuntaliitto kutsui alueet yhteistyöhön [1]."}]
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        later = http.post("/api/chat", json={"question": "What has happened since then?", "history": history}).json()
+        assert later["status"] == "answered" and later["answer"].startswith("According to sources later than 2022:")
+        assert later["meta"]["period"] == {"direction": LATER, "year": 2022, "documents": 4}
+        earlier = http.post("/api/chat", json={"question": "Entä sitä ennen?", "history": history}).json()
+        assert earlier["status"] == "not_found" and earlier["citations"] == []
+        assert earlier["meta"]["refusal"] == "no_earlier" and earlier["meta"]["period"]["documents"] == 0
