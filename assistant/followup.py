@@ -17,9 +17,10 @@ A question that opens as a follow-up ("Entä …", "What about …": ``words/ope
 are a message that only asks to go on ("kerro lisää", "Tell me more": ``words/go_on.txt``), a question that
 asks what came later or earlier with at most ``TIME_WORDS`` content words besides ("Mitä tapahtui
 myöhemmin?": ``words/time_direction.txt``, answered from other years' documents by ``assistant/timeline.py``)
-and a question with no topic words of its own that the materials hold, unless it names a place, a person or an
-organisation the materials lack ("Vad är Pirkanmaas budget?" asks of Pirkanmaa, not of the previous
-topic). Such a phrase that points back ("sittemmin", "since then") counts as a pointing word. Otherwise a merged reading must keep the question's own words: ``kept`` at least
+and a question with no topic words of its own that the materials hold, unless it names a place, a person
+or an organisation the materials lack ("Vad är Pirkanmaas budget?" asks of Pirkanmaa, not of the previous
+topic). Such a phrase that points back ("sittemmin", "since then") counts as a pointing word. Otherwise a
+merged reading must keep the question's own words: ``kept`` at least
 ``followup_keep_pointing`` of ``alone`` for a question that points back (``words/pointing.txt``: "siellä",
 "niiden", "it"; see ``pointing_word``), and at least ``followup_keep`` of it for one that does not, which must also stay on the previous
 topic's own passage and find the topic there (``topic`` at least ``followup_topic``): in a small
