@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +105,8 @@ class Resolution:
     followup: bool
     reason: str
     # A follow-up only by sharing the previous topic's passage (no opener, no pointing word, topic words of its
-    # own): the weakest reading, which ``Assistant.respond`` drops when its answer only repeats the previous one.
+    # own, not a short question asking later or earlier): the weakest reading, which ``Assistant.respond`` drops
+    # when its answer only repeats the previous one, and which asks of no other period.
     by_topic: bool = False
 
 
@@ -155,7 +156,7 @@ class FollowupResolver:
         signals = self.evidence(question, " ".join(carried), language)
         if reads_as_followup(signals, *self.thresholds):
             own = "" if signals.own_weight else "no topic words of its own in the materials; "
-            by_topic = not signals.opener and not signals.pointing and signals.own_weight > 0
+            by_topic = not signals.opener and not signals.pointing and not signals.elliptic_time and signals.own_weight > 0
             return Resolution(question, merged, True, own + signals.describe(), by_topic)
         return Resolution(question, question, False, "stands alone; " + signals.describe())
 
@@ -185,6 +186,14 @@ class FollowupResolver:
             unheld_name=any(not self.keyword.document_frequency(name) and not self.keyword.document_frequency(name[:-1])
                             for name in question_names(question, self.analyzer)),  # "Kuntaliittos" is held
         )
+
+    def on_topic(self, topic: str, language: str | None = None) -> Callable[[str], bool]:
+        """Whether a text holds one of ``topic``'s concepts that the materials hold, or a compound concept's head
+        ("pilotointeja" for "aluepilotointien"); any text does when the topic has none."""
+        query = self.queries.build(topic, language, embed=False)
+        forms = {form for lemma in self._held_weights(query)
+                 for form in (*query.variants(lemma), self.analyzer.analyze_word(lemma).head) if form}
+        return lambda text: not forms or not forms.isdisjoint(self.analyzer.terms(text))
 
     def _held_weights(self, query: Query) -> dict[str, float]:
         """idf weights of the query's concepts that some passage holds."""

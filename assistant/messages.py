@@ -101,43 +101,75 @@ _NO_MORE = {
 }
 
 
-# The reply to a follow-up asking what came later (earlier) than the sources quoted, when the materials hold
-# nothing on the topic from a later (earlier) year (assistant/timeline.py).
-_NO_LATER = {
+# A follow-up asking what came later or earlier than the sources quoted (assistant/timeline.py): the line that
+# opens its quotes ("latest": from the newest year's documents only), the reply when no document lies on that
+# side ("none"), and when some do but none answers ("one" of them, or "many": {count}).
+_PERIOD_LEAD = {
+    "later": {"fi": "Vuoden {year} jälkeen julkaistujen lähteiden mukaan:", "sv": "Enligt källor publicerade efter {year}:",
+              "en": "According to sources published after {year}:"},
+    "earlier": {"fi": "Ennen vuotta {year} julkaistujen lähteiden mukaan:", "sv": "Enligt källor publicerade före {year}:",
+                "en": "According to sources published before {year}:"},
+    "latest": {"fi": "Uusimpien, vuonna {year} julkaistujen lähteiden mukaan:",
+               "sv": "Enligt de senaste källorna, publicerade {year}:",
+               "en": "According to the most recent sources, published in {year}:"},
+}
+_PERIOD_NONE = {
     "later": {
-        "fi": "Aineistossa ei ole aiheesta vuoden {year} jälkeistä tietoa: edellä lainatut lähteet ovat sen uusimmat.",
-        "sv": "Materialet har inga uppgifter om detta från tiden efter {year}: källorna som citerades ovan är dess "
-              "senaste.",
-        "en": "The materials hold nothing on this later than {year}: the sources quoted above are their latest.",
+        "fi": "Aineistossa ei ole tästä aiheesta vuoden {year} jälkeen julkaistua tietoa. Edellä lainatut lähteet "
+              "ovat aineiston uusimpia.",
+        "sv": "Materialet innehåller inget om detta som publicerats efter {year}. De källor som citerades ovan är de "
+              "senaste i materialet.",
+        "en": "The materials have nothing on this published after {year}; the sources quoted above are the most "
+              "recent ones.",
     },
     "earlier": {
-        "fi": "Aineistossa ei ole aiheesta vuotta {year} vanhempaa tietoa: edellä lainatut lähteet ovat sen vanhimmat.",
-        "sv": "Materialet har inga uppgifter om detta från tiden före {year}: källorna som citerades ovan är dess "
-              "äldsta.",
-        "en": "The materials hold nothing on this earlier than {year}: the sources quoted above are their earliest.",
+        "fi": "Aineistossa ei ole tästä aiheesta ennen vuotta {year} julkaistua tietoa. Edellä lainatut lähteet "
+              "ovat aineiston vanhimpia.",
+        "sv": "Materialet innehåller inget om detta som publicerats före {year}. De källor som citerades ovan är de "
+              "äldsta i materialet.",
+        "en": "The materials have nothing on this published before {year}; the sources quoted above are the oldest "
+              "ones.",
     },
 }
-
-
-# The line that introduces the quotes of an answer from the documents of a later (earlier) year.
-_PERIOD_LEAD = {
-    "later": {"fi": "Vuoden {year} jälkeisten lähteiden mukaan:", "sv": "Enligt källor från tiden efter {year}:",
-              "en": "According to sources later than {year}:"},
-    "earlier": {"fi": "Vuotta {year} vanhempien lähteiden mukaan:", "sv": "Enligt källor från tiden före {year}:",
-                "en": "According to sources earlier than {year}:"},
+_PERIOD_UNCOVERED = {
+    ("later", "one"): {"fi": "Vuoden {year} jälkeen julkaistussa lähteessä ei ole tietoa tästä aiheesta.",
+                       "sv": "Den enda källa som publicerats efter {year} tar inte upp detta.",
+                       "en": "The one source published after {year} does not cover this."},
+    ("later", "many"): {"fi": "Vuoden {year} jälkeen julkaistuissa lähteissä ({count}) ei ole tietoa tästä aiheesta.",
+                        "sv": "Inga av de {count} källor som publicerats efter {year} tar upp detta.",
+                        "en": "None of the {count} sources published after {year} covers this."},
+    ("earlier", "one"): {"fi": "Ennen vuotta {year} julkaistussa lähteessä ei ole tietoa tästä aiheesta.",
+                         "sv": "Den enda källa som publicerats före {year} tar inte upp detta.",
+                         "en": "The one source published before {year} does not cover this."},
+    ("earlier", "many"): {"fi": "Ennen vuotta {year} julkaistuissa lähteissä ({count}) ei ole tietoa tästä aiheesta.",
+                          "sv": "Inga av de {count} källor som publicerats före {year} tar upp detta.",
+                          "en": "None of the {count} sources published before {year} covers this."},
+    ("latest", "one"): {"fi": "Uusimmassa, vuonna {year} julkaistussa lähteessä ei ole tietoa tästä aiheesta.",
+                        "sv": "Den senaste källan, publicerad {year}, tar inte upp detta.",
+                        "en": "The most recent source, published in {year}, does not cover this."},
+    ("latest", "many"): {"fi": "Uusimmissa, vuonna {year} julkaistuissa lähteissä ({count}) ei ole tietoa tästä "
+                               "aiheesta.",
+                         "sv": "Inga av de {count} senaste källorna, publicerade {year}, tar upp detta.",
+                         "en": "None of the {count} most recent sources, published in {year}, covers this."},
 }
 
 
-def period_line(language: str, direction: str, year: int) -> str:
-    """``lead_line`` of an answer from the documents of a later (``direction`` "later") or earlier year than
-    ``year``."""
-    return _PERIOD_LEAD[direction][_lang(language)].format(year=year)
+def period_line(language: str, direction: str, year: int, newest: int | None = None) -> str:
+    """``lead_line`` of an answer from the documents published after (``direction`` "later") or before
+    ("earlier") ``year``, or in the newest year ``newest`` alone."""
+    key, shown = ("latest", newest) if newest is not None else (direction, year)
+    return _PERIOD_LEAD[key][_lang(language)].format(year=shown)
 
 
-def no_later_text(language: str, direction: str, year: int) -> str:
-    """The reply to a follow-up asking what came after (``direction`` "later") or before ("earlier") ``year``, the
-    edge of the sources quoted, when no document of a later (earlier) year answers it."""
-    return _NO_LATER[direction][_lang(language)].format(year=year)
+def period_refusal(language: str, direction: str, year: int, count: int, newest: int | None = None) -> str:
+    """The reply to a follow-up asking what came after (``direction`` "later") or before ("earlier") ``year`` (or
+    in the newest year ``newest``), when none of the ``count`` documents there answers it: that the materials
+    hold nothing on that side at all, or that those documents do not cover the topic."""
+    lang = _lang(language)
+    if not count:
+        return _PERIOD_NONE[direction][lang].format(year=year)
+    key, shown = ("latest", newest) if newest is not None else (direction, year)
+    return _PERIOD_UNCOVERED[key, "one" if count == 1 else "many"][lang].format(year=shown, count=count)
 
 
 def no_more_text(language: str) -> str:

@@ -25,17 +25,17 @@ from assistant.inputs import preamble, prepare_question
 from assistant.intent import FACT_KINDS, part_readings, understand
 from assistant.messages import (
     lead_line,
-    no_later_text,
     no_more_text,
     not_found_text,
     period_line,
+    period_refusal,
     smalltalk_text,
 )
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
 from assistant.retrieve import MAX_DEPTH, Retriever, check_top_k
 from assistant.smalltalk import smalltalk_kind, smalltalk_language
-from assistant.timeline import LATER, Period, beyond, quoted_documents, time_direction
+from assistant.timeline import LATER, Period, beyond, edge_documents, quoted_documents, time_direction
 from ingest.analyze import Analyzer, make_analyzer
 from ingest.embed import Embedder, embedder_key, make_embedder
 from ingest.language import detect_language
@@ -307,12 +307,13 @@ class Assistant:
             documents = sorted(retriever.snapshot.documents.values(), key=lambda d: (-(d.year or 0), d.title))
             return _refused(smalltalk_text(kind, language, [d.title for d in documents]), language, "smalltalk", started)
         resolution = self.resolve(asked, history, language)
-        period = self.period(asked, earlier, language, retriever) if resolution.followup else None
+        # a follow-up only by the previous topic's passage ("Vad gör välfärdsområdena nu ...?") asks of no period
+        period = self.period(asked, earlier, language, retriever) if resolution.followup and not resolution.by_topic \
+            else None
         looked = self.look(resolution.standalone, language, top_k=top_k, retriever=retriever,
                            documents=None if period is None else period.documents)
         said = _said_before(asked, earlier) if resolution.followup else ""
-        if said:  # "kerro lisää": what the materials say past the passages quoted already
-            looked = _unsaid(looked, said)
+        looked = self.narrowed(looked, said, period, earlier, retriever)
         answer = self.engine.answer(looked, retriever.snapshot, self.analyzer, language, debug=debug)
         if said and answer.status == "not_found":
             answer = replace(answer, text=no_more_text(language), meta={**answer.meta, "refusal": "no_more"})
@@ -362,22 +363,49 @@ class Assistant:
 
     def period(self, question: str, history: Sequence[Turn], language: str, retriever: Retriever) -> Period | None:
         """For a follow-up that asks what came later or earlier than the previous answer ("Entä mitä sen jälkeen
-        on tapahtunut?": ``assistant/timeline.py``), the documents of a later (earlier) year than those it
-        quoted; None for any other question, or when no year is known of what was quoted."""
+        on tapahtunut?": ``assistant/timeline.py``), the documents of a later (earlier, the newest) year than the
+        source it quoted first; for a request to go on after such a follow-up ("kerro lisää"), that follow-up's;
+        None for any other question, or when no year is known of what was quoted."""
+        asked = [i for i, turn in enumerate(history) if turn.role == "user" and turn.content.strip()]
+        if asks_for_more(question):  # goes on in the period of the follow-up it goes on from
+            return self.period(history[asked[-1]].content, history[:asked[-1]], language, retriever) if asked else None
         direction = time_direction(question)
         if not direction:
             return None
         snapshot = retriever.snapshot
         last = next((turn.content for turn in reversed(history) if turn.role == "assistant"), "")
         shown = quoted_documents(last, snapshot, retriever.queries)
-        asked = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
-        if not shown and asked:  # not quoted word for word: the documents the previous question is answered from
-            resolver = FollowupResolver(retriever.queries, snapshot.keyword, self.analyzer, self.settings)
-            topic = resolver.topic_of(asked)
-            previous = self.engine.answer(self.look(topic, language, retriever=retriever), snapshot, self.analyzer,
-                                          language)
-            shown = frozenset(citation.doc_id for citation in previous.citations)
+        if not shown and asked:  # not quoted word for word: the previous question answered again, as it was
+            previous = self.respond(history[asked[-1]].content, history[:asked[-1]], generate=False)
+            shown = (tuple(dict.fromkeys(citation.doc_id for citation in previous.citations))
+                     or edge_documents(previous.meta, snapshot.documents))
         return beyond(direction, shown, snapshot.documents)
+
+    def narrowed(self, looked: Looked, said: str, period: Period | None, history: Sequence[Turn],
+                 retriever: Retriever) -> Looked:
+        """``looked`` for a request to go on ("kerro lisää") without what the conversation ``said`` already, and for
+        a follow-up asking of ``period`` with its items on the previous topic only (``on_topic``)."""
+        if said:
+            return _unsaid(looked, said)
+        return self.on_topic(looked, history, retriever) if period is not None else looked
+
+    def on_topic(self, looked: Looked, history: Sequence[Turn], retriever: Retriever) -> Looked:
+        """``looked`` with only the candidate items that hold, in their own words or their heading, one of the
+        previous topic's words: from other years' documents, a follow-up asking later or earlier ("Entä sen
+        jälkeen?") is answered on the topic it follows, not by whatever passage of them came first ("EU-vaaleissa
+        määritellään ..."); with none left it is not answered."""
+        asked = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
+        if not asked:
+            return looked
+        resolver = FollowupResolver(retriever.queries, retriever.snapshot.keyword, self.analyzer, self.settings)
+        holds_topic = resolver.on_topic(resolver.topic_of(asked))
+
+        def kept(evidence: Evidence) -> Evidence:
+            return replace(evidence, candidates=tuple(c for c in evidence.candidates
+                                                      if holds_topic(f"{c.place.heading}\n{c.text}")))
+
+        return replace(looked, evidence=kept(looked.evidence),
+                       parts=tuple(replace(part, evidence=kept(part.evidence)) for part in looked.parts))
 
     def resolve(self, question: str, history: Sequence[Turn], language: str | None = None) -> Resolution:
         """Whether ``question`` leans on ``history``, and the question to search (``assistant/followup.py``)."""
@@ -441,19 +469,21 @@ def _unsaid(looked: Looked, said: str) -> Looked:
 def _within(period: Period | None, answer: Answer, language: str) -> Answer:
     """An answer from the documents of ``period`` that says which years its quotes are from, or that says the
     materials hold nothing later (earlier) on the topic (without "not found" topics: those would be the other
-    years', which were not searched); ``answer`` itself without a period."""
+    years', which were not searched); ``answer`` itself without a period. A partial answer is no answer here:
+    its closest quotes come from another year than the fact asked for. A request to go on that found nothing
+    more keeps its own reply."""
     if period is None:
         return answer
     meta = {**answer.meta, "period": period.meta()}
-    if answer.status == "not_found":
-        text = no_later_text(language, period.direction, period.year)
+    if answer.status != "answered" and meta.get("refusal") != "no_more":
+        text = period_refusal(language, period.direction, period.year, len(period.documents), period.newest)
         meta = {key: value for key, value in meta.items() if key != "suggestions"}
         meta["refusal"] = "no_later" if period.direction == LATER else "no_earlier"
         return Answer(text, (), answer.retrieved, True, language, meta=meta, status="not_found")
     lead = lead_line(language) + "\n"
     if answer.text.startswith(lead):
-        answer = replace(answer, text=period_line(language, period.direction, period.year) + "\n"
-                         + answer.text[len(lead):])
+        opening = period_line(language, period.direction, period.year, period.newest)
+        answer = replace(answer, text=opening + "\n" + answer.text[len(lead):])
     return replace(answer, meta=meta)
 
 

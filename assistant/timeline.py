@@ -2,19 +2,20 @@
 
 "Entä mitä sen jälkeen on tapahtunut?" after an answer from a 2022 news item asks what the materials of
 2023 and 2024 say on the same topic, not the 2022 item again. A follow-up asks so by a phrase of
-``words/time_direction.txt`` ("sen jälkeen", "nyt", "sitä ennen", "since then", "sedan dess"), and is
-answered from the documents of a later (or earlier) year than every document the previous answer quoted
-(``DocumentInfo.year``, from ``sources.json``). Which documents those were is read from the previous
-answer's quoted lines, found in the index word for word; when none is found (an answer written in the
-model's own words, or a client that sent its own summary), the previous question is answered again and its
-citations are taken. Without a year on either side nothing is filtered and the follow-up is answered as
-any other.
+``words/time_direction.txt`` ("sen jälkeen", "sitä ennen", "since then", "sedan dess"), and is answered from
+the documents of a later (or earlier) year than the document the previous answer quotes first
+(``DocumentInfo.year``, from ``sources.json``); one that asks how things are now ("Mikä on tilanne nyt?",
+"Is there anything newer?") from the documents of the newest year. Which document that was is read from the
+previous answer's quoted lines, found in the index word for word; when none is found (an answer written in
+the model's own words, a client's own summary, or a reply that quoted nothing), the previous question is
+answered again as it was, and its first citation (or its own period's year) is taken. Without a year
+nothing is filtered and the follow-up is answered as any other.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.entities import periods
@@ -25,6 +26,7 @@ from kysy.models import DocumentInfo
 
 LATER = "later"
 EARLIER = "earlier"
+NOW = "now"  # later, from the newest year's documents
 # Words a quoted line needs to be looked up in the index: a shorter line ("Aineiston mukaan:") is no quote.
 MIN_QUOTE_WORDS = 4
 # Passages the keyword index is asked for each quoted line.
@@ -40,21 +42,24 @@ _CONJUNCTIONS = (["kun"], ["kuin"], ["when"], ["då"], ["än"])
 
 @dataclass(frozen=True)
 class Period:
-    """The years a follow-up asks beyond: ``direction`` of ``year``, the edge of what was quoted, and the
-    documents on that side (``documents``, their ids; empty when the materials hold none)."""
+    """The documents a follow-up asks of: ``direction`` (``LATER`` or ``EARLIER``) of ``year``, the year of the
+    source the previous answer quoted first, and the documents on that side (``documents``, their ids; empty
+    when the materials hold none); ``newest``, the newest year, when only its documents are read (``NOW``)."""
 
-    direction: str  # LATER or EARLIER
+    direction: str
     year: int
     documents: frozenset[str]
+    newest: int | None = None
 
     def meta(self) -> dict[str, object]:
         """The period as ``meta`` gives it."""
-        return {"direction": self.direction, "year": self.year, "documents": len(self.documents)}
+        found: dict[str, object] = {"direction": self.direction, "year": self.year, "documents": len(self.documents)}
+        return found if self.newest is None else {**found, "newest": self.newest}
 
 
 def time_direction(question: str) -> str:
-    """``LATER`` or ``EARLIER`` when ``question`` has a phrase of ``words/time_direction.txt`` and names no year,
-    season or month of its own ("Mitä tapahtui vuoden 2023 jälkeen?" says after what), else ""."""
+    """``LATER``, ``EARLIER`` or ``NOW`` when ``question`` has a phrase of ``words/time_direction.txt`` and names
+    no year, season or month of its own ("Mitä tapahtui vuoden 2023 jälkeen?" says after what), else ""."""
     return _phrase(question)[0] if not periods(question) else ""
 
 
@@ -89,15 +94,16 @@ def _phrase(question: str) -> tuple[str, str, bool]:
         for size in range(min(longest, len(words) - start), 0, -1):
             for phrase in dict.fromkeys((" ".join(words[start:start + size]), " ".join(bare[start:start + size]))):
                 direction, *rest = table.get(phrase, "").split() or [""]
-                if direction in (LATER, EARLIER) and words[start + size:start + size + 1] not in _CONJUNCTIONS:
+                if direction in (LATER, EARLIER, NOW) and words[start + size:start + size + 1] not in _CONJUNCTIONS:
                     return direction, " ".join(words[start:start + size]), "back" in rest
     return "", "", False
 
 
-def quoted_documents(answer: str, snapshot: Snapshot, queries: QueryBuilder) -> frozenset[str]:
+def quoted_documents(answer: str, snapshot: Snapshot, queries: QueryBuilder) -> tuple[str, ...]:
     """The ids of the documents whose passages hold, word for word, a line that ``answer`` quotes (its ``[n]``
-    markers and a list dash aside), each line looked up with the keyword index."""
-    found: set[str] = set()
+    markers and a list dash aside), in the order of their first quoted line; each line is looked up with the
+    keyword index."""
+    found: list[str] = []
     for line in answer.splitlines():
         quote = " ".join(_MARKER.sub("", _BULLET.sub("", line, count=1)).split())
         if len(quote.split()) < MIN_QUOTE_WORDS:
@@ -106,24 +112,29 @@ def quoted_documents(answer: str, snapshot: Snapshot, queries: QueryBuilder) -> 
         for hit in snapshot.keyword.search(terms, QUOTE_PASSAGES) if terms else ():
             chunk = snapshot.chunks[hit.row]
             if quote in " ".join(chunk.text.split()):
-                found.add(chunk.doc_id)
+                found.append(chunk.doc_id)
                 break
-    return frozenset(found)
+    return tuple(dict.fromkeys(found))
 
 
-def beyond(direction: str, shown: Iterable[str], documents: Mapping[str, DocumentInfo]) -> Period | None:
-    """The documents of a later (``LATER``) or earlier year than every dated one of ``shown`` (document ids),
-    or None when none of ``shown`` has a year."""
-    years = [year for doc in shown if doc in documents and (year := documents[doc].year) is not None]
-    if not years:
+def beyond(direction: str, shown: Sequence[str], documents: Mapping[str, DocumentInfo]) -> Period | None:
+    """The documents of a later (``LATER``; ``NOW``: the newest year's) or earlier year than the first dated
+    document of ``shown`` (document ids in the order the previous answer quoted them: one more source quoted
+    below the first does not move the edge), or None when none of ``shown`` has a year."""
+    year = next((year for doc in shown if doc in documents and (year := documents[doc].year) is not None), None)
+    if year is None:
         return None
-    edge = max(years) if direction == LATER else min(years)
-    return Period(direction, edge, side(direction, edge, documents))
+    if direction != NOW:
+        return Period(direction, year, side(direction, year, documents))
+    newest = max(doc.year for doc in documents.values() if doc.year is not None)
+    return Period(LATER, year, side(LATER, year, documents, newest if newest > year else None), newest)
 
 
-def side(direction: str, year: int, documents: Mapping[str, DocumentInfo]) -> frozenset[str]:
-    """The ids of the documents of a later (``LATER``) or earlier year than ``year``; a document without a year
-    is neither."""
+def side(direction: str, year: int, documents: Mapping[str, DocumentInfo], newest: int | None = None) -> frozenset[str]:
+    """The ids of the documents of a later (``LATER``) or earlier year than ``year`` (of the year ``newest`` only,
+    when given); a document without a year is neither."""
+    if newest is not None:
+        return frozenset(doc.id for doc in documents.values() if doc.year == newest)
     return frozenset(doc.id for doc in documents.values() if (own := doc.year) is not None
                      and (own > year if direction == LATER else own < year))
 
@@ -133,4 +144,15 @@ def within(meta: Mapping[str, object], documents: Mapping[str, DocumentInfo]) ->
     period = meta.get("period")
     if not isinstance(period, Mapping):
         return None
-    return side(str(period["direction"]), int(period["year"]), documents)
+    year = int(period["year"])
+    newest = int(period["newest"]) if period.get("newest") is not None else None
+    return side(str(period["direction"]), year, documents, newest if newest is not None and newest > year else None)
+
+
+def edge_documents(meta: Mapping[str, object], documents: Mapping[str, DocumentInfo]) -> tuple[str, ...]:
+    """The documents of the edge year of an answer's ``period`` (a reply that quoted nothing: "nothing later than
+    2024"), so that a follow-up to it starts from the same year; empty without a period."""
+    period = meta.get("period")
+    if not isinstance(period, Mapping):
+        return ()
+    return tuple(doc.id for doc in documents.values() if doc.year == int(period["year"]))
