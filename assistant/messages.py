@@ -157,7 +157,7 @@ _PERIOD_UNCOVERED = {
 def period_line(language: str, direction: str, year: int, newest: int | None = None) -> str:
     """``lead_line`` of an answer from the documents published after (``direction`` "later") or before
     ("earlier") ``year``, or in the newest year ``newest`` alone."""
-    key, shown = ("latest", newest) if newest is not None else (direction, year)
+    key, shown = _period_key(direction, year, newest)
     return _PERIOD_LEAD[key][_lang(language)].format(year=shown)
 
 
@@ -168,8 +168,14 @@ def period_refusal(language: str, direction: str, year: int, count: int, newest:
     lang = _lang(language)
     if not count:
         return _PERIOD_NONE[direction][lang].format(year=year)
-    key, shown = ("latest", newest) if newest is not None else (direction, year)
+    key, shown = _period_key(direction, year, newest)
     return _PERIOD_UNCOVERED[key, "one" if count == 1 else "many"][lang].format(year=shown, count=count)
+
+
+def _period_key(direction: str, year: int, newest: int | None) -> tuple[str, int]:
+    """The texts' key of a period and the year they name: "latest" and the newest year, or the direction and
+    the year of the edge."""
+    return ("latest", newest) if newest is not None else (direction, year)
 
 
 def no_more_text(language: str) -> str:

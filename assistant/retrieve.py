@@ -55,12 +55,31 @@ logger = logging.getLogger(__name__)
 MAX_TOP_K = 50
 # The deepest ranking an evaluation may ask for (``Retriever.ranking``).
 MAX_DEPTH = 1000
+# How much deeper than usual a ranking is read when only some documents' chunks count (a follow-up asking what
+# came later or earlier: ``assistant/timeline.py``).
+WITHIN_DEPTH = 4
 # Weight of the question's idf-weighted lemma coverage of a chunk, added to the fused score.
 COVERAGE_WEIGHT = 1.0
 # How many of the chunks nearest by their own vector dense search reads again by their sentences' vectors.
 SENTENCE_RESCORE = 100
 # How many chunks' sentence vectors a retriever keeps between questions (about 14 kB each).
 SENTENCE_CACHE = 4096
+
+
+def within_depth(depth: int) -> int:
+    """How deep a ranking is read when only some documents' chunks count (``in_documents``): ``WITHIN_DEPTH``
+    times ``depth``, at most ``MAX_DEPTH``."""
+    return min(MAX_DEPTH, depth * WITHIN_DEPTH)
+
+
+def in_documents(hits: Sequence[ScoredChunk], documents: frozenset[str] | None,
+                 files: frozenset[str] = frozenset()) -> list[ScoredChunk]:
+    """``hits`` of ``documents`` (ids; or of ``files``, for chunks of another chunking) only, ranked anew from 1;
+    all of them, as they are, without ``documents``."""
+    if documents is None:
+        return list(hits)
+    kept = (hit for hit in hits if hit.chunk.doc_id in documents or hit.chunk.file in files)
+    return [replace(hit, rank=rank) for rank, hit in enumerate(kept, start=1)]
 
 
 def check_top_k(top_k: int) -> int:

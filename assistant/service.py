@@ -13,12 +13,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.engine import AnswerEngine
-from assistant.evidence import Evidence, Looked, Part, gather, named_chunks, named_sources, part_sources
+from assistant.evidence import (
+    Candidate,
+    Evidence,
+    Looked,
+    Part,
+    gather,
+    named_chunks,
+    named_sources,
+    part_sources,
+)
 from assistant.followup import FollowupResolver, Resolution, asks_for_more
 from assistant.generate import Sources
 from assistant.inputs import preamble, prepare_question
@@ -33,7 +42,7 @@ from assistant.messages import (
 )
 from assistant.refusal import injection_question
 from assistant.rerank import make_reranker
-from assistant.retrieve import MAX_DEPTH, Retriever, check_top_k
+from assistant.retrieve import Retriever, check_top_k, in_documents, within_depth
 from assistant.smalltalk import smalltalk_kind, smalltalk_language
 from assistant.timeline import LATER, Period, beyond, edge_documents, quoted_documents, time_direction
 from ingest.analyze import Analyzer, make_analyzer
@@ -49,8 +58,6 @@ logger = logging.getLogger(__name__)
 
 # How often (seconds) a request may look for a newer index generation on disk.
 _RELOAD_CHECK_S = 2.0
-# How much deeper than usual the fused ranking is read when only some documents' passages may be read.
-WITHIN_DEPTH = 4
 # What ``Assistant.warm`` asks: any question runs every stage of answering.
 WARM_UP_QUESTION = "Miten kunnat ja hyvinvointialueet tekevät yhteistyötä?"
 
@@ -217,7 +224,7 @@ class Assistant:
 
         The answer engine, the evaluation and the training of its models all start from this. With
         ``documents`` (ids), only those documents' passages are read: the fused ranking is taken
-        ``WITHIN_DEPTH`` times as deep and the others' passages left out.
+        ``within_depth`` deep and the others' passages left out (``in_documents``).
         """
         retriever = retriever or self.retriever
         top_k = check_top_k(top_k or self.settings.top_k)
@@ -226,9 +233,7 @@ class Assistant:
         if documents is None:
             hits = retriever.hybrid(query, depth)
         else:
-            deep = retriever.ranking(query, "hybrid", min(MAX_DEPTH, depth * WITHIN_DEPTH))
-            hits = [replace(hit, rank=rank) for rank, hit in
-                    enumerate((hit for hit in deep if hit.chunk.doc_id in documents), start=1)][:depth]
+            hits = in_documents(retriever.ranking(query, "hybrid", within_depth(depth)), documents)[:depth]
         retrieved = self._rerank(standalone, hits)
         extra = named_sources(query, retrieved, top_k, retriever.snapshot, self.analyzer,
                               self.settings.named_source_chunks, self.settings.named_source_documents)
@@ -267,10 +272,8 @@ class Assistant:
         ranked = self.engine.ranking(looked)
         if depth > len(ranked):
             seen = {hit.chunk.id for hit in ranked}
-            fused = retriever.ranking(looked.query, "hybrid", depth if documents is None
-                                      else min(MAX_DEPTH, depth * WITHIN_DEPTH))
-            deeper = [hit for hit in fused if hit.chunk.id not in seen
-                      and (documents is None or hit.chunk.doc_id in documents)]
+            fused = retriever.ranking(looked.query, "hybrid", depth if documents is None else within_depth(depth))
+            deeper = [hit for hit in in_documents(fused, documents) if hit.chunk.id not in seen]
             ranked += [replace(hit, rank=rank) for rank, hit in enumerate(deeper, start=len(ranked) + 1)]
         return ranked[:depth]
 
@@ -399,13 +402,7 @@ class Assistant:
             return looked
         resolver = FollowupResolver(retriever.queries, retriever.snapshot.keyword, self.analyzer, self.settings)
         holds_topic = resolver.on_topic(resolver.topic_of(asked))
-
-        def kept(evidence: Evidence) -> Evidence:
-            return replace(evidence, candidates=tuple(c for c in evidence.candidates
-                                                      if holds_topic(f"{c.place.heading}\n{c.text}")))
-
-        return replace(looked, evidence=kept(looked.evidence),
-                       parts=tuple(replace(part, evidence=kept(part.evidence)) for part in looked.parts))
+        return _keeping(looked, lambda candidate: holds_topic(f"{candidate.place.heading}\n{candidate.text}"))
 
     def resolve(self, question: str, history: Sequence[Turn], language: str | None = None) -> Resolution:
         """Whether ``question`` leans on ``history``, and the question to search (``assistant/followup.py``)."""
@@ -458,12 +455,18 @@ def _unsaid(looked: Looked, said: str) -> Looked:
     """``looked`` without the candidate items that ``said`` (the earlier answers) quoted already, asking no one
     fact: "kerro lisää" after "Mikä on Etelä-Karjalan väestöpohja?" asks what else the materials say, not the
     number the previous answer gave, so no answer to it is partial for lacking a number."""
-    def fresh(evidence: Evidence) -> Evidence:
-        return replace(evidence, candidates=tuple(c for c in evidence.candidates if " ".join(c.text.split()) not in said))
+    asking = replace(looked, intent=replace(looked.intent, kinds=looked.intent.kinds - FACT_KINDS))
+    return _keeping(asking, lambda candidate: " ".join(candidate.text.split()) not in said)
 
-    return replace(looked, intent=replace(looked.intent, kinds=looked.intent.kinds - FACT_KINDS),
-                   evidence=fresh(looked.evidence),
-                   parts=tuple(replace(part, evidence=fresh(part.evidence)) for part in looked.parts))
+
+def _keeping(looked: Looked, keep: Callable[[Candidate], bool]) -> Looked:
+    """``looked`` with only the candidate items that ``keep`` takes, in the whole question's evidence and in each
+    part's."""
+    def kept(evidence: Evidence) -> Evidence:
+        return replace(evidence, candidates=tuple(c for c in evidence.candidates if keep(c)))
+
+    return replace(looked, evidence=kept(looked.evidence),
+                   parts=tuple(replace(part, evidence=kept(part.evidence)) for part in looked.parts))
 
 
 def _within(period: Period | None, answer: Answer, language: str) -> Answer:

@@ -127,14 +127,14 @@ def beyond(direction: str, shown: Sequence[str], documents: Mapping[str, Documen
     if direction != NOW:
         return Period(direction, year, side(direction, year, documents))
     newest = max(doc.year for doc in documents.values() if doc.year is not None)
-    return Period(LATER, year, side(LATER, year, documents, newest if newest > year else None), newest)
+    return Period(LATER, year, side(LATER, year, documents, newest), newest)
 
 
 def side(direction: str, year: int, documents: Mapping[str, DocumentInfo], newest: int | None = None) -> frozenset[str]:
-    """The ids of the documents of a later (``LATER``) or earlier year than ``year`` (of the year ``newest`` only,
-    when given); a document without a year is neither."""
+    """The ids of the documents of a later (``LATER``) or earlier year than ``year`` (with ``newest``, of that
+    year only, when it is later); a document without a year is neither."""
     if newest is not None:
-        return frozenset(doc.id for doc in documents.values() if doc.year == newest)
+        return frozenset(doc.id for doc in documents.values() if doc.year == newest and newest > year)
     return frozenset(doc.id for doc in documents.values() if (own := doc.year) is not None
                      and (own > year if direction == LATER else own < year))
 
@@ -144,9 +144,8 @@ def within(meta: Mapping[str, object], documents: Mapping[str, DocumentInfo]) ->
     period = meta.get("period")
     if not isinstance(period, Mapping):
         return None
-    year = int(period["year"])
     newest = int(period["newest"]) if period.get("newest") is not None else None
-    return side(str(period["direction"]), year, documents, newest if newest is not None and newest > year else None)
+    return side(str(period["direction"]), int(period["year"]), documents, newest)
 
 
 def edge_documents(meta: Mapping[str, object], documents: Mapping[str, DocumentInfo]) -> tuple[str, ...]:

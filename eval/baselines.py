@@ -16,15 +16,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
 from assistant.query import Query
-from assistant.retrieve import MAX_DEPTH
-from assistant.service import WITHIN_DEPTH
+from assistant.retrieve import in_documents, within_depth
 from ingest.embed import Embedder
 from ingest.embed_cache import EmbeddingCache
 from ingest.keyword import KeywordIndex
@@ -161,15 +159,13 @@ class RetrieverSet:
     def search(self, name: str, query: Query, top_k: int, documents: frozenset[str] | None = None) -> list[ScoredChunk]:
         """The ``top_k`` best chunks for a prepared query by the named retriever; with ``documents`` (ids), the
         best of those documents' chunks, as the product reads a follow-up asking later or earlier
-        (``assistant/timeline.py``): the product's own order, the others' ``WITHIN_DEPTH`` times as deep."""
+        (``assistant/timeline.py``): the product's own order, the others' ``within_depth`` deep."""
         if name == "hybrid":
             return self.assistant.ranking(query.text, top_k, query.language, documents)
         if documents is None:
             return self._search(name, query, top_k)
-        files = {self.assistant.snapshot.documents[doc].file for doc in documents}  # langchain-naive's own chunks
-        hits = [hit for hit in self._search(name, query, min(MAX_DEPTH, top_k * WITHIN_DEPTH))
-                if hit.chunk.doc_id in documents or hit.chunk.file in files]
-        return [replace(hit, rank=rank) for rank, hit in enumerate(hits[:top_k], start=1)]
+        files = frozenset(self.assistant.snapshot.documents[doc].file for doc in documents)  # langchain-naive's chunks
+        return in_documents(self._search(name, query, within_depth(top_k)), documents, files)[:top_k]
 
     def _search(self, name: str, query: Query, top_k: int) -> list[ScoredChunk]:
         if name == "fusion":
