@@ -32,7 +32,9 @@ Named steps, in order:
    (a heading names what its section says, "Käytännön työ voi sujua, vaikka strategiatason yhteistyö on
    alkuvaiheessa", and says little itself);
 8. ``continues``: the sentence a quoted one goes on from, or that goes on from it or points back to it
-   ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``);
+   ("Lisäksi ...", "Tästä esimerkkinä ...": ``words/continuations.txt``); and for a quoted item of a numbered
+   list, the rest of its entry: the unnumbered list lines between it and the next number ("5. Työllisyyden
+   edistäminen" and "sis. maahanmuutto ja kotoutuminen" under it), whichever of them was quoted;
 9. ``the sentence after``: for a question asking how or why (``Intent.kinds``: "miten", "miksi", "hur",
    "why") or a broad one, the ``next_sentences`` prose sentences that follow each quoted prose sentence in its
    section, while the answer has fewer than ``max_items`` items: an explanation runs on over sentences that
@@ -43,6 +45,7 @@ The numbers are ``Settings`` fields (``answer_*``), chosen by ``make train`` on 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +57,8 @@ from assistant.evidence import Candidate, Evidence
 from assistant.intent import Intent
 from kysy.settings import Settings
 
+# The number that opens an entry of a numbered list ("5. Työllisyyden edistäminen", "2) ...").
+_NUMBERED = re.compile(r"\d{1,2}[.)]\s")
 # Two items whose vectors are this close say the same thing; the second is not quoted.
 NEAR_DUPLICATE = 0.95
 # The kinds of question an explanation answers (``words/question_kinds.txt``): how and why.
@@ -151,6 +156,7 @@ def select(evidence: Evidence, scores: np.ndarray, intent: Intent, numbers: Sele
     place = evidence.by_place
     chosen += _sections(chosen, candidates, scores, taken, numbers.section_sentences, place)
     chosen += _continuations(chosen, candidates, scores, taken, place)
+    chosen += _numbered_entries(chosen, candidates, scores, taken, place)
     if intent.broad or intent.kinds & EXPLAINED:
         chosen += _following(chosen, candidates, scores, taken, place, numbers.next_sentences, limit)
     return chosen
@@ -355,6 +361,42 @@ def _continuations(chosen: Sequence[Chosen], candidates: Sequence[Candidate], sc
                 added.append(Chosen(other, float(scores[i]), "continues"))
                 taken.add(i)
     return added
+
+
+def _numbered_entries(chosen: Sequence[Chosen], candidates: Sequence[Candidate], scores: np.ndarray,
+                      taken: set[int], place: Mapping[tuple[int, int], int]) -> list[Chosen]:
+    """The rest of each quoted entry of a numbered list: an entry is a numbered item ("5. Työllisyyden edistäminen")
+    and the unnumbered items of its list that follow it up to the next number ("sis. maahanmuutto ja
+    kotoutuminen"), and quoting one of them quotes it whole (``place``: ``Evidence.by_place``)."""
+    added: list[Chosen] = []
+    for entry in chosen:
+        item = entry.candidate
+        if item.place.run < 0 or not item.stored.sentence.is_list_item:
+            continue
+        for i in _entry(item, candidates, place):
+            if i not in taken:
+                added.append(Chosen(candidates[i], float(scores[i]), "the rest of a numbered entry"))
+                taken.add(i)
+    return added
+
+
+def _entry(item: Candidate, candidates: Sequence[Candidate], place: Mapping[tuple[int, int], int]) -> list[int]:
+    """The candidates of the numbered entry ``item`` is part of (see ``_numbered_entries``), in source order, or none
+    when it is part of none: not a numbered list's item, nor an unnumbered one after a number in its list."""
+    def member(ord_: int) -> int | None:
+        i = place.get((item.rank, ord_))
+        same = i is not None and candidates[i].place.run == item.place.run and candidates[i].stored.sentence.is_list_item
+        return i if same else None
+
+    start = item.stored.sentence.ord
+    while not _NUMBERED.match(candidates[place[(item.rank, start)]].text):  # back to the entry's number
+        if member(start - 1) is None:
+            return []
+        start -= 1
+    members = [place[(item.rank, start)]]
+    while (i := member(start + len(members))) is not None and not _NUMBERED.match(candidates[i].text):
+        members.append(i)
+    return members if len(members) > 1 else []
 
 
 def _duplicate(candidate: Candidate, chosen: Sequence[Chosen]) -> bool:

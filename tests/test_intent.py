@@ -25,6 +25,9 @@ def _intent(question: str, language: str = "fi"):  # type: ignore[no-untyped-def
         ("Montako kuntaa Etelä-Karjalassa on?", {"count"}),
         ("Kuinka monta kuntaa on mukana?", {"count"}),
         ("Kuinka monella alueella pilotteja tehdään?", {"count"}),  # the phrase in any case
+        ("Monellako alueella pilotteja tehdään?", {"count"}),  # "moni" asking, with the question's "-ko"
+        ("Moneenko kuntaan kysely lähetettiin?", {"count"}),
+        ("Monessa kunnassa on hyte-koordinaattori.", set()),  # without it, "moni" asks nothing
         ("Miten otan yhteyttä projektiin?", {"contact"}),  # how to reach: a phone number or an e-mail
         ("Keneen otan yhteyttä, jos haluan mukaan?", {"person"}),  # whom to reach: a name answers it
         ("Who should we contact about the pilots?", {"person"}),

@@ -326,3 +326,21 @@ def test_a_how_or_why_question_brings_the_sentence_after_each_quoted_one() -> No
     assert [c.reason for c in select(Evidence(tuple(listed), {}), np.array([0.9, 0.01]), how, one)] == ["lead"]
     full = replace(one, max_items=1)
     assert [c.reason for c in select(Evidence(tuple(items), {}), np.array(scores), how, full)] == ["lead"]
+
+
+def test_a_numbered_entry_is_quoted_whole_whichever_of_its_lines_was_quoted() -> None:
+    items = [item(0, 0, "Teemaryhmät:", introduces=True), item(0, 1, "1. Yhteistyön rakenteet", run=1),
+             item(0, 2, "Sis. Palveluverkko", run=1), item(0, 3, "2. Hyvinvointi", run=1),
+             item(0, 4, "3. Työllisyys", run=1), item(0, 5, "sis. maahanmuutto ja kotoutuminen", run=1),
+             item(0, 6, "Muuta proosaa.")]
+    entry = ("sis. maahanmuutto ja kotoutuminen", "the rest of a numbered entry")
+    picked = chosen(items, [0.0, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0])
+    assert picked[0] == ("3. Työllisyys", "lead") and entry in picked
+    assert ("Sis. Palveluverkko", "the rest of a numbered entry") not in picked  # another entry's line
+    back = chosen(items, [0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0])
+    assert back[0] == ("sis. maahanmuutto ja kotoutuminen", "lead") and ("3. Työllisyys", "the rest of a numbered entry") in back
+
+
+def test_an_unnumbered_list_has_no_entries() -> None:
+    items = [item(0, i, text, run=1) for i, text in enumerate(["Etelä-Karjala", "Kunnat", "Lappi", "Kunnat"])]
+    assert [reason for _, reason in chosen(items, [0.0, 0.0, 0.9, 0.0])] == ["lead", "list", "list"]
