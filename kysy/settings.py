@@ -190,7 +190,7 @@ class Settings(BaseSettings):
         default=0.2, ge=0, le=1.01, description="An item showing a concept nothing quoted shows joins at this score."
     )
     answer_source_floor: float = Field(
-        default=0.05, ge=0, le=1.01,
+        default=0.2, ge=0, le=1.01,
         description="An item of a document the question names by year or kind (\"vuoden 2023 uutisessa\") that no"
         " quoted item is from joins at this score.",
     )
@@ -206,7 +206,7 @@ class Settings(BaseSettings):
         " 1.01 asks it of the best item alone.",
     )
     answer_broad_ratio: float = Field(
-        default=0.3, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
+        default=0.5, ge=0, le=1.01, description="A broad question takes another source's best item scoring this share."
     )
     answer_document_ratio: float = Field(
         default=0.2, ge=0, le=1.01,
