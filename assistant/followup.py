@@ -38,13 +38,12 @@ The previous turn's topic is that turn's own standalone form, so chains of follo
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from assistant.entities import periods
-from assistant.lexicon import opening_words, word_set, word_table
+from assistant.lexicon import WORD, opening_words, word_set, word_table
 from assistant.query import Query, QueryBuilder, concept_weights, holds, question_names
 from assistant.timeline import points_back, time_direction, without_phrase
 from ingest import stopwords
@@ -68,7 +67,6 @@ _NOUN_CLASSES = _NAME_CLASSES | {"nimisana"}
 _ASKS_WHOM = frozenset({"person", "who"})  # question kinds (words/question_kinds.txt) of "kuka", "ketkä"
 _NOT_CONTENT = stopwords.ALL | stopwords.QUESTION_WORDS
 _ASKING = stopwords.QUESTION_WORDS - {"entä"}  # the words that ask ("entä" only opens a follow-up)
-_WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -230,7 +228,7 @@ def _share(query: Query, weights: Mapping[str, float], keyword: KeywordIndex, ro
 def opener(question: str) -> str:
     """The follow-up opening ``question`` starts with (``words/openers.txt``: "entä", "what about"), or the whole
     question when it only asks to go on (``words/go_on.txt``: "kerro lisää", "Tell me more"), or ""."""
-    words = [match.group().lower() for match in _WORD.finditer(question)]
+    words = [match.group().lower() for match in WORD.finditer(question)]
     if " ".join(words) in word_set("go_on"):  # asks_for_more, on the words read once
         return " ".join(words)
     return " ".join(words[:opening_words(words)])
@@ -246,7 +244,7 @@ def pointing_word(question: str, analyzer: Analyzer) -> str:
     for a Swedish or English pointing word.
     """
     pointing = word_table("pointing")
-    words = [match.group() for match in _WORD.finditer(question)]
+    words = [match.group() for match in WORD.finditer(question)]
     for i, word in enumerate(words):
         kind = pointing.get(word.lower())
         # a Swedish or English word right before it is its verb or preposition ("Who leads them?"), read
@@ -288,7 +286,7 @@ def carried_words(question: str, topic: str, analyzer: Analyzer) -> list[str]:
     pilotin painopisteet?" carries "pilotin painopisteet", "Entä keväällä?" after "Milloin ovat syksyn
     yhdyspintafoorumit?" carries "yhdyspintafoorumit" (and ``asking_words`` "Milloin ovat").
     """
-    words = [match.group() for match in _WORD.finditer(question)]
+    words = [match.group() for match in WORD.finditer(question)]
     own_names = set() if asks_for_more(question) else {  # "Tell me more" names nothing
         _lemma(word, analyzer) for i, word in enumerate(words) if is_name(word, analyzer, i == 0)}
     own_period = bool(periods(question)) or bool(time_direction(question))  # "sen jälkeen": not the earlier years
@@ -296,7 +294,7 @@ def carried_words(question: str, topic: str, analyzer: Analyzer) -> list[str]:
     skip = _NOT_CONTENT | word_table("pointing").keys() | word_set("openers")
     asked_more = _go_on_opening(topic)  # "Tell me more Mitkä ovat ..." from a chain: its topic follows
     carried: list[str] = []
-    for i, match in enumerate(_WORD.finditer(topic)):
+    for i, match in enumerate(WORD.finditer(topic)):
         word = match.group()
         if word.lower() in skip or i < asked_more:
             continue
@@ -318,11 +316,11 @@ def asking_words(question: str, topic: str) -> list[str]:
     2024?" after "Mitä Kuntaliitto ehdotti vuonna 2022?" asks "Mitä". A follow-up that asks of another
     thing ("Entä väestöpohja?" after "Montako kuntaa ...?") asks its own question, and one that names
     another place ("Entä Lapissa?") is told apart by its place already."""
-    own = [match.group().lower() for match in _WORD.finditer(question)][len(opener(question).split()):]
+    own = [match.group().lower() for match in WORD.finditer(question)][len(opener(question).split()):]
     if not periods(question) or any(word in _ASKING for word in own):  # "what about" opens, it does not ask
         return []
     opening: list[str] = []
-    for match in list(_WORD.finditer(topic))[_go_on_opening(topic):]:  # past a "kerro lisää" of a chain
+    for match in list(WORD.finditer(topic))[_go_on_opening(topic):]:  # past a "kerro lisää" of a chain
         word = match.group()
         if word.lower() not in _NOT_CONTENT or (not opening and word.lower() not in _ASKING):
             break
@@ -332,12 +330,12 @@ def asking_words(question: str, topic: str) -> list[str]:
 
 def asks_for_more(question: str) -> bool:
     """Whether ``question`` only asks to go on with the previous topic (``words/go_on.txt``: "kerro lisää")."""
-    return " ".join(match.group().lower() for match in _WORD.finditer(question)) in word_set("go_on")
+    return " ".join(match.group().lower() for match in WORD.finditer(question)) in word_set("go_on")
 
 
 def _go_on_opening(text: str) -> int:
     """How many of the first words of ``text`` are a request to go on (``words/go_on.txt``), longest first."""
-    words = [match.group().lower() for match in _WORD.finditer(text)]
+    words = [match.group().lower() for match in WORD.finditer(text)]
     phrases = word_set("go_on")
     longest = max((len(phrase.split()) for phrase in phrases), default=0)
     return next((size for size in range(min(len(words), longest), 0, -1) if " ".join(words[:size]) in phrases), 0)

@@ -7,6 +7,7 @@ data a deployer can read and extend, not a set literal in code.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -14,6 +15,9 @@ from types import MappingProxyType
 from kysy.errors import ConfigError
 
 WORDS_DIR = Path(__file__).with_name("words")
+# A word of a question as the lists' phrases are matched against it: letters and digits, a hyphenated compound whole
+# (any of the hyphens a keyboard or a word processor writes).
+WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 
 
 @functools.lru_cache(maxsize=32)

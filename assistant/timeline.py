@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.entities import periods
-from assistant.lexicon import word_table
+from assistant.lexicon import WORD, word_table
 from assistant.query import QueryBuilder
 from ingest.store import Snapshot
 from kysy.models import DocumentInfo
@@ -31,7 +31,6 @@ NOW = "now"  # later, from the newest year's documents
 MIN_QUOTE_WORDS = 4
 # Passages the keyword index is asked for each quoted line.
 QUOTE_PASSAGES = 3
-_WORD = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 _MARKER = re.compile(r"\s*\[\d{1,3}\]")
 _BULLET = re.compile(r"^\s*(?:[-*•—–]\s+)?")
 # A clitic ending a word ("myöhemminkin", "nytkään"): the word matches a phrase without it.
@@ -76,7 +75,7 @@ def without_phrase(question: str) -> str:
     phrase = _phrase(question)[1]
     if not phrase:
         return question
-    words = [match.group() for match in _WORD.finditer(question)]
+    words = [match.group() for match in WORD.finditer(question)]
     size = len(phrase.split())
     start = next(i for i in range(len(words)) if " ".join(words[i:i + size]).lower() == phrase)
     return " ".join(words[:start] + words[start + size:])
@@ -87,7 +86,7 @@ def _phrase(question: str) -> tuple[str, str, bool]:
     ``words/time_direction.txt`` in ``question`` that does not open a clause ("sen jälkeen, kun ...", "ennen
     kuin ...")."""
     table = word_table("time_direction")
-    words = [match.group().lower() for match in _WORD.finditer(question)]
+    words = [match.group().lower() for match in WORD.finditer(question)]
     bare = [_CLITIC.sub("", word) for word in words]
     longest = max((len(phrase.split()) for phrase in table), default=0)
     for start in range(len(words)):
