@@ -361,6 +361,8 @@ def _per_question(result: QuestionResult) -> dict[str, Any]:
                              for i in items] for name, items in result.ranked.items()},
         "answer": answer.text,
         "not_found": answer.not_found,
+        "status": answer.meta.get("status"),  # "answered" | "partial" | "not_found" (None where not given)
+        "answerable_probability": answer.meta.get("answerable"),  # the answerability model's, where it ran
         "citations": [{"n": c.n, "file": c.file, "page": c.page, "chunk_id": c.chunk_id, "relevant": rel}
                       for c, rel in zip(answer.citations, result.cited_relevant, strict=True)],
         "keyword_hits": list(result.keyword_hits),

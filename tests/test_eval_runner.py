@@ -141,6 +141,10 @@ def test_json_has_exactly_the_documented_keys_and_shares(indexed: tuple[Path, Pa
             assert len(ranked) <= 10 and [item["rank"] for item in ranked] == list(range(1, len(ranked) + 1))
         assert len(row["retrieved"]["dense"]) == 3  # three short files, one chunk each: dense returns all
         failure = row["failure"]
+        # Each answer's outcome and answerability probability, so a refusal threshold can be studied offline.
+        assert row["status"] in ("answered", "partial", "not_found")
+        assert row["not_found"] == (row["status"] != "answered")
+        assert row["answerable_probability"] is None or 0.0 <= row["answerable_probability"] <= 1.0
         if row["answerable"]:
             assert set(row["keyword_hits"]) | set(row["keyword_misses"]) == set(QUESTIONS[rows.index(row)]["answer_keywords"])
         elif not row["not_found"]:
