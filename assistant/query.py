@@ -238,12 +238,23 @@ class QueryBuilder:
         """Inflected words the analyzer does not know, mapped to the base form the index holds.
 
         Voikko knows few surnames: "Jurmun" stays "jurmun" while the sources' "Jurmu" is indexed as
-        "jurmu"; a case ending whose removal gives an indexed word is taken off.
+        "jurmu"; a case ending whose removal gives an indexed word is taken off. Nor does it know every
+        hyphenated word: "hyte-koordinaattoreita" is read as its head and its last piece's lemma,
+        "hyte-koordinaattori", as "sote-palveluiden" is "sote-palvelu" (and as its misspelling
+        "hyte-koordianattoreita" is corrected), so that the sources' "hyte-koordinaattorien" covers it.
         """
         indexed = self.keyword.document_frequency
         found = {}
         for lemma in lemmas:
-            if not lemma.isalpha() or indexed(lemma):
+            if indexed(lemma):
+                continue
+            if "-" in lemma.strip("-") and not any(ch.isdigit() for ch in lemma):
+                head, _, last = lemma.rpartition("-")
+                analysis = self.analyzer.analyze_word(last)
+                if analysis.known and analysis.lemmas and last not in analysis.lemmas:
+                    found[lemma] = f"{head}-{analysis.lemmas[0]}"
+                continue
+            if not lemma.isalpha():
                 continue
             for ending in CASE_ENDINGS:
                 stem = lemma[: -len(ending)]
@@ -257,19 +268,24 @@ class QueryBuilder:
         does hold; the question is then read with the suggestion in its place.
 
         The analyzer's own first suggestion may be a rare word ("rahottajat" -> "rehottaja");
-        the sources' vocabulary decides which suggestion was meant ("rahoittaja"). A compound the sources
-        never use whole is held when they use its first and last parts ("teemakokoanisuudet" ->
-        "teemakokonaisuus": "teema", "kokonaisuus"). A loanword's letters (f, b, c, ...) do not make a
-        lower-case word a foreign name ("yhdyspintfaoorumit"). A name is read whole
-        ("Etelä-Kajralassa" -> "etelä-karjala"), as its lemma is, or else by its misspelt last part
-        ("hyte-kreroin" -> "hyte-kerroin") when the index holds the whole it gives.
+        the sources' vocabulary decides which suggestion was meant ("rahoittaja"): the first suggestion the
+        index holds, else the first compound the sources never use whole but whose first and last parts
+        they use ("teemakokoanisuudet" -> "teemakokonaisuus": "teema", "kokonaisuus"; "maakuntailitoilla" ->
+        "maakuntaliitto": "maakunta", "liitto"), so that "yhdyspnitojen" is "yhdyspinta", which the sources
+        use, and not the first suggestion "yhdyspito", whose parts they only happen to use. A loanword's
+        letters (f, b, c, ...) do not make a lower-case word a foreign name ("yhdyspintfaoorumit"). A name
+        is read whole ("Etelä-Kajralassa" -> "etelä-karjala"), as its lemma is, or else by its misspelt
+        last part ("hyte-kreroin" -> "hyte-kerroin", "hyte-yksely" -> "hyte-kysely") when the index holds
+        the whole it gives or that part.
         """
         indexed = self.keyword.document_frequency
         fixed = {}
         words = [*misspelt_words(text, self.analyzer, loanwords=True), *misspelt_names(text, self.analyzer)]
         for word in dict.fromkeys(words):
             if indexed(word) == 0:
-                found = next((c for c in self.analyzer.corrections(word) if self._holds(c)), None)
+                suggestions = self.analyzer.corrections(word)
+                found = next((c for c in suggestions if indexed(c) > 0),
+                             next((c for c in suggestions if self._holds(c)), None))
                 if found is None and "-" in word.strip("-"):
                     found = self._hyphenated(word)
                 if found is not None:
@@ -288,26 +304,48 @@ class QueryBuilder:
         return found or lemma
 
     def _holds(self, lemma: str) -> bool:
-        """Whether the index holds ``lemma``, or the first and the last part of the one-word compound it is
-        (parts of at least ``MIN_PART`` letters: "e-uudistus" is not "e" and "uudistus")."""
-        if self.keyword.document_frequency(lemma) > 0:
+        """Whether the index holds ``lemma``, or a part that begins the one-word compound it is and a part that
+        ends it (the analyzer's parts, of every reading: "maakuntaliitto" begins with "maakunta" and ends with
+        "liitto"; parts of at least ``MIN_PART`` letters: "e-uudistus" is not "e" and "uudistus")."""
+        indexed = self.keyword.document_frequency
+        if indexed(lemma) > 0:
             return True
         if "-" in lemma:
             return False
-        parts = self.analyzer.analyze_word(lemma).parts
-        ends = (parts[0], parts[-1]) if len(parts) >= 2 else ()
-        return bool(ends) and all(len(part) >= MIN_PART and self.keyword.document_frequency(part) > 0 for part in ends)
+        parts = [part for part in self.analyzer.analyze_word(lemma).parts
+                 if MIN_PART <= len(part) < len(lemma) and indexed(part) > 0]
+        return (any(lemma.startswith(part) for part in parts)
+                and any(lemma.endswith(part) for part in parts if not lemma.startswith(part)))
 
     def _hyphenated(self, word: str) -> str | None:
         """A hyphenated word whose last part alone is misspelt, with that part read as its first suggestion
-        that makes a whole the index holds ("hyte-kreroista" -> "hyte-kerroin"); else None."""
+        that makes a whole the index holds ("hyte-kreroista" -> "hyte-kerroin"), else as its first suggestion
+        the index holds alone and one slip away from what was typed ("hyte-yksely" -> "hyte-kysely": the
+        sources say "kysely"; "kreroista" is not "kertoista"); else None."""
         indexed = self.keyword.document_frequency
         *head, last = word.split("-")
         heard = all(part and (indexed(part) > 0 or self.analyzer.analyze_word(part).known) for part in head)
         if not heard or self.analyzer.analyze_word(last).known:
             return None
-        wholes = ("-".join([*head, lemma]) for lemma in self.analyzer.corrections(last))
-        return next((whole for whole in wholes if indexed(whole) > 0), None)
+        corrections = self.analyzer.corrections(last)
+        alone = (lemma for lemma in corrections
+                 if indexed(lemma) > 0 and one_edit(last, self.analyzer.spelling(last, lemma) or lemma))
+        whole = next((lemma for lemma in corrections if indexed("-".join([*head, lemma])) > 0), next(alone, None))
+        return None if whole is None else "-".join([*head, whole])
+
+
+def one_edit(typed: str, meant: str) -> bool:
+    """Whether ``typed`` is ``meant`` with one slip of the keyboard: a letter changed, left out or added, or two
+    neighbouring letters swapped (case aside)."""
+    a, b = typed.lower(), meant.lower()
+    if len(a) < len(b):
+        a, b = b, a
+    if len(a) - len(b) > 1 or a == b:
+        return False
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(b))
+    if len(a) != len(b):
+        return a[at + 1:] == b[at:]
+    return a[at + 1:] == b[at + 1:] or (a[at + 2:] == b[at + 2:] and a[at:at + 2] == b[at:at + 2][::-1])
 
 
 @functools.lru_cache(maxsize=4)

@@ -130,6 +130,39 @@ def test_typos_in_loanwords_compounds_and_hyphenated_words_are_read_as_the_sourc
     assert "te-uudistus" in prepare("Miten TE-uudistus liittyy yhdyspintoihin?").lemmas
 
 
+def test_a_typo_reads_as_the_word_the_sources_write_whole_before_one_they_only_write_in_parts(
+    corpus_index: Settings,
+) -> None:
+    prepare = Assistant(corpus_index).retriever.prepare
+    # Voikko's first suggestion "yhdyspito" is made of words the sources use; "yhdyspinta" they write whole
+    assert "yhdyspinta" in prepare("Mitä Kuntaliitto suosittaa yhdyspnitojen kehittämiseen?").lemmas
+    # compounds the sources never write whole, by the parts that begin and end them ("maa" is too short to
+    # count, "maakunta" is not)
+    assert "maakuntaliitto" in prepare("Mikä rooli maakuntailitoilla on yhteistyössä?").lemmas
+    assert "työllisyyspalvelu" in prepare("Miten työllisyysaplvelujen uudistus näkyy?").lemmas
+    # a hyphenated word whose whole the sources never write, by its last part, one slip from what was typed
+    assert prepare("milloin hyte-yksely tehtiin").lemmas == {"hyte-kysely", "tehdä"}
+    assert "hyte-koordinaattori" in prepare("miksi hyte-koordniaattorit ovat tärkeitä?").lemmas
+
+
+def test_a_hyphenated_word_voikko_does_not_know_reads_as_its_last_pieces_lemma(corpus_index: Settings) -> None:
+    assistant = Assistant(corpus_index)
+    prepare = assistant.retriever.prepare
+    for question, lemma, file in [
+        # the sources say "Hyte-kerroin" and "hyte-koordinaattorien"; Voikko knows neither word whole
+        ("Mikä on hyte-kertoimen merkitys?", "hyte-kerroin", "kuntien-ja-hyvinvointialueiden-yhteistyo-ja-yhdyspinnat.txt"),
+        ("Onko kunnissa hyte-koordinaattoreita?", "hyte-koordinaattori",
+         "2023-suositukset-strategiseen-johtamiseen-paivitetty.txt"),
+    ]:
+        assert lemma in prepare(question).lemmas
+        answer = assistant.ask(question)
+        assert answer.status == "answered" and answer.citations[0].file == file
+    # its misspelling reads the same
+    assert prepare("Onko kunnissa hyte-koordianattoreita?").lemmas == prepare("Onko kunnissa hyte-koordinaattoreita?").lemmas
+    # a last piece as written is kept: "kerroin" is not Voikko's first reading "kerto"
+    assert prepare("hyte-kerroin").lemmas == {"hyte-kerroin"}
+
+
 def test_a_misspelt_question_is_embedded_as_it_was_meant_to_be_written(corpus_index: Settings) -> None:
     assistant = Assistant(corpus_index)
     for typo, meant in [
