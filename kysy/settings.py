@@ -146,7 +146,7 @@ class Settings(BaseSettings):
 
     # Conversations (assistant/followup.py): thresholds fitted by eval/followup_fit.py
     followup_keep: float = Field(
-        default=0.4, ge=0, le=1,
+        default=0.1, ge=0, le=1,
         description="A merged follow-up reading must keep this share of what the question's own words find alone.",
     )
     followup_keep_pointing: float = Field(
@@ -154,11 +154,11 @@ class Settings(BaseSettings):
         description="The same share for a question with a pointing word ('siellä', 'niiden', 'it').",
     )
     followup_topic: float = Field(
-        default=0.9, ge=0, le=1,
+        default=1.0, ge=0, le=1,
         description="Without a pointing word, the merged reading's passage (the topic's own) must hold this share of the topic.",
     )
     followup_words: int = Field(
-        default=3, ge=0, le=50,
+        default=4, ge=0, le=50,
         description="Without a pointing word or an opener, a follow-up has at most this many content words of its own.",
     )
 
