@@ -320,8 +320,8 @@ class QueryBuilder:
     def _hyphenated(self, word: str) -> str | None:
         """A hyphenated word whose last part alone is misspelt, with that part read as its first suggestion
         that makes a whole the index holds ("hyte-kreroista" -> "hyte-kerroin"), else as its first suggestion
-        the index holds alone and one slip away from what was typed ("hyte-yksely" -> "hyte-kysely": the
-        sources say "kysely"; "kreroista" is not "kertoista"); else None."""
+        the index holds alone and one slip away from what was typed (``one_edit``: "hyte-yksely" ->
+        "hyte-kysely", the sources say "kysely"); else None."""
         indexed = self.keyword.document_frequency
         *head, last = word.split("-")
         heard = all(part and (indexed(part) > 0 or self.analyzer.analyze_word(part).known) for part in head)
