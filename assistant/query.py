@@ -23,7 +23,7 @@ import numpy as np
 
 from assistant.entities import is_only_place_name
 from assistant.matcher import stem
-from assistant.translate import Glossary, Translation
+from assistant.translate import Glossary, Translation, one_edit
 from ingest.analyze import Analyzer, misspelt_names, misspelt_words
 from ingest.embed import Embedder
 from ingest.keyword import KeywordIndex
@@ -284,8 +284,8 @@ class QueryBuilder:
         for word in dict.fromkeys(words):
             if indexed(word) == 0:
                 suggestions = self.analyzer.corrections(word)
-                found = next((c for c in suggestions if indexed(c) > 0),
-                             next((c for c in suggestions if self._holds(c)), None))
+                found = (next((c for c in suggestions if indexed(c) > 0), None)
+                         or next((c for c in suggestions if self._holds(c)), None))
                 if found is None and "-" in word.strip("-"):
                     found = self._hyphenated(word)
                 if found is not None:
@@ -328,24 +328,11 @@ class QueryBuilder:
         if not heard or self.analyzer.analyze_word(last).known:
             return None
         corrections = self.analyzer.corrections(last)
-        alone = (lemma for lemma in corrections
-                 if indexed(lemma) > 0 and one_edit(last, self.analyzer.spelling(last, lemma) or lemma))
-        whole = next((lemma for lemma in corrections if indexed("-".join([*head, lemma])) > 0), next(alone, None))
+        whole = next((lemma for lemma in corrections if indexed("-".join([*head, lemma])) > 0), None)
+        if whole is None:  # a suggestion the index holds alone, one slip from what was typed
+            whole = next((lemma for lemma in corrections if indexed(lemma) > 0
+                          and one_edit(last, self.analyzer.spelling(last, lemma) or lemma, swaps=True)), None)
         return None if whole is None else "-".join([*head, whole])
-
-
-def one_edit(typed: str, meant: str) -> bool:
-    """Whether ``typed`` is ``meant`` with one slip of the keyboard: a letter changed, left out or added, or two
-    neighbouring letters swapped (case aside)."""
-    a, b = typed.lower(), meant.lower()
-    if len(a) < len(b):
-        a, b = b, a
-    if len(a) - len(b) > 1 or a == b:
-        return False
-    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(b))
-    if len(a) != len(b):
-        return a[at + 1:] == b[at:]
-    return a[at + 1:] == b[at + 1:] or (a[at + 2:] == b[at + 2:] and a[at:at + 2] == b[at:at + 2][::-1])
 
 
 @functools.lru_cache(maxsize=4)

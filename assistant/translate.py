@@ -216,7 +216,7 @@ class Glossary:
         for text, table in ((stem, self._by_length[lang]), (word, self._words_by_length[lang])):
             if len(text) >= NEAR_STEM:
                 near = {found for size in (len(text) - 1, len(text), len(text) + 1)
-                        for other, found in table.get(size, ()) if _one_edit(text, other)}
+                        for other, found in table.get(size, ()) if one_edit(text, other)}
                 if len(near) == 1:
                     return near.pop()
         return stem
@@ -327,15 +327,16 @@ def _shortest(terms: Sequence[str]) -> tuple[str, ...]:
                             for other in terms))
 
 
-def _one_edit(a: str, b: str) -> bool:
-    """Whether ``a`` becomes ``b`` by one letter changed, added or left out."""
+def one_edit(a: str, b: str, *, swaps: bool = False) -> bool:
+    """Whether ``a`` becomes ``b`` by one letter changed, added or left out, or with ``swaps`` also by two
+    neighbouring letters swapped (a slip of the keyboard: "yksely" for "kysely")."""
     if a == b or abs(len(a) - len(b)) > 1:
         return False
     if len(a) > len(b):
         a, b = b, a
     i = len(os.path.commonprefix((a, b)))
     if len(a) == len(b):
-        return a[i + 1 :] == b[i + 1 :]
+        return a[i + 1 :] == b[i + 1 :] or (swaps and a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1])
     return a[i:] == b[i + 1 :]
 
 

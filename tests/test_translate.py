@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.translate import Glossary, _one_edit, load_glossary, untranslated
+from assistant.translate import Glossary, load_glossary, one_edit, untranslated
 from ingest.analyze import make_analyzer
 from kysy.errors import ConfigError
 
@@ -182,8 +182,8 @@ def test_a_long_word_one_letter_off_a_single_phrase_reaches_it(tmp_path: Path) -
 
 
 def test_one_edit() -> None:
-    assert _one_edit("gränsytespecifik", "gränsytspecifik") and _one_edit("abc", "abd") and _one_edit("abcd", "abc")
-    assert not _one_edit("abc", "abc") and not _one_edit("abc", "acb") and not _one_edit("abc", "abcde")
+    assert one_edit("gränsytespecifik", "gränsytspecifik") and one_edit("abc", "abd") and one_edit("abcd", "abc")
+    assert not one_edit("abc", "abc") and not one_edit("abc", "acb") and not one_edit("abc", "abcde")
 
 
 def test_a_swedish_stem_with_a_doubled_last_consonant_reaches_the_word_spelt_with_one(tmp_path: Path) -> None:
