@@ -65,7 +65,8 @@ _NAME_CLASSES = frozenset({"paikannimi", "etunimi", "sukunimi", "nimi"})
 _PERSON_CLASSES = frozenset({"etunimi", "sukunimi", "nimi"})
 _NOUN_CLASSES = _NAME_CLASSES | {"nimisana"}
 _ASKS_WHOM = frozenset({"person", "who"})  # question kinds (words/question_kinds.txt) of "kuka", "ketkä"
-_NOT_CONTENT = stopwords.ALL | stopwords.QUESTION_WORDS
+# with the glossary's function words ("anything", "will"): no topic of their own, nothing a pointing word stands for
+_NOT_CONTENT = stopwords.ALL | stopwords.QUESTION_WORDS | word_set("function_words.en") | word_set("function_words.sv")
 _ASKING = stopwords.QUESTION_WORDS - {"entä"}  # the words that ask ("entä" only opens a follow-up)
 
 
@@ -241,18 +242,43 @@ def pointing_word(question: str, analyzer: Analyzer) -> str:
     ("Ketkä ovat mukana hankkeessa ja rahoittavat sitä?"), not back: a noun of the same number for
     "sitä" or "niistä", a name or the question word asking whom for "hän" ("Kuka kommentoi ..., mitä hän
     sanoi?"), the same or a plural noun for "heidän", a place name or noun for "siellä", any content word
-    for a Swedish or English pointing word.
+    for a Swedish or English pointing word. A word that points back only as a preposition's object ("an
+    example of that", "med det") points back there, and nowhere else.
     """
+    return _pointing(question, analyzer)[0]
+
+
+def _pointing(question: str, analyzer: Analyzer) -> tuple[str, str]:
+    """The first word of ``question`` that points back and its kind (``words/pointing.txt``), or ("", "")."""
     pointing = word_table("pointing")
     words = [match.group() for match in WORD.finditer(question)]
-    for i, word in enumerate(words):
-        kind = pointing.get(word.lower())
+    lowered = [word.lower() for word in words]
+    for i, word in enumerate(lowered):
+        kind = pointing.get(word, "")
+        if kind == "object":  # "an example of that", "med det"; not "finns det", "i det här", "av det nya"
+            after = lowered[i + 1] if i + 1 < len(lowered) else ""
+            if i and lowered[i - 1] in word_set("prepositions") and after not in ("här", "där") \
+                    and not after.endswith(("a", "e")) and not _earlier_clause(question, i, analyzer):
+                return word, kind
+            continue
+        read = "any" if kind == "someone" else kind
         # a Swedish or English word right before it is its verb or preposition ("Who leads them?"), read
         # without a morphology that could tell a noun: it stands for nothing
-        before = words[:i - 1] if kind == "any" else words[:i]
-        if kind is not None and not any(_stands_for(kind, earlier, j == 0, analyzer) for j, earlier in enumerate(before)):
-            return word.lower()
-    return ""
+        before = words[:i - 1] if read == "any" else words[:i]
+        if read and not any(_stands_for(read, earlier, j == 0, analyzer) for j, earlier in enumerate(before)):
+            return word, kind
+    return "", ""
+
+
+def _earlier_clause(question: str, index: int, analyzer: Analyzer) -> bool:
+    """Whether the ``index``-th word of ``question`` follows a clause of the same question, before a comma,
+    that holds a content word it can stand for: "Har kommunerna börjat använda förhandsbedömning mer,
+    och vad kan ha bidragit till det?" points inside."""
+    head = question[:list(WORD.finditer(question))[index].start()]
+    if "," not in head:
+        return False
+    clause = [match.group() for match in WORD.finditer(head[:head.rindex(",")])]
+    return any(_stands_for("any", earlier, j == 0, analyzer) for j, earlier in enumerate(clause))
 
 
 def _stands_for(kind: str, word: str, sentence_initial: bool, analyzer: Analyzer) -> bool:
@@ -281,13 +307,15 @@ def carried_words(question: str, topic: str, analyzer: Analyzer) -> list[str]:
     """The topic words of ``topic`` (an earlier question) that a follow-up ``question`` takes over.
 
     Those are the earlier question's content words, except those the new question already has and,
-    when the new question names its own place or person, the earlier names it replaces, and when it names
+    when the new question names its own place or person (and points back at no person: "Vad säger hon om
+    Kommunförbundet?" after "Vem är Minna Karhunen?"), the earlier names it replaces, and when it names
     its own year, season or month, the earlier ones: "Entä Lapissa?" after "Mitkä ovat Etelä-Karjalan
     pilotin painopisteet?" carries "pilotin painopisteet", "Entä keväällä?" after "Milloin ovat syksyn
     yhdyspintafoorumit?" carries "yhdyspintafoorumit" (and ``asking_words`` "Milloin ovat").
     """
     words = [match.group() for match in WORD.finditer(question)]
-    own_names = set() if asks_for_more(question) else {  # "Tell me more" names nothing
+    # "Tell me more" names nothing, and "Vad säger hon om Kommunförbundet?" asks of the earlier person
+    own_names = set() if asks_for_more(question) or _pointing(question, analyzer)[1] in ("person", "people", "someone") else {
         _lemma(word, analyzer) for i, word in enumerate(words) if is_name(word, analyzer, i == 0)}
     own_period = bool(periods(question)) or bool(time_direction(question))  # "sen jälkeen": not the earlier years
     own_lemmas = analyzer.content_lemmas(question)

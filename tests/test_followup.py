@@ -54,6 +54,13 @@ def test_a_new_place_replaces_the_previous_one() -> None:
     assert carried == ["pilotin", "painopisteet"]
 
 
+def test_a_question_pointing_back_at_a_person_keeps_the_earlier_name_beside_its_own() -> None:
+    # "Kommunförbundet", capitalised, reads as a name of its own; "hon" is still the earlier person
+    carried = carried_words("Vad säger hon att Kommunförbundet kan erbjuda?", "Vem är Minna Karhunen?", ANALYZER)
+    assert carried == ["Minna", "Karhunen"]
+    assert carried_words("Vad säger Kommunförbundet?", "Vem är Minna Karhunen?", ANALYZER) == []
+
+
 def test_a_new_year_season_or_month_replaces_the_previous_one() -> None:
     assert carried_words("Entä keväällä?", "Milloin ovat syksyn yhdyspintafoorumit?", ANALYZER) == ["yhdyspintafoorumit"]
     assert carried_words("Entä vuonna 2024?", "Mitä Kuntaliitto ehdotti vuonna 2022?", ANALYZER) == ["Kuntaliitto", "ehdotti"]
@@ -109,6 +116,21 @@ def test_a_message_that_only_asks_to_go_on_is_a_follow_up_that_names_nothing() -
         ("What does it cost?", "it"),
         ("Who leads them?", "them"),  # a verb right before it stands for nothing
         ("Which regions are in the pilots and who leads them?", ""),
+        # a demonstrative that is a preposition's object points back, "that" opening a clause or "det" as a
+        # formal subject does not, nor "det här" naming its own
+        ("Can you give an example of that?", "that"),
+        ("Who should I contact if I want to take part in that work?", "that"),
+        ("Which regions are there that take part in the pilots?", ""),
+        ("Har man tagit itu med det?", "det"),
+        ("Kan du ge exempel på sådana mellan kommuner och välfärdsområden?", "sådana"),
+        ("Finns det en plan för samarbetet?", ""),
+        ("Vad görs i det här projektet?", ""),
+        ("Under vilka år pågår utvecklingen av det strategiska samarbetet?", ""),  # an article before its adjective
+        ("Kan andra aktörer vara med i det samarbetet?", "det"),
+        ("Har förhandsbedömningen ökat, och vad har bidragit till det?", ""),  # the clause before the comma
+        # an indefinite pronoun stands for nothing
+        ("Anything more about it?", "it"),
+        ("What did Liisa Jurmu say and how does she see it?", ""),
     ],
 )
 def test_a_pointing_word_points_back_only_without_an_antecedent_in_the_question(question: str, word: str) -> None:

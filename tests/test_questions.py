@@ -106,6 +106,10 @@ HOLDOUT63 = ROOT / "eval" / "questions.holdout63.jsonl"
 # Short questions in everyday words, of every kind: facts, lists, broad ones, English and Swedish, near misses.
 HOLDOUT64 = ROOT / "eval" / "questions.holdout64.jsonl"
 HOLDOUT65 = ROOT / "eval" / "questions.holdout65.jsonl"
+# Conversations in English and Swedish above all: follow-ups pointing back as chat users write them, and
+# standalone questions whose "that", "det" or "it" points nowhere.
+HOLDOUT66 = ROOT / "eval" / "questions.holdout66.jsonl"
+HOLDOUT67 = ROOT / "eval" / "questions.holdout67.jsonl"
 # The sets `make train` fits on (TRAINING_SETS), and the held-out sets kept out of every fit.
 FITTED = (QUESTIONS, HOLDOUT, CROSSLINGUAL, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8,
           HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18,
@@ -115,7 +119,7 @@ KEPT_OUT = (HOLDOUT20, HOLDOUT21, HOLDOUT22, HOLDOUT23, HOLDOUT24, HOLDOUT25, HO
             HOLDOUT37, HOLDOUT38, HOLDOUT39, HOLDOUT40, HOLDOUT41, HOLDOUT42, HOLDOUT45, HOLDOUT46, HOLDOUT47,
             HOLDOUT48, HOLDOUT50, HOLDOUT51, HOLDOUT52, HOLDOUT53, HOLDOUT54, HOLDOUT55, HOLDOUT56,
             HOLDOUT57, HOLDOUT58, HOLDOUT59, HOLDOUT60, HOLDOUT61, HOLDOUT62, HOLDOUT63,
-            HOLDOUT64, HOLDOUT65)
+            HOLDOUT64, HOLDOUT65, HOLDOUT66, HOLDOUT67)
 # How many questions of each set kept out a fitted set asks word for word (its "fitted twins").
 FITTED_TWINS = {HOLDOUT20: 12, HOLDOUT21: 10, HOLDOUT22: 15, HOLDOUT23: 10, HOLDOUT24: 6, HOLDOUT25: 5, HOLDOUT26: 4,
                 HOLDOUT27: 5, HOLDOUT28: 7, HOLDOUT29: 8, HOLDOUT30: 12, HOLDOUT31: 13, HOLDOUT32: 10, HOLDOUT33: 14,
@@ -124,7 +128,7 @@ FITTED_TWINS = {HOLDOUT20: 12, HOLDOUT21: 10, HOLDOUT22: 15, HOLDOUT23: 10, HOLD
                 HOLDOUT47: 4, HOLDOUT48: 7, HOLDOUT50: 7, HOLDOUT51: 7, HOLDOUT52: 8, HOLDOUT53: 8,
                 HOLDOUT54: 14, HOLDOUT55: 0, HOLDOUT56: 0, HOLDOUT57: 0, HOLDOUT58: 5, HOLDOUT59: 4,
                 HOLDOUT60: 1, HOLDOUT61: 1, HOLDOUT62: 3, HOLDOUT63: 1, HOLDOUT64: 4,
-                HOLDOUT65: 5}
+                HOLDOUT65: 5, HOLDOUT66: 0, HOLDOUT67: 1}
 PDF = "2024-aluepilotit-strategisen-yhteistyon-kehittaminen.pdf"
 
 MINIMUM_BY_TYPE = {"multi_doc": 12, "followup": 10, "unanswerable": 18, "injection": 4}
