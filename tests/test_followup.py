@@ -208,6 +208,15 @@ def test_a_follow_up_in_english_reaches_the_finnish_slide(assistant: Assistant) 
     assert answer.meta["followup"] is True and _first_source(answer)[1] == 12
 
 
+def test_english_and_swedish_follow_ups_pointing_back_keep_their_topic(assistant: Assistant) -> None:
+    answer = _after(assistant, "Is there anything that works well in practice?", "Can you give an example of that?")
+    assert answer.meta["followup"] is True
+    assert _first_source(answer)[0] == "2023-suositukset-strategiseen-johtamiseen-paivitetty.txt"
+    answer = _after(assistant, "Vem är Minna Karhunen?", "Vad säger hon att Kommunförbundet kan erbjuda välfärdsområdena?")
+    assert answer.meta["followup"] is True and "Minna Karhunen" in answer.meta["standalone_query"]
+    assert _first_source(answer)[0] == "2022-kuntaliitto-ehdottaa-hyvinvointialueille-yhteistyota.txt"
+
+
 @pytest.fixture(scope="module")
 def client(live_server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server, timeout=60) as http:
