@@ -65,8 +65,10 @@ _NAME_CLASSES = frozenset({"paikannimi", "etunimi", "sukunimi", "nimi"})
 _PERSON_CLASSES = frozenset({"etunimi", "sukunimi", "nimi"})
 _NOUN_CLASSES = _NAME_CLASSES | {"nimisana"}
 _ASKS_WHOM = frozenset({"person", "who"})  # question kinds (words/question_kinds.txt) of "kuka", "ketkä"
-# with the glossary's function words ("anything", "will"): no topic of their own, nothing a pointing word stands for
-_NOT_CONTENT = stopwords.ALL | stopwords.QUESTION_WORDS | word_set("function_words.en") | word_set("function_words.sv")
+# with the glossary's function words ("will") and the indefinites ("anything", "many"): no topic of their own,
+# nothing a pointing word stands for
+_NOT_CONTENT = (stopwords.ALL | stopwords.QUESTION_WORDS | word_set("function_words.en") | word_set("function_words.sv")
+                | word_set("indefinites"))
 _ASKING = stopwords.QUESTION_WORDS - {"entä"}  # the words that ask ("entä" only opens a follow-up)
 
 

@@ -128,8 +128,12 @@ def test_a_message_that_only_asks_to_go_on_is_a_follow_up_that_names_nothing() -
         ("Under vilka år pågår utvecklingen av det strategiska samarbetet?", ""),  # an article before its adjective
         ("Kan andra aktörer vara med i det samarbetet?", "det"),
         ("Har förhandsbedömningen ökat, och vad har bidragit till det?", ""),  # the clause before the comma
-        # an indefinite pronoun stands for nothing
+        # an indefinite pronoun or a quantifier stands for nothing
         ("Anything more about it?", "it"),
+        ("How many of them take part in the pilot?", "them"),
+        ("How much does it cost?", "it"),
+        ("Hur många av dem är med i piloten?", "dem"),
+        ("How many municipalities are there and how many of them take part?", ""),
         ("What did Liisa Jurmu say and how does she see it?", ""),
     ],
 )
