@@ -253,14 +253,15 @@ def pointing_word(question: str, analyzer: Analyzer) -> str:
 def _pointing(question: str, analyzer: Analyzer) -> tuple[str, str]:
     """The first word of ``question`` that points back and its kind (``words/pointing.txt``), or ("", "")."""
     pointing = word_table("pointing")
-    words = [match.group() for match in WORD.finditer(question)]
+    matches = list(WORD.finditer(question))
+    words = [match.group() for match in matches]
     lowered = [word.lower() for word in words]
     for i, word in enumerate(lowered):
         kind = pointing.get(word, "")
         if kind == "object":  # "an example of that", "med det"; not "finns det", "i det här", "av det nya"
             after = lowered[i + 1] if i + 1 < len(lowered) else ""
             if i and lowered[i - 1] in word_set("prepositions") and after not in ("här", "där") \
-                    and not after.endswith(("a", "e")) and not _earlier_clause(question, i, analyzer):
+                    and not after.endswith(("a", "e")) and not _earlier_clause(question[:matches[i].start()], analyzer):
                 return word, kind
             continue
         read = "any" if kind == "someone" else kind
@@ -272,11 +273,10 @@ def _pointing(question: str, analyzer: Analyzer) -> tuple[str, str]:
     return "", ""
 
 
-def _earlier_clause(question: str, index: int, analyzer: Analyzer) -> bool:
-    """Whether the ``index``-th word of ``question`` follows a clause of the same question, before a comma,
-    that holds a content word it can stand for: "Har kommunerna börjat använda förhandsbedömning mer,
-    och vad kan ha bidragit till det?" points inside."""
-    head = question[:list(WORD.finditer(question))[index].start()]
+def _earlier_clause(head: str, analyzer: Analyzer) -> bool:
+    """Whether ``head``, the question up to a pointing word, holds a clause before a comma with a content word
+    the pointing word can stand for: "Har kommunerna börjat använda förhandsbedömning mer, och vad kan ha
+    bidragit till det?" points inside."""
     if "," not in head:
         return False
     clause = [match.group() for match in WORD.finditer(head[:head.rindex(",")])]
