@@ -260,8 +260,9 @@ def _pointing(question: str, analyzer: Analyzer) -> tuple[str, str]:
         kind = pointing.get(word, "")
         if kind == "object":  # "an example of that", "med det"; not "finns det", "i det här", "av det nya"
             after = lowered[i + 1] if i + 1 < len(lowered) else ""
-            if i and lowered[i - 1] in word_set("prepositions") and after not in ("här", "där") \
-                    and not after.endswith(("a", "e")) and not _earlier_clause(question[:matches[i].start()], analyzer):
+            article = word == "det" and after.endswith(("a", "e"))  # "av det strategiska", not "about that case"
+            if i and lowered[i - 1] in word_set("prepositions") and after not in ("här", "där") and not article \
+                    and not _earlier_clause(question[:matches[i].start()], analyzer):
                 return word, kind
             continue
         read = "any" if kind == "someone" else kind

@@ -120,6 +120,7 @@ def test_a_message_that_only_asks_to_go_on_is_a_follow_up_that_names_nothing() -
         # formal subject does not, nor "det här" naming its own
         ("Can you give an example of that?", "that"),
         ("Who should I contact if I want to take part in that work?", "that"),
+        ("Can you tell me more about that case?", "that"),  # an English noun ending in "e" is no adjective
         ("Which regions are there that take part in the pilots?", ""),
         ("Har man tagit itu med det?", "det"),
         ("Kan du ge exempel på sådana mellan kommuner och välfärdsområden?", "sådana"),
